@@ -1,0 +1,60 @@
+/* engine.h — the one interface behind which the CPU reference and the Vulkan backend sit.
+ *
+ * An engine owns a KV cache of n_ctx positions. eval() places BATCH->n_tokens tokens at
+ * positions pos .. pos+n_tokens-1 (the cache must hold positions 0 .. pos-1 from earlier
+ * calls; evaluating at an earlier pos simply overwrites, which is how branching rewinds)
+ * and returns what was asked for. Outputs are written only where the pointer is non-NULL. */
+#ifndef LLMSCOPE_ENGINE_H
+#define LLMSCOPE_ENGINE_H
+
+#include "model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct engine_batch {
+    const int32_t *tokens;
+    int n_tokens;
+    int pos;
+    /* all_positions: outputs for every token of the batch (n_out = n_tokens), else only
+     * for the last one (n_out = 1). */
+    bool all_positions;
+    /* [n_out][n_vocab] raw logits */
+    float *logits;
+    /* [n_layer][n_head][n_out][pos + n_tokens]: each query head's softmax attention row;
+     * entries after the query's own position are written as 0. */
+    float *attention;
+    /* [n_layer + 1][n_embd] residual stream at the last token: [0] the embedding output,
+     * [i] the output of layer i, [n_layer] the last layer's output after the final norm
+     * (the convention of Hugging Face's hidden_states and of the goldens). */
+    float *hidden;
+} engine_batch;
+
+typedef struct engine engine;
+
+typedef struct engine_ops {
+    int (*eval)(engine *e, const engine_batch *b, char *err, size_t errlen);
+    void (*destroy)(engine *e);
+} engine_ops;
+
+struct engine {
+    const engine_ops *ops;
+    const model *model;
+    int n_ctx;
+    char backend[16];      /* "cpu" or "vulkan" */
+    char device_name[128]; /* shown in the status bar */
+};
+
+/* Returns 0, or -1 with ERR filled (context overflow, device lost, ...). */
+static inline int engine_eval(engine *e, const engine_batch *b, char *err, size_t errlen) {
+    return e->ops->eval(e, b, err, errlen);
+}
+static inline void engine_destroy(engine *e) {
+    if (e) e->ops->destroy(e);
+}
+
+/* The CPU reference engine (model/forward_cpu.c). */
+engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen);
+
+#endif

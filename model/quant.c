@@ -1,0 +1,215 @@
+/* quant.c — ggml type table and reference dequantisation (see quant.h).
+ * The formulas follow the block layouts documented with GGUF; each loop is written the
+ * plain way so that a shader author can read off the bit positions. */
+#include "quant.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct { const char *name; uint32_t block_elems, block_bytes; bool supported; } type_info;
+
+static const type_info TYPES[GGML_TYPE_COUNT_] = {
+    [GGML_TYPE_F32] = {"f32", 1, 4, true},       [GGML_TYPE_F16] = {"f16", 1, 2, true},
+    [GGML_TYPE_Q4_0] = {"q4_0", 32, 18, true},   [GGML_TYPE_Q4_1] = {"q4_1", 32, 20, false},
+    [GGML_TYPE_Q5_0] = {"q5_0", 32, 22, false},  [GGML_TYPE_Q5_1] = {"q5_1", 32, 24, false},
+    [GGML_TYPE_Q8_0] = {"q8_0", 32, 34, true},   [GGML_TYPE_Q8_1] = {"q8_1", 32, 36, false},
+    [GGML_TYPE_Q2_K] = {"q2_K", 256, 84, false}, [GGML_TYPE_Q3_K] = {"q3_K", 256, 110, false},
+    [GGML_TYPE_Q4_K] = {"q4_K", 256, 144, true}, [GGML_TYPE_Q5_K] = {"q5_K", 256, 176, true},
+    [GGML_TYPE_Q6_K] = {"q6_K", 256, 210, true}, [GGML_TYPE_Q8_K] = {"q8_K", 256, 292, false},
+    [GGML_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, false}, [GGML_TYPE_IQ2_XS] = {"iq2_xs", 256, 74, false},
+    [GGML_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98, false}, [GGML_TYPE_IQ1_S] = {"iq1_s", 256, 50, false},
+    [GGML_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, false},    [GGML_TYPE_IQ3_S] = {"iq3_s", 256, 110, false},
+    [GGML_TYPE_IQ2_S] = {"iq2_s", 256, 82, false},     [GGML_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, false},
+    [GGML_TYPE_I8] = {"i8", 1, 1, false},   [GGML_TYPE_I16] = {"i16", 1, 2, false},
+    [GGML_TYPE_I32] = {"i32", 1, 4, false}, [GGML_TYPE_I64] = {"i64", 1, 8, false},
+    [GGML_TYPE_F64] = {"f64", 1, 8, false}, [GGML_TYPE_IQ1_M] = {"iq1_m", 256, 56, false},
+    [GGML_TYPE_BF16] = {"bf16", 1, 2, true}, [GGML_TYPE_TQ1_0] = {"tq1_0", 256, 54, false},
+    [GGML_TYPE_TQ2_0] = {"tq2_0", 256, 66, false},
+};
+
+static const type_info *info(uint32_t t) {
+    return t < GGML_TYPE_COUNT_ && TYPES[t].name ? &TYPES[t] : NULL;
+}
+
+const char *ggml_type_name(uint32_t t) {
+    const type_info *i = info(t);
+    return i ? i->name : "unknown";
+}
+bool ggml_type_supported(uint32_t t) { const type_info *i = info(t); return i && i->supported; }
+uint32_t ggml_block_elems(uint32_t t) { const type_info *i = info(t); return i ? i->block_elems : 0; }
+uint32_t ggml_block_bytes(uint32_t t) { const type_info *i = info(t); return i ? i->block_bytes : 0; }
+
+bool ggml_row_bytes(uint32_t t, uint64_t n, uint64_t *out) {
+    const type_info *i = info(t);
+    if (!i || n % i->block_elems) return false;
+    *out = n / i->block_elems * i->block_bytes;
+    return true;
+}
+
+float fp16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalise */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t f32_to_fp16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t h = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* may carry into the exponent: correct */
+    return (uint16_t)h;
+}
+
+float bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 64); /* quiet NaN */
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+/* Q4_K and Q5_K pack eight 6-bit (scale, min) pairs into 12 bytes: pairs 0..3 sit in the
+ * low 6 bits of bytes 0..7; pairs 4..7 take their low 4 bits from bytes 8..11 and their
+ * top 2 bits from the spare high bits of bytes 0..7. */
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void dq_q4_0(const block_q4_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK4_0) {
+        float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            y[j] = ((b[i].qs[j] & 0x0F) - 8) * d;
+            y[j + QK4_0 / 2] = ((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void dq_q8_0(const block_q8_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK8_0) {
+        float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < QK8_0; j++) y[j] = b[i].qs[j] * d;
+    }
+}
+
+static void dq_q4_k(const block_q4_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *q = b[i].qs;
+        float d = fp16_to_f32(b[i].d), dmin = fp16_to_f32(b[i].dmin);
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
+            uint8_t sc, m;
+            scale_min_k4(is, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+static void dq_q5_k(const block_q5_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *ql = b[i].qs, *qh = b[i].qh;
+        float d = fp16_to_f32(b[i].d), dmin = fp16_to_f32(b[i].dmin);
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+            uint8_t sc, m;
+            scale_min_k4(is, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            scale_min_k4(is + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        }
+    }
+}
+
+static void dq_q6_k(const block_q6_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = fp16_to_f32(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int n = 0; n < QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = (int)((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = (int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = (int)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l + 0] = d * sc[is + 0] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); break;
+    case GGML_TYPE_F16: {
+        const uint8_t *p = src;
+        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); dst[i] = fp16_to_f32(h); }
+        break;
+    }
+    case GGML_TYPE_BF16: {
+        const uint8_t *p = src;
+        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); dst[i] = bf16_to_f32(h); }
+        break;
+    }
+    case GGML_TYPE_Q4_0: dq_q4_0(src, dst, n / QK4_0); break;
+    case GGML_TYPE_Q8_0: dq_q8_0(src, dst, n / QK8_0); break;
+    case GGML_TYPE_Q4_K: dq_q4_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q5_K: dq_q5_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q6_K: dq_q6_k(src, dst, n / QK_K); break;
+    default: memset(dst, 0, (size_t)n * sizeof *dst); break; /* callers check support first */
+    }
+}
+
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
+_Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");
+_Static_assert(sizeof(block_q6_K) == 210, "q6_K layout");

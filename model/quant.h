@@ -1,0 +1,58 @@
+/* quant.h — ggml storage types: sizes, names and reference dequantisation.
+ *
+ * The block layouts are GGUF's (and ggml's) exactly: a tensor row of N elements is N/QK
+ * blocks laid end to end. These functions are the plain C reference that the Vulkan
+ * shaders are tested against. */
+#ifndef LLMSCOPE_QUANT_H
+#define LLMSCOPE_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ggml_type {
+    GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1, GGML_TYPE_Q4_0 = 2, GGML_TYPE_Q4_1 = 3,
+    GGML_TYPE_Q5_0 = 6, GGML_TYPE_Q5_1 = 7, GGML_TYPE_Q8_0 = 8, GGML_TYPE_Q8_1 = 9,
+    GGML_TYPE_Q2_K = 10, GGML_TYPE_Q3_K = 11, GGML_TYPE_Q4_K = 12, GGML_TYPE_Q5_K = 13,
+    GGML_TYPE_Q6_K = 14, GGML_TYPE_Q8_K = 15, GGML_TYPE_IQ2_XXS = 16, GGML_TYPE_IQ2_XS = 17,
+    GGML_TYPE_IQ3_XXS = 18, GGML_TYPE_IQ1_S = 19, GGML_TYPE_IQ4_NL = 20, GGML_TYPE_IQ3_S = 21,
+    GGML_TYPE_IQ2_S = 22, GGML_TYPE_IQ4_XS = 23, GGML_TYPE_I8 = 24, GGML_TYPE_I16 = 25,
+    GGML_TYPE_I32 = 26, GGML_TYPE_I64 = 27, GGML_TYPE_F64 = 28, GGML_TYPE_IQ1_M = 29,
+    GGML_TYPE_BF16 = 30, GGML_TYPE_TQ1_0 = 34, GGML_TYPE_TQ2_0 = 35,
+    GGML_TYPE_COUNT_ = 40
+};
+
+/* Name of any ggml type id ("q4_K", "f16", ...; "type 99" style for unknown ids,
+ * written into a static table of names, never a mutable buffer). */
+const char *ggml_type_name(uint32_t type);
+/* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K. */
+bool ggml_type_supported(uint32_t type);
+/* Elements per block and bytes per block; 0 for unknown types. Known-but-unsupported types
+ * still report sizes so that files using them can be measured and named in errors. */
+uint32_t ggml_block_elems(uint32_t type);
+uint32_t ggml_block_bytes(uint32_t type);
+/* Bytes for a row of N elements; false if N is not a multiple of the block size or the
+ * type is unknown. */
+bool ggml_row_bytes(uint32_t type, uint64_t n, uint64_t *out);
+
+/* Dequantises N consecutive elements starting at element 0 of SRC (N must be a multiple of
+ * the type's block size). Type must be supported. */
+void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+
+float fp16_to_f32(uint16_t h);
+uint16_t f32_to_fp16(float f);    /* round to nearest even */
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);    /* round to nearest even */
+
+/* Block layouts (packed, little-endian, as in the file). */
+#define QK4_0 32
+#define QK8_0 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } block_q4_0;                  /* 18 bytes */
+typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                        /* 34 bytes */
+typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 */
+typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K; /* 176 */
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K; /* 210 */
+
+#endif

@@ -1,0 +1,87 @@
+/* session.h — a conversation with a model, as a list of step records.
+ *
+ * The session owns the token sequence in the engine's KV cache and one step_record per
+ * position. A record for the token at position p describes the forward pass that
+ * predicted it (the pass at position p-1): the model's distribution (and, for generated
+ * tokens, the sampler's), and the attention row of query p-1 over keys 0..p-1.
+ * Views (TUI panes, trace files, the CLI) read records only, never engine buffers. */
+#ifndef LLMSCOPE_SESSION_H
+#define LLMSCOPE_SESSION_H
+
+#include "engine.h"
+#include "model.h"
+#include "sampler.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tokenizer;
+
+typedef enum {
+    SEG_TEMPLATE = 0, /* chat-template control text (<|im_start|>, role names, BOS) */
+    SEG_SYSTEM,
+    SEG_USER,
+    SEG_ASSISTANT,    /* earlier replies and the reply being generated */
+    SEG_PLAIN         /* completion mode: the user's text to continue */
+} segment_kind;
+
+typedef struct step_record {
+    int pos;
+    int32_t token;
+    char *text;          /* the token's bytes as they appear in the text (NUL-terminated;
+                            may hold part of a multi-byte character) */
+    segment_kind segment;
+    int turn;            /* index of the conversation message this token belongs to */
+    bool generated;      /* sampled (true) or given (prompt, template) */
+    bool has_prediction; /* false for position 0: nothing predicted it */
+    sample_result sample;/* generated: full; given: the "before" half (sampler_describe) */
+    sampler_params params; /* sampler settings in force (generated tokens) */
+    int n_keys;          /* attention row length (= pos) */
+    uint16_t *attention; /* f16 [n_layer][n_head][n_keys], NULL when not captured */
+} step_record;
+
+typedef struct session_config {
+    sampler_params sampling;
+    int n_ctx;               /* 0: min(model context, 4096) */
+    bool chat;               /* chat template (true) or plain completion */
+    const char *template_name; /* NULL: detect from the model; else a family name */
+    const char *system_prompt; /* NULL: none */
+    bool capture_attention;
+    int max_reply_tokens;    /* 0: until end-of-generation or the context is full */
+} session_config;
+
+typedef struct session session;
+
+session *session_create(const model *m, const struct tokenizer *tok, engine *e,
+                        const session_config *cfg, char *err, size_t errlen);
+void session_free(session *s);
+
+/* Adds the user's text (chat: a user message, rendered through the template with the
+ * generation prompt; completion: text to continue) and evaluates it. User text is
+ * tokenized with special-token parsing off. Returns 0 or -1 (ERR filled: invalid UTF-8,
+ * prompt longer than the context, engine failure). */
+int session_begin_reply(session *s, const char *user_text, char *err, size_t errlen);
+/* Generates the next token of the reply. Returns 1 and sets *OUT when a token was made,
+ * 0 when the reply has ended (end-of-generation token, max tokens, context full),
+ * -1 on error. */
+int session_next(session *s, const step_record **out, char *err, size_t errlen);
+/* Ends the current reply early (Ctrl-C): closes the turn as the template requires. */
+void session_stop_reply(session *s);
+
+size_t session_n_records(const session *s);
+const step_record *session_record(const session *s, size_t i);
+/* Decodes one head's attention row of record R into OUT (R->n_keys floats); false if
+ * the record holds no attention. */
+bool session_attention_row(const session *s, const step_record *r, int layer, int head, float *out);
+
+void session_set_sampling(session *s, const sampler_params *p);
+const sampler_params *session_sampling(const session *s);
+void session_set_system_prompt(session *s, const char *text); /* applies from the next clear */
+void session_clear(session *s);
+const char *session_template_name(const session *s);
+bool session_is_chat(const session *s);
+int session_n_ctx(const session *s);
+const model *session_model(const session *s);
+
+#endif

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# tests/run.sh BUILD [SANBUILD:test1 test2 ...] — runs every test binary in BUILD/tests,
+# then the listed ones from the sanitizer build, then every tests/*.test.sh script, and
+# ends with one line: "N passed, N failed, N skipped".
+# Each test prints PASS/FAIL/SKIP lines; a binary that crashes or exits non-zero without
+# printing FAIL counts as one failure, so a crash can never pass silently.
+set -u
+build=${1:-build}; shift || true
+cd "$(dirname "$0")/.." || exit 2
+pass=0 fail=0 skip=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+run_one() { # label command...
+    local label=$1; shift
+    timeout "${LLMSCOPE_TEST_TIMEOUT:-1800}" "$@" >"$log" 2>&1
+    local rc=$?
+    local p f s
+    p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
+    sed "s|^\(PASS\|FAIL\|SKIP\) |\1 $label: |" "$log" | grep -E '^(PASS|FAIL|SKIP) ' || true
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        grep -vE '^(PASS|SKIP) ' "$log" | sed 's/^/    /' | tail -n 60
+    fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $label: exited with status $rc"; f=1
+    fi
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for arg in "$@"; do
+    sb=${arg%%:*}; list=${arg#*:}
+    for name in $list; do
+        [ -x "$sb/tests/$name" ] || continue
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+            run_one "sanitized/$name" "$sb/tests/$name"
+    done
+done
+for s in tests/*.test.sh; do
+    [ -f "$s" ] || continue
+    run_one "$(basename "$s" .test.sh)" bash "$s" "$build"
+done
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
