@@ -74,6 +74,9 @@ $(BUILD)/gen/shaders_table.c: $(SHADERS)
 	     echo "    {\"$$n\", spv_$$n, spv_$${n}_end},"; done; \
 	   echo '    {0, 0, 0}};'; } > $@
 
+$(BUILD)/gen/shaders_table.o: $(BUILD)/gen/shaders_table.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/gen/shaders_blob.o: $(BUILD)/gen/shaders_blob.S
 	$(CC) -c -o $@ $<
 

@@ -1,7 +1,6 @@
 /* gguf.c — see gguf.h. The parser reads through a cursor that never moves past the end
  * of the buffer; every count is checked against the bytes that remain before anything is
  * allocated for it, so a hostile file cannot make us allocate more than ~its own size. */
-#define _GNU_SOURCE
 #include "gguf.h"
 #include "quant.h"
 
@@ -51,7 +50,7 @@ static int rd_u32(cursor *c, uint32_t *v, const char *what) { return rd(c, v, 4,
 static int rd_u64(cursor *c, uint64_t *v, const char *what) { return rd(c, v, 8, what); }
 
 static int rd_str(cursor *c, gguf_str *s, const char *what) {
-    uint64_t len;
+    uint64_t len = 0;
     uint64_t at = c->pos;
     if (rd_u64(c, &len, what)) return -1;
     if (!need(c, len))
@@ -108,7 +107,7 @@ static bool is_int(uint32_t t) {
 }
 
 static int parse(gguf_file *f, cursor *c) {
-    uint32_t magic;
+    uint32_t magic = 0;
     if (rd_u32(c, &magic, "the header")) return -1;
     if (magic != GGUF_MAGIC) return fail(c, 0, "not a GGUF file (bad magic)");
     if (rd_u32(c, &f->version, "the header")) return -1;
