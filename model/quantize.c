@@ -1,0 +1,133 @@
+/* quantize.c — see quantize.h. Each packer is the exact inverse of the matching
+ * dequantiser in quant.c, which is what the round-trip test checks. */
+#include "quantize.h"
+#include "quant.h"
+
+#include <math.h>
+#include <string.h>
+
+static float max_abs(const float *x, int n) {
+    float m = 0;
+    for (int i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void q8_0(const float *x, block_q8_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK8_0) {
+        float d = max_abs(x, QK8_0) / 127.0f, id = d ? 1.0f / d : 0;
+        b[i].d = f32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)clampi((int)lrintf(x[j] * id), -127, 127);
+    }
+}
+
+/* Q4_0 stores q - 8 in 0..15; the scale maps the largest-magnitude value onto -8. */
+static void q4_0(const float *x, block_q4_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK4_0) {
+        float amax = 0, vmax = 0;
+        for (int j = 0; j < QK4_0; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
+        float d = vmax / -8.0f, id = d ? 1.0f / d : 0;
+        b[i].d = f32_to_fp16(d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            int lo = clampi((int)lrintf(x[j] * id) + 8, 0, 15);
+            int hi = clampi((int)lrintf(x[j + QK4_0 / 2] * id) + 8, 0, 15);
+            b[i].qs[j] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+/* Q4_K: eight sub-blocks of 32, each x ~ d*sc*q - dmin*m with q in 0..15 and 6-bit sc, m. */
+static void q4_k(const float *x, block_q4_K *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float scale[8], minv[8], max_scale = 0, max_min = 0;
+        for (int s = 0; s < 8; s++) {
+            float lo = 0, hi = 0; /* the range always includes 0, so mins are >= 0 */
+            for (int l = 0; l < 32; l++) { lo = fminf(lo, x[32 * s + l]); hi = fmaxf(hi, x[32 * s + l]); }
+            scale[s] = (hi - lo) / 15.0f;
+            minv[s] = -lo;
+            max_scale = fmaxf(max_scale, scale[s]);
+            max_min = fmaxf(max_min, minv[s]);
+        }
+        float d = max_scale / 63.0f, dmin = max_min / 63.0f;
+        uint8_t sc[8], m[8];
+        for (int s = 0; s < 8; s++) {
+            sc[s] = (uint8_t)clampi(d ? (int)lrintf(scale[s] / d) : 0, 0, 63);
+            m[s] = (uint8_t)clampi(dmin ? (int)lrintf(minv[s] / dmin) : 0, 0, 63);
+        }
+        b[i].d = f32_to_fp16(d);
+        b[i].dmin = f32_to_fp16(dmin);
+        /* Use the scales as they will be decoded (after fp16 rounding). */
+        float dd = fp16_to_f32(b[i].d), dm = fp16_to_f32(b[i].dmin);
+        for (int j = 0; j < 4; j++) {
+            b[i].scales[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+            b[i].scales[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+            b[i].scales[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+        }
+        uint8_t q[QK_K];
+        for (int s = 0; s < 8; s++) {
+            float step = dd * sc[s], off = dm * m[s];
+            for (int l = 0; l < 32; l++)
+                q[32 * s + l] = (uint8_t)clampi(step ? (int)lrintf((x[32 * s + l] + off) / step) : 0, 0, 15);
+        }
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++)
+                b[i].qs[32 * j + l] = (uint8_t)(q[64 * j + l] | (q[64 * j + 32 + l] << 4));
+    }
+}
+
+/* Q6_K: sixteen sub-blocks of 16 with int8 scales; q in -32..31 stored as 6 bits split
+ * into a low nibble (ql) and two high bits (qh). */
+static void q6_k(const float *x, block_q6_K *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float scale[16], max_scale = 0;
+        for (int s = 0; s < 16; s++) {
+            scale[s] = max_abs(x + 16 * s, 16) / 31.0f;
+            max_scale = fmaxf(max_scale, scale[s]);
+        }
+        float d = max_scale / 127.0f;
+        b[i].d = f32_to_fp16(d);
+        float dd = fp16_to_f32(b[i].d);
+        uint8_t q[QK_K];
+        for (int s = 0; s < 16; s++) {
+            int sc = clampi(dd ? (int)lrintf(scale[s] / dd) : 0, -128, 127);
+            b[i].scales[s] = (int8_t)sc;
+            float step = dd * sc;
+            for (int l = 0; l < 16; l++)
+                q[16 * s + l] = (uint8_t)(clampi(step ? (int)lrintf(x[16 * s + l] / step) : 0, -32, 31) + 32);
+        }
+        for (int h = 0; h < 2; h++) {
+            uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            const uint8_t *L = q + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                int q1 = L[l], q2 = L[l + 32], q3 = L[l + 64], q4 = L[l + 96];
+                ql[l] = (uint8_t)((q1 & 0xF) | ((q3 & 0xF) << 4));
+                ql[l + 32] = (uint8_t)((q2 & 0xF) | ((q4 & 0xF) << 4));
+                qh[l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+            }
+        }
+    }
+}
+
+bool quantize_supported(uint32_t t) {
+    return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
+           t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
+}
+
+void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); break;
+    case GGML_TYPE_F16:
+        for (int64_t i = 0; i < n; i++) { uint16_t h = f32_to_fp16(src[i]); memcpy((uint8_t *)dst + 2 * i, &h, 2); }
+        break;
+    case GGML_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++) { uint16_t h = f32_to_bf16(src[i]); memcpy((uint8_t *)dst + 2 * i, &h, 2); }
+        break;
+    case GGML_TYPE_Q8_0: q8_0(src, dst, n / QK8_0); break;
+    case GGML_TYPE_Q4_0: q4_0(src, dst, n / QK4_0); break;
+    case GGML_TYPE_Q4_K: q4_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q6_K: q6_k(src, dst, n / QK_K); break;
+    default: break;
+    }
+}

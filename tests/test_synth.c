@@ -1,0 +1,85 @@
+/* test_synth.c — the quantisers are the inverse of the reference dequantisers, and
+ * `synth` writes files our reader accepts with the published shapes. */
+#include "test.h"
+#include "gguf.h"
+#include "quant.h"
+#include "quantize.h"
+#include "synth.h"
+
+#include <unistd.h>
+
+static uint64_t rng = 88172645463325252ULL;
+static float uniform(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)(rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+}
+
+/* Round-trip error bound per type, relative to the largest |x| of the row: half a
+ * quantisation step of each format (plus the fp16 rounding of its scales). Q4_K's
+ * effective step is (range of a 32-block)/15 quantised through 6-bit scales, so it gets
+ * the loosest bound. A wrong bit layout produces errors of the order of the values
+ * themselves (~1), far above every bound. */
+static void roundtrip(uint32_t type, double bound) {
+    enum { N = 4096 };
+    static float x[N], y[N];
+    static uint8_t q[N * 4];
+    for (int i = 0; i < N; i++) x[i] = uniform();
+    quantize_row(type, x, q, N);
+    dequantize_row(type, q, y, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs((double)x[i] - y[i]));
+    CHECKF(worst <= bound, "%s: max round-trip error %g > bound %g", ggml_type_name(type), worst, bound);
+}
+
+static void test_quantize_roundtrip(void) {
+    roundtrip(GGML_TYPE_F32, 0);
+    roundtrip(GGML_TYPE_F16, 1.0 / 2048);      /* 11-bit mantissa, |x| < 1 */
+    roundtrip(GGML_TYPE_BF16, 1.0 / 256);      /* 8-bit mantissa */
+    roundtrip(GGML_TYPE_Q8_0, 1.0 / 127 * 0.6); /* half step = max/254, plus scale rounding */
+    roundtrip(GGML_TYPE_Q4_0, 1.0 / 8 * 1.05);  /* grid -8..7 scaled to the largest |x|: the far side loses up to a step, max/8 */
+    roundtrip(GGML_TYPE_Q6_K, 1.0 / 31 * 0.75); /* half step = max/62, 8-bit sub-scales */
+    roundtrip(GGML_TYPE_Q4_K, 2.0 / 15 * 0.75); /* half step = range/30, 6-bit sub-scales */
+}
+
+static void test_synth_file(void) {
+    char path[] = "/tmp/llmscope-synth-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    char err[512];
+    int rc = synth_write("smollm2-135m", "q4_k_m", path, 7, NULL, NULL, err, sizeof err);
+    CHECKF(rc == 0, "synth_write: %s", err);
+    gguf_file f;
+    if (rc == 0 && gguf_open(&f, path, err, sizeof err) == 0) {
+        uint32_t n = 0;
+        CHECK(gguf_get_u32(&f, "llama.embedding_length", &n) && n == 576);
+        CHECK(gguf_get_u32(&f, "llama.block_count", &n) && n == 30);
+        CHECK(gguf_get_u32(&f, "llama.attention.head_count_kv", &n) && n == 3);
+        const gguf_tensor *t = gguf_find_tensor(&f, "blk.29.ffn_down.weight");
+        CHECK(t && t->ne[0] == 1536 && t->ne[1] == 576);
+        t = gguf_find_tensor(&f, "token_embd.weight");
+        CHECK(t && t->ne[0] == 576 && t->ne[1] == 49152 && t->type == GGML_TYPE_Q8_0); /* 576 % 256 != 0 */
+        t = gguf_find_tensor(&f, "blk.10.ffn_down.weight"); /* 1536 columns: a K-quant fits */
+        CHECK(t && t->type == GGML_TYPE_Q4_K);
+        t = gguf_find_tensor(&f, "blk.0.ffn_down.weight");  /* first eighth: more bits */
+        CHECK(t && t->type == GGML_TYPE_Q6_K);
+        CHECK(f.n_tensors == 1 + 1 + 30 * 9);
+        const gguf_kv *toks = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_VT_STRING);
+        CHECK(toks && toks->arr_len == 49152);
+        gguf_close(&f);
+    } else if (rc == 0) {
+        CHECKF(0, "reading the synthetic file back: %s", err);
+    }
+    remove(path);
+    CHECK(synth_write("no-such-shape", "q8_0", path, 1, NULL, NULL, err, sizeof err) == -1 &&
+          strstr(err, "no-such-shape"));
+    CHECK(synth_write("smollm2-135m", "q3_k", path, 1, NULL, NULL, err, sizeof err) == -1 &&
+          strstr(err, "q3_k"));
+}
+
+int main(void) {
+    RUN(test_quantize_roundtrip);
+    RUN(test_synth_file);
+    return test_exit_code();
+}
