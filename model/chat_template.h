@@ -38,6 +38,20 @@ const char *chat_template_name(const chat_template *t);
  * when the template refuses the conversation (e.g. Gemma and a system message). */
 char *chat_template_render(const chat_template *t, const chat_message *msgs, size_t n,
                            const chat_render_options *opt, char *err, size_t errlen);
+/* A byte range of a rendered prompt that holds text from message MESSAGE (its role or
+ * content, possibly trimmed or JSON-quoted) rather than template text. Tokenize these
+ * with special-token parsing off, so a typed "<|im_end|>" cannot forge a turn, and use
+ * MESSAGE to tell which turn (and role) each token belongs to. */
+typedef struct chat_span {
+    size_t start, len;
+    size_t message;
+} chat_span;
+
+/* chat_template_render(), plus the spans of message text in order (malloc'd, caller
+ * frees; *SPANS = NULL when there are none). */
+char *chat_template_render_spans(const chat_template *t, const chat_message *msgs, size_t n,
+                                 const chat_render_options *opt, chat_span **spans,
+                                 size_t *n_spans, char *err, size_t errlen);
 /* Names of every family, NULL-terminated (for --help and errors). */
 const char *const *chat_template_families(void);
 
