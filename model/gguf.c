@@ -26,13 +26,36 @@ typedef struct cursor {
 } cursor;
 
 static int fail(cursor *c, uint64_t at, const char *fmt, ...) {
-    char msg[384];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(c->err, c->errlen, "%s: %s (at byte %llu)", c->name, msg, (unsigned long long)at);
     return -1;
+}
+
+/* Names and keys come from the file: before one goes into an error message it is cut to
+ * 48 bytes and every byte outside printable ASCII is written as \xNN, so a hostile name
+ * can neither break the one-line error nor send escape sequences to a terminal. */
+typedef struct { char s[4 * 48 + 4]; } shown_name;
+
+static shown_name show(gguf_str name) {
+    shown_name out;
+    size_t o = 0;
+    uint64_t n = name.len > 48 ? 48 : name.len;
+    for (uint64_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name.ptr[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+            out.s[o++] = (char)ch;
+        } else {
+            snprintf(out.s + o, sizeof out.s - o, "\\x%02x", ch);
+            o += 4;
+        }
+    }
+    if (name.len > n) { memcpy(out.s + o, "...", 3); o += 3; }
+    out.s[o] = 0;
+    return out;
 }
 
 static bool need(cursor *c, uint64_t n) { return n <= c->size - c->pos; }
@@ -106,190 +129,285 @@ static bool is_int(uint32_t t) {
            t == GGUF_VT_UINT32 || t == GGUF_VT_INT32 || t == GGUF_VT_UINT64 || t == GGUF_VT_INT64;
 }
 
-static int parse(gguf_file *f, cursor *c) {
+/* --- header ------------------------------------------------------------------------ */
+
+static int parse_header(gguf_file *f, cursor *c) {
     uint32_t magic = 0;
     if (rd_u32(c, &magic, "the header")) return -1;
-    if (magic != GGUF_MAGIC) return fail(c, 0, "not a GGUF file (bad magic)");
+    if (magic != GGUF_MAGIC) {
+        uint8_t m[4];
+        memcpy(m, &magic, 4);
+        return fail(c, 0, "not a GGUF file (magic bytes %02x %02x %02x %02x, expected \"GGUF\")",
+                    m[0], m[1], m[2], m[3]);
+    }
     if (rd_u32(c, &f->version, "the header")) return -1;
-    if (f->version != 2 && f->version != 3)
-        return fail(c, 4, "unsupported GGUF version %u (supported: 2, 3)", f->version);
+    if (f->version != 2 && f->version != 3) {
+        /* A big-endian GGUF has the right magic but its version reads byte-swapped. */
+        bool swapped = f->version == 0x02000000u || f->version == 0x03000000u;
+        return fail(c, 4, "unsupported GGUF version %u (supported: 2, 3)%s", f->version,
+                    swapped ? "; this looks like a big-endian file" : "");
+    }
     if (rd_u64(c, &f->n_tensors, "the header") || rd_u64(c, &f->n_kv, "the header")) return -1;
-    /* Each key/value takes at least 12 bytes and each tensor entry at least 24: counts that
-     * could not fit in the file are rejected before any allocation. */
-    if (f->n_kv > (c->size - c->pos) / 12)
+    /* A key/value entry takes at least 13 bytes (key length, type, 1-byte value) and a
+     * tensor entry at least 32: counts that could not fit in what is left of the file are
+     * rejected here, before anything is allocated for them. */
+    uint64_t left = c->size - c->pos;
+    if (f->n_kv > left / 13)
         return fail(c, 16, "metadata count %llu cannot fit in a %llu-byte file",
                     (unsigned long long)f->n_kv, (unsigned long long)c->size);
-    if (f->n_tensors > (c->size - c->pos) / 24)
+    if (f->n_tensors > left / 32)
         return fail(c, 8, "tensor count %llu cannot fit in a %llu-byte file",
                     (unsigned long long)f->n_tensors, (unsigned long long)c->size);
+    return 0;
+}
 
+/* --- metadata ---------------------------------------------------------------------- */
+
+/* String arrays are indexed into f->str_pool as they are read. The pool may move while it
+ * grows, so each array remembers its start as an index (+1, 0 = none) until the end. */
+typedef struct pool_state {
+    uint64_t used, cap;
+    uint64_t *start; /* per kv */
+} pool_state;
+
+static int read_string_array(gguf_file *f, cursor *c, uint64_t i, uint64_t at, pool_state *ps) {
+    gguf_kv *kv = &f->kv[i];
+    /* every element has at least its 8-byte length */
+    if (kv->arr_len > (c->size - c->pos) / 8)
+        return fail(c, at, "metadata '%s': array of %llu strings cannot fit in the %llu bytes left",
+                    show(kv->key).s, (unsigned long long)kv->arr_len,
+                    (unsigned long long)(c->size - c->pos));
+    if (ps->used + kv->arr_len > ps->cap) {
+        uint64_t ncap = ps->cap * 2 + kv->arr_len + 16;
+        gguf_str *np = realloc(f->str_pool, ncap * sizeof *np);
+        if (!np) return fail(c, at, "out of memory");
+        f->str_pool = np;
+        ps->cap = ncap;
+    }
+    ps->start[i] = ps->used + 1;
+    for (uint64_t j = 0; j < kv->arr_len; j++) {
+        char what[320];
+        snprintf(what, sizeof what, "element %llu of metadata '%s'", (unsigned long long)j,
+                 show(kv->key).s);
+        if (rd_str(c, &f->str_pool[ps->used + j], what)) return -1;
+    }
+    ps->used += kv->arr_len;
+    return 0;
+}
+
+static int read_kv(gguf_file *f, cursor *c, uint64_t i, pool_state *ps) {
+    gguf_kv *kv = &f->kv[i];
+    uint64_t at = c->pos;
+    char what[64];
+    snprintf(what, sizeof what, "the key of metadata entry %llu", (unsigned long long)i);
+    if (rd_str(c, &kv->key, what)) return -1;
+    snprintf(what, sizeof what, "metadata entry %llu", (unsigned long long)i);
+    if (rd_u32(c, &kv->type, what)) return -1;
+    snprintf(what, sizeof what, "the value of metadata entry %llu", (unsigned long long)i);
+    if (kv->type == GGUF_VT_STRING) return rd_str(c, &kv->str, what);
+    if (kv->type != GGUF_VT_ARRAY) {
+        uint64_t es = scalar_size(kv->type);
+        if (!es)
+            return fail(c, at, "metadata '%s' has unknown value type %u", show(kv->key).s, kv->type);
+        if (!need(c, es)) return fail(c, c->pos, "file ends inside %s", what);
+        load_scalar(kv->type, c->base + c->pos, kv);
+        c->pos += es;
+        return 0;
+    }
+    if (rd_u32(c, &kv->arr_type, what) || rd_u64(c, &kv->arr_len, what)) return -1;
+    kv->arr_data = c->base + c->pos;
+    if (kv->arr_type == GGUF_VT_STRING) return read_string_array(f, c, i, at, ps);
+    if (kv->arr_type == GGUF_VT_ARRAY)
+        return fail(c, at, "metadata '%s' is an array of arrays (nested arrays are not supported)",
+                    show(kv->key).s);
+    uint64_t es = scalar_size(kv->arr_type);
+    if (!es)
+        return fail(c, at, "metadata '%s' is an array of unknown element type %u", show(kv->key).s,
+                    kv->arr_type);
+    if (kv->arr_len > (c->size - c->pos) / es)
+        return fail(c, at, "metadata '%s': array of %llu %s elements runs past the end of the file",
+                    show(kv->key).s, (unsigned long long)kv->arr_len, gguf_type_name(kv->arr_type));
+    c->pos += kv->arr_len * es;
+    return 0;
+}
+
+static int str_cmp(gguf_str a, gguf_str b) {
+    uint64_t n = a.len < b.len ? a.len : b.len;
+    int r = n ? memcmp(a.ptr, b.ptr, (size_t)n) : 0;
+    return r ? r : (a.len > b.len) - (a.len < b.len);
+}
+static int kv_ptr_by_key(const void *a, const void *b) {
+    return str_cmp((*(const gguf_kv *const *)a)->key, (*(const gguf_kv *const *)b)->key);
+}
+
+/* Two entries with one key would make every lookup silently pick the first: refuse.
+ * Sorting pointers keeps this O(n log n) even for a file that claims a million keys. */
+static int check_unique_keys(gguf_file *f, cursor *c) {
+    if (f->n_kv < 2) return 0;
+    const gguf_kv **ord = malloc(f->n_kv * sizeof *ord);
+    if (!ord) return fail(c, 0, "out of memory");
+    for (uint64_t i = 0; i < f->n_kv; i++) ord[i] = &f->kv[i];
+    qsort(ord, f->n_kv, sizeof *ord, kv_ptr_by_key);
+    int r = 0;
+    for (uint64_t i = 1; i < f->n_kv && !r; i++)
+        if (!str_cmp(ord[i - 1]->key, ord[i]->key))
+            r = fail(c, (uint64_t)((const uint8_t *)ord[i]->key.ptr - c->base) - 8,
+                     "metadata key '%s' appears twice", show(ord[i]->key).s);
+    free(ord);
+    return r;
+}
+
+static int parse_metadata(gguf_file *f, cursor *c) {
     f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
-    if (!f->kv) return fail(c, c->pos, "out of memory");
-    /* First pass over metadata counts string-array elements so the offset index is one
-     * allocation; second pass fills it. Simpler: grow per array. */
-    uint64_t pool_used = 0, pool_cap = 0;
-    uint64_t *pool_index = calloc(f->n_kv ? f->n_kv : 1, sizeof *pool_index);
-    if (!pool_index) return fail(c, c->pos, "out of memory");
-
+    pool_state ps = {0, 0, calloc(f->n_kv ? f->n_kv : 1, sizeof(uint64_t))};
+    if (!f->kv || !ps.start) {
+        free(ps.start);
+        return fail(c, c->pos, "out of memory");
+    }
     for (uint64_t i = 0; i < f->n_kv; i++) {
-        gguf_kv *kv = &f->kv[i];
-        uint64_t at = c->pos;
-        char what[64];
-        snprintf(what, sizeof what, "metadata entry %llu", (unsigned long long)i);
-        if (rd_str(c, &kv->key, what) || rd_u32(c, &kv->type, what)) goto bad;
-        if (kv->type == GGUF_VT_STRING) {
-            if (rd_str(c, &kv->str, what)) goto bad;
-        } else if (kv->type == GGUF_VT_ARRAY) {
-            if (rd_u32(c, &kv->arr_type, what) || rd_u64(c, &kv->arr_len, what)) goto bad;
-            kv->arr_data = c->base + c->pos;
-            if (kv->arr_type == GGUF_VT_STRING) {
-                if (kv->arr_len > (c->size - c->pos) / 8) {
-                    fail(c, at, "metadata '%.*s': string array of %llu elements cannot fit",
-                         (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr,
-                         (unsigned long long)kv->arr_len);
-                    goto bad;
-                }
-                if (pool_used + kv->arr_len > pool_cap) {
-                    uint64_t ncap = pool_cap * 2 + kv->arr_len + 16;
-                    gguf_str *np = realloc(f->str_pool, ncap * sizeof *np);
-                    if (!np) { fail(c, at, "out of memory"); goto bad; }
-                    f->str_pool = np;
-                    pool_cap = ncap;
-                }
-                pool_index[i] = pool_used + 1; /* 0 = none */
-                for (uint64_t j = 0; j < kv->arr_len; j++) {
-                    if (rd_str(c, &f->str_pool[pool_used + j], what)) goto bad;
-                }
-                pool_used += kv->arr_len;
-            } else if (kv->arr_type == GGUF_VT_ARRAY) {
-                fail(c, at, "metadata '%.*s': nested arrays are not supported",
-                     (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr);
-                goto bad;
-            } else {
-                uint64_t es = scalar_size(kv->arr_type);
-                if (!es) {
-                    fail(c, at, "metadata '%.*s': unknown array element type %u",
-                         (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr, kv->arr_type);
-                    goto bad;
-                }
-                if (kv->arr_len > (c->size - c->pos) / es) {
-                    fail(c, at, "metadata '%.*s': array of %llu elements runs past the end of the file",
-                         (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr,
-                         (unsigned long long)kv->arr_len);
-                    goto bad;
-                }
-                c->pos += kv->arr_len * es;
-            }
-        } else {
-            uint64_t es = scalar_size(kv->type);
-            if (!es) {
-                fail(c, at, "metadata '%.*s': unknown value type %u",
-                     (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr, kv->type);
-                goto bad;
-            }
-            if (!need(c, es)) { fail(c, c->pos, "file ends inside %s", what); goto bad; }
-            load_scalar(kv->type, c->base + c->pos, kv);
-            c->pos += es;
+        if (read_kv(f, c, i, &ps)) {
+            free(ps.start);
+            return -1;
         }
     }
     for (uint64_t i = 0; i < f->n_kv; i++)
-        if (pool_index[i]) f->kv[i].arr_strs = f->str_pool + pool_index[i] - 1;
-    free(pool_index);
-    pool_index = NULL;
+        if (ps.start[i] && f->kv[i].arr_len) f->kv[i].arr_strs = f->str_pool + (ps.start[i] - 1);
+    free(ps.start);
+    return check_unique_keys(f, c);
+}
 
-    /* general.alignment: must be a non-zero power of two. */
+/* general.alignment: a power of two and, as the GGUF specification requires, a multiple
+ * of 8, so that tensor data handed out is always aligned for float and block reads. */
+static int read_alignment(gguf_file *f, cursor *c) {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     const gguf_kv *al = gguf_find(f, "general.alignment");
-    if (al) {
-        if (!is_int(al->type) || (is_signed(al->type) && al->num.i <= 0) || al->num.u == 0 ||
-            al->num.u > (1u << 30) || (al->num.u & (al->num.u - 1)))
-            return fail(c, 0, "general.alignment must be a power of two, got %lld",
-                        (long long)al->num.i);
-        f->alignment = al->num.u;
-    }
+    if (!al) return 0;
+    uint64_t at = (uint64_t)((const uint8_t *)al->key.ptr - c->base) - 8;
+    if (!is_int(al->type))
+        return fail(c, at, "general.alignment must be an integer, not %s", gguf_type_name(al->type));
+    if (is_signed(al->type) && al->num.i < 0)
+        return fail(c, at, "general.alignment must be a power of two >= 8, got %lld",
+                    (long long)al->num.i);
+    uint64_t a = al->num.u;
+    if (a < 8 || a > (1u << 30) || (a & (a - 1)))
+        return fail(c, at, "general.alignment must be a power of two between 8 and 2^30, got %llu",
+                    (unsigned long long)a);
+    f->alignment = a;
+    return 0;
+}
 
+/* --- tensor table ------------------------------------------------------------------ */
+
+static int read_tensor_info(gguf_file *f, cursor *c, uint64_t i) {
+    gguf_tensor *t = &f->tensors[i];
+    uint64_t at = c->pos;
+    char what[64];
+    snprintf(what, sizeof what, "the name of tensor entry %llu", (unsigned long long)i);
+    if (rd_str(c, &t->name, what)) return -1;
+    snprintf(what, sizeof what, "tensor entry %llu", (unsigned long long)i);
+    if (rd_u32(c, &t->n_dims, what)) return -1;
+    if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
+        return fail(c, at, "tensor '%s' has %u dimensions (1 to %d allowed)", show(t->name).s,
+                    t->n_dims, GGUF_MAX_DIMS);
+    /* Element counts are capped far above any real model (2^48 elements) but far below
+     * where size arithmetic could overflow: nbytes = nelem / block * block_bytes. */
+    uint64_t nelem = 1;
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        if (rd_u64(c, &t->ne[d], what)) return -1;
+        if (t->ne[d] == 0)
+            return fail(c, at, "tensor '%s' has a zero-length dimension %u", show(t->name).s, d);
+        if (t->ne[d] > (1ull << 48) / nelem)
+            return fail(c, at, "tensor '%s' is absurdly large: dimension %u is %llu, %s2^48 elements",
+                        show(t->name).s, d, (unsigned long long)t->ne[d],
+                        d ? "the product exceeds " : "more than ");
+        nelem *= t->ne[d];
+    }
+    if (rd_u32(c, &t->type, what) || rd_u64(c, &t->offset, what)) return -1;
+    uint32_t be = ggml_block_elems(t->type), bb = ggml_block_bytes(t->type);
+    if (!be) return fail(c, at, "tensor '%s' has unknown type %u", show(t->name).s, t->type);
+    if (t->ne[0] % be)
+        return fail(c, at, "tensor '%s': row length %llu is not a multiple of the %s block size %u",
+                    show(t->name).s, (unsigned long long)t->ne[0], ggml_type_name(t->type), be);
+    t->nbytes = nelem / be * bb;
+    if (t->offset % f->alignment)
+        return fail(c, at, "tensor '%s' offset %llu is not aligned to %llu", show(t->name).s,
+                    (unsigned long long)t->offset, (unsigned long long)f->alignment);
+    return 0;
+}
+
+static int tensor_ptr_by_name(const void *a, const void *b) {
+    return str_cmp((*(const gguf_tensor *const *)a)->name, (*(const gguf_tensor *const *)b)->name);
+}
+static int tensor_ptr_by_offset(const void *a, const void *b) {
+    uint64_t x = (*(const gguf_tensor *const *)a)->offset, y = (*(const gguf_tensor *const *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* Names must be unique (lookups would be ambiguous) and data ranges must not overlap
+ * (two tensors sharing bytes is never what a writer meant). Both checks sort an array of
+ * pointers, O(n log n). */
+static int check_tensor_set(gguf_file *f, cursor *c) {
+    uint64_t n = f->n_tensors;
+    if (n < 2) return 0;
+    const gguf_tensor **ord = malloc(n * sizeof *ord);
+    if (!ord) return fail(c, 0, "out of memory");
+    for (uint64_t i = 0; i < n; i++) ord[i] = &f->tensors[i];
+    int r = 0;
+    qsort(ord, n, sizeof *ord, tensor_ptr_by_name);
+    for (uint64_t i = 1; i < n && !r; i++)
+        if (!str_cmp(ord[i - 1]->name, ord[i]->name))
+            r = fail(c, (uint64_t)((const uint8_t *)ord[i]->name.ptr - c->base) - 8,
+                     "tensor name '%s' appears twice", show(ord[i]->name).s);
+    if (!r) {
+        qsort(ord, n, sizeof *ord, tensor_ptr_by_offset);
+        for (uint64_t i = 1; i < n && !r; i++) {
+            const gguf_tensor *a = ord[i - 1], *b = ord[i];
+            if (a->offset + a->nbytes > b->offset) /* both lie inside the file: no overflow */
+                r = fail(c, f->data_offset + b->offset,
+                         "tensors '%s' and '%s' overlap (bytes %llu..%llu and %llu..%llu of the data section)",
+                         show(a->name).s, show(b->name).s, (unsigned long long)a->offset,
+                         (unsigned long long)(a->offset + a->nbytes), (unsigned long long)b->offset,
+                         (unsigned long long)(b->offset + b->nbytes));
+        }
+    }
+    free(ord);
+    return r;
+}
+
+static int parse_tensors(gguf_file *f, cursor *c) {
     f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
     if (!f->tensors) return fail(c, c->pos, "out of memory");
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
-        gguf_tensor *t = &f->tensors[i];
-        uint64_t at = c->pos;
-        char what[64];
-        snprintf(what, sizeof what, "tensor entry %llu", (unsigned long long)i);
-        if (rd_str(c, &t->name, what) || rd_u32(c, &t->n_dims, what)) return -1;
-        int nl = (int)(t->name.len > 80 ? 80 : t->name.len);
-        if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
-            return fail(c, at, "tensor '%.*s' has %u dimensions (1..4 allowed)", nl, t->name.ptr, t->n_dims);
-        uint64_t nelem = 1;
-        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
-        for (uint32_t d = 0; d < t->n_dims; d++) {
-            if (rd_u64(c, &t->ne[d], what)) return -1;
-            if (t->ne[d] == 0 || t->ne[d] > (1ull << 40) || nelem > (1ull << 48) / t->ne[d])
-                return fail(c, at, "tensor '%.*s' has an absurd dimension %llu", nl, t->name.ptr,
-                            (unsigned long long)t->ne[d]);
-            nelem *= t->ne[d];
-        }
-        if (rd_u32(c, &t->type, what) || rd_u64(c, &t->offset, what)) return -1;
-        uint32_t be = ggml_block_elems(t->type), bb = ggml_block_bytes(t->type);
-        if (!be) return fail(c, at, "tensor '%.*s' has unknown type %u", nl, t->name.ptr, t->type);
-        if (t->ne[0] % be)
-            return fail(c, at, "tensor '%.*s': row length %llu is not a multiple of the %s block size %u",
-                        nl, t->name.ptr, (unsigned long long)t->ne[0], ggml_type_name(t->type), be);
-        t->nbytes = nelem / be * bb;
-        if (t->offset % f->alignment)
-            return fail(c, at, "tensor '%.*s' offset %llu is not aligned to %llu", nl, t->name.ptr,
-                        (unsigned long long)t->offset, (unsigned long long)f->alignment);
-        for (uint64_t j = 0; j < i; j++)
-            if (f->tensors[j].name.len == t->name.len &&
-                !memcmp(f->tensors[j].name.ptr, t->name.ptr, t->name.len))
-                return fail(c, at, "tensor '%.*s' appears twice", nl, t->name.ptr);
-    }
-    /* Data section starts at the next multiple of the alignment. */
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if (read_tensor_info(f, c, i)) return -1;
+
+    /* The data section starts at the next multiple of the alignment. */
     uint64_t data = c->pos + (f->alignment - c->pos % f->alignment) % f->alignment;
-    if (f->n_tensors && data > c->size) return fail(c, c->pos, "file ends before the tensor data section");
+    if (f->n_tensors && data > c->size)
+        return fail(c, c->size, "file ends before the tensor data section (which starts at byte %llu)",
+                    (unsigned long long)data);
     f->data_offset = data;
     uint64_t avail = c->size >= data ? c->size - data : 0;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
-        int nl = (int)(t->name.len > 80 ? 80 : t->name.len);
         if (t->offset > avail || t->nbytes > avail - t->offset)
             return fail(c, data + (t->offset < avail ? t->offset : avail),
-                        "tensor '%.*s' data (%llu bytes at offset %llu) runs past the end of the file",
-                        nl, t->name.ptr, (unsigned long long)t->nbytes, (unsigned long long)t->offset);
+                        "tensor '%s' data (%llu bytes at offset %llu) runs past the end of the file",
+                        show(t->name).s, (unsigned long long)t->nbytes, (unsigned long long)t->offset);
         t->data = c->base + data + t->offset;
     }
-    /* Overlap check: sort offsets (insertion over an index array; n is small). */
-    if (f->n_tensors > 1) {
-        uint64_t n = f->n_tensors;
-        uint64_t *ord = malloc(n * sizeof *ord);
-        if (!ord) return fail(c, 0, "out of memory");
-        for (uint64_t i = 0; i < n; i++) ord[i] = i;
-        /* heap-free shell sort by offset */
-        for (uint64_t gap = n / 2; gap > 0; gap /= 2)
-            for (uint64_t i = gap; i < n; i++)
-                for (uint64_t j = i; j >= gap && f->tensors[ord[j - gap]].offset > f->tensors[ord[j]].offset; j -= gap) {
-                    uint64_t tmp = ord[j]; ord[j] = ord[j - gap]; ord[j - gap] = tmp;
-                }
-        for (uint64_t i = 1; i < n; i++) {
-            const gguf_tensor *a = &f->tensors[ord[i - 1]], *b = &f->tensors[ord[i]];
-            if (a->offset + a->nbytes > b->offset) {
-                int r = fail(c, data + b->offset, "tensors '%.*s' and '%.*s' overlap",
-                             (int)(a->name.len > 60 ? 60 : a->name.len), a->name.ptr,
-                             (int)(b->name.len > 60 ? 60 : b->name.len), b->name.ptr);
-                free(ord);
-                return r;
-            }
-        }
-        free(ord);
-    }
-    return 0;
-bad:
-    free(pool_index);
-    return -1;
+    return check_tensor_set(f, c);
+}
+
+static int parse(gguf_file *f, cursor *c) {
+    if (parse_header(f, c) || parse_metadata(f, c) || read_alignment(f, c)) return -1;
+    return parse_tensors(f, c);
 }
 
 int gguf_open_memory(gguf_file *f, const void *buf, uint64_t size, const char *name, char *err,
                      size_t errlen) {
     memset(f, 0, sizeof *f);
+    if (!name) name = "(memory)";
     cursor c = {buf, size, 0, name, err, errlen};
     f->map = buf;
     f->size = size;

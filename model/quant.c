@@ -25,6 +25,7 @@ static const type_info TYPES[GGML_TYPE_COUNT_] = {
     [GGML_TYPE_F64] = {"f64", 1, 8, false}, [GGML_TYPE_IQ1_M] = {"iq1_m", 256, 56, false},
     [GGML_TYPE_BF16] = {"bf16", 1, 2, true}, [GGML_TYPE_TQ1_0] = {"tq1_0", 256, 54, false},
     [GGML_TYPE_TQ2_0] = {"tq2_0", 256, 66, false},
+    [39] = {"mxfp4", 32, 17, false}, /* GGML_TYPE_MXFP4 (gpt-oss): known, so errors can name it */
 };
 
 static const type_info *info(uint32_t t) {
@@ -42,6 +43,7 @@ uint32_t ggml_block_bytes(uint32_t t) { const type_info *i = info(t); return i ?
 bool ggml_row_bytes(uint32_t t, uint64_t n, uint64_t *out) {
     const type_info *i = info(t);
     if (!i || n % i->block_elems) return false;
+    if (n / i->block_elems > UINT64_MAX / i->block_bytes) return false; /* would overflow */
     *out = n / i->block_elems * i->block_bytes;
     return true;
 }
