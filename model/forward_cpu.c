@@ -1,0 +1,263 @@
+/* forward_cpu.c — the CPU reference engine: a plain transformer forward pass built from
+ * the ops in ops.h, the yardstick every other backend is checked against.
+ *
+ * One eval() runs a batch of tokens through every layer, a few tokens at a time (a
+ * "micro-batch"), so that each weight row is dequantised once per micro-batch rather
+ * than once per token, while scratch memory stays bounded however long the prompt. Keys
+ * and values go to an f32 cache of n_ctx positions per layer. */
+#include "engine.h"
+#include "ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MICRO_BATCH 64
+
+typedef struct cpu_engine {
+    engine base;          /* first, so an engine* is a cpu_engine* */
+    int q_dim, kv_dim;    /* n_head * head_dim, n_head_kv * head_dim */
+    int n_filled;         /* positions 0 .. n_filled-1 hold valid keys and values */
+    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+    /* scratch for one micro-batch of up to MICRO_BATCH tokens */
+    float *x;             /* [MB][n_embd] residual stream */
+    float *xb;            /* [MB][n_embd] normalised input / sublayer output */
+    float *q, *k, *v;     /* [MB][q_dim], [MB][kv_dim] x2 */
+    float *qkv;           /* [MB][3 * n_embd], gpt2's fused projection */
+    float *att;           /* [MB][q_dim] attention output, all heads */
+    float *ff_a, *ff_b;   /* [MB][n_ff] */
+    float *scores;        /* [n_ctx] one attention row */
+} cpu_engine;
+
+static void cpu_destroy(engine *base) {
+    cpu_engine *e = (cpu_engine *)base;
+    float *bufs[] = {e->k_cache, e->v_cache, e->x, e->xb, e->q, e->k, e->v,
+                     e->qkv, e->att, e->ff_a, e->ff_b, e->scores};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(e);
+}
+
+/* The normalisation before attention, before the MLP and at the end: LayerNorm with a
+ * shift for gpt2, RMSNorm otherwise. */
+static void norm(const model_hparams *hp, float *out, const float *x, const float *g,
+                 const float *b) {
+    if (hp->layer_norm)
+        op_layernorm(out, x, g, b, hp->n_embd, hp->norm_eps);
+    else
+        op_rmsnorm(out, x, g, hp->n_embd, hp->norm_eps);
+}
+
+static void add_bias(float *y, const float *bias, int n_tokens, int dim) {
+    if (!bias) return;
+    for (int t = 0; t < n_tokens; t++) op_add(y + (size_t)t * dim, y + (size_t)t * dim, bias, dim);
+}
+
+/* Q, K and V for N tokens of the micro-batch from the normalised input e->xb. */
+static void project_qkv(cpu_engine *e, const layer_weights *lw, int n) {
+    const model_hparams *hp = &e->base.model->hp;
+    if (lw->wqkv.data) {
+        /* gpt2: one matrix produces [q | k | v] for each token */
+        const int d = hp->n_embd;
+        op_matmul(&lw->wqkv, e->xb, e->qkv, n);
+        add_bias(e->qkv, lw->bqkv, n, 3 * d);
+        for (int t = 0; t < n; t++) {
+            const float *src = e->qkv + (size_t)t * 3 * d;
+            memcpy(e->q + (size_t)t * e->q_dim, src, (size_t)d * sizeof(float));
+            memcpy(e->k + (size_t)t * e->kv_dim, src + d, (size_t)d * sizeof(float));
+            memcpy(e->v + (size_t)t * e->kv_dim, src + 2 * d, (size_t)d * sizeof(float));
+        }
+        return;
+    }
+    op_matmul(&lw->wq, e->xb, e->q, n);
+    op_matmul(&lw->wk, e->xb, e->k, n);
+    op_matmul(&lw->wv, e->xb, e->v, n);
+    add_bias(e->q, lw->bq, n, e->q_dim);
+    add_bias(e->k, lw->bk, n, e->kv_dim);
+    add_bias(e->v, lw->bv, n, e->kv_dim);
+}
+
+/* Runs tokens [start, start+n) of batch B (at positions B->pos + start ...). */
+static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const int d = hp->n_embd, hd = hp->head_dim, n_ctx = e->base.n_ctx;
+    const int group = hp->n_head / hp->n_head_kv; /* query heads sharing one kv head */
+    const int p0 = b->pos + start;
+    const int row_len = b->pos + b->n_tokens;     /* length of a returned attention row */
+    const int n_out = b->all_positions ? b->n_tokens : 1;
+    /* index within this micro-batch of the batch's last token, or -1 if not in it */
+    const int last = start + n == b->n_tokens ? n - 1 : -1;
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    /* Embedding (plus the learned position for gpt2). */
+    for (int t = 0; t < n; t++) {
+        float *x = e->x + (size_t)t * d;
+        weight_row(&m->token_embd, b->tokens[start + t], x);
+        if (m->position_embd.data) {
+            weight_row(&m->position_embd, p0 + t, e->xb);
+            op_add(x, x, e->xb, d);
+        }
+    }
+    if (b->hidden && last >= 0) memcpy(b->hidden, e->x + (size_t)last * d, (size_t)d * sizeof(float));
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const layer_weights *lw = &m->layers[l];
+        float *k_cache = e->k_cache + (size_t)l * n_ctx * e->kv_dim;
+        float *v_cache = e->v_cache + (size_t)l * n_ctx * e->kv_dim;
+
+        /* --- attention --- */
+        for (int t = 0; t < n; t++)
+            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->attn_norm, lw->attn_norm_b);
+        project_qkv(e, lw, n);
+        for (int t = 0; t < n; t++) {
+            float *q = e->q + (size_t)t * e->q_dim, *k = e->k + (size_t)t * e->kv_dim;
+            if (lw->q_norm) /* qwen3 normalises each head's query and key before rope */
+                for (int h = 0; h < hp->n_head; h++)
+                    op_rmsnorm(q + h * hd, q + h * hd, lw->q_norm, hd, hp->norm_eps);
+            if (lw->k_norm)
+                for (int h = 0; h < hp->n_head_kv; h++)
+                    op_rmsnorm(k + h * hd, k + h * hd, lw->k_norm, hd, hp->norm_eps);
+            op_rope(q, hp->n_head, hd, hp->rope_dim, p0 + t, hp->rope_base, hp->rope_freq_scale,
+                    hp->rope, m->rope_freqs);
+            op_rope(k, hp->n_head_kv, hd, hp->rope_dim, p0 + t, hp->rope_base,
+                    hp->rope_freq_scale, hp->rope, m->rope_freqs);
+            memcpy(k_cache + (size_t)(p0 + t) * e->kv_dim, k, (size_t)e->kv_dim * sizeof(float));
+            memcpy(v_cache + (size_t)(p0 + t) * e->kv_dim, e->v + (size_t)t * e->kv_dim,
+                   (size_t)e->kv_dim * sizeof(float));
+        }
+        for (int t = 0; t < n; t++) {
+            const int n_kv = p0 + t + 1; /* causal: this token sees itself and the past */
+            /* where this token's attention rows go, if the caller wants them */
+            int out = b->all_positions ? start + t : (t == last ? 0 : -1);
+            for (int h = 0; h < hp->n_head; h++) {
+                const int kvh = h / group;
+                op_attention_head(e->q + (size_t)t * e->q_dim + h * hd, k_cache + kvh * hd,
+                                  v_cache + kvh * hd, n_kv, hd, e->kv_dim, scale, e->scores,
+                                  e->att + (size_t)t * e->q_dim + h * hd);
+                if (b->attention && out >= 0) {
+                    float *dst = b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len;
+                    memcpy(dst, e->scores, (size_t)n_kv * sizeof(float));
+                    memset(dst + n_kv, 0, (size_t)(row_len - n_kv) * sizeof(float));
+                }
+            }
+        }
+        op_matmul(&lw->wo, e->att, e->xb, n);
+        add_bias(e->xb, lw->bo, n, d);
+        op_add(e->x, e->x, e->xb, n * d);
+
+        /* --- MLP --- */
+        for (int t = 0; t < n; t++)
+            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->ffn_norm, lw->ffn_norm_b);
+        op_matmul(&lw->ffn_up, e->xb, e->ff_a, n);
+        if (hp->gelu) {
+            add_bias(e->ff_a, lw->ffn_up_b, n, hp->n_ff);
+            op_gelu(e->ff_a, e->ff_a, n * hp->n_ff);
+        } else {
+            op_matmul(&lw->ffn_gate, e->xb, e->ff_b, n);
+            op_swiglu(e->ff_a, e->ff_b, e->ff_a, n * hp->n_ff);
+        }
+        op_matmul(&lw->ffn_down, e->ff_a, e->xb, n);
+        add_bias(e->xb, lw->ffn_down_b, n, d);
+        op_add(e->x, e->x, e->xb, n * d);
+
+        /* Hugging Face's hidden_states: entry l+1 is this layer's output, except the last
+         * entry, which is taken after the final norm below. */
+        if (b->hidden && last >= 0 && l + 1 < hp->n_layer)
+            memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, (size_t)d * sizeof(float));
+    }
+
+    /* Final norm and the output head, for the positions the caller asked about. */
+    for (int t = 0; t < n; t++)
+        norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, m->output_norm, m->output_norm_b);
+    if (b->hidden && last >= 0)
+        memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, (size_t)d * sizeof(float));
+    if (b->logits) {
+        if (b->all_positions)
+            op_matmul(&m->output, e->xb, b->logits + (size_t)start * hp->n_vocab, n);
+        else if (last >= 0)
+            op_matvec(&m->output, e->xb + (size_t)last * d, b->logits);
+    }
+}
+
+static int cpu_eval(engine *base, const engine_batch *b, char *err, size_t errlen) {
+    cpu_engine *e = (cpu_engine *)base;
+    const model_hparams *hp = &base->model->hp;
+    if (!b->tokens || b->n_tokens < 1) {
+        snprintf(err, errlen, "eval: empty batch");
+        return -1;
+    }
+    if (b->pos < 0 || b->pos > e->n_filled) {
+        snprintf(err, errlen, "eval: position %d is past the %d positions already evaluated",
+                 b->pos, e->n_filled);
+        return -1;
+    }
+    if (b->n_tokens > base->n_ctx - b->pos) {
+        snprintf(err, errlen, "context full: %d tokens at position %d exceed the %d-token context",
+                 b->n_tokens, b->pos, base->n_ctx);
+        return -1;
+    }
+    for (int i = 0; i < b->n_tokens; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= hp->n_vocab) {
+            snprintf(err, errlen, "eval: token id %d is outside the vocabulary (0..%d)",
+                     (int)b->tokens[i], hp->n_vocab - 1);
+            return -1;
+        }
+    }
+    for (int start = 0; start < b->n_tokens; start += MICRO_BATCH) {
+        int n = b->n_tokens - start < MICRO_BATCH ? b->n_tokens - start : MICRO_BATCH;
+        forward_micro_batch(e, b, start, n);
+    }
+    e->n_filled = b->pos + b->n_tokens;
+    return 0;
+}
+
+static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy};
+
+engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen) {
+    const model_hparams *hp = &m->hp;
+    if (n_ctx < 1) {
+        snprintf(err, errlen, "context size %d must be positive", n_ctx);
+        return NULL;
+    }
+    /* gpt2 has one learned position vector per position and nothing beyond them. */
+    if (m->position_embd.data && n_ctx > m->position_embd.rows) {
+        snprintf(err, errlen, "context size %d exceeds the model's %lld learned positions",
+                 n_ctx, (long long)m->position_embd.rows);
+        return NULL;
+    }
+    cpu_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->base.ops = &CPU_OPS;
+    e->base.model = m;
+    e->base.n_ctx = n_ctx;
+    snprintf(e->base.backend, sizeof e->base.backend, "cpu");
+    snprintf(e->base.device_name, sizeof e->base.device_name, "CPU (reference)");
+    e->q_dim = hp->n_head * hp->head_dim;
+    e->kv_dim = hp->n_head_kv * hp->head_dim;
+
+    const size_t mb = MICRO_BATCH, cache = (size_t)hp->n_layer * (size_t)n_ctx;
+    e->k_cache = calloc(cache, (size_t)e->kv_dim * sizeof(float));
+    e->v_cache = calloc(cache, (size_t)e->kv_dim * sizeof(float));
+    e->x = calloc(mb * hp->n_embd, sizeof(float));
+    e->xb = calloc(mb * hp->n_embd, sizeof(float));
+    e->q = calloc(mb * e->q_dim, sizeof(float));
+    e->k = calloc(mb * e->kv_dim, sizeof(float));
+    e->v = calloc(mb * e->kv_dim, sizeof(float));
+    e->qkv = calloc(mb * 3 * hp->n_embd, sizeof(float));
+    e->att = calloc(mb * e->q_dim, sizeof(float));
+    e->ff_a = calloc(mb * hp->n_ff, sizeof(float));
+    e->ff_b = calloc(mb * hp->n_ff, sizeof(float));
+    e->scores = calloc((size_t)n_ctx, sizeof(float));
+    if (!e->k_cache || !e->v_cache || !e->x || !e->xb || !e->q || !e->k || !e->v || !e->qkv ||
+        !e->att || !e->ff_a || !e->ff_b || !e->scores) {
+        snprintf(err, errlen, "out of memory for a %d-token context (KV cache %.1f MiB)", n_ctx,
+                 2.0 * cache * e->kv_dim * sizeof(float) / (1024.0 * 1024.0));
+        cpu_destroy(&e->base);
+        return NULL;
+    }
+    return &e->base;
+}

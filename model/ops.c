@@ -1,0 +1,137 @@
+/* ops.c — the reference operations of the forward pass (see ops.h).
+ *
+ * Written to be read: each function is the textbook formula with f32 arithmetic. The only
+ * concession to speed is in the matrix products, which dequantise each weight row once and
+ * use it for every input vector, since weights dominate the memory traffic. */
+#include "ops.h"
+#include "quant.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Rows are dequantised in pieces of this many elements, so no row length ever needs a
+ * heap buffer. It is a multiple of every block size (32 and 256). */
+#define ROW_CHUNK 2048
+
+/* Eight independent partial sums let the compiler keep several multiply-adds in flight
+ * (and use SIMD) instead of waiting on one running total. */
+static float dot(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) acc[0] += a[i] * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+void op_matmul(const weight *w, const float *x, float *y, int n) {
+    const int64_t cols = w->cols, rows = w->rows;
+    const uint8_t *base = w->data;
+    /* f32 rows can be used in place when the mapping leaves them float-aligned. */
+    const bool in_place = w->type == GGML_TYPE_F32 && (uintptr_t)base % sizeof(float) == 0;
+    const uint64_t block_elems = ggml_block_elems(w->type), block_bytes = ggml_block_bytes(w->type);
+    float buf[ROW_CHUNK];
+
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = base + (uint64_t)r * w->row_bytes;
+        if (in_place) {
+            for (int j = 0; j < n; j++) y[(int64_t)j * rows + r] = dot((const float *)(const void *)row, x + (int64_t)j * cols, cols);
+            continue;
+        }
+        for (int j = 0; j < n; j++) y[(int64_t)j * rows + r] = 0.0f;
+        for (int64_t c0 = 0; c0 < cols; c0 += ROW_CHUNK) {
+            int64_t len = cols - c0 < ROW_CHUNK ? cols - c0 : ROW_CHUNK;
+            dequantize_row(w->type, row + (uint64_t)c0 / block_elems * block_bytes, buf, len);
+            for (int j = 0; j < n; j++)
+                y[(int64_t)j * rows + r] += dot(buf, x + (int64_t)j * cols + c0, len);
+        }
+    }
+}
+
+void op_matvec(const weight *w, const float *x, float *y) { op_matmul(w, x, y, 1); }
+
+void op_rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
+    float ss = 0.0f;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * (g ? g[i] : 1.0f);
+}
+
+void op_layernorm(float *out, const float *x, const float *g, const float *b, int n, float eps) {
+    float mean = 0.0f, var = 0.0f;
+    for (int i = 0; i < n; i++) mean += x[i];
+    mean /= (float)n;
+    for (int i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= (float)n;
+    float scale = 1.0f / sqrtf(var + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = (x[i] - mean) * scale * (g ? g[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+/* Pair i (0 <= i < rope_dim/2) turns by angle pos * freq_scale * base^(-2i/rope_dim)
+ * (divided by freq_factors[i] when given). NORM pairs neighbours (2i, 2i+1); NEOX pairs
+ * the two halves of the rotated part (i, i + rope_dim/2). */
+void op_rope(float *vec, int n_heads, int head_dim, int rope_dim, int pos, float base,
+             float freq_scale, rope_kind kind, const float *freq_factors) {
+    if (kind == ROPE_NONE) return;
+    const int half = rope_dim / 2;
+    for (int i = 0; i < half; i++) {
+        double freq = pow((double)base, -2.0 * i / rope_dim);
+        if (freq_factors) freq /= freq_factors[i];
+        double angle = (double)pos * freq_scale * freq;
+        float c = (float)cos(angle), s = (float)sin(angle);
+        int a = kind == ROPE_NORM ? 2 * i : i;
+        int b = kind == ROPE_NORM ? 2 * i + 1 : i + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = vec + (int64_t)h * head_dim;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void op_softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void op_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
+                       int kv_stride, float scale, float *scores_out, float *out) {
+    for (int t = 0; t < n_kv; t++)
+        scores_out[t] = dot(q, k + (int64_t)t * kv_stride, head_dim) * scale;
+    op_softmax(scores_out, n_kv);
+    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
+    for (int t = 0; t < n_kv; t++) {
+        const float *vt = v + (int64_t)t * kv_stride;
+        float p = scores_out[t];
+        for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
+    }
+}
+
+void op_swiglu(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void op_gelu(float *out, const float *x, int n) {
+    const float sqrt_2_over_pi = 0.7978845608028654f;
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void op_add(float *out, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
