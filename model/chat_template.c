@@ -51,8 +51,13 @@ typedef enum {
 struct chat_template {
     family fam;
 
-    /* qwen: the system turn written when the conversation has none. */
+    /* qwen: the system turn written when the conversation has none, and whether tool
+     * results are wrapped in <tool_response> (2.5; then other roles are dropped). */
     char *default_system;
+    bool qwen_tools;
+    /* qwen: Qwen3 drops the reasoning (<think>...</think>) of replies before the last
+     * user query, and re-frames it in the replies after it. */
+    bool qwen_think;
 
     /* llama3: 3.1 and later open with a system block that states the knowledge cutoff
      * and today's date; 3.0 does not. */
@@ -64,6 +69,7 @@ struct chat_template {
 
     /* mistral */
     char *inst_open, *inst_close;   /* "[INST]"/"[/INST]", or with spaces around */
+    bool mistral_tools;             /* knows tool results (v0.3, Nemo) */
     bool reply_space;               /* a space before an assistant reply */
     bool reply_trim;                /* assistant replies are trimmed */
     mistral_system system_place;
@@ -255,6 +261,7 @@ static bool set_defaults(chat_template *t) {
     switch (t->fam) {
     case FAM_QWEN:
         t->default_system = strdup("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+        t->qwen_tools = true;
         return t->default_system != NULL;
     case FAM_LLAMA3:
         t->llama3_dated = true;
@@ -264,6 +271,7 @@ static bool set_defaults(chat_template *t) {
         t->inst_open = strdup("[INST]");
         t->inst_close = strdup("[/INST]");
         t->system_place = SYSTEM_IN_LAST_USER;
+        t->mistral_tools = true;
         return t->inst_open && t->inst_close;
     case FAM_PHI3: /* Phi-3.5 */
         t->phi3_system = t->phi3_skip_empty = t->phi3_eos_at_end = true;
@@ -287,9 +295,12 @@ static bool read_variation(chat_template *t, const char *j) {
             size_t n = strlen(turn) - open - close;
             memmove(turn, turn + open, n);
             turn[n] = '\0';
-            t->fam = FAM_QWEN;
             t->default_system = turn;
         }
+        t->qwen_tools = has(j, "<tool_response>");
+        t->qwen_think = has(j, "</think>") && has(j, "last_query_index");
+        /* Qwen's templates (2, 2.5, 3) are ChatML plus some of these */
+        if (t->default_system || t->qwen_tools || t->qwen_think) t->fam = FAM_QWEN;
         return true;
     }
     case FAM_LLAMA3:
@@ -312,6 +323,7 @@ static bool read_variation(chat_template *t, const char *j) {
             t->inst_open = t->inst_close = NULL;
             return set_defaults(t);
         }
+        t->mistral_tools = has(j, "[TOOL_RESULTS]");
         char *space = find_literal(j, is_space_before_content);
         t->reply_space = space != NULL;
         free(space);
@@ -341,6 +353,8 @@ static bool read_variation(chat_template *t, const char *j) {
     }
 }
 
+static void free_variation(chat_template *t);
+
 chat_template *chat_template_create(const char *jinja, const char *name, const char **warning,
                                     char *err, size_t errlen) {
     if (warning) *warning = NULL;
@@ -365,42 +379,39 @@ chat_template *chat_template_create(const char *jinja, const char *name, const c
         return NULL;
     }
     family found = (jinja && *jinja) ? detect_family(jinja) : FAM_COUNT;
-    bool ok;
-    if (named != FAM_COUNT) {
-        /* An override takes the template's own variation when it is of the named family
-         * (asking for "llama3" on a Llama 3.1 file keeps 3.1's date line). */
-        bool same = found == named || (found == FAM_CHATML && named == FAM_QWEN);
+    bool ok = true;
+    t->fam = found == FAM_COUNT ? FAM_CHATML : found;
+    if (found != FAM_COUNT) ok = read_variation(t, jinja); /* may turn chatml into qwen */
+    if (ok && named != FAM_COUNT && named != t->fam) {
+        /* An override of another family gets that family's defaults; one that names the
+         * template's own family keeps its variation ("llama3" on a Llama 3.1 file keeps
+         * 3.1's fixed date). */
+        free_variation(t);
+        memset(t, 0, sizeof *t);
         t->fam = named;
-        ok = same ? read_variation(t, jinja) : set_defaults(t);
-        if (ok && named == FAM_QWEN && !t->default_system) ok = set_defaults(t);
-        if (named == FAM_CHATML && t->fam == FAM_QWEN) { /* "chatml" means plain ChatML */
-            free(t->default_system);
-            t->default_system = NULL;
-            t->fam = FAM_CHATML;
-        }
-    } else if (found == FAM_COUNT) {
-        t->fam = FAM_CHATML;
-        ok = true;
-        if (warning) *warning = (jinja && *jinja) ? WARN_UNKNOWN_TEMPLATE : WARN_NO_TEMPLATE;
-    } else {
-        t->fam = found;
-        ok = read_variation(t, jinja);
+        ok = set_defaults(t);
     }
     if (!ok) {
         chat_template_free(t);
         set_err(err, errlen, "out of memory");
         return NULL;
     }
+    if (warning && named == FAM_COUNT && found == FAM_COUNT)
+        *warning = (jinja && *jinja) ? WARN_UNKNOWN_TEMPLATE : WARN_NO_TEMPLATE;
     return t;
 }
 
-void chat_template_free(chat_template *t) {
-    if (!t) return;
+static void free_variation(chat_template *t) {
     free(t->default_system);
     free(t->knowledge_line);
     free(t->fixed_date);
     free(t->inst_open);
     free(t->inst_close);
+}
+
+void chat_template_free(chat_template *t) {
+    if (!t) return;
+    free_variation(t);
     free(t);
 }
 
@@ -547,35 +558,71 @@ typedef struct render_args {
     const char *date;     /* NULL: the template's default */
 } render_args;
 
-/* <|im_start|>ROLE\nTEXT<|im_end|>\n for every message, whatever its role. */
-static void render_chatml(const chat_template *t, const render_args *a, out *o) {
-    (void)t;
-    for (size_t i = 0; i < a->n; i++) {
-        put(o, "<|im_start|>");
-        put_msg(o, i, a->m[i].role);
-        put(o, "\n");
-        put_msg(o, i, a->m[i].content);
-        put(o, "<|im_end|>\n");
+/* The text of a Qwen3 reply, message MSG. The template splits TEXT at the first
+ * "</think>" for the reasoning (after the last "<think>" before it) and at the last one
+ * for the answer. Replies after the last user query (AFTER_QUERY) keep their reasoning,
+ * re-framed as "<think>\nREASONING\n</think>\n\nANSWER", if they have some or are the
+ * last message; every other reply is written as the answer alone. */
+static void qwen3_reply(out *o, size_t msg, const char *text, bool after_query, bool last) {
+    const char *close = strstr(text, "</think>");
+    if (!close) {
+        if (after_query && last) {
+            put(o, "<think>\n\n</think>\n\n");
+            put_msg(o, msg, text + strspn(text, "\n"));
+        } else {
+            put_msg(o, msg, text);
+        }
+        return;
     }
-    if (a->gen) put(o, "<|im_start|>assistant\n");
+    const char *answer = close;
+    for (const char *p = close; p; p = strstr(p + 1, "</think>")) answer = p;
+    answer += strlen("</think>");
+    answer += strspn(answer, "\n");
+
+    /* reasoning = text[:close].rstrip('\n').split('<think>')[-1].lstrip('\n'), then
+     * .strip('\n') when written: i.e. the part after the last <think>, newlines trimmed */
+    const char *r = text, *r_end = close;
+    for (const char *p = text; (p = strstr(p, "<think>")) && p < close; p += strlen("<think>"))
+        r = p + strlen("<think>");
+    while (r < r_end && *r == '\n') r++;
+    while (r_end > r && r_end[-1] == '\n') r_end--;
+
+    if (after_query && (last || r_end > r)) {
+        put(o, "<think>\n");
+        put_text(o, msg, r, (size_t)(r_end - r));
+        put(o, "\n</think>\n\n");
+    }
+    put_msg(o, msg, answer);
 }
 
-/* Qwen2.5: a system turn always comes first (the template's default when the
- * conversation has none); consecutive tool results share one user turn; roles other
- * than system/user/assistant/tool are dropped. */
-static void render_qwen(const chat_template *t, const render_args *a, out *o) {
-    size_t i = 0;
-    put(o, "<|im_start|>system\n");
-    if (a->n > 0 && is(&a->m[0], "system")) {
-        put_msg(o, 0, a->m[0].content);
-        i = 1;
-    } else {
-        put(o, t->default_system);
+/* ChatML: <|im_start|>ROLE\nTEXT<|im_end|>\n for every message, whatever its role.
+ * Qwen adds a system turn when the conversation does not start with one (the template's
+ * default text); Qwen2.5 also gathers consecutive tool results into one user turn of
+ * <tool_response> blocks and drops roles it does not know. */
+static void render_chatml(const chat_template *t, const render_args *a, out *o) {
+    /* Qwen3: the last real user query (not a tool result sent as a user message) */
+    size_t last_query = a->n ? a->n - 1 : 0;
+    for (size_t k = a->n; t->qwen_think && k-- > 0;) {
+        const char *c = a->m[k].content;
+        if (is(&a->m[k], "user") &&
+            !(starts_with(c, "<tool_response>") && ends_with(c, "</tool_response>"))) {
+            last_query = k;
+            break;
+        }
     }
-    put(o, "<|im_end|>\n");
+    size_t i = 0;
+    if (t->default_system && (a->n == 0 || !is(&a->m[0], "system"))) {
+        put(o, "<|im_start|>system\n");
+        put(o, t->default_system);
+        put(o, "<|im_end|>\n");
+    }
     for (; i < a->n; i++) {
         const chat_message *m = &a->m[i];
-        if (is(m, "user") || is(m, "system") || is(m, "assistant")) {
+        if (t->qwen_think && is(m, "assistant")) {
+            put(o, "<|im_start|>assistant\n");
+            qwen3_reply(o, i, m->content, i > last_query, i + 1 == a->n);
+            put(o, "<|im_end|>\n");
+        } else if (!t->qwen_tools || is(m, "user") || is(m, "system") || is(m, "assistant")) {
             put(o, "<|im_start|>");
             put(o, m->role);
             put(o, "\n");
@@ -592,9 +639,9 @@ static void render_qwen(const chat_template *t, const render_args *a, out *o) {
     if (a->gen) put(o, "<|im_start|>assistant\n");
 }
 
-static void llama3_header(out *o, size_t msg, const char *role) {
+static void llama3_header(out *o, const char *role) {
     put(o, "<|start_header_id|>");
-    put_msg(o, msg, role);
+    put(o, role);
     put(o, "<|end_header_id|>\n\n");
 }
 
@@ -606,7 +653,7 @@ static void render_llama3(const chat_template *t, const render_args *a, out *o) 
     if (!t->llama3_dated) {
         for (size_t i = 0; i < a->n; i++) {
             if (i == 0) put(o, a->bos);
-            llama3_header(o, i, a->m[i].role);
+            llama3_header(o, a->m[i].role);
             put_trimmed(o, i, a->m[i].content);
             put(o, "<|eot_id|>");
         }
@@ -630,7 +677,7 @@ static void render_llama3(const chat_template *t, const render_args *a, out *o) 
                 put(o, "<|start_header_id|>ipython<|end_header_id|>\n\n");
                 put_json_string(o, i, a->m[i].content);
             } else {
-                llama3_header(o, i, a->m[i].role);
+                llama3_header(o, a->m[i].role);
                 put_trimmed(o, i, a->m[i].content);
             }
             put(o, "<|eot_id|>");
@@ -692,7 +739,8 @@ static void render_mistral(const chat_template *t, const render_args *a, out *o)
     }
     size_t turn = 0;
     for (size_t i = start; i < a->n; i++) {
-        if (is(&a->m[i], "tool") || is(&a->m[i], "tool_results")) continue;
+        if (t->mistral_tools && (is(&a->m[i], "tool") || is(&a->m[i], "tool_results")))
+            continue;
         if (is(&a->m[i], "user") != (turn % 2 == 0)) {
             refuse(o, "After the optional system message, conversation roles must alternate "
                       "user/assistant/user/assistant/...");
@@ -720,7 +768,8 @@ static void render_mistral(const chat_template *t, const render_args *a, out *o)
             else
                 put_msg(o, i, m->content);
             put(o, a->eos);
-        } else if (is(m, "tool") || is(m, "tool_results")) {
+        } else if (t->mistral_tools && (is(m, "tool") || is(m, "tool_results"))) {
+            /* the template needs a 9-character tool_call_id, which a chat_message lacks */
             refuse(o, "Tool call IDs should be alphanumeric strings with length 9!");
             return;
         } else {
@@ -753,7 +802,7 @@ static void render_gemma(const chat_template *t, const render_args *a, out *o) {
         if (is(m, "assistant"))
             put(o, "model");
         else
-            put_msg(o, i, m->role);
+            put(o, m->role);
         put(o, "\n");
         if (i == start && start == 1) {
             put_msg(o, 0, a->m[0].content);
@@ -860,7 +909,7 @@ static void render_zephyr(const chat_template *t, const render_args *a, out *o) 
 
 typedef void (*renderer)(const chat_template *, const render_args *, out *);
 static const renderer RENDERERS[FAM_COUNT] = {
-    [FAM_CHATML] = render_chatml,   [FAM_QWEN] = render_qwen,
+    [FAM_CHATML] = render_chatml,   [FAM_QWEN] = render_chatml,
     [FAM_LLAMA3] = render_llama3,   [FAM_LLAMA2] = render_llama2,
     [FAM_MISTRAL] = render_mistral, [FAM_GEMMA] = render_gemma,
     [FAM_PHI3] = render_phi3,       [FAM_DEEPSEEK] = render_deepseek,

@@ -38,8 +38,8 @@ const char *chat_template_name(const chat_template *t);
  * when the template refuses the conversation (e.g. Gemma and a system message). */
 char *chat_template_render(const chat_template *t, const chat_message *msgs, size_t n,
                            const chat_render_options *opt, char *err, size_t errlen);
-/* A byte range of a rendered prompt that holds text from message MESSAGE (its role or
- * content, possibly trimmed or JSON-quoted) rather than template text. Tokenize these
+/* A byte range of a rendered prompt that holds the content of message MESSAGE (possibly
+ * trimmed or JSON-quoted) rather than template text (control tokens, role names). Tokenize these
  * with special-token parsing off, so a typed "<|im_end|>" cannot forge a turn, and use
  * MESSAGE to tell which turn (and role) each token belongs to. */
 typedef struct chat_span {
