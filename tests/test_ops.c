@@ -1,0 +1,291 @@
+/* test_ops.c — the reference ops of model/ops.h on small inputs worked out by hand.
+ *
+ * Expected values come from the formulas evaluated independently (by hand or with a
+ * calculator to 7 digits), never from this code's own output. */
+#include "model.h"
+#include "ops.h"
+#include "quant.h"
+#include "test.h"
+
+#include <stdint.h>
+
+#define TOL 1e-6
+
+static weight make_weight(uint32_t type, const void *data, int64_t rows, int64_t cols) {
+    weight w = {"test", type, cols, rows, data, 0};
+    uint64_t rb = 0;
+    ggml_row_bytes(type, (uint64_t)cols, &rb);
+    w.row_bytes = rb;
+    return w;
+}
+
+/* ---- matrix products ---- */
+
+static void matvec_f32(void) {
+    const float W[2 * 3] = {1, 2, 3,
+                            -1, 0.5f, 4};
+    const float x[3] = {2, -1, 0.25f};
+    float y[2];
+    weight w = make_weight(GGML_TYPE_F32, W, 2, 3);
+    op_matvec(&w, x, y);
+    CHECK_NEAR(y[0], 2 - 2 + 0.75, TOL);
+    CHECK_NEAR(y[1], -2 - 0.5 + 1, TOL);
+}
+
+static void matmul_equals_matvecs(void) {
+    const float W[2 * 3] = {1, 2, 3, -1, 0.5f, 4};
+    const float x[2 * 3] = {2, -1, 0.25f, /* second vector */ 1, 1, 1};
+    float y[2 * 2];
+    weight w = make_weight(GGML_TYPE_F32, W, 2, 3);
+    op_matmul(&w, x, y, 2);
+    CHECK_NEAR(y[0], 0.75, TOL);  /* vector 0, row 0 */
+    CHECK_NEAR(y[1], -1.5, TOL);  /* vector 0, row 1 */
+    CHECK_NEAR(y[2], 6, TOL);     /* vector 1, row 0 */
+    CHECK_NEAR(y[3], 3.5, TOL);   /* vector 1, row 1 */
+}
+
+/* q8_0: one block per row, value = d * q. Row 0: d = 0.5, q = j - 16, x = 1 -> 0.5 * -16.
+ * Row 1: d = 0.25, q = 1, x[j] = j -> 0.25 * (0 + 1 + ... + 31) = 124. */
+static void matvec_q8_0(void) {
+    block_q8_0 blocks[2];
+    blocks[0].d = 0x3800; /* fp16 0.5 */
+    blocks[1].d = 0x3400; /* fp16 0.25 */
+    for (int j = 0; j < 32; j++) {
+        blocks[0].qs[j] = (int8_t)(j - 16);
+        blocks[1].qs[j] = 1;
+    }
+    float x0[32], x1[32], y[2];
+    for (int j = 0; j < 32; j++) {
+        x0[j] = 1;
+        x1[j] = (float)j;
+    }
+    weight w = make_weight(GGML_TYPE_Q8_0, blocks, 2, 32);
+    op_matvec(&w, x0, y);
+    CHECK_NEAR(y[0], -8, TOL);
+    op_matvec(&w, x1, y);
+    CHECK_NEAR(y[1], 124, TOL);
+}
+
+/* A row longer than the dequantisation chunk must still be summed whole:
+ * 5000 f16 ones dotted with x[i] = 1 + (i % 3) -> 5000 + (0+1+2)*1666 + (0+1) = 9999. */
+static void matvec_long_f16_row(void) {
+    enum { N = 5000 };
+    static uint16_t W[N];
+    static float x[N];
+    for (int i = 0; i < N; i++) {
+        W[i] = 0x3C00; /* fp16 1.0 */
+        x[i] = (float)(1 + i % 3);
+    }
+    float y;
+    weight w = make_weight(GGML_TYPE_F16, W, 1, N);
+    op_matvec(&w, x, &y);
+    CHECK_NEAR(y, 9999, 1e-3);
+}
+
+/* ---- normalisation ---- */
+
+/* rms([1,2,3,4]) = sqrt(30/4) = 2.7386128 */
+static void rmsnorm_known_vector(void) {
+    const float x[4] = {1, 2, 3, 4};
+    const float g[4] = {1, 1, 2, 0.5f};
+    float out[4];
+    op_rmsnorm(out, x, NULL, 4, 0.0f);
+    CHECK_NEAR(out[0], 0.3651484, TOL);
+    CHECK_NEAR(out[1], 0.7302967, TOL);
+    CHECK_NEAR(out[2], 1.0954451, TOL);
+    CHECK_NEAR(out[3], 1.4605935, TOL);
+    op_rmsnorm(out, x, g, 4, 0.0f);
+    CHECK_NEAR(out[2], 2 * 1.0954451, TOL);
+    CHECK_NEAR(out[3], 0.5 * 1.4605935, TOL);
+    /* eps keeps a zero vector finite: 0 / sqrt(0 + 1) = 0 */
+    float z[2] = {0, 0};
+    op_rmsnorm(z, z, NULL, 2, 1.0f);
+    CHECK(z[0] == 0 && z[1] == 0);
+    /* in place, with eps: [3,4] -> mean square 12.5, + 0.5 = 13 */
+    float v[2] = {3, 4};
+    op_rmsnorm(v, v, NULL, 2, 0.5f);
+    CHECK_NEAR(v[0], 3 / sqrt(13.0), TOL);
+    CHECK_NEAR(v[1], 4 / sqrt(13.0), TOL);
+}
+
+/* mean 2.5, variance 1.25: (x - 2.5) / sqrt(1.25 + 1e-5) */
+static void layernorm_known_vector(void) {
+    const float x[4] = {1, 2, 3, 4};
+    const float g[4] = {2, 2, 2, 2}, b[4] = {1, 0, 0, -1};
+    float out[4];
+    op_layernorm(out, x, NULL, NULL, 4, 1e-5f);
+    CHECK_NEAR(out[0], -1.3416354, TOL);
+    CHECK_NEAR(out[1], -0.4472118, TOL);
+    CHECK_NEAR(out[2], 0.4472118, TOL);
+    CHECK_NEAR(out[3], 1.3416354, TOL);
+    op_layernorm(out, x, g, b, 4, 1e-5f);
+    CHECK_NEAR(out[0], 2 * -1.3416354 + 1, 2 * TOL);
+    CHECK_NEAR(out[3], 2 * 1.3416354 - 1, 2 * TOL);
+}
+
+/* ---- softmax ---- */
+
+static void softmax_known_values(void) {
+    float x[3] = {1, 2, 3};
+    op_softmax(x, 3);
+    CHECK_NEAR(x[0], 0.0900306, TOL);
+    CHECK_NEAR(x[1], 0.2447285, TOL);
+    CHECK_NEAR(x[2], 0.6652410, TOL);
+    /* large inputs must not overflow: only differences matter */
+    float big[3] = {1001, 1002, 1003};
+    op_softmax(big, 3);
+    CHECK_NEAR(big[2], 0.6652410, TOL);
+    float one[1] = {-5};
+    op_softmax(one, 1);
+    CHECK_NEAR(one[0], 1, 0);
+    float neg[2] = {-1e30f, 0};
+    op_softmax(neg, 2);
+    CHECK_NEAR(neg[0], 0, TOL);
+    CHECK_NEAR(neg[1], 1, TOL);
+}
+
+/* ---- rope ---- */
+
+/* head_dim 4, base 10000, position 1: pair 0 turns by 1 rad, pair 1 by 10000^(-1/2) = 0.01.
+ * NORM pairs (0,1) and (2,3); NEOX pairs (0,2) and (1,3). */
+static void rope_norm_vs_neox(void) {
+    float v[4] = {1, 0, 0, 0};
+    op_rope(v, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    CHECK_NEAR(v[0], 0.5403023, TOL);   /* cos 1 */
+    CHECK_NEAR(v[1], 0.8414710, TOL);   /* sin 1 */
+    CHECK_NEAR(v[2], 0, TOL);
+    CHECK_NEAR(v[3], 0, TOL);
+
+    float u[4] = {1, 0, 0, 0};
+    op_rope(u, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    CHECK_NEAR(u[0], 0.5403023, TOL);
+    CHECK_NEAR(u[1], 0, TOL);
+    CHECK_NEAR(u[2], 0.8414710, TOL);   /* the partner is half a head away */
+    CHECK_NEAR(u[3], 0, TOL);
+
+    /* the slow pair: unit vector on dim 2 (NORM: first of pair 1) turns by 0.01 rad */
+    float s[4] = {0, 0, 1, 0};
+    op_rope(s, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    CHECK_NEAR(s[2], 0.9999500, TOL);
+    CHECK_NEAR(s[3], 0.0099998, TOL);
+    float n[4] = {0, 1, 0, 0};          /* NEOX: dim 1 pairs with dim 3 */
+    op_rope(n, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    CHECK_NEAR(n[1], 0.9999500, TOL);
+    CHECK_NEAR(n[3], 0.0099998, TOL);
+
+    /* position 0 is the identity; ROPE_NONE never rotates */
+    float z[4] = {1, 2, 3, 4};
+    op_rope(z, 1, 4, 4, 0, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    CHECK(z[0] == 1 && z[1] == 2 && z[2] == 3 && z[3] == 4);
+    op_rope(z, 1, 4, 4, 7, 10000.0f, 1.0f, ROPE_NONE, NULL);
+    CHECK(z[0] == 1 && z[1] == 2 && z[2] == 3 && z[3] == 4);
+}
+
+/* rope_dim < head_dim leaves the tail alone; every head turns; freq_scale multiplies the
+ * position; freq_factors divide each pair's frequency (Llama 3). */
+static void rope_partial_scaled_factors(void) {
+    /* two heads of 4, rope_dim 2: only dims 0,1 of each head turn, at frequency 1 */
+    float v[8] = {1, 0, 5, 6, 1, 0, 7, 8};
+    op_rope(v, 2, 4, 2, 2, 10000.0f, 0.5f, ROPE_NEOX, NULL); /* angle 2 * 0.5 = 1 */
+    CHECK_NEAR(v[0], 0.5403023, TOL);
+    CHECK_NEAR(v[1], 0.8414710, TOL);
+    CHECK(v[2] == 5 && v[3] == 6);
+    CHECK_NEAR(v[4], 0.5403023, TOL);
+    CHECK_NEAR(v[5], 0.8414710, TOL);
+    CHECK(v[6] == 7 && v[7] == 8);
+
+    /* factors {1, 4}: pair 1 turns by 0.01 / 4 = 0.0025 */
+    const float factors[2] = {1, 4};
+    float u[4] = {0, 0, 1, 0};
+    op_rope(u, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, factors);
+    CHECK_NEAR(u[2], 0.9999969, TOL);
+    CHECK_NEAR(u[3], 0.0025000, TOL);
+}
+
+/* llama.cpp's converter permutes Q/K rows so that NORM on the permuted vector equals NEOX
+ * (Hugging Face's rotate_half) on the original: dim i <-> 2i, dim i + d/2 <-> 2i + 1. */
+static void rope_norm_is_permuted_neox(void) {
+    enum { D = 8 };
+    float a[D], b[D];
+    for (int i = 0; i < D; i++) a[i] = (float)(i * 0.37 - 1.1);
+    for (int i = 0; i < D / 2; i++) {
+        b[2 * i] = a[i];
+        b[2 * i + 1] = a[i + D / 2];
+    }
+    op_rope(a, 1, D, D, 5, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    op_rope(b, 1, D, D, 5, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    for (int i = 0; i < D / 2; i++) {
+        CHECK_NEAR(b[2 * i], a[i], TOL);
+        CHECK_NEAR(b[2 * i + 1], a[i + D / 2], TOL);
+    }
+}
+
+/* ---- activations ---- */
+
+static void gelu_known_points(void) {
+    /* tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    const float x[6] = {0, 1, -1, 2, 3, -3};
+    const double want[6] = {0, 0.8411920, -0.1588080, 1.9545977, 2.9963626, -0.0036374};
+    float y[6];
+    op_gelu(y, x, 6);
+    for (int i = 0; i < 6; i++) CHECK_NEAR(y[i], want[i], TOL);
+}
+
+static void swiglu_known_points(void) {
+    /* silu(g) * u with silu(g) = g / (1 + e^-g) */
+    const float g[3] = {1, 0, -2}, u[3] = {2, 5, 1};
+    float y[3];
+    op_swiglu(y, g, u, 3);
+    CHECK_NEAR(y[0], 2 * 0.7310586, TOL);
+    CHECK_NEAR(y[1], 0, TOL);
+    CHECK_NEAR(y[2], -2 * 0.1192029, TOL);
+    float a[2] = {1, 2};
+    op_add(a, a, u, 2);
+    CHECK(a[0] == 3 && a[1] == 7);
+}
+
+/* ---- attention ---- */
+
+/* q = [1, 0] against keys [0,0], [1,0], [2,0] (scale 1) -> scores 0, 1, 2 -> softmax
+ * 0.0900306, 0.2447285, 0.6652410; values [1,0], [0,1], [1,1] -> out = [p0 + p2, p1 + p2].
+ * Keys and values sit 4 floats apart, as in a cache holding two kv heads; the other
+ * head's slots hold garbage that must not be read. */
+static void attention_three_keys(void) {
+    const float q[2] = {1, 0};
+    const float k[3 * 4] = {0, 0, 99, 99, 1, 0, 99, 99, 2, 0, 99, 99};
+    const float v[3 * 4] = {1, 0, 99, 99, 0, 1, 99, 99, 1, 1, 99, 99};
+    float scores[3], out[2];
+    op_attention_head(q, k, v, 3, 2, 4, 1.0f, scores, out);
+    CHECK_NEAR(scores[0], 0.0900306, TOL);
+    CHECK_NEAR(scores[1], 0.2447285, TOL);
+    CHECK_NEAR(scores[2], 0.6652410, TOL);
+    CHECK_NEAR(out[0], 0.0900306 + 0.6652410, TOL);
+    CHECK_NEAR(out[1], 0.2447285 + 0.6652410, TOL);
+
+    /* scale 1/sqrt(2) with q = [sqrt 2, 0] gives the same scores; a causal prefix of one
+     * key attends to it fully */
+    const float q2[2] = {1.41421356f, 0};
+    op_attention_head(q2, k, v, 3, 2, 4, 0.70710678f, scores, out);
+    CHECK_NEAR(scores[2], 0.6652410, TOL);
+    op_attention_head(q, k, v, 1, 2, 4, 1.0f, scores, out);
+    CHECK_NEAR(scores[0], 1, TOL);
+    CHECK_NEAR(out[0], 1, TOL);
+    CHECK_NEAR(out[1], 0, TOL);
+}
+
+int main(void) {
+    RUN(matvec_f32);
+    RUN(matmul_equals_matvecs);
+    RUN(matvec_q8_0);
+    RUN(matvec_long_f16_row);
+    RUN(rmsnorm_known_vector);
+    RUN(layernorm_known_vector);
+    RUN(softmax_known_values);
+    RUN(rope_norm_vs_neox);
+    RUN(rope_partial_scaled_factors);
+    RUN(rope_norm_is_permuted_neox);
+    RUN(gelu_known_points);
+    RUN(swiglu_known_points);
+    RUN(attention_three_keys);
+    return test_exit_code();
+}
