@@ -68,6 +68,13 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
 int session_next(session *s, const step_record **out, char *err, size_t errlen);
 /* Ends the current reply early (Ctrl-C): closes the turn as the template requires. */
 void session_stop_reply(session *s);
+/* Like session_next, but the reply's next token is ID instead of a sampled one: used to
+ * rebuild a saved conversation (the TUI's /load). Its record holds the model's view of
+ * ID (the "before" half, as for given tokens) and generated = false. Returns 1 when the
+ * token was added, 0 when ID ends the reply (an end-of-generation token; the turn is
+ * closed as session_next would), -1 with ERR filled (no reply open, ID out of range,
+ * context full, engine failure). */
+int session_force_next(session *s, int32_t id, const step_record **out, char *err, size_t errlen);
 
 size_t session_n_records(const session *s);
 const step_record *session_record(const session *s, size_t i);
