@@ -447,6 +447,10 @@ int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) 
     rt->max_range = d.props.limits.maxStorageBufferRange;
     rt->max_alloc = d.maint3.maxMemoryAllocationSize ? d.maint3.maxMemoryAllocationSize : rt->max_range;
     rt->queue_family = (uint32_t)d.compute_family;
+    /* Tests shrink the buffer limit to exercise the code that splits large weights. */
+    const char *cap = getenv("LLMSCOPE_VK_MAX_BUFFER");
+    if (cap && atoll(cap) >= 65536 && (VkDeviceSize)atoll(cap) < rt->max_range)
+        rt->max_range = (VkDeviceSize)atoll(cap);
 
     const char *t = getenv("LLMSCOPE_VK_TIMEOUT");
     long secs = t && atol(t) > 0 ? atol(t) : DEFAULT_FENCE_TIMEOUT_S;

@@ -74,7 +74,8 @@ typedef struct vk_runtime {
     VkPhysicalDeviceMemoryProperties mem;
     char driver_name[64];
     uint32_t subgroup_size;
-    VkDeviceSize max_range;      /* largest storage-buffer binding */
+    VkDeviceSize max_range;      /* largest storage-buffer binding (LLMSCOPE_VK_MAX_BUFFER
+                                    lowers it, for tests) */
     VkDeviceSize max_alloc;      /* largest single allocation */
 
     VkDevice dev;

@@ -1,0 +1,200 @@
+/* vk_ops.c — kernels, device weights and op recording (see vk_ops.h). */
+#include "vk_ops.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The storage types with a GPU kernel, and the suffix of their shader names. */
+static const struct { uint32_t type; const char *suffix; uint32_t unit; } GPU_TYPES[] = {
+    {GGML_TYPE_F32, "f32", 8},    {GGML_TYPE_F16, "f16", 8},   {GGML_TYPE_BF16, "bf16", 8},
+    {GGML_TYPE_Q8_0, "q8_0", 32}, {GGML_TYPE_Q4_0, "q4_0", 32}, {GGML_TYPE_Q4_K, "q4_k", 32},
+    {GGML_TYPE_Q5_K, "q5_k", 32}, {GGML_TYPE_Q6_K, "q6_k", 32},
+};
+#define N_GPU_TYPES (sizeof GPU_TYPES / sizeof GPU_TYPES[0])
+
+uint32_t vk_type_unit(uint32_t type) {
+    for (size_t i = 0; i < N_GPU_TYPES; i++)
+        if (GPU_TYPES[i].type == type) return GPU_TYPES[i].unit;
+    return 0;
+}
+
+int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
+    memset(k, 0, sizeof *k);
+    /* Four subgroups per workgroup keeps the two-level reductions short on every vendor:
+     * 64 invocations on lavapipe (subgroup 8) and Intel, 128 on NVIDIA, 256 on AMD. */
+    uint32_t wg = rt->subgroup_size * 4;
+    k->wg = wg < 64 ? 64 : wg > 256 ? 256 : wg;
+    const uint32_t nt = VK_MATVEC_TOKENS, chunk = VK_TOPK_CHUNK;
+    char name[64];
+    for (size_t i = 0; i < N_GPU_TYPES; i++) {
+        uint32_t t = GPU_TYPES[i].type;
+        snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
+        if (vk_kernel_create(rt, &k->matvec[t], name, 4, k->wg, &nt, 1, err, errlen)) return -1;
+        snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
+        if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
+    }
+    if (vk_kernel_create(rt, &k->rmsnorm, "rmsnorm", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->layernorm, "layernorm", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->rope, "rope", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention, "attention", 6, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->swiglu, "swiglu", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->gelu, "gelu", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
+        vk_kernel_create(rt, &k->topk_merge, "topk_merge", 2, k->wg, NULL, 0, err, errlen))
+        return -1;
+    return 0;
+}
+
+void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
+    for (int t = 0; t < GGML_TYPE_COUNT_; t++) {
+        vk_kernel_destroy(rt, &k->matvec[t]);
+        vk_kernel_destroy(rt, &k->get_rows[t]);
+    }
+    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->swiglu,
+                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
+}
+
+/* --- weights ----------------------------------------------------------------------- */
+
+int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_weight *out,
+                     char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    uint32_t unit = vk_type_unit(w->type);
+    if (!unit)
+        return fail(err, errlen, "tensor '%s': type %s has no Vulkan kernel", w->name,
+                    ggml_type_name(w->type));
+    if (w->cols <= 0 || w->rows <= 0 || w->cols % unit || w->cols > UINT32_MAX ||
+        w->rows > INT32_MAX || w->row_bytes > UINT32_MAX)
+        return fail(err, errlen, "tensor '%s': shape %lld x %lld is not supported by the Vulkan "
+                    "backend (rows must be a multiple of %u elements)", w->name,
+                    (long long)w->rows, (long long)w->cols, unit);
+    /* A part is as many whole rows as one buffer binding (and allocation) may hold;
+     * byte offsets inside a part stay below 4 GiB so the shaders' 32-bit math holds. */
+    VkDeviceSize limit = rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc;
+    if (limit > 0xffff0000ull) limit = 0xffff0000ull;
+    uint64_t rows_per_part = limit / w->row_bytes;
+    if (rows_per_part == 0)
+        return fail(err, errlen, "tensor '%s': one row (%llu bytes) exceeds the device's buffer limit",
+                    w->name, (unsigned long long)w->row_bytes);
+    out->type = w->type;
+    out->cols = (uint32_t)w->cols;
+    out->rows = (uint32_t)w->rows;
+    out->row_bytes = (uint32_t)w->row_bytes;
+    out->n_parts = (int)((w->rows + rows_per_part - 1) / rows_per_part);
+    out->parts = calloc((size_t)out->n_parts, sizeof *out->parts);
+    if (!out->parts) return fail(err, errlen, "out of memory");
+    for (int i = 0; i < out->n_parts; i++) {
+        vk_weight_part *p = &out->parts[i];
+        p->row0 = (uint32_t)(i * rows_per_part);
+        p->rows = (uint32_t)((w->rows - p->row0) < (int64_t)rows_per_part ? w->rows - p->row0 : (int64_t)rows_per_part);
+        size_t bytes = (size_t)p->rows * w->row_bytes;
+        if (vk_buffer_create(rt, &p->buf, bytes, VK_MEM_DEVICE, w->name, err, errlen) ||
+            vk_upload(rt, staging, &p->buf, 0, (const uint8_t *)w->data + (size_t)p->row0 * w->row_bytes,
+                      bytes, err, errlen)) {
+            vk_weight_free(rt, out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void vk_weight_free(vk_runtime *rt, vk_weight *w) {
+    for (int i = 0; w->parts && i < w->n_parts; i++) vk_buffer_destroy(rt, &w->parts[i].buf);
+    free(w->parts);
+    memset(w, 0, sizeof *w);
+}
+
+float *vk_rope_table(int n_ctx, int rope_dim, float base, float freq_scale,
+                     const float *freq_factors) {
+    const int half = rope_dim / 2;
+    float *t = malloc((size_t)n_ctx * (size_t)(half > 0 ? half : 1) * 2 * sizeof *t);
+    if (!t) return NULL;
+    for (int i = 0; i < half; i++) {
+        /* the same expression, in the same precision, as op_rope */
+        double freq = pow((double)base, -2.0 * i / rope_dim);
+        if (freq_factors) freq /= freq_factors[i];
+        for (int pos = 0; pos < n_ctx; pos++) {
+            double angle = (double)pos * freq_scale * freq;
+            t[((size_t)pos * half + i) * 2] = (float)cos(angle);
+            t[((size_t)pos * half + i) * 2 + 1] = (float)sin(angle);
+        }
+    }
+    return t;
+}
+
+/* --- recording --------------------------------------------------------------------- */
+
+static uint32_t div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+/* COUNT workgroups, folded over x and z. */
+static void dispatch_folded(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set,
+                            const void *push, size_t bytes, uint32_t count, uint32_t gy) {
+    uint32_t gx, gz;
+    vk_fold_groups(count, &gx, &gz);
+    vk_dispatch(rt, k, set, push, bytes, gx, gy, gz);
+}
+
+void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p) {
+    dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, p->rows, div_up(p->n, VK_MATVEC_TOKENS));
+}
+
+void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                    const vk_get_rows_push *p) {
+    vk_dispatch(rt, &k->get_rows[type], set, p, sizeof *p, p->n, 1, 1);
+}
+
+void vk_op_rmsnorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_rmsnorm_push *p) {
+    dispatch_folded(rt, &k->rmsnorm, set, p, sizeof *p, p->n, 1);
+}
+
+void vk_op_layernorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_layernorm_push *p) {
+    dispatch_folded(rt, &k->layernorm, set, p, sizeof *p, p->n, 1);
+}
+
+void vk_op_rope(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_rope_push *p) {
+    uint32_t threads = p->n_tokens * p->n_heads * (p->rope_dim / 2);
+    dispatch_folded(rt, &k->rope, set, p, sizeof *p, div_up(threads, k->wg), 1);
+}
+
+void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set,
+                     const vk_attention_push *p, uint32_t n_tokens, uint32_t n_head) {
+    vk_dispatch(rt, &k->attention, set, p, sizeof *p, n_tokens, n_head, 1);
+}
+
+void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {
+    dispatch_folded(rt, &k->swiglu, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {
+    dispatch_folded(rt, &k->add, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p) {
+    dispatch_folded(rt, &k->gelu, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+uint32_t vk_topk_chunks(uint32_t n_vocab) { return div_up(n_vocab, VK_TOPK_CHUNK); }
+
+void vk_op_topk(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
+                VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride,
+                uint32_t n_rows, uint32_t top_k) {
+    uint32_t n_chunks = vk_topk_chunks(n_vocab);
+    vk_topk_partial_push pp = {n_vocab, row_stride, top_k, n_chunks};
+    vk_dispatch(rt, &k->topk_partial, partial_set, &pp, sizeof pp, n_chunks, n_rows, 1);
+    vk_barrier(rt);
+    vk_topk_merge_push mp = {top_k, n_chunks};
+    vk_dispatch(rt, &k->topk_merge, merge_set, &mp, sizeof mp, n_rows, 1, 1);
+}

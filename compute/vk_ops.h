@@ -1,0 +1,113 @@
+/* vk_ops.h — the forward pass's GPU operations: their kernels, push constants and how
+ * each is dispatched, plus weights on the device.
+ *
+ * One function per operation records it into the runtime's command buffer; the caller
+ * supplies a descriptor set with the kernel's buffers (in the order listed below) and
+ * the push constants, which mirror the shader's block field for field. The engine
+ * (vk_engine.c) and the shader tests (tests/test_vulkan_ops.c) use exactly these. */
+#ifndef LLMSCOPE_VK_OPS_H
+#define LLMSCOPE_VK_OPS_H
+
+#include "model.h"
+#include "quant.h"
+#include "vk_runtime.h"
+
+/* Tokens per matvec workgroup (each weight unit is dequantised once for all of them). */
+#define VK_MATVEC_TOKENS 8
+/* Logits per workgroup in the first pass of the vocabulary reduction. */
+#define VK_TOPK_CHUNK 1024
+/* The most top-k entries the GPU reduction returns per row. */
+#define VK_TOPK_MAX 64
+/* The largest head_dim the attention kernel's shared memory holds. */
+#define VK_MAX_HEAD_DIM 256
+
+typedef struct vk_kernels {
+    uint32_t wg;                            /* workgroup size */
+    vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params */
+    vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
+    vk_kernel rmsnorm, layernorm;           /* x, params, y */
+    vk_kernel rope;                         /* x, cos/sin table */
+    vk_kernel attention;                    /* q, k, v, out, scores, capture */
+    vk_kernel swiglu, add;                  /* a, b, y */
+    vk_kernel gelu;                         /* x, y */
+    vk_kernel topk_partial;                 /* logits, records */
+    vk_kernel topk_merge;                   /* records, out */
+} vk_kernels;
+
+int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen);
+void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k);
+
+/* Elements per unit of work in the matvec/get_rows kernels: a row's length must be a
+ * multiple of it (0: the type has no GPU kernel). */
+uint32_t vk_type_unit(uint32_t type);
+
+/* --- weights ----------------------------------------------------------------------- */
+
+/* A matrix on the device, split by rows into parts that each fit one buffer binding. */
+typedef struct vk_weight_part {
+    vk_buffer buf;
+    uint32_t row0, rows;                    /* rows row0 .. row0+rows-1 of the matrix */
+} vk_weight_part;
+
+typedef struct vk_weight {
+    uint32_t type, cols, rows, row_bytes;
+    int n_parts;
+    vk_weight_part *parts;
+} vk_weight;
+
+/* Uploads W through STAGING. ERR names the tensor when its type or shape is unsupported. */
+int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_weight *out,
+                     char *err, size_t errlen);
+void vk_weight_free(vk_runtime *rt, vk_weight *w);
+
+/* (cos, sin) for every position < N_CTX and pair < rope_dim/2, as op_rope computes them
+ * (double precision, frequency factors, linear scaling). Returns a malloc'ed array of
+ * n_ctx * rope_dim floats, or NULL when out of memory. */
+float *vk_rope_table(int n_ctx, int rope_dim, float base, float freq_scale,
+                     const float *freq_factors);
+
+/* --- push constants (std430 scalars, field for field as in the shaders) ------------- */
+enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2 };
+typedef struct { uint32_t cols, rows, row0, n, x_off, x_stride, y_off, y_stride, row_bytes, bias_off, flags; } vk_matvec_push;
+enum { VK_GET_ROWS_POSITIONS = 1 };
+typedef struct { uint32_t cols, n, row_bytes, part_row0, part_rows, y_off, y_stride, ids_off, flags; } vk_get_rows_push;
+enum { VK_NORM_SCALE = 1, VK_NORM_SHIFT = 2 };
+typedef struct { uint32_t n, dim, x_off, x_stride, y_off, y_stride, g_off, flags; float eps; } vk_rmsnorm_push;
+typedef struct { uint32_t n, dim, x_off, x_stride, y_off, y_stride, g_off, b_off, flags; float eps; } vk_layernorm_push;
+typedef struct { uint32_t n_tokens, n_heads, head_dim, rope_dim, pos0, x_off, x_stride, neox; } vk_rope_push;
+typedef struct {
+    uint32_t pos, head_dim, group, q_stride, kv_stride, out_stride, score_stride;
+    int32_t cap_first;
+    uint32_t cap_rows, cap_stride, cap_off;
+    float scale;
+} vk_attention_push;
+typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* swiglu, add */
+typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
+typedef struct { uint32_t n_vocab, row_stride, k, n_chunks; } vk_topk_partial_push;
+typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
+
+/* --- recording -------------------------------------------------------------------- */
+/* Rows P->row0 .. +P->rows of weight part TYPE, for P->n vectors. */
+void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p);
+void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                    const vk_get_rows_push *p);
+void vk_op_rmsnorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_rmsnorm_push *p);
+void vk_op_layernorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_layernorm_push *p);
+void vk_op_rope(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_rope_push *p);
+/* N_TOKENS query tokens x N_HEAD heads; the scores scratch holds n_head * n_tokens rows
+ * of p->score_stride floats. */
+void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set,
+                     const vk_attention_push *p, uint32_t n_tokens, uint32_t n_head);
+void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
+void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
+void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p);
+/* Both passes of the vocabulary reduction over N_ROWS rows, with a barrier between them.
+ * Records are n_rows * n_chunks * (3 + 2k) floats; the output per row is
+ * [log-sum-exp, entropy, k ids (int32 bits), k logits]. */
+uint32_t vk_topk_chunks(uint32_t n_vocab);
+void vk_op_topk(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
+                VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride,
+                uint32_t n_rows, uint32_t top_k);
+
+#endif

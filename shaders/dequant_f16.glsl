@@ -1,0 +1,10 @@
+// dequant_f16.glsl — F16 rows: a unit is 8 halves (four words).
+#define UNIT 8
+void load_unit(uint row_byte, uint u, out float w[UNIT]) {
+    uint base = (row_byte >> 2) + u * 4u;
+    for (uint i = 0; i < 4u; i++) {
+        vec2 h = unpackHalf2x16(W[base + i]);
+        w[2 * i] = h.x;
+        w[2 * i + 1] = h.y;
+    }
+}

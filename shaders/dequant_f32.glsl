@@ -1,0 +1,7 @@
+// dequant_f32.glsl — F32 rows: a unit is 8 consecutive floats, so neighbouring
+// invocations read neighbouring 32-byte pieces of the row.
+#define UNIT 8
+void load_unit(uint row_byte, uint u, out float w[UNIT]) {
+    uint base = (row_byte >> 2) + u * UNIT;
+    for (uint i = 0; i < UNIT; i++) w[i] = uintBitsToFloat(W[base + i]);
+}
