@@ -491,8 +491,8 @@ static int download(CURL *curl, transfer *t, const char *name, const char *url, 
     struct stat st;
     char have[32] = "0 B";
     if (fstat(t->fd, &st) == 0) human_size((uint64_t)st.st_size, have, sizeof have);
-    set_err(err, errlen, "%s after %d attempts; %s kept in %s: run `llmscope pull %s` again to resume",
-             why, PULL_MAX_ATTEMPTS, have, t->part_path, name);
+    set_err(err, errlen, "gave up after %d attempts (%s); %s kept in %s: run `llmscope pull %s` "
+            "again to resume", PULL_MAX_ATTEMPTS, why, have, t->part_path, name);
     return -1;
 }
 
