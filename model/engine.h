@@ -29,6 +29,15 @@ typedef struct engine_batch {
      * [i] the output of layer i, [n_layer] the last layer's output after the final norm
      * (the convention of Hugging Face's hidden_states and of the goldens). */
     float *hidden;
+    /* Optional summaries of each output row's distribution [n_out], which the Vulkan
+     * engine computes on the GPU so that a decode step need not read back the whole
+     * vocabulary (logits may then be NULL). Engines that do not compute them (the CPU
+     * reference) leave these arrays untouched. top_k <= 64. */
+    int top_k;             /* entries wanted per row in top_ids/top_logits (0: none) */
+    int32_t *top_ids;      /* [n_out][top_k] by descending logit, ties to the lower id */
+    float *top_logits;     /* [n_out][top_k] */
+    float *logsumexp;      /* [n_out] log(sum(exp(logits))) */
+    float *entropy;        /* [n_out] entropy of softmax(logits), in nats */
 } engine_batch;
 
 typedef struct engine engine;
