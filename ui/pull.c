@@ -483,9 +483,9 @@ static int download(CURL *curl, transfer *t, const char *name, const char *url, 
         }
         if (attempt < PULL_MAX_ATTEMPTS) {
             note(t->prog, "%s: %s; trying again (%d of %d)", name, why, attempt + 1, PULL_MAX_ATTEMPTS);
-            /* A request that got nothing waits before the next (a busy server); one that
-             * made progress resumes at once. */
-            if (t->received == 0) sleep((unsigned)attempt);
+            /* A failed request that got nothing waits before the next (a busy server);
+             * one that made progress, or a restart, goes again at once. */
+            if (r == REQ_RETRY && t->received == 0) sleep((unsigned)attempt);
         }
     }
     struct stat st;
