@@ -231,7 +231,6 @@ typedef struct transfer {
 
 /* The sha256 inside an ETag-like header value: W/"<64 hex>" or "<64 hex>". */
 static void take_sha(const char *value, char out[65]) {
-    while (*value == ' ' || *value == '\t') value++;
     if (strncmp(value, "W/", 2) == 0) value += 2;
     if (*value == '"') value++;
     char hex[65];
@@ -314,10 +313,11 @@ static size_t on_header(char *data, size_t size, size_t count, void *user) {
         t->range_known = false;
         t->range_total = -1;
     } else if (line[0] == '\0') {
-        /* End of this response's headers. Redirects are followed by curl; a 200/206
-         * brings our body; anything else is refused here so its body (an error page)
-         * never reaches the file. */
-        if (t->status >= 300 && t->status < 400) return n;
+        /* End of this response's headers. 1xx (e.g. 103 Early Hints) come before the
+         * real answer and redirects are followed by curl; a 200/206 brings our body;
+         * anything else is refused here so its body (an error page) never reaches the
+         * file. */
+        if (t->status < 200 || (t->status >= 300 && t->status < 400)) return n;
         if (t->status == 200 || t->status == 206) return start_body(t) ? n : 0;
         t->http_error = true;
         return 0;
