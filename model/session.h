@@ -49,6 +49,8 @@ typedef struct session_config {
     const char *system_prompt; /* NULL: none */
     bool capture_attention;
     int max_reply_tokens;    /* 0: until end-of-generation or the context is full */
+    size_t attention_budget_bytes; /* attention kept for the records, f16; 0: 512 MiB. Past
+                                      it the oldest records give theirs up (attention = NULL) */
 } session_config;
 
 typedef struct session session;
@@ -64,7 +66,8 @@ void session_free(session *s);
 int session_begin_reply(session *s, const char *user_text, char *err, size_t errlen);
 /* Generates the next token of the reply. Returns 1 and sets *OUT when a token was made,
  * 0 when the reply has ended (end-of-generation token, max tokens, context full),
- * -1 on error. */
+ * -1 on error. An end-of-generation token is recorded (the last record, generated) but
+ * not returned: 0 comes back and *OUT is NULL. */
 int session_next(session *s, const step_record **out, char *err, size_t errlen);
 /* Ends the current reply early (Ctrl-C): closes the turn as the template requires. */
 void session_stop_reply(session *s);
@@ -90,5 +93,9 @@ const char *session_template_name(const session *s);
 bool session_is_chat(const session *s);
 int session_n_ctx(const session *s);
 const model *session_model(const session *s);
+/* The chat template's warning (an unrecognised template rendered as ChatML), or NULL. */
+const char *session_template_warning(const session *s);
+/* How many records gave up their attention to stay within attention_budget_bytes. */
+size_t session_attention_dropped(const session *s);
 
 #endif

@@ -1,0 +1,745 @@
+/* session.c — a conversation as token records, kept in step with the engine's KV cache.
+ *
+ * The session holds three lists that always agree: the conversation messages, the
+ * tokens, and one step_record per token. Each user turn re-renders the whole
+ * conversation through the chat template, keeps the longest run of existing tokens whose
+ * text still matches the new rendering, and tokenizes and evaluates only the rest. This
+ * is how a template that renders history differently (trimmed replies, stripped
+ * reasoning, a closing token the reply never produced) stays correct without special
+ * cases: the cache is rewound to where the texts part.
+ *
+ * Positions and predictions: the engine's output at position q (logits and each head's
+ * attention row over keys 0..q) is the prediction of the token at q+1, so it belongs to
+ * record q+1. The output of the last evaluated position is kept aside ("pending") until
+ * the next token exists: sampled by session_next, or given by the next prompt. */
+#include "session.h"
+
+#include "chat_template.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CONTEXT 4096
+#define DEFAULT_ATTENTION_BUDGET ((size_t)512 << 20)
+/* Logits and attention of one engine call: long prompts are evaluated in chunks that fit. */
+#define BATCH_BUDGET ((size_t)64 << 20)
+
+typedef struct message {
+    const char *role; /* "system", "user", "assistant" (static strings) */
+    char *content;
+    size_t len;
+} message;
+
+/* A byte range of a prompt text and how to tokenize it. */
+typedef struct span {
+    size_t start, end;
+    bool special;        /* template text: control tokens are recognised */
+    segment_kind segment;
+    int turn;
+} span;
+
+typedef struct prompt {
+    char *text;
+    size_t len;
+    span *spans;         /* in order, covering the text */
+    size_t n_spans;
+} prompt;
+
+struct session {
+    const model *m;
+    const tokenizer *tok;
+    engine *e;
+    int n_vocab;          /* logits per position (the model's output rows) */
+    int n_tok_vocab;      /* ids the tokenizer knows; logits beyond are masked */
+    int n_layer, n_head, n_ctx;
+    bool chat, capture, spm;
+    int max_reply;
+    size_t att_budget;
+
+    chat_template *tmpl;
+    const char *tmpl_warning;
+    const char *bos_text, *eos_text; /* owned by the tokenizer; NULL if none */
+    char *system_next;    /* system prompt installed by the next clear */
+
+    sampler smp;
+
+    message *msgs;
+    size_t n_msgs, cap_msgs;
+
+    int32_t *tokens;      /* n_ctx */
+    step_record *recs;    /* n_ctx, allocated once so record pointers stay valid */
+    size_t *text_len;     /* n_ctx: byte length of recs[i].text (it may hold a NUL) */
+    int n;                /* records */
+    int n_eval;           /* positions 0 .. n_eval-1 are in the engine's cache */
+
+    int pred_pos;         /* the position whose output pred_* holds, -1 if none */
+    float *pred_logits;   /* n_vocab */
+    float *pred_att;      /* [n_layer][n_head][pred_pos + 1] */
+
+    bool in_reply;
+    int reply_turn, reply_count;
+
+    size_t att_bytes, att_dropped;
+    int att_oldest;       /* records before this one hold no attention */
+
+    float *batch_logits, *batch_att;
+    size_t batch_logits_cap, batch_att_cap;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- messages ---- */
+
+static int push_message(session *s, const char *role, const char *text, size_t len) {
+    if (s->n_msgs == s->cap_msgs) {
+        size_t cap = s->cap_msgs ? 2 * s->cap_msgs : 8;
+        message *m = realloc(s->msgs, cap * sizeof *m);
+        if (!m) return -1;
+        s->msgs = m;
+        s->cap_msgs = cap;
+    }
+    char *c = malloc(len + 1);
+    if (!c) return -1;
+    memcpy(c, text, len);
+    c[len] = 0;
+    s->msgs[s->n_msgs++] = (message){role, c, len};
+    return 0;
+}
+
+static void pop_message(session *s) {
+    free(s->msgs[--s->n_msgs].content);
+}
+
+static int append_to_message(message *m, const char *text, size_t len) {
+    char *c = realloc(m->content, m->len + len + 1);
+    if (!c) return -1;
+    memcpy(c + m->len, text, len);
+    m->len += len;
+    c[m->len] = 0;
+    m->content = c;
+    return 0;
+}
+
+/* ---- records ---- */
+
+/* The token's text, malloc'd and NUL-terminated; *LEN gets its length. */
+static char *piece_dup(const tokenizer *t, int32_t id, size_t *len) {
+    char small[64];
+    int n = tokenizer_piece(t, id, small, sizeof small);
+    if (n < 0) n = 0;
+    char *out = malloc((size_t)n + 1);
+    if (!out) return NULL;
+    if ((size_t)n <= sizeof small) memcpy(out, small, (size_t)n);
+    else tokenizer_piece(t, id, out, (size_t)n);
+    out[n] = 0;
+    *len = (size_t)n;
+    return out;
+}
+
+static size_t record_att_bytes(const session *s, const step_record *r) {
+    return (size_t)s->n_layer * (size_t)s->n_head * (size_t)r->n_keys * sizeof(uint16_t);
+}
+
+static void drop_attention(session *s, step_record *r) {
+    if (!r->attention) return;
+    s->att_bytes -= record_att_bytes(s, r);
+    free(r->attention);
+    r->attention = NULL;
+}
+
+/* Forgets records K.. (their tokens leave the cache too). */
+static void truncate_records(session *s, int k) {
+    for (int i = k; i < s->n; i++) {
+        drop_attention(s, &s->recs[i]);
+        free(s->recs[i].text);
+        memset(&s->recs[i], 0, sizeof s->recs[i]);
+    }
+    if (k < s->n) s->n = k;
+    if (s->n_eval > k) s->n_eval = k;
+    if (s->pred_pos >= k) s->pred_pos = -1;
+    if (s->att_oldest > k) s->att_oldest = k;
+}
+
+static int add_record(session *s, int32_t id, segment_kind seg, int turn, bool generated) {
+    step_record *r = &s->recs[s->n];
+    memset(r, 0, sizeof *r);
+    r->pos = s->n;
+    r->token = id;
+    r->segment = seg;
+    r->turn = turn;
+    r->generated = generated;
+    r->params = s->smp.p;
+    r->text = piece_dup(s->tok, id, &s->text_len[s->n]);
+    if (!r->text) return -1;
+    s->tokens[s->n++] = id;
+    return 0;
+}
+
+/* Stores one attention row per layer and head for R (keys 0 .. r->pos-1) as f16.
+ * SRC + (layer * n_head + head) * HEAD_STRIDE is the row of that head. When the stored
+ * rows exceed the budget, the oldest records give theirs up. */
+static void keep_attention(session *s, step_record *r, const float *src, size_t head_stride) {
+    r->n_keys = r->pos;
+    if (!s->capture || !src || r->n_keys == 0) return;
+    size_t rows = (size_t)s->n_layer * (size_t)s->n_head;
+    r->attention = malloc(rows * (size_t)r->n_keys * sizeof *r->attention);
+    if (!r->attention) return; /* out of memory: this record simply has none */
+    for (size_t h = 0; h < rows; h++)
+        for (int k = 0; k < r->n_keys; k++)
+            r->attention[h * (size_t)r->n_keys + (size_t)k] = f32_to_fp16(src[h * head_stride + (size_t)k]);
+    s->att_bytes += record_att_bytes(s, r);
+    while (s->att_bytes > s->att_budget && s->att_oldest < r->pos) {
+        step_record *old = &s->recs[s->att_oldest++];
+        if (old->attention) {
+            drop_attention(s, old);
+            s->att_dropped++;
+        }
+    }
+}
+
+/* Tokens the tokenizer cannot turn into text must never be chosen. */
+static void mask_logits(const session *s, float *logits) {
+    for (int i = s->n_tok_vocab; i < s->n_vocab; i++) logits[i] = -INFINITY;
+}
+
+/* Record R was given (prompt), not sampled: describe how likely the model found it. */
+static void predict_given(session *s, step_record *r, float *logits, const float *att, size_t head_stride) {
+    mask_logits(s, logits);
+    sampler_describe(logits, s->n_vocab, r->token, &r->sample);
+    r->has_prediction = true;
+    keep_attention(s, r, att, head_stride);
+}
+
+/* ---- evaluation ---- */
+
+static size_t batch_bytes(const session *s, int pos, int n) {
+    size_t per_token = (size_t)s->n_vocab;
+    if (s->capture) per_token += (size_t)s->n_layer * (size_t)s->n_head * (size_t)(pos + n);
+    return per_token * (size_t)n * sizeof(float);
+}
+
+static int grow(float **buf, size_t *cap, size_t n) {
+    if (n <= *cap) return 0;
+    float *b = realloc(*buf, n * sizeof *b);
+    if (!b) return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+/* Evaluates the tokens at positions START .. END-1. The output at each position q
+ * predicts record q+1: records FIRST_NEW .. END-1 get their prediction from it, and the
+ * output of END-1 becomes the pending prediction. */
+static int eval_positions(session *s, int start, int end, int first_new, char *err, size_t errlen) {
+    size_t rows = (size_t)s->n_layer * (size_t)s->n_head;
+    for (int a = start; a < end;) {
+        int n = end - a;
+        while (n > 1 && batch_bytes(s, a, n) > BATCH_BUDGET) n = (n + 1) / 2;
+        size_t stride = (size_t)(a + n); /* attention row length in this batch */
+        if (grow(&s->batch_logits, &s->batch_logits_cap, (size_t)n * (size_t)s->n_vocab) < 0 ||
+            (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0))
+            return fail(err, errlen, "out of memory evaluating %d tokens", n);
+        engine_batch b = {
+            .tokens = s->tokens + a,
+            .n_tokens = n,
+            .pos = a,
+            .all_positions = true,
+            .logits = s->batch_logits,
+            .attention = s->capture ? s->batch_att : NULL,
+        };
+        if (engine_eval(s->e, &b, err, errlen) < 0) return -1;
+        s->n_eval = a + n;
+        for (int j = 0; j < n; j++) {
+            int q = a + j;
+            float *logits = s->batch_logits + (size_t)j * (size_t)s->n_vocab;
+            const float *att = s->capture ? s->batch_att + (size_t)j * stride : NULL;
+            size_t head_stride = (size_t)n * stride;
+            if (q + 1 < end) {
+                if (q + 1 >= first_new) predict_given(s, &s->recs[q + 1], logits, att, head_stride);
+            } else {
+                memcpy(s->pred_logits, logits, (size_t)s->n_vocab * sizeof *logits);
+                mask_logits(s, s->pred_logits);
+                if (s->capture)
+                    for (size_t h = 0; h < rows; h++)
+                        memcpy(s->pred_att + h * (size_t)(q + 1), att + h * head_stride,
+                               (size_t)(q + 1) * sizeof *att);
+                s->pred_pos = q;
+            }
+        }
+        a += n;
+    }
+    return 0;
+}
+
+/* ---- prompts ---- */
+
+static void prompt_free(prompt *p) {
+    free(p->text);
+    free(p->spans);
+    memset(p, 0, sizeof *p);
+}
+
+static segment_kind role_segment(const char *role) {
+    if (strcmp(role, "system") == 0) return SEG_SYSTEM;
+    if (strcmp(role, "assistant") == 0) return SEG_ASSISTANT;
+    return SEG_USER;
+}
+
+static int push_span(prompt *p, size_t *cap, span sp) {
+    if (sp.start == sp.end) return 0;
+    if (p->n_spans == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        span *a = realloc(p->spans, c * sizeof *a);
+        if (!a) return -1;
+        p->spans = a;
+        *cap = c;
+    }
+    p->spans[p->n_spans++] = sp;
+    return 0;
+}
+
+/* The whole conversation rendered through the template with the generation prompt,
+ * split into template text and message content. Template text before a message's
+ * content belongs to that message's turn; what follows the last content introduces the
+ * reply. When the vocabulary wants a BOS token and the template does not write one, the
+ * BOS text is put in front, where special-token parsing turns it into the token. */
+static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    chat_message *cm = malloc((s->n_msgs ? s->n_msgs : 1) * sizeof *cm);
+    if (!cm) return fail(err, errlen, "out of memory");
+    for (size_t i = 0; i < s->n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
+    chat_render_options opt = {
+        .add_generation_prompt = true,
+        .bos_token = s->bos_text ? s->bos_text : "",
+        .eos_token = s->eos_text ? s->eos_text : "",
+    };
+    chat_span *cs = NULL;
+    size_t n_cs = 0;
+    char *body = chat_template_render_spans(s->tmpl, cm, s->n_msgs, &opt, &cs, &n_cs, err, errlen);
+    free(cm);
+    if (!body) return -1;
+
+    size_t body_len = strlen(body);
+    size_t pre = 0;
+    if (s->bos_text && tokenizer_adds_bos(s->tok) && strncmp(body, s->bos_text, strlen(s->bos_text)) != 0)
+        pre = strlen(s->bos_text);
+    p->len = pre + body_len;
+    p->text = malloc(p->len + 1);
+    if (!p->text) {
+        free(body);
+        free(cs);
+        return fail(err, errlen, "out of memory");
+    }
+    memcpy(p->text, s->bos_text ? s->bos_text : "", pre);
+    memcpy(p->text + pre, body, body_len + 1);
+    free(body);
+
+    size_t cap = 0, at = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n_cs && rc == 0; i++) {
+        size_t start = pre + cs[i].start, end = start + cs[i].len;
+        if (start < at || end > p->len || cs[i].message >= s->n_msgs) {
+            rc = fail(err, errlen, "chat template %s returned an invalid message range",
+                      chat_template_name(s->tmpl));
+            break;
+        }
+        int turn = (int)cs[i].message;
+        rc |= push_span(p, &cap, (span){at, start, true, SEG_TEMPLATE, turn});
+        rc |= push_span(p, &cap, (span){start, end, false, role_segment(s->msgs[turn].role), turn});
+        at = end;
+    }
+    if (rc == 0) rc = push_span(p, &cap, (span){at, p->len, true, SEG_TEMPLATE, (int)s->n_msgs});
+    free(cs);
+    if (rc != 0) {
+        if (err && !*err) fail(err, errlen, "out of memory");
+        prompt_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* How many bytes of TEXT (AVAIL long) the token of record I stands for, or -1 if the
+ * text says something else. SentencePiece puts a space in front of text that starts
+ * the prompt or follows a control token; that space is in the piece but not the text. */
+static long match_piece(const session *s, int i, const char *piece, size_t plen, int32_t prev,
+                        const char *text, size_t avail) {
+    if (plen <= avail && memcmp(piece, text, plen) == 0) return (long)plen;
+    bool after_control = i == 0 || tokenizer_is_control(s->tok, prev);
+    if (s->spm && after_control && plen > 0 && piece[0] == ' ' && plen - 1 <= avail &&
+        memcmp(piece + 1, text, plen - 1) == 0)
+        return (long)plen - 1;
+    return -1;
+}
+
+/* The number of leading records whose text the new prompt still begins with; *FROM gets
+ * the byte where the rest of the prompt starts. */
+static int kept_records(const session *s, const prompt *p, size_t *from) {
+    size_t off = 0;
+    int k = 0;
+    for (; k < s->n; k++) {
+        long used = match_piece(s, k, s->recs[k].text, s->text_len[k], k ? s->tokens[k - 1] : -1,
+                                p->text + off, p->len - off);
+        if (used < 0) break;
+        off += (size_t)used;
+    }
+    *from = off;
+    return k;
+}
+
+static bool same_tokens(const int32_t *a, int na, const int32_t *b, int nb) {
+    return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
+}
+
+/* Does special-token parsing change how this text is tokenized? Only if it contains the
+ * text of a control token. */
+static int has_special_text(const session *s, const char *text, size_t len, bool *out, char *err,
+                            size_t errlen) {
+    int32_t *on = NULL, *off = NULL;
+    int n_on = tokenizer_encode(s->tok, text, len, false, true, &on, err, errlen);
+    int n_off = n_on < 0 ? -1 : tokenizer_encode(s->tok, text, len, false, false, &off, err, errlen);
+    if (n_on >= 0 && n_off >= 0) *out = !same_tokens(on, n_on, off, n_off);
+    free(on);
+    free(off);
+    return n_on < 0 || n_off < 0 ? -1 : 0;
+}
+
+static int append_tokens(int32_t **all, int *n_all, const int32_t *t, int n) {
+    int32_t *a = realloc(*all, (size_t)(*n_all + n + 1) * sizeof *a);
+    if (!a) return -1;
+    if (n) memcpy(a + *n_all, t, (size_t)n * sizeof *t);
+    *all = a;
+    *n_all += n;
+    return 0;
+}
+
+/* Tokenizes P from byte FROM on. Template text is tokenized with special-token parsing,
+ * message content without, so a typed "<|im_end|>" stays text. When no content in range
+ * contains control-token text the two are the same thing, and the rest is tokenized in
+ * one piece, exactly as a tokenizer given the whole prompt would (SentencePiece's space
+ * prefix, merges across span borders). Otherwise each span is tokenized on its own. */
+static int tokenize_prompt(const session *s, const prompt *p, size_t from, bool add_bos,
+                           int32_t **out, char *err, size_t errlen) {
+    bool any_special = false, content_special = false;
+    for (size_t i = 0; i < p->n_spans; i++) {
+        const span *sp = &p->spans[i];
+        if (sp->end <= from) continue;
+        size_t a = sp->start > from ? sp->start : from;
+        if (sp->special) {
+            any_special = true;
+        } else if (!content_special) {
+            if (has_special_text(s, p->text + a, sp->end - a, &content_special, err, errlen) < 0) return -1;
+        }
+    }
+    if (!content_special)
+        return tokenizer_encode(s->tok, p->text + from, p->len - from, add_bos, any_special, out, err, errlen);
+
+    int32_t *all = NULL;
+    int n_all = 0;
+    for (size_t i = 0; i < p->n_spans; i++) {
+        const span *sp = &p->spans[i];
+        if (sp->end <= from) continue;
+        size_t a = sp->start > from ? sp->start : from;
+        int32_t *t = NULL;
+        int n = tokenizer_encode(s->tok, p->text + a, sp->end - a, add_bos && n_all == 0, sp->special,
+                                 &t, err, errlen);
+        if (n < 0 || append_tokens(&all, &n_all, t, n) < 0) {
+            if (n >= 0) fail(err, errlen, "out of memory");
+            free(t);
+            free(all);
+            return -1;
+        }
+        free(t);
+    }
+    *out = all;
+    return n_all;
+}
+
+/* Appends records for TOKS, labelling each with the span its text comes from: walk the
+ * text along the token pieces from byte FROM. A control token whose text is not in the
+ * prompt (a BOS the tokenizer added) is template. */
+static int add_prompt_records(session *s, const prompt *p, size_t from, const int32_t *toks, int n) {
+    size_t at = from, si = 0;
+    for (int j = 0; j < n; j++) {
+        while (si + 1 < p->n_spans && at >= p->spans[si].end) si++;
+        const span *sp = &p->spans[si];
+        int pos = s->n;
+        if (add_record(s, toks[j], sp->segment, sp->turn, false) < 0) return -1;
+        long used = match_piece(s, pos, s->recs[pos].text, s->text_len[pos], pos ? s->tokens[pos - 1] : -1,
+                                p->text + at, p->len - at);
+        if (used < 0 && tokenizer_is_control(s->tok, toks[j])) {
+            s->recs[pos].segment = SEG_TEMPLATE;
+            used = 0;
+        } else if (used < 0) { /* a piece that is not literally in the text (U+FFFD...) */
+            used = (long)s->text_len[pos];
+            if ((size_t)used > p->len - at) used = (long)(p->len - at);
+        }
+        at += (size_t)used;
+    }
+    return 0;
+}
+
+/* ---- the public interface ---- */
+
+session *session_create(const model *m, const struct tokenizer *tok, engine *e,
+                        const session_config *cfg, char *err, size_t errlen) {
+    if (!m || !tok || !e || !cfg) {
+        fail(err, errlen, "session: model, tokenizer, engine and configuration are required");
+        return NULL;
+    }
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->m = m;
+    s->tok = tok;
+    s->e = e;
+    s->n_vocab = m->hp.n_vocab;
+    s->n_tok_vocab = tokenizer_n_vocab(tok);
+    s->n_layer = m->hp.n_layer;
+    s->n_head = m->hp.n_head;
+    s->chat = cfg->chat;
+    s->capture = cfg->capture_attention;
+    s->spm = tokenizer_get_kind(tok) == TOKENIZER_SPM;
+    s->max_reply = cfg->max_reply_tokens;
+    s->att_budget = cfg->attention_budget_bytes ? cfg->attention_budget_bytes : DEFAULT_ATTENTION_BUDGET;
+    s->pred_pos = -1;
+    int n_ctx = cfg->n_ctx > 0 ? cfg->n_ctx : m->hp.n_ctx_train;
+    if (cfg->n_ctx <= 0 && (n_ctx <= 0 || n_ctx > DEFAULT_CONTEXT)) n_ctx = DEFAULT_CONTEXT;
+    s->n_ctx = n_ctx < e->n_ctx ? n_ctx : e->n_ctx;
+
+    int32_t bos = tokenizer_bos(tok), eos = tokenizer_eos(tok);
+    s->bos_text = bos >= 0 ? tokenizer_token_text(tok, bos) : NULL;
+    s->eos_text = eos >= 0 ? tokenizer_token_text(tok, eos) : NULL;
+
+    size_t bad;
+    if (s->n_ctx < 2) {
+        fail(err, errlen, "context of %d tokens is too small", s->n_ctx);
+    } else if (s->n_tok_vocab > s->n_vocab) {
+        fail(err, errlen, "the tokenizer has %d tokens but the model's output only %d", s->n_tok_vocab,
+             s->n_vocab);
+    } else if (cfg->system_prompt && !utf8_valid(cfg->system_prompt, strlen(cfg->system_prompt), &bad)) {
+        fail(err, errlen, "the system prompt is not valid UTF-8 (byte %zu)", bad);
+    } else if (sampler_init(&s->smp, &cfg->sampling, s->n_vocab) < 0) {
+        fail(err, errlen, "out of memory");
+    } else {
+        size_t rows = (size_t)s->n_layer * (size_t)s->n_head;
+        s->tokens = calloc((size_t)s->n_ctx, sizeof *s->tokens);
+        s->recs = calloc((size_t)s->n_ctx, sizeof *s->recs);
+        s->text_len = calloc((size_t)s->n_ctx, sizeof *s->text_len);
+        s->pred_logits = calloc((size_t)s->n_vocab, sizeof *s->pred_logits);
+        if (s->capture) s->pred_att = calloc(rows * (size_t)s->n_ctx, sizeof *s->pred_att);
+        if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits || (s->capture && !s->pred_att)) {
+            fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
+        } else if (!s->chat) {
+            return s;
+        } else {
+            gguf_str jinja;
+            char *jinja_text = gguf_get_str(&m->file, "tokenizer.chat_template", &jinja) ? gguf_str_dup(jinja) : NULL;
+            s->tmpl = chat_template_create(jinja_text, cfg->template_name, &s->tmpl_warning, err, errlen);
+            free(jinja_text);
+            if (s->tmpl) {
+                if (cfg->system_prompt && *cfg->system_prompt) s->system_next = strdup(cfg->system_prompt);
+                session_clear(s);
+                return s;
+            }
+        }
+    }
+    session_free(s);
+    return NULL;
+}
+
+void session_free(session *s) {
+    if (!s) return;
+    if (s->recs) truncate_records(s, 0);
+    while (s->n_msgs) pop_message(s);
+    free(s->msgs);
+    free(s->tokens);
+    free(s->recs);
+    free(s->text_len);
+    free(s->pred_logits);
+    free(s->pred_att);
+    free(s->batch_logits);
+    free(s->batch_att);
+    free(s->system_next);
+    sampler_free(&s->smp);
+    chat_template_free(s->tmpl);
+    free(s);
+}
+
+int session_begin_reply(session *s, const char *user_text, char *err, size_t errlen) {
+    if (!user_text) user_text = "";
+    size_t len = strlen(user_text), bad;
+    if (!utf8_valid(user_text, len, &bad)) return fail(err, errlen, "the text is not valid UTF-8 (byte %zu)", bad);
+    s->in_reply = false;
+    if (push_message(s, "user", user_text, len) < 0) return fail(err, errlen, "out of memory");
+
+    /* the prompt, how much of the cache it keeps, and the tokens of the rest */
+    prompt p;
+    size_t from = 0;
+    int k = s->n;
+    if (s->chat) {
+        if (render_chat(s, &p, err, errlen) < 0) {
+            pop_message(s);
+            return -1;
+        }
+        k = kept_records(s, &p, &from);
+    } else {
+        p = (prompt){.text = strdup(user_text), .len = len, .spans = malloc(sizeof(span)), .n_spans = 1};
+        if (!p.text || !p.spans) {
+            prompt_free(&p);
+            pop_message(s);
+            return fail(err, errlen, "out of memory");
+        }
+        p.spans[0] = (span){0, len, false, SEG_PLAIN, (int)s->n_msgs - 1};
+    }
+    int32_t *toks = NULL;
+    int m = tokenize_prompt(s, &p, from, !s->chat && k == 0, &toks, err, errlen);
+    int rc = m < 0 ? -1 : 0;
+    if (rc == 0 && k + m == 0)
+        rc = fail(err, errlen, "the prompt is empty and the model has no BOS token to start from");
+    else if (rc == 0 && k + m >= s->n_ctx)
+        rc = k == 0 ? fail(err, errlen, "the prompt is %d tokens but the context holds %d (use a larger context)",
+                           m, s->n_ctx)
+                    : fail(err, errlen, "the conversation needs %d tokens but the context holds %d "
+                                        "(clear it or use a larger context)", k + m, s->n_ctx);
+    if (rc < 0) {
+        free(toks);
+        prompt_free(&p);
+        pop_message(s);
+        return -1;
+    }
+
+    truncate_records(s, k);
+    rc = add_prompt_records(s, &p, from, toks, m);
+    free(toks);
+    prompt_free(&p);
+    if (rc < 0) {
+        truncate_records(s, k);
+        pop_message(s);
+        return fail(err, errlen, "out of memory");
+    }
+
+    /* Evaluate everything not yet in the cache, starting one position early when the
+     * prediction of the first new token is not at hand (after a rewind). */
+    int start = s->n_eval < k ? s->n_eval : k;
+    if (s->pred_pos != k - 1 && start > k - 1) start = k - 1;
+    if (start == k && k > 0 && k < s->n) {
+        step_record *r = &s->recs[k];
+        predict_given(s, r, s->pred_logits, s->pred_att, (size_t)k);
+    }
+    if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
+        truncate_records(s, k);
+        if (s->n_eval > start) s->n_eval = start;
+        s->pred_pos = -1;
+        pop_message(s);
+        return -1;
+    }
+    if (push_message(s, "assistant", "", 0) < 0) return fail(err, errlen, "out of memory");
+    s->reply_turn = (int)s->n_msgs - 1;
+    s->reply_count = 0;
+    s->in_reply = true;
+    return 0;
+}
+
+int session_next(session *s, const step_record **out, char *err, size_t errlen) {
+    if (out) *out = NULL;
+    if (!s->in_reply) return 0;
+    if ((s->max_reply > 0 && s->reply_count >= s->max_reply) || s->n >= s->n_ctx) {
+        s->in_reply = false;
+        return 0;
+    }
+    /* The previous token is evaluated now rather than when it was made, so that a
+     * viewer can show it a forward pass earlier. */
+    if (s->pred_pos != s->n - 1 && eval_positions(s, s->n_eval, s->n, s->n, err, errlen) < 0) {
+        s->in_reply = false;
+        return -1;
+    }
+    int pos = s->n;
+    sample_result res;
+    int32_t id = sampler_sample(&s->smp, s->pred_logits, s->tokens, s->n, &res);
+    if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, true) < 0) {
+        s->in_reply = false;
+        return fail(err, errlen, "out of memory");
+    }
+    step_record *r = &s->recs[pos];
+    r->sample = res;
+    r->has_prediction = true;
+    keep_attention(s, r, s->pred_att, (size_t)pos);
+    s->reply_count++;
+    if (tokenizer_is_eog(s->tok, id)) {
+        s->in_reply = false;
+        return 0;
+    }
+    if (append_to_message(&s->msgs[s->reply_turn], r->text, s->text_len[pos]) < 0) {
+        s->in_reply = false;
+        return fail(err, errlen, "out of memory");
+    }
+    if (out) *out = r;
+    return 1;
+}
+
+void session_stop_reply(session *s) {
+    /* The reply stays as it is; the next turn's rendering closes it as the template
+     * requires (an <|im_end|> the model never produced, say), and those tokens are
+     * evaluated with the next prompt. */
+    s->in_reply = false;
+}
+
+size_t session_n_records(const session *s) { return (size_t)s->n; }
+
+const step_record *session_record(const session *s, size_t i) {
+    return i < (size_t)s->n ? &s->recs[i] : NULL;
+}
+
+bool session_attention_row(const session *s, const step_record *r, int layer, int head, float *out) {
+    if (!r || !r->attention || layer < 0 || layer >= s->n_layer || head < 0 || head >= s->n_head) return false;
+    const uint16_t *row = r->attention + ((size_t)layer * (size_t)s->n_head + (size_t)head) * (size_t)r->n_keys;
+    for (int k = 0; k < r->n_keys; k++) out[k] = fp16_to_f32(row[k]);
+    return true;
+}
+
+void session_set_sampling(session *s, const sampler_params *p) { sampler_set_params(&s->smp, p); }
+
+const sampler_params *session_sampling(const session *s) { return &s->smp.p; }
+
+void session_set_system_prompt(session *s, const char *text) {
+    free(s->system_next);
+    s->system_next = text && *text ? strdup(text) : NULL;
+}
+
+void session_clear(session *s) {
+    truncate_records(s, 0);
+    while (s->n_msgs) pop_message(s);
+    s->in_reply = false;
+    s->pred_pos = -1;
+    s->att_oldest = 0;
+    if (s->chat && s->system_next) push_message(s, "system", s->system_next, strlen(s->system_next));
+}
+
+const char *session_template_name(const session *s) {
+    return s->tmpl ? chat_template_name(s->tmpl) : "completion";
+}
+
+const char *session_template_warning(const session *s) { return s->tmpl_warning; }
+
+bool session_is_chat(const session *s) { return s->chat; }
+
+int session_n_ctx(const session *s) { return s->n_ctx; }
+
+const model *session_model(const session *s) { return s->m; }
+
+size_t session_attention_dropped(const session *s) { return s->att_dropped; }
