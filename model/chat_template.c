@@ -24,8 +24,9 @@
 #include <utf8proc.h>
 
 typedef enum {
-    FAM_CHATML,   /* <|im_start|>role\n...<|im_end|>\n (SmolLM2, Minueza, Qwen3, ...) */
-    FAM_QWEN,     /* ChatML with a default system turn and tool responses (Qwen2/2.5) */
+    FAM_CHATML,   /* <|im_start|>role\n...<|im_end|>\n (SmolLM2, Minueza, ...) */
+    FAM_QWEN,     /* ChatML plus Qwen's additions: a default system turn (Qwen2, 2.5),
+                     <tool_response> turns (2.5, 3), reasoning handling (3) */
     FAM_LLAMA3,   /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
     FAM_LLAMA2,   /* <s>[INST] <<SYS>>\n...\n<</SYS>>\n\n... [/INST] ... </s> */
     FAM_MISTRAL,  /* [INST]...[/INST]...</s> (Mistral 7B v0.x, Nemo) */
@@ -259,8 +260,9 @@ static family detect_family(const char *j) {
  * llmscope has reference renders for. */
 static bool set_defaults(chat_template *t) {
     switch (t->fam) {
-    case FAM_QWEN:
-        t->default_system = strdup("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+    case FAM_QWEN: /* Qwen2.5 */
+        t->default_system =
+            strdup("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
         t->qwen_tools = true;
         return t->default_system != NULL;
     case FAM_LLAMA3:
