@@ -525,6 +525,76 @@ static void stories260k_once_upon_a_time(void) {
     model_free(&m);
 }
 
+/* Bad input to eval is one error line, never a crash, and leaves the engine usable;
+ * evaluating at an earlier position overwrites the cache (how a session rewinds). The
+ * rewind is checked against the golden: prompt p0 of stories260K with its last token
+ * replaced, then the real last token evaluated again at the same position, must give the
+ * golden's last logits. */
+static void engine_errors_and_rewind(void) {
+    char mpath[512], gpath[512], err[512];
+    REQUIRE_SHARED(mpath, "models/stories260K.gguf");
+    REQUIRE_SHARED(gpath, "golden/stories260K.golden.gguf");
+    model m;
+    gguf_file g;
+    if (model_load(&m, mpath, err, sizeof err)) {
+        CHECKF(0, "model_load: %s", err);
+        return;
+    }
+    if (gguf_open(&g, gpath, err, sizeof err)) {
+        CHECKF(0, "golden: %s", err);
+        model_free(&m);
+        return;
+    }
+    const gguf_tensor *tt = gguf_find_tensor(&g, "p0.tokens");
+    const gguf_tensor *tl = gguf_find_tensor(&g, "p0.logits_last");
+    const int V = m.hp.n_vocab;
+    engine *e = engine_cpu_create(&m, 16, err, sizeof err);
+    CHECKF(e != NULL, "engine_cpu_create: %s", err);
+    CHECK(engine_cpu_create(&m, 0, err, sizeof err) == NULL && strstr(err, "context"));
+    float *logits = malloc((size_t)V * sizeof(float));
+    if (e && logits && tt && tl && tt->ne[0] >= 2 && tt->ne[0] <= 16 && tl->ne[0] == (uint64_t)V) {
+        const int T = (int)tt->ne[0];
+        int32_t tokens[16];
+        memcpy(tokens, tt->data, (size_t)T * sizeof *tokens);
+        int32_t bad[2] = {1, V};
+        engine_batch b = {.tokens = bad, .n_tokens = 2, .pos = 0, .logits = logits};
+        err[0] = 0;
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "token") && !strchr(err, '\n'));
+        bad[1] = -1;
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "token"));
+        b.tokens = tokens;
+        b.n_tokens = 17;
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "context"));
+        b.n_tokens = 1;
+        b.pos = 3; /* nothing evaluated yet: position 3 would read unset keys */
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "position"));
+        b.n_tokens = 0;
+        b.pos = 0;
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1);
+
+        /* the prompt with a wrong last token, then the right one at the same position */
+        int32_t right = tokens[T - 1];
+        tokens[T - 1] = right == 5 ? 6 : 5;
+        engine_batch p = {.tokens = tokens, .n_tokens = T, .pos = 0, .logits = logits};
+        CHECKF(engine_eval(e, &p, err, sizeof err) == 0, "eval: %s", err);
+        engine_batch r = {.tokens = &right, .n_tokens = 1, .pos = T - 1, .logits = logits};
+        CHECKF(engine_eval(e, &r, err, sizeof err) == 0, "eval: %s", err);
+        const float *want = tl->data;
+        double worst = 0;
+        for (int v = 0; v < V; v++) {
+            double d = fabs((double)logits[v] - want[v]);
+            if (d > worst) worst = d;
+        }
+        CHECKF(worst <= 1e-3, "after rewinding, the last logits differ from the golden by %g", worst);
+    } else {
+        CHECKF(0, "stories260K golden p0 is not as expected");
+    }
+    free(logits);
+    engine_destroy(e);
+    gguf_close(&g);
+    model_free(&m);
+}
+
 /* ---- discovery ---------------------------------------------------------------------- */
 
 static int golden_filter(const struct dirent *d) {
@@ -583,5 +653,6 @@ int main(void) {
     }
     free(names);
     RUN(stories260k_once_upon_a_time);
+    RUN(engine_errors_and_rewind);
     return test_exit_code();
 }
