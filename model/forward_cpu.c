@@ -84,7 +84,7 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
     const int d = hp->n_embd, hd = hp->head_dim, n_ctx = e->base.n_ctx;
     const int group = hp->n_head / hp->n_head_kv; /* query heads sharing one kv head */
     const int p0 = b->pos + start;
-    const int row_len = b->pos + b->n_tokens;     /* length of a returned attention row */
+    const int row_len = b->pos + b->n_tokens; /* length of a returned attention row */
     const int n_out = b->all_positions ? b->n_tokens : 1;
     /* index within this micro-batch of the batch's last token, or -1 if not in it */
     const int last = start + n == b->n_tokens ? n - 1 : -1;
@@ -99,7 +99,8 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
             op_add(x, x, e->xb, d);
         }
     }
-    if (b->hidden && last >= 0) memcpy(b->hidden, e->x + (size_t)last * d, (size_t)d * sizeof(float));
+    const size_t row_bytes = (size_t)d * sizeof(float);
+    if (b->hidden && last >= 0) memcpy(b->hidden, e->x + (size_t)last * d, row_bytes);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *lw = &m->layers[l];
@@ -108,7 +109,8 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
 
         /* --- attention --- */
         for (int t = 0; t < n; t++)
-            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->attn_norm, lw->attn_norm_b);
+            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->attn_norm,
+                 lw->attn_norm_b);
         project_qkv(e, lw, n);
         for (int t = 0; t < n; t++) {
             float *q = e->q + (size_t)t * e->q_dim, *k = e->k + (size_t)t * e->kv_dim;
@@ -136,7 +138,8 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
                                   v_cache + kvh * hd, n_kv, hd, e->kv_dim, scale, e->scores,
                                   e->att + (size_t)t * e->q_dim + h * hd);
                 if (b->attention && out >= 0) {
-                    float *dst = b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len;
+                    float *dst =
+                        b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len;
                     memcpy(dst, e->scores, (size_t)n_kv * sizeof(float));
                     memset(dst + n_kv, 0, (size_t)(row_len - n_kv) * sizeof(float));
                 }
@@ -164,14 +167,14 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
         /* Hugging Face's hidden_states: entry l+1 is this layer's output, except the last
          * entry, which is taken after the final norm below. */
         if (b->hidden && last >= 0 && l + 1 < hp->n_layer)
-            memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, (size_t)d * sizeof(float));
+            memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, row_bytes);
     }
 
     /* Final norm and the output head, for the positions the caller asked about. */
     for (int t = 0; t < n; t++)
         norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, m->output_norm, m->output_norm_b);
     if (b->hidden && last >= 0)
-        memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, (size_t)d * sizeof(float));
+        memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, row_bytes);
     if (b->logits) {
         if (b->all_positions)
             op_matmul(&m->output, e->xb, b->logits + (size_t)start * hp->n_vocab, n);

@@ -36,7 +36,9 @@ void op_matmul(const weight *w, const float *x, float *y, int n) {
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = base + (uint64_t)r * w->row_bytes;
         if (in_place) {
-            for (int j = 0; j < n; j++) y[(int64_t)j * rows + r] = dot((const float *)(const void *)row, x + (int64_t)j * cols, cols);
+            const float *wr = (const float *)(const void *)row;
+            for (int j = 0; j < n; j++)
+                y[(int64_t)j * rows + r] = dot(wr, x + (int64_t)j * cols, cols);
             continue;
         }
         for (int j = 0; j < n; j++) y[(int64_t)j * rows + r] = 0.0f;

@@ -322,7 +322,8 @@ static void check_errors(const fixture *fx, const errors *err, const char *path)
                 current_case.name, fx->p.label, path, err->logit, err->logit / fx->logit_range,
                 fx->logit_range, err->lse, err->attention, err->hidden, err->hidden_scale,
                 err->min_overlap);
-    CHECKF(err->logit <= logit_tol, "%s: logit error %g at position %d exceeds %g (%s: %g of the logit range %g)",
+    CHECKF(err->logit <= logit_tol,
+           "%s: logit error %g at position %d exceeds %g (%s: %g of the logit range %g)",
            path, err->logit, err->logit_pos, logit_tol, tol->why, tol->logit_rel, fx->logit_range);
     CHECKF(err->lse <= logit_tol, "%s: log-sum-exp error %g at position %d exceeds %g", path,
            err->lse, err->lse_pos, logit_tol);
@@ -358,7 +359,8 @@ static void test_batch(void) {
     const int T = fx.p.T, V = hp->n_vocab;
     engine *e = make_engine(&fx);
     float *logits = malloc((size_t)T * V * sizeof(float));
-    float *att = fx.p.attention ? malloc((size_t)hp->n_layer * hp->n_head * T * T * sizeof(float)) : NULL;
+    const size_t att_floats = (size_t)hp->n_layer * hp->n_head * T * T;
+    float *att = fx.p.attention ? malloc(att_floats * sizeof(float)) : NULL;
     float *hidden = malloc((size_t)(hp->n_layer + 1) * hp->n_embd * sizeof(float));
     char err[512];
     engine_batch b = {.tokens = fx.p.tokens, .n_tokens = T, .pos = 0, .all_positions = true,
@@ -374,8 +376,9 @@ static void test_batch(void) {
                 for (int l = 0; l < hp->n_layer; l++)
                     for (int h = 0; h < hp->n_head; h++)
                         for (int t = 0; t < T; t++)
-                            compare_attention_row(&fx, &er, l, h, t,
-                                                  att + (((size_t)l * hp->n_head + h) * T + t) * T, T);
+                            compare_attention_row(
+                                &fx, &er, l, h, t,
+                                att + (((size_t)l * hp->n_head + h) * T + t) * T, T);
             if (fx.p.hidden) compare_hidden(&fx, &er, hidden);
             check_errors(&fx, &er, "batch");
         }
@@ -456,7 +459,8 @@ static void test_greedy(void) {
             if (want < 0 || want >= V) break;
             exact += ours[i] == want;
             if (fx.tol.exact_greedy)
-                CHECKF(ours[i] == want, "greedy step %d: got token %d, golden %d", i, ours[i], want);
+                CHECKF(ours[i] == want, "greedy step %d: got token %d, golden %d", i, ours[i],
+                       want);
             else
                 CHECKF(logits[ours[i]] - logits[want] <= logit_tol,
                        "greedy step %d: golden token %d is %g below our best %d (tolerance %g)",
@@ -518,8 +522,8 @@ static void stories260k_once_upon_a_time(void) {
         text[len] = 0;
     }
     const char *want = " Once upon a time, there was a little girl named Lily";
-    CHECKF(strncmp(text, want, strlen(want)) == 0, "greedy story is \"%s\", expected it to start \"%s\"",
-           text, want);
+    CHECKF(strncmp(text, want, strlen(want)) == 0,
+           "greedy story is \"%s\", expected it to start \"%s\"", text, want);
     free(logits);
     engine_destroy(e);
     model_free(&m);
@@ -559,7 +563,8 @@ static void engine_errors_and_rewind(void) {
         int32_t bad[2] = {1, V};
         engine_batch b = {.tokens = bad, .n_tokens = 2, .pos = 0, .logits = logits};
         err[0] = 0;
-        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "token") && !strchr(err, '\n'));
+        CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "token") &&
+              !strchr(err, '\n'));
         bad[1] = -1;
         CHECK(engine_eval(e, &b, err, sizeof err) == -1 && strstr(err, "token"));
         b.tokens = tokens;
@@ -585,7 +590,8 @@ static void engine_errors_and_rewind(void) {
             double d = fabs((double)logits[v] - want[v]);
             if (d > worst) worst = d;
         }
-        CHECKF(worst <= 1e-3, "after rewinding, the last logits differ from the golden by %g", worst);
+        CHECKF(worst <= 1e-3, "after rewinding, the last logits differ from the golden by %g",
+               worst);
     } else {
         CHECKF(0, "stories260K golden p0 is not as expected");
     }
