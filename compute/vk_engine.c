@@ -1,0 +1,724 @@
+/* vk_engine.c — the GPU forward pass (see vk_engine.h), step for step the computation of
+ * the CPU reference in model/forward_cpu.c.
+ *
+ * Everything the pass touches is created once in engine_vulkan_create: weights, the KV
+ * cache (f32, one buffer per layer and K/V so that no binding exceeds the device limit),
+ * activations for one micro-batch, and one descriptor set per (operation, buffers) use.
+ * An eval then only records dispatches with push constants (token count, position,
+ * offsets) between barriers, submits once per micro-batch and copies results out. */
+#include "vk_engine.h"
+
+#include "vk_ops.h"
+#include "vk_runtime.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tokens per micro-batch (fewer when long contexts make the attention scratch large). */
+#define MAX_UBATCH 64
+/* Budget for the attention scores scratch and the attention capture buffer. */
+#define SCRATCH_BUDGET (256ull << 20)
+#define NO_PARAM UINT32_MAX
+#define MAX_PROFILE_NAMES 32
+
+/* A weight bound for one use: a descriptor set per part, binding the part and the
+ * buffers the use reads and writes. */
+typedef struct vk_use {
+    const vk_weight *w;
+    VkDescriptorSet *sets;
+} vk_use;
+
+typedef struct vk_layer {
+    vk_weight wq, wk, wv, wqkv, wo, gate, up, down;
+    vk_buffer k_cache, v_cache;  /* [n_ctx][kv_dim] */
+    /* offsets of the layer's vectors in the params buffer (NO_PARAM: absent) */
+    uint32_t attn_norm, attn_norm_b, ffn_norm, ffn_norm_b, bq, bk, bv, bqkv, bo, up_b, down_b,
+        q_norm, k_norm;
+    vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_down;
+    VkDescriptorSet set_k_norm, set_rope_k, set_attention;
+} vk_layer;
+
+typedef struct profile_entry {
+    const char *name;
+    double ns;
+    long count;
+} profile_entry;
+
+typedef struct vk_engine {
+    engine base; /* first: an engine* is a vk_engine* */
+    vk_runtime rt;
+    vk_kernels k;
+    int ubatch;        /* tokens per submit */
+    int cap_rows;      /* attention rows the capture buffer holds per layer and head */
+    bool capture;
+    int q_dim, kv_dim;
+
+    vk_weight token_embd, position_embd, output_own; /* output_own: untied output head */
+    const vk_weight *output;
+    uint32_t output_norm, output_norm_b;
+    vk_layer *layers;
+
+    vk_buffer params, rope_table, dummy, staging;
+    vk_buffer x, xn, q, att, ffa, ffb, logits, scores, topk_part, topk_out; /* device */
+    vk_buffer ids;                                                          /* upload */
+    vk_buffer logits_rb, capture_buf, hidden_rb, topk_rb;                   /* readback */
+
+    VkDescriptorPool pool;
+    vk_use use_embd, use_pos, use_out;
+    VkDescriptorSet set_add_pos, set_norm, set_q_norm, set_rope_q, set_swiglu, set_gelu,
+        set_topk_partial, set_topk_merge;
+
+    bool profile;
+    const char *marks[VK_MAX_TIMESTAMPS];
+    profile_entry prof[MAX_PROFILE_NAMES];
+    int n_prof;
+} vk_engine;
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
+/* --- creation ---------------------------------------------------------------------- */
+
+/* Host-side staging of the small f32 vectors (norm weights, biases) that all go into
+ * one device buffer; kernels find each by its offset. */
+typedef struct param_pack {
+    float *data;
+    size_t n, cap;
+} param_pack;
+
+static int pack_vector(param_pack *p, const float *v, int n, uint32_t *offset) {
+    if (!v) {
+        *offset = NO_PARAM;
+        return 0;
+    }
+    if (p->n + (size_t)n > p->cap) {
+        size_t cap = (p->cap ? p->cap * 2 : 4096) + (size_t)n;
+        float *d = realloc(p->data, cap * sizeof *d);
+        if (!d) return -1;
+        p->data = d;
+        p->cap = cap;
+    }
+    memcpy(p->data + p->n, v, (size_t)n * sizeof *v);
+    *offset = (uint32_t)p->n;
+    p->n += (size_t)n;
+    return 0;
+}
+
+static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *b1, vk_buffer *b2,
+                      vk_buffer *b3, char *err, size_t errlen) {
+    u->w = w;
+    u->sets = calloc((size_t)w->n_parts, sizeof *u->sets);
+    if (!u->sets) return fail(err, errlen, "out of memory");
+    for (int i = 0; i < w->n_parts; i++) {
+        vk_buffer *bufs[4] = {&w->parts[i].buf, b1, b2, b3};
+        if (vk_set_create(&e->rt, e->pool, b3 ? 4 : 3, bufs, &u->sets[i], err, errlen)) return -1;
+    }
+    return 0;
+}
+
+static int set_create(vk_engine *e, VkDescriptorSet *set, char *err, size_t errlen, int n, ...) {
+    vk_buffer *bufs[VK_MAX_BINDINGS];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) bufs[i] = va_arg(ap, vk_buffer *);
+    va_end(ap);
+    return vk_set_create(&e->rt, e->pool, n, bufs, set, err, errlen);
+}
+
+static int upload_layer_weights(vk_engine *e, const layer_weights *lw, vk_layer *L, char *err,
+                                size_t errlen) {
+    struct { const weight *src; vk_weight *dst; } mats[] = {
+        {&lw->wq, &L->wq},     {&lw->wk, &L->wk},     {&lw->wv, &L->wv},     {&lw->wqkv, &L->wqkv},
+        {&lw->wo, &L->wo},     {&lw->ffn_gate, &L->gate}, {&lw->ffn_up, &L->up}, {&lw->ffn_down, &L->down},
+    };
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+        if (mats[i].src->data &&
+            vk_weight_upload(&e->rt, &e->staging, mats[i].src, mats[i].dst, err, errlen))
+            return -1;
+    return 0;
+}
+
+static int pack_layer_params(param_pack *p, const model_hparams *hp, const layer_weights *lw,
+                             vk_layer *L) {
+    int d = hp->n_embd, qd = hp->n_head * hp->head_dim, kvd = hp->n_head_kv * hp->head_dim;
+    return pack_vector(p, lw->attn_norm, d, &L->attn_norm) ||
+           pack_vector(p, lw->attn_norm_b, d, &L->attn_norm_b) ||
+           pack_vector(p, lw->ffn_norm, d, &L->ffn_norm) ||
+           pack_vector(p, lw->ffn_norm_b, d, &L->ffn_norm_b) ||
+           pack_vector(p, lw->bq, qd, &L->bq) || pack_vector(p, lw->bk, kvd, &L->bk) ||
+           pack_vector(p, lw->bv, kvd, &L->bv) || pack_vector(p, lw->bqkv, 3 * d, &L->bqkv) ||
+           pack_vector(p, lw->bo, d, &L->bo) || pack_vector(p, lw->ffn_up_b, hp->n_ff, &L->up_b) ||
+           pack_vector(p, lw->ffn_down_b, d, &L->down_b) ||
+           pack_vector(p, lw->q_norm, hp->head_dim, &L->q_norm) ||
+           pack_vector(p, lw->k_norm, hp->head_dim, &L->k_norm);
+}
+
+static int total_parts(const vk_engine *e, int n_layer) {
+    int n = e->token_embd.n_parts + e->position_embd.n_parts + e->output->n_parts;
+    for (int l = 0; l < n_layer; l++) {
+        const vk_layer *L = &e->layers[l];
+        n += L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + 3 * L->wqkv.n_parts + L->wo.n_parts +
+             L->gate.n_parts + L->up.n_parts + L->down.n_parts;
+    }
+    return n;
+}
+
+/* Sizes of the per-micro-batch buffers follow from the model, n_ctx and the device's
+ * buffer limit; a context the device cannot hold is an error here, not at eval time. */
+static int plan_sizes(vk_engine *e, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint64_t limit = e->rt.max_range, n_ctx = (uint64_t)e->base.n_ctx;
+    const uint64_t budget = limit < SCRATCH_BUDGET ? limit : SCRATCH_BUDGET;
+    uint64_t per_token[] = {(uint64_t)hp->n_head * n_ctx * 4, (uint64_t)hp->n_vocab * 4,
+                            (uint64_t)hp->n_ff * 4, (uint64_t)e->q_dim * 4};
+    uint64_t ub = MAX_UBATCH;
+    for (size_t i = 0; i < sizeof per_token / sizeof per_token[0]; i++)
+        if (budget / per_token[i] < ub) ub = budget / per_token[i];
+    if (ub < 1 || n_ctx * (uint64_t)e->kv_dim * 4 > limit)
+        return fail(err, errlen, "context of %d tokens is too long for %s's buffer limit (%.0f MiB); "
+                    "use a smaller context", e->base.n_ctx, e->rt.props.deviceName, limit / 1048576.0);
+    e->ubatch = (int)ub;
+    e->cap_rows = 0;
+    if (e->capture) {
+        uint64_t row = (uint64_t)hp->n_layer * hp->n_head * n_ctx * 4;
+        if (row > limit)
+            return fail(err, errlen, "attention capture for %d layers x %d heads x %d positions needs "
+                        "%.0f MiB, over %s's buffer limit; use a smaller context or turn capture off",
+                        hp->n_layer, hp->n_head, e->base.n_ctx, row / 1048576.0, e->rt.props.deviceName);
+        e->cap_rows = (int)(budget / row < ub ? budget / row : ub);
+        if (e->cap_rows < 1) e->cap_rows = 1;
+    }
+    return 0;
+}
+
+static int create_buffers(vk_engine *e, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    const VkDeviceSize ub = (VkDeviceSize)e->ubatch, f = sizeof(float), n_ctx = (VkDeviceSize)e->base.n_ctx;
+    const VkDeviceSize n_chunks = vk_topk_chunks((uint32_t)hp->n_vocab);
+    struct { vk_buffer *b; VkDeviceSize size; vk_mem_kind kind; const char *what; } list[] = {
+        {&e->x, ub * hp->n_embd * f, VK_MEM_DEVICE, "activations"},
+        {&e->xn, ub * hp->n_embd * f, VK_MEM_DEVICE, "activations"},
+        {&e->q, ub * e->q_dim * f, VK_MEM_DEVICE, "queries"},
+        {&e->att, ub * e->q_dim * f, VK_MEM_DEVICE, "attention output"},
+        {&e->ffa, ub * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"},
+        {&e->ffb, ub * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"},
+        {&e->logits, ub * hp->n_vocab * f, VK_MEM_DEVICE, "logits"},
+        {&e->scores, (VkDeviceSize)hp->n_head * ub * n_ctx * f, VK_MEM_DEVICE, "attention scores"},
+        {&e->topk_part, ub * n_chunks * (3 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE, "top-k scratch"},
+        {&e->topk_out, ub * (2 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE, "top-k results"},
+        {&e->ids, ub * sizeof(int32_t), VK_MEM_UPLOAD, "token ids"},
+        {&e->logits_rb, ub * hp->n_vocab * f, VK_MEM_READBACK, "logits readback"},
+        {&e->hidden_rb, (VkDeviceSize)(hp->n_layer + 1) * hp->n_embd * f, VK_MEM_READBACK, "hidden states"},
+        {&e->topk_rb, ub * (2 + 2 * VK_TOPK_MAX) * f, VK_MEM_READBACK, "top-k readback"},
+        {&e->dummy, 16, VK_MEM_DEVICE, "placeholder"},
+        {&e->capture_buf, e->capture ? (VkDeviceSize)hp->n_layer * hp->n_head * e->cap_rows * n_ctx * f : 16,
+         VK_MEM_READBACK, "attention capture"},
+    };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
+        if (vk_buffer_create(&e->rt, list[i].b, list[i].size, list[i].kind, list[i].what, err, errlen))
+            return -1;
+    for (int l = 0; l < hp->n_layer; l++)
+        if (vk_buffer_create(&e->rt, &e->layers[l].k_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen) ||
+            vk_buffer_create(&e->rt, &e->layers[l].v_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen))
+            return -1;
+    return 0;
+}
+
+static int create_sets(vk_engine *e, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    vk_buffer *table = hp->rope == ROPE_NONE ? &e->dummy : &e->rope_table;
+    if (vk_pool_create(&e->rt, (uint32_t)(32 + 8 * hp->n_layer + total_parts(e, hp->n_layer)), &e->pool, err, errlen) ||
+        use_create(e, &e->use_embd, &e->token_embd, &e->ids, &e->x, NULL, err, errlen) ||
+        use_create(e, &e->use_out, e->output, &e->xn, &e->logits, &e->params, err, errlen) ||
+        set_create(e, &e->set_norm, err, errlen, 3, &e->x, &e->params, &e->xn) ||
+        set_create(e, &e->set_q_norm, err, errlen, 3, &e->q, &e->params, &e->q) ||
+        set_create(e, &e->set_rope_q, err, errlen, 2, &e->q, table) ||
+        set_create(e, &e->set_swiglu, err, errlen, 3, &e->ffa, &e->ffb, &e->ffa) ||
+        set_create(e, &e->set_gelu, err, errlen, 2, &e->ffa, &e->ffa) ||
+        set_create(e, &e->set_topk_partial, err, errlen, 2, &e->logits, &e->topk_part) ||
+        set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out))
+        return -1;
+    if (e->position_embd.n_parts &&
+        (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, NULL, err, errlen) ||
+         set_create(e, &e->set_add_pos, err, errlen, 3, &e->x, &e->xn, &e->x)))
+        return -1;
+    vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
+    for (int l = 0; l < hp->n_layer; l++) {
+        vk_layer *L = &e->layers[l];
+        bool fused = L->wqkv.n_parts > 0;
+        if (use_create(e, &L->use_q, fused ? &L->wqkv : &L->wq, &e->xn, &e->q, &e->params, err, errlen) ||
+            use_create(e, &L->use_k, fused ? &L->wqkv : &L->wk, &e->xn, &L->k_cache, &e->params, err, errlen) ||
+            use_create(e, &L->use_v, fused ? &L->wqkv : &L->wv, &e->xn, &L->v_cache, &e->params, err, errlen) ||
+            use_create(e, &L->use_o, &L->wo, &e->att, &e->x, &e->params, err, errlen) ||
+            use_create(e, &L->use_up, &L->up, &e->xn, hp->gelu ? &e->ffa : &e->ffb, &e->params, err, errlen) ||
+            use_create(e, &L->use_down, &L->down, &e->ffa, &e->x, &e->params, err, errlen) ||
+            (!hp->gelu && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, &e->params, err, errlen)) ||
+            set_create(e, &L->set_k_norm, err, errlen, 3, &L->k_cache, &e->params, &L->k_cache) ||
+            set_create(e, &L->set_rope_k, err, errlen, 2, &L->k_cache, table) ||
+            set_create(e, &L->set_attention, err, errlen, 6, &e->q, &L->k_cache, &L->v_cache, &e->att,
+                       &e->scores, cap))
+            return -1;
+    }
+    return 0;
+}
+
+static void vk_destroy(engine *base);
+static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
+static const engine_ops VK_OPS = {vk_eval, vk_destroy};
+
+engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
+                             char *err, size_t errlen) {
+    const model_hparams *hp = &m->hp;
+    if (n_ctx <= 0) {
+        fail(err, errlen, "context size must be positive (got %d)", n_ctx);
+        return NULL;
+    }
+    if (hp->head_dim > VK_MAX_HEAD_DIM || hp->head_dim % 2 || hp->rope_dim % 2 ||
+        hp->n_head % hp->n_head_kv) {
+        fail(err, errlen, "%s: head layout (head_dim %d, %d/%d heads) is not supported by the Vulkan "
+             "backend", m->name, hp->head_dim, hp->n_head, hp->n_head_kv);
+        return NULL;
+    }
+    vk_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->base.ops = &VK_OPS;
+    e->base.model = m;
+    e->base.n_ctx = n_ctx;
+    snprintf(e->base.backend, sizeof e->base.backend, "vulkan");
+    e->capture = capture;
+    e->q_dim = hp->n_head * hp->head_dim;
+    e->kv_dim = hp->n_head_kv * hp->head_dim;
+    const char *prof = getenv("LLMSCOPE_VK_PROFILE");
+    e->profile = prof && strcmp(prof, "1") == 0;
+    param_pack pack = {0};
+
+    if (vk_runtime_init(&e->rt, device_index, err, errlen)) goto fail;
+    snprintf(e->base.device_name, sizeof e->base.device_name, "%.127s", e->rt.props.deviceName);
+    e->layers = calloc((size_t)hp->n_layer, sizeof *e->layers);
+    if (!e->layers) {
+        fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (plan_sizes(e, err, errlen) || vk_kernels_create(&e->rt, &e->k, err, errlen)) goto fail;
+
+    VkDeviceSize staging = 64ull << 20;
+    if (staging > e->rt.max_range) staging = e->rt.max_range;
+    if (vk_buffer_create(&e->rt, &e->staging, staging, VK_MEM_UPLOAD, "upload staging", err, errlen) ||
+        vk_weight_upload(&e->rt, &e->staging, &m->token_embd, &e->token_embd, err, errlen) ||
+        (m->position_embd.data &&
+         vk_weight_upload(&e->rt, &e->staging, &m->position_embd, &e->position_embd, err, errlen)))
+        goto fail;
+    if (hp->tied_output || m->output.data == m->token_embd.data) {
+        e->output = &e->token_embd;
+    } else {
+        if (vk_weight_upload(&e->rt, &e->staging, &m->output, &e->output_own, err, errlen)) goto fail;
+        e->output = &e->output_own;
+    }
+    for (int l = 0; l < hp->n_layer; l++)
+        if (upload_layer_weights(e, &m->layers[l], &e->layers[l], err, errlen)) goto fail;
+
+    /* the vectors, and the rope table, in one upload each */
+    bool oom = pack_vector(&pack, m->output_norm, hp->n_embd, &e->output_norm) ||
+               pack_vector(&pack, m->output_norm_b, hp->n_embd, &e->output_norm_b);
+    for (int l = 0; l < hp->n_layer && !oom; l++)
+        oom = pack_layer_params(&pack, hp, &m->layers[l], &e->layers[l]);
+    if (oom) {
+        fail(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (vk_buffer_create(&e->rt, &e->params, pack.n * sizeof(float), VK_MEM_DEVICE, "norm weights and biases", err, errlen) ||
+        vk_upload(&e->rt, &e->staging, &e->params, 0, pack.data, pack.n * sizeof(float), err, errlen))
+        goto fail;
+    if (hp->rope != ROPE_NONE) {
+        float *table = vk_rope_table(n_ctx, hp->rope_dim, hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
+        size_t bytes = (size_t)n_ctx * (size_t)hp->rope_dim * sizeof(float);
+        int rc = !table ? fail(err, errlen, "out of memory")
+                        : vk_buffer_create(&e->rt, &e->rope_table, bytes, VK_MEM_DEVICE, "rope table", err, errlen) ||
+                              vk_upload(&e->rt, &e->staging, &e->rope_table, 0, table, bytes, err, errlen);
+        free(table);
+        if (rc) goto fail;
+    }
+    if (create_buffers(e, err, errlen) || create_sets(e, err, errlen)) goto fail;
+    free(pack.data);
+    return &e->base;
+
+fail:
+    free(pack.data);
+    vk_destroy(&e->base);
+    return NULL;
+}
+
+static void use_free(vk_use *u) { free(u->sets); }
+
+static void vk_destroy(engine *base) {
+    vk_engine *e = (vk_engine *)base;
+    if (!e) return;
+    if (e->profile) engine_vulkan_print_profile(base, stderr);
+    vk_runtime *rt = &e->rt;
+    if (rt->dev && !(rt->lost && rt->vk.DeviceWaitIdle(rt->dev) == VK_TIMEOUT)) {
+        rt->vk.DeviceWaitIdle(rt->dev);
+        const model_hparams *hp = &base->model->hp;
+        for (int l = 0; e->layers && l < hp->n_layer; l++) {
+            vk_layer *L = &e->layers[l];
+            vk_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->gate, &L->up, &L->down};
+            for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) vk_weight_free(rt, ws[i]);
+            vk_buffer_destroy(rt, &L->k_cache);
+            vk_buffer_destroy(rt, &L->v_cache);
+        }
+        vk_weight_free(rt, &e->token_embd);
+        vk_weight_free(rt, &e->position_embd);
+        vk_weight_free(rt, &e->output_own);
+        vk_buffer *bufs[] = {&e->params, &e->rope_table, &e->dummy, &e->staging, &e->x, &e->xn,
+                             &e->q, &e->att, &e->ffa, &e->ffb, &e->logits, &e->scores,
+                             &e->topk_part, &e->topk_out, &e->ids, &e->logits_rb,
+                             &e->capture_buf, &e->hidden_rb, &e->topk_rb};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vk_buffer_destroy(rt, bufs[i]);
+        if (e->pool) rt->vk.DestroyDescriptorPool(rt->dev, e->pool, NULL);
+        vk_kernels_destroy(rt, &e->k);
+    }
+    for (int l = 0; e->layers && l < base->model->hp.n_layer; l++) {
+        vk_layer *L = &e->layers[l];
+        vk_use *us[] = {&L->use_q, &L->use_k, &L->use_v, &L->use_o, &L->use_gate, &L->use_up, &L->use_down};
+        for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) use_free(us[i]);
+    }
+    use_free(&e->use_embd);
+    use_free(&e->use_pos);
+    use_free(&e->use_out);
+    free(e->layers);
+    vk_runtime_free(rt);
+    free(e);
+}
+
+/* --- profiling --------------------------------------------------------------------- */
+
+/* Marks the end of the work recorded since the previous mark as NAME's. */
+static void mark(vk_engine *e, const char *name) {
+    if (!e->profile) return;
+    int i = vk_timestamp(&e->rt);
+    if (i >= 0) e->marks[i] = name;
+}
+
+static void collect_profile(vk_engine *e) {
+    uint32_t n = e->rt.n_timestamps;
+    double ns[VK_MAX_TIMESTAMPS];
+    if (!e->profile || n < 2 || vk_read_timestamps(&e->rt, ns, n)) return;
+    for (uint32_t i = 1; i < n; i++) {
+        int j = 0;
+        while (j < e->n_prof && strcmp(e->prof[j].name, e->marks[i]) != 0) j++;
+        if (j == e->n_prof) {
+            if (j == MAX_PROFILE_NAMES) continue;
+            e->prof[e->n_prof++] = (profile_entry){e->marks[i], 0, 0};
+        }
+        e->prof[j].ns += ns[i] - ns[i - 1];
+        e->prof[j].count++;
+    }
+}
+
+void engine_vulkan_print_profile(const engine *base, FILE *out) {
+    const vk_engine *e = (const vk_engine *)base;
+    if (!e->profile || e->n_prof == 0) return;
+    double total = 0;
+    for (int i = 0; i < e->n_prof; i++) total += e->prof[i].ns;
+    fprintf(out, "GPU time per kernel on %s (%.3f ms in all):\n", e->rt.props.deviceName, total / 1e6);
+    for (int i = 0; i < e->n_prof; i++)
+        fprintf(out, "  %-14s %10.3f ms %6.1f%%  %ld dispatches\n", e->prof[i].name, e->prof[i].ns / 1e6,
+                100.0 * e->prof[i].ns / (total > 0 ? total : 1), e->prof[i].count);
+}
+
+int engine_vulkan_validation_errors(const engine *base) {
+    return ((const vk_engine *)base)->rt.validation_errors;
+}
+
+int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen) {
+    return vk_list_devices(out, err, errlen);
+}
+
+/* --- the forward pass -------------------------------------------------------------- */
+
+/* Records W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight, one dispatch per part the
+ * range touches; P carries the vector layout and flags, and its y_off / bias_off refer
+ * to ROW_BEGIN. */
+static void matvec(vk_engine *e, const vk_use *u, uint32_t row_begin, uint32_t row_count,
+                   vk_matvec_push p) {
+    const vk_weight *w = u->w;
+    uint32_t row_end = row_begin + row_count;
+    for (int i = 0; i < w->n_parts; i++) {
+        const vk_weight_part *part = &w->parts[i];
+        uint32_t lo = row_begin > part->row0 ? row_begin : part->row0;
+        uint32_t hi = row_end < part->row0 + part->rows ? row_end : part->row0 + part->rows;
+        if (lo >= hi) continue;
+        vk_matvec_push q = p;
+        q.cols = w->cols;
+        q.row_bytes = w->row_bytes;
+        q.row0 = lo - part->row0;
+        q.rows = hi - lo;
+        q.y_off = p.y_off + (lo - row_begin);
+        q.bias_off = p.bias_off + (lo - row_begin);
+        vk_op_matvec(&e->rt, &e->k, w->type, u->sets[i], &q);
+    }
+}
+
+/* A vector layout for matvec: N vectors of X_STRIDE floats in, Y_STRIDE out. */
+static vk_matvec_push mv(uint32_t n, uint32_t x_off, uint32_t x_stride, uint32_t y_off,
+                         uint32_t y_stride, uint32_t bias, bool accumulate) {
+    return (vk_matvec_push){.n = n, .x_off = x_off, .x_stride = x_stride, .y_off = y_off,
+                            .y_stride = y_stride, .bias_off = bias == NO_PARAM ? 0 : bias,
+                            .flags = (bias != NO_PARAM ? VK_MATVEC_BIAS : 0u) |
+                                     (accumulate ? VK_MATVEC_ACCUMULATE : 0u)};
+}
+
+static void get_rows(vk_engine *e, const vk_use *u, uint32_t n, uint32_t ids_off, uint32_t flags) {
+    const vk_weight *w = u->w;
+    for (int i = 0; i < w->n_parts; i++) {
+        vk_get_rows_push p = {.cols = w->cols, .n = n, .row_bytes = w->row_bytes,
+                              .part_row0 = w->parts[i].row0, .part_rows = w->parts[i].rows,
+                              .y_off = 0, .y_stride = w->cols, .ids_off = ids_off, .flags = flags};
+        vk_op_get_rows(&e->rt, &e->k, w->type, u->sets[i], &p);
+    }
+}
+
+/* Normalises N vectors of n_embd starting at vector FIRST, x -> xn. */
+static void norm(vk_engine *e, uint32_t first, uint32_t n, uint32_t g, uint32_t b) {
+    const model_hparams *hp = &e->base.model->hp;
+    uint32_t d = (uint32_t)hp->n_embd, off = first * d;
+    if (hp->layer_norm) {
+        vk_layernorm_push p = {n, d, off, d, off, d, g == NO_PARAM ? 0 : g, b == NO_PARAM ? 0 : b,
+                               (g != NO_PARAM ? VK_NORM_SCALE : 0u) | (b != NO_PARAM ? VK_NORM_SHIFT : 0u),
+                               hp->norm_eps};
+        vk_op_layernorm(&e->rt, &e->k, e->set_norm, &p);
+    } else {
+        vk_rmsnorm_push p = {n, d, off, d, off, d, g == NO_PARAM ? 0 : g,
+                             g != NO_PARAM ? VK_NORM_SCALE : 0u, hp->norm_eps};
+        vk_op_rmsnorm(&e->rt, &e->k, e->set_norm, &p);
+    }
+}
+
+/* One micro-batch: tokens at positions p0 .. p0+n-1. Output rows (final norm, logits,
+ * top-k) are tokens out_first .. out_first+n_out-1 of it; attention rows are captured
+ * for the same tokens when CAPTURE_ROWS. */
+typedef struct ubatch {
+    const int32_t *tokens;
+    int p0, n;
+    int out_first, n_out;
+    bool last;           /* the eval's last micro-batch: hidden states are taken here */
+} ubatch;
+
+static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batch *b, int row_len) {
+    const model_hparams *hp = &e->base.model->hp;
+    vk_layer *L = &e->layers[l];
+    const uint32_t n = (uint32_t)u->n, p0 = (uint32_t)u->p0, d = (uint32_t)hp->n_embd;
+    const uint32_t qd = (uint32_t)e->q_dim, kvd = (uint32_t)e->kv_dim, hd = (uint32_t)hp->head_dim;
+    const uint32_t ff = (uint32_t)hp->n_ff;
+
+    norm(e, 0, n, L->attn_norm, L->attn_norm_b);
+    vk_barrier(&e->rt);
+    mark(e, "norm");
+
+    /* q, and this batch's keys and values straight into the cache at p0 */
+    if (L->wqkv.n_parts) { /* gpt2: rows [q | k | v] of one matrix and one bias */
+        matvec(e, &L->use_q, 0, qd, mv(n, 0, d, 0, qd, L->bqkv, false));
+        matvec(e, &L->use_k, qd, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd, false));
+        matvec(e, &L->use_v, qd + kvd, kvd,
+               mv(n, 0, d, p0 * kvd, kvd, L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd + kvd, false));
+    } else {
+        matvec(e, &L->use_q, 0, qd, mv(n, 0, d, 0, qd, L->bq, false));
+        matvec(e, &L->use_k, 0, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bk, false));
+        matvec(e, &L->use_v, 0, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bv, false));
+    }
+    vk_barrier(&e->rt);
+    mark(e, "matvec qkv");
+
+    if (L->q_norm != NO_PARAM) { /* qwen3: RMSNorm of every head of q and k */
+        vk_rmsnorm_push pq = {n * (uint32_t)hp->n_head, hd, 0, hd, 0, hd, L->q_norm, VK_NORM_SCALE, hp->norm_eps};
+        vk_op_rmsnorm(&e->rt, &e->k, e->set_q_norm, &pq);
+        vk_rmsnorm_push pk = {n * (uint32_t)hp->n_head_kv, hd, p0 * kvd, hd, p0 * kvd, hd,
+                              L->k_norm == NO_PARAM ? 0 : L->k_norm,
+                              L->k_norm == NO_PARAM ? 0u : VK_NORM_SCALE, hp->norm_eps};
+        vk_op_rmsnorm(&e->rt, &e->k, L->set_k_norm, &pk);
+        vk_barrier(&e->rt);
+        mark(e, "qk norm");
+    }
+    if (hp->rope != ROPE_NONE) {
+        uint32_t neox = hp->rope == ROPE_NEOX;
+        vk_rope_push pq = {n, (uint32_t)hp->n_head, hd, (uint32_t)hp->rope_dim, p0, 0, qd, neox};
+        vk_op_rope(&e->rt, &e->k, e->set_rope_q, &pq);
+        vk_rope_push pk = {n, (uint32_t)hp->n_head_kv, hd, (uint32_t)hp->rope_dim, p0, p0 * kvd, kvd, neox};
+        vk_op_rope(&e->rt, &e->k, L->set_rope_k, &pk);
+        vk_barrier(&e->rt);
+        mark(e, "rope");
+    }
+
+    bool capture = b->attention && u->n_out > 0;
+    vk_attention_push pa = {
+        .pos = p0, .head_dim = hd, .group = (uint32_t)(hp->n_head / hp->n_head_kv),
+        .q_stride = qd, .kv_stride = kvd, .out_stride = qd, .score_stride = (uint32_t)e->base.n_ctx,
+        .cap_first = capture ? u->out_first : -1, .cap_rows = capture ? (uint32_t)u->n_out : 0,
+        .cap_stride = (uint32_t)row_len,
+        .cap_off = capture ? (uint32_t)l * (uint32_t)hp->n_head * (uint32_t)u->n_out * (uint32_t)row_len : 0,
+        .scale = 1.0f / sqrtf((float)hd)};
+    vk_op_attention(&e->rt, &e->k, L->set_attention, &pa, n, (uint32_t)hp->n_head);
+    vk_barrier(&e->rt);
+    mark(e, "attention");
+
+    matvec(e, &L->use_o, 0, d, mv(n, 0, qd, 0, d, L->bo, true)); /* x += Wo att */
+    vk_barrier(&e->rt);
+    mark(e, "matvec o");
+
+    norm(e, 0, n, L->ffn_norm, L->ffn_norm_b);
+    vk_barrier(&e->rt);
+    mark(e, "norm");
+
+    if (hp->gelu) {
+        matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+        vk_barrier(&e->rt);
+        mark(e, "matvec up");
+        vk_gelu_push pg = {n * ff, 0, 0};
+        vk_op_gelu(&e->rt, &e->k, e->set_gelu, &pg);
+        vk_barrier(&e->rt);
+        mark(e, "gelu");
+    } else {
+        matvec(e, &L->use_gate, 0, ff, mv(n, 0, d, 0, ff, NO_PARAM, false));
+        matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+        vk_barrier(&e->rt);
+        mark(e, "matvec up");
+        vk_binary_push ps = {n * ff, 0, 0, 0};
+        vk_op_swiglu(&e->rt, &e->k, e->set_swiglu, &ps);
+        vk_barrier(&e->rt);
+        mark(e, "swiglu");
+    }
+    matvec(e, &L->use_down, 0, d, mv(n, 0, ff, 0, d, L->down_b, true)); /* x += Wdown h */
+    vk_barrier(&e->rt);
+    mark(e, "matvec down");
+}
+
+static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int row_len,
+                      int out_base, int n_out_total, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint32_t n = (uint32_t)u->n, d = (uint32_t)hp->n_embd, V = (uint32_t)hp->n_vocab;
+    const size_t f = sizeof(float);
+    const bool hidden = b->hidden && u->last;
+    const bool stats = u->n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
+    const uint32_t K = (uint32_t)(b->top_k > 0 ? b->top_k : 0);
+
+    memcpy(e->ids.map, u->tokens, (size_t)n * sizeof(int32_t));
+    if (vk_begin(&e->rt, err, errlen)) return -1;
+    mark(e, "start");
+
+    get_rows(e, &e->use_embd, n, 0, 0);
+    if (e->position_embd.n_parts) { /* gpt2: x = token embedding + position embedding */
+        get_rows(e, &e->use_pos, n, (uint32_t)u->p0, VK_GET_ROWS_POSITIONS);
+        vk_barrier(&e->rt);
+        vk_binary_push pa = {n * d, 0, 0, 0};
+        vk_op_add(&e->rt, &e->k, e->set_add_pos, &pa);
+    }
+    vk_barrier(&e->rt);
+    mark(e, "embedding");
+    if (hidden) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, 0, d * f);
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        record_layer(e, l, u, b, row_len);
+        if (hidden && l + 1 < hp->n_layer)
+            vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)(l + 1) * d * f, d * f);
+    }
+
+    if (u->n_out > 0) {
+        const uint32_t first = (uint32_t)u->out_first, n_out = (uint32_t)u->n_out;
+        norm(e, first, n_out, e->output_norm, e->output_norm_b);
+        vk_barrier(&e->rt);
+        mark(e, "norm");
+        if (hidden)
+            vk_copy(&e->rt, &e->xn, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)hp->n_layer * d * f, d * f);
+        matvec(e, &e->use_out, 0, V, mv(n_out, first * d, d, 0, V, NO_PARAM, false));
+        vk_barrier(&e->rt);
+        mark(e, "output head");
+        if (b->logits) vk_copy(&e->rt, &e->logits, 0, &e->logits_rb, 0, (VkDeviceSize)n_out * V * f);
+        if (stats) {
+            vk_op_topk(&e->rt, &e->k, e->set_topk_partial, e->set_topk_merge, V, V, n_out, K);
+            vk_barrier(&e->rt);
+            vk_copy(&e->rt, &e->topk_out, 0, &e->topk_rb, 0, (VkDeviceSize)n_out * (2 + 2 * K) * f);
+            mark(e, "top-k");
+        }
+    }
+    if (vk_submit(&e->rt, err, errlen)) return -1;
+    collect_profile(e);
+
+    /* results: the readback buffers are host-visible; make the GPU's writes visible */
+    const int n_out = u->n_out;
+    if (b->logits && n_out > 0) {
+        vk_buffer_invalidate(&e->rt, &e->logits_rb);
+        memcpy(b->logits + (size_t)out_base * V, e->logits_rb.map, (size_t)n_out * V * f);
+    }
+    if (b->attention && n_out > 0) {
+        vk_buffer_invalidate(&e->rt, &e->capture_buf);
+        const float *src = e->capture_buf.map;
+        size_t rows = (size_t)n_out * (size_t)row_len;
+        for (int lh = 0; lh < hp->n_layer * hp->n_head; lh++)
+            memcpy(b->attention + ((size_t)lh * n_out_total + out_base) * row_len, src + lh * rows, rows * f);
+    }
+    if (hidden) {
+        vk_buffer_invalidate(&e->rt, &e->hidden_rb);
+        memcpy(b->hidden, e->hidden_rb.map, (size_t)(hp->n_layer + 1) * d * f);
+    }
+    if (stats) {
+        vk_buffer_invalidate(&e->rt, &e->topk_rb);
+        const float *r = e->topk_rb.map;
+        for (int i = 0; i < n_out; i++, r += 2 + 2 * K) {
+            int o = out_base + i;
+            if (b->logsumexp) b->logsumexp[o] = r[0];
+            if (b->entropy) b->entropy[o] = r[1];
+            for (uint32_t j = 0; j < K; j++) {
+                if (b->top_ids) memcpy(&b->top_ids[(size_t)o * K + j], &r[2 + j], sizeof(int32_t));
+                if (b->top_logits) b->top_logits[(size_t)o * K + j] = r[2 + K + j];
+            }
+        }
+    }
+    return 0;
+}
+
+static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen) {
+    vk_engine *e = (vk_engine *)base;
+    const model_hparams *hp = &base->model->hp;
+    if (!b->tokens || b->n_tokens <= 0 || b->pos < 0)
+        return fail(err, errlen, "empty batch or negative position");
+    if (b->pos > base->n_ctx - b->n_tokens)
+        return fail(err, errlen, "context full: %d + %d tokens exceed the context of %d", b->pos,
+                    b->n_tokens, base->n_ctx);
+    for (int i = 0; i < b->n_tokens; i++)
+        if (b->tokens[i] < 0 || b->tokens[i] >= hp->n_vocab)
+            return fail(err, errlen, "token id %d out of range (vocabulary of %d)", (int)b->tokens[i],
+                        hp->n_vocab);
+    if (b->attention && !e->capture)
+        return fail(err, errlen, "attention capture is off in this Vulkan engine");
+    if (b->top_k < 0 || b->top_k > VK_TOPK_MAX)
+        return fail(err, errlen, "top_k %d out of range (0..%d)", b->top_k, VK_TOPK_MAX);
+
+    const int n = b->n_tokens, row_len = b->pos + n, n_out_total = b->all_positions ? n : 1;
+    /* Capturing every position's attention is bounded by the capture buffer's rows. */
+    const int step = b->attention && b->all_positions ? imin(e->ubatch, e->cap_rows) : e->ubatch;
+    for (int start = 0; start < n; start += step) {
+        ubatch u = {.tokens = b->tokens + start, .p0 = b->pos + start, .n = imin(step, n - start)};
+        u.last = start + u.n == n;
+        if (b->all_positions) {
+            u.out_first = 0;
+            u.n_out = u.n;
+        } else {
+            u.out_first = u.n - 1;
+            u.n_out = u.last ? 1 : 0;
+        }
+        if (run_ubatch(e, b, &u, row_len, b->all_positions ? start : 0, n_out_total, err, errlen))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* vk_engine.h — the Vulkan engine: the whole forward pass on the GPU behind engine.h.
+ *
+ * Weights are uploaded once to device-local memory (split by rows where a matrix exceeds
+ * the device's buffer limit). A decode step is one command buffer, one submit, one wait;
+ * a prompt is evaluated in micro-batches of up to 64 tokens, one submit each. Attention
+ * rows are written by the attention kernel itself into host-visible memory while it
+ * computes them; the top-k, log-sum-exp and entropy of the logits are reduced on the GPU
+ * (engine_batch.top_k ...), so the CPU reads the full vocabulary only when asked. */
+#ifndef LLMSCOPE_VK_ENGINE_H
+#define LLMSCOPE_VK_ENGINE_H
+
+#include "engine.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* DEVICE_INDEX: as listed by engine_vulkan_list_devices, or -1 to choose (discrete GPU,
+ * then integrated, then CPU). CAPTURE: false skips the attention-capture memory and
+ * rejects batches that ask for attention rows. NULL with ERR filled on failure (no
+ * loader, no device, unsupported model or tensor type, out of device memory). */
+engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
+                             char *err, size_t errlen);
+
+/* One line per device to OUT: index, name, type, driver, Vulkan version, memory.
+ * Returns the number of devices or -1 with ERR filled. */
+int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen);
+
+/* Errors reported by the Khronos validation layer so far (0 when it is off). The layer
+ * is on with VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation or LLMSCOPE_VK_VALIDATION=1. */
+int engine_vulkan_validation_errors(const engine *e);
+
+/* GPU time per kernel, summed over the evals so far: recorded only when the environment
+ * has LLMSCOPE_VK_PROFILE=1 (timestamps cost a little). Prints nothing otherwise. */
+void engine_vulkan_print_profile(const engine *e, FILE *out);
+
+#endif
