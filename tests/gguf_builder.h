@@ -145,12 +145,14 @@ static inline size_t gb_kv_arr(gbuf *b, const char *key, uint32_t elem_type, uin
     return at;
 }
 
-/* One tensor-table entry; NE has N_DIMS entries, innermost first. */
+/* One tensor-table entry; NE holds the dimensions, innermost first. N_DIMS is written as
+ * given, but at most 4 dimensions follow it (NE must have min(N_DIMS, 4) entries), so a
+ * test can claim an absurd number of dimensions. */
 static inline size_t gb_tensor(gbuf *b, const char *name, uint32_t n_dims, const uint64_t *ne,
                                uint32_t type, uint64_t offset) {
     size_t at = gb_str(b, name);
     gb_u32(b, n_dims);
-    for (uint32_t d = 0; d < n_dims; d++) gb_u64(b, ne[d]);
+    for (uint32_t d = 0; d < n_dims && d < 4; d++) gb_u64(b, ne[d]);
     gb_u32(b, type);
     gb_u64(b, offset);
     return at;

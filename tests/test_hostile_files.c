@@ -1,0 +1,659 @@
+/* test_hostile_files.c — malformed and malicious GGUF files must be refused cleanly.
+ *
+ * Every case hands the reader a file that is wrong in one way and expects: return -1, the
+ * gguf_file left zeroed, and one line in err that names the problem (the test looks for a
+ * word that says what is wrong). Buffers are exact-size heap copies, so under
+ * AddressSanitizer (make test runs this binary that way too) a read one byte past the end
+ * is a crash, not luck. The last tests fuzz real files with fixed-seed byte flips. */
+#include "gguf.h"
+#include "quant.h"
+#include "test.h"
+#include "gguf_builder.h"
+
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+static bool is_zeroed(const gguf_file *f) {
+    static const gguf_file zero;
+    return memcmp(f, &zero, sizeof zero) == 0;
+}
+
+/* True if ERR is one non-empty line containing one of the '|'-separated NEEDLES. */
+static bool names_problem(const char *err, const char *needles) {
+    if (!err[0] || strchr(err, '\n') || strchr(err, '\r')) return false;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", needles);
+    for (char *save = NULL, *n = strtok_r(buf, "|", &save); n; n = strtok_r(NULL, "|", &save))
+        if (strstr(err, n)) return true;
+    return false;
+}
+
+/* Opens the first N bytes of DATA (through an exact-size copy) and expects a refusal whose
+ * message contains one of NEEDLES. Returns true when it was refused as expected. */
+static bool expect_reject_n(const char *label, const uint8_t *data, size_t n, const char *needles) {
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy) abort();
+    if (n) memcpy(copy, data, n);
+    gguf_file f;
+    char err[512] = "";
+    int rc = gguf_open_memory(&f, copy, n, "hostile.gguf", err, sizeof err);
+    bool ok = rc == -1 && is_zeroed(&f) && names_problem(err, needles) &&
+              strncmp(err, "hostile.gguf: ", 14) == 0;
+    CHECKF(ok, "%s: rc %d, err \"%s\" (wanted one line naming %s)", label, rc, err, needles);
+    if (rc == 0) gguf_close(&f);
+    free(copy);
+    return ok;
+}
+static bool expect_reject(const char *label, const gbuf *b, const char *needles) {
+    return expect_reject_n(label, b->p, b->len, needles);
+}
+
+static void expect_accept(const char *label, const gbuf *b) {
+    uint8_t *copy = gb_copy(b, b->len);
+    gguf_file f;
+    char err[512] = "";
+    int rc = gguf_open_memory(&f, copy, b->len, "ok.gguf", err, sizeof err);
+    CHECKF(rc == 0, "%s: %s", label, err);
+    if (rc == 0) gguf_close(&f);
+    free(copy);
+}
+
+/* A small valid file: 4 key/values (a string, a u32, a string array, an f32 array) and two
+ * tensors; it ends exactly at the end of the last tensor's data, so every proper prefix is
+ * a truncated file. Section starts are recorded for the tests that cut or patch there. */
+typedef struct small_marks {
+    size_t kv[4], tensor[2], data, end;
+} small_marks;
+
+static void build_small(gbuf *b, small_marks *m) {
+    static const uint64_t ne_a[1] = {8}, ne_b[2] = {32, 2};
+    gb_header(b, 3, 2, 4);
+    m->kv[0] = gb_kv_str(b, "general.architecture", "llama");
+    m->kv[1] = gb_kv_u32(b, "llama.block_count", 2);
+    m->kv[2] = gb_kv_arr(b, "tokenizer.ggml.tokens", GB_STRING, 3);
+    gb_str(b, "<s>"), gb_str(b, "hello"), gb_str(b, "");
+    m->kv[3] = gb_kv_arr(b, "tokenizer.ggml.scores", GB_F32, 2);
+    gb_f32(b, -1.0f), gb_f32(b, -2.5f);
+    m->tensor[0] = gb_tensor(b, "a", 1, ne_a, GGML_TYPE_F32, 0);
+    m->tensor[1] = gb_tensor(b, "b", 2, ne_b, GGML_TYPE_Q8_0, 32);
+    m->data = gb_pad(b, 32);
+    for (int i = 0; i < 32 + 68; i++) gb_u8(b, (uint8_t)i);
+    m->end = b->len;
+}
+
+/* --- truncation ----------------------------------------------------------------------------- */
+
+static void test_truncated_at_every_byte(void) {
+    gbuf b = {0};
+    small_marks m;
+    build_small(&b, &m);
+    expect_accept("the whole small file", &b);
+    int refused = 0;
+    for (size_t n = 0; n < b.len; n++) {
+        char label[64];
+        snprintf(label, sizeof label, "cut at byte %zu of %zu", n, b.len);
+        refused += expect_reject_n(label, b.p, n, "ends|cannot fit|past the end|remain");
+    }
+    CHECK(refused == (int)b.len);
+    gb_free(&b);
+}
+
+/* Where a cut lands decides what the message must talk about. */
+static const char *needle_for_cut(const gguf_file *f, uint64_t cut, char *buf, size_t cap) {
+    if (cut < 24) return "header";
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        uint64_t start = (uint64_t)((const uint8_t *)f->kv[i].key.ptr - f->map) - 8;
+        uint64_t next = i + 1 < f->n_kv ? (uint64_t)((const uint8_t *)f->kv[i + 1].key.ptr - f->map) - 8
+                                        : (uint64_t)((const uint8_t *)f->tensors[0].name.ptr - f->map) - 8;
+        if (cut >= start && cut < next) {
+            snprintf(buf, cap, "metadata entry %llu|'%.*s'|metadata count", (unsigned long long)i,
+                     (int)f->kv[i].key.len, f->kv[i].key.ptr);
+            return buf;
+        }
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        uint64_t start = (uint64_t)((const uint8_t *)f->tensors[i].name.ptr - f->map) - 8;
+        uint64_t next = i + 1 < f->n_tensors
+                            ? (uint64_t)((const uint8_t *)f->tensors[i + 1].name.ptr - f->map) - 8
+                            : f->data_offset;
+        if (cut >= start && cut < next) {
+            snprintf(buf, cap, "tensor entry %llu|'%.*s'|tensor count|before the tensor data",
+                     (unsigned long long)i, (int)f->tensors[i].name.len, f->tensors[i].name.ptr);
+            return buf;
+        }
+    }
+    return "runs past the end|before the tensor data";
+}
+
+/* The real stories260K file cut at (and one byte either side of) every section boundary:
+ * header fields, each key/value, each tensor entry, the data section, each tensor's data. */
+static void test_truncated_real_file_at_boundaries(void) {
+    char path[1024];
+    REQUIRE_SHARED(path, "models/stories260K.gguf");
+    gguf_file f;
+    char err[512] = "";
+    if (gguf_open(&f, path, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        return;
+    }
+    uint64_t cuts[4096];
+    size_t nc = 0;
+    static const uint64_t header[] = {0, 3, 4, 8, 16, 23, 24};
+    for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) cuts[nc++] = header[i];
+    for (uint64_t i = 0; i < f.n_kv && nc + 4 < 4096; i++) {
+        uint64_t key_at = (uint64_t)((const uint8_t *)f.kv[i].key.ptr - f.map);
+        cuts[nc++] = key_at - 8;                 /* entry start */
+        cuts[nc++] = key_at;                     /* inside: key bytes */
+        cuts[nc++] = key_at + f.kv[i].key.len;   /* the type field */
+        cuts[nc++] = key_at + f.kv[i].key.len + 4; /* the value */
+    }
+    for (uint64_t i = 0; i < f.n_tensors && nc + 6 < 4096; i++) {
+        uint64_t name_at = (uint64_t)((const uint8_t *)f.tensors[i].name.ptr - f.map);
+        cuts[nc++] = name_at - 8;
+        cuts[nc++] = name_at + f.tensors[i].name.len + 2; /* inside n_dims */
+        cuts[nc++] = name_at + f.tensors[i].name.len + 4 + 3; /* inside ne[0] */
+        uint64_t d = f.data_offset + f.tensors[i].offset;
+        cuts[nc++] = d;
+        cuts[nc++] = d + 1;
+        cuts[nc++] = d + f.tensors[i].nbytes - 1;
+    }
+    cuts[nc++] = f.data_offset - 1;
+    cuts[nc++] = f.data_offset;
+    cuts[nc++] = f.size - 1;
+    for (size_t i = 0; i < nc; i++) {
+        for (int delta = -1; delta <= 1; delta++) {
+            if (delta < 0 && cuts[i] == 0) continue;
+            uint64_t cut = cuts[i] + (uint64_t)(int64_t)delta;
+            if (cut >= f.size) continue;
+            char label[96], nb[256];
+            snprintf(label, sizeof label, "stories260K cut at byte %llu", (unsigned long long)cut);
+            expect_reject_n(label, f.map, cut, needle_for_cut(&f, cut, nb, sizeof nb));
+        }
+    }
+    /* The mmap path as well: a few truncated copies on disk. */
+    uint64_t disk_cuts[] = {24, f.data_offset - 1, f.data_offset + 1, f.size - 1};
+    for (size_t i = 0; i < sizeof disk_cuts / sizeof disk_cuts[0]; i++) {
+        char tmp[] = "/tmp/llmscope-hostile-XXXXXX";
+        int fd = mkstemp(tmp);
+        CHECK(fd >= 0);
+        if (fd < 0) break;
+        bool wrote = write(fd, f.map, disk_cuts[i]) == (ssize_t)disk_cuts[i];
+        close(fd);
+        CHECK(wrote);
+        gguf_file g;
+        err[0] = 0;
+        int rc = gguf_open(&g, tmp, err, sizeof err);
+        CHECKF(rc == -1 && is_zeroed(&g) && names_problem(err, "ends|cannot fit|past the end|before") &&
+               strstr(err, tmp) == err,
+               "disk cut %llu: rc %d, %s", (unsigned long long)disk_cuts[i], rc, err);
+        if (rc == 0) gguf_close(&g);
+        unlink(tmp);
+    }
+    gguf_close(&f);
+}
+
+/* --- header ------------------------------------------------------------------------------- */
+
+static void test_bad_magic_and_version(void) {
+    gbuf b = {0};
+    small_marks m;
+    build_small(&b, &m);
+    static const char *const magics[] = {"GGML", "gguf", "\0\0\0\0", "FUGG", "GGJT"};
+    for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++) {
+        memcpy(b.p, magics[i], 4);
+        expect_reject("bad magic", &b, "not a GGUF file");
+    }
+    memcpy(b.p, "GGUF", 4);
+    static const uint32_t versions[] = {0, 1, 4, 99, 0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        gb_put_u32(&b, 4, versions[i]);
+        expect_reject("bad version", &b, "unsupported GGUF version");
+    }
+    gb_put_u32(&b, 4, 0x03000000u); /* version 3 written big-endian */
+    expect_reject("big-endian", &b, "big-endian");
+    gb_put_u32(&b, 4, 2);
+    expect_accept("version 2", &b);
+    gb_free(&b);
+}
+
+/* --- counts and lengths ---------------------------------------------------------------------- */
+
+static void test_absurd_counts(void) {
+    gbuf b = {0};
+    small_marks m;
+    build_small(&b, &m);
+    static const uint64_t counts[] = {UINT64_MAX, 1ull << 63, 1ull << 32, 1000, 5};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        gb_put_u64(&b, 16, counts[i]); /* n_kv */
+        expect_reject("n_kv", &b, counts[i] == 5 ? "ends|metadata|tensor" : "metadata count");
+    }
+    gb_put_u64(&b, 16, 4);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        gb_put_u64(&b, 8, counts[i]); /* n_tensors */
+        expect_reject("n_tensors", &b, counts[i] == 5 ? "tensor" : "tensor count");
+    }
+    gb_put_u64(&b, 8, 2);
+    expect_accept("restored", &b);
+
+    /* string array length: the tokens array has 3 elements */
+    size_t arr_len_at = m.kv[2] + 8 + strlen("tokenizer.ggml.tokens") + 4 + 4;
+    static const uint64_t lens[] = {UINT64_MAX, 1ull << 61, 1ull << 40, 4};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        gb_put_u64(&b, arr_len_at, lens[i]);
+        expect_reject("string array length", &b, "tokenizer.ggml.tokens|metadata entry 3");
+    }
+    gb_put_u64(&b, arr_len_at, 3);
+    /* f32 array length: 2^62 elements of 4 bytes wraps a 64-bit size to 0 */
+    size_t f32_len_at = m.kv[3] + 8 + strlen("tokenizer.ggml.scores") + 4 + 4;
+    static const uint64_t flens[] = {UINT64_MAX, 1ull << 62, (1ull << 62) + 1, 1ull << 61};
+    for (size_t i = 0; i < sizeof flens / sizeof flens[0]; i++) {
+        gb_put_u64(&b, f32_len_at, flens[i]);
+        expect_reject("f32 array length", &b, "runs past the end");
+    }
+    gb_put_u64(&b, f32_len_at, 2);
+    expect_accept("restored", &b);
+
+    /* string lengths: a key, a string value, an array element, a tensor name */
+    size_t value_len_at = m.kv[0] + 8 + strlen("general.architecture") + 4;
+    size_t elem_len_at = arr_len_at + 8;
+    struct { size_t at; const char *needle; } fields[] = {
+        {m.kv[0], "the key of metadata entry 0"},
+        {value_len_at, "the value of metadata entry 0"},
+        {elem_len_at, "element 0 of metadata 'tokenizer.ggml.tokens'"},
+        {m.tensor[1], "the name of tensor entry 1"}};
+    static const uint64_t slens[] = {UINT64_MAX, UINT64_MAX - 7, 1ull << 63, 1ull << 32, 100000};
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        uint64_t orig = 0;
+        memcpy(&orig, b.p + fields[k].at, 8);
+        for (size_t i = 0; i < sizeof slens / sizeof slens[0]; i++) {
+            gb_put_u64(&b, fields[k].at, slens[i]);
+            char label[96];
+            snprintf(label, sizeof label, "string length %llu at %zu", (unsigned long long)slens[i], fields[k].at);
+            expect_reject(label, &b, fields[k].needle);
+        }
+        gb_put_u64(&b, fields[k].at, orig);
+    }
+    expect_accept("restored", &b);
+    gb_free(&b);
+}
+
+/* --- tensor entries --------------------------------------------------------------------------- */
+
+/* One tensor with the given shape/type/offset and DATA_BYTES of data after the table. */
+static void build_one_tensor(gbuf *b, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+                             uint64_t offset, size_t data_bytes) {
+    gb_header(b, 3, 1, 0);
+    gb_tensor(b, "blk.0.attn_q.weight", n_dims, ne, type, offset);
+    gb_pad(b, 32);
+    gb_zeros(b, data_bytes);
+}
+
+static void test_absurd_dimensions(void) {
+    struct { uint32_t n_dims; uint64_t ne[4]; const char *needle; } cases[] = {
+        {0, {1}, "0 dimensions"},
+        {5, {1, 1, 1, 1}, "5 dimensions"},
+        {0xFFFFFFFFu, {1}, "4294967295 dimensions"},
+        {2, {8, 0}, "zero-length dimension 1"},
+        {1, {UINT64_MAX}, "absurdly large"},
+        {2, {1ull << 32, 1ull << 32}, "absurdly large"},      /* product wraps to 0 in 64 bits */
+        {4, {1 << 20, 1 << 20, 1 << 20, 1 << 20}, "absurdly large"},
+        {3, {1ull << 40, 1 << 9, 1}, "absurdly large"},
+        {2, {1ull << 24, 1ull << 24}, "runs past the end"}, /* 2^48 floats: plausible, not here */
+        {4, {32, 3, 5, 7}, "runs past the end"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gbuf b = {0};
+        build_one_tensor(&b, cases[i].n_dims, cases[i].ne, GGML_TYPE_F32, 0, 64);
+        char label[64];
+        snprintf(label, sizeof label, "dimensions case %zu", i);
+        expect_reject(label, &b, cases[i].needle);
+        gb_free(&b);
+    }
+}
+
+static void test_tensor_data_out_of_bounds(void) {
+    static const uint64_t ne9[1] = {9}, ne8[1] = {8};
+    struct { const uint64_t *ne; uint64_t offset; size_t data; } cases[] = {
+        {ne9, 0, 32},                    /* 36 bytes wanted, 32 present */
+        {ne8, 32, 32},                   /* starts exactly at the end */
+        {ne8, 1ull << 40, 64},
+        {ne8, UINT64_MAX - 31, 64},      /* offset + size wraps around */
+        {ne8, UINT64_MAX & ~31ull, 64}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gbuf b = {0};
+        build_one_tensor(&b, 1, cases[i].ne, GGML_TYPE_F32, cases[i].offset, cases[i].data);
+        char label[64];
+        snprintf(label, sizeof label, "data bounds case %zu", i);
+        expect_reject(label, &b, "runs past the end|not aligned");
+        gb_free(&b);
+    }
+    /* the header promises tensors, but the file ends before the data section */
+    gbuf b = {0};
+    build_one_tensor(&b, 1, ne8, GGML_TYPE_F32, 0, 0);
+    size_t table_end = b.len;
+    b.len = table_end - 4; /* cut the padding short */
+    while (b.len % 32 == 0) b.len--;
+    expect_reject("no data section", &b, "before the tensor data section|runs past the end");
+    gb_free(&b);
+}
+
+static void build_tensors_at(gbuf *b, size_t n, const char *const *names, const uint64_t *elems,
+                             const uint64_t *offsets, size_t data_bytes) {
+    gb_header(b, 3, n, 0);
+    for (size_t i = 0; i < n; i++) gb_tensor(b, names[i], 1, &elems[i], GGML_TYPE_F32, offsets[i]);
+    gb_pad(b, 32);
+    gb_zeros(b, data_bytes);
+}
+
+static void test_overlapping_tensors(void) {
+    static const char *const names[] = {"a", "b", "c"};
+    struct { uint64_t elems[3], offsets[3]; size_t n; } cases[] = {
+        {{8, 8}, {0, 0}, 2},                 /* same place */
+        {{16, 8}, {0, 32}, 2},               /* b inside a */
+        {{8, 32, 8}, {256, 0, 64}, 3},       /* table order differs from offset order */
+        {{8, 8, 40}, {0, 64, 0}, 3}};        /* c covers both */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gbuf b = {0};
+        build_tensors_at(&b, cases[i].n, names, cases[i].elems, cases[i].offsets, 512);
+        char label[64];
+        snprintf(label, sizeof label, "overlap case %zu", i);
+        expect_reject(label, &b, "overlap");
+        gb_free(&b);
+    }
+    /* touching but not overlapping is fine */
+    gbuf b = {0};
+    uint64_t elems[2] = {8, 8}, offsets[2] = {32, 0};
+    build_tensors_at(&b, 2, names, elems, offsets, 64);
+    expect_accept("adjacent tensors", &b);
+    gb_free(&b);
+}
+
+static void test_misaligned_offsets(void) {
+    static const uint64_t ne8[1] = {8};
+    static const uint64_t offs[] = {1, 2, 4, 16, 31, 33};
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        gbuf b = {0};
+        build_one_tensor(&b, 1, ne8, GGML_TYPE_F32, offs[i], 128);
+        expect_reject("misaligned offset", &b, "not aligned to 32");
+        gb_free(&b);
+    }
+}
+
+static void test_unknown_types(void) {
+    static const uint64_t ne256[1] = {256}, ne100[1] = {100};
+    static const uint32_t types[] = {4, 5, 31, 36, 40, 1000, 0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        gbuf b = {0};
+        build_one_tensor(&b, 1, ne256, types[i], 0, 2048);
+        expect_reject("unknown tensor type", &b, "unknown type");
+        gb_free(&b);
+    }
+    gbuf b = {0};
+    build_one_tensor(&b, 1, ne100, GGML_TYPE_Q4_K, 0, 2048);
+    expect_reject("partial block", &b, "not a multiple of the q4_K block size 256");
+    gb_free(&b);
+    /* A known but unsupported type is the model loader's to refuse: the reader measures it
+     * (so the error can say "q4_1 is not supported" rather than "corrupt file"). */
+    build_one_tensor(&b, 1, ne256, GGML_TYPE_Q4_1, 0, 8 * 20);
+    expect_accept("q4_1 tensor", &b);
+    gb_free(&b);
+
+    static const uint32_t vtypes[] = {13, 100, 0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof vtypes / sizeof vtypes[0]; i++) {
+        gb_header(&b, 3, 0, 1);
+        gb_kv_head(&b, "general.weird", vtypes[i]);
+        gb_zeros(&b, 16);
+        expect_reject("unknown value type", &b, "'general.weird' has unknown value type");
+        gb_free(&b);
+        gb_header(&b, 3, 0, 1);
+        gb_kv_arr(&b, "general.weird", vtypes[i], 2);
+        gb_zeros(&b, 16);
+        expect_reject("unknown element type", &b, "unknown element type");
+        gb_free(&b);
+    }
+}
+
+static void test_nested_arrays(void) {
+    gbuf b = {0};
+    gb_header(&b, 3, 0, 1);
+    gb_kv_arr(&b, "general.nested", GB_ARRAY, 1);
+    gb_u32(&b, GB_U32), gb_u64(&b, 1), gb_u32(&b, 7);
+    expect_reject("nested array", &b, "nested arrays are not supported");
+    gb_free(&b);
+    /* an empty array of arrays is still refused: the element type alone is unsupported */
+    gb_header(&b, 3, 0, 1);
+    gb_kv_arr(&b, "general.nested", GB_ARRAY, 0);
+    expect_reject("empty nested array", &b, "nested");
+    gb_free(&b);
+}
+
+static void test_duplicates(void) {
+    static const char *const names[] = {"same", "same"};
+    uint64_t elems[2] = {8, 8}, offsets[2] = {0, 32};
+    gbuf b = {0};
+    build_tensors_at(&b, 2, names, elems, offsets, 64);
+    expect_reject("duplicate tensor names", &b, "tensor name 'same' appears twice");
+    gb_free(&b);
+
+    gb_header(&b, 3, 0, 3);
+    gb_kv_u32(&b, "llama.block_count", 2);
+    gb_kv_str(&b, "general.architecture", "llama");
+    gb_kv_u32(&b, "llama.block_count", 200);
+    expect_reject("duplicate keys", &b, "metadata key 'llama.block_count' appears twice");
+    gb_free(&b);
+
+    /* Many tensors, duplicate at the two ends of the table: found, and fast (the check is
+     * a sort, not a comparison of every pair). */
+    const size_t n = 100000;
+    gb_header(&b, 3, n, 0);
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t.%zu", i == n - 1 ? (size_t)0 : i);
+        uint64_t ne = 8;
+        gb_tensor(&b, name, 1, &ne, GGML_TYPE_F32, 32 * i);
+    }
+    gb_pad(&b, 32);
+    gb_zeros(&b, 32 * n);
+    clock_t t0 = clock();
+    expect_reject("duplicate among 100000", &b, "tensor name 't.0' appears twice");
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    CHECKF(secs < 20, "100000-tensor check took %.1f s", secs);
+    gb_free(&b);
+}
+
+/* Names are attacker-chosen text: an error must stay one line and carry no raw control
+ * bytes (a newline or an ESC sequence would garble a terminal or a log). */
+static void test_hostile_names_stay_one_line(void) {
+    static const uint64_t ne256[1] = {256};
+    gbuf b = {0};
+    gb_header(&b, 3, 1, 0);
+    gb_tensor(&b, "evil\n\x1b[2J\rname", 1, ne256, 99, 0);
+    gb_pad(&b, 32);
+    gb_zeros(&b, 1024);
+    uint8_t *copy = gb_copy(&b, b.len);
+    gguf_file f;
+    char err[512] = "";
+    CHECK(gguf_open_memory(&f, copy, b.len, "x.gguf", err, sizeof err) == -1);
+    CHECKF(!strchr(err, '\n') && !strchr(err, '\r') && !strchr(err, '\x1b') &&
+           strstr(err, "evil\\x0a\\x1b[2J\\x0dname") && strstr(err, "unknown type"), "err: %s", err);
+    free(copy);
+    gb_free(&b);
+
+    char long_key[5000];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    gb_header(&b, 3, 0, 1);
+    gb_kv_head(&b, long_key, 77);
+    gb_zeros(&b, 8);
+    copy = gb_copy(&b, b.len);
+    CHECK(gguf_open_memory(&f, copy, b.len, "x.gguf", err, sizeof err) == -1);
+    CHECKF(strlen(err) < 300 && strstr(err, "kkk...' has unknown value type 77"), "err: %s", err);
+    free(copy);
+    gb_free(&b);
+}
+
+static void test_open_errors(void) {
+    gguf_file f;
+    char err[512] = "";
+    CHECK(gguf_open(&f, "/nonexistent/model.gguf", err, sizeof err) == -1 && is_zeroed(&f));
+    CHECKF(names_problem(err, "cannot open") && strstr(err, "/nonexistent/model.gguf"), "%s", err);
+    CHECK(gguf_open(&f, "/tmp", err, sizeof err) == -1);
+    CHECKF(names_problem(err, "not a regular file"), "%s", err);
+    CHECK(gguf_open(&f, "/dev/null", err, sizeof err) == -1);
+    CHECKF(names_problem(err, "not a regular file"), "%s", err);
+    static const size_t sizes[] = {0, 3, 23};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char tmp[] = "/tmp/llmscope-short-XXXXXX";
+        int fd = mkstemp(tmp);
+        CHECK(fd >= 0);
+        if (fd < 0) return;
+        bool wrote = write(fd, "GGUF\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", sizes[i]) == (ssize_t)sizes[i];
+        close(fd);
+        CHECK(wrote);
+        CHECK(gguf_open(&f, tmp, err, sizeof err) == -1 && is_zeroed(&f));
+        CHECKF(names_problem(err, "too short"), "%zu bytes: %s", sizes[i], err);
+        unlink(tmp);
+    }
+    /* a tiny err buffer is truncated, never overrun */
+    char small[8];
+    memset(small, 'x', sizeof small);
+    CHECK(gguf_open(&f, "/nonexistent/model.gguf", small, sizeof small) == -1 && small[7] == 0);
+}
+
+/* --- fuzzing -------------------------------------------------------------------------------- */
+
+static uint64_t next_rand(uint64_t *s) { /* xorshift64*: fixed seed, reproducible */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* After an accepted open, everything the reader hands out must be readable: ASan turns a
+ * pointer outside the buffer into a crash. Returns a checksum so nothing is optimised out. */
+static unsigned touch_everything(const gguf_file *f, const uint8_t *buf, uint64_t size) {
+    unsigned sum = 0;
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_kv *kv = &f->kv[i];
+        for (uint64_t k = 0; k < kv->key.len; k++) sum += (unsigned char)kv->key.ptr[k];
+        if (kv->type == GGUF_VT_STRING && kv->str.len) sum += (unsigned char)kv->str.ptr[kv->str.len - 1];
+        if (kv->type == GGUF_VT_ARRAY) {
+            for (uint64_t j = 0; j < kv->arr_len && j < 4096; j++) {
+                if (kv->arr_type == GGUF_VT_STRING) {
+                    gguf_str s = gguf_arr_str(kv, j);
+                    if (s.len) sum += (unsigned char)s.ptr[s.len - 1];
+                } else {
+                    sum += (unsigned)gguf_arr_int(kv, j) + (unsigned)gguf_arr_f32(kv, j);
+                }
+            }
+        }
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        const uint8_t *p = t->data;
+        if (p < buf || t->nbytes > (uint64_t)(buf + size - p)) bad++;
+        sum += p[0] + p[t->nbytes - 1];
+        if (ggml_type_supported(t->type) && t->ne[0] <= 1 << 16) {
+            float *row = malloc(t->ne[0] * sizeof *row);
+            if (row) {
+                dequantize_row(t->type, t->data, row, (int64_t)t->ne[0]);
+                sum += row[0] != row[0];
+                free(row);
+            }
+        }
+    }
+    CHECKF(bad == 0, "%llu tensors outside the buffer after a successful open", (unsigned long long)bad);
+    return sum;
+}
+
+/* Mutates BUF (SIZE bytes) ITERS times: a few random bytes (mostly within the first
+ * HOT bytes, where the header and tables live) set to random or boundary values, opens
+ * it, checks the outcome, and restores the bytes. */
+static void fuzz(const char *label, uint8_t *buf, uint64_t size, uint64_t hot, int iters, uint64_t seed,
+                 double max_secs) {
+    uint64_t s = seed;
+    int accepted = 0, rejected = 0, done = 0;
+    clock_t t0 = clock();
+    for (; done < iters; done++) {
+        if ((double)(clock() - t0) / CLOCKS_PER_SEC > max_secs) break;
+        uint64_t pos[8];
+        uint8_t old[8];
+        int n = 1 + (int)(next_rand(&s) % 8);
+        for (int k = 0; k < n; k++) {
+            uint64_t r = next_rand(&s);
+            pos[k] = (r & 15) ? (r >> 8) % hot : (r >> 8) % size;
+            old[k] = buf[pos[k]];
+            uint64_t v = next_rand(&s);
+            static const uint8_t special[] = {0x00, 0xFF, 0x7F, 0x80, 0x01, 0x20};
+            buf[pos[k]] = (v & 3) ? (uint8_t)(v >> 8) : special[(v >> 8) % sizeof special];
+        }
+        /* sometimes also cut the file short */
+        uint64_t len = (next_rand(&s) % 10) ? size : next_rand(&s) % size;
+        uint8_t *copy = malloc(len ? len : 1);
+        if (!copy) abort();
+        memcpy(copy, buf, len);
+        gguf_file f;
+        char err[512] = "";
+        if (gguf_open_memory(&f, copy, len, "fuzz.gguf", err, sizeof err) == 0) {
+            accepted++;
+            touch_everything(&f, copy, len);
+            gguf_close(&f);
+        } else {
+            rejected++;
+            CHECKF(is_zeroed(&f) && err[0] && !strchr(err, '\n') && !strchr(err, '\x1b'),
+                   "%s iteration %d: bad error \"%s\"", label, done, err);
+        }
+        free(copy);
+        for (int k = n - 1; k >= 0; k--) buf[pos[k]] = old[k];
+    }
+    CHECKF(done >= 500, "%s: only %d iterations in %.0f s", label, done, max_secs);
+    CHECKF(rejected > 0, "%s: no mutation was rejected", label);
+    (void)accepted;
+}
+
+static void test_fuzz_small_built_file(void) {
+    gbuf b = {0};
+    small_marks m;
+    build_small(&b, &m);
+    fuzz("small", b.p, b.len, m.data, 10000, 0x9E3779B97F4A7C15ull, 20);
+    gb_free(&b);
+}
+
+static void test_fuzz_real_file(void) {
+    char path[1024];
+    REQUIRE_SHARED(path, "models/stories260K.gguf");
+    gguf_file f;
+    char err[512] = "";
+    if (gguf_open(&f, path, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        return;
+    }
+    uint8_t *buf = malloc(f.size);
+    if (!buf) abort();
+    memcpy(buf, f.map, f.size);
+    fuzz("stories260K", buf, f.size, f.data_offset, 3000, 42, 30);
+    free(buf);
+    gguf_close(&f);
+}
+
+int main(void) {
+    RUN(test_truncated_at_every_byte);
+    RUN(test_truncated_real_file_at_boundaries);
+    RUN(test_bad_magic_and_version);
+    RUN(test_absurd_counts);
+    RUN(test_absurd_dimensions);
+    RUN(test_tensor_data_out_of_bounds);
+    RUN(test_overlapping_tensors);
+    RUN(test_misaligned_offsets);
+    RUN(test_unknown_types);
+    RUN(test_nested_arrays);
+    RUN(test_duplicates);
+    RUN(test_hostile_names_stay_one_line);
+    RUN(test_open_errors);
+    RUN(test_fuzz_small_built_file);
+    RUN(test_fuzz_real_file);
+    return test_exit_code();
+}
