@@ -6,6 +6,7 @@
  * AddressSanitizer (make test runs this binary that way too) a read one byte past the end
  * is a crash, not luck. The last tests fuzz real files with fixed-seed byte flips. */
 #include "gguf.h"
+#include "model.h"
 #include "quant.h"
 #include "test.h"
 #include "gguf_builder.h"
@@ -639,6 +640,247 @@ static void test_fuzz_real_file(void) {
     gguf_close(&f);
 }
 
+/* --- model level: model_load_gguf on files that are valid GGUF but wrong models --------- */
+
+/* A tiny llama model described as data, so each case can change one thing: dim 32, one
+ * layer, 4 query heads and 2 kv heads of 8, ffn 64, vocabulary 4. */
+typedef struct mtensor {
+    const char *name;
+    uint32_t n_dims;
+    uint64_t ne[2];
+    uint32_t type;
+} mtensor;
+typedef struct mkv {
+    const char *key;
+    uint32_t type; /* GB_U32, GB_F32, GB_STRING, GB_U64 */
+    uint64_t u;
+    float f;
+    const char *s;
+} mkv;
+typedef struct model_spec {
+    mtensor t[16];
+    int nt;
+    mkv kv[16];
+    int nkv;
+    float fill; /* value of every f32 element */
+} model_spec;
+
+static model_spec tiny_llama(void) {
+    model_spec s = {
+        .t = {{"token_embd.weight", 2, {32, 4}, GGML_TYPE_F32},
+              {"output_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.attn_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.ffn_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.attn_q.weight", 2, {32, 32}, GGML_TYPE_F32},
+              {"blk.0.attn_k.weight", 2, {32, 16}, GGML_TYPE_F32},
+              {"blk.0.attn_v.weight", 2, {32, 16}, GGML_TYPE_F32},
+              {"blk.0.attn_output.weight", 2, {32, 32}, GGML_TYPE_F32},
+              {"blk.0.ffn_gate.weight", 2, {32, 64}, GGML_TYPE_F32},
+              {"blk.0.ffn_up.weight", 2, {32, 64}, GGML_TYPE_F32},
+              {"blk.0.ffn_down.weight", 2, {64, 32}, GGML_TYPE_F32}},
+        .nt = 11,
+        .kv = {{"general.architecture", GB_STRING, 0, 0, "llama"},
+               {"llama.embedding_length", GB_U32, 32, 0, NULL},
+               {"llama.block_count", GB_U32, 1, 0, NULL},
+               {"llama.feed_forward_length", GB_U32, 64, 0, NULL},
+               {"llama.context_length", GB_U32, 128, 0, NULL},
+               {"llama.attention.head_count", GB_U32, 4, 0, NULL},
+               {"llama.attention.head_count_kv", GB_U32, 2, 0, NULL},
+               {"llama.rope.freq_base", GB_F32, 0, 10000.0f, NULL},
+               {"llama.attention.layer_norm_rms_epsilon", GB_F32, 0, 1e-5f, NULL}},
+        .nkv = 9,
+        .fill = 0.01f};
+    return s;
+}
+
+static mtensor *spec_tensor(model_spec *s, const char *name) {
+    for (int i = 0; i < s->nt; i++)
+        if (!strcmp(s->t[i].name, name)) return &s->t[i];
+    return NULL;
+}
+static mkv *spec_kv(model_spec *s, const char *key) {
+    for (int i = 0; i < s->nkv; i++)
+        if (!strcmp(s->kv[i].key, key)) return &s->kv[i];
+    if (s->nkv == 16) abort();
+    s->kv[s->nkv] = (mkv){key, GB_U32, 0, 0, NULL};
+    return &s->kv[s->nkv++];
+}
+static void spec_drop_tensor(model_spec *s, const char *name) {
+    mtensor *t = spec_tensor(s, name);
+    if (t) *t = s->t[--s->nt];
+}
+static void spec_drop_kv(model_spec *s, const char *key) {
+    mkv *kv = spec_kv(s, key);
+    *kv = s->kv[--s->nkv];
+}
+
+static void build_model(gbuf *b, const model_spec *s) {
+    gb_header(b, 3, (uint64_t)s->nt, (uint64_t)s->nkv);
+    for (int i = 0; i < s->nkv; i++) {
+        const mkv *kv = &s->kv[i];
+        gb_kv_head(b, kv->key, kv->type);
+        if (kv->type == GB_STRING) gb_str(b, kv->s);
+        else if (kv->type == GB_F32) gb_f32(b, kv->f);
+        else if (kv->type == GB_U64) gb_u64(b, kv->u);
+        else gb_u32(b, (uint32_t)kv->u);
+    }
+    uint64_t off = 0, sizes[16];
+    for (int i = 0; i < s->nt; i++) {
+        const mtensor *t = &s->t[i];
+        uint64_t rb = 0;
+        if (!ggml_row_bytes(t->type, t->ne[0], &rb)) rb = 0;
+        sizes[i] = rb * (t->n_dims > 1 ? t->ne[1] : 1);
+        gb_tensor(b, t->name, t->n_dims, t->ne, t->type, off);
+        off += (sizes[i] + 31) / 32 * 32;
+    }
+    for (int i = 0; i < s->nt; i++) {
+        gb_pad(b, 32);
+        if (s->t[i].type == GGML_TYPE_F32)
+            for (uint64_t k = 0; k < sizes[i] / 4; k++) gb_f32(b, s->fill);
+        else
+            for (uint64_t k = 0; k < sizes[i]; k++) gb_u8(b, (uint8_t)(k * 13));
+    }
+    gb_pad(b, 32);
+}
+
+/* Loads S; expects success when NEEDLES is NULL, else a one-line error containing one of
+ * them. */
+static void expect_model(const char *label, const model_spec *s, const char *needles) {
+    gbuf b = {0};
+    build_model(&b, s);
+    uint8_t *copy = gb_copy(&b, b.len);
+    gguf_file f;
+    char err[512] = "";
+    int rc = gguf_open_memory(&f, copy, b.len, "tiny.gguf", err, sizeof err);
+    CHECKF(rc == 0, "%s: the GGUF layer refused it: %s", label, err);
+    if (rc == 0) {
+        model m;
+        rc = model_load_gguf(&m, &f, err, sizeof err);
+        if (!needles) {
+            CHECKF(rc == 0, "%s: %s", label, err);
+        } else {
+            CHECKF(rc == -1 && names_problem(err, needles) && strstr(err, "tiny.gguf"),
+                   "%s: rc %d, err \"%s\" (wanted one line naming %s)", label, rc, err, needles);
+        }
+        if (rc == 0) model_free(&m);
+    }
+    free(copy);
+    gb_free(&b);
+}
+
+static void test_model_tiny_llama_loads(void) {
+    model_spec s = tiny_llama();
+    expect_model("the baseline tiny llama", &s, NULL);
+}
+
+static void test_model_missing_tensor(void) {
+    static const char *const names[] = {"token_embd.weight", "output_norm.weight",
+                                        "blk.0.ffn_down.weight", "blk.0.attn_k.weight"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        model_spec s = tiny_llama();
+        spec_drop_tensor(&s, names[i]);
+        char needle[128];
+        snprintf(needle, sizeof needle, "missing tensor '%s'", names[i]);
+        expect_model(names[i], &s, needle);
+    }
+    /* block_count says 2 but only layer 0 exists */
+    model_spec s = tiny_llama();
+    spec_kv(&s, "llama.block_count")->u = 2;
+    expect_model("layer 1 absent", &s, "missing tensor 'blk.1.");
+}
+
+static void test_model_wrong_shape(void) {
+    struct { const char *name; uint32_t n_dims; uint64_t ne[2]; } cases[] = {
+        {"blk.0.attn_k.weight", 2, {32, 32}},     /* kv heads x head_dim is 16 */
+        {"blk.0.attn_q.weight", 2, {16, 32}},
+        {"blk.0.ffn_down.weight", 2, {32, 64}},   /* transposed */
+        {"blk.0.attn_norm.weight", 1, {16}},
+        {"output_norm.weight", 2, {32, 2}},
+        {"token_embd.weight", 2, {16, 4}}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        model_spec s = tiny_llama();
+        mtensor *t = spec_tensor(&s, cases[i].name);
+        t->n_dims = cases[i].n_dims;
+        t->ne[0] = cases[i].ne[0];
+        t->ne[1] = cases[i].ne[1];
+        char needle[128];
+        snprintf(needle, sizeof needle, "tensor '%s' has shape", cases[i].name);
+        expect_model(cases[i].name, &s, needle);
+    }
+}
+
+static void test_model_unsupported_type(void) {
+    struct { const char *name; uint32_t type; const char *needle; } cases[] = {
+        {"blk.0.attn_q.weight", GGML_TYPE_Q4_1, "type q4_1, which llmscope cannot compute with"},
+        {"blk.0.ffn_up.weight", GGML_TYPE_Q5_0, "type q5_0"},
+        {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
+        {"token_embd.weight", GGML_TYPE_I32, "type i32"},
+        {"blk.0.attn_v.weight", GGML_TYPE_IQ4_NL, "type iq4_nl"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        model_spec s = tiny_llama();
+        spec_tensor(&s, cases[i].name)->type = cases[i].type;
+        expect_model(cases[i].name, &s, cases[i].needle);
+    }
+    /* a supported quantised type in the same place loads */
+    model_spec s = tiny_llama();
+    spec_tensor(&s, "blk.0.attn_q.weight")->type = GGML_TYPE_Q8_0;
+    expect_model("q8_0 attn_q", &s, NULL);
+}
+
+static void test_model_bad_hyperparameters(void) {
+    static const char *const required[] = {"llama.embedding_length", "llama.block_count",
+                                           "llama.feed_forward_length", "llama.attention.head_count"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        model_spec s = tiny_llama();
+        spec_drop_kv(&s, required[i]);
+        char needle[128];
+        snprintf(needle, sizeof needle, "missing metadata key '%s'", required[i]);
+        expect_model(required[i], &s, needle);
+    }
+    struct { const char *key; uint32_t type; uint64_t u; float f; const char *needle; } cases[] = {
+        {"llama.block_count", GB_U32, 0, 0, "'llama.block_count' = 0 is out of range"},
+        {"llama.block_count", GB_U32, 0x80000000u, 0, "'llama.block_count' = 2147483648 is out of range"},
+        {"llama.block_count", GB_U64, UINT64_MAX, 0, "llama.block_count"},
+        {"llama.embedding_length", GB_U32, 0xFFFFFFFFu, 0, "'llama.embedding_length' = 4294967295 is out of range"},
+        {"llama.attention.head_count", GB_U32, 0, 0, "attention.head_count' = 0 is out of range"},
+        {"llama.attention.head_count_kv", GB_U32, 3, 0, "not a multiple of head_count_kv 3"},
+        {"llama.attention.head_count_kv", GB_U32, 8, 0, "head_count_kv' = 8 is out of range"},
+        {"llama.attention.head_count", GB_U32, 5, 0, "not a multiple"},
+        {"llama.context_length", GB_U64, 1ull << 40, 0, "context_length"},
+        {"llama.feed_forward_length", GB_F32, 0, 64.0f, "expected an integer"},
+        {"llama.rope.freq_base", GB_F32, 0, -1.0f, "rope.freq_base' = -1 must be positive"},
+        {"llama.rope.freq_base", GB_F32, 0, NAN, "rope.freq_base"},
+        {"llama.rope.freq_base", GB_F32, 0, INFINITY, "rope.freq_base"},
+        {"llama.rope.freq_base", GB_U32, 10000, 0, "expected a float"},
+        {"llama.attention.layer_norm_rms_epsilon", GB_F32, 0, 2.0f, "not below 1"},
+        {"llama.attention.layer_norm_rms_epsilon", GB_F32, 0, 0.0f, "must be positive"},
+        {"llama.attention.key_length", GB_U32, 100000, 0, "key_length"},
+        {"llama.rope.dimension_count", GB_U32, 7, 0, "dimension_count"},
+        {"llama.vocab_size", GB_U32, 5, 0, "vocab_size is 5 but token_embd.weight has 4 rows"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        model_spec s = tiny_llama();
+        mkv *kv = spec_kv(&s, cases[i].key);
+        kv->type = cases[i].type;
+        kv->u = cases[i].u;
+        kv->f = cases[i].f;
+        char label[128];
+        snprintf(label, sizeof label, "hyper-parameter case %zu (%s)", i, cases[i].key);
+        expect_model(label, &s, cases[i].needle);
+    }
+    model_spec s = tiny_llama();
+    spec_drop_kv(&s, "general.architecture");
+    expect_model("no architecture", &s, "general.architecture");
+    s = tiny_llama();
+    spec_kv(&s, "general.architecture")->s = "mamba";
+    expect_model("unknown architecture", &s, "unsupported architecture 'mamba'");
+    s = tiny_llama();
+    spec_kv(&s, "general.architecture")->s = "llama\n\x1b[1m";
+    expect_model("architecture with control bytes", &s, "unsupported architecture");
+    s = tiny_llama();
+    s.fill = NAN;
+    expect_model("NaN weights in a norm", &s, "non-finite");
+}
+
 int main(void) {
     RUN(test_truncated_at_every_byte);
     RUN(test_truncated_real_file_at_boundaries);
@@ -655,5 +897,10 @@ int main(void) {
     RUN(test_open_errors);
     RUN(test_fuzz_small_built_file);
     RUN(test_fuzz_real_file);
+    RUN(test_model_tiny_llama_loads);
+    RUN(test_model_missing_tensor);
+    RUN(test_model_wrong_shape);
+    RUN(test_model_unsupported_type);
+    RUN(test_model_bad_hyperparameters);
     return test_exit_code();
 }
