@@ -655,13 +655,10 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     return 0;
 }
 
-int session_next(session *s, const step_record **out, char *err, size_t errlen) {
-    if (out) *out = NULL;
-    if (!s->in_reply) return 0;
-    if ((s->max_reply > 0 && s->reply_count >= s->max_reply) || s->n >= s->n_ctx) {
-        s->in_reply = false;
-        return 0;
-    }
+/* One more token of the reply: sampled (FORCED < 0) or given (FORCED, e.g. replaying a
+ * saved conversation; its record then holds the model's view of it, like a prompt
+ * token). Returns as session_next does. */
+static int reply_step(session *s, int32_t forced, const step_record **out, char *err, size_t errlen) {
     /* The previous token is evaluated now rather than when it was made, so that a
      * viewer can show it a forward pass earlier. */
     if (s->pred_pos != s->n - 1 && eval_positions(s, s->n_eval, s->n, s->n, err, errlen) < 0) {
@@ -670,8 +667,10 @@ int session_next(session *s, const step_record **out, char *err, size_t errlen) 
     }
     int pos = s->n;
     sample_result res;
-    int32_t id = sampler_sample(&s->smp, s->pred_logits, s->tokens, s->n, &res);
-    if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, true) < 0) {
+    int32_t id = forced;
+    if (forced < 0) id = sampler_sample(&s->smp, s->pred_logits, s->tokens, s->n, &res);
+    else sampler_describe(s->pred_logits, s->n_vocab, id, &res);
+    if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, forced < 0) < 0) {
         s->in_reply = false;
         return fail(err, errlen, "out of memory");
     }
@@ -690,6 +689,25 @@ int session_next(session *s, const step_record **out, char *err, size_t errlen) 
     }
     if (out) *out = r;
     return 1;
+}
+
+int session_next(session *s, const step_record **out, char *err, size_t errlen) {
+    if (out) *out = NULL;
+    if (!s->in_reply) return 0;
+    if ((s->max_reply > 0 && s->reply_count >= s->max_reply) || s->n >= s->n_ctx) {
+        s->in_reply = false;
+        return 0;
+    }
+    return reply_step(s, -1, out, err, errlen);
+}
+
+int session_force_next(session *s, int32_t id, const step_record **out, char *err, size_t errlen) {
+    if (out) *out = NULL;
+    if (!s->in_reply) return fail(err, errlen, "no reply is open");
+    if (id < 0 || id >= s->n_tok_vocab)
+        return fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
+    if (s->n >= s->n_ctx) return fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
+    return reply_step(s, id, out, err, errlen);
 }
 
 void session_stop_reply(session *s) {

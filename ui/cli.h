@@ -1,0 +1,110 @@
+/* cli.h — the command line: options, model loading, and the headless commands
+ * (generate, tokenize, info, devices) with the JSON Lines trace writer.
+ *
+ * Every command prints errors as one line on stderr ("llmscope: ...") and returns the
+ * process exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef LLMSCOPE_CLI_H
+#define LLMSCOPE_CLI_H
+
+#include "engine.h"
+#include "model.h"
+#include "sampler.h"
+#include "session.h"
+#include "tui.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define LLMSCOPE_VERSION "0.1.0"
+
+typedef enum { CLI_MODE_AUTO, CLI_MODE_CHAT, CLI_MODE_COMPLETE } cli_mode;
+typedef enum { CLI_BACKEND_AUTO, CLI_BACKEND_CPU, CLI_BACKEND_VULKAN } cli_backend;
+
+/* The main command: chat in the terminal, or answer -p TEXT on stdout. */
+typedef struct cli_options {
+    const char *model;         /* -m: a file, or a pulled model's name; NULL: look it up */
+    const char *prompt;        /* -p; NULL: the terminal app, or standard input */
+    int n_predict;             /* -n; -1: not given; 0: until the model stops */
+    cli_mode mode;
+    sampler_params sampling;
+    const char *system_prompt;
+    const char *template_name;
+    const char *trace_path;
+    cli_backend backend;
+    int device;                /* Vulkan device index, -1: choose */
+    int n_ctx;                 /* 0: the model's, at most 4096 */
+    bool capture;              /* record attention (--no-capture turns it off) */
+    bool verbose;
+    tui_color_mode color;
+    bool no_mouse;
+} cli_options;
+
+void cli_options_default(cli_options *o);
+/* Parses the main command's ARGV. Returns 0 to go on, 1 when --help or --version was
+ * printed (exit 0), or 2 after printing a usage error. */
+int cli_parse(int argc, char **argv, cli_options *o);
+void cli_usage(FILE *f);
+
+/* The main command (interactive or headless). */
+int cli_run(const cli_options *o);
+/* Subcommands; ARGV[0] is the subcommand's name. */
+int cli_tokenize_main(int argc, char **argv);
+int cli_info_main(int argc, char **argv);
+int cli_devices_main(int argc, char **argv);
+
+/* ---- finding and loading a model (cli_load.c) ---- */
+
+struct tokenizer;
+
+typedef struct cli_model {
+    char path[4096];
+    model m;
+    bool have_model;
+    struct tokenizer *tok;
+    engine *e;
+} cli_model;
+
+/* Resolves ARG (-m: a path, or the name of a pulled model), else $LLMSCOPE_MODEL, else
+ * the default model if it has been pulled. Returns 0, or -1 with ERR telling the user
+ * how to get a model. */
+int cli_find_model(const char *arg, char *path, size_t cap, char *err, size_t errlen);
+/* Loads the model and its tokenizer from CM->path. */
+int cli_load_model(cli_model *cm, char *err, size_t errlen);
+/* Creates the engine; AUTO picks Vulkan when a device is found, else the CPU. VERBOSE
+ * says which on stderr. */
+int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx, bool capture,
+                      bool verbose, char *err, size_t errlen);
+void cli_model_free(cli_model *cm);
+/* The context length used when none is asked for: the model's, at most 4096. */
+int cli_default_ctx(const model *m);
+
+/* ---- the trace file (cli_trace.c): one JSON object per generated token ---- */
+
+typedef struct cli_trace cli_trace;
+
+cli_trace *cli_trace_open(const char *path, char *err, size_t errlen);
+/* Writes record R (a generated token; EOG: it ended the reply). */
+int cli_trace_write(cli_trace *t, const step_record *r, const struct tokenizer *tok, bool eog);
+/* Closes the file; -1 with ERR filled if anything failed to reach it. */
+int cli_trace_close(cli_trace *t, char *err, size_t errlen);
+
+/* ---- small shared helpers (cli_util.c) ---- */
+
+/* Prints "llmscope: MESSAGE" and a newline on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Number arguments of option OPT; on a bad value print one line and return -1. */
+int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out);
+int cli_parse_float(const char *opt, const char *text, double lo, double hi, float *out);
+int cli_parse_u64(const char *opt, const char *text, uint64_t *out);
+/* Writes LEN bytes of S with newlines, tabs, backslashes, control characters, invalid
+ * UTF-8 and QUOTE (0: none) escaped (\n, \t, \\, \xNN, \'), so that every token is
+ * visible on one line. */
+void cli_print_escaped(FILE *f, const char *s, size_t len, char quote);
+/* S as valid UTF-8 (invalid bytes become U+FFFD), malloc'd; *CHANGED says whether any
+ * byte had to be replaced. */
+char *cli_utf8_sanitize(const char *s, size_t len, bool *changed);
+/* Reads all of standard input (at most LIMIT bytes) as a NUL-terminated string. */
+char *cli_read_stdin(size_t limit, char *err, size_t errlen);
+
+#endif

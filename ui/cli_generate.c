@@ -1,0 +1,207 @@
+/* cli_generate.c — the main command: load the model, then either the terminal app or
+ * one headless reply streamed to standard output (with an optional trace file). */
+#include "cli.h"
+#include "tokenizer.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STDIN_LIMIT ((size_t)16 << 20)
+#define HEADLESS_DEFAULT_TOKENS 256
+
+/* Ctrl-C during a headless reply ends the reply cleanly (the trace is complete). */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static bool model_has_template(const model *m) {
+    gguf_str s;
+    return gguf_get_str(&m->file, "tokenizer.chat_template", &s) && s.len > 0;
+}
+
+/* Streams the reply to PROMPT. Returns the exit status. */
+static int run_headless(session *s, const cli_model *cm, const cli_options *o, const char *prompt,
+                        cli_trace *trace) {
+    char err[512];
+    double t0 = now_seconds();
+    if (session_begin_reply(s, prompt, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    size_t n_prompt = session_n_records(s);
+    double t1 = now_seconds();
+
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+
+    /* SentencePiece writes a space before the first word of a text; with nothing before
+     * the reply it is an artefact, not part of it. */
+    bool strip_space = !session_is_chat(s) && !*prompt && tokenizer_get_kind(cm->tok) == TOKENIZER_SPM;
+    utf8_stream us = {0};
+    char out[1024];
+    bool printed = false, ends_newline = false;
+    int n_gen = 0, status = 0, rc;
+    const step_record *r;
+    while ((rc = session_next(s, &r, err, sizeof err)) == 1) {
+        n_gen++;
+        const char *text = r->text;
+        size_t len = strlen(text);
+        if (strip_space && !printed && len && text[0] == ' ') {
+            text++;
+            len--;
+        }
+        while (len) { /* out must hold the chunk plus 4 held-back bytes */
+            size_t chunk = len < sizeof out - 4 ? len : sizeof out - 4;
+            size_t n = utf8_stream_push(&us, text, chunk, out, sizeof out);
+            if (n) {
+                fwrite(out, 1, n, stdout);
+                ends_newline = out[n - 1] == '\n';
+            }
+            text += chunk;
+            len -= chunk;
+        }
+        printed = true;
+        fflush(stdout);
+        if (trace && cli_trace_write(trace, r, cm->tok, false) < 0) {
+            status = 1;
+            break;
+        }
+        if (interrupted) {
+            session_stop_reply(s);
+            break;
+        }
+    }
+    sigaction(SIGINT, &old, NULL);
+    if (rc < 0) {
+        cli_error("%s", err);
+        status = 1;
+    }
+    /* the end-of-generation token is recorded but not returned: trace it too */
+    size_t n_rec = session_n_records(s);
+    const step_record *last = n_rec ? session_record(s, n_rec - 1) : NULL;
+    if (rc == 0 && trace && last && last->generated && tokenizer_is_eog(cm->tok, last->token) &&
+        cli_trace_write(trace, last, cm->tok, true) < 0)
+        status = 1;
+    size_t n = utf8_stream_finish(&us, out, sizeof out);
+    if (n) {
+        fwrite(out, 1, n, stdout);
+        ends_newline = out[n - 1] == '\n';
+    }
+    if (printed && !ends_newline) fputc('\n', stdout);
+    fflush(stdout);
+
+    if (o->verbose) {
+        double t2 = now_seconds();
+        fprintf(stderr, "llmscope: prompt %zu tokens in %.2f s, reply %d tokens in %.2f s (%.1f tokens/s)%s\n",
+                n_prompt, t1 - t0, n_gen, t2 - t1, n_gen / (t2 - t1 > 0 ? t2 - t1 : 1),
+                n_rec >= (size_t)session_n_ctx(s) ? "; the context is full" : "");
+        if (session_attention_dropped(s))
+            fprintf(stderr, "llmscope: attention kept for the latest tokens only (%zu records dropped theirs)\n",
+                    session_attention_dropped(s));
+    }
+    if (interrupted) status = 130;
+    return status;
+}
+
+int cli_run(const cli_options *o) {
+    char err[1024];
+    const char *prompt = o->prompt;
+    char *stdin_text = NULL;
+    bool interactive = !prompt && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    if (!prompt && !interactive) {
+        stdin_text = cli_read_stdin(STDIN_LIMIT, err, sizeof err);
+        if (!stdin_text) {
+            cli_error("%s", err);
+            return 1;
+        }
+        size_t n = strlen(stdin_text); /* like $(...), drop the final newline */
+        if (n && stdin_text[n - 1] == '\n') stdin_text[--n] = 0;
+        prompt = stdin_text;
+    }
+    size_t bad;
+    if (prompt && !utf8_valid(prompt, strlen(prompt), &bad)) {
+        cli_error("the prompt is not valid UTF-8 (byte %zu)", bad);
+        free(stdin_text);
+        return 1;
+    }
+    if (o->system_prompt && !utf8_valid(o->system_prompt, strlen(o->system_prompt), &bad)) {
+        cli_error("the system prompt is not valid UTF-8 (byte %zu)", bad);
+        free(stdin_text);
+        return 1;
+    }
+
+    cli_model cm = {0};
+    cli_trace *trace = NULL;
+    session *s = NULL;
+    int status = 1;
+    if (cli_find_model(o->model, cm.path, sizeof cm.path, err, sizeof err) < 0 ||
+        cli_load_model(&cm, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        goto done;
+    }
+    bool chat = o->mode == CLI_MODE_CHAT || (o->mode == CLI_MODE_AUTO && model_has_template(&cm.m));
+    int n_ctx = o->n_ctx ? o->n_ctx : cli_default_ctx(&cm.m);
+    if (cli_create_engine(&cm, o->backend, o->device, n_ctx, o->capture, o->verbose, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        goto done;
+    }
+    session_config cfg = {
+        .sampling = o->sampling,
+        .n_ctx = n_ctx,
+        .chat = chat,
+        .template_name = o->template_name,
+        .system_prompt = o->system_prompt,
+        .capture_attention = o->capture,
+        .max_reply_tokens = o->n_predict >= 0 ? o->n_predict : interactive ? 0 : HEADLESS_DEFAULT_TOKENS,
+    };
+    s = session_create(&cm.m, cm.tok, cm.e, &cfg, err, sizeof err);
+    if (!s) {
+        cli_error("%s", err);
+        goto done;
+    }
+    if (session_template_warning(s)) fprintf(stderr, "llmscope: warning: %s\n", session_template_warning(s));
+    if (o->verbose)
+        fprintf(stderr, "llmscope: %s (%s), %s\n", cm.m.name, cm.m.hp.arch_name,
+                chat ? session_template_name(s) : "completion");
+
+    if (interactive) {
+        tui_options to;
+        tui_options_default(&to);
+        to.session = s;
+        to.tokenizer = cm.tok;
+        to.engine = cm.e;
+        to.model_path = cm.path;
+        to.color = o->color;
+        to.no_mouse = o->no_mouse;
+        status = tui_run(&to);
+        goto done;
+    }
+    if (o->trace_path && !(trace = cli_trace_open(o->trace_path, err, sizeof err))) {
+        cli_error("%s", err);
+        goto done;
+    }
+    status = run_headless(s, &cm, o, prompt, trace);
+    if (cli_trace_close(trace, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        status = 1;
+    }
+done:
+    session_free(s);
+    cli_model_free(&cm);
+    free(stdin_text);
+    return status;
+}

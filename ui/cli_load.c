@@ -1,0 +1,91 @@
+/* cli_load.c — finding the model file, loading it with its tokenizer, and choosing the
+ * backend. */
+#include "cli.h"
+#include "model_catalog.h"
+#include "pull.h"
+#include "tokenizer.h"
+#include "vk_engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define DEFAULT_CONTEXT 4096
+
+static bool is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A path that exists wins; otherwise a name may be a pulled model. A missing path is
+ * returned as it is, so that opening it gives the usual "No such file" error. */
+static void resolve(const char *arg, char *path, size_t cap) {
+    if (is_file(arg) || pull_installed_path(arg, path, cap) != 0) snprintf(path, cap, "%s", arg);
+}
+
+int cli_find_model(const char *arg, char *path, size_t cap, char *err, size_t errlen) {
+    if (arg && *arg) {
+        resolve(arg, path, cap);
+        return 0;
+    }
+    const char *env = getenv("LLMSCOPE_MODEL");
+    if (env && *env) {
+        resolve(env, path, cap);
+        return 0;
+    }
+    /* the default: the first model of the built-in catalog, once pulled */
+    model_catalog cat;
+    char cat_err[256], name[CATALOG_NAME_MAX] = "NAME";
+    if (catalog_load_builtin(&cat, cat_err, sizeof cat_err) == 0 && cat.count > 0) {
+        snprintf(name, sizeof name, "%s", cat.entries[0].name);
+        int found = pull_installed_path(name, path, cap);
+        catalog_free(&cat);
+        if (found == 0) return 0;
+    }
+    snprintf(err, errlen,
+             "no model given: use -m FILE.gguf, set LLMSCOPE_MODEL, or download one with "
+             "'llmscope pull %s' ('llmscope list' shows the others)", name);
+    return -1;
+}
+
+int cli_load_model(cli_model *cm, char *err, size_t errlen) {
+    if (model_load(&cm->m, cm->path, err, errlen) < 0) return -1;
+    cm->have_model = true;
+    char terr[512];
+    cm->tok = tokenizer_load(&cm->m.file, terr, sizeof terr);
+    if (!cm->tok) {
+        snprintf(err, errlen, "%s: %s", cm->path, terr);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_default_ctx(const model *m) {
+    int n = m->hp.n_ctx_train;
+    return n > 0 && n < DEFAULT_CONTEXT ? n : DEFAULT_CONTEXT;
+}
+
+int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx, bool capture,
+                      bool verbose, char *err, size_t errlen) {
+    if (backend != CLI_BACKEND_CPU) {
+        cm->e = engine_vulkan_create(&cm->m, n_ctx, device, capture, err, errlen);
+        if (!cm->e && backend == CLI_BACKEND_VULKAN) return -1;
+        /* AUTO: no usable device (or the model does not fit it); the CPU can still run it */
+        if (!cm->e && verbose) fprintf(stderr, "llmscope: Vulkan unavailable (%s); using the CPU\n", err);
+    }
+    if (!cm->e) cm->e = engine_cpu_create(&cm->m, n_ctx, err, errlen);
+    if (!cm->e) return -1;
+    if (verbose)
+        fprintf(stderr, "llmscope: backend %s (%s), context %d\n", cm->e->backend, cm->e->device_name, n_ctx);
+    return 0;
+}
+
+void cli_model_free(cli_model *cm) {
+    engine_destroy(cm->e);
+    cm->e = NULL;
+    if (cm->tok) tokenizer_free(cm->tok);
+    cm->tok = NULL;
+    if (cm->have_model) model_free(&cm->m);
+    cm->have_model = false;
+}

@@ -1,0 +1,144 @@
+/* cli_trace.c — the --trace file: one JSON object per generated token (JSON Lines).
+ *
+ * Fields (docs/llmscope.1, TRACE FORMAT, is the reference):
+ *   pos, turn, id, text, [bytes], eog,
+ *   prob, entropy, rank, margin, greedy_id        the model's own distribution
+ *   prob_sampled, entropy_sampled, candidates     the distribution the token was drawn from
+ *   blame                                         the sampler stage that changed the winner
+ *   top_before, top_after                         [{id, text, logit, prob}] likeliest first
+ *   sampler                                       the settings in force
+ * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
+ * and its exact bytes in "bytes", as hex). */
+#include "cli.h"
+#include "tokenizer.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cli_trace {
+    FILE *f;
+    char *path;
+    int write_errno; /* first write error, 0 if none */
+};
+
+cli_trace *cli_trace_open(const char *path, char *err, size_t errlen) {
+    cli_trace *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = strdup(path))) {
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->f = fopen(path, "w");
+    if (!t->f) {
+        snprintf(err, errlen, "cannot write the trace file %s: %s", path, strerror(errno));
+        free(t->path);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Floats are written with the precision they have (about 7 digits), not as the long
+ * doubles they would print as. */
+static double short_float(float x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)x);
+    return strtod(buf, NULL);
+}
+
+/* Adds "text" (and "bytes" when the text had to be repaired) for LEN bytes of S. */
+static void add_text(cJSON *obj, const char *s, size_t len) {
+    bool changed;
+    char *clean = cli_utf8_sanitize(s, len, &changed);
+    cJSON_AddStringToObject(obj, "text", clean ? clean : "");
+    free(clean);
+    if (changed) {
+        char *hex = malloc(2 * len + 1);
+        if (!hex) return;
+        for (size_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+        hex[2 * len] = 0;
+        cJSON_AddStringToObject(obj, "bytes", hex);
+        free(hex);
+    }
+}
+
+static void add_token_text(cJSON *obj, const tokenizer *tok, int32_t id) {
+    char buf[256];
+    int n = tokenizer_piece(tok, id, buf, sizeof buf);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof buf) n = sizeof buf; /* a 256-byte token is plenty for a trace */
+    add_text(obj, buf, (size_t)n);
+}
+
+static cJSON *token_list(const token_prob *list, int n, const tokenizer *tok) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddNumberToObject(o, "id", list[i].id);
+        add_token_text(o, tok, list[i].id);
+        cJSON_AddNumberToObject(o, "logit", short_float(list[i].logit));
+        cJSON_AddNumberToObject(o, "prob", short_float(list[i].prob));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static cJSON *sampler_object(const sampler_params *p) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "temperature", short_float(p->temperature));
+    cJSON_AddNumberToObject(o, "top_k", p->top_k);
+    cJSON_AddNumberToObject(o, "top_p", short_float(p->top_p));
+    cJSON_AddNumberToObject(o, "min_p", short_float(p->min_p));
+    cJSON_AddNumberToObject(o, "repeat_penalty", short_float(p->repeat_penalty));
+    cJSON_AddNumberToObject(o, "repeat_last_n", p->repeat_last_n);
+    cJSON_AddNumberToObject(o, "seed", (double)p->seed); /* exact up to 2^53 */
+    return o;
+}
+
+int cli_trace_write(cli_trace *t, const step_record *r, const tokenizer *tok, bool eog) {
+    const sample_result *s = &r->sample;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return -1;
+    cJSON_AddNumberToObject(o, "pos", r->pos);
+    cJSON_AddNumberToObject(o, "turn", r->turn);
+    cJSON_AddNumberToObject(o, "id", r->token);
+    add_text(o, r->text, strlen(r->text));
+    cJSON_AddBoolToObject(o, "eog", eog);
+    cJSON_AddNumberToObject(o, "prob", short_float(s->prob_before));
+    cJSON_AddNumberToObject(o, "entropy", short_float(s->entropy_before));
+    cJSON_AddNumberToObject(o, "rank", s->rank_before);
+    cJSON_AddNumberToObject(o, "margin", short_float(s->margin));
+    cJSON_AddNumberToObject(o, "greedy_id", s->greedy_id);
+    cJSON_AddNumberToObject(o, "prob_sampled", short_float(s->prob_after));
+    cJSON_AddNumberToObject(o, "entropy_sampled", short_float(s->entropy_after));
+    cJSON_AddNumberToObject(o, "candidates", s->n_candidates_after);
+    cJSON_AddStringToObject(o, "blame", sampler_stage_name(s->blame));
+    int n_after = s->n_candidates_after < s->n_top ? s->n_candidates_after : s->n_top;
+    cJSON_AddItemToObject(o, "top_before", token_list(s->top_before, s->n_top, tok));
+    cJSON_AddItemToObject(o, "top_after", token_list(s->top_after, n_after, tok));
+    cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
+
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!line) return -1;
+    if ((fputs(line, t->f) < 0 || fputc('\n', t->f) == EOF) && !t->write_errno) t->write_errno = errno ? errno : EIO;
+    free(line);
+    return t->write_errno ? -1 : 0;
+}
+
+int cli_trace_close(cli_trace *t, char *err, size_t errlen) {
+    if (!t) return 0;
+    if (fclose(t->f) != 0 && !t->write_errno) t->write_errno = errno ? errno : EIO;
+    int rc = 0;
+    if (t->write_errno) {
+        snprintf(err, errlen, "cannot write the trace file %s: %s", t->path, strerror(t->write_errno));
+        rc = -1;
+    }
+    free(t->path);
+    free(t);
+    return rc;
+}
