@@ -28,6 +28,7 @@ void cli_usage(FILE *f) {
           "       llmscope info [MODEL]                    architecture, sizes, types, tokenizer, template\n"
           "       llmscope devices                         the Vulkan devices\n"
           "       llmscope pull NAME | llmscope list       download a known model | list them\n"
+          "       llmscope bench [-m MODEL] ...            prompt and decode speed (bench --help)\n"
           "       llmscope synth ...                       write a random-weight model (synth --help)\n"
           "\n"
           "See why each token was chosen: attention per head and the next-token probabilities.\n"

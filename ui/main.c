@@ -1,5 +1,6 @@
 /* main.c — llmscope's entry point: a subcommand (tokenize, info, devices, pull, list,
- * synth) or the main command (the terminal app, or a headless reply with -p). */
+ * bench, synth) or the main command (the terminal app, or a headless reply with -p). */
+#include "bench_cmd.h"
 #include "cli.h"
 #include "pull.h"
 #include "synth_cmd.h"
@@ -18,6 +19,7 @@ static const command COMMANDS[] = {
     {"devices", cli_devices_main},
     {"pull", pull_main},
     {"list", list_main},
+    {"bench", bench_main},
     {"synth", synth_main},
 };
 
