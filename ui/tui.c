@@ -355,6 +355,7 @@ static void submit(tui_app *a) {
     }
     char *text = tui_input_take(&a->input);
     if (!text) return;
+    a->msg[0] = 0;
     tui_submit_text(a, text[0] == '/' ? text + 1 : text); /* "//x" sends "/x" */
     free(text);
 }
@@ -508,7 +509,8 @@ int tui_run(const tui_options *opt) {
     tui_input_init(&a->input);
     a->chat.width = -1;
     a->dirty = true;
-    if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
+    if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
+    else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
         tui_message(a, false, "no colours (NO_COLOR or the terminal): shades and attributes instead");
 
     double last_draw = 0;

@@ -174,7 +174,8 @@ void tui_attention_draw(tui_app *a) {
     }
     if (!r->attention) {
         tui_put_text(R.y + 2, R.x, R.w, "attention was not kept for this token", dim);
-        tui_put_text(R.y + 3, R.x, R.w, "(--no-capture, or older than the memory budget)", dim);
+        tui_put_text(R.y + 3, R.x, R.w,
+                     session_attention_dropped(a->s) ? "(older than the attention memory budget keeps)" : "(--no-capture)", dim);
         return;
     }
 

@@ -124,8 +124,9 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *name, size_t ca
         break;
     }
     }
-    if (!has_colors()) want = 0;
-    int have = has_colors() ? COLORS : 0;
+    /* COLORS is known only once start_color() has run */
+    if (want && (!has_colors() || start_color() != OK)) want = 0;
+    int have = want ? COLORS : 0;
     /* The best the terminal can show up to what was asked for: true colour needs a
      * direct-colour terminfo entry, otherwise the nearest of 256 (or 8). */
     if (want > 256 && have >= (1 << 24)) p->colors = 1 << 24;
@@ -134,7 +135,6 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *name, size_t ca
     else p->colors = 0;
     if (mode == TUI_COLOR_TRUE) p->can_rgb = p->colors > 256;
 
-    if (p->colors && start_color() != OK) p->colors = 0;
     if (!p->colors) {
         snprintf(name, cap, "no colour");
         return;

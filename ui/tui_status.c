@@ -43,9 +43,10 @@ void tui_status_draw(tui_app *a) {
     if (e) snprintf(device, sizeof device, "%s%s%s", e->backend, e->device_name[0] ? ": " : "", e->device_name);
     const char *tmpl = session_is_chat(a->s) ? session_template_name(a->s) : "completion";
     /* most useful first: a narrow terminal cuts from the right */
-    char line[768];
-    snprintf(line, sizeof line, " %s | %s | ctx %zu/%d | %s%s%s | T%.2g k%d p%.2g m%.2g r%.2g s%llu | %s%s",
-             a->mode == MODE_INSPECT ? "INSPECT" : a->generating ? "GENERATING" : "TYPE",
+    char line[768], small[64] = "";
+    if (!a->lay.full) snprintf(small, sizeof small, " %dx%d: panes need %dx%d |", a->cols, a->rows, TUI_MIN_COLS, TUI_MIN_ROWS);
+    snprintf(line, sizeof line, "%s %s | %s | ctx %zu/%d | %s%s%s | T%.2g k%d p%.2g m%.2g r%.2g s%llu | %s%s",
+             small, a->mode == MODE_INSPECT ? "INSPECT" : a->generating ? "GENERATING" : "TYPE",
              a->m->name ? a->m->name : "model", session_n_records(a->s), session_n_ctx(a->s), device,
              device[0] && speed[0] ? " " : "", speed, (double)sp->temperature, sp->top_k, (double)sp->top_p,
              (double)sp->min_p, (double)sp->repeat_penalty, (unsigned long long)sp->seed, tmpl ? tmpl : "?",
