@@ -55,7 +55,8 @@ static void insert_token(tokenizer *t, int32_t id) {
     uint64_t h = fnv_add(FNV_OFFSET, s, len);
     for (uint32_t i = (uint32_t)h & t->by_text.mask;; i = (i + 1) & t->by_text.mask) {
         uint32_t v = t->by_text.slots[i];
-        if (v == 0 || (t->text_len[v - 1] == len && memcmp(t->text + t->text_off[v - 1], s, len) == 0)) {
+        if (v == 0 || (t->text_len[v - 1] == len &&
+                       memcmp(t->text + t->text_off[v - 1], s, len) == 0)) {
             t->by_text.slots[i] = (uint32_t)id + 1;
             return;
         }
@@ -82,7 +83,8 @@ int32_t tok_merge_rank(const tokenizer *t, const char *left, size_t left_len, co
         if (v == 0) return -1;
         gguf_str m = t->merges[v - 1];
         if (m.len == left_len + 1 + right_len && merge_split(m) == left_len &&
-            memcmp(m.ptr, left, left_len) == 0 && memcmp(m.ptr + left_len + 1, right, right_len) == 0)
+            memcmp(m.ptr, left, left_len) == 0 &&
+            memcmp(m.ptr + left_len + 1, right, right_len) == 0)
             return (int32_t)(v - 1);
     }
 }
@@ -173,7 +175,8 @@ static int optional_array(const gguf_file *f, const char *key, uint32_t elem, in
     /* Integer arrays may use any integer width (gguf_arr_int reads them all). */
     bool any_int = kv->arr_type <= GGUF_VT_INT32 || kv->arr_type == GGUF_VT_UINT64 ||
                    kv->arr_type == GGUF_VT_INT64;
-    if (kv->type != GGUF_VT_ARRAY || (kv->arr_type != elem && !(elem == GGUF_VT_INT32 && any_int))) {
+    if (kv->type != GGUF_VT_ARRAY ||
+        (kv->arr_type != elem && !(elem == GGUF_VT_INT32 && any_int))) {
         snprintf(err, errlen, "%s must be an array of %s", key, gguf_type_name(elem));
         return -1;
     }
@@ -197,7 +200,8 @@ static int load_tokens(tokenizer *t, const gguf_kv *tokens, char *err, size_t er
     t->text = malloc(total);
     t->text_off = malloc((size_t)t->n_vocab * sizeof *t->text_off);
     t->text_len = malloc((size_t)t->n_vocab * sizeof *t->text_len);
-    if (!t->text || !t->text_off || !t->text_len || !table_init(&t->by_text, (uint32_t)t->n_vocab)) {
+    if (!t->text || !t->text_off || !t->text_len ||
+        !table_init(&t->by_text, (uint32_t)t->n_vocab)) {
         snprintf(err, errlen, "out of memory loading %d tokens", (int)t->n_vocab);
         return -1;
     }
@@ -309,7 +313,8 @@ static void add_eog(tokenizer *t, int32_t id) {
 static void collect_eog(tokenizer *t) {
     static const char *const NAMES[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-        "<EOT>", "_<EOT>", "<|end_of_text|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+        "<EOT>", "_<EOT>", "<|end_of_text|>",
+        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", /* DeepSeek */
     };
     add_eog(t, t->eos);
     add_eog(t, t->eot);
@@ -453,8 +458,10 @@ tokenizer *tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     t->n_vocab = (int32_t)tokens->arr_len;
 
     const gguf_kv *scores, *types;
-    if (optional_array(f, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, t->n_vocab, &scores, err, errlen) ||
-        optional_array(f, "tokenizer.ggml.token_type", GGUF_VT_INT32, t->n_vocab, &types, err, errlen) ||
+    if (optional_array(f, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, t->n_vocab, &scores, err,
+                       errlen) ||
+        optional_array(f, "tokenizer.ggml.token_type", GGUF_VT_INT32, t->n_vocab, &types, err,
+                       errlen) ||
         load_tokens(t, tokens, err, errlen))
         goto fail;
 
@@ -521,7 +528,8 @@ tokenizer *tokenizer_load(const gguf_file *f, char *err, size_t errlen) {
     if (kind == TOKENIZER_WPM) {
         bool spm_style = false;
         for (int32_t i = 0; i < t->n_vocab && !spm_style; i++)
-            spm_style = t->text_len[i] > 3 && memcmp(t->text + t->text_off[i], "\xe2\x96\x81", 3) == 0;
+            spm_style = t->text_len[i] > 3 &&
+                        memcmp(t->text + t->text_off[i], "\xe2\x96\x81", 3) == 0;
         if (spm_style) t->wpm_word_prefix = "\xe2\x96\x81";
         else t->wpm_cont_prefix = "##";
     }

@@ -56,7 +56,9 @@ typedef struct utf8_stream {
     int n_pending;
 } utf8_stream;
 /* Appends the complete characters of (held bytes + IN) to OUT (capacity CAP, which must
- * be >= n + 4), returns the bytes written. */
+ * be >= n + 4), returns the bytes written. (CAP = n + 4 fits every valid byte but not
+ * three bytes of U+FFFD per bad byte: when the room runs short, an ill-formed sequence
+ * comes out as a single '?' instead.) */
 size_t utf8_stream_push(utf8_stream *s, const char *in, size_t n, char *out, size_t cap);
 /* Flushes held bytes (as U+FFFD) at the end of a stream. */
 size_t utf8_stream_finish(utf8_stream *s, char *out, size_t cap);

@@ -73,7 +73,8 @@ bool merge_run(const tokenizer *t, const char *text, size_t len, merge_key_fn pa
         if (n > len - off) n = len - off;
         int32_t i = (int32_t)w->n_sym++;
         off += n;
-        w->sym[i] = (merge_symbol){(uint32_t)(off - n), (uint32_t)n, i - 1, off == len ? -1 : i + 1};
+        w->sym[i] = (merge_symbol){(uint32_t)(off - n), (uint32_t)n, i - 1,
+                                   off == len ? -1 : i + 1};
     }
     for (size_t i = 1; i < w->n_sym; i++)
         if (!queue_pair(t, text, pair_key, w, (int32_t)i - 1, (int32_t)i)) return false;

@@ -9,6 +9,7 @@
  * refused with a clear message. */
 #include "gguf.h"
 #include "gguf_builder.h"
+#include "pretokenizer.h"
 #include "test.h"
 #include "tokenizer.h"
 
@@ -206,7 +207,8 @@ static int count_round_trips(const tokenizer *t, const suite *s, bool space_pref
     for (int i = 0; i < s->n; i++) {
         int32_t *ids = NULL;
         char err[256];
-        int k = tokenizer_encode(t, s->text[i], s->text_len[i], false, false, &ids, err, sizeof err);
+        int k = tokenizer_encode(t, s->text[i], s->text_len[i], false, false, &ids, err,
+                                 sizeof err);
         size_t n = 0;
         char *d = k >= 0 ? detokenize(t, ids, k, &n) : NULL;
         size_t skip = space_prefix && s->text_len[i] > 0 ? 1 : 0;
@@ -284,7 +286,8 @@ static void test_smollm2_suite(void) {
         int ok = count_matches(v.t, &s, true, "smollm2");
         CHECKF(ok == s.n, "suite smollm2: %d/%d lines match", ok, s.n);
         int dec = count_decodes(v.t, &s, false);
-        CHECKF(dec == s.n, "suite smollm2: %d/%d reference tokenizations decode to the text", dec, s.n);
+        CHECKF(dec == s.n, "suite smollm2: %d/%d reference tokenizations decode to the text",
+               dec, s.n);
         int rt = count_round_trips(v.t, &s, false);
         CHECKF(rt == s.n, "suite smollm2: %d/%d texts round-trip", rt, s.n);
         unload(&v);
@@ -314,7 +317,8 @@ static void test_smollm2_parse_special(void) {
                "typed text produced control token %d", ids[i]);
     size_t len;
     char *d = detokenize(t, ids, n, &len);
-    CHECKF(d && len == strlen(text) && memcmp(d, text, len) == 0, "typed control text does not round-trip");
+    CHECKF(d && len == strlen(text) && memcmp(d, text, len) == 0,
+           "typed control text does not round-trip");
     free(d);
     free(ids);
 
@@ -473,7 +477,8 @@ static void test_utf8_stream(void) {
     utf8_stream s = {0};
     CHECK(utf8_stream_push(&s, "\xf0", 1, out, 5) == 0 && s.n_pending == 1);
     CHECK(utf8_stream_push(&s, "\x9f\xa6", 2, out, 6) == 0 && s.n_pending == 3);
-    CHECK(utf8_stream_push(&s, "\x99!", 2, out, 6) == 5 && memcmp(out, "\xf0\x9f\xa6\x99!", 5) == 0);
+    CHECK(utf8_stream_push(&s, "\x99!", 2, out, 6) == 5 &&
+          memcmp(out, "\xf0\x9f\xa6\x99!", 5) == 0);
     CHECK(s.n_pending == 0);
 
     /* Ill-formed bytes come out as U+FFFD, one per maximal ill-formed subpart. */
@@ -494,7 +499,7 @@ static void test_utf8_stream(void) {
     char small[12];
     memset(small, '#', sizeof small);
     w = utf8_stream_push(&s, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, small, 12);
-    CHECK(w <= 12);
+    CHECK(w <= 12 && memcmp(small, fffd, 3) == 0);
 }
 
 /* Pieces of a real byte-level vocabulary split an emoji across tokens; streaming them
@@ -625,6 +630,113 @@ static void test_malformed_vocab(void) {
     CHECKF(load_spec(none, err, sizeof err), "bos = 0xFFFFFFFF should mean none: %s", err);
 }
 
+/* ---- pre-tokenizers: every family compiles, and splits as its expression says ---- */
+
+/* Splits TEXT with pre-tokenizer NAME and compares with the words of WANT, which are
+ * separated by '|'. */
+static void check_split(const char *name, const char *text, const char *want) {
+    char err[256];
+    pretokenizer *p = pretokenizer_new(name, err, sizeof err);
+    CHECKF(p, "%s", err);
+    if (!p) return;
+    text_span *w = NULL;
+    long n = pretokenizer_split(p, text, strlen(text), &w, err, sizeof err);
+    char got[256];
+    size_t o = 0;
+    for (long i = 0; i < n && o + w[i].len + 2 < sizeof got; i++) {
+        if (i) got[o++] = '|';
+        memcpy(got + o, text + w[i].off, w[i].len);
+        o += w[i].len;
+    }
+    got[o] = 0;
+    CHECKF(strcmp(got, want) == 0, "%s splits \"%s\" as \"%s\", expected \"%s\"", name, text,
+           got, want);
+    free(w);
+    pretokenizer_free(p);
+}
+
+static void test_pretokenizers(void) {
+    static const char *const names[] = {
+        "default", "gpt-2", "llama-bpe", "llama3", "qwen2", "smollm", "deepseek-llm",
+        "deepseek-coder", "deepseek-v3", "falcon", "starcoder", "mpt", "refact", "command-r",
+        "dbrx", "tekken", "gpt-4o", "bloom", "viking", "seed-coder", "stablelm2", "olmo"};
+    char err[256];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        pretokenizer *p = pretokenizer_new(names[i], err, sizeof err);
+        CHECKF(p && strcmp(pretokenizer_name(p), names[i]) == 0, "%s: %s", names[i], err);
+        pretokenizer_free(p);
+    }
+    CHECK(pretokenizer_new("no-such-pre", err, sizeof err) == NULL && strstr(err, "no-such-pre"));
+
+    /* GPT-2: a space sticks to the word after it; the last space of a run does too. */
+    check_split("gpt-2", "Hello world's  123", "Hello| world|'s| | 123");
+    /* Llama 3: digits in threes, no leading space on numbers, contractions any case. */
+    check_split("llama-bpe", "Hello world 12345 IT'S", "Hello| world| |123|45| IT|'S");
+    check_split("llama-bpe", "a\n\n  b", "a|\n\n| | b");
+    /* Qwen2: single digits. SmolLM/StarCoder: single digits, then GPT-2's rule. */
+    check_split("qwen2", "x 12345", "x| |1|2|3|4|5");
+    check_split("smollm", "abc123 de", "abc|1|2|3| de");
+    /* DeepSeek Coder: newlines alone, letters with one space before them. */
+    check_split("deepseek-coder", "ab\ncd 12", "ab|\n|cd| |1|2");
+    /* GPT-4o: words split at case changes, contractions stay attached. */
+    check_split("gpt-4o", "HelloWorld they're", "Hello|World| they're");
+    pretokenizer *l3 = pretokenizer_new("llama3", err, sizeof err);
+    pretokenizer *g2 = pretokenizer_new("gpt-2", err, sizeof err);
+    CHECK(l3 && g2 && pretokenizer_ignores_merges(l3) && pretokenizer_wants_bos(l3) &&
+          !pretokenizer_ignores_merges(g2) && !pretokenizer_wants_bos(g2));
+    pretokenizer_free(l3);
+    pretokenizer_free(g2);
+}
+
+/* ---- WordPiece with BERT's own "##" convention (a file not converted by llama.cpp) ---- */
+
+static void test_wordpiece_hash_convention(void) {
+    static const char *const TOKENS[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff",
+                                         "##able", "hello", ",", "world", "!", "##s"};
+    static const int TYPES[] = {3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    enum { N = 12 };
+    gbuf b = {0};
+    gb_header(&b, 3, 0, 5);
+    gb_kv_str(&b, "tokenizer.ggml.model", "bert");
+    gb_kv_arr(&b, "tokenizer.ggml.tokens", GB_STRING, N);
+    for (int i = 0; i < N; i++) gb_str(&b, TOKENS[i]);
+    gb_kv_arr(&b, "tokenizer.ggml.token_type", GB_I32, N);
+    for (int i = 0; i < N; i++) gb_u32(&b, (uint32_t)TYPES[i]);
+    gb_kv_u32(&b, "tokenizer.ggml.unknown_token_id", 1);
+    gb_kv_u32(&b, "tokenizer.ggml.cls_token_id", 2);
+    gguf_file f;
+    char err[256];
+    if (gguf_open_memory(&f, b.p, b.len, "bert.gguf", err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        gb_free(&b);
+        return;
+    }
+    tokenizer *t = tokenizer_load(&f, err, sizeof err);
+    CHECKF(t, "%s", err);
+    if (t) {
+        struct { const char *text; bool bos; int n; int32_t ids[8]; } cases[] = {
+            {"UnAffable", false, 3, {4, 5, 6}},                 /* BERT's own example */
+            {"H\xc3\xa9llo, worlds!", false, 5, {7, 8, 9, 11, 10}}, /* accent stripped */
+            {"hello xyz", false, 2, {7, 1}},                   /* uncoverable word: [UNK] */
+            {"hello", true, 2, {2, 7}},                        /* BOS is [CLS] */
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int32_t *ids = NULL;
+            int n = tokenizer_encode(t, cases[i].text, strlen(cases[i].text), cases[i].bos, false,
+                                     &ids, err, sizeof err);
+            CHECKF(n == cases[i].n && memcmp(ids, cases[i].ids, (size_t)n * sizeof *ids) == 0,
+                   "wordpiece case %zu: n=%d", i, n);
+            free(ids);
+        }
+        char buf[16];
+        CHECK(tokenizer_piece(t, 5, buf, sizeof buf) == 3 && memcmp(buf, "aff", 3) == 0);
+        CHECK(tokenizer_piece(t, 7, buf, sizeof buf) == 6 && memcmp(buf, " hello", 6) == 0);
+        tokenizer_free(t);
+    }
+    gguf_close(&f);
+    gb_free(&b);
+}
+
 int main(void) {
     RUN(test_vocab_llama_spm);
     RUN(test_vocab_phi_3);
@@ -646,5 +758,7 @@ int main(void) {
     RUN(test_stream_tokens);
     RUN(test_load_speed);
     RUN(test_malformed_vocab);
+    RUN(test_pretokenizers);
+    RUN(test_wordpiece_hash_convention);
     return test_exit_code();
 }
