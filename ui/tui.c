@@ -484,6 +484,18 @@ int tui_run(const tui_options *opt) {
         return 1;
     }
     g_screen_active = 1;
+    /* a terminal that cannot move the cursor (TERM=dumb) would show garbage */
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (char *)-1) {
+        endwin();
+        g_screen_active = 0;
+        delscreen(screen);
+        restore_handlers(&old);
+        const char *term = getenv("TERM");
+        fprintf(stderr, "llmscope: the terminal (TERM=%s) cannot move the cursor; use -p TEXT for a one-shot answer\n",
+                term && *term ? term : "unset");
+        return 1;
+    }
     raw(); /* Ctrl-C arrives as a key (stop the reply), not as SIGINT */
     noecho();
     nonl();

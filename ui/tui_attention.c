@@ -26,16 +26,21 @@ typedef struct columns {
     int n, cw;
 } columns;
 
-/* Which keys get a column: all if they fit; else the sink (unless hidden), a gap, then
- * the most recent ones. */
+/* Which keys get a column: all of them if they fit (with labels of two or more
+ * characters when there is room, of one when that is what it takes); else the sink
+ * (unless hidden), a gap, and the most recent keys. */
 static void choose_columns(columns *c, int n_keys, bool hide_sink, int width) {
     int first = hide_sink && n_keys > 1 ? 1 : 0;
     int n_show = n_keys - first;
     c->n = 0;
     c->cw = MIN_CW;
     if (n_show <= 0 || width < MIN_CW) return;
-    int cw = width / n_show;
-    c->cw = cw < MIN_CW ? MIN_CW : cw > MAX_CW ? MAX_CW : cw;
+    if (n_show * MIN_CW <= width) {
+        int cw = width / n_show;
+        c->cw = cw > MAX_CW ? MAX_CW : cw;
+    } else if (n_show * 2 <= width && n_show <= MAX_COLS) {
+        c->cw = 2;
+    }
     int fit = width / c->cw;
     if (fit > MAX_COLS) fit = MAX_COLS;
     if (n_show <= fit) {
@@ -162,8 +167,17 @@ void tui_attention_draw(tui_app *a) {
     int g = group_size(hp);
     char kv[24] = "";
     if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", a->head / g);
-    tui_printf(R.y, R.x, R.w, title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys", a->layer,
-               hp->n_layer, a->head, hp->n_head, kv, hp->n_head, n_keys);
+    columns cols;
+    cols.n = 0;
+    cols.cw = MIN_CW;
+    if (n_keys > 0) choose_columns(&cols, n_keys, a->hide_sink, R.w - LABEL_W);
+    int shown = 0;
+    for (int c = 0; c < cols.n; c++) shown += cols.key[c] >= 0;
+    char note[48] = "";
+    if (shown < n_keys - (a->hide_sink ? 1 : 0)) snprintf(note, sizeof note, " (%d shown)", shown);
+    else if (a->hide_sink && n_keys > 1) snprintf(note, sizeof note, " (sink hidden)");
+    tui_printf(R.y, R.x, R.w, title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys%s", a->layer,
+               hp->n_layer, a->head, hp->n_head, kv, hp->n_head, n_keys, note);
     if (!r) {
         tui_put_text(R.y + 2, R.x, R.w, "no tokens yet", dim);
         return;
@@ -179,8 +193,6 @@ void tui_attention_draw(tui_app *a) {
         return;
     }
 
-    columns cols;
-    choose_columns(&cols, n_keys, a->hide_sink, R.w - LABEL_W);
     if (cols.n == 0) {
         tui_put_text(R.y + 2, R.x, R.w, "only the sink token came before (hidden)", dim);
         return;
