@@ -240,21 +240,20 @@ static int kv_ptr_by_key(const void *a, const void *b) {
     return str_cmp((*(const gguf_kv *const *)a)->key, (*(const gguf_kv *const *)b)->key);
 }
 
-/* Two entries with one key would make every lookup silently pick the first: refuse.
- * Sorting pointers keeps this O(n log n) even for a file that claims a million keys. */
-static int check_unique_keys(gguf_file *f, cursor *c) {
-    if (f->n_kv < 2) return 0;
-    const gguf_kv **ord = malloc(f->n_kv * sizeof *ord);
+/* Sorts pointers to the entries by key into f->kv_by_key (the lookup index) and refuses
+ * a key that appears twice: lookups would silently pick one of them. O(n log n) even for
+ * a file that claims a million keys. */
+static int index_keys(gguf_file *f, cursor *c) {
+    const gguf_kv **ord = malloc((f->n_kv ? f->n_kv : 1) * sizeof *ord);
     if (!ord) return fail(c, 0, "out of memory");
     for (uint64_t i = 0; i < f->n_kv; i++) ord[i] = &f->kv[i];
     qsort(ord, f->n_kv, sizeof *ord, kv_ptr_by_key);
-    int r = 0;
-    for (uint64_t i = 1; i < f->n_kv && !r; i++)
+    f->kv_by_key = ord;
+    for (uint64_t i = 1; i < f->n_kv; i++)
         if (!str_cmp(ord[i - 1]->key, ord[i]->key))
-            r = fail(c, (uint64_t)((const uint8_t *)ord[i]->key.ptr - c->base) - 8,
-                     "metadata key '%s' appears twice", show(ord[i]->key).s);
-    free(ord);
-    return r;
+            return fail(c, (uint64_t)((const uint8_t *)ord[i]->key.ptr - c->base) - 8,
+                        "metadata key '%s' appears twice", show(ord[i]->key).s);
+    return 0;
 }
 
 static int parse_metadata(gguf_file *f, cursor *c) {
@@ -273,7 +272,7 @@ static int parse_metadata(gguf_file *f, cursor *c) {
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (ps.start[i] && f->kv[i].arr_len) f->kv[i].arr_strs = f->str_pool + (ps.start[i] - 1);
     free(ps.start);
-    return check_unique_keys(f, c);
+    return index_keys(f, c);
 }
 
 /* general.alignment: a power of two and, as the GGUF specification requires, a multiple
@@ -346,30 +345,32 @@ static int tensor_ptr_by_offset(const void *a, const void *b) {
 
 /* Names must be unique (lookups would be ambiguous) and data ranges must not overlap
  * (two tensors sharing bytes is never what a writer meant). Both checks sort an array of
- * pointers, O(n log n). */
+ * pointers, O(n log n); the by-name order is kept as the lookup index. */
 static int check_tensor_set(gguf_file *f, cursor *c) {
     uint64_t n = f->n_tensors;
+    const gguf_tensor **by_name = malloc((n ? n : 1) * sizeof *by_name);
+    if (!by_name) return fail(c, 0, "out of memory");
+    for (uint64_t i = 0; i < n; i++) by_name[i] = &f->tensors[i];
+    qsort(by_name, n, sizeof *by_name, tensor_ptr_by_name);
+    f->tensors_by_name = by_name;
+    for (uint64_t i = 1; i < n; i++)
+        if (!str_cmp(by_name[i - 1]->name, by_name[i]->name))
+            return fail(c, (uint64_t)((const uint8_t *)by_name[i]->name.ptr - c->base) - 8,
+                        "tensor name '%s' appears twice", show(by_name[i]->name).s);
     if (n < 2) return 0;
     const gguf_tensor **ord = malloc(n * sizeof *ord);
     if (!ord) return fail(c, 0, "out of memory");
-    for (uint64_t i = 0; i < n; i++) ord[i] = &f->tensors[i];
+    memcpy(ord, by_name, n * sizeof *ord);
+    qsort(ord, n, sizeof *ord, tensor_ptr_by_offset);
     int r = 0;
-    qsort(ord, n, sizeof *ord, tensor_ptr_by_name);
-    for (uint64_t i = 1; i < n && !r; i++)
-        if (!str_cmp(ord[i - 1]->name, ord[i]->name))
-            r = fail(c, (uint64_t)((const uint8_t *)ord[i]->name.ptr - c->base) - 8,
-                     "tensor name '%s' appears twice", show(ord[i]->name).s);
-    if (!r) {
-        qsort(ord, n, sizeof *ord, tensor_ptr_by_offset);
-        for (uint64_t i = 1; i < n && !r; i++) {
-            const gguf_tensor *a = ord[i - 1], *b = ord[i];
-            if (a->offset + a->nbytes > b->offset) /* both lie inside the file: no overflow */
-                r = fail(c, f->data_offset + b->offset,
-                         "tensors '%s' and '%s' overlap (bytes %llu..%llu and %llu..%llu of the data section)",
-                         show(a->name).s, show(b->name).s, (unsigned long long)a->offset,
-                         (unsigned long long)(a->offset + a->nbytes), (unsigned long long)b->offset,
-                         (unsigned long long)(b->offset + b->nbytes));
-        }
+    for (uint64_t i = 1; i < n && !r; i++) {
+        const gguf_tensor *a = ord[i - 1], *b = ord[i];
+        if (a->offset + a->nbytes > b->offset) /* both lie inside the file: no overflow */
+            r = fail(c, f->data_offset + b->offset,
+                     "tensors '%s' and '%s' overlap (bytes %llu..%llu and %llu..%llu of the data section)",
+                     show(a->name).s, show(b->name).s, (unsigned long long)a->offset,
+                     (unsigned long long)(a->offset + a->nbytes), (unsigned long long)b->offset,
+                     (unsigned long long)(b->offset + b->nbytes));
     }
     free(ord);
     return r;
@@ -462,6 +463,8 @@ void gguf_close(gguf_file *f) {
     free(f->kv);
     free(f->tensors);
     free(f->str_pool);
+    free(f->kv_by_key);
+    free(f->tensors_by_name);
     memset(f, 0, sizeof *f);
 }
 
@@ -479,15 +482,40 @@ char *gguf_str_dup(gguf_str s) {
     return p;
 }
 
+/* Both lookups binary-search the name-sorted indexes built at open time. */
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
-    for (uint64_t i = 0; i < f->n_kv; i++)
-        if (gguf_str_eq(f->kv[i].key, key)) return &f->kv[i];
+    gguf_str want = {key, strlen(key)};
+    if (!f->kv_by_key) {
+        for (uint64_t i = 0; i < f->n_kv; i++)
+            if (!str_cmp(f->kv[i].key, want)) return &f->kv[i];
+        return NULL;
+    }
+    uint64_t lo = 0, hi = f->n_kv;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int r = str_cmp(f->kv_by_key[mid]->key, want);
+        if (r == 0) return f->kv_by_key[mid];
+        if (r < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
-    for (uint64_t i = 0; i < f->n_tensors; i++)
-        if (gguf_str_eq(f->tensors[i].name, name)) return &f->tensors[i];
+    gguf_str want = {name, strlen(name)};
+    if (!f->tensors_by_name) {
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+            if (!str_cmp(f->tensors[i].name, want)) return &f->tensors[i];
+        return NULL;
+    }
+    uint64_t lo = 0, hi = f->n_tensors;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int r = str_cmp(f->tensors_by_name[mid]->name, want);
+        if (r == 0) return f->tensors_by_name[mid];
+        if (r < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

@@ -64,10 +64,18 @@ typedef struct gguf_file {
     gguf_tensor *tensors;
     gguf_str *str_pool;         /* backing store of kv[].arr_strs */
     bool mapped;                /* map came from mmap (gguf_open), not the caller */
+    /* Lookup indexes sorted by name, so that gguf_find()/gguf_find_tensor() stay O(log n)
+     * on a file that claims millions of entries; NULL (e.g. a zeroed struct) means a
+     * linear scan. */
+    const gguf_kv **kv_by_key;
+    const gguf_tensor **tensors_by_name;
 } gguf_file;
 
 /* Opens and validates PATH. Returns 0 on success; on failure fills ERR (one line) and
- * returns -1, leaving *F zeroed (nothing to close). */
+ * returns -1, leaving *F zeroed (nothing to close). Besides truncation and impossible
+ * counts, sizes and offsets, it refuses duplicate keys or tensor names, overlapping or
+ * misaligned tensors, nested arrays, unknown types, and a general.alignment that is not
+ * a power of two >= 8 (the GGUF specification asks for a multiple of 8). */
 int gguf_open(gguf_file *f, const char *path, char *err, size_t errlen);
 /* Same over a caller-owned buffer (tests, fuzzing). The buffer must outlive F. */
 int gguf_open_memory(gguf_file *f, const void *buf, uint64_t size, const char *name,

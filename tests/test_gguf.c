@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Opens the first B->len bytes of B through an exact-size copy (so ASan sees overreads).
  * *COPY must be freed after gguf_close. */
@@ -417,6 +418,64 @@ static void test_alignment(void) {
     }
 }
 
+/* --- lookups ------------------------------------------------------------------------------- */
+
+/* Lookups must stay fast and exact on files with very many entries (the model loader does
+ * one per tensor it needs): 100000 tensors and 20000 keys, every one looked up. */
+static void test_lookups_at_scale(void) {
+    const size_t n_t = 100000, n_kv = 20000;
+    gbuf b = {0};
+    gb_header(&b, 3, n_t, n_kv);
+    for (size_t i = 0; i < n_kv; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "key.%zu.%zu", (i * 7919) % n_kv, i % 3);
+        gb_kv_u32(&b, key, (uint32_t)i);
+    }
+    for (size_t i = 0; i < n_t; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "blk.%zu.w", (i * 104729) % n_t);
+        uint64_t ne = 8;
+        gb_tensor(&b, name, 1, &ne, GGML_TYPE_F32, 32 * (uint64_t)i);
+    }
+    gb_pad(&b, 32);
+    gb_zeros(&b, 32 * n_t);
+    gguf_file f;
+    uint8_t *copy;
+    char err[512] = "";
+    int rc = open_built(&f, &b, &copy, err, sizeof err);
+    CHECKF(rc == 0, "%s", err);
+    if (rc == 0) {
+        clock_t t0 = clock();
+        size_t bad = 0;
+        for (size_t i = 0; i < n_t; i++) {
+            char name[48];
+            snprintf(name, sizeof name, "blk.%zu.w", (i * 104729) % n_t);
+            if (gguf_find_tensor(&f, name) != &f.tensors[i]) bad++;
+        }
+        for (size_t i = 0; i < n_kv; i++) {
+            char key[48];
+            snprintf(key, sizeof key, "key.%zu.%zu", (i * 7919) % n_kv, i % 3);
+            uint32_t v = 0;
+            if (gguf_find(&f, key) != &f.kv[i] || !gguf_get_u32(&f, key, &v) || v != i) bad++;
+        }
+        bad += gguf_find_tensor(&f, "blk.100000.w") != NULL;
+        bad += gguf_find_tensor(&f, "blk.1.") != NULL;
+        bad += gguf_find(&f, "key.0") != NULL;
+        double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECKF(bad == 0, "%zu lookups wrong", bad);
+        CHECKF(secs < 10, "120000 lookups took %.1f s", secs);
+        gguf_close(&f);
+    }
+    free(copy);
+    gb_free(&b);
+    /* a gguf_file assembled by hand (no index) is searched linearly */
+    gguf_kv kv[2] = {{.key = {"b", 1}}, {.key = {"a", 1}}};
+    gguf_tensor t[2] = {{.name = {"y", 1}}, {.name = {"x", 1}}};
+    gguf_file hand = {.n_kv = 2, .kv = kv, .n_tensors = 2, .tensors = t};
+    CHECK(gguf_find(&hand, "a") == &kv[1] && gguf_find(&hand, "c") == NULL);
+    CHECK(gguf_find_tensor(&hand, "x") == &t[1] && gguf_find_tensor(&hand, "z") == NULL);
+}
+
 /* --- the real files in ../shared ---------------------------------------------------------- */
 
 /* Every tensor lies inside the file, aligned, and -- since these files were written by
@@ -551,6 +610,7 @@ int main(void) {
     RUN(test_string_array_random_access);
     RUN(test_tensor_table);
     RUN(test_alignment);
+    RUN(test_lookups_at_scale);
     RUN(test_real_files_open);
     RUN(test_real_metadata);
     return test_exit_code();
