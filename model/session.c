@@ -311,16 +311,54 @@ static int push_span(prompt *p, size_t *cap, span sp) {
     return 0;
 }
 
+/* Where each message's rendering ends in BODY: the conversation up to and including
+ * message i, rendered without the generation prompt, is a prefix of the whole for every
+ * template family llmscope knows. Where it is not (or the template refuses the shorter
+ * conversation), ends[i] = 0: unknown. */
+static void message_ends(const session *s, const chat_message *cm, const chat_render_options *full,
+                         const char *body, size_t body_len, size_t *ends) {
+    chat_render_options opt = *full;
+    opt.add_generation_prompt = false;
+    char err[8];
+    for (size_t i = 0; i < s->n_msgs; i++) {
+        ends[i] = 0;
+        char *r = chat_template_render(s->tmpl, cm, i + 1, &opt, err, sizeof err);
+        if (!r) continue;
+        size_t n = strlen(r);
+        if (n <= body_len && memcmp(r, body, n) == 0) ends[i] = n;
+        free(r);
+    }
+}
+
+/* Template text [A, B): each byte belongs to the first message whose rendering ends after
+ * it, or to the reply when none does. */
+static int push_template(prompt *p, size_t *cap, size_t a, size_t b, const size_t *ends, size_t n_msgs) {
+    while (a < b) {
+        size_t turn = 0;
+        while (turn < n_msgs && ends[turn] <= a) turn++;
+        size_t end = turn < n_msgs && ends[turn] < b ? ends[turn] : b;
+        if (push_span(p, cap, (span){a, end, true, SEG_TEMPLATE, (int)turn}) < 0) return -1;
+        a = end;
+    }
+    return 0;
+}
+
 /* The whole conversation rendered through the template with the generation prompt,
- * split into template text and message content. Template text before a message's
- * content belongs to that message's turn; what follows the last content introduces the
- * reply. When the vocabulary wants a BOS token and the template does not write one, the
- * BOS text is put in front, where special-token parsing turns it into the token. */
+ * split into template text and message content, each labelled with its turn (the
+ * generation prompt introduces the reply, turn n_msgs). When the vocabulary wants a BOS
+ * token and the template does not write one, the BOS text is put in front, where
+ * special-token parsing turns it into the token. */
 static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
-    chat_message *cm = malloc((s->n_msgs ? s->n_msgs : 1) * sizeof *cm);
-    if (!cm) return fail(err, errlen, "out of memory");
-    for (size_t i = 0; i < s->n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
+    size_t n_msgs = s->n_msgs;
+    chat_message *cm = malloc((n_msgs ? n_msgs : 1) * sizeof *cm);
+    size_t *ends = malloc((n_msgs ? n_msgs : 1) * sizeof *ends);
+    if (!cm || !ends) {
+        free(cm);
+        free(ends);
+        return fail(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
     chat_render_options opt = {
         .add_generation_prompt = true,
         .bos_token = s->bos_text ? s->bos_text : "",
@@ -328,47 +366,48 @@ static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     };
     chat_span *cs = NULL;
     size_t n_cs = 0;
-    char *body = chat_template_render_spans(s->tmpl, cm, s->n_msgs, &opt, &cs, &n_cs, err, errlen);
+    char *body = chat_template_render_spans(s->tmpl, cm, n_msgs, &opt, &cs, &n_cs, err, errlen);
+    size_t body_len = body ? strlen(body) : 0;
+    if (body) message_ends(s, cm, &opt, body, body_len, ends);
     free(cm);
-    if (!body) return -1;
+    if (!body) {
+        free(ends);
+        return -1;
+    }
 
-    size_t body_len = strlen(body);
     size_t pre = 0;
     if (s->bos_text && tokenizer_adds_bos(s->tok) && strncmp(body, s->bos_text, strlen(s->bos_text)) != 0)
         pre = strlen(s->bos_text);
     p->len = pre + body_len;
     p->text = malloc(p->len + 1);
-    if (!p->text) {
-        free(body);
-        free(cs);
-        return fail(err, errlen, "out of memory");
+    int rc = p->text ? 0 : fail(err, errlen, "out of memory");
+    if (rc == 0) {
+        memcpy(p->text, s->bos_text ? s->bos_text : "", pre);
+        memcpy(p->text + pre, body, body_len + 1);
+        for (size_t i = 0; i < n_msgs; i++)
+            if (ends[i]) ends[i] += pre;
     }
-    memcpy(p->text, s->bos_text ? s->bos_text : "", pre);
-    memcpy(p->text + pre, body, body_len + 1);
     free(body);
 
     size_t cap = 0, at = 0;
-    int rc = 0;
     for (size_t i = 0; i < n_cs && rc == 0; i++) {
         size_t start = pre + cs[i].start, end = start + cs[i].len;
-        if (start < at || end > p->len || cs[i].message >= s->n_msgs) {
+        if (start < at || end > p->len || cs[i].message >= n_msgs) {
             rc = fail(err, errlen, "chat template %s returned an invalid message range",
                       chat_template_name(s->tmpl));
             break;
         }
         int turn = (int)cs[i].message;
-        rc |= push_span(p, &cap, (span){at, start, true, SEG_TEMPLATE, turn});
-        rc |= push_span(p, &cap, (span){start, end, false, role_segment(s->msgs[turn].role), turn});
+        if (push_template(p, &cap, at, start, ends, n_msgs) < 0 ||
+            push_span(p, &cap, (span){start, end, false, role_segment(s->msgs[turn].role), turn}) < 0)
+            rc = fail(err, errlen, "out of memory");
         at = end;
     }
-    if (rc == 0) rc = push_span(p, &cap, (span){at, p->len, true, SEG_TEMPLATE, (int)s->n_msgs});
+    if (rc == 0 && push_template(p, &cap, at, p->len, ends, n_msgs) < 0) rc = fail(err, errlen, "out of memory");
     free(cs);
-    if (rc != 0) {
-        if (err && !*err) fail(err, errlen, "out of memory");
-        prompt_free(p);
-        return -1;
-    }
-    return 0;
+    free(ends);
+    if (rc != 0) prompt_free(p);
+    return rc;
 }
 
 /* How many bytes of TEXT (AVAIL long) the token of record I stands for, or -1 if the
