@@ -80,6 +80,7 @@ struct session {
     int pred_pos;         /* the position whose output pred_* holds, -1 if none */
     float *pred_logits;   /* n_vocab */
     float *pred_att;      /* [n_layer][n_head][pred_pos + 1] */
+    float *pred_hidden;   /* [n_layer + 1][n_embd] residual stream at pred_pos (capturing) */
 
     bool in_reply;
     int reply_turn, reply_count;
@@ -153,7 +154,16 @@ static size_t record_att_bytes(const session *s, const step_record *r) {
     return (size_t)s->n_layer * (size_t)s->n_head * (size_t)r->n_keys * sizeof(uint16_t);
 }
 
+static size_t record_hidden_bytes(const session *s) {
+    return (size_t)(s->n_layer + 1) * (size_t)s->m->hp.n_embd * sizeof(uint16_t);
+}
+
 static void drop_attention(session *s, step_record *r) {
+    if (r->hidden) {
+        s->att_bytes -= record_hidden_bytes(s);
+        free(r->hidden);
+        r->hidden = NULL;
+    }
     if (!r->attention) return;
     s->att_bytes -= record_att_bytes(s, r);
     free(r->attention);
@@ -210,6 +220,21 @@ static void keep_attention(session *s, step_record *r, const float *src, size_t 
     }
 }
 
+/* Keeps the hidden states of the pending prediction with reply record R, for the logit
+ * lens: f16 (clamped to its range) and counted in the attention budget, which
+ * keep_attention enforces next. */
+static void keep_hidden(session *s, step_record *r) {
+    if (!s->pred_hidden) return;
+    size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
+    r->hidden = malloc(n * sizeof *r->hidden);
+    if (!r->hidden) return; /* out of memory: this record simply has none */
+    for (size_t i = 0; i < n; i++) {
+        float x = s->pred_hidden[i];
+        r->hidden[i] = f32_to_fp16(x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x);
+    }
+    s->att_bytes += n * sizeof *r->hidden;
+}
+
 /* Tokens the tokenizer cannot turn into text must never be chosen. */
 static void mask_logits(const session *s, float *logits) {
     for (int i = s->n_tok_vocab; i < s->n_vocab; i++) logits[i] = -INFINITY;
@@ -259,6 +284,7 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             .all_positions = true,
             .logits = s->batch_logits,
             .attention = s->capture ? s->batch_att : NULL,
+            .hidden = s->pred_hidden, /* the last token's, which becomes pred_pos */
         };
         if (engine_eval(s->e, &b, err, errlen) < 0) return -1;
         s->n_eval = a + n;
@@ -581,7 +607,9 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
         s->text_len = calloc((size_t)s->n_ctx, sizeof *s->text_len);
         s->pred_logits = calloc((size_t)s->n_vocab, sizeof *s->pred_logits);
         if (s->capture) s->pred_att = calloc(rows * (size_t)s->n_ctx, sizeof *s->pred_att);
-        if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits || (s->capture && !s->pred_att)) {
+        if (s->capture) s->pred_hidden = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
+        if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits ||
+            (s->capture && (!s->pred_att || !s->pred_hidden))) {
             fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
         } else if (!s->chat) {
             return s;
@@ -611,6 +639,7 @@ void session_free(session *s) {
     free(s->text_len);
     free(s->pred_logits);
     free(s->pred_att);
+    free(s->pred_hidden);
     free(s->batch_logits);
     free(s->batch_att);
     free(s->system_next);
@@ -716,6 +745,7 @@ static int reply_step(session *s, int32_t forced, const step_record **out, char 
     step_record *r = &s->recs[pos];
     r->sample = res;
     r->has_prediction = true;
+    keep_hidden(s, r);
     keep_attention(s, r, s->pred_att, (size_t)pos);
     s->reply_count++;
     if (tokenizer_is_eog(s->tok, id)) {
