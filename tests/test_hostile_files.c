@@ -8,6 +8,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "quant.h"
+#include "tokenizer.h"
 #include "test.h"
 #include "gguf_builder.h"
 
@@ -570,11 +571,41 @@ static unsigned touch_everything(const gguf_file *f, const uint8_t *buf, uint64_
     return sum;
 }
 
+/* Runs the tokenizer and model loaders over an accepted file: they must either succeed or
+ * fail with one line, never crash. Consumes F (the model owns it once handed over). */
+static void load_everything(const char *label, int iter, gguf_file *f) {
+    char err[512] = "";
+    tokenizer *t = tokenizer_load(f, err, sizeof err);
+    if (t) {
+        int32_t *ids = NULL;
+        int n = tokenizer_encode(t, "Once upon a time", 16, true, false, &ids, err, sizeof err);
+        for (int i = 0; i < n; i++) {
+            char piece[64];
+            tokenizer_piece(t, ids[i], piece, sizeof piece);
+        }
+        free(ids);
+        tokenizer_free(t);
+    } else {
+        CHECKF(err[0] && !strchr(err, '\n'), "%s iteration %d: tokenizer error \"%s\"", label, iter, err);
+    }
+    model m;
+    err[0] = 0;
+    if (model_load_gguf(&m, f, err, sizeof err) == 0) {
+        float *row = malloc((size_t)m.token_embd.cols * sizeof *row);
+        if (row) weight_row(&m.token_embd, m.hp.n_vocab - 1, row);
+        free(row);
+        model_free(&m);
+    } else {
+        CHECKF(err[0] && !strchr(err, '\n'), "%s iteration %d: model error \"%s\"", label, iter, err);
+    }
+}
+
 /* Mutates BUF (SIZE bytes) ITERS times: a few random bytes (mostly within the first
  * HOT bytes, where the header and tables live) set to random or boundary values, opens
- * it, checks the outcome, and restores the bytes. */
+ * it, checks the outcome, and restores the bytes. With LOADERS, accepted files also go
+ * through tokenizer_load and model_load_gguf. */
 static void fuzz(const char *label, uint8_t *buf, uint64_t size, uint64_t hot, int iters, uint64_t seed,
-                 double max_secs) {
+                 double max_secs, bool loaders) {
     uint64_t s = seed;
     int accepted = 0, rejected = 0, done = 0;
     clock_t t0 = clock();
@@ -601,7 +632,8 @@ static void fuzz(const char *label, uint8_t *buf, uint64_t size, uint64_t hot, i
         if (gguf_open_memory(&f, copy, len, "fuzz.gguf", err, sizeof err) == 0) {
             accepted++;
             touch_everything(&f, copy, len);
-            gguf_close(&f);
+            if (loaders) load_everything(label, done, &f);
+            gguf_close(&f); /* harmless after the model took it: F was zeroed */
         } else {
             rejected++;
             CHECKF(is_zeroed(&f) && err[0] && !strchr(err, '\n') && !strchr(err, '\x1b'),
@@ -619,25 +651,30 @@ static void test_fuzz_small_built_file(void) {
     gbuf b = {0};
     small_marks m;
     build_small(&b, &m);
-    fuzz("small", b.p, b.len, m.data, 10000, 0x9E3779B97F4A7C15ull, 20);
+    fuzz("small", b.p, b.len, m.data, 10000, 0x9E3779B97F4A7C15ull, 20, false);
     gb_free(&b);
 }
 
-static void test_fuzz_real_file(void) {
+/* Real models (a float one with a SentencePiece vocabulary, a k-quantised one), mutated
+ * and pushed through the reader, the tokenizer and the model loader. */
+static void test_fuzz_real_files(void) {
+    static const char *const files[] = {"models/stories260K.gguf", "models/llama-k-tiny-q4_k_m.gguf"};
     char path[1024];
     REQUIRE_SHARED(path, "models/stories260K.gguf");
-    gguf_file f;
-    char err[512] = "";
-    if (gguf_open(&f, path, err, sizeof err)) {
-        CHECKF(0, "%s", err);
-        return;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        gguf_file f;
+        char err[512] = "";
+        if (!test_shared_path(path, sizeof path, files[i]) || gguf_open(&f, path, err, sizeof err)) {
+            CHECKF(0, "%s: %s", files[i], err);
+            continue;
+        }
+        uint8_t *buf = malloc(f.size);
+        if (!buf) abort();
+        memcpy(buf, f.map, f.size);
+        fuzz(files[i], buf, f.size, f.data_offset, 2000, 42 + i, 30, true);
+        free(buf);
+        gguf_close(&f);
     }
-    uint8_t *buf = malloc(f.size);
-    if (!buf) abort();
-    memcpy(buf, f.map, f.size);
-    fuzz("stories260K", buf, f.size, f.data_offset, 3000, 42, 30);
-    free(buf);
-    gguf_close(&f);
 }
 
 /* --- model level: model_load_gguf on files that are valid GGUF but wrong models --------- */
@@ -881,6 +918,156 @@ static void test_model_bad_hyperparameters(void) {
     expect_model("NaN weights in a norm", &s, "non-finite");
 }
 
+/* --- tokenizer level: tokenizer_load on vocabularies that do not add up ---------------- */
+
+/* A six-token SentencePiece vocabulary, plus whatever a case adds or changes. */
+typedef struct vocab_spec {
+    const char *model;      /* tokenizer.ggml.model; NULL = absent */
+    uint64_t n_tokens;      /* entries written to tokenizer.ggml.tokens (UINT64_MAX = absent) */
+    uint32_t tokens_type;   /* element type of the tokens array */
+    uint64_t n_scores, n_types;  /* UINT64_MAX = absent */
+    uint32_t scores_type, types_type;
+    int32_t bad_type_value; /* written as token_type[1] when nonzero */
+    uint32_t bos_id;
+    const char *merge;      /* gpt2: the one merge rule; NULL = no merges key */
+} vocab_spec;
+
+static vocab_spec spm_vocab(void) {
+    return (vocab_spec){"llama", 6, GB_STRING, 6, 6, GB_F32, GB_I32, 0, 1, NULL};
+}
+
+static void build_vocab(gbuf *b, const vocab_spec *v) {
+    static const char *const text[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "a", "b",
+                                       "x", "y"};
+    uint64_t n_kv = 1 + (v->model != NULL) + (v->n_tokens != UINT64_MAX) + (v->n_scores != UINT64_MAX) +
+                    (v->n_types != UINT64_MAX) + (v->merge != NULL);
+    gb_header(b, 3, 0, n_kv);
+    if (v->model) gb_kv_str(b, "tokenizer.ggml.model", v->model);
+    if (v->n_tokens != UINT64_MAX) {
+        gb_kv_arr(b, "tokenizer.ggml.tokens", v->tokens_type, v->n_tokens);
+        for (uint64_t i = 0; i < v->n_tokens; i++) {
+            if (v->tokens_type == GB_STRING) gb_str(b, text[i % 8]);
+            else gb_u32(b, (uint32_t)i);
+        }
+    }
+    if (v->n_scores != UINT64_MAX) {
+        gb_kv_arr(b, "tokenizer.ggml.scores", v->scores_type, v->n_scores);
+        for (uint64_t i = 0; i < v->n_scores; i++) gb_u32(b, v->scores_type == GB_F32 ? 0xBF800000u : 1);
+    }
+    if (v->n_types != UINT64_MAX) {
+        gb_kv_arr(b, "tokenizer.ggml.token_type", v->types_type, v->n_types);
+        for (uint64_t i = 0; i < v->n_types; i++) {
+            int32_t ty = i == 0 ? 2 : i < 3 ? 3 : 1; /* unknown, control x2, normal */
+            if (i == 1 && v->bad_type_value) ty = v->bad_type_value;
+            gb_u32(b, (uint32_t)ty);
+        }
+    }
+    if (v->merge) {
+        gb_kv_arr(b, "tokenizer.ggml.merges", GB_STRING, 1);
+        gb_str(b, v->merge);
+    }
+    gb_kv_u32(b, "tokenizer.ggml.bos_token_id", v->bos_id);
+}
+
+static void expect_vocab(const char *label, const vocab_spec *v, const char *needles) {
+    gbuf b = {0};
+    build_vocab(&b, v);
+    uint8_t *copy = gb_copy(&b, b.len);
+    gguf_file f;
+    char err[512] = "";
+    int rc = gguf_open_memory(&f, copy, b.len, "vocab.gguf", err, sizeof err);
+    CHECKF(rc == 0, "%s: the GGUF layer refused it: %s", label, err);
+    if (rc == 0) {
+        tokenizer *t = tokenizer_load(&f, err, sizeof err);
+        if (!needles) {
+            CHECKF(t != NULL, "%s: %s", label, err);
+            if (t) {
+                int32_t *ids = NULL;
+                int n = tokenizer_encode(t, "ab", 2, false, false, &ids, err, sizeof err);
+                CHECKF(n > 0, "%s: encoding failed: %s", label, err);
+                free(ids);
+            }
+        } else {
+            CHECKF(!t && names_problem(err, needles), "%s: %s, err \"%s\" (wanted one line naming %s)",
+                   label, t ? "loaded" : "refused", err, needles);
+        }
+        tokenizer_free(t);
+        gguf_close(&f);
+    }
+    free(copy);
+    gb_free(&b);
+}
+
+static void test_tokenizer_arrays_disagree(void) {
+    vocab_spec v = spm_vocab();
+    expect_vocab("the baseline vocabulary", &v, NULL);
+    v.n_scores = UINT64_MAX;
+    v.n_types = UINT64_MAX;
+    expect_vocab("scores and types absent", &v, NULL);
+
+    static const uint64_t wrong[] = {0, 5, 7, 1000};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        char label[64], needle[128];
+        v = spm_vocab();
+        v.n_scores = wrong[i];
+        snprintf(label, sizeof label, "%llu scores", (unsigned long long)wrong[i]);
+        snprintf(needle, sizeof needle, "tokenizer.ggml.scores has %llu entries but tokenizer.ggml.tokens has 6",
+                 (unsigned long long)wrong[i]);
+        expect_vocab(label, &v, needle);
+        v = spm_vocab();
+        v.n_types = wrong[i];
+        snprintf(label, sizeof label, "%llu token types", (unsigned long long)wrong[i]);
+        snprintf(needle, sizeof needle, "tokenizer.ggml.token_type has %llu entries", (unsigned long long)wrong[i]);
+        expect_vocab(label, &v, needle);
+    }
+    v = spm_vocab();
+    v.scores_type = GB_I32;
+    expect_vocab("integer scores", &v, "tokenizer.ggml.scores must be an array of f32");
+    v = spm_vocab();
+    v.types_type = GB_F32;
+    expect_vocab("float token types", &v, "tokenizer.ggml.token_type must be an array");
+    v = spm_vocab();
+    v.bad_type_value = 99;
+    expect_vocab("token type 99", &v, "token_type[1] = 99 is not a token type");
+    v = spm_vocab();
+    v.bad_type_value = -7;
+    expect_vocab("token type -7", &v, "token_type[1] = -7");
+}
+
+static void test_tokenizer_bad_vocabulary(void) {
+    vocab_spec v = spm_vocab();
+    v.n_tokens = UINT64_MAX;
+    v.n_scores = v.n_types = UINT64_MAX;
+    expect_vocab("no tokens", &v, "tokenizer.ggml.tokens is missing");
+    v = spm_vocab();
+    v.tokens_type = GB_U32;
+    v.n_scores = v.n_types = UINT64_MAX;
+    expect_vocab("tokens not strings", &v, "tokenizer.ggml.tokens is not an array of strings");
+    v = spm_vocab();
+    v.n_tokens = 0;
+    v.n_scores = v.n_types = 0;
+    expect_vocab("empty vocabulary", &v, "tokenizer.ggml.tokens has 0 entries");
+    v = spm_vocab();
+    v.model = NULL;
+    expect_vocab("no tokenizer model", &v, "tokenizer.ggml.model is missing");
+    v = spm_vocab();
+    v.model = "sentencepiece\n";
+    expect_vocab("unknown tokenizer model", &v, "unsupported tokenizer model 'sentencepiece\\x0a'");
+    static const uint32_t ids[] = {6, 7, 1000000};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        v = spm_vocab();
+        v.bos_id = ids[i];
+        expect_vocab("bos id outside the vocabulary", &v, "is not a token id");
+    }
+    v = spm_vocab();
+    v.model = "gpt2";
+    expect_vocab("byte-level BPE without merges", &v, "without tokenizer.ggml.merges");
+    v.merge = "ab";
+    expect_vocab("malformed merge", &v, "is not of the form 'left right'");
+    v.merge = "a ";
+    expect_vocab("merge with empty right side", &v, "is not of the form");
+}
+
 int main(void) {
     RUN(test_truncated_at_every_byte);
     RUN(test_truncated_real_file_at_boundaries);
@@ -896,11 +1083,13 @@ int main(void) {
     RUN(test_hostile_names_stay_one_line);
     RUN(test_open_errors);
     RUN(test_fuzz_small_built_file);
-    RUN(test_fuzz_real_file);
+    RUN(test_fuzz_real_files);
     RUN(test_model_tiny_llama_loads);
     RUN(test_model_missing_tensor);
     RUN(test_model_wrong_shape);
     RUN(test_model_unsupported_type);
     RUN(test_model_bad_hyperparameters);
+    RUN(test_tokenizer_arrays_disagree);
+    RUN(test_tokenizer_bad_vocabulary);
     return test_exit_code();
 }
