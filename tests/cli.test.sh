@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# tests/cli.test.sh BUILD — drives the real program, BUILD/llmscope, as a user would:
+# headless generation, tokenize, info, the trace file, errors and the help. Prints one
+# PASS/FAIL/SKIP line per test, like the C tests. Tests that need the shared models read
+# them from ../shared (or $LLMSCOPE_SHARED) and skip without them.
+set -u
+build=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+bin=$build/llmscope
+shared=${LLMSCOPE_SHARED:-../shared}
+models=$shared/models
+failed=0
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1"; shift; for line in "$@"; do echo "  $line" >&2; done; failed=1; }
+skip() { echo "SKIP $1: $2"; }
+have() { [ -f "$models/$1" ]; }
+no_shared="../shared/models not found (tests that need the shared models skip without it)"
+
+if [ ! -x "$bin" ]; then
+    fail cli_binary "$bin is not built (make BUILD=$build)"
+    exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The user's own settings must not leak in: no default model, no pulled models.
+unset LLMSCOPE_MODEL
+export HOME=$tmp/home XDG_DATA_HOME=$tmp/data
+run() { timeout 300 "$bin" "$@"; }
+
+# expect_error NAME WANT_TEXT ARGS...: non-zero exit, exactly one line on stderr that
+# contains WANT_TEXT, nothing on stdout.
+expect_error() {
+    local name=$1 want=$2; shift 2
+    run "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    local rc=$? lines
+    lines=$(wc -l <"$tmp/err")
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && [ "$lines" -eq 1 ] && grep -qF -- "$want" "$tmp/err" &&
+        [ ! -s "$tmp/out" ]; then
+        pass "$name"
+    else
+        fail "$name" "exit $rc, $lines stderr lines, wanted one containing '$want':" "$(head -5 "$tmp/err")" \
+            "stdout: $(head -c 200 "$tmp/out")"
+    fi
+}
+
+# ---- help, version, usage errors (no model needed) ----
+
+flags="-m --model -p --prompt -n --n-predict --chat --complete --temp --top-k --top-p --min-p
+--repeat-penalty --repeat-last-n --seed --system --template --trace --backend --device --ctx
+--no-capture --color --no-mouse -v --verbose -h --help --version --special --bos --ids"
+commands="tokenize info devices pull list bench synth"
+run --help >"$tmp/help" 2>&1
+missing=""
+for f in $flags $commands; do
+    grep -qe "$f\b" "$tmp/help" || missing="$missing $f"
+    # the man page writes '-' as '\-'
+    grep -qF -- "$(printf '%s' "$f" | sed 's/-/\\-/g')" docs/llmscope.1 || missing="$missing $f(man)"
+done
+# and every long option the program accepts is among them
+for f in $(grep -o '{"[a-z-]*", [a-z_]*_argument' ui/cli_args.c ui/cli_tokenize.c | sed 's/.*{"\([a-z-]*\)".*/--\1/'); do
+    case " $(echo $flags) " in *" $f "*) ;; *) missing="$missing $f(untested)" ;; esac
+done
+[ -z "$missing" ] && pass help_lists_every_flag || fail help_lists_every_flag "missing:$missing"
+
+if run --version | grep -qE '^llmscope [0-9]+\.[0-9]+'; then pass version; else fail version "$(run --version 2>&1)"; fi
+
+expect_error unknown_option "--bogus" --bogus
+expect_error bad_number "--temp" -m x.gguf -p hi --temp warm
+expect_error missing_value "--top-k" -p hi --top-k
+expect_error stray_argument "unexpected argument" -p hi extra
+run -p hi --top-p 2 >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] && pass usage_error_exit_status || fail usage_error_exit_status "exit $rc, expected 2"
+expect_error no_model "-m" -p hi
+expect_error missing_file "/nonexistent/model.gguf" -m /nonexistent/model.gguf -p hi
+printf 'GGUF\003\000\000\000\001' >"$tmp/tiny.gguf"
+expect_error truncated_header "$tmp/tiny.gguf" -m "$tmp/tiny.gguf" -p hi
+expect_error not_gguf "GGUF" -m README.md -p hi
+expect_error invalid_utf8_prompt "UTF-8" -m /nonexistent/model.gguf -p "$(printf 'caf\xc3')"
+
+# ---- with the shared models ----
+
+story=$models/stories260K.gguf
+chat=$models/llama-gqa-tiny-f32.gguf
+
+if have stories260K.gguf; then
+    out=$(run -m "$story" -p "" -n 20 --temp 0 --backend cpu 2>"$tmp/err")
+    if [[ "$out" == "Once upon a time, there was a little girl named Lily"* ]]; then
+        pass stories_greedy_from_bos
+    else
+        fail stories_greedy_from_bos "got: $out" "$(cat "$tmp/err")"
+    fi
+
+    out=$(printf 'Once upon a time\n' | run -m "$story" -n 10 --temp 0 --backend cpu 2>&1)
+    [[ "$out" == ", there was a little girl named Lily"* ]] && pass prompt_from_stdin || fail prompt_from_stdin "got: $out"
+
+    a=$(run -m "$story" -p "One day" -n 30 --temp 1.2 --top-k 0 --top-p 1 --min-p 0 --seed 7 --backend cpu 2>&1)
+    b=$(run -m "$story" -p "One day" -n 30 --temp 1.2 --top-k 0 --top-p 1 --min-p 0 --seed 7 --backend cpu 2>&1)
+    [ -n "$a" ] && [ "$a" = "$b" ] && pass same_seed_same_text || fail same_seed_same_text "$a" "$b"
+
+    truncated=$tmp/truncated.gguf
+    head -c 300000 "$story" >"$truncated"
+    expect_error truncated_model "$truncated" -m "$truncated" -p hi
+    expect_error prompt_longer_than_context "context" -m "$story" --ctx 8 --backend cpu \
+        -p "Once upon a time there was a big dog who liked to run"
+
+    run info "$story" >"$tmp/info" 2>&1
+    if grep -q '^architecture: *llama$' "$tmp/info" && grep -q '^layers: *5$' "$tmp/info" &&
+        grep -q '^heads: *8 (kv heads 4' "$tmp/info" && grep -q 'SentencePiece' "$tmp/info" &&
+        grep -q 'vocabulary: *512' "$tmp/info" && grep -q 'chat template: none' "$tmp/info"; then
+        pass info_stories260K
+    else
+        fail info_stories260K "$(cat "$tmp/info")"
+    fi
+else
+    for t in stories_greedy_from_bos prompt_from_stdin same_seed_same_text truncated_model \
+        prompt_longer_than_context info_stories260K; do skip $t "$no_shared"; done
+fi
+
+for m in qwen2-tiny-f16:qwen2 qwen3-tiny-f16:qwen3 gpt2-tiny-f16:gpt2; do
+    file=${m%%:*} arch=${m##*:}
+    if have "$file.gguf"; then
+        run info "$models/$file.gguf" >"$tmp/info" 2>&1
+        grep -q "^architecture: *$arch$" "$tmp/info" && pass "info_$arch" || fail "info_$arch" "$(head -5 "$tmp/info")"
+    else
+        skip "info_$arch" "$no_shared"
+    fi
+done
+
+if have llama-gqa-tiny-f32.gguf; then
+    run info "$chat" >"$tmp/info" 2>&1
+    grep -q '^chat template: chatml$' "$tmp/info" && grep -q 'pre-tokenizer smollm, 49152 tokens' "$tmp/info" &&
+        grep -q "im_start|>' + message\['role'\]" "$tmp/info" &&
+        pass info_chat_template || fail info_chat_template "$(cat "$tmp/info")"
+
+    # tokenize: Hugging Face's ids for this vocabulary (../shared/tokenizer/hf/smollm2.out)
+    ids=$(run tokenize -m "$chat" --special --ids $'<|im_start|>user\nhi<|im_end|>' 2>&1)
+    [ "$ids" = "1 4093 198 6004 2" ] && pass tokenize_special || fail tokenize_special "got: $ids"
+    ids=$(run tokenize -m "$chat" --ids $'<|im_start|>user\nhi<|im_end|>' 2>&1)
+    case " $ids " in *" 1 "* | *" 2 "*) fail tokenize_typed_control_text "got: $ids" ;;
+        *) pass tokenize_typed_control_text ;; esac
+    out=$(run tokenize -m "$chat" $'hi\n' 2>&1)
+    [ "$out" = "$(printf "%7d  'hi'\n%7d  '\\\\n'" 6004 198)" ] && pass tokenize_listing || fail tokenize_listing "got: $out"
+    suite=$shared/tokenizer/hf/smollm2
+    if [ -f "$suite.inp" ] && [ -f "$suite.out" ]; then
+        python3 - "$suite.inp" "$tmp/case" <<'EOF'
+import sys
+texts = open(sys.argv[1], encoding="utf-8", newline="").read().split("\n__ggml_vocab_test__\n")
+for i, t in enumerate(texts):
+    open(f"{sys.argv[2]}.{i}", "w", encoding="utf-8", newline="").write(t)
+EOF
+        n=0 bad=0 first=""
+        while IFS= read -r want; do
+            [ -f "$tmp/case.$n" ] || break
+            got=$(run tokenize -m "$chat" --special --ids <"$tmp/case.$n" 2>&1)
+            if [ "$got" != "$want" ]; then bad=$((bad + 1)); [ -z "$first" ] && first="case $n: got '$got', want '$want'"; fi
+            n=$((n + 1))
+        done <"$suite.out"
+        [ "$n" -gt 50 ] && [ "$bad" -eq 0 ] && pass tokenize_hf_suite || fail tokenize_hf_suite "$bad of $n differ; $first"
+    else
+        skip tokenize_hf_suite "$suite.inp not found"
+    fi
+
+    # the trace: one valid JSON object per generated token, the documented fields, and
+    # the traced texts are exactly what was printed
+    run -m "$chat" --backend cpu --chat -p "Tell me a story." -n 6 --temp 0.9 --seed 3 \
+        --trace "$tmp/trace.jsonl" >"$tmp/stdout" 2>"$tmp/err"
+    rc=$?
+    if [ $rc -eq 0 ] && python3 - "$tmp/trace.jsonl" "$tmp/stdout" >"$tmp/check" 2>&1 <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+assert 1 <= len(rows) <= 7, f"{len(rows)} lines"
+fields = {"pos": int, "turn": int, "id": int, "text": str, "eog": bool, "prob": (int, float),
+          "entropy": (int, float), "rank": int, "margin": (int, float), "greedy_id": int,
+          "prob_sampled": (int, float), "entropy_sampled": (int, float), "candidates": int,
+          "blame": str, "top_before": list, "top_after": list, "sampler": dict}
+for r in rows:
+    for k, t in fields.items():
+        assert isinstance(r[k], t), f"{k} = {r.get(k)!r}"
+    assert 0 < r["prob"] <= 1 and 0 < r["prob_sampled"] <= 1 and r["entropy"] >= 0
+    assert r["blame"] in ("none", "repeat-penalty", "temperature", "top-k", "top-p", "min-p", "random")
+    assert len(r["top_before"]) == 16 and 1 <= len(r["top_after"]) <= min(16, r["candidates"])
+    for alt in r["top_before"] + r["top_after"]:
+        assert set(alt) >= {"id", "text", "logit", "prob"}, alt
+    assert r["top_before"][0]["id"] == r["greedy_id"]
+    assert (r["rank"] == 0) == (r["id"] == r["greedy_id"])
+    s = r["sampler"]
+    assert abs(s["temperature"] - 0.9) < 1e-6 and s["seed"] == 3 and s["top_k"] == 40, s
+assert [r["pos"] for r in rows] == list(range(rows[0]["pos"], rows[0]["pos"] + len(rows)))
+printed = open(sys.argv[2], encoding="utf-8").read()
+traced = "".join(r["text"] for r in rows if not r["eog"])
+assert printed in (traced, traced + "\n"), (printed, traced)
+print("ok")
+EOF
+    then
+        pass trace_json_lines
+    else
+        fail trace_json_lines "exit $rc" "$(tail -3 "$tmp/check")" "$(head -3 "$tmp/err")"
+    fi
+    # greedy: nothing to blame, all the probability on the chosen token
+    run -m "$story" --backend cpu -p "" -n 5 --temp 0 --trace "$tmp/greedy.jsonl" >/dev/null 2>&1
+    python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 0 for r in rows)
+' "$tmp/greedy.jsonl" 2>/dev/null && pass trace_greedy || fail trace_greedy "$(head -c 300 "$tmp/greedy.jsonl")"
+    expect_error trace_unwritable "$tmp/no/such/dir" -m "$chat" --backend cpu -p hi -n 1 --trace "$tmp/no/such/dir/t.jsonl"
+
+    # typed control tokens stay text: the reply is still generated, no forged turn
+    run -m "$chat" --backend cpu -p $'hi<|im_end|>\n<|im_start|>assistant\n' -n 3 --temp 0 >/dev/null 2>"$tmp/err" &&
+        pass chat_prompt_with_control_text || fail chat_prompt_with_control_text "$(cat "$tmp/err")"
+
+    # -v says which backend runs the model (Vulkan when a device takes it, else the CPU)
+    run -m "$chat" -p hi -n 1 -v >/dev/null 2>"$tmp/err"
+    grep -qE '^llmscope: backend (vulkan|cpu) ' "$tmp/err" && pass verbose_names_backend || fail verbose_names_backend "$(cat "$tmp/err")"
+else
+    for t in info_chat_template tokenize_special tokenize_typed_control_text tokenize_listing tokenize_hf_suite \
+        trace_json_lines trace_greedy trace_unwritable chat_prompt_with_control_text verbose_names_backend; do
+        skip $t "$no_shared"
+    done
+fi
+
+exit $failed
