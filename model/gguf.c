@@ -85,6 +85,14 @@ static int rd_str(cursor *c, gguf_str *s, const char *what) {
     return 0;
 }
 
+/* True if a whole string (length field and bytes) lies at the cursor. */
+static bool str_fits(const cursor *c) {
+    uint64_t len;
+    if (c->size - c->pos < 8) return false;
+    memcpy(&len, c->base + c->pos, 8);
+    return len <= c->size - c->pos - 8;
+}
+
 static uint64_t scalar_size(uint32_t t) {
     switch (t) {
     case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
@@ -186,9 +194,15 @@ static int read_string_array(gguf_file *f, cursor *c, uint64_t i, uint64_t at, p
     }
     ps->start[i] = ps->used + 1;
     for (uint64_t j = 0; j < kv->arr_len; j++) {
-        char what[320];
-        snprintf(what, sizeof what, "element %llu of metadata '%s'", (unsigned long long)j,
-                 show(kv->key).s);
+        /* Vocabularies hold 10^5 strings: the message naming the element is only written
+         * when the element does not fit (rd_str then fails exactly as it would have). */
+        const char *what = "";
+        char buf[320];
+        if (!str_fits(c)) {
+            snprintf(buf, sizeof buf, "element %llu of metadata '%s'", (unsigned long long)j,
+                     show(kv->key).s);
+            what = buf;
+        }
         if (rd_str(c, &f->str_pool[ps->used + j], what)) return -1;
     }
     ps->used += kv->arr_len;
