@@ -70,7 +70,7 @@ int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx,
                       bool verbose, char *err, size_t errlen) {
     if (backend != CLI_BACKEND_CPU) {
         cm->e = engine_vulkan_create(&cm->m, n_ctx, device, capture, err, errlen);
-        if (!cm->e && backend == CLI_BACKEND_VULKAN) return -1;
+        if (!cm->e && (backend == CLI_BACKEND_VULKAN || device >= 0)) return -1;
         /* AUTO: no usable device (or the model does not fit it); the CPU can still run it */
         if (!cm->e && verbose) fprintf(stderr, "llmscope: Vulkan unavailable (%s); using the CPU\n", err);
     }
