@@ -1,6 +1,6 @@
 /* cli_devices.c — `llmscope devices`: the Vulkan devices and their indices (--device). */
 #include "cli.h"
-#include "vk_runtime.h"
+#include "vk_engine.h"
 
 #include <string.h>
 
@@ -14,7 +14,7 @@ int cli_devices_main(int argc, char **argv) {
         return 2;
     }
     char err[512];
-    int n = vk_list_devices(stdout, err, sizeof err);
+    int n = engine_vulkan_list_devices(stdout, err, sizeof err);
     if (n < 0) {
         cli_error("%s (the cpu backend still works: --backend cpu)", err);
         return 1;
