@@ -64,8 +64,8 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
             text++;
             len--;
         }
-        while (len) { /* out must hold the chunk plus 4 held-back bytes */
-            size_t chunk = len < sizeof out - 4 ? len : sizeof out - 4;
+        while (len) { /* room for held-back bytes, and for U+FFFD (3 bytes) per bad byte */
+            size_t chunk = len < (sizeof out - 4) / 3 ? len : (sizeof out - 4) / 3;
             size_t n = utf8_stream_push(&us, text, chunk, out, sizeof out);
             if (n) {
                 fwrite(out, 1, n, stdout);
