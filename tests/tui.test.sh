@@ -83,6 +83,17 @@ wait_gone() {
     done
     return 1
 }
+# wait_until SECONDS COMMAND...: until the command succeeds
+wait_until() {
+    local t=$1 i=0
+    shift
+    while [ "$i" -lt $((t * 5)) ]; do
+        "$@" && return 0
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
 # click NAME ROW COL (0-based): an X10 mouse press and release, as xterm sends them
 click() {
     local b x y
@@ -149,10 +160,8 @@ c=$(chosen $S)
 pos=$(cap $S | awk -F'│' '{ i = index($1, "Lily"); if (i) { print NR - 1, i - 1; exit } }')
 if [ -n "$pos" ]; then
     click $S $pos
-    sleep 0.5
-    c=$(chosen $S)
-    [[ $c == *"L"* || $c == *"ily"* || $c == *"i"* ]] && [[ $c != *"upon"* ]]
-    check mouse_click_selects_token $? "chosen: $c"
+    lily_chosen() { c=$(chosen $S); [[ $c == *"·L"* ]]; } # "Lily" is " L" "ily" in this vocabulary
+    wait_until 5 lily_chosen; check mouse_click_selects_token $? "chosen: $c"
 else
     fail mouse_click_selects_token "Lily not found on screen"
 fi
@@ -220,12 +229,14 @@ check wide_characters_keep_alignment $?
 
 # a multi-line paste does not send; Enter then does
 tm set-buffer -b p "first line"$'\n'"second line"
+ctx_now() { cap "$1" | grep -o 'ctx [0-9]*' | awk '{ print $2 }'; }
+n0=$(ctx_now $C)
 tm paste-buffer -p -b p -t $C
-sleep 0.5
-cap $C | grep -q '> first line' && cap $C | grep -q '  second line' && ! cap $C | grep -q 'reply: 12 tokens.*second'
-check multiline_paste_stays_in_input $?
+wait_for $C '^  second line' 5 && cap $C | grep -q '^> first line' && sleep 0.5 && [ "$(ctx_now $C)" = "$n0" ]
+check multiline_paste_stays_in_input $? # in the input, not sent: the context did not grow
 keys $C Enter
-wait_for $C 'first line' 5 && wait_for $C 'reply: 12 tokens' 30 && cap $C | awk -F'│' '{print $1}' | grep -q '^second line'
+sent_as_one_message() { cap $C | awk -F'│' '{print $1}' | grep -A1 '^first line' | grep -q '^second line'; }
+wait_until 30 sent_as_one_message && wait_for $C 'reply: 12 tokens' 30
 check multiline_paste_sends_on_enter $?
 tm kill-session -t $C
 
@@ -236,9 +247,9 @@ wait_for $L 'TYPE \|' 20
 keys $L "Tell me a story" Enter
 ok=1
 if wait_for $L 'GENERATING' 20; then
-    n1=$(cap $L | grep -o 'ctx [0-9]*' | awk '{print $2}')
+    n1=$(ctx_now $L)
     sleep 1
-    n2=$(cap $L | grep -o 'ctx [0-9]*' | awk '{print $2}')
+    n2=$(ctx_now $L)
     cap $L | grep -q GENERATING && [ "$n2" -gt "$n1" ] && ok=0
 fi
 check reply_streams_while_generating $ok "ctx ${n1:-?} -> ${n2:-?}"

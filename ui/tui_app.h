@@ -120,7 +120,8 @@ int tui_utf8_decode(const char *s, size_t len, wchar_t *wc);
 
 typedef enum {
     CELL_TEXT,
-    CELL_NEWLINE, /* zero-width marker where a token's '\n' ended the line */
+    CELL_NEWLINE, /* zero width: a token's '\n' ended the line here */
+    CELL_PART,    /* zero width: a token that only finished the character before it */
     CELL_LABEL    /* role heading, not a token */
 } tui_cell_kind;
 
@@ -266,7 +267,7 @@ int tui_attention_hit(const tui_app *a, int y, int x);
 /* tui_commands.c: LINE starts with '/'. */
 void tui_command(tui_app *a, const char *line);
 
-/* tui_save.c: 0 or -1 with ERR filled. */
+/* tui_save.c: 0 or -1 with ERR filled; tui_load also fills ERR with a summary on success. */
 int tui_save(tui_app *a, const char *path, char *err, size_t errlen);
 int tui_load(tui_app *a, const char *path, char *err, size_t errlen);
 

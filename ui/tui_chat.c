@@ -106,10 +106,7 @@ static void add_char(builder *b, wchar_t wc, int32_t rec, uint8_t role) {
 }
 
 /* A token that only finished someone else's character gets a zero-width mark. */
-static void add_mark(builder *b, int32_t rec, uint8_t role) {
-    add_cell(b, (tui_cell){0, 0, CELL_NEWLINE, role, rec});
-    b->c->cells[b->c->n_cells - 1].ch = 0; /* not a newline: ch == 0 marks "part of the previous character" */
-}
+static void add_mark(builder *b, int32_t rec, uint8_t role) { add_cell(b, (tui_cell){0, 0, CELL_PART, role, rec}); }
 
 static void flush_pending(builder *b) {
     if (b->n_pending) add_char(b, 0xFFFD, b->pending_rec[0], b->pending_role);
@@ -340,15 +337,14 @@ void tui_chat_draw(tui_app *a) {
         for (size_t k = 0; k < l->n; k++) {
             const tui_cell *cell = &c->cells[l->start + k];
             bool on = cur >= 0 && cell->rec == cur;
-            if (cell->kind == CELL_NEWLINE) {
-                if (!on) continue;
-                if (cell->ch == L'\n') { /* show where the newline token is */
-                    int nx = x < r.w - 1 ? x : r.w - 2;
-                    tui_put_wch(r.y + row, r.x + nx, MB_CUR_MAX > 1 ? 0x21B5 : L'/', cell_style(a, cell, true));
-                } else if (k > 0) { /* redraw the character this token finished */
-                    const tui_cell *prev = &c->cells[l->start + k - 1];
-                    if (prev->kind == CELL_TEXT) tui_put_wch(r.y + row, r.x + x - prev->width, prev->ch, cell_style(a, prev, true));
-                }
+            if (cell->kind == CELL_NEWLINE) { /* show where the newline token is */
+                if (on) tui_put_wch(r.y + row, r.x + (x < r.w - 1 ? x : r.w - 2), MB_CUR_MAX > 1 ? 0x21B5 : L'/', cell_style(a, cell, true));
+                continue;
+            }
+            if (cell->kind == CELL_PART) { /* highlight the character this token finished */
+                const tui_cell *prev = k > 0 ? &c->cells[l->start + k - 1] : NULL;
+                if (on && prev && prev->kind == CELL_TEXT && x >= prev->width)
+                    tui_put_wch(r.y + row, r.x + x - prev->width, prev->ch, cell_style(a, prev, true));
                 continue;
             }
             if (x + cell->width > r.w - 1) break;

@@ -181,7 +181,8 @@ typedef struct placed {
     int rows, cursor_row, cursor_col;
 } placed;
 
-static placed place(const tui_input *in, int width, void (*emit)(void *, int, int, wchar_t, int), void *ctx) {
+/* EMIT gets (ctx, row, col, character, width, is_newline_mark). */
+static placed place(const tui_input *in, int width, void (*emit)(void *, int, int, wchar_t, int, bool), void *ctx) {
     placed p = {1, 0, 2};
     int row = 0, col = 2;
     if (width < 4) width = 4;
@@ -197,7 +198,7 @@ static placed place(const tui_input *in, int width, void (*emit)(void *, int, in
         if (i == in->len) break;
         wchar_t wc = in->buf[i];
         if (wc == L'\n') {
-            if (emit) emit(ctx, row, col, MB_CUR_MAX > 1 ? 0x21B5 : L'/', 1);
+            if (emit) emit(ctx, row, col, MB_CUR_MAX > 1 ? 0x21B5 : L'/', 1, true);
             row++;
             col = 2;
             continue;
@@ -208,7 +209,7 @@ static placed place(const tui_input *in, int width, void (*emit)(void *, int, in
             row++;
             col = 2;
         }
-        if (emit) emit(ctx, row, col, wc, w);
+        if (emit) emit(ctx, row, col, wc, w, false);
         col += w;
     }
     p.rows = (p.cursor_row > row ? p.cursor_row : row) + 1;
@@ -226,12 +227,11 @@ typedef struct draw_ctx {
     tui_style text, mark;
 } draw_ctx;
 
-static void emit_char(void *vctx, int row, int col, wchar_t wc, int w) {
+static void emit_char(void *vctx, int row, int col, wchar_t wc, int w, bool newline_mark) {
     draw_ctx *d = vctx;
     tui_rect r = d->a->lay.input;
     int y = row - d->first_row;
     if (y < 0 || y >= r.h || col + w > r.w) return;
-    bool newline_mark = wc == 0x21B5 || (MB_CUR_MAX == 1 && wc == L'/');
     tui_put_wch(r.y + y, r.x + col, wc, newline_mark ? d->mark : d->text);
 }
 
