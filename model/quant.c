@@ -104,6 +104,70 @@ uint16_t f32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
+/* ---- rows of fp16, branch-free ----
+ * Every case of the scalar functions is computed for eight values at once and the right
+ * one picked with masks, so each loop body is straight-line code the vectoriser takes. */
+
+#define ROW_LANES 8
+
+void f32_to_fp16_row(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + ROW_LANES <= n; i += ROW_LANES) {
+        uint32_t bits[ROW_LANES], out[ROW_LANES], sub[ROW_LANES];
+        float small[ROW_LANES];
+        memcpy(bits, x + i, sizeof bits);
+        for (int j = 0; j < ROW_LANES; j++) {
+            /* Below 2^-14 the result is subnormal: adding 0.5 lets the FPU round the
+             * value to a multiple of 2^-24 (half's subnormal step), which is then the low
+             * bits of the sum. */
+            uint32_t a = bits[j] & 0x7fffffffu;
+            float f;
+            memcpy(&f, &a, sizeof f);
+            small[j] = f + 0.5f;
+        }
+        memcpy(sub, small, sizeof sub);
+        for (int j = 0; j < ROW_LANES; j++) {
+            uint32_t sign = (bits[j] >> 16) & 0x8000u;
+            int32_t a = (int32_t)(bits[j] & 0x7fffffffu);
+            /* normal: rebias the exponent from 127 to 15 and round the 13 dropped bits to
+             * nearest even (a carry may reach the exponent, even up to infinity) */
+            uint32_t normal = ((uint32_t)a - (112u << 23) + 0xfffu + (((uint32_t)a >> 13) & 1u)) >> 13;
+            uint32_t subn = sub[j] - 0x3f000000u; /* minus the bits of 0.5 */
+            uint32_t special = 0x7c00u | (a > 0x7f800000 ? 0x200u : 0u); /* inf, quiet NaN */
+            uint32_t m_special = a >= 0x7f800000 ? ~0u : 0u;
+            uint32_t m_over = a >= 0x47800000 ? ~0u : 0u; /* 2^16 and up: infinity */
+            uint32_t m_sub = a < 0x38800000 ? ~0u : 0u;
+            uint32_t v = (normal & ~m_sub) | (subn & m_sub);
+            v = (v & ~m_over) | (0x7c00u & m_over);
+            v = (v & ~m_special) | (special & m_special);
+            out[j] = sign | v;
+        }
+        for (int j = 0; j < ROW_LANES; j++) y[i + (size_t)j] = (uint16_t)out[j];
+    }
+    for (; i < n; i++) y[i] = f32_to_fp16(x[i]);
+}
+
+void fp16_to_f32_row(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + ROW_LANES <= n; i += ROW_LANES) {
+        uint32_t out[ROW_LANES], sub[ROW_LANES];
+        float small[ROW_LANES];
+        for (int j = 0; j < ROW_LANES; j++) small[j] = (float)(int32_t)(x[i + (size_t)j] & 0x3ffu) * 0x1p-24f;
+        memcpy(sub, small, sizeof sub);
+        for (int j = 0; j < ROW_LANES; j++) {
+            uint32_t h = x[i + (size_t)j], sign = (h & 0x8000u) << 16, e = h & 0x7c00u;
+            uint32_t normal = ((h & 0x7fffu) << 13) + (112u << 23);
+            uint32_t special = 0x7f800000u | ((h & 0x3ffu) << 13);
+            uint32_t m_sub = e == 0 ? ~0u : 0u, m_special = e == 0x7c00u ? ~0u : 0u;
+            uint32_t v = (normal & ~m_sub) | (sub[j] & m_sub);
+            v = (v & ~m_special) | (special & m_special);
+            out[j] = sign | v;
+        }
+        memcpy(y + i, out, sizeof out);
+    }
+    for (; i < n; i++) y[i] = fp16_to_f32(x[i]);
+}
+
 /* Q4_K and Q5_K pack eight 6-bit (scale, min) pairs into 12 bytes: pairs 0..3 sit in the
  * low 6 bits of bytes 0..7; pairs 4..7 take their low 4 bits from bytes 8..11 and their
  * top 2 bits from the spare high bits of bytes 0..7. */
