@@ -151,7 +151,8 @@ static char *piece_dup(const tokenizer *t, int32_t id, size_t *len) {
 }
 
 static size_t record_att_bytes(const session *s, const step_record *r) {
-    return (size_t)s->n_layer * (size_t)s->n_head * (size_t)r->n_keys * sizeof(uint16_t);
+    size_t rows = (size_t)s->n_layer * ((size_t)s->n_head + (r->attention_mean ? 1 : 0));
+    return rows * (size_t)r->n_keys * sizeof(uint16_t);
 }
 
 static size_t record_hidden_bytes(const session *s) {
@@ -167,7 +168,9 @@ static void drop_attention(session *s, step_record *r) {
     if (!r->attention) return;
     s->att_bytes -= record_att_bytes(s, r);
     free(r->attention);
+    free(r->attention_mean);
     r->attention = NULL;
+    r->attention_mean = NULL;
 }
 
 /* Forgets records K.. (their tokens leave the cache too). */
@@ -204,12 +207,22 @@ static int add_record(session *s, int32_t id, segment_kind seg, int turn, bool g
 static void keep_attention(session *s, step_record *r, const float *src, size_t head_stride) {
     r->n_keys = r->pos;
     if (!s->capture || !src || r->n_keys == 0) return;
-    size_t rows = (size_t)s->n_layer * (size_t)s->n_head;
-    r->attention = malloc(rows * (size_t)r->n_keys * sizeof *r->attention);
+    size_t n = (size_t)r->n_keys, rows = (size_t)s->n_layer * (size_t)s->n_head;
+    r->attention = malloc(rows * n * sizeof *r->attention);
     if (!r->attention) return; /* out of memory: this record simply has none */
-    for (size_t h = 0; h < rows; h++)
-        for (int k = 0; k < r->n_keys; k++)
-            r->attention[h * (size_t)r->n_keys + (size_t)k] = f32_to_fp16(src[h * head_stride + (size_t)k]);
+    for (size_t h = 0; h < rows; h++) f32_to_fp16_row(src + h * head_stride, r->attention + h * n, n);
+    /* each layer's rows averaged over heads, from the f32 rows */
+    float *mean = malloc(n * sizeof *mean);
+    r->attention_mean = mean ? malloc((size_t)s->n_layer * n * sizeof *r->attention_mean) : NULL;
+    for (int l = 0; r->attention_mean && l < s->n_layer; l++) {
+        const float *layer = src + (size_t)l * (size_t)s->n_head * head_stride;
+        memcpy(mean, layer, n * sizeof *mean);
+        for (int h = 1; h < s->n_head; h++)
+            for (size_t k = 0; k < n; k++) mean[k] += layer[(size_t)h * head_stride + k];
+        for (size_t k = 0; k < n; k++) mean[k] *= 1.0f / (float)s->n_head;
+        f32_to_fp16_row(mean, r->attention_mean + (size_t)l * n, n);
+    }
+    free(mean);
     s->att_bytes += record_att_bytes(s, r);
     while (s->att_bytes > s->att_budget && s->att_oldest < r->pos) {
         step_record *old = &s->recs[s->att_oldest++];
@@ -228,10 +241,11 @@ static void keep_hidden(session *s, step_record *r) {
     size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
     r->hidden = malloc(n * sizeof *r->hidden);
     if (!r->hidden) return; /* out of memory: this record simply has none */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* past f16's range: its largest value, not infinity */
         float x = s->pred_hidden[i];
-        r->hidden[i] = f32_to_fp16(x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x);
+        s->pred_hidden[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
     }
+    f32_to_fp16_row(s->pred_hidden, r->hidden, n);
     s->att_bytes += n * sizeof *r->hidden;
 }
 

@@ -39,6 +39,8 @@ typedef struct step_record {
     sampler_params params; /* sampler settings in force (generated tokens) */
     int n_keys;          /* attention row length (= pos) */
     uint16_t *attention; /* f16 [n_layer][n_head][n_keys], NULL when not captured */
+    uint16_t *attention_mean; /* f16 [n_layer][n_keys]: the rows averaged over heads (what
+                            rollout, grounding and "all heads" views read), with attention */
     uint16_t *hidden;    /* f16 [n_layer + 1][n_embd]: the residual stream (engine_batch.hidden)
                             at the position that predicted this token, for the logit lens;
                             reply tokens only, NULL when not captured. Kept and dropped
