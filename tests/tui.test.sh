@@ -265,17 +265,26 @@ else
 fi
 tm kill-session -t $L
 
-# ---- /load: replays a saved conversation (needs session_force_next in the session) ----
-if nm "$bin" 2>/dev/null | grep -qE ' T session_force_next$'; then
-    start load 200 50 -- -m "$stories" --temp 0.9 -n 30
-    wait_for load 'TYPE \|' 20
-    keys load "/load $tmp/story.jsonl" Enter
-    wait_for load 'loaded 1 message' 20 && [[ $(chat_text load) == *"Once upon a time, there was a little girl named Lily"* ]]
-    check load_replays_conversation $?
-    tm kill-session -t load
-else
-    skip load_replays_conversation "the session does not implement session_force_next yet"
-fi
+# ---- /load replays a saved conversation; saving it again and loading that works too ----
+start load 200 50 -- -m "$stories" --temp 0.9 -n 30
+wait_for load 'TYPE \|' 20
+keys load "/load $tmp/story.jsonl" Enter
+wait_for load 'loaded 1 message' 20 && [[ $(chat_text load) == *"Once upon a time, there was a little girl named Lily"* ]] &&
+    cap load | grep -q 'ctx 31/'
+check load_replays_conversation $?
+keys load "/save $tmp/again.jsonl" Enter
+wait_for load 'saved 31 tokens' 5
+keys load "/clear" Enter
+wait_for load 'conversation cleared' 5
+keys load "/load $tmp/again.jsonl" Enter
+wait_for load 'loaded 1 message' 20 && [[ $(chat_text load) == *"Once upon a time, there was a little girl named Lily"* ]] &&
+    cap load | grep -q 'ctx 31/'
+check load_of_a_loaded_conversation $?
+printf '{"llmscope":"conversation","version":1}\n{"type":"input","text":"x"}\n{"type":"token","id":99999999,"generated":true}\n' > "$tmp/badid.jsonl"
+keys load "/load $tmp/badid.jsonl" Enter
+wait_for load 'badid.jsonl:3: token id is not in' 5 && [[ $(chat_text load) == *"girl named Lily"* ]]
+check load_rejects_bad_file_and_keeps_conversation $?
+tm kill-session -t load
 
 # ---- errors before the screen starts: one clear line, non-zero status ----
 one_error() { # NAME ARGS...: the pane shows one "llmscope:" line then EXITED 1

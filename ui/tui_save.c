@@ -7,8 +7,8 @@
  * (before and after the sampler, entropy, rank, blame, top candidates). Attention rows
  * are not written: they are large, and /load recomputes them.
  *
- * /load replays the file through the session: each input is sent again and each sampled
- * token is forced in place of a fresh draw (session_force_next), so the model, the KV
+ * /load replays the file through the session: each input is sent again and each of the
+ * model's tokens is forced in place of a fresh draw (session_force_next), so the KV
  * cache and the records are rebuilt exactly and the chat can go on from there. The whole
  * file is read and checked before the current conversation is touched. */
 #include "tui_app.h"
@@ -17,10 +17,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-/* session_force_next is declared in session.h; until the session implements it, the
- * weak reference is NULL and /load says so instead of breaking the link for everyone. */
-#pragma weak session_force_next
 
 static const char *segment_name(segment_kind k) {
     switch (k) {
@@ -267,8 +263,10 @@ static int read_plan(tui_app *a, FILE *f, const char *path, step **out, size_t *
             }
         } else if (cJSON_IsString(type) && strcmp(type->valuestring, "token") == 0) {
             const cJSON *gen = cJSON_GetObjectItemCaseSensitive(o, "generated");
+            const cJSON *seg = cJSON_GetObjectItemCaseSensitive(o, "segment");
             const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-            if (cJSON_IsTrue(gen)) {
+            /* the model's tokens: sampled, or replayed by an earlier /load */
+            if (cJSON_IsTrue(gen) || (cJSON_IsString(seg) && strcmp(seg->valuestring, "assistant") == 0)) {
                 if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= n_vocab ||
                     id->valuedouble != (double)(int32_t)id->valuedouble) {
                     snprintf(err, errlen, "%s:%ld: token id is not in this model's vocabulary (0..%d)", path, lineno, n_vocab - 1);
@@ -314,10 +312,6 @@ static int read_plan(tui_app *a, FILE *f, const char *path, step **out, size_t *
 }
 
 int tui_load(tui_app *a, const char *path, char *err, size_t errlen) {
-    if (!session_force_next) {
-        snprintf(err, errlen, "/load needs session_force_next, which this build's session does not have yet");
-        return -1;
-    }
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
