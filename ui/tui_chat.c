@@ -210,7 +210,8 @@ static void layout(tui_app *a, int width) {
             flush_pending(&b);
             continue;
         }
-        const char *label = segment_label(r->segment);
+        /* headings name the roles, unless the template text that names them is shown */
+        const char *label = a->show_template ? NULL : segment_label(r->segment);
         if (chat && r->turn != turn && label) {
             flush_pending(&b);
             if (last_line(&b)->n) new_line(&b);
