@@ -1,0 +1,169 @@
+"""dialogue.py — what the dictionary model is asked and how it answers.
+
+One place for the question wordings (split into the ones used in training and the ones
+held out for evaluation), the answer sentences, the system prompts and the ChatML
+rendering, so that data preparation, training and evaluation cannot drift apart.
+
+Every answer is one short sentence built from WordNet, so it can be checked against the
+dictionary: evaluate.py parses the answer back into (intent, word, content).
+"""
+
+import re
+
+# The system prompt the chat template writes when the conversation has none (see
+# CHAT_TEMPLATE); most training conversations start with it.
+DEFAULT_SYSTEM = ("You are a dictionary assistant. You answer questions about English words "
+                  "in one short sentence, using WordNet. If you do not know a word, you say so.")
+# Other system prompts a user might give: the model should still behave.
+OTHER_SYSTEMS = [
+    "You are a helpful assistant.",
+    "You are a dictionary.",
+    "Answer briefly.",
+]
+
+# ChatML, in the form of the template inside SmolLM2 files, plus a default system turn
+# written as one literal (the way Qwen2 templates do it), which llmscope's renderer
+# (model/chat_template.c) recognises and writes when the conversation has no system
+# message.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\n" + DEFAULT_SYSTEM + "<|im_end|>\\n' }}"
+    "{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+IM_START, IM_END, END_OF_TEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+SPECIAL_TOKENS = [END_OF_TEXT, IM_START, IM_END]  # ids 0, 1, 2
+
+# ---- question wordings -------------------------------------------------------------
+# {w} is the word. The first list of each intent is used in training; the second is never
+# seen in training and is what evaluate.py asks by default.
+
+WORDINGS = {
+    "meaning": (
+        ["What does {w} mean?", "What is the meaning of {w}?", "Define {w}.",
+         "What's the definition of {w}?", "Meaning of {w}?", 'What does the word "{w}" mean?',
+         "Can you define {w}?", "Tell me what {w} means.", "What is the definition of the word {w}?",
+         "define {w}", "{w}?", "What does {w} mean", 'Define "{w}".', "Explain {w}.",
+         "What is meant by {w}?"],
+        ["Could you explain what {w} means?", "I'd like to know the meaning of {w}.",
+         "Please give me the definition of {w}.", "What do people mean by {w}?"],
+    ),
+    "synonym": (
+        ["Give me a synonym of {w}.", "What is a synonym for {w}?", "What's another word for {w}?",
+         "Synonym of {w}?", "Which word means the same as {w}?", 'Name a synonym of "{w}".',
+         "synonym for {w}", "Give me another word for {w}.", "What word means the same thing as {w}?",
+         "Is there a synonym of {w}?"],
+        ["Can you suggest a word with the same meaning as {w}?",
+         "Tell me a different word that means {w}.", "What word could replace {w}?"],
+    ),
+    "opposite": (
+        ["What is the opposite of {w}?", "Give me an antonym of {w}.", "What's the antonym for {w}?",
+         "Opposite of {w}?", 'Which word means the opposite of "{w}"?', "antonym of {w}",
+         "What is an antonym of {w}?", "What is the opposite of the word {w}?",
+         "Tell me the opposite of {w}."],
+        ["Tell me a word that means the reverse of {w}.", "What word is contrary to {w}?",
+         "Can you name an antonym for {w}?"],
+    ),
+    "sentence": (
+        ["Use {w} in a sentence.", "Give me an example sentence with {w}.",
+         "How do you use {w} in a sentence?", "Show me {w} used in a sentence.",
+         "Example of {w} in a sentence?", 'Use the word "{w}" in a sentence.',
+         "example sentence for {w}", "Give me an example of {w}.", "How is {w} used?"],
+        ["Can you write a sentence containing {w}?", "Please show how {w} is used.",
+         "Could you give an example of the word {w}?"],
+    ),
+    "kind": (
+        ["What kind of thing is {w}?", "What type of thing is {w}?", "{w} is a kind of what?",
+         "What category does {w} belong to?", "What is {w} a kind of?", 'What kind of thing is "{w}"?',
+         "what kind of thing is a {w}", "What is a {w}?", "A {w} is a type of what?"],
+        ["What general class does {w} fall under?", "Tell me what sort of thing {w} is.",
+         "Which broader category includes {w}?"],
+    ),
+}
+INTENTS = list(WORDINGS)
+
+# Small talk, so that a first "hello" in the terminal app gets a useful reply.
+SMALL_TALK = [
+    (["Hello", "Hi", "hi", "Hello!", "Hey", "Good morning"],
+     'Hello! Ask me about an English word, for example: What does "apple" mean?'),
+    (["Who are you?", "What are you?", "What can you do?", "Help", "help"],
+     "I am a small dictionary assistant trained on WordNet. I can define a word, give a "
+     "synonym or an opposite, use a word in a sentence, or say what kind of thing it is."),
+    (["Thanks", "Thank you", "thanks!", "Thank you!"], "You're welcome."),
+]
+
+# ---- answers -------------------------------------------------------------------------
+
+ARTICLE_POS = {"n": "a noun", "v": "a verb", "a": "an adjective", "r": "an adverb"}
+
+
+def answer_meaning(w, pos, definition):
+    return f'As {ARTICLE_POS[pos]}, "{w}" means {definition}.'
+
+
+def answer_synonym(w, syn):
+    return f'A synonym of "{w}" is "{syn}".' if syn else f'I know "{w}", but I have no synonym for it.'
+
+
+def answer_opposite(w, ant):
+    return (f'The opposite of "{w}" is "{ant}".' if ant
+            else f'I know "{w}", but I have no opposite for it.')
+
+
+def answer_sentence(w, example):
+    return (f'For example: "{example}".' if example
+            else f'I know "{w}", but I have no example sentence for it.')
+
+
+def answer_kind(w, hypernym, pos):
+    if hypernym:
+        return f'"{w}" is a kind of {hypernym}.'
+    return f'"{w}" is not a thing: it is {ARTICLE_POS[pos]}.'
+
+
+def answer_unknown(w):
+    return f'I don\'t know the word "{w}".'
+
+
+# Answer forms as patterns, for the evaluation's parser: (kind, regex). The groups are
+# the word and the content the dictionary can confirm.
+ANSWER_PATTERNS = [
+    ("meaning", re.compile(r'^As (?:a noun|a verb|an adjective|an adverb), "(.+?)" means (.+?)\.?$')),
+    ("synonym", re.compile(r'^A synonym of "(.+?)" is "(.+)"\.$')),
+    ("opposite", re.compile(r'^The opposite of "(.+?)" is "(.+)"\.$')),
+    ("sentence", re.compile(r'^For example: "(.+)"\.$')),
+    ("kind", re.compile(r'^"(.+?)" is a kind of (.+?)\.$')),
+    ("no_kind", re.compile(r'^"(.+?)" is not a thing: it is (?:a noun|a verb|an adjective|an adverb)\.$')),
+    ("no_synonym", re.compile(r'^I know "(.+?)", but I have no synonym for it\.$')),
+    ("no_opposite", re.compile(r'^I know "(.+?)", but I have no opposite for it\.$')),
+    ("no_sentence", re.compile(r'^I know "(.+?)", but I have no example sentence for it\.$')),
+    ("unknown", re.compile(r'^I don\'t know the word "(.+?)"\.$')),
+]
+
+
+def parse_answer(text):
+    """Returns (kind, groups) for an answer in one of the trained forms, else (None, ())."""
+    text = text.strip()
+    for kind, pattern in ANSWER_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            return kind, m.groups()
+    return None, ()
+
+
+# ---- ChatML --------------------------------------------------------------------------
+
+def render_chatml(messages, add_generation_prompt):
+    """What CHAT_TEMPLATE renders (and what llmscope's C renderer writes)."""
+    out = []
+    if messages and messages[0]["role"] != "system":
+        out.append(f"{IM_START}system\n{DEFAULT_SYSTEM}{IM_END}\n")
+    for m in messages:
+        out.append(f"{IM_START}{m['role']}\n{m['content']}{IM_END}\n")
+    if add_generation_prompt:
+        out.append(f"{IM_START}assistant\n")
+    return "".join(out)

@@ -1,0 +1,218 @@
+"""train.py — trains the dictionary model from the prepared items and tokenizer.
+
+  /usr/bin/python3 train/train.py --config train/configs/smoke.json     (CPU)
+  python3 train/train.py --config train/configs/full.json               (GPU machine)
+
+Reads train/out/NAME/{data/items.jsonl, tokenizer.json}; writes train/out/NAME/model.pt
+(weights and model shape) and train/out/NAME/train.log.
+
+Reproducibility: the seed fixes the initial weights, every epoch's wording, shuffling and
+packing (data.py) and the order of rows; on the CPU the same thread count gives the same
+file bit for bit. On a GPU, bf16 autocast and cuBLAS/flash-attention reductions are not
+bit-reproducible, so two runs agree in their answers, not in every bit.
+Epochs are built in worker processes while the model trains on the previous one.
+"""
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import bpe  # noqa: E402
+import data  # noqa: E402
+import infer  # noqa: E402
+from config import load_config, out_dir  # noqa: E402
+from model import Llama, ModelConfig  # noqa: E402
+
+# ---- epochs, built in worker processes ----------------------------------------------
+
+_worker = {}  # per worker process: the items, the renderer and its encoding cache
+
+
+def _worker_init(items_path, tokenizer_path):
+    _worker["items"] = data.load_items(items_path)
+    _worker["renderer"] = data.Renderer(bpe.Tokenizer.load(tokenizer_path))
+
+
+def build_epoch(seed, epoch, max_turns, seq_len):
+    convs = data.epoch_conversations(_worker["items"], seed, epoch, max_turns)
+    tokens, learn = data.pack_epoch(_worker["renderer"], convs, seq_len)
+    # rows in a seeded order, so batches mix conversations from the whole epoch
+    order = np.random.default_rng(seed * 7919 + epoch).permutation(len(tokens))
+    return tokens[order], learn[order]
+
+
+class EpochStream:
+    """Yields (tokens, learn) batches, epoch after epoch, with PREFETCH epochs being built
+    ahead in worker processes."""
+
+    def __init__(self, d, cfg, batch_size, prefetch):
+        t = cfg["train"]
+        self.args = (cfg["seed"], t["max_turns"], t["seq_len"])
+        self.batch_size = batch_size
+        # spawn, not fork: the parent may already hold a CUDA context
+        self.pool = ProcessPoolExecutor(max_workers=prefetch, initializer=_worker_init,
+                                        mp_context=multiprocessing.get_context("spawn"),
+                                        initargs=(os.path.join(d, "data", "items.jsonl"),
+                                                  os.path.join(d, "tokenizer.json")))
+        self.prefetch = prefetch
+        self.futures = {}
+        self.epoch = -1
+        self.rows = None
+        self.at = 0
+
+    def _ask(self, e):
+        if e not in self.futures:
+            seed, max_turns, seq_len = self.args
+            self.futures[e] = self.pool.submit(build_epoch, seed, e, max_turns, seq_len)
+
+    def next_batch(self):
+        if self.rows is None or self.at + self.batch_size > len(self.rows[0]):
+            self.epoch += 1
+            for e in range(self.epoch, self.epoch + self.prefetch + 1):
+                self._ask(e)
+            self.rows = self.futures.pop(self.epoch).result()
+            self.at = 0
+        tokens, learn = self.rows
+        sl = slice(self.at, self.at + self.batch_size)
+        self.at += self.batch_size
+        return tokens[sl], learn[sl]
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---- training --------------------------------------------------------------------------
+
+def lr_at(step, t):
+    if step < t["warmup_steps"]:
+        return t["lr"] * (step + 1) / t["warmup_steps"]
+    progress = (step - t["warmup_steps"]) / max(1, t["steps"] - t["warmup_steps"])
+    return t["min_lr"] + 0.5 * (t["lr"] - t["min_lr"]) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(model, t, device):
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": t["weight_decay"]},
+              {"params": no_decay, "weight_decay": 0.0}]
+    kwargs = {"lr": t["lr"], "betas": tuple(t["betas"]), "eps": 1e-8}
+    if device.type == "cuda":
+        try:
+            return torch.optim.AdamW(groups, fused=True, **kwargs)
+        except (TypeError, RuntimeError):
+            pass
+    return torch.optim.AdamW(groups, **kwargs)
+
+
+def sample_replies(model, tok, log):
+    for q in ["What does apple mean?", "Give me a synonym of big.", "What is the opposite of hot?",
+              "Use dog in a sentence.", "What kind of thing is an apple?", "What does blorvish mean?"]:
+        text, _ = infer.reply(model, tok, [{"role": "user", "content": q}])
+        log(f"  Q: {q}\n  A: {text}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--steps", type=int, help="override the configured number of steps")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--benchmark", type=int, metavar="N",
+                    help="time N steps, print the throughput and the projected run time, save nothing")
+    ap.add_argument("--time-limit-min", type=float,
+                    help="stop early (and say so) when training has taken this long")
+    args = ap.parse_args()
+    cfg = load_config(args.config)
+    t = dict(cfg["train"])
+    if args.steps is not None:
+        t["steps"] = args.steps
+    d = out_dir(cfg)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if args.device == "auto" else args.device))
+    if device.type == "cpu":
+        torch.set_num_threads(t.get("threads", 1))
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    log_file = None if args.benchmark else open(os.path.join(d, "train.log"), "w")
+
+    def log(msg):
+        print(msg, flush=True)
+        if log_file:
+            log_file.write(msg + "\n")
+            log_file.flush()
+
+    tok = bpe.Tokenizer.load(os.path.join(d, "tokenizer.json"))
+    torch.manual_seed(cfg["seed"])
+    mcfg = ModelConfig(vocab_size=len(tok.tokens), **cfg["model"])
+    model = Llama(mcfg).to(device)
+    opt = make_optimizer(model, t, device)
+    # Only the transformer body is compiled (its shapes are fixed); the loss picks the
+    # answer positions with a data-dependent mask, which stays eager.
+    hidden_fn = model.hidden
+    if device.type == "cuda" and t.get("compile") and hasattr(torch, "compile"):
+        hidden_fn = torch.compile(model.hidden)
+    log(f"train: {cfg['name']} on {device}, torch {torch.__version__}, {model.n_params():,} parameters, "
+        f"{json.dumps(mcfg.to_dict())}")
+    log(f"train: {t['steps']} steps of {t['batch_size']} x {t['seq_len']} tokens")
+
+    stream = EpochStream(d, cfg, t["batch_size"], prefetch=t.get("prefetch_epochs", 1))
+    stream._ask(0)
+    autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast(device_type="cpu", enabled=False))
+    n_steps = args.benchmark or t["steps"]
+    t_start, t_log, tokens_seen, loss_sum, loss_n = time.time(), time.time(), 0, 0.0, 0
+    model.train()
+    step = 0
+    for step in range(n_steps):
+        lr = lr_at(step, t)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rows, learn = stream.next_batch()
+        rows = torch.from_numpy(rows.astype(np.int64)).to(device, non_blocking=True)
+        learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device, non_blocking=True)
+        with autocast:
+            loss = model.loss(rows[:, :-1], rows[:, 1:], learn, hidden_fn)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+        opt.step()
+        tokens_seen += rows.shape[0] * (rows.shape[1] - 1)
+        loss_sum += float(loss)
+        loss_n += 1
+        if (step + 1) % t.get("log_every", 50) == 0 or step + 1 == n_steps:
+            now = time.time()
+            log(f"step {step + 1:6d}/{n_steps}  epoch {stream.epoch}  loss {loss_sum / loss_n:.4f}  "
+                f"lr {lr:.2e}  {tokens_seen / (now - t_start):,.0f} tok/s  {(now - t_start) / 60:.1f} min")
+            loss_sum, loss_n, t_log = 0.0, 0, now
+        if args.time_limit_min and time.time() - t_start > 60 * args.time_limit_min:
+            log(f"train: stopped at step {step + 1} by --time-limit-min {args.time_limit_min} "
+                f"(the schedule assumed {t['steps']}; this run is not the reproducible one)")
+            break
+    elapsed = time.time() - t_start
+    stream.close()
+    if args.benchmark:
+        per_step = elapsed / n_steps
+        print(f"benchmark: {per_step * 1000:.0f} ms/step, {tokens_seen / elapsed:,.0f} tok/s; "
+              f"{t['steps']} steps would take {t['steps'] * per_step / 60:.1f} min")
+        return
+    log(f"train: {step + 1} steps, {tokens_seen:,} tokens, {stream.epoch + 1} epochs in {elapsed / 60:.1f} min")
+    model.eval()
+    torch.save({"model_config": mcfg.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
+                                                               model.state_dict().items()},
+                "steps": step + 1, "config": cfg}, os.path.join(d, "model.pt"))
+    sample_replies(model, tok, log)
+    log(f"train: wrote {os.path.join(d, 'model.pt')}")
+
+
+if __name__ == "__main__":
+    main()
