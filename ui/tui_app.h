@@ -105,7 +105,8 @@ void tui_put_wch(int y, int x, wchar_t wc, tui_style st);
  * the edge are left out); control characters are shown as visible symbols. Returns the
  * cells used. */
 int tui_put_text(int y, int x, int maxw, const char *s, tui_style st);
-/* Same, for a token's text: whitespace made visible ('·' for space, '↵' for newline). */
+/* Same, for a token's text: whitespace made visible ('·' for space, '↵' for newline),
+ * a lone byte of a split character as \xNN. */
 int tui_put_token(int y, int x, int maxw, const char *s, tui_style st);
 /* Display width of tui_put_token(S) without a limit. */
 int tui_token_width(const char *s);

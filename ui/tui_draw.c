@@ -63,7 +63,19 @@ static int put_utf8(int y, int x, int maxw, const char *s, tui_style st, bool to
     int used = 0;
     for (size_t i = 0; i < len;) {
         wchar_t wc;
-        i += (size_t)tui_utf8_decode(s + i, len - i, &wc);
+        int n = tui_utf8_decode(s + i, len - i, &wc);
+        if (token && wc == 0xFFFD && n == 1) {
+            /* one byte of a character split across tokens: show which byte */
+            char hex[8];
+            snprintf(hex, sizeof hex, "\\x%02X", (unsigned char)s[i]);
+            if (used + 4 > maxw) break;
+            for (int k = 0; k < 4; k++)
+                if (y >= 0) tui_put_wch(y, x + used + k, (wchar_t)hex[k], st);
+            used += 4;
+            i++;
+            continue;
+        }
+        i += (size_t)n;
         wc = visible(wc, token);
         int w = wcwidth(wc);
         if (w < 0) {

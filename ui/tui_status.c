@@ -91,7 +91,9 @@ void tui_help_draw(tui_app *a) {
     for (int y = 0; y < h; y++) tui_fill(y0 + y, x0, w, L' ', norm);
     tui_fill(y0, x0, w, glyph(0x2500, L'-'), frame);
     tui_fill(y0 + h - 1, x0, w, glyph(0x2500, L'-'), frame);
-    tui_put_text(y0, x0 + 2, w - 4, " llmscope help ", title);
+    char head[512];
+    snprintf(head, sizeof head, " llmscope help  %s ", a->opt->model_path ? a->opt->model_path : "");
+    tui_put_text(y0, x0 + 2, w - 4, head, title);
     for (int i = 0; i < n && i < h - 2; i++) {
         bool heading = HELP[i][0] != ' ' && HELP[i][0] != 0 && strncmp(HELP[i], "Press", 5) != 0;
         tui_put_text(y0 + 1 + i, x0 + 2, w - 4, HELP[i], heading ? title : norm);
