@@ -8,6 +8,7 @@
 # (5 layers, 8 query / 4 kv heads; 2 layers, 4 / 2), the attention row length of a
 # record (its position), the tokens a greedy run picks; display widths of Korean and
 # emoji are checked with Python's unicodedata, not with our own wcwidth.
+# With ASAN_LOG=PREFIX (for a sanitizer build) each run writes its reports to PREFIX.PID.
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
@@ -36,6 +37,7 @@ tmp=$(mktemp -d)
 tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
 cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP # the EXIT trap then cleans up
 # a session that lives as long as the test, so the server never exits between windows
 tm new-session -d -s keeper sleep 3600
 # SGR sequences that set a colour (30-38, 40-48, 90-97, 100-107); 39/49 only reset
@@ -51,7 +53,7 @@ start() {
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
     tm new-session -d -s "$name" -x "$w" -y "$h" \
-        env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color "${envs[@]}" \
+        env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color ${ASAN_LOG:+ASAN_OPTIONS=log_path=$ASAN_LOG:detect_leaks=1} "${envs[@]}" \
         bash -c '"$@" 2>&1; echo "EXITED $?"; sleep 600' _ "$bin" --backend cpu "$@"
 }
 keys() { local name=$1; shift; tm send-keys -t "$name" "$@"; }
