@@ -201,7 +201,7 @@ void tui_submit_text(tui_app *a, const char *text) {
         return;
     }
     tui_turns_push(a, text, first);
-    size_t n = session_n_records(a->s) - first;
+    size_t now = session_n_records(a->s), n = now > first ? now - first : 0; /* a rewind may shrink it */
     tui_message(a, false, "prompt: %zu tokens in %.2f s", n, now_s() - t0);
     a->generating = true;
     a->reply_tokens = 0;
