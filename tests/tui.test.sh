@@ -178,6 +178,20 @@ wait_for $S 'Attention  layer' 5 && wait_for $S 'Next token' 2; check resize_bac
 keys $S F2
 wait_for $S 'layer 1/5' 5; check keys_work_after_resize $?
 
+# scale, sink and sampler views
+heat_lin=$(heat_rows $S)
+keys $S F6
+wait_for $S ' log( |$)' 5 && [ "$(heat_rows $S)" != "$heat_lin" ]; check log_scale_changes_heatmap $?
+keys $S F6 F7
+wait_for $S 'keys \(sink hidden\)' 5 && ! right $S | grep -q '^keys +<s'; check sink_can_be_hidden $?
+keys $S F7
+bars() { right $S | sed -n '/^Next token/,$p' | grep -cE '[0-9.]+%$'; }
+nb=$(bars)
+keys $S F8 # greedy (--temp 0): after the sampler, all the probability is on the chosen token
+after_is_one() { [ "$(bars)" = 1 ] && chosen $S | grep -q '100.0%$'; }
+wait_until 5 after_is_one && [ "$nb" -gt 1 ]; check after_sampler_view_of_greedy_pick $? "bars before: $nb"
+keys $S F8
+
 # /save writes the conversation as JSON Lines with every record
 keys $S "/save $tmp/story.jsonl" Enter
 wait_for $S 'saved 31 tokens' 5; check save_reports $?
