@@ -35,7 +35,11 @@ done
 sock=llmscope-tui-test-$$
 tmp=$(mktemp -d)
 tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
-cleanup() { tm kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
+cleanup() {
+    tm kill-server >/dev/null 2>&1
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock" # the server leaves its socket behind
+    rm -rf "$tmp"
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP # the EXIT trap then cleans up
 # a session that lives as long as the test, so the server never exits between windows
