@@ -657,6 +657,64 @@ static void test_bf16_all(void) {
     CHECKF(m == 0xFFC0, "-qNaN -> %04x", m);
 }
 
+/* The row converters (vectorised, branch-free) must agree bit for bit with the scalar
+ * ones, which the tests above check against the IEEE definitions: every fp16 encoding,
+ * every fp16 midpoint and its neighbours, and a million random float bit patterns (NaNs,
+ * infinities and subnormals included), in runs whose lengths exercise the scalar tail. */
+static void test_fp16_rows_match_scalar(void) {
+    enum { N = 65536 };
+    uint16_t *h = malloc(N * sizeof *h);
+    float *f = malloc(3 * N * sizeof *f);
+    uint16_t *enc = malloc(3 * N * sizeof *enc);
+    if (!h || !f || !enc) abort();
+    for (uint32_t i = 0; i < N; i++) h[i] = (uint16_t)i;
+    int bad = 0;
+    /* decode: all encodings, in pieces of odd lengths */
+    for (size_t at = 0, len = 1; at < N; at += len, len = len % 29 + 3) {
+        size_t n = at + len <= N ? len : N - at;
+        fp16_to_f32_row(h + at, f + at, n);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        bad += f32_bits(f[i]) != f32_bits(fp16_to_f32((uint16_t)i)); /* NaN payloads too */
+    }
+    CHECKF(bad == 0, "fp16_to_f32_row differs from fp16_to_f32 on %d encodings", bad);
+    /* encode: midpoints between neighbours and one float ulp either side */
+    size_t m = 0;
+    for (uint32_t i = 0; i < 0x7C00 && m + 3 <= 3 * N; i++) {
+        double a = fp16_to_f32((uint16_t)i), b = i + 1 == 0x7C00 ? 65536.0 : fp16_to_f32((uint16_t)(i + 1));
+        float mid = (float)((a + b) / 2);
+        float sign = (i & 1) ? -1.0f : 1.0f;
+        f[m++] = sign * mid;
+        f[m++] = sign * nextafterf(mid, (float)a);
+        f[m++] = sign * nextafterf(mid, (float)b);
+    }
+    bad = 0;
+    for (size_t at = 0, len = 7; at < m; at += len, len = len % 41 + 5) {
+        size_t n = at + len <= m ? len : m - at;
+        f32_to_fp16_row(f + at, enc + at, n);
+    }
+    for (size_t i = 0; i < m; i++) bad += enc[i] != f32_to_fp16(f[i]);
+    CHECKF(bad == 0, "f32_to_fp16_row differs from f32_to_fp16 on %d of %zu midpoint cases", bad, m);
+    /* encode: random bit patterns */
+    uint64_t st = 0x243F6A8885A308D3ull;
+    bad = 0;
+    for (int round = 0; round < 16; round++) {
+        for (size_t i = 0; i < 3 * N; i++) {
+            st ^= st >> 12, st ^= st << 25, st ^= st >> 27;
+            uint32_t r = (uint32_t)((st * 2685821657736338717ull) >> 32);
+            /* half the time steer the exponent into fp16's range, where the work is */
+            if (i & 1) r = (r & 0x807FFFFFu) | ((uint32_t)(100 + (r >> 24) % 48) << 23);
+            f[i] = bits_f32(r);
+        }
+        f32_to_fp16_row(f, enc, 3 * N - 5);
+        for (size_t i = 0; i < 3 * N - 5; i++) bad += enc[i] != f32_to_fp16(f[i]);
+    }
+    CHECKF(bad == 0, "f32_to_fp16_row differs from f32_to_fp16 on %d random values", bad);
+    free(h);
+    free(f);
+    free(enc);
+}
+
 int main(void) {
     RUN(test_q4_0_block);
     RUN(test_q8_0_block);
@@ -672,5 +730,6 @@ int main(void) {
     RUN(test_fp16_round_trip);
     RUN(test_fp16_rounding);
     RUN(test_bf16_all);
+    RUN(test_fp16_rows_match_scalar);
     return test_exit_code();
 }
