@@ -86,6 +86,9 @@ typedef struct cli_trace cli_trace;
 cli_trace *cli_trace_open(const char *path, char *err, size_t errlen);
 /* Writes record R (a generated token; EOG: it ended the reply). */
 int cli_trace_write(cli_trace *t, const step_record *r, const struct tokenizer *tok, bool eog);
+/* Attaches a "context" object to the next token written: the model file and every token
+ * before it (replay_context_json), which `llmscope replay` needs. -1 when out of memory. */
+int cli_trace_set_context(cli_trace *t, const session *s, const char *model_path);
 /* Closes the file; -1 with ERR filled if anything failed to reach it. */
 int cli_trace_close(cli_trace *t, char *err, size_t errlen);
 

@@ -40,6 +40,10 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
         cli_error("%s", err);
         return 1;
     }
+    if (trace && cli_trace_set_context(trace, s, cm->path) < 0) { /* for llmscope replay */
+        cli_error("out of memory");
+        return 1;
+    }
     size_t n_prompt = session_n_records(s);
     double t1 = now_seconds();
 

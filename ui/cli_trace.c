@@ -10,6 +10,7 @@
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
 #include "cli.h"
+#include "replay_cmd.h"
 #include "tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -21,6 +22,7 @@ struct cli_trace {
     FILE *f;
     char *path;
     int write_errno; /* first write error, 0 if none */
+    cJSON *context;  /* for the next line (cli_trace_set_context) */
 };
 
 cli_trace *cli_trace_open(const char *path, char *err, size_t errlen) {
@@ -121,6 +123,10 @@ int cli_trace_write(cli_trace *t, const step_record *r, const tokenizer *tok, bo
     cJSON_AddItemToObject(o, "top_before", token_list(s->top_before, s->n_top, tok));
     cJSON_AddItemToObject(o, "top_after", token_list(s->top_after, n_after, tok));
     cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
+    if (t->context) {
+        cJSON_AddItemToObject(o, "context", t->context);
+        t->context = NULL;
+    }
 
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -130,8 +136,15 @@ int cli_trace_write(cli_trace *t, const step_record *r, const tokenizer *tok, bo
     return t->write_errno ? -1 : 0;
 }
 
+int cli_trace_set_context(cli_trace *t, const session *s, const char *model_path) {
+    cJSON_Delete(t->context);
+    t->context = replay_context_json(s, model_path);
+    return t->context ? 0 : -1;
+}
+
 int cli_trace_close(cli_trace *t, char *err, size_t errlen) {
     if (!t) return 0;
+    cJSON_Delete(t->context);
     if (fclose(t->f) != 0 && !t->write_errno) t->write_errno = errno ? errno : EIO;
     int rc = 0;
     if (t->write_errno) {

@@ -3,6 +3,7 @@
 #include "bench_cmd.h"
 #include "cli.h"
 #include "pull.h"
+#include "replay_cmd.h"
 #include "synth_cmd.h"
 
 #include <locale.h>
@@ -21,6 +22,7 @@ static const command COMMANDS[] = {
     {"list", list_main},
     {"bench", bench_main},
     {"synth", synth_main},
+    {"replay", replay_main},
 };
 
 int main(int argc, char **argv) {
