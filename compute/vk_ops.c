@@ -34,12 +34,19 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
      * 64 invocations on lavapipe (subgroup 8) and Intel, 128 on NVIDIA, 256 on AMD. */
     uint32_t wg = rt->subgroup_size * 4;
     k->wg = wg < 64 ? 64 : wg > 256 ? 256 : wg;
-    const uint32_t nt = VK_MATVEC_TOKENS, chunk = VK_TOPK_CHUNK;
+    /* One row per subgroup on GPUs, which want many workgroups in flight; a CPU device
+     * (lavapipe) runs workgroups one after another per core and pays a fixed cost for
+     * each, so there every subgroup takes eight rows. */
+    k->matvec_rows = k->wg / rt->subgroup_size;
+    if (rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) k->matvec_rows *= 8;
+    /* matvec: tokens per workgroup, and rows per workgroup = one per expected subgroup */
+    const uint32_t mv_spec[2] = {VK_MATVEC_TOKENS, k->matvec_rows};
+    const uint32_t chunk = VK_TOPK_CHUNK;
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
         snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matvec[t], name, 4, k->wg, &nt, 1, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matvec[t], name, 4, k->wg, mv_spec, 2, err, errlen)) return -1;
         snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
         if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
     }
@@ -148,7 +155,8 @@ static void dispatch_folded(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet 
 
 void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p) {
-    dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, p->rows, div_up(p->n, VK_MATVEC_TOKENS));
+    dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(p->rows, k->matvec_rows),
+                    div_up(p->n, VK_MATVEC_TOKENS));
 }
 
 void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,

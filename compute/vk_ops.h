@@ -23,6 +23,7 @@
 
 typedef struct vk_kernels {
     uint32_t wg;                            /* workgroup size */
+    uint32_t matvec_rows;                   /* matrix rows per matvec workgroup */
     vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params */
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
     vk_kernel rmsnorm, layernorm;           /* x, params, y */

@@ -1,0 +1,461 @@
+/* test_vulkan_ops.c — every shader against the plain C function of the same name
+ * (model/ops.h, model/quant.c), on random inputs and on real tensors of every storage
+ * type from ../shared/models/llama-k-tiny-*.gguf.
+ *
+ * Tolerances: the shaders compute the same f32 expressions as the C reference, but sum
+ * in another order (and a GPU compiler may fuse a*b+c): a sum of n products is compared
+ * within 1e-5 of the sum of their magnitudes, element-wise operations within a few ulp.
+ * When no Vulkan device exists every test SKIPs. Any validation-layer error fails. */
+#include "model.h"
+#include "ops.h"
+#include "quant.h"
+#include "test.h"
+#include "vk_ops.h"
+#include "vk_runtime.h"
+
+#include <stdint.h>
+
+/* One runtime for the whole binary (tests only): created by the first test, NULL when
+ * this machine has no Vulkan device. */
+typedef struct gpu {
+    vk_runtime rt;
+    vk_kernels k;
+    vk_buffer staging;
+    VkDescriptorPool pool;
+} gpu;
+static gpu *G;
+static char gpu_error[512];
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
+
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
+}
+
+static void fill(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] = frand() * scale;
+}
+
+static bool gpu_ready(void) {
+    if (!G && !gpu_error[0]) {
+        G = calloc(1, sizeof *G);
+        char err[512];
+        if (vk_runtime_init(&G->rt, -1, err, sizeof err) || vk_kernels_create(&G->rt, &G->k, err, sizeof err) ||
+            vk_buffer_create(&G->rt, &G->staging, 1 << 20, VK_MEM_UPLOAD, "staging", err, sizeof err) ||
+            vk_pool_create(&G->rt, 256, &G->pool, err, sizeof err)) {
+            snprintf(gpu_error, sizeof gpu_error, "no Vulkan device: %.480s", err);
+            vk_runtime_free(&G->rt);
+            free(G);
+            G = NULL;
+        }
+    }
+    if (!G) {
+        snprintf(test_skip_reason_, sizeof test_skip_reason_, "%s", gpu_error);
+        test_skipped_ = 1;
+    }
+    return G != NULL;
+}
+
+/* A host-visible buffer of N floats holding DATA (or zeros). */
+static vk_buffer *buf(const void *data, size_t bytes) {
+    vk_buffer *b = calloc(1, sizeof *b);
+    char err[512];
+    if (vk_buffer_create(&G->rt, b, bytes, VK_MEM_UPLOAD, "test buffer", err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        free(b);
+        return NULL;
+    }
+    if (data) memcpy(b->map, data, bytes);
+    else memset(b->map, 0, bytes);
+    return b;
+}
+
+static void buf_free(vk_buffer *b) {
+    if (b) vk_buffer_destroy(&G->rt, b);
+    free(b);
+}
+
+static VkDescriptorSet set_of(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
+                              vk_buffer *e, vk_buffer *f) {
+    vk_buffer *bufs[6] = {a, b, c, d, e, f};
+    VkDescriptorSet s = VK_NULL_HANDLE;
+    char err[512];
+    CHECKF(vk_set_create(&G->rt, G->pool, n, bufs, &s, err, sizeof err) == 0, "%s", err);
+    return s;
+}
+
+static bool begin(void) {
+    char err[512];
+    /* every test allocates its few sets afresh */
+    G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
+    CHECKF(vk_pool_create(&G->rt, 256, &G->pool, err, sizeof err) == 0, "%s", err);
+    CHECKF(vk_begin(&G->rt, err, sizeof err) == 0, "%s", err);
+    return !test_failed_;
+}
+
+static bool submit(void) {
+    char err[512];
+    CHECKF(vk_submit(&G->rt, err, sizeof err) == 0, "%s", err);
+    CHECKF(G->rt.validation_errors == 0, "Vulkan validation errors: %d (first: %s)",
+           G->rt.validation_errors, G->rt.first_validation_error);
+    return !test_failed_;
+}
+
+static double max_err(const float *got, const float *want, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (d > m || d != d) m = d != d ? INFINITY : d;
+    }
+    return m;
+}
+
+/* ---- matrix-vector products on real tensors ---------------------------------------- */
+
+/* Checks y = W x on the GPU for N vectors against op_matmul, each output within 1e-5 of
+ * sum |w_i x_i| (computed here from the reference dequantisation). */
+static void check_matvec(const weight *w, int n) {
+    const int64_t rows = w->rows, cols = w->cols;
+    float *x = malloc((size_t)(n * cols) * sizeof *x), *want = malloc((size_t)(n * rows) * sizeof *want);
+    float *row = malloc((size_t)cols * sizeof *row), *mag = malloc((size_t)(n * rows) * sizeof *mag);
+    fill(x, (size_t)(n * cols), 1.0f);
+    op_matmul(w, x, want, n);
+    for (int64_t r = 0; r < rows; r++) {
+        weight_row(w, r, row);
+        for (int t = 0; t < n; t++) {
+            double s = 0;
+            for (int64_t c = 0; c < cols; c++) s += fabs((double)row[c] * x[t * cols + c]);
+            mag[t * rows + r] = (float)s;
+        }
+    }
+    vk_weight vw;
+    char err[512];
+    if (vk_weight_upload(&G->rt, &G->staging, w, &vw, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+    } else {
+        vk_buffer *bx = buf(x, (size_t)(n * cols) * 4), *by = buf(NULL, (size_t)(n * rows) * 4);
+        float zero = 0;
+        vk_buffer *bp = buf(&zero, 4);
+        if (bx && by && bp && begin()) {
+            for (int i = 0; i < vw.n_parts; i++) {
+                VkDescriptorSet s = set_of(4, &vw.parts[i].buf, bx, by, bp, NULL, NULL);
+                vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .row0 = 0,
+                                    .n = (uint32_t)n, .x_off = 0, .x_stride = (uint32_t)cols,
+                                    .y_off = vw.parts[i].row0, .y_stride = (uint32_t)rows,
+                                    .row_bytes = vw.row_bytes};
+                vk_op_matvec(&G->rt, &G->k, vw.type, s, &p);
+            }
+            if (submit()) {
+                const float *got = by->map;
+                int bad = 0;
+                for (int64_t i = 0; i < n * rows && bad < 5; i++)
+                    if (!(fabs((double)got[i] - want[i]) <= 1e-5 * mag[i] + 1e-30)) {
+                        CHECKF(0, "%s (%s) n=%d: y[%lld] = %.9g, expected %.9g (scale %g)", w->name,
+                               ggml_type_name(w->type), n, (long long)i, got[i], want[i], mag[i]);
+                        bad++;
+                    }
+            }
+        }
+        buf_free(bx), buf_free(by), buf_free(bp);
+        vk_weight_free(&G->rt, &vw);
+    }
+    free(x), free(want), free(row), free(mag);
+}
+
+/* Embedding lookup: GPU rows against weight_row (the reference dequantisation). */
+static void check_get_rows(const weight *w) {
+    const int n = 5;
+    const int64_t cols = w->cols;
+    int32_t ids[5] = {0, (int32_t)(w->rows - 1), (int32_t)(w->rows / 2), 3, (int32_t)(w->rows / 3)};
+    float *want = malloc((size_t)cols * sizeof *want);
+    vk_weight vw;
+    char err[512];
+    if (vk_weight_upload(&G->rt, &G->staging, w, &vw, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        free(want);
+        return;
+    }
+    vk_buffer *bi = buf(ids, sizeof ids), *by = buf(NULL, (size_t)(n * cols) * 4);
+    if (bi && by && begin()) {
+        for (int i = 0; i < vw.n_parts; i++) {
+            VkDescriptorSet s = set_of(3, &vw.parts[i].buf, bi, by, NULL, NULL, NULL);
+            vk_get_rows_push p = {.cols = (uint32_t)cols, .n = n, .row_bytes = vw.row_bytes,
+                                  .part_row0 = vw.parts[i].row0, .part_rows = vw.parts[i].rows,
+                                  .y_stride = (uint32_t)cols};
+            vk_op_get_rows(&G->rt, &G->k, vw.type, s, &p);
+        }
+        if (submit())
+            for (int t = 0; t < n; t++) {
+                weight_row(w, ids[t], want);
+                double scale = 0;
+                for (int64_t c = 0; c < cols; c++) scale = fabs(want[c]) > scale ? fabs(want[c]) : scale;
+                double e = max_err((const float *)by->map + t * cols, want, (size_t)cols);
+                /* exact but for a possible fused multiply-add in d*q - m */
+                CHECKF(e <= 1e-6 * scale, "%s (%s) row %d: error %g (row scale %g)", w->name,
+                       ggml_type_name(w->type), ids[t], e, scale);
+            }
+    }
+    buf_free(bi), buf_free(by);
+    vk_weight_free(&G->rt, &vw);
+    free(want);
+}
+
+/* For each storage type: the first two matrices of that type found in the llama-k-tiny
+ * files (q4_k_m and q5_k_m mix in q6_K and q5_K tensors). */
+static void test_matvec_real_tensors(void) {
+    if (!gpu_ready()) return;
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
+                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+    int seen[8] = {0};
+    bool any = false;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[128], path[512], err[512];
+        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
+        if (!test_shared_path(path, sizeof path, rel)) continue;
+        model m;
+        if (model_load(&m, path, err, sizeof err)) {
+            CHECKF(0, "%s", err);
+            continue;
+        }
+        any = true;
+        const weight *ws[] = {&m.layers[0].wq, &m.layers[0].wk, &m.layers[0].wv, &m.layers[0].wo,
+                              &m.layers[0].ffn_gate, &m.layers[0].ffn_up, &m.layers[0].ffn_down,
+                              &m.layers[1].ffn_down, &m.layers[1].wv, &m.output, &m.token_embd};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            for (size_t t = 0; t < 8; t++)
+                if (ws[i]->data && ws[i]->type == types[t] && seen[t] < 2) {
+                    seen[t]++;
+                    check_matvec(ws[i], 1);
+                    check_matvec(ws[i], 11); /* a batch: one full block of 8 and a partial one */
+                    check_get_rows(ws[i]);
+                }
+        model_free(&m);
+    }
+    if (!any) SKIP("../shared/models/llama-k-tiny-*.gguf not found");
+    for (size_t t = 0; t < 8; t++) CHECKF(seen[t] > 0, "no %s tensor was tested", ggml_type_name(types[t]));
+}
+
+/* Bias, accumulation and a row sub-range on a random f32 matrix. */
+static void test_matvec_bias_accumulate(void) {
+    if (!gpu_ready()) return;
+    enum { R = 40, C = 64, N = 3, R0 = 8, RN = 24 };
+    static float wdata[R * C], x[N * C], bias[R], y0[N * R], want[N * R];
+    fill(wdata, R * C, 1), fill(x, N * C, 1), fill(bias, R, 1), fill(y0, N * R, 1);
+    weight w = {.name = "random", .type = GGML_TYPE_F32, .cols = C, .rows = R, .data = wdata, .row_bytes = C * 4};
+    op_matmul(&w, x, want, N);
+    vk_weight vw;
+    char err[512];
+    if (vk_weight_upload(&G->rt, &G->staging, &w, &vw, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        return;
+    }
+    vk_buffer *bx = buf(x, sizeof x), *by = buf(y0, sizeof y0), *bp = buf(bias, sizeof bias);
+    if (bx && by && bp && begin()) {
+        VkDescriptorSet s = set_of(4, &vw.parts[0].buf, bx, by, bp, NULL, NULL);
+        /* rows R0 .. R0+RN-1 only: y[t][r] += W[r] x[t] + bias[r] */
+        vk_matvec_push p = {.cols = C, .rows = RN, .row0 = R0, .n = N, .x_stride = C, .y_off = R0,
+                            .y_stride = R, .row_bytes = C * 4, .bias_off = R0,
+                            .flags = VK_MATVEC_BIAS | VK_MATVEC_ACCUMULATE};
+        vk_op_matvec(&G->rt, &G->k, GGML_TYPE_F32, s, &p);
+        if (submit()) {
+            const float *got = by->map;
+            for (int t = 0; t < N; t++)
+                for (int r = 0; r < R; r++) {
+                    float expect = r >= R0 && r < R0 + RN ? y0[t * R + r] + (want[t * R + r] + bias[r]) : y0[t * R + r];
+                    CHECKF(fabs(got[t * R + r] - expect) <= 1e-5 * (1 + fabs(expect)), "y[%d][%d] = %g, expected %g",
+                           t, r, got[t * R + r], expect);
+                }
+        }
+    }
+    buf_free(bx), buf_free(by), buf_free(bp);
+    vk_weight_free(&G->rt, &vw);
+}
+
+/* ---- normalisation, rope, element-wise ------------------------------------------------ */
+
+static void test_rmsnorm(void) {
+    if (!gpu_ready()) return;
+    enum { N = 5, D = 200 }; /* D not a multiple of the workgroup size */
+    static float x[N * D], g[D], want[N * D];
+    fill(x, N * D, 3), fill(g, D, 1);
+    vk_buffer *bx = buf(x, sizeof x), *bp = buf(g, sizeof g), *by = buf(NULL, sizeof x);
+    for (int with_g = 0; with_g < 2 && bx && bp && by; with_g++) {
+        for (int i = 0; i < N; i++) op_rmsnorm(want + i * D, x + i * D, with_g ? g : NULL, D, 1e-5f);
+        if (!begin()) break;
+        vk_rmsnorm_push p = {N, D, 0, D, 0, D, 0, with_g ? VK_NORM_SCALE : 0u, 1e-5f};
+        vk_op_rmsnorm(&G->rt, &G->k, set_of(3, bx, bp, by, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(by->map, want, N * D);
+            CHECKF(e <= 1e-5, "rmsnorm (scale %d): error %g", with_g, e);
+        }
+    }
+    buf_free(bx), buf_free(bp), buf_free(by);
+}
+
+static void test_layernorm(void) {
+    if (!gpu_ready()) return;
+    enum { N = 4, D = 96 };
+    static float x[N * D], gb[2 * D], want[N * D];
+    fill(x, N * D, 2), fill(gb, 2 * D, 1);
+    for (int i = 0; i < N * D; i++) x[i] += 0.5f; /* a non-zero mean */
+    for (int i = 0; i < N; i++) op_layernorm(want + i * D, x + i * D, gb, gb + D, D, 1e-5f);
+    vk_buffer *bx = buf(x, sizeof x), *bp = buf(gb, sizeof gb), *by = buf(NULL, sizeof x);
+    if (bx && bp && by && begin()) {
+        vk_layernorm_push p = {N, D, 0, D, 0, D, 0, D, VK_NORM_SCALE | VK_NORM_SHIFT, 1e-5f};
+        vk_op_layernorm(&G->rt, &G->k, set_of(3, bx, bp, by, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(by->map, want, N * D);
+            CHECKF(e <= 1e-5, "layernorm: error %g", e);
+        }
+    }
+    buf_free(bx), buf_free(bp), buf_free(by);
+}
+
+static void test_rope(void) {
+    if (!gpu_ready()) return;
+    enum { T = 3, H = 4, HD = 32, RD = 24, P0 = 300, CTX = 512 }; /* partial rotation */
+    static float x[T * H * HD], want[T * H * HD], factors[RD / 2];
+    for (int i = 0; i < RD / 2; i++) factors[i] = 1.0f + (float)i / 3.0f;
+    for (int kind = 0; kind < 2; kind++) {
+        rope_kind rk = kind ? ROPE_NEOX : ROPE_NORM;
+        fill(x, T * H * HD, 1);
+        memcpy(want, x, sizeof x);
+        for (int t = 0; t < T; t++)
+            op_rope(want + t * H * HD, H, HD, RD, P0 + t, 10000.0f, 0.5f, rk, factors);
+        float *table = vk_rope_table(CTX, RD, 10000.0f, 0.5f, factors);
+        vk_buffer *bx = buf(x, sizeof x), *bt = buf(table, (size_t)CTX * RD * 4);
+        free(table);
+        if (bx && bt && begin()) {
+            vk_rope_push p = {T, H, HD, RD, P0, 0, H * HD, (uint32_t)kind};
+            vk_op_rope(&G->rt, &G->k, set_of(2, bx, bt, NULL, NULL, NULL, NULL), &p);
+            if (submit()) {
+                double e = max_err(bx->map, want, T * H * HD);
+                CHECKF(e <= 1e-6, "rope %s: error %g", kind ? "neox" : "norm", e);
+            }
+        }
+        buf_free(bx), buf_free(bt);
+    }
+}
+
+static void test_elementwise(void) {
+    if (!gpu_ready()) return;
+    enum { N = 1000 };
+    static float a[N], b[N], want[N];
+    fill(a, N, 8), fill(b, N, 8);
+    a[0] = 30, a[1] = -30, a[2] = 100, a[3] = -100; /* saturated tanh and exp */
+    vk_buffer *ba = buf(a, sizeof a), *bb = buf(b, sizeof b), *by = buf(NULL, sizeof a);
+    if (!ba || !bb || !by) goto out;
+    for (int op = 0; op < 3; op++) {
+        if (!begin()) break;
+        vk_binary_push p = {N, 0, 0, 0};
+        vk_gelu_push pg = {N, 0, 0};
+        const char *name = op == 0 ? "swiglu" : op == 1 ? "add" : "gelu";
+        if (op == 0) op_swiglu(want, a, b, N), vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &p);
+        if (op == 1) op_add(want, a, b, N), vk_op_add(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &p);
+        if (op == 2) op_gelu(want, a, N), vk_op_gelu(&G->rt, &G->k, set_of(2, ba, by, NULL, NULL, NULL, NULL), &pg);
+        if (!submit()) break;
+        const float *got = by->map;
+        for (int i = 0; i < N; i++)
+            CHECKF(fabs(got[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])), "%s(%g, %g) = %g, expected %g",
+                   name, a[i], b[i], got[i], want[i]);
+    }
+out:
+    buf_free(ba), buf_free(bb), buf_free(by);
+}
+
+/* ---- attention -------------------------------------------------------------------- */
+
+static void test_attention(void) {
+    if (!gpu_ready()) return;
+    /* 4 query tokens at positions 3..6 over a cache of 7, 4 query heads sharing 2 kv
+     * heads; scores sharp enough that softmax rows are far from uniform. */
+    enum { T = 4, POS = 3, H = 4, HKV = 2, HD = 32, CTX = 16, NKV = POS + T, QD = H * HD, KVD = HKV * HD };
+    static float q[T * QD], k[CTX * KVD], v[CTX * KVD], want_out[T * QD], want_p[T * H * NKV];
+    fill(q, T * QD, 1.5f), fill(k, CTX * KVD, 1.5f), fill(v, CTX * KVD, 1);
+    const float scale = 1.0f / sqrtf((float)HD);
+    float scores[NKV];
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++) {
+            op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, POS + t + 1, HD,
+                              KVD, scale, scores, want_out + t * QD + h * HD);
+            for (int j = 0; j < NKV; j++) want_p[(h * T + t) * NKV + j] = j <= POS + t ? scores[j] : 0;
+        }
+    vk_buffer *bq = buf(q, sizeof q), *bk = buf(k, sizeof k), *bv = buf(v, sizeof v);
+    vk_buffer *bo = buf(NULL, sizeof want_out), *bs = buf(NULL, (size_t)H * T * CTX * 4);
+    vk_buffer *bc = buf(NULL, (size_t)3 * H * T * NKV * 4); /* layer 2 of 3 is written */
+    if (bq && bk && bv && bo && bs && bc && begin()) {
+        vk_attention_push p = {.pos = POS, .head_dim = HD, .group = H / HKV, .q_stride = QD,
+                               .kv_stride = KVD, .out_stride = QD, .score_stride = CTX, .cap_first = 0,
+                               .cap_rows = T, .cap_stride = NKV, .cap_off = 2 * H * T * NKV, .scale = scale};
+        memset(bc->map, 0x7f, bc->size); /* so that unwritten zeros would show */
+        vk_op_attention(&G->rt, &G->k, set_of(6, bq, bk, bv, bo, bs, bc), &p, T, H);
+        if (submit()) {
+            double eo = max_err(bo->map, want_out, T * QD);
+            double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, H * T * NKV);
+            CHECKF(eo <= 1e-5, "attention output: error %g", eo);
+            CHECKF(ep <= 1e-6, "attention probabilities (with zeros past each query): error %g", ep);
+        }
+    }
+    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc);
+}
+
+/* ---- vocabulary reduction ------------------------------------------------------------ */
+
+static void test_topk(void) {
+    if (!gpu_ready()) return;
+    enum { V = 5000, ROWS = 3, K = 40 }; /* 5 chunks, the last one partial */
+    static float logits[ROWS * V];
+    fill(logits, ROWS * V, 10);
+    for (int i = 0; i < 60; i++) logits[V + 100 * i] = 11.0f; /* row 1: a 60-way tie at the top */
+    logits[2 * V + 4999] = 50.0f;                            /* row 2: the best in the last chunk */
+    uint32_t chunks = vk_topk_chunks(V);
+    vk_buffer *bl = buf(logits, sizeof logits), *bp = buf(NULL, (size_t)ROWS * chunks * (3 + 2 * K) * 4);
+    vk_buffer *bo = buf(NULL, (size_t)ROWS * (2 + 2 * K) * 4);
+    if (bl && bp && bo && begin()) {
+        vk_op_topk(&G->rt, &G->k, set_of(2, bl, bp, NULL, NULL, NULL, NULL), set_of(2, bp, bo, NULL, NULL, NULL, NULL),
+                   V, V, ROWS, K);
+        if (submit())
+            for (int r = 0; r < ROWS; r++) {
+                const float *x = logits + r * V, *o = (const float *)bo->map + r * (2 + 2 * K);
+                /* reference: selection sort, ties to the lower id; lse and entropy in double */
+                bool taken[V] = {0};
+                for (int j = 0; j < K; j++) {
+                    int best = -1;
+                    for (int i = 0; i < V; i++)
+                        if (!taken[i] && (best < 0 || x[i] > x[best])) best = i;
+                    taken[best] = true;
+                    int32_t id;
+                    memcpy(&id, &o[2 + j], 4);
+                    CHECKF(id == best && o[2 + K + j] == x[best], "row %d top-%d: id %d (%g), expected %d (%g)", r,
+                           j, (int)id, o[2 + K + j], best, x[best]);
+                }
+                double m = x[0], s = 0, u = 0;
+                for (int i = 1; i < V; i++) m = x[i] > m ? x[i] : m;
+                for (int i = 0; i < V; i++) s += exp(x[i] - m), u += exp(x[i] - m) * (x[i] - m);
+                double lse = m + log(s), h = log(s) - u / s;
+                CHECKF(fabs(o[0] - lse) <= 1e-5 * fabs(lse) + 1e-5, "row %d log-sum-exp %g, expected %g", r, o[0], lse);
+                CHECKF(fabs(o[1] - h) <= 1e-4 * (1 + h), "row %d entropy %g, expected %g", r, o[1], h);
+            }
+    }
+    buf_free(bl), buf_free(bp), buf_free(bo);
+}
+
+int main(void) {
+    RUN(test_matvec_real_tensors);
+    RUN(test_matvec_bias_accumulate);
+    RUN(test_rmsnorm);
+    RUN(test_layernorm);
+    RUN(test_rope);
+    RUN(test_elementwise);
+    RUN(test_attention);
+    RUN(test_topk);
+    if (G) {
+        G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
+        vk_buffer_destroy(&G->rt, &G->staging);
+        vk_kernels_destroy(&G->rt, &G->k);
+        vk_runtime_free(&G->rt);
+        free(G);
+    }
+    return test_exit_code();
+}
