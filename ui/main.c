@@ -3,6 +3,7 @@
 #include "bench_cmd.h"
 #include "cli.h"
 #include "pull.h"
+#include "render_cmd.h"
 #include "replay_cmd.h"
 #include "synth_cmd.h"
 
@@ -23,6 +24,7 @@ static const command COMMANDS[] = {
     {"bench", bench_main},
     {"synth", synth_main},
     {"replay", replay_main},
+    {"render", render_main},
 };
 
 int main(int argc, char **argv) {
