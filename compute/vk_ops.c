@@ -82,11 +82,13 @@ int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_wei
     if (!unit)
         return fail(err, errlen, "tensor '%s': type %s has no Vulkan kernel", w->name,
                     ggml_type_name(w->type));
-    if (w->cols <= 0 || w->rows <= 0 || w->cols % unit || w->cols > UINT32_MAX ||
-        w->rows > INT32_MAX || w->row_bytes > UINT32_MAX)
-        return fail(err, errlen, "tensor '%s': shape %lld x %lld is not supported by the Vulkan "
-                    "backend (rows must be a multiple of %u elements)", w->name,
-                    (long long)w->rows, (long long)w->cols, unit);
+    /* Quantized rows are whole blocks (a multiple of the unit); float rows may end in a
+     * partial unit, but 16-bit rows must start on a 4-byte boundary (an even length). */
+    bool is_float = w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16;
+    if (w->cols <= 0 || w->rows <= 0 || (is_float ? w->row_bytes % 4 != 0 : w->cols % unit != 0) ||
+        w->cols > UINT32_MAX || w->rows > INT32_MAX || w->row_bytes > UINT32_MAX)
+        return fail(err, errlen, "tensor '%s': shape %lld x %lld (%s) is not supported by the Vulkan "
+                    "backend", w->name, (long long)w->rows, (long long)w->cols, ggml_type_name(w->type));
     /* A part is as many whole rows as one buffer binding (and allocation) may hold;
      * byte offsets inside a part stay below 4 GiB so the shaders' 32-bit math holds. */
     VkDeviceSize limit = rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc;

@@ -38,8 +38,8 @@ typedef struct vk_kernels {
 int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen);
 void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k);
 
-/* Elements per unit of work in the matvec/get_rows kernels: a row's length must be a
- * multiple of it (0: the type has no GPU kernel). */
+/* Elements per unit of work in the matvec/get_rows kernels (0: the type has no GPU
+ * kernel). Quantized rows are whole units; float rows may end in a partial one. */
 uint32_t vk_type_unit(uint32_t type);
 
 /* --- weights ----------------------------------------------------------------------- */

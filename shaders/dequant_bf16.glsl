@@ -8,3 +8,10 @@ void load_unit(uint row_byte, uint u, out float w[UNIT]) {
         w[2 * i + 1] = uintBitsToFloat(v & 0xffff0000u);
     }
 }
+
+// One element, for the tail of rows whose length is not a multiple of UNIT.
+#define HAS_TAIL
+float load_elem(uint row_byte, uint c) {
+    uint v = W[(row_byte >> 2) + (c >> 1)];
+    return uintBitsToFloat((c & 1u) != 0u ? v & 0xffff0000u : v << 16);
+}

@@ -8,3 +8,10 @@ void load_unit(uint row_byte, uint u, out float w[UNIT]) {
         w[2 * i + 1] = h.y;
     }
 }
+
+// One element, for the tail of rows whose length is not a multiple of UNIT.
+#define HAS_TAIL
+float load_elem(uint row_byte, uint c) {
+    vec2 h = unpackHalf2x16(W[(row_byte >> 2) + (c >> 1)]);
+    return (c & 1u) != 0u ? h.y : h.x;
+}

@@ -21,4 +21,8 @@ void main() {
         load_unit(local_row * pc.row_bytes, u, w);
         for (uint i = 0; i < UNIT; i++) y[pc.y_off + t * pc.y_stride + u * UNIT + i] = w[i];
     }
+#ifdef HAS_TAIL
+    for (uint c = (pc.cols / UNIT) * UNIT + gl_LocalInvocationID.x; c < pc.cols; c += WG)
+        y[pc.y_off + t * pc.y_stride + c] = load_elem(local_row * pc.row_bytes, c);
+#endif
 }

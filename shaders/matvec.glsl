@@ -49,6 +49,16 @@ void main() {
                 acc[t] += s;
             }
         }
+#ifdef HAS_TAIL
+        // rows of a float type may end in a partial unit (e.g. 172 columns)
+        for (uint c = (pc.cols / UNIT) * UNIT + gl_SubgroupInvocationID; c < pc.cols; c += gl_SubgroupSize) {
+            float w = load_elem(row_byte, c);
+            for (uint t = 0; t < NT; t++) {
+                if (t >= nt) break;
+                acc[t] += w * x[pc.x_off + (t0 + t) * pc.x_stride + c];
+            }
+        }
+#endif
         for (uint t = 0; t < NT; t++) {
             if (t >= nt) break;
             float s = subgroupAdd(acc[t]);

@@ -272,6 +272,25 @@ static void test_matvec_bias_accumulate(void) {
     vk_weight_free(&G->rt, &vw);
 }
 
+/* Float rows whose length is not a multiple of the 8-element unit (stories260K's MLP is
+ * 172 wide): the shaders' tail path, for f32, f16 and bf16. */
+static void test_matvec_partial_unit(void) {
+    if (!gpu_ready()) return;
+    enum { R = 10, C = 172 };
+    static float f32[R * C];
+    static uint16_t h16[R * C], b16[R * C];
+    fill(f32, R * C, 1);
+    for (int i = 0; i < R * C; i++) h16[i] = f32_to_fp16(f32[i]), b16[i] = f32_to_bf16(f32[i]);
+    weight ws[3] = {{.name = "f32 172", .type = GGML_TYPE_F32, .cols = C, .rows = R, .data = f32, .row_bytes = C * 4},
+                    {.name = "f16 172", .type = GGML_TYPE_F16, .cols = C, .rows = R, .data = h16, .row_bytes = C * 2},
+                    {.name = "bf16 172", .type = GGML_TYPE_BF16, .cols = C, .rows = R, .data = b16, .row_bytes = C * 2}};
+    for (int i = 0; i < 3; i++) {
+        check_matvec(&ws[i], 1);
+        check_matvec(&ws[i], 9);
+        check_get_rows(&ws[i]);
+    }
+}
+
 /* ---- normalisation, rope, element-wise ------------------------------------------------ */
 
 static void test_rmsnorm(void) {
@@ -444,6 +463,7 @@ static void test_topk(void) {
 int main(void) {
     RUN(test_matvec_real_tensors);
     RUN(test_matvec_bias_accumulate);
+    RUN(test_matvec_partial_unit);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
     RUN(test_rope);
