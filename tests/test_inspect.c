@@ -807,12 +807,7 @@ static void session_why_card(void) {
     live_close(&lv);
 }
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
+/* Timing tests skip under the sanitizers, which slow everything down unevenly. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
 #elif defined(__has_feature)
@@ -820,6 +815,15 @@ static double now_ms(void) {
 #define SANITIZED 1
 #endif
 #endif
+
+#ifndef SANITIZED
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+#endif
+
 
 static void why_card_fast_at_2000_tokens(void) {
     /* The why card of a token deep in a 2,000-token context opens in under 50 ms: that
@@ -881,6 +885,7 @@ static void why_card_fast_at_2000_tokens(void) {
 #endif
 }
 
+#ifndef SANITIZED
 /* Seconds to generate N_GEN greedy tokens after PROMPT; with CAPTURE, also everything the
  * inspection features do at every step: attention and hidden states kept, grounding
  * computed, breakpoints checked. -1 on failure. */
@@ -921,6 +926,7 @@ static double decode_seconds(const char *path, const char *prompt, int n_gen, bo
     live_close(&lv);
     return t;
 }
+#endif
 
 static void decode_speed_with_inspection(void) {
     /* Everything on costs at most 15% of decode speed against capture off, on the CPU
