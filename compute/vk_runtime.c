@@ -35,7 +35,7 @@ const char *vk_result_name(VkResult r) {
     case VK_ERROR_LAYER_NOT_PRESENT: return "layer not present";
     case VK_ERROR_EXTENSION_NOT_PRESENT: return "extension not present";
     case VK_ERROR_FEATURE_NOT_PRESENT: return "feature not present";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "incompatible driver (no Vulkan 1.2 driver found)";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "incompatible driver";
     case VK_ERROR_TOO_MANY_OBJECTS: return "too many objects";
     case VK_ERROR_FRAGMENTED_POOL: return "fragmented pool";
     case VK_ERROR_OUT_OF_POOL_MEMORY: return "out of pool memory";
@@ -171,6 +171,9 @@ static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, char *er
         .ppEnabledExtensionNames = exts,
     };
     VkResult r = f->CreateInstance(&ci, NULL, inst);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) /* what the loader says when it finds no driver */
+        return fail(err, errlen, "no Vulkan driver found (install your GPU's Vulkan driver, or "
+                    "mesa-vulkan-drivers for the CPU one)");
     if (r != VK_SUCCESS)
         return fail(err, errlen, "cannot create a Vulkan instance: %s", vk_result_name(r));
     if (load_instance_fns(f, *inst, err, errlen)) return -1;

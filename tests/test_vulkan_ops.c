@@ -84,21 +84,24 @@ static VkDescriptorSet set_of(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, v
     return s;
 }
 
+/* Starts recording (with a fresh descriptor pool: each check allocates its few sets). */
 static bool begin(void) {
     char err[512];
-    /* every test allocates its few sets afresh */
     G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
-    CHECKF(vk_pool_create(&G->rt, 256, &G->pool, err, sizeof err) == 0, "%s", err);
-    CHECKF(vk_begin(&G->rt, err, sizeof err) == 0, "%s", err);
-    return !test_failed_;
+    bool ok = vk_pool_create(&G->rt, 256, &G->pool, err, sizeof err) == 0 &&
+              vk_begin(&G->rt, err, sizeof err) == 0;
+    CHECKF(ok, "%s", err);
+    return ok;
 }
 
+/* Submits and waits; false (and a failure) on an error or any validation error. */
 static bool submit(void) {
     char err[512];
-    CHECKF(vk_submit(&G->rt, err, sizeof err) == 0, "%s", err);
+    bool ok = vk_submit(&G->rt, err, sizeof err) == 0;
+    CHECKF(ok, "%s", err);
     CHECKF(G->rt.validation_errors == 0, "Vulkan validation errors: %d (first: %s)",
            G->rt.validation_errors, G->rt.first_validation_error);
-    return !test_failed_;
+    return ok && G->rt.validation_errors == 0;
 }
 
 static double max_err(const float *got, const float *want, size_t n) {
