@@ -5,6 +5,7 @@
 
 #include "ops.h"
 #include "quant.h"
+#include "tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -587,6 +588,68 @@ void inspect_probe_summary(const int32_t *const *seqs, const int *lens, int n, p
             return;
         }
     }
+}
+
+int inspect_probe_run(engine *e, const struct tokenizer *tok, const int32_t *prefix, int n_prefix,
+                      const sampler_params *sp, int n, int max_tokens, int32_t **seqs, int *lens, char *err,
+                      size_t errlen) {
+    const int V = e->model->hp.n_vocab;
+    int n_valid = tok ? tokenizer_n_vocab(tok) : V;
+    if (n_valid <= 0 || n_valid > V) n_valid = V;
+    if (n_prefix < 1 || n < 1 || max_tokens < 1 || n_prefix > e->n_ctx - max_tokens) {
+        snprintf(err, errlen, "probe: %d continuations of %d tokens after %d need a context of %d (have %d)", n,
+                 max_tokens, n_prefix, n_prefix + max_tokens, e->n_ctx);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) seqs[i] = NULL, lens[i] = 0;
+    float *fork = malloc((size_t)V * sizeof *fork), *logits = malloc((size_t)V * sizeof *logits);
+    int32_t *hist = malloc((size_t)(n_prefix + max_tokens) * sizeof *hist);
+    int rc = 0;
+    if (!fork || !logits || !hist) {
+        snprintf(err, errlen, "out of memory for the probe");
+        rc = -1;
+    }
+    /* the distribution at the fork, once */
+    engine_batch b = {.tokens = prefix, .n_tokens = n_prefix, .pos = 0, .logits = fork};
+    if (rc == 0) rc = engine_eval(e, &b, err, errlen);
+    if (rc == 0) {
+        for (int v = n_valid; v < V; v++) fork[v] = -INFINITY;
+        memcpy(hist, prefix, (size_t)n_prefix * sizeof *hist);
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        sampler_params p = *sp;
+        p.seed = sp->seed + (uint64_t)i;
+        sampler smp;
+        seqs[i] = malloc((size_t)max_tokens * sizeof *seqs[i]);
+        if (!seqs[i] || sampler_init(&smp, &p, V) < 0) {
+            snprintf(err, errlen, "out of memory for the probe");
+            rc = -1;
+            break;
+        }
+        const float *cur = fork;
+        for (int t = 0; t < max_tokens; t++) {
+            int32_t id = sampler_sample(&smp, cur, hist, n_prefix + t, NULL);
+            seqs[i][t] = hist[n_prefix + t] = id;
+            lens[i] = t + 1;
+            if ((tok && tokenizer_is_eog(tok, id)) || t + 1 == max_tokens) break;
+            /* rewinding is writing: position n_prefix + t belongs to this branch now */
+            engine_batch step = {.tokens = &seqs[i][t], .n_tokens = 1, .pos = n_prefix + t, .logits = logits};
+            if ((rc = engine_eval(e, &step, err, errlen)) < 0) break;
+            for (int v = n_valid; v < V; v++) logits[v] = -INFINITY;
+            cur = logits;
+        }
+        sampler_free(&smp);
+    }
+    free(fork);
+    free(logits);
+    free(hist);
+    if (rc < 0)
+        for (int i = 0; i < n; i++) {
+            free(seqs[i]);
+            seqs[i] = NULL;
+            lens[i] = 0;
+        }
+    return rc;
 }
 
 /* ---- breakpoints ---- */

@@ -263,6 +263,20 @@ typedef struct probe_summary {
 /* Summarises N continuations SEQS[i] of LENS[i] tokens. */
 void inspect_probe_summary(const int32_t *const *seqs, const int *lens, int n, probe_summary *out);
 
+struct tokenizer;
+
+/* Samples N continuations of PREFIX (N_PREFIX tokens) on engine E, each up to MAX_TOKENS
+ * long and ending early after an end-of-generation token of TOK (which may be NULL; its
+ * vocabulary size also masks the output rows that are not tokens). Continuation i uses
+ * SP with seed SP->seed + i, the penalty looking back into the prefix as in the session.
+ * E's cache is overwritten from position 0, so give it an engine of its own, not the
+ * session's, with n_ctx >= N_PREFIX + MAX_TOKENS; the prefix is evaluated once and each
+ * continuation rewinds to its end. SEQS[i] (malloc'd: free each) and LENS[i] receive the
+ * continuations. Returns 0, or -1 with ERR (nothing to free then). */
+int inspect_probe_run(engine *e, const struct tokenizer *tok, const int32_t *prefix, int n_prefix,
+                      const sampler_params *sp, int n, int max_tokens, int32_t **seqs, int *lens, char *err,
+                      size_t errlen);
+
 /* ---- breakpoints ---- */
 
 typedef struct inspect_breakpoints {
