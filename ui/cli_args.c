@@ -30,6 +30,8 @@ void cli_usage(FILE *f) {
           "       llmscope pull NAME | llmscope list       download a known model | list them\n"
           "       llmscope bench [-m MODEL] ...            prompt and decode speed (bench --help)\n"
           "       llmscope synth ...                       write a random-weight model (synth --help)\n"
+          "       llmscope replay TRACE -m OTHER           re-score a trace with another model (replay --help)\n"
+          "       llmscope render TRACE [--heatmap L:H]    draw a trace: SVG/PNG pictures (render --help)\n"
           "\n"
           "See why each token was chosen: attention per head and the next-token probabilities.\n"
           "\n"
