@@ -12,6 +12,7 @@
 #include "session.h"
 #include "test.h"
 #include "tokenizer.h"
+#include "vk_engine.h"
 
 #include <stdint.h>
 #include <time.h>
@@ -898,6 +899,60 @@ static double cpu_ms(void) {
 #endif
 
 
+static void session_why_card_vulkan(void) {
+    /* The same plumbing on the Vulkan engine (lavapipe without a GPU): its hidden states
+     * decode through the lens to the distribution the sampler saw, and its attention rows
+     * make a rollout that is a distribution. */
+#ifdef SANITIZED
+    SKIP("the Vulkan driver is not sanitizer-clean");
+#else
+    char path[512], err[512];
+    REQUIRE_SHARED(path, "models/llama-k-tiny-f32.gguf");
+    live lv;
+    memset(&lv, 0, sizeof lv);
+    if (model_load(&lv.m, path, err, sizeof err) < 0 || !(lv.tok = tokenizer_load(&lv.m.file, err, sizeof err))) {
+        CHECKF(0, "%s", err);
+        live_close(&lv);
+        return;
+    }
+    lv.e = engine_vulkan_create(&lv.m, 256, -1, true, err, sizeof err);
+    if (!lv.e) {
+        live_close(&lv);
+        SKIP("no Vulkan device: %.200s", err);
+    }
+    session_config cfg = {.n_ctx = 256, .capture_attention = true};
+    sampler_params_default(&cfg.sampling);
+    cfg.sampling.temperature = 0;
+    lv.s = session_create(&lv.m, lv.tok, lv.e, &cfg, err, sizeof err);
+    CHECK(lv.s && session_begin_reply(lv.s, "Once upon a time there was a dog", err, sizeof err) == 0);
+    const step_record *r;
+    for (int i = 0; lv.s && i < 12 && session_next(lv.s, &r, err, sizeof err) == 1; i++) {
+    }
+    inspect_view v;
+    why_options o;
+    why_options_default(&o);
+    o.m = &lv.m;
+    int checked = 0;
+    if (lv.s) inspect_view_session(&v, lv.s);
+    for (size_t i = 1; lv.s && i < inspect_n_records(&v); i++) {
+        const step_record *ri = inspect_record(&v, i);
+        if (!ri->generated) continue;
+        why_card w;
+        CHECK(inspect_why(&v, i, &o, &w, err, sizeof err) == 0);
+        CHECK(w.has_lens && w.has_rollout && w.rollout_unresolved == 0);
+        const lens_layer *fin = &w.lens.entry[w.lens.n_entries - 1];
+        CHECKF(fin->top_id == ri->sample.greedy_id, "record %zu: lens top %d, greedy %d", i, fin->top_id,
+               ri->sample.greedy_id);
+        CHECKF(fabs(fin->chosen_prob - ri->sample.prob_before) <= 5e-3, "record %zu: lens p %g, model p %g", i,
+               fin->chosen_prob, ri->sample.prob_before);
+        why_card_free(&w);
+        checked++;
+    }
+    CHECK(checked >= 10);
+    live_close(&lv);
+#endif
+}
+
 static void why_card_fast_at_2000_tokens(void) {
     /* The why card of a token deep in a 2,000-token context opens in under 50 ms: that
      * is the rollout over 2,000 rows x 5 layers x 8 heads, the lens, the sources. */
@@ -1053,6 +1108,7 @@ int main(void) {
     RUN(lens_golden_tinystories);
     RUN(probe_on_stories260K);
     RUN(session_why_card);
+    RUN(session_why_card_vulkan);
     RUN(why_card_fast_at_2000_tokens);
     RUN(decode_speed_with_inspection);
     return test_exit_code();
