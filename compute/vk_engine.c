@@ -367,7 +367,7 @@ static void vk_destroy(engine *base) {
     if (!e) return;
     if (e->profile) engine_vulkan_print_profile(base, stderr);
     vk_runtime *rt = &e->rt;
-    if (rt->dev && !(rt->lost && rt->vk.DeviceWaitIdle(rt->dev) == VK_TIMEOUT)) {
+    if (rt->dev && !rt->hung) { /* after a hang nothing may be destroyed (vk_runtime_free) */
         rt->vk.DeviceWaitIdle(rt->dev);
         const model_hparams *hp = &base->model->hp;
         for (int l = 0; e->layers && l < hp->n_layer; l++) {

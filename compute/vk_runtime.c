@@ -530,17 +530,13 @@ int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) 
 
 void vk_runtime_free(vk_runtime *rt) {
     if (!rt) return;
+    /* After a hang (fence timeout) the queue may still be busy: vkDeviceWaitIdle could
+     * block forever and destroying busy objects is undefined, so everything is left to
+     * process exit. After a clean run or a reported device loss, tear down. */
+    if (rt->hung) return;
     if (rt->dev) {
-        /* After a hang (fence timeout) the queue may still be busy: waiting could block
-         * forever and destroying busy objects is undefined, so everything is left to
-         * process exit. After a clean run or a reported device loss, tear down. */
-        if (rt->lost && !rt->vk.DeviceWaitIdle) return;
-        if (rt->lost) {
-            if (rt->vk.DeviceWaitIdle(rt->dev) == VK_TIMEOUT) return;
-        } else {
-            rt->vk.DeviceWaitIdle(rt->dev);
-            save_cache(rt);
-        }
+        rt->vk.DeviceWaitIdle(rt->dev);
+        if (!rt->lost) save_cache(rt);
         if (rt->timestamps) rt->vk.DestroyQueryPool(rt->dev, rt->timestamps, NULL);
         for (int n = 1; n <= VK_MAX_BINDINGS; n++) {
             if (rt->pipe_layout[n]) rt->vk.DestroyPipelineLayout(rt->dev, rt->pipe_layout[n], NULL);
@@ -803,7 +799,7 @@ int vk_submit(vk_runtime *rt, char *err, size_t errlen) {
     if (r == VK_SUCCESS) r = rt->vk.WaitForFences(rt->dev, 1, &rt->fence, VK_TRUE, rt->fence_timeout_ns);
     if (r == VK_SUCCESS) return 0;
     if (r == VK_TIMEOUT) {
-        rt->lost = true;
+        rt->lost = rt->hung = true;
         return fail(err, errlen, "%s did not finish within %llu s (GPU hung? raise LLMSCOPE_VK_TIMEOUT)",
                     rt->props.deviceName, (unsigned long long)(rt->fence_timeout_ns / 1000000000ull));
     }

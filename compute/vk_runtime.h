@@ -86,6 +86,7 @@ typedef struct vk_runtime {
     VkFence fence;
     bool recording;
     bool lost;                   /* device lost or hung: every later call fails fast */
+    bool hung;                   /* a submit outlived its timeout: the GPU may still be busy */
     uint64_t fence_timeout_ns;
 
     VkPipelineCache pipeline_cache;
