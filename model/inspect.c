@@ -372,6 +372,14 @@ static void describe_entry(const float *logits, int n, int32_t chosen, lens_laye
     e->logsumexp = (float)lse;
 }
 
+void inspect_lens_entry(const model *m, const float *hidden, int i, int n_valid, int32_t chosen,
+                        const int32_t *cand, int n_cand, float *scratch, lens_layer *out) {
+    if (n_valid <= 0 || n_valid > m->hp.n_vocab) n_valid = m->hp.n_vocab;
+    inspect_lens_logits(m, hidden, i, scratch);
+    describe_entry(scratch, n_valid, chosen, out);
+    for (int j = 0; j < n_cand && j < INSPECT_LENS_K + 1; j++) out->cand_logit[j] = scratch[cand[j]];
+}
+
 int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t chosen, logit_lens *out,
                        char *err, size_t errlen) {
     const model_hparams *hp = &m->hp;
@@ -400,27 +408,22 @@ int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t
         return -1;
     }
     /* The last entry first: its top tokens are the candidates followed down the layers. */
-    for (int i = n_entries - 1; i >= 0; i--) {
-        inspect_lens_logits(m, hidden, i, logits);
-        lens_layer *e = &out->entry[i];
-        describe_entry(logits, n_valid, chosen, e);
-        if (i == n_entries - 1) {
-            inspect_source best[INSPECT_LENS_K];
-            /* ranked by logit; inspect_top_sources keeps ties in id order */
-            float *cl = malloc((size_t)n_valid * sizeof *cl);
-            int k = 0;
-            if (cl) {
-                for (int v = 0; v < n_valid; v++) cl[v] = (float)clean(logits[v]);
-                k = inspect_top_sources(cl, n_valid, INSPECT_LENS_K, best);
-                free(cl);
-            }
-            for (int j = 0; j < k; j++) out->cand_ids[out->n_cand++] = best[j].pos;
-            bool have = false;
-            for (int j = 0; j < out->n_cand; j++) have |= out->cand_ids[j] == chosen;
-            if (!have) out->cand_ids[out->n_cand++] = chosen;
-        }
-        for (int j = 0; j < out->n_cand; j++) e->cand_logit[j] = logits[out->cand_ids[j]];
-        tops[i] = e->top_id;
+    inspect_lens_logits(m, hidden, n_entries - 1, logits);
+    inspect_source best[INSPECT_LENS_K];
+    float *cl = malloc((size_t)n_valid * sizeof *cl); /* ranked by logit, NaN as -inf */
+    int k = 0;
+    if (cl) {
+        for (int v = 0; v < n_valid; v++) cl[v] = (float)clean(logits[v]);
+        k = inspect_top_sources(cl, n_valid, INSPECT_LENS_K, best); /* ties keep id order */
+        free(cl);
+    }
+    for (int j = 0; j < k; j++) out->cand_ids[out->n_cand++] = best[j].pos;
+    bool have = false;
+    for (int j = 0; j < out->n_cand; j++) have |= out->cand_ids[j] == chosen;
+    if (!have) out->cand_ids[out->n_cand++] = chosen;
+    for (int i = 0; i < n_entries; i++) {
+        inspect_lens_entry(m, hidden, i, n_valid, chosen, out->cand_ids, out->n_cand, logits, &out->entry[i]);
+        tops[i] = out->entry[i].top_id;
     }
     out->commit_depth = inspect_commit_depth(tops, n_entries, chosen);
     out->top_commit_depth = inspect_commit_depth(tops, n_entries, tops[n_entries - 1]);

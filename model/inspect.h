@@ -155,7 +155,11 @@ int inspect_head_roles(const inspect_view *v, size_t from, size_t to, head_stats
  * the argmax (id and logit, ties to the lower id) and the chosen token's rank (how many
  * valid ids rank above it: a higher logit, or an equal one with a lower id). That is one
  * norm per entry, one matrix-vector product per entry, and reductions (max, sum of exp,
- * count above); only n_layer + 1 small records come back. */
+ * count above); only n_layer + 1 small records come back. inspect_lens_entry below is the
+ * reference for one entry. A natural engine entry point would be
+ *   int (*lens)(engine *e, const float *hidden, int n_valid, int32_t chosen,
+ *               const int32_t *cand, int n_cand, lens_layer *out);   -- out: [n_layer + 1]
+ * taking the hidden states the engine already holds for the last evaluated token. */
 
 #define INSPECT_LENS_K 8
 
@@ -189,6 +193,11 @@ int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t
 void logit_lens_free(logit_lens *l);
 /* The logits the lens reads at entry I of HIDDEN (OUT: n_vocab), no masking. */
 void inspect_lens_logits(const model *m, const float *hidden, int i, float *out);
+/* One entry of the lens, the unit a GPU version computes and is tested against: entry I
+ * of HIDDEN decoded, then OUT filled for CHOSEN and the N_CAND candidates CAND (their
+ * logits into out->cand_logit) over the first N_VALID ids. SCRATCH: n_vocab floats. */
+void inspect_lens_entry(const model *m, const float *hidden, int i, int n_valid, int32_t chosen,
+                        const int32_t *cand, int n_cand, float *scratch, lens_layer *out);
 /* First index from which TOP_IDS[i] == ID for every later i (N entries); -1 if
  * TOP_IDS[N-1] != ID. */
 int inspect_commit_depth(const int32_t *top_ids, int n, int32_t id);
