@@ -746,8 +746,10 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
 
 /* One more token of the reply: sampled (FORCED < 0) or given (FORCED, e.g. replaying a
  * saved conversation; its record then holds the model's view of it, like a prompt
- * token). Returns as session_next does. */
-static int reply_step(session *s, int32_t forced, const step_record **out, char *err, size_t errlen) {
+ * token, unless KEPT brings the sampler's account from when it was drawn). Returns as
+ * session_next does. */
+static int reply_step(session *s, int32_t forced, const sample_result *kept, const sampler_params *kept_params,
+                      const step_record **out, char *err, size_t errlen) {
     /* The previous token is evaluated now rather than when it was made, so that a
      * viewer can show it a forward pass earlier. */
     if (s->pred_pos != s->n - 1 && eval_positions(s, s->n_eval, s->n, s->n, err, errlen) < 0) {
@@ -758,13 +760,15 @@ static int reply_step(session *s, int32_t forced, const step_record **out, char 
     sample_result res;
     int32_t id = forced;
     if (forced < 0) id = sampler_sample(&s->smp, s->pred_logits, s->tokens, s->n, &res);
+    else if (kept) res = *kept;
     else sampler_describe(s->pred_logits, s->n_vocab, id, &res);
-    if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, forced < 0) < 0) {
+    if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, forced < 0 || kept) < 0) {
         s->in_reply = false;
         return fail(err, errlen, "out of memory");
     }
     step_record *r = &s->recs[pos];
     r->sample = res;
+    if (kept && kept_params) r->params = *kept_params;
     r->has_prediction = true;
     keep_hidden(s, r);
     keep_attention(s, r, s->pred_att, (size_t)pos);
@@ -788,7 +792,7 @@ int session_next(session *s, const step_record **out, char *err, size_t errlen) 
         s->in_reply = false;
         return 0;
     }
-    return reply_step(s, -1, out, err, errlen);
+    return reply_step(s, -1, NULL, NULL, out, err, errlen);
 }
 
 int session_force_next(session *s, int32_t id, const step_record **out, char *err, size_t errlen) {
@@ -797,7 +801,57 @@ int session_force_next(session *s, int32_t id, const step_record **out, char *er
     if (id < 0 || id >= s->n_tok_vocab)
         return fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
     if (s->n >= s->n_ctx) return fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
-    return reply_step(s, id, out, err, errlen);
+    return reply_step(s, id, NULL, NULL, out, err, errlen);
+}
+
+int session_restore_next(session *s, int32_t id, const sample_result *res, const sampler_params *params,
+                         const step_record **out, char *err, size_t errlen) {
+    if (out) *out = NULL;
+    if (!s->in_reply) return fail(err, errlen, "no reply is open");
+    if (id < 0 || id >= s->n_tok_vocab)
+        return fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
+    if (s->n >= s->n_ctx) return fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
+    if (!res || res->id != id) return fail(err, errlen, "the sampler's account is of another token");
+    return reply_step(s, id, res, params, out, err, errlen);
+}
+
+int session_rewind(session *s, size_t rec, char *err, size_t errlen) {
+    const step_record *r = rec > 0 && rec < (size_t)s->n ? &s->recs[rec] : NULL;
+    int turn = r ? r->turn : -1;
+    if (!r || r->segment != SEG_ASSISTANT || !r->has_prediction || turn < 0 || (size_t)turn >= s->n_msgs ||
+        strcmp(s->msgs[turn].role, "assistant") != 0)
+        return fail(err, errlen, "position %zu is not a token of a reply", rec);
+    /* The reply's text up to REC is what its earlier tokens say, exactly as reply_step
+     * appended it. */
+    size_t len = 0;
+    int count = 0;
+    for (size_t i = 0; i < rec; i++)
+        if (s->recs[i].segment == SEG_ASSISTANT && s->recs[i].turn == turn) len += s->text_len[i], count++;
+    char *text = malloc(len + 1);
+    if (!text) return fail(err, errlen, "out of memory");
+    size_t o = 0;
+    for (size_t i = 0; i < rec; i++)
+        if (s->recs[i].segment == SEG_ASSISTANT && s->recs[i].turn == turn) {
+            memcpy(text + o, s->recs[i].text, s->text_len[i]);
+            o += s->text_len[i];
+        }
+    text[len] = 0;
+    while (s->n_msgs > (size_t)turn + 1) pop_message(s);
+    free(s->msgs[turn].content);
+    s->msgs[turn].content = text;
+    s->msgs[turn].len = len;
+
+    truncate_records(s, (int)rec);
+    /* REC's prediction is the output at REC-1: kept when it is at hand, else reply_step
+     * evaluates that position again (overwriting the cache with the same token). */
+    if (s->pred_pos != (int)rec - 1) {
+        s->pred_pos = -1;
+        if (s->n_eval > (int)rec - 1) s->n_eval = (int)rec - 1;
+    }
+    s->in_reply = true;
+    s->reply_turn = turn;
+    s->reply_count = count;
+    return 0;
 }
 
 void session_stop_reply(session *s) {

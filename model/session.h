@@ -85,6 +85,19 @@ void session_stop_reply(session *s);
  * context full, engine failure). */
 int session_force_next(session *s, int32_t id, const step_record **out, char *err, size_t errlen);
 
+/* Branching. Rewinds the conversation to just before record REC, a token of a reply
+ * (segment SEG_ASSISTANT, sampled or forced), and reopens that reply: the next
+ * session_next or session_force_next makes the token at position REC again, from the same
+ * prediction. Records from REC on and any later messages are forgotten, and the KV cache
+ * is rewound with them (the position before REC is evaluated again if need be). Returns
+ * 0, or -1 with ERR filled (REC is not a reply token). */
+int session_rewind(session *s, size_t rec, char *err, size_t errlen);
+/* Like session_force_next, but the record keeps RES and PARAMS as the sampler's account
+ * of it and counts as sampled (generated = true): for rebuilding a branch whose tokens
+ * were drawn earlier, without losing what the sampler said about them. */
+int session_restore_next(session *s, int32_t id, const sample_result *res, const sampler_params *params,
+                         const step_record **out, char *err, size_t errlen);
+
 size_t session_n_records(const session *s);
 const step_record *session_record(const session *s, size_t i);
 /* Decodes one head's attention row of record R into OUT (R->n_keys floats); false if

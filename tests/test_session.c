@@ -494,6 +494,73 @@ static void records_are_complete(void) {
     fixture_close(&f);
 }
 
+/* Branching: rewinding into an earlier reply and continuing from another token there
+ * gives what a from-scratch evaluation of the new sequence says (greedy tokens are the
+ * argmax, every probability as computed afresh), the same tokens as a fresh session that
+ * is handed the same prefix, and a conversation that goes on normally. */
+static void rewind_into_a_reply(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    cfg.max_reply_tokens = 6;
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    const step_record *r;
+    CHECKF(session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
+    size_t first = session_n_records(s);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    CHECKF(session_begin_reply(s, "And then?", err, sizeof err) == 0, "%s", err);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    CHECK(session_rewind(s, 1, err, sizeof err) < 0); /* template text, not a reply token */
+    CHECK(session_rewind(s, first - 1, err, sizeof err) < 0);
+
+    /* fork at the third reply token with the model's second choice there */
+    size_t fork = first + 2;
+    const step_record *at = session_record(s, fork);
+    CHECK(at && at->generated && at->sample.n_top > 1);
+    int32_t alt = at->sample.top_before[1].id;
+    int32_t prefix[2] = {session_record(s, first)->token, session_record(s, first + 1)->token};
+    CHECKF(session_rewind(s, fork, err, sizeof err) == 0, "%s", err);
+    CHECK(session_n_records(s) == fork);
+    CHECK(session_force_next(s, alt, &r, err, sizeof err) == 1 && r->pos == (int)fork);
+    int made = 0;
+    while (session_next(s, &r, err, sizeof err) == 1) made++;
+    CHECK(made == 3); /* the reply's limit counts the tokens before the fork */
+    size_t n_branch = session_n_records(s);
+    for (size_t i = fork + 1; i < n_branch; i++) CHECK(session_record(s, i)->sample.rank_before == 0);
+    check_records_from_scratch(&f, s);
+
+    /* a fresh session handed the same prefix continues the same way */
+    session *t = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(t && session_begin_reply(t, "Hi!", err, sizeof err) == 0, "%s", err);
+    for (int i = 0; t && i < 2; i++) CHECK(session_force_next(t, prefix[i], &r, err, sizeof err) == 1);
+    CHECK(t && session_force_next(t, alt, &r, err, sizeof err) == 1);
+    while (t && session_next(t, &r, err, sizeof err) == 1) {}
+    CHECK(t && session_n_records(t) == n_branch);
+    for (size_t i = 0; t && i < n_branch && i < session_n_records(t); i++)
+        CHECKF(session_record(t, i)->token == session_record(s, i)->token, "token %zu differs", i);
+    session_free(t);
+
+    /* a restored token keeps the sampler's account; the conversation goes on */
+    sample_result kept = session_record(s, fork + 1)->sample;
+    sampler_params kept_p = session_record(s, fork + 1)->params;
+    CHECKF(session_rewind(s, fork + 1, err, sizeof err) == 0, "%s", err);
+    CHECK(session_restore_next(s, kept.id + 1, &kept, &kept_p, &r, err, sizeof err) < 0);
+    CHECK(session_restore_next(s, kept.id, &kept, &kept_p, &r, err, sizeof err) == 1 && r->generated &&
+          r->sample.prob_after == kept.prob_after && r->sample.rank_before == 0);
+    session_stop_reply(s);
+    CHECKF(session_begin_reply(s, "Bye", err, sizeof err) == 0, "%s", err);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    check_records_from_scratch(&f, s);
+    session_free(s);
+    fixture_close(&f);
+}
+
 int main(void) {
     RUN(chat_prompt_matches_hf);
     RUN(typed_control_tokens_are_text);
@@ -503,5 +570,6 @@ int main(void) {
     RUN(context_limits);
     RUN(attention_budget);
     RUN(records_are_complete);
+    RUN(rewind_into_a_reply);
     return test_exit_code();
 }
