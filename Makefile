@@ -86,7 +86,7 @@ shaders: $(SPV)
 test: all $(TEST_BIN)
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" $(addprefix build-asan/tests/,$(SANITIZE_TESTS)) >/dev/null
-	@tests/run.sh $(BUILD) build-asan:$(SANITIZE_TESTS)
+	@tests/run.sh $(BUILD) "build-asan:$(SANITIZE_TESTS)"
 
 check: test
 

@@ -16,7 +16,7 @@ run_one() { # label command...
     local rc=$?
     local p f s
     p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
-    sed "s|^\(PASS\|FAIL\|SKIP\) |\1 $label: |" "$log" | grep -E '^(PASS|FAIL|SKIP) ' || true
+    sed -E "s#^(PASS|FAIL|SKIP) #\1 $label: #" "$log" | grep -E '^(PASS|FAIL|SKIP) ' || true
     if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
         grep -vE '^(PASS|SKIP) ' "$log" | sed 's/^/    /' | tail -n 60
     fi
