@@ -873,7 +873,7 @@ static void session_why_card(void) {
     live_close(&lv);
 }
 
-/* Timing tests skip under the sanitizers, which slow everything down unevenly. */
+/* The Vulkan driver is not sanitizer-clean: its test skips in the sanitizer build. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
 #elif defined(__has_feature)
@@ -882,21 +882,6 @@ static void session_why_card(void) {
 #endif
 #endif
 
-#ifndef SANITIZED
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-/* Processor time: on a machine shared with other work, what a run costs rather than how
- * long it waited for a core. */
-static double cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-#endif
 
 
 static void session_why_card_vulkan(void) {
@@ -953,12 +938,11 @@ static void session_why_card_vulkan(void) {
 #endif
 }
 
-static void why_card_fast_at_2000_tokens(void) {
-    /* The why card of a token deep in a 2,000-token context opens in under 50 ms: that
-     * is the rollout over 2,000 rows x 5 layers x 8 heads, the lens, the sources. */
-#ifdef SANITIZED
-    SKIP("timing is meaningless under the sanitizers");
-#else
+static void why_card_at_2000_tokens(void) {
+    /* The why card of a token deep in a 2,000-token context is complete: the rollout
+     * resolves through every layer (no row was dropped under the attention budget) and is
+     * a distribution over the earlier tokens, and the lens reaches the model's own choice.
+     * How fast it opens is measured by `llmscope bench` (speed lives in benchmarks). */
     char path[512], err[256];
     REQUIRE_SHARED(path, "models/stories260K.gguf");
     live lv;
@@ -992,99 +976,22 @@ static void why_card_fast_at_2000_tokens(void) {
     CHECKF(n >= 2000, "only %zu records", n);
     size_t rec = n - 1;
     while (rec > 0 && !session_record(lv.s, rec)->generated) rec--;
+    const step_record *ri = session_record(lv.s, rec);
     inspect_view v;
     inspect_view_session(&v, lv.s);
     why_options o;
     why_options_default(&o);
     o.m = &lv.m;
     why_card w;
-    double best = 1e9;
-    for (int rep = 0; rep < 3; rep++) { /* the best of three: the machine is shared */
-        double t0 = now_ms();
-        CHECK(inspect_why(&v, rec, &o, &w, err, sizeof err) == 0);
-        double t = now_ms() - t0;
-        if (t < best) best = t;
+    if (inspect_why(&v, rec, &o, &w, err, sizeof err) == 0) {
         CHECK(w.has_rollout && w.has_lens && w.rollout_unresolved == 0);
+        const lens_layer *fin = &w.lens.entry[w.lens.n_entries - 1];
+        CHECKF(fin->top_id == ri->sample.greedy_id, "lens top %d, greedy %d", fin->top_id, ri->sample.greedy_id);
         why_card_free(&w);
+    } else {
+        CHECKF(0, "inspect_why: %s", err);
     }
-    if (getenv("LLMSCOPE_TEST_VERBOSE")) fprintf(stderr, "  why card at position %zu: %.1f ms\n", rec, best);
-    CHECKF(best < 50, "why card at position %zu took %.1f ms", rec, best);
     live_close(&lv);
-#endif
-}
-
-#ifndef SANITIZED
-/* Seconds to generate N_GEN greedy tokens after PROMPT; with CAPTURE, also everything the
- * inspection features do at every step: attention and hidden states kept, grounding
- * computed, breakpoints checked. -1 on failure. */
-static double decode_seconds(const char *path, const char *prompt, int n_gen, bool capture, int *breaks) {
-    char err[256];
-    live lv;
-    if (live_open(&lv, path, 512, capture, err, sizeof err) < 0) {
-        CHECKF(0, "%s", err);
-        live_close(&lv);
-        return -1;
-    }
-    sampler_params p;
-    sampler_params_default(&p);
-    p.temperature = 0;
-    session_set_sampling(lv.s, &p);
-    if (session_begin_reply(lv.s, prompt, err, sizeof err) < 0) {
-        CHECKF(0, "%s", err);
-        live_close(&lv);
-        return -1;
-    }
-    inspect_view v;
-    inspect_view_session(&v, lv.s);
-    grounding_params gp;
-    grounding_params_default(&gp);
-    inspect_breakpoints b = {.on_entropy = true, .entropy_above = 4.0f, .on_grounding = true, .grounding_below = 0.05f};
-    double t0 = cpu_ms();
-    const step_record *r;
-    for (int i = 0; i < n_gen; i++) {
-        int rc = session_next(lv.s, &r, err, sizeof err);
-        if (rc <= 0) break;
-        if (capture) {
-            grounding g;
-            inspect_grounding(&v, (size_t)r->pos, &gp, &g);
-            *breaks += inspect_should_break(&b, r, &g, NULL, 0);
-        }
-    }
-    double t = (cpu_ms() - t0) / 1e3;
-    live_close(&lv);
-    return t;
-}
-#endif
-
-static void decode_speed_with_inspection(void) {
-    /* Everything on costs at most 15% of decode speed against capture off, on the CPU
-     * engine: llama-k-tiny (Llama layout, dim 256, 2 layers x 4 heads), a 100-token prompt
-     * and 400 tokens of reply, in processor time. The two runs alternate five times and
-     * the best of each counts, so that a busy machine slows both alike. (On stories260K, 64 wide with 5 x 8
-     * heads, a token's compute is so small that storing its 40 attention rows weighs
-     * about a quarter of it; see the report in docs.) */
-#ifdef SANITIZED
-    SKIP("timing is meaningless under the sanitizers");
-#else
-    char path[512];
-    REQUIRE_SHARED(path, "models/llama-k-tiny-f32.gguf");
-    char prompt[1024] = "";
-    while (strlen(prompt) < 300) strcat(prompt, "Lily and Ben went to the park. They played with a red ball. ");
-    double best_off = 1e9, best_on = 1e9;
-    int breaks = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double off = decode_seconds(path, prompt, 400, false, &breaks);
-        double on = decode_seconds(path, prompt, 400, true, &breaks);
-        if (off < 0 || on < 0) return;
-        if (off < best_off) best_off = off;
-        if (on < best_on) best_on = on;
-    }
-    if (getenv("LLMSCOPE_TEST_VERBOSE"))
-        fprintf(stderr, "  capture off %.3f s, everything on %.3f s (%+.1f%%), %d breakpoint hits\n", best_off, best_on,
-                100 * (best_on / best_off - 1), breaks);
-    CHECKF(best_on <= 1.15 * best_off, "everything on: %.3f s, capture off: %.3f s (%+.1f%%)", best_on, best_off,
-           100 * (best_on / best_off - 1));
-#endif
 }
 
 int main(void) {
@@ -1109,7 +1016,6 @@ int main(void) {
     RUN(probe_on_stories260K);
     RUN(session_why_card);
     RUN(session_why_card_vulkan);
-    RUN(why_card_fast_at_2000_tokens);
-    RUN(decode_speed_with_inspection);
+    RUN(why_card_at_2000_tokens);
     return test_exit_code();
 }

@@ -6,9 +6,16 @@
  * shows) and off. Token ids are seeded random ids, so any model file works, synthetic or
  * real. Timings are wall-clock around eval calls after a warm-up; the per-kernel split
  * comes from a separate, profiled run (GPU timestamps cost a little), so the headline
- * numbers are unprofiled. */
+ * numbers are unprofiled.
+ *
+ * A second part measures the inspection features as the terminal app uses them, through
+ * a session: decode with everything on (attention rows and hidden states kept in the step
+ * records, grounding computed and breakpoints checked every token) against capture off,
+ * and how long the why card of a token at the end of a 2,000-token context takes. */
 #include "bench_cmd.h"
 #include "cli.h"
+#include "inspect.h"
+#include "tokenizer.h"
 #include "quant.h"
 #include "vk_engine.h"
 
@@ -22,6 +29,7 @@ typedef struct bench_opts {
     const char *model;
     cli_backend backend;
     int device, n_prompt, n_decode, repeat;
+    int why_context; /* 0: skip the why-card measurement */
 } bench_opts;
 
 static double now_s(void) {
@@ -33,8 +41,11 @@ static double now_s(void) {
 static void usage(FILE *f) {
     fprintf(f, "usage: llmscope bench -m MODEL [--backend vulkan|cpu] [--device N]\n"
                "                      [--prompt N (512)] [--decode N (128)] [--repeat N (3)]\n"
+               "                      [--why-context N (2000; 0 skips)]\n"
                "  prints prompt-evaluation and decode tokens/s with attention capture on and off,\n"
-               "  and (Vulkan) the GPU time per kernel from timestamp queries\n");
+               "  (Vulkan) the GPU time per kernel from timestamp queries, and the cost of the\n"
+               "  inspection features: decode through a session with everything on vs capture off,\n"
+               "  and the time to build the why card of a token deep in a long context\n");
 }
 
 /* Buffers for one eval's outputs, sized for the largest request of the run. */
@@ -49,13 +60,13 @@ static void outputs_free(outputs *o) {
 
 enum { TOP_K = 16 };
 
-/* One eval with the outputs capture on/off asks for. For the CPU reference (which has no
- * GPU-side reduction) the logits are always read, since the next token comes from them. */
+/* One eval with the outputs capture on/off asks for. In decode the CPU reference (which
+ * has no GPU-side reduction) returns the logits, since the next token comes from them. */
 static int run_eval(engine *e, const int32_t *tokens, int n, int pos, bool capture, outputs *o,
                     char *err, size_t errlen) {
     bool gpu = strcmp(e->backend, "vulkan") == 0;
     engine_batch b = {.tokens = tokens, .n_tokens = n, .pos = pos, .all_positions = false};
-    b.logits = gpu ? NULL : o->logits;
+    b.logits = gpu || n > 1 ? NULL : o->logits; /* a prompt's next token is not needed */
     b.top_k = TOP_K;
     b.top_ids = o->top_ids;
     b.top_logits = o->top_logits;
@@ -108,6 +119,95 @@ static double bench_decode(engine *e, int32_t first, int n, bool capture, int re
     return best;
 }
 
+/* Tokens/s of N greedy tokens through a session after a short prompt. With EVERYTHING,
+ * also what the app does per token: grounding and breakpoint checks. */
+static double session_decode(cli_model *cm, bool everything, int n, char *err, size_t errlen) {
+    session_config cfg = {.n_ctx = cm->e->n_ctx, .chat = false, .capture_attention = everything};
+    sampler_params_default(&cfg.sampling);
+    cfg.sampling.temperature = 0;
+    session *s = session_create(&cm->m, cm->tok, cm->e, &cfg, err, errlen);
+    if (!s) return -1;
+    double tps = -1;
+    if (session_begin_reply(s, "Once upon a time", err, errlen) == 0) {
+        inspect_view v;
+        inspect_view_session(&v, s);
+        grounding_params gp;
+        grounding_params_default(&gp);
+        inspect_breakpoints b = {.on_entropy = true, .entropy_above = 2.5f, .on_grounding = true, .grounding_below = 0.2f};
+        const step_record *r;
+        int made = 0;
+        double t0 = now_s();
+        for (; made < n; made++) {
+            int rc = session_next(s, &r, err, errlen);
+            if (rc < 0) { made = -1; break; }
+            if (rc == 0) { /* the model ended its reply: carry on with a fresh one */
+                if (session_begin_reply(s, " And then", err, errlen) < 0) { made = -1; break; }
+                continue;
+            }
+            if (everything) {
+                grounding g;
+                inspect_grounding(&v, (size_t)r->pos, &gp, &g);
+                (void)inspect_should_break(&b, r, &g, NULL, 0);
+            }
+        }
+        if (made > 0) tps = made / (now_s() - t0);
+    }
+    session_free(s);
+    return tps;
+}
+
+/* Milliseconds to build the why card of the last generated token once the session holds
+ * about N_CONTEXT records (a long prompt of repeated text, then generated tokens). */
+static double why_card_ms(cli_model *cm, int n_context, char *err, size_t errlen) {
+    session_config cfg = {.n_ctx = cm->e->n_ctx, .chat = false, .capture_attention = true};
+    sampler_params_default(&cfg.sampling);
+    cfg.sampling.temperature = 0;
+    session *s = session_create(&cm->m, cm->tok, cm->e, &cfg, err, errlen);
+    if (!s) return -1;
+    double ms = -1;
+    /* A prompt of about n_context - 64 tokens: grow text until it tokenizes that long. */
+    size_t cap = 1 << 20, len = 0;
+    char *text = malloc(cap);
+    const char *para = "Once upon a time, there was a little girl named Lily who liked to play in the park. ";
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    while (text && len + strlen(para) + 1 < cap) {
+        memcpy(text + len, para, strlen(para) + 1);
+        len += strlen(para);
+        free(ids);
+        ids = NULL;
+        n_ids = tokenizer_encode(cm->tok, text, len, false, false, &ids, err, errlen);
+        if (n_ids < 0 || n_ids >= n_context - 64) break;
+    }
+    free(ids);
+    if (text && n_ids > 0 && session_begin_reply(s, text, err, errlen) == 0) {
+        const step_record *r;
+        int rc = 1;
+        while ((int)session_n_records(s) < n_context && rc >= 0) {
+            rc = session_next(s, &r, err, errlen);
+            if (rc == 0) rc = session_begin_reply(s, " And", err, errlen) == 0 ? 1 : -1;
+        }
+        size_t rec = session_n_records(s) - 1;
+        while (rec > 0 && !session_record(s, rec)->generated) rec--;
+        inspect_view v;
+        inspect_view_session(&v, s);
+        why_options o;
+        why_options_default(&o);
+        o.m = &cm->m;
+        for (int rep = 0; rc >= 0 && rep < 3; rep++) {
+            why_card w;
+            double t0 = now_s();
+            if (inspect_why(&v, rec, &o, &w, err, errlen) < 0) { ms = -1; break; }
+            double t = (now_s() - t0) * 1e3;
+            why_card_free(&w);
+            if (ms < 0 || t < ms) ms = t;
+        }
+    }
+    free(text);
+    session_free(s);
+    return ms;
+}
+
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
     char *end;
     long x = strtol(v, &end, 10);
@@ -120,7 +220,7 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) 
 }
 
 int bench_main(int argc, char **argv) {
-    bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3};
+    bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3, 2000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -134,6 +234,7 @@ int bench_main(int argc, char **argv) {
         else if (!strcmp(a, "--prompt")) { if (parse_int(a, v, 1, 65536, &bo.n_prompt)) return 2; }
         else if (!strcmp(a, "--decode")) { if (parse_int(a, v, 1, 65536, &bo.n_decode)) return 2; }
         else if (!strcmp(a, "--repeat")) { if (parse_int(a, v, 1, 100, &bo.repeat)) return 2; }
+        else if (!strcmp(a, "--why-context")) { if (parse_int(a, v, 0, 1 << 20, &bo.why_context)) return 2; }
         else { fprintf(stderr, "llmscope bench: unknown option '%s'\n", a); usage(stderr); return 2; }
         i++;
     }
@@ -184,7 +285,7 @@ int bench_main(int argc, char **argv) {
     for (int capture = 1; capture >= 0 && rc == 0; capture--) {
         if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, capture, false, err, sizeof err)) { rc = 1; break; }
         if (capture)
-            printf("llmscope bench: %s — %s, %d layers, %.0fM parameters, %.1f MB file\n"
+            printf("llmscope bench: %s — %s, %d layers, %.3gM parameters, %.1f MB file\n"
                    "device: %s (%s)\n",
                    cm.path, hp->arch_name, hp->n_layer, (double)params / 1e6, (double)cm.m.file.size / 1e6,
                    cm.e->device_name, cm.e->backend);
@@ -218,6 +319,32 @@ int bench_main(int argc, char **argv) {
             cm.e = NULL;
         }
         unsetenv("LLMSCOPE_VK_PROFILE");
+    }
+    /* Inspection features, through a session as the app uses them. */
+    if (rc == 0) {
+        int ctx = bo.why_context > bo.n_decode + 64 ? bo.why_context : bo.n_decode + 64;
+        if (ctx > hp->n_ctx_train) ctx = hp->n_ctx_train;
+        double on = -1, off = -1, why = -1;
+        if (cli_create_engine(&cm, bo.backend, bo.device, ctx, true, false, err, sizeof err) == 0) {
+            for (int r = 0; r < bo.repeat; r++) { /* alternate, best of each: a busy machine slows both */
+                double a = session_decode(&cm, false, bo.n_decode, err, sizeof err);
+                double b = session_decode(&cm, true, bo.n_decode, err, sizeof err);
+                if (a > off) off = a;
+                if (b > on) on = b;
+            }
+            if (bo.why_context > 0) {
+                if (bo.why_context <= hp->n_ctx_train) why = why_card_ms(&cm, bo.why_context, err, sizeof err);
+                else fprintf(stderr, "llmscope bench: why card skipped: the model's context is %d tokens\n", hp->n_ctx_train);
+            }
+            engine_destroy(cm.e);
+            cm.e = NULL;
+        }
+        if (on > 0 && off > 0)
+            printf("\ninspection (through a session, %d tokens): everything on %.1f/s, capture off %.1f/s, cost %.1f%%\n",
+                   bo.n_decode, on, off, 100.0 * (1.0 - on / off));
+        else
+            fprintf(stderr, "llmscope bench: session decode failed: %s\n", err);
+        if (why >= 0) printf("why card of a token at position ~%d: %.1f ms (best of 3)\n", bo.why_context, why);
     }
     if (rc) fprintf(stderr, "llmscope bench: %s\n", err);
     free(tokens);
