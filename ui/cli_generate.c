@@ -191,6 +191,7 @@ int cli_run(const cli_options *o) {
         to.model_path = cm.path;
         to.color = o->color;
         to.no_mouse = o->no_mouse;
+        to.device = o->device; /* the second engine (probes, /compare) on the same device */
         status = tui_run(&to);
         goto done;
     }

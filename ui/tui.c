@@ -4,12 +4,16 @@
  * being generated, then asks the session for one more token; so Ctrl-C, scrolling and
  * the inspect cursor stay live between tokens, and a redraw is at most one token late.
  * Redraws are throttled to about 30 per second while tokens stream (small models make
- * thousands per second, faster than a terminal can show them).
+ * thousands per second, faster than a terminal can show them). A probe (tui_probe.c)
+ * runs the same way, one continuation per turn of the loop; a breakpoint pauses the
+ * reply without ending it.
  *
  * The terminal is restored on every way out: a normal quit, SIGINT/SIGTERM/SIGHUP (a
  * flag the loop polls), exit() from anywhere (atexit), and crashes (a handler that writes
  * the reset sequences and the saved termios, then re-raises). */
 #include "tui_app.h"
+
+#include "vk_engine.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -90,6 +94,8 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double tui_now(void) { return now_s(); }
+
 void tui_message(tui_app *a, bool error, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -145,9 +151,41 @@ static void free_turns(tui_app *a) {
     a->n_turns = 0;
 }
 
+void tui_records_changed(tui_app *a) {
+    a->epoch++;
+    a->dirty = true;
+}
+
+void tui_start_generating(tui_app *a) {
+    a->generating = true;
+    a->paused = false;
+    a->reply_tokens = 0;
+    a->reply_t0 = now_s();
+    a->tok_per_s = 0;
+    a->chat.scroll = 0;
+    a->mode = MODE_TYPE; /* the panes follow the newest token */
+}
+
+engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen) {
+    const engine *main_e = a->opt->engine;
+    if (main_e && strcmp(main_e->backend, "vulkan") == 0) {
+        engine *e = engine_vulkan_create(m, n_ctx, a->opt->device, false, err, errlen);
+        if (e) return e;
+    }
+    return engine_cpu_create(m, n_ctx, err, errlen);
+}
+
+engine *tui_spare_engine(tui_app *a, char *err, size_t errlen) {
+    if (!a->spare) a->spare = tui_engine_for(a, a->m, session_n_ctx(a->s), err, errlen);
+    return a->spare;
+}
+
 void tui_reset_conversation(tui_app *a) {
     if (a->generating) session_stop_reply(a->s);
-    a->generating = false;
+    a->generating = a->paused = a->choosing = false;
+    tui_probe_cancel(a);
+    tui_branches_reset(a);
+    if (a->sheet.kind != SHEET_NONE) tui_sheet_close(a);
     session_clear(a->s);
     free_turns(a);
     a->epoch++;
@@ -174,7 +212,9 @@ static void draw(tui_app *a) {
         tui_attention_draw(a);
         tui_probs_draw(a);
     }
+    tui_ground_draw(a);
     tui_status_draw(a);
+    tui_sheet_draw(a);
     if (a->help) tui_help_draw(a);
     if (a->caret_y >= 0 && !a->help) {
         curs_set(1);
@@ -185,6 +225,8 @@ static void draw(tui_app *a) {
     refresh();
     a->dirty = false;
 }
+
+void tui_draw_now(tui_app *a) { draw(a); }
 
 /* ---- generation ---- */
 
@@ -201,13 +243,10 @@ void tui_submit_text(tui_app *a, const char *text) {
         return;
     }
     tui_turns_push(a, text, first);
+    tui_records_changed(a); /* the prompt may have rewound into earlier records */
     size_t now = session_n_records(a->s), n = now > first ? now - first : 0; /* a rewind may shrink it */
     tui_message(a, false, "prompt: %zu tokens in %.2f s", n, now_s() - t0);
-    a->generating = true;
-    a->reply_tokens = 0;
-    a->reply_t0 = now_s();
-    a->tok_per_s = 0;
-    a->chat.scroll = 0;
+    tui_start_generating(a);
 }
 
 static void generate_one(tui_app *a) {
@@ -218,8 +257,9 @@ static void generate_one(tui_app *a) {
     if (rc == 1) {
         a->reply_tokens++;
         if (dt > 0) a->tok_per_s = a->reply_tokens / dt;
+        tui_break_check(a, session_n_records(a->s) - 1);
     } else {
-        a->generating = false;
+        a->generating = a->paused = false;
         if (rc < 0) {
             session_stop_reply(a->s);
             tui_message(a, true, "%s", err);
@@ -233,7 +273,7 @@ static void generate_one(tui_app *a) {
 static void stop_reply(tui_app *a) {
     if (!a->generating) return;
     session_stop_reply(a->s);
-    a->generating = false;
+    a->generating = a->paused = false;
     tui_message(a, false, "stopped after %d tokens", a->reply_tokens);
 }
 
@@ -284,12 +324,13 @@ static bool global_key(tui_app *a, bool is_key, wint_t ch) {
     }
     switch (ch) {
     case CTRL_KEY('c'):
-        if (a->generating) stop_reply(a);
+        if (a->probe.running) tui_probe_cancel(a);
+        else if (a->generating) stop_reply(a);
         else if (a->input.len) a->input.len = a->input.cursor = 0;
         else tui_message(a, false, "Ctrl-D or /quit leaves");
         return true;
     case CTRL_KEY('d'):
-        if (a->input.len == 0 || a->mode == MODE_INSPECT) {
+        if (a->input.len == 0 || a->mode == MODE_INSPECT || a->sheet.kind != SHEET_NONE) {
             stop_reply(a);
             a->quit = true;
             return true;
@@ -328,6 +369,12 @@ static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
     case L'a': a->show_after = !a->show_after; return;
     case L'c': cycle_tint(a); return;
     case L't': a->show_template = !a->show_template; return;
+    case L'w': tui_why_open(a); return;
+    case L'b': tui_branch_choose(a); return;
+    case L'B': tui_branch_list(a); return;
+    case L'p': tui_probe_command(a, ""); return;
+    case L'r': tui_heads_cycle(a); return;
+    case L'g': tui_break_continue(a); return;
     case L'h': tui_chat_move(a, -1, 0); return;
     case L'k': tui_chat_move(a, 0, -1); return;
     case L'j': tui_chat_move(a, 0, 1); return;
@@ -347,6 +394,10 @@ static void submit(tui_app *a) {
         char *line = tui_input_take(&a->input);
         if (line) tui_command(a, line);
         free(line);
+        return;
+    }
+    if (a->paused && a->input.len == 0) { /* Enter on an empty line: go on */
+        tui_break_continue(a);
         return;
     }
     if (a->generating) {
@@ -417,8 +468,11 @@ static void mouse_event(tui_app *a) {
     if (rec >= 0) {
         a->mode = MODE_INSPECT;
         a->cursor = (size_t)rec;
+        a->choosing = false;
+        if (a->sheet.kind == SHEET_WHY) tui_why_open(a);
         return;
     }
+    if (a->sheet.kind != SHEET_NONE) return; /* the panes are covered */
     int head = tui_attention_hit(a, ev.y, ev.x);
     if (head >= 0) a->head = head;
 }
@@ -438,6 +492,12 @@ static void handle_key(tui_app *a, bool is_key, wint_t ch) {
         if (a->input.pasting) a->mode = MODE_TYPE;
         return;
     }
+    if (a->sheet.kind != SHEET_NONE) {
+        /* a sheet takes the keys; the global ones (Ctrl-C, F keys, Tab) still work */
+        if (!tui_sheet_key(a, is_key, ch)) global_key(a, is_key, ch);
+        return;
+    }
+    if (a->choosing && tui_branch_choose_key(a, is_key, ch)) return;
     if (global_key(a, is_key, ch)) return;
     if (a->mode == MODE_INSPECT) inspect_key(a, is_key, ch);
     else type_key(a, is_key, ch);
@@ -448,6 +508,7 @@ static void handle_key(tui_app *a, bool is_key, wint_t ch) {
 void tui_options_default(tui_options *o) {
     memset(o, 0, sizeof *o);
     o->color = TUI_COLOR_AUTO;
+    o->device = -1;
 }
 
 static void app_free(tui_app *a) {
@@ -456,6 +517,13 @@ static void app_free(tui_app *a) {
     tui_chat_free(&a->chat);
     tui_input_free(&a->input);
     free(a->row);
+    tui_sheet_free(&a->sheet);
+    tui_branches_free(a);
+    tui_probe_free(a);
+    free(a->ground);
+    free(a->ground_state);
+    free(a->roles);
+    engine_destroy(a->spare);
 }
 
 int tui_run(const tui_options *opt) {
@@ -521,6 +589,8 @@ int tui_run(const tui_options *opt) {
     tui_input_init(&a->input);
     a->chat.width = -1;
     a->dirty = true;
+    a->role_filter = -1;
+    grounding_params_default(&a->ground_params);
     if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
     else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
         tui_message(a, false, "no colours (NO_COLOR or the terminal): shades and attributes instead");
@@ -528,11 +598,20 @@ int tui_run(const tui_options *opt) {
     double last_draw = 0;
     while (!a->quit && !g_signal) {
         double t = now_s();
-        if (a->dirty && (!a->generating || t - last_draw >= 1.0 / 30)) {
+        bool busy = (a->generating && !a->paused) || a->probe.running;
+        if (a->dirty && (!busy || t - last_draw >= 1.0 / 30)) {
             draw(a);
             last_draw = t;
+            if (a->why_timing && a->sheet.kind == SHEET_WHY) {
+                /* what opening the card cost: computing it, and the frame that shows it */
+                double drawn = (now_s() - t) * 1000;
+                tui_message(a, false, "why card: %.1f ms (%.1f computing, %.1f drawing the screen)",
+                            a->sheet.compute_ms + drawn, a->sheet.compute_ms, drawn);
+                draw(a);
+            }
+            a->why_timing = false;
         }
-        timeout(a->generating ? 0 : 500);
+        timeout(busy ? 0 : 500);
         wint_t ch;
         int kind = get_wch(&ch);
         while (kind != ERR && !a->quit) {
@@ -541,7 +620,9 @@ int tui_run(const tui_options *opt) {
             timeout(0);
             kind = get_wch(&ch);
         }
-        if (a->generating && !a->quit && !g_signal) generate_one(a);
+        if (a->quit || g_signal) break;
+        if (a->generating && !a->paused) generate_one(a);
+        else if (a->probe.running) tui_probe_step(a);
     }
     if (a->generating) session_stop_reply(a->s);
 

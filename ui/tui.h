@@ -31,6 +31,8 @@ typedef struct tui_options {
     const char *model_path;             /* shown in the status bar; may be NULL */
     tui_color_mode color;
     bool no_mouse;                      /* leave the mouse to the terminal (text selection) */
+    int device;                         /* Vulkan device of the main engine (-1: chosen), for the
+                                           second engine that probes and /compare use */
 } tui_options;
 
 /* Sets every field to its default (no session: the caller fills the required ones). */

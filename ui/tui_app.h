@@ -21,6 +21,7 @@
 #include <stdlib.h> /* MB_CUR_MAX: can the locale show more than ASCII? */
 #include <wchar.h>
 
+#include "inspect.h"
 #include "session.h"
 #include "tokenizer.h"
 #include "tui.h"
@@ -37,6 +38,7 @@ typedef struct tui_rect {
 
 typedef struct tui_layout {
     bool full;       /* every pane, or chat + input + status only */
+    tui_rect meter;  /* one row above the chat: the grounding sparkline */
     tui_rect chat;   /* conversation text */
     tui_rect input;  /* the line being typed (1..TUI_INPUT_MAX_LINES rows) */
     tui_rect attn;   /* attention heatmap, legend and zoomed head */
@@ -108,8 +110,9 @@ int tui_put_text(int y, int x, int maxw, const char *s, tui_style st);
 /* Same, for a token's text: whitespace made visible ('·' for space, '↵' for newline),
  * a lone byte of a split character as \xNN. */
 int tui_put_token(int y, int x, int maxw, const char *s, tui_style st);
-/* Display width of tui_put_token(S) without a limit. */
+/* Display width of tui_put_token(S) / tui_put_text(S) without a limit. */
 int tui_token_width(const char *s);
+int tui_text_width(const char *s);
 void tui_fill(int y, int x, int w, wchar_t wc, tui_style st);
 void tui_printf(int y, int x, int maxw, tui_style st, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -178,6 +181,105 @@ void tui_input_set(tui_input *in, const char *utf8);
 /* Rows needed to show the text in WIDTH columns (1..TUI_INPUT_MAX_LINES). */
 int tui_input_rows(const tui_input *in, int width);
 
+/* ---- overlays: the why card, the branch list, probe and compare results (tui_sheet.c) ----
+ *
+ * A sheet is a scrollable list of lines, each a row of styled segments at fixed columns,
+ * drawn over the right-hand panes (over everything on a small screen). Some lines are
+ * items that Up/Down select and Enter acts on (the branch list). */
+
+typedef enum { SHEET_NONE, SHEET_WHY, SHEET_BRANCHES, SHEET_PROBE, SHEET_COMPARE } tui_sheet_kind;
+
+typedef struct tui_seg {
+    int x;          /* column from the sheet's left edge */
+    uint8_t role;   /* tui_role */
+    bool token;     /* token text: whitespace made visible */
+    char *text;
+} tui_seg;
+
+typedef struct tui_sheet_line {
+    tui_seg *segs;
+    int n_segs, cap_segs;
+    int x;          /* the column after the last segment */
+    int item;       /* index of the selectable item on this line, -1 for none */
+} tui_sheet_line;
+
+typedef struct tui_sheet {
+    tui_sheet_kind kind;
+    char title[256];
+    char footer[192];
+    tui_sheet_line *lines;
+    int n_lines, cap_lines;
+    int scroll;
+    int n_items, selected;
+    size_t rec;     /* the why card: the record it explains */
+    double compute_ms; /* the why card: how long inspect_why and laying it out took */
+} tui_sheet;
+
+struct tui_app;
+void tui_sheet_reset(tui_sheet *sh, tui_sheet_kind kind);
+void tui_sheet_free(tui_sheet *sh);
+/* Starts a line (ITEM: its item index, or -1). */
+void tui_sheet_line_begin(tui_sheet *sh, int item);
+/* Adds text (printf) or a token's text (at most MAXW cells, 0: all) to the current line. */
+void tui_sheet_text(tui_sheet *sh, tui_role role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tui_sheet_token(tui_sheet *sh, tui_role role, const char *text, int maxw);
+/* Moves the current line's next segment to column X (at least one space after the last). */
+void tui_sheet_col(tui_sheet *sh, int x);
+/* A line of its own: a section heading. */
+void tui_sheet_heading(tui_sheet *sh, const char *text);
+void tui_sheet_draw(struct tui_app *a);
+/* Handles a key while a sheet is open; false if the sheet did not use it. */
+bool tui_sheet_key(struct tui_app *a, bool is_key, wint_t ch);
+void tui_sheet_close(struct tui_app *a);
+
+/* ---- branches (tui_branch.c) ---- */
+
+/* One record as a branch remembers it, enough to rebuild it through the session. */
+typedef struct tui_step {
+    int32_t token;
+    bool reply;         /* a token of a reply (the model's), not prompt or template */
+    bool generated;
+    sample_result sample;
+    sampler_params params;
+} tui_step;
+
+typedef struct tui_branch {
+    int parent;         /* -1: the conversation the first fork was made from */
+    size_t fork;        /* the record where it leaves its parent */
+    int32_t old_token, new_token; /* the parent's token there, and this branch's */
+    bool resampled;     /* a new draw rather than a chosen token */
+    /* the conversation on this branch when it was last left (the active branch is the
+     * session itself) */
+    tui_step *steps;
+    size_t n_steps;
+    char **turn_text;
+    size_t *turn_first;
+    size_t n_turns;
+} tui_branch;
+
+typedef struct tui_branches {
+    tui_branch *list;
+    int n, cap;
+    int active;         /* index into list; meaningless while n == 0 */
+    int *order;         /* the branch on each line of the list sheet (tree order) */
+} tui_branches;
+
+/* ---- fork and probe (tui_probe.c) ---- */
+
+#define TUI_PROBE_MAX 64
+
+typedef struct tui_probe {
+    bool running;
+    size_t rec;         /* continuations redraw the token at this position onward */
+    int n, done, max_tokens;
+    sampler_params params;
+    int32_t *prefix;
+    int n_prefix;
+    int32_t *seqs[TUI_PROBE_MAX];
+    int lens[TUI_PROBE_MAX];
+    double t0;
+} tui_probe;
+
 /* ---- the application ---- */
 
 typedef enum { MODE_TYPE, MODE_INSPECT } tui_mode;
@@ -201,12 +303,18 @@ typedef struct tui_app {
 
     tui_mode mode;
     bool quit, dirty, help;
-    unsigned epoch;        /* bumped by /clear and /load: the chat is laid out again */
+    unsigned epoch;        /* bumped whenever records may have been replaced (/clear, /load,
+                              a new message, a branch): the chat is laid out again and the
+                              grounding and head-role caches start over */
 
     /* generation */
     bool generating;
+    bool paused;           /* a breakpoint stopped the reply; it goes on with 'g' */
+    char pause_why[96];
+    double paused_at;      /* when (the pause does not count against tokens per second) */
     int reply_tokens;
     double reply_t0, tok_per_s;
+    inspect_breakpoints breaks;
 
     /* what the panes look at */
     size_t cursor;         /* inspected record (MODE_INSPECT) */
@@ -226,10 +334,35 @@ typedef struct tui_app {
     int caret_y, caret_x;  /* where the terminal cursor goes (input line), -1: hidden */
 
     /* heatmap geometry from the last draw, for mouse clicks */
-    int heat_y0, heat_first_head, heat_rows;
+    int heat_y0, heat_rows;
+    int heat_head[256];    /* the head drawn on each heatmap row */
 
     float *row;            /* scratch for one attention row */
     size_t row_cap;
+
+    /* grounding of each record, computed when first needed (tui_ground.c) */
+    grounding *ground;
+    uint8_t *ground_state; /* 0: not yet, 1: valid, 2: none (no attention, no reply) */
+    size_t ground_cap;
+    unsigned ground_epoch;
+    grounding_params ground_params;
+
+    /* head roles over the recent queries (tui_heads.c) */
+    head_stats *roles;     /* [n_layer][n_head] */
+    bool roles_valid;
+    size_t roles_n_records, roles_from, roles_to;
+    unsigned roles_epoch;
+    int role_filter;       /* -1: every head; else a head_role */
+
+    /* the overlay sheet, the branch chooser in the probability bars, branches, probes */
+    tui_sheet sheet;
+    bool why_timing;       /* report how long the why card took once it is drawn */
+    bool choosing;         /* picking a candidate in the bars to branch with */
+    int choice, n_choices;
+    int32_t choice_ids[SAMPLER_TOP_N];
+    tui_branches branches;
+    tui_probe probe;
+    engine *spare;         /* a second engine of the same model (probes, /compare) */
 } tui_app;
 
 /* tui.c */
@@ -242,6 +375,18 @@ void tui_reset_conversation(tui_app *a);
 bool tui_turns_push(tui_app *a, const char *text, size_t first_record);
 /* Decodes one attention row into a->row (grown as needed); NULL if not available. */
 const float *tui_attention_row(tui_app *a, const step_record *r, int layer, int head);
+/* Records may have been replaced: lay out again, recompute what is cached per record. */
+void tui_records_changed(tui_app *a);
+/* Starts generating (the reply is open in the session). */
+void tui_start_generating(tui_app *a);
+/* The second engine of the session's model, created when first asked for (same backend
+ * as the main one), or NULL with ERR. */
+engine *tui_spare_engine(tui_app *a, char *err, size_t errlen);
+/* An engine for another model M on the main engine's backend, or NULL with ERR. */
+engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen);
+/* Draws the screen now (before a long computation, so that its message shows). */
+void tui_draw_now(tui_app *a);
+double tui_now(void);
 
 /* tui_chat.c */
 void tui_chat_free(tui_chat *c);
@@ -259,6 +404,8 @@ void tui_input_draw(tui_app *a);
 /* tui_attention.c, tui_probs.c, tui_status.c */
 void tui_attention_draw(tui_app *a);
 void tui_probs_draw(tui_app *a);
+/* The text of token ID for display; bytes that are not UTF-8 on their own as \xNN. */
+void tui_piece_text(const tui_app *a, int32_t id, char *out, size_t cap);
 void tui_status_draw(tui_app *a);
 void tui_help_draw(tui_app *a);
 void tui_frame_draw(tui_app *a);
@@ -271,5 +418,47 @@ void tui_command(tui_app *a, const char *line);
 /* tui_save.c: 0 or -1 with ERR filled; tui_load also fills ERR with a summary on success. */
 int tui_save(tui_app *a, const char *path, char *err, size_t errlen);
 int tui_load(tui_app *a, const char *path, char *err, size_t errlen);
+
+/* tui_why.c: the why card of the current record (rebuilt when the cursor moves). */
+void tui_why_open(tui_app *a);
+
+/* tui_ground.c: grounding of record REC (NULL when it has none), and the meter row. */
+const grounding *tui_grounding(tui_app *a, size_t rec);
+void tui_ground_draw(tui_app *a);
+
+/* tui_break.c: /break; after each generated token, whether to pause. */
+void tui_break_command(tui_app *a, const char *args);
+void tui_break_check(tui_app *a, size_t rec);
+void tui_break_continue(tui_app *a);
+
+/* tui_heads.c: head roles (recomputed when the conversation has changed and no reply is
+ * being written), the role filter, and a head's short role label. */
+void tui_heads_update(tui_app *a);
+const head_stats *tui_head_role(const tui_app *a, int layer, int head);
+void tui_heads_command(tui_app *a, const char *args);
+void tui_heads_cycle(tui_app *a);
+const char *tui_role_label(head_role r);
+
+/* tui_branch.c: choosing a token in the bars, forking, listing and switching branches. */
+void tui_branch_choose(tui_app *a);          /* 'b': start picking in the bars */
+bool tui_branch_choose_key(tui_app *a, bool is_key, wint_t ch);
+/* Forks at the current record with token ID (-1: a new draw). */
+void tui_branch_fork(tui_app *a, int32_t id);
+void tui_branch_command(tui_app *a, const char *args);  /* /branch N|resample */
+void tui_branch_list(tui_app *a);           /* the tree as a sheet */
+int tui_branch_switch(tui_app *a, int index);
+void tui_branches_reset(tui_app *a);         /* /clear, /load: no tree any more */
+void tui_branches_free(tui_app *a);
+/* The record where the active branch left its parent, or -1. */
+long tui_branch_fork_record(const tui_app *a);
+
+/* tui_probe.c: sample continuations from the current record, one per main-loop turn. */
+void tui_probe_command(tui_app *a, const char *args);
+void tui_probe_step(tui_app *a);
+void tui_probe_cancel(tui_app *a);
+void tui_probe_free(tui_app *a);
+
+/* tui_compare.c: /compare OTHER.gguf */
+void tui_compare_command(tui_app *a, const char *args);
 
 #endif

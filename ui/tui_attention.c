@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define LABEL_W 8   /* head / query labels on the left */
+#define LABEL_W_ROLES 15 /* ... with the head's role: "h31 kv7 induct" */
 #define MIN_CW 3    /* a column: at least two label characters and a gap */
 #define MAX_CW 8
 #define MAX_COLS 512
@@ -79,10 +80,12 @@ static int group_size(const model_hparams *hp) {
     return kv > 0 && hp->n_head % kv == 0 ? hp->n_head / kv : 1;
 }
 
-static void head_label(const model_hparams *hp, int h, char *buf, size_t cap) {
+static void head_label(const tui_app *a, int h, char *buf, size_t cap) {
+    const model_hparams *hp = &a->m->hp;
     int g = group_size(hp);
-    if (g > 1) snprintf(buf, cap, "h%d kv%d", h, h / g);
-    else snprintf(buf, cap, "h%d", h);
+    int n = g > 1 ? snprintf(buf, cap, "h%d kv%d", h, h / g) : snprintf(buf, cap, "h%d", h);
+    const head_stats *st = tui_head_role(a, a->layer, h);
+    if (st && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, " %s", tui_role_label(st->role));
 }
 
 /* The colour ramp with its end values, then what the selected head attends to most. */
@@ -115,7 +118,7 @@ static void draw_legend(tui_app *a, int y, tui_rect R, float max, const step_rec
 
 /* Rows of the zoomed head: the newest records up to and including the current one that
  * hold attention, so the diagonal and the columns line up with the heatmap above. */
-static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, const columns *cols) {
+static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, const columns *cols, int lw) {
     tui_style title = tui_role_style(&a->pal, TC_TITLE);
     tui_printf(y0, R.x, R.w, title, "head %d zoomed: rows = recent tokens, columns = keys", a->head);
     y0++;
@@ -139,10 +142,10 @@ static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, cons
     for (int i = 0; i < n; i++) { /* newest at the bottom, like the chat */
         int y = y0 + (n - 1 - i);
         const step_record *q = session_record(a->s, idx[i]);
-        tui_put_token(y, R.x, LABEL_W - 1, q->text ? q->text : "", idx[i] == cur ? tui_role_style(&a->pal, TC_CURSOR) : lab);
+        tui_put_token(y, R.x, lw - 1, q->text ? q->text : "", idx[i] == cur ? tui_role_style(&a->pal, TC_CURSOR) : lab);
         const float *row = tui_attention_row(a, q, a->layer, a->head);
         for (int c = 0; c < cols->n; c++) {
-            int x = R.x + LABEL_W + c * cols->cw, key = cols->key[c];
+            int x = R.x + lw + c * cols->cw, key = cols->key[c];
             if (key < 0) continue;
             if (!row || key >= q->n_keys) draw_blank(a, y, x, cols->cw);
             else draw_cell(a, y, x, cols->cw, scaled(a, row[key], max));
@@ -150,15 +153,38 @@ static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, cons
     }
 }
 
+/* The heads of the selected layer that the heatmap shows (every one, or those of the
+ * filtered role), into LIST; returns how many. */
+static int shown_heads(const tui_app *a, int *list, int cap) {
+    int n = 0;
+    for (int h = 0; h < a->m->hp.n_head && n < cap; h++) {
+        const head_stats *st = a->role_filter >= 0 ? tui_head_role(a, a->layer, h) : NULL;
+        if (a->role_filter < 0 || (st && (int)st->role == a->role_filter)) list[n++] = h;
+    }
+    return n;
+}
+
 void tui_attention_draw(tui_app *a) {
     tui_rect R = a->lay.attn;
     a->heat_rows = 0;
-    if (R.h < 4 || R.w < LABEL_W + MIN_CW * 2) return;
+    if (R.h < 4 || R.w < LABEL_W_ROLES + MIN_CW * 2) return;
     const model_hparams *hp = &a->m->hp;
     if (a->layer >= hp->n_layer) a->layer = hp->n_layer - 1;
     if (a->head >= hp->n_head) a->head = hp->n_head - 1;
     if (a->layer < 0) a->layer = 0;
     if (a->head < 0) a->head = 0;
+    tui_heads_update(a);
+    int lw = a->roles_valid ? LABEL_W_ROLES : LABEL_W;
+
+    int list[256];
+    int n_list = shown_heads(a, list, 256);
+    int sel = -1;
+    for (int i = 0; i < n_list; i++)
+        if (list[i] == a->head) sel = i;
+    if (sel < 0 && n_list > 0) { /* the filter hides the selected head: select the first shown */
+        a->head = list[0];
+        sel = 0;
+    }
 
     tui_style title = tui_role_style(&a->pal, TC_TITLE), dim = tui_role_style(&a->pal, TC_DIM);
     size_t cur = 0;
@@ -170,14 +196,16 @@ void tui_attention_draw(tui_app *a) {
     columns cols;
     cols.n = 0;
     cols.cw = MIN_CW;
-    if (n_keys > 0) choose_columns(&cols, n_keys, a->hide_sink, R.w - LABEL_W);
+    if (n_keys > 0) choose_columns(&cols, n_keys, a->hide_sink, R.w - lw);
     int shown = 0;
     for (int c = 0; c < cols.n; c++) shown += cols.key[c] >= 0;
     char note[48] = "";
     if (shown < n_keys - (a->hide_sink ? 1 : 0)) snprintf(note, sizeof note, " (%d shown)", shown);
     else if (a->hide_sink && n_keys > 1) snprintf(note, sizeof note, " (sink hidden)");
-    tui_printf(R.y, R.x, R.w, title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys%s", a->layer,
-               hp->n_layer, a->head, hp->n_head, kv, hp->n_head, n_keys, note);
+    char filter[48] = "";
+    if (a->role_filter >= 0) snprintf(filter, sizeof filter, "  role %s: %d", tui_role_label((head_role)a->role_filter), n_list);
+    tui_printf(R.y, R.x, R.w, title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys%s%s", a->layer,
+               hp->n_layer, a->head, hp->n_head, kv, hp->n_head, n_keys, note, filter);
     if (!r) {
         tui_put_text(R.y + 2, R.x, R.w, "no tokens yet", dim);
         return;
@@ -197,24 +225,29 @@ void tui_attention_draw(tui_app *a) {
         tui_put_text(R.y + 2, R.x, R.w, "only the sink token came before (hidden)", dim);
         return;
     }
+    if (n_list == 0) {
+        tui_printf(R.y + 2, R.x, R.w, dim, "no head of layer %d is %s here; r: the next role, /heads all: every head",
+                   a->layer, a->role_filter == HEAD_UNCLEAR ? "unclassified" : head_role_name((head_role)a->role_filter));
+        return;
+    }
 
     /* rows: title, key labels, heads, legend, then the zoom if two rows are left */
     int avail = R.h - 3;
-    int head_rows = hp->n_head < avail ? hp->n_head : avail;
+    int head_rows = n_list < avail ? n_list : avail;
     if (head_rows < 1) return;
-    int first_head = a->head >= head_rows ? a->head - head_rows + 1 : 0;
+    int first = sel >= head_rows ? sel - head_rows + 1 : 0;
 
     /* key labels; the selected head's favourite key is highlighted */
     int y = R.y + 1;
-    tui_put_text(y, R.x, LABEL_W - 1, "keys", dim);
-    const float *sel = tui_attention_row(a, r, a->layer, a->head);
+    tui_put_text(y, R.x, lw - 1, "keys", dim);
+    const float *selrow = tui_attention_row(a, r, a->layer, a->head);
     int top_key = -1;
     float top_p = -1;
-    if (sel)
+    if (selrow)
         for (int k = a->hide_sink ? 1 : 0; k < n_keys; k++)
-            if (sel[k] > top_p) top_p = sel[k], top_key = k;
+            if (selrow[k] > top_p) top_p = selrow[k], top_key = k;
     for (int c = 0; c < cols.n; c++) {
-        int x = R.x + LABEL_W + c * cols.cw, key = cols.key[c];
+        int x = R.x + lw + c * cols.cw, key = cols.key[c];
         if (key < 0) {
             tui_put_text(y, x, cols.cw, MB_CUR_MAX > 1 ? "\xe2\x80\xa6" : "..", dim);
             continue;
@@ -229,7 +262,7 @@ void tui_attention_draw(tui_app *a) {
     if (!vals) return;
     float max = 0;
     for (int i = 0; i < head_rows; i++) {
-        const float *row = tui_attention_row(a, r, a->layer, first_head + i);
+        const float *row = tui_attention_row(a, r, a->layer, list[first + i]);
         for (int c = 0; c < cols.n; c++) {
             float v = row && cols.key[c] >= 0 ? row[cols.key[c]] : -1;
             vals[i * cols.n + c] = v;
@@ -237,17 +270,17 @@ void tui_attention_draw(tui_app *a) {
         }
     }
     a->heat_y0 = R.y + 2;
-    a->heat_first_head = first_head;
     a->heat_rows = head_rows;
     for (int i = 0; i < head_rows; i++) {
-        int h = first_head + i;
+        int h = list[first + i];
+        a->heat_head[i] = h;
         y = R.y + 2 + i;
         char label[32];
-        head_label(hp, h, label, sizeof label);
+        head_label(a, h, label, sizeof label);
         tui_style ls = h == a->head ? tui_role_style(&a->pal, TC_SELECTED) : dim;
-        tui_printf(y, R.x, LABEL_W - 1, ls, "%-*s", LABEL_W - 1, label);
+        tui_printf(y, R.x, lw - 1, ls, "%-*s", lw - 1, label);
         for (int c = 0; c < cols.n; c++) {
-            int x = R.x + LABEL_W + c * cols.cw;
+            int x = R.x + lw + c * cols.cw;
             float v = vals[i * cols.n + c];
             if (cols.key[c] < 0) continue;
             if (v < 0) draw_blank(a, y, x, cols.cw);
@@ -255,18 +288,18 @@ void tui_attention_draw(tui_app *a) {
         }
     }
     free(vals);
-    if (first_head > 0 || first_head + head_rows < hp->n_head)
-        tui_printf(R.y + 1, R.x + LABEL_W - 1, 1, dim, "%s", MB_CUR_MAX > 1 ? "\xe2\x86\x95" : "|");
+    if (first > 0 || first + head_rows < n_list)
+        tui_printf(R.y + 1, R.x + lw - 1, 1, dim, "%s", MB_CUR_MAX > 1 ? "\xe2\x86\x95" : "|");
 
     y = R.y + 2 + head_rows;
     if (y < R.y + R.h) draw_legend(a, y, R, max, r, top_key, top_p);
     int zoom_rows = R.y + R.h - (y + 2);
-    if (zoom_rows >= 2) draw_zoom(a, R, y + 1, zoom_rows, cur, &cols);
+    if (zoom_rows >= 2) draw_zoom(a, R, y + 1, zoom_rows, cur, &cols, lw);
 }
 
 int tui_attention_hit(const tui_app *a, int y, int x) {
     tui_rect R = a->lay.attn;
     if (!a->lay.full || x < R.x || x >= R.x + R.w) return -1;
     if (y < a->heat_y0 || y >= a->heat_y0 + a->heat_rows) return -1;
-    return a->heat_first_head + (y - a->heat_y0);
+    return a->heat_head[y - a->heat_y0];
 }

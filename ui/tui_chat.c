@@ -266,6 +266,11 @@ static float tint_value(const tui_app *a, const step_record *r) {
 
 static tui_style cell_style(const tui_app *a, const tui_cell *cell, bool cursor) {
     if (cursor) return tui_role_style(&a->pal, TC_CURSOR);
+    if (cell->rec >= 0 && cell->rec == tui_branch_fork_record(a)) { /* where this branch parts */
+        tui_style st = tui_role_style(&a->pal, (tui_role)cell->role);
+        st.attr |= A_UNDERLINE;
+        return st;
+    }
     if (cell->kind == CELL_LABEL || a->tint == TINT_OFF || cell->role == TC_TEMPLATE)
         return tui_role_style(&a->pal, (tui_role)cell->role);
     const step_record *r = session_record(a->s, (size_t)cell->rec);

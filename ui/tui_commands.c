@@ -1,5 +1,8 @@
 /* tui_commands.c — the slash commands typed on the input line.
  *
+ * /why, /break, /heads, /branch, /branches, /switch, /probe and /compare hand over to
+ * the files that implement them (tui_why.c, tui_break.c, ...).
+ *
  * Sampling changes apply from the next token, even in the middle of a reply; commands
  * that change the conversation itself wait until the reply is over. Every value is
  * checked and a bad one is answered with a message naming the accepted range. */
@@ -97,6 +100,25 @@ static bool sampling_command(tui_app *a, const char *name, const char *args) {
     return true;
 }
 
+/* The "why this token?" commands; they act on the token under the cursor (or the
+ * newest one). */
+static bool inspect_command(tui_app *a, const char *name, const char *args) {
+    if (strcmp(name, "why") == 0) tui_why_open(a);
+    else if (strcmp(name, "break") == 0) tui_break_command(a, args);
+    else if (strcmp(name, "continue") == 0 || strcmp(name, "go") == 0) tui_break_continue(a);
+    else if (strcmp(name, "heads") == 0) tui_heads_command(a, args);
+    else if (strcmp(name, "branch") == 0 || strcmp(name, "fork") == 0) tui_branch_command(a, args);
+    else if (strcmp(name, "branches") == 0) tui_branch_list(a);
+    else if (strcmp(name, "switch") == 0) {
+        long k;
+        if (!parse_int(args, 0, INT_MAX, &k)) tui_message(a, true, "/switch takes a branch number (/branches lists them)");
+        else tui_branch_switch(a, (int)k);
+    } else if (strcmp(name, "probe") == 0) tui_probe_command(a, args);
+    else if (strcmp(name, "compare") == 0) tui_compare_command(a, args);
+    else return false;
+    return true;
+}
+
 void tui_command(tui_app *a, const char *line) {
     char name[32];
     const char *p = line + 1;
@@ -115,6 +137,7 @@ void tui_command(tui_app *a, const char *line) {
         return;
     }
     if (sampling_command(a, name, args)) return;
+    if (inspect_command(a, name, args)) return;
 
     bool known = strcmp(name, "clear") == 0 || strcmp(name, "system") == 0 || strcmp(name, "save") == 0 ||
                  strcmp(name, "load") == 0;

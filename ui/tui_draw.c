@@ -100,6 +100,8 @@ int tui_put_token(int y, int x, int maxw, const char *s, tui_style st) {
 
 int tui_token_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, true); }
 
+int tui_text_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, false); }
+
 void tui_fill(int y, int x, int w, wchar_t wc, tui_style st) {
     for (int i = 0; i < w; i++) tui_put_wch(y, x + i, wc, st);
 }

@@ -1,6 +1,6 @@
 /* tui_layout.c — where each pane goes for a given terminal size.
  *
- *   +-- chat ------------+ +-- attention --------------+
+ *   +-- meter -----------+ +-- attention --------------+
  *   | conversation       | | heads x keys, legend,     |
  *   |                    | | zoomed head               |
  *   |                    | +-- probabilities ----------+
@@ -33,9 +33,12 @@ void tui_layout_compute(tui_layout *l, int rows, int cols, int input_lines) {
     } else {
         l->sep_x = -1;
     }
-    /* left column: chat, a rule, the input line(s) */
+    /* left column: the grounding meter, chat, a rule, the input line(s); the meter
+     * gives its row back on tiny screens */
     l->input = (tui_rect){rows - 1 - input_lines, 0, input_lines, left_w};
-    l->chat = (tui_rect){0, 0, rows - 2 - input_lines, left_w};
+    int meter_h = rows - 2 - input_lines >= 6 ? 1 : 0;
+    l->meter = (tui_rect){0, 0, meter_h, left_w};
+    l->chat = (tui_rect){meter_h, 0, rows - 2 - input_lines - meter_h, left_w};
 
     if (l->full) {
         int right_x = left_w + 1, right_w = cols - right_x;

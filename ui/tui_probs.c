@@ -4,15 +4,19 @@
  * drew from (temperature, penalties and the top-k/top-p/min-p cuts applied). Bars are
  * absolute (a full bar is 100%), drawn with eighth blocks so small differences show.
  * The chosen token is marked; when it is not among the listed candidates a last row says
- * where it ranked. Given tokens (prompt, template) have only the "before" half. */
+ * where it ranked. Given tokens (prompt, template) have only the "before" half.
+ *
+ * While a branch is being chosen ('b'), the bars are numbered and one is selected:
+ * tui_branch.c forks with the token of the selected bar. */
 #include "tui_app.h"
 
 #include <stdio.h>
 #include <string.h>
 
 /* The text of token ID as it appears in the output; bytes that are not valid UTF-8 on
- * their own (one piece of a multi-byte character) are written as \xNN. */
-static void piece_text(const tui_app *a, int32_t id, char *out, size_t cap) {
+ * their own (one piece of a multi-byte character) are written as \xNN. Shared with the
+ * why card and the branch list. */
+void tui_piece_text(const tui_app *a, int32_t id, char *out, size_t cap) {
     char buf[128];
     int n = tokenizer_piece(a->tok, id, buf, sizeof buf - 1);
     if (n < 0) {
@@ -79,7 +83,7 @@ void tui_probs_draw(tui_app *a) {
 
     /* summary: entropy and where the chosen token stood */
     char tok[160], line[320];
-    piece_text(a, r->token, tok, sizeof tok);
+    tui_piece_text(a, r->token, tok, sizeof tok);
     if (r->generated)
         snprintf(line, sizeof line, "entropy %.2f nats (after %.2f)  p %.1f%% -> %.1f%%  rank %d", (double)sr->entropy_before,
                  (double)sr->entropy_after, (double)sr->prob_before * 100, (double)sr->prob_after * 100, sr->rank_before + 1);
@@ -89,11 +93,14 @@ void tui_probs_draw(tui_app *a) {
     tui_put_text(R.y + 1, R.x, R.w, line, norm);
     int y = R.y + 2;
     if (y < R.y + R.h) {
-        if (!r->generated) {
+        if (a->choosing) {
+            tui_put_text(y, R.x, R.w, "branch: Up/Down or 1-9 pick, Enter continues with it, r resamples, Esc cancels",
+                         tui_role_style(&a->pal, TC_INFO));
+        } else if (!r->generated) {
             tui_put_text(y, R.x, R.w, a->show_after ? "given token (prompt): no sampler, the model's view" : "given token (prompt), not sampled", dim);
         } else if (sr->blame != STAGE_NONE) {
             char greedy[160];
-            piece_text(a, sr->greedy_id, greedy, sizeof greedy);
+            tui_piece_text(a, sr->greedy_id, greedy, sizeof greedy);
             int gx = R.x + tui_put_text(y, R.x, R.w, "greedy: ", dim);
             gx += tui_put_token(y, gx, 16 < R.x + R.w - gx ? 16 : R.x + R.w - gx, greedy, norm);
             snprintf(line, sizeof line, "  changed by %s  (%d left)", sampler_stage_name(sr->blame), sr->n_candidates_after);
@@ -121,12 +128,21 @@ void tui_probs_draw(tui_app *a) {
     /* keep the last row for the chosen token when it is not in the list */
     int show = n < rows ? n : rows;
     if (!listed && show == rows && show > 0) show--;
+    if (a->choosing) {
+        a->n_choices = show;
+        if (a->choice >= show) a->choice = show > 0 ? show - 1 : 0;
+    }
     for (int i = 0; i < show; i++, y++) {
         bool is = list[i].id == r->token;
         char text[160], pct[16];
-        piece_text(a, list[i].id, text, sizeof text);
+        tui_piece_text(a, list[i].id, text, sizeof text);
         if (is) tui_put_wch(y, R.x, a->pal.utf8 && MB_CUR_MAX > 1 ? 0x25B6 : L'>', chosen);
-        tui_put_token(y, R.x + 2, label_w, text, is ? chosen : norm);
+        bool picked = a->choosing && i == a->choice;
+        if (a->choosing) {
+            a->choice_ids[i] = list[i].id;
+            if (i < 9) tui_put_wch(y, R.x + 1, (wchar_t)(L'1' + i), picked ? on : tui_role_style(&a->pal, TC_DIM));
+        }
+        tui_put_token(y, R.x + 2, label_w, text, picked ? on : is ? chosen : norm);
         draw_bar(a, y, bar_x, bar_w, list[i].prob, tui_role_style(&a->pal, is ? TC_BAR_CHOSEN : TC_BAR));
         format_pct(list[i].prob, pct, sizeof pct);
         tui_put_text(y, R.x + R.w - pct_w + 1, pct_w - 1, pct, is ? chosen : norm);

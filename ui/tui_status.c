@@ -43,14 +43,29 @@ void tui_status_draw(tui_app *a) {
     if (e) snprintf(device, sizeof device, "%s%s%s", e->backend, e->device_name[0] ? ": " : "", e->device_name);
     const char *tmpl = session_is_chat(a->s) ? session_template_name(a->s) : "completion";
     /* most useful first: a narrow terminal cuts from the right */
-    char line[768], small[64] = "";
+    char line[1024], small[64] = "", mode[128], extra[160] = "";
     if (!a->lay.full) snprintf(small, sizeof small, " %dx%d: panes need %dx%d |", a->cols, a->rows, TUI_MIN_COLS, TUI_MIN_ROWS);
-    snprintf(line, sizeof line, "%s %s | %s | ctx %zu/%d | %s%s%s | T%.2g k%d p%.2g m%.2g r%.2g s%llu | %s%s",
-             small, a->mode == MODE_INSPECT ? "INSPECT" : a->generating ? "GENERATING" : "TYPE",
-             a->m->name ? a->m->name : "model", session_n_records(a->s), session_n_ctx(a->s), device,
+    if (a->paused) snprintf(mode, sizeof mode, "PAUSED (%s; g goes on)", a->pause_why);
+    else if (a->probe.running) snprintf(mode, sizeof mode, "PROBING %d/%d", a->probe.done, a->probe.n);
+    else snprintf(mode, sizeof mode, "%s", a->mode == MODE_INSPECT ? "INSPECT" : a->generating ? "GENERATING" : "TYPE");
+    /* what the inspection tools are set to: branch, breakpoints, head filter */
+    size_t o = 0;
+    if (a->branches.n > 0)
+        o += (size_t)snprintf(extra + o, sizeof extra - o, " | branch %d of %d", a->branches.active, a->branches.n);
+    if ((a->breaks.on_entropy || a->breaks.on_grounding) && o < sizeof extra) {
+        o += (size_t)snprintf(extra + o, sizeof extra - o, " | break");
+        if (a->breaks.on_entropy && o < sizeof extra)
+            o += (size_t)snprintf(extra + o, sizeof extra - o, " H>%.2g", (double)a->breaks.entropy_above);
+        if (a->breaks.on_grounding && o < sizeof extra)
+            o += (size_t)snprintf(extra + o, sizeof extra - o, " G<%.0f%%", 100.0 * a->breaks.grounding_below);
+    }
+    if (a->role_filter >= 0 && o < sizeof extra)
+        snprintf(extra + o, sizeof extra - o, " | heads: %s", tui_role_label((head_role)a->role_filter));
+    snprintf(line, sizeof line, "%s %s | %s | ctx %zu/%d | %s%s%s | T%.2g k%d p%.2g m%.2g r%.2g s%llu | %s%s%s",
+             small, mode, a->m->name ? a->m->name : "model", session_n_records(a->s), session_n_ctx(a->s), device,
              device[0] && speed[0] ? " " : "", speed, (double)sp->temperature, sp->top_k, (double)sp->top_p,
              (double)sp->min_p, (double)sp->repeat_penalty, (unsigned long long)sp->seed, tmpl ? tmpl : "?",
-             a->tint == TINT_PROB ? " | colour: probability" : a->tint == TINT_ENTROPY ? " | colour: entropy" : "");
+             a->tint == TINT_PROB ? " | colour: probability" : a->tint == TINT_ENTROPY ? " | colour: entropy" : "", extra);
     tui_put_text(R.y, R.x, R.w, line, st);
 }
 
@@ -66,10 +81,17 @@ static const char *const HELP[] = {
     "  l            linear/log scale s             hide/show the sink (first) token",
     "  a            before/after sampler           c  colour text: off/probability/entropy",
     "  t            show chat-template text        mouse: click a token or a head row",
+    "Why this token? (inspecting)",
+    "  w            why card of the token          r  show heads of one role (cycle)",
+    "  b            branch: pick another candidate in the bars (Enter), or r to resample",
+    "  B            list branches, Enter switches  p  probe: 8 continuations from here",
+    "  g            go on after a breakpoint (or Enter on an empty line)",
     "Anywhere: F2/F3 layer  F4/F5 head  F6 scale  F7 sink  F8 before/after  F9 colour",
     "Commands",
     "  /temp T  /top-k K  /top-p P  /min-p P  /repeat-penalty R [LAST_N]  /seed S",
     "  /system TEXT  /clear  /save FILE  /load FILE  /help  /quit",
+    "  /why  /break entropy H | grounding G | off  /continue  /heads ROLE|all",
+    "  /branch N|resample  /branches  /switch N  /probe [N] [LEN]  /compare OTHER.gguf",
     "",
     "Press any key to close.",
 };
