@@ -1,16 +1,14 @@
 // dequant_q4_0.glsl — Q4_0: blocks of 32 elements, 18 bytes: an f16 scale d, then 16
 // bytes whose low nibbles are elements 0..15 and high nibbles elements 16..31, each
-// (nibble - 8) * d. A unit is one block.
-#define UNIT 32
+// (nibble - 8) * d. Units of 8 elements (see dequant_q8_0.glsl): units 0, 1 of a block
+// are low nibbles of bytes 0..7, 8..15; units 2, 3 the high nibbles of the same bytes.
+#define UNIT 8
 void load_unit(uint row_byte, uint u, out float w[UNIT]) {
-    uint b = row_byte + u * 18u;
+    uint b = row_byte + (u >> 2) * 18u, p = u & 3u;
+    uint q0 = b + 2u + (p & 1u) * 8u, shift = (p >> 1) * 4u;
     float d = w_f16(b);
-    for (uint j = 0; j < 16u; j += 4u) {
-        uint q = w_u32_even(b + 2u + j);
-        for (uint k = 0; k < 4u; k++) {
-            uint byte = (q >> (8u * k)) & 0xffu;
-            w[j + k] = (float(int(byte & 0xfu)) - 8.0) * d;
-            w[j + k + 16u] = (float(int(byte >> 4)) - 8.0) * d;
-        }
+    for (uint i = 0; i < 8u; i += 4u) {
+        uint q = w_u32_even(q0 + i);
+        for (uint k = 0; k < 4u; k++) w[i + k] = (float(int((q >> (8u * k + shift)) & 0xfu)) - 8.0) * d;
     }
 }

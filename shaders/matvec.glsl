@@ -3,9 +3,8 @@
 // A workgroup owns ROWS consecutive rows (a specialization constant: the host picks
 // workgroup size / subgroup size, so that normally each subgroup takes one row). Its
 // subgroups take rows in turn, which stays correct whatever subgroup size the driver
-// actually uses. The lanes of a subgroup walk the row in units (a quantization block or
-// sub-block, see the dequant_*.glsl included before this file), dequantise each unit into
-// registers once and dot it with every vector of the batch, so a prompt of NT tokens
+// actually uses. The lanes of a subgroup walk the row in units of 8 elements (see the
+// dequant_*.glsl included before this file), dequantise each unit into registers once and dot it with every vector of the batch, so a prompt of NT tokens
 // reads each weight once; a decode step is the same code with one vector. Sums are
 // reduced with subgroupAdd alone: no shared memory, no barriers.
 //
