@@ -746,7 +746,6 @@ int vk_begin(vk_runtime *rt, char *err, size_t errlen) {
     if (r != VK_SUCCESS) return fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
     if (rt->timestamps) rt->vk.CmdResetQueryPool(rt->cmd, rt->timestamps, 0, VK_MAX_TIMESTAMPS);
     rt->n_timestamps = 0;
-    rt->recording = true;
     return 0;
 }
 
@@ -783,7 +782,6 @@ int vk_timestamp(vk_runtime *rt) {
 }
 
 int vk_submit(vk_runtime *rt, char *err, size_t errlen) {
-    rt->recording = false;
     /* Make every write of this submission available to the host before the fence. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,

@@ -84,7 +84,6 @@ typedef struct vk_runtime {
     VkCommandPool cmd_pool;
     VkCommandBuffer cmd;
     VkFence fence;
-    bool recording;
     bool lost;                   /* device lost or hung: every later call fails fast */
     bool hung;                   /* a submit outlived its timeout: the GPU may still be busy */
     uint64_t fence_timeout_ns;
