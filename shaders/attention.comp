@@ -10,7 +10,8 @@
 //   3. p_j = e_j / l, also copied to CAPTURE when this token's row is wanted (rows
 //      cap_first .. cap_first + cap_rows - 1 of the batch, zero after the causal limit
 //      up to cap_stride) — capture costs one extra store per probability;
-//   4. out = sum_j p_j v_j, one output dimension per invocation.
+//   4. out = sum_j p_j v_j, one output dimension per invocation (the keys split across
+//      groups of invocations when the workgroup is wider than head_dim).
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Qbuf { float q[]; };
@@ -28,6 +29,7 @@ layout(push_constant) uniform Push {
 } pc;
 
 shared float q_sh[256]; // head_dim <= 256, checked when the engine is created
+shared float out_part[256]; // one partial output per invocation (WG <= 256)
 
 void main() {
     uint t = gl_WorkGroupID.x, h = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
@@ -70,9 +72,26 @@ void main() {
     memoryBarrierBuffer();
     barrier();
 
-    for (uint d = lid; d < pc.head_dim; d += WG) {
+    uint ob = t * pc.out_stride + h * pc.head_dim;
+    if (pc.head_dim >= WG) {
+        for (uint d = lid; d < pc.head_dim; d += WG) {
+            float acc = 0.0;
+            for (uint j = 0; j < n_kv; j++) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
+            o[ob + d] = acc;
+        }
+    } else {
+        // fewer dimensions than invocations: S slices of head_dim invocations each take
+        // every S-th key, then slice 0 adds up the partial sums
+        uint S = WG / pc.head_dim, slice = lid / pc.head_dim, d = lid % pc.head_dim;
         float acc = 0.0;
-        for (uint j = 0; j < n_kv; j++) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
-        o[t * pc.out_stride + h * pc.head_dim + d] = acc;
+        if (slice < S)
+            for (uint j = slice; j < n_kv; j += S) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
+        out_part[lid] = acc;
+        barrier();
+        if (slice == 0) {
+            float sum = 0.0;
+            for (uint k = 0; k < S; k++) sum += out_part[k * pc.head_dim + d];
+            o[ob + d] = sum;
+        }
     }
 }
