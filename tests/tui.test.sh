@@ -344,4 +344,235 @@ tm kill-session -t eight
 start dumb 100 20 TERM=dumb -- -m "$stories"
 wait_for dumb '^EXITED 1' 20 && cap dumb | grep -q "^llmscope: .*cannot move the cursor"
 check dumb_terminal_refused_clearly $?
+# ---- why this token? the why card, branches, breakpoints, head roles, grounding ----
+# What the headless CLI's --trace says about the same runs is the reference: it reaches the
+# session through another path (no TUI), and each line has the token's probability,
+# entropy, rank, margin, greedy choice and blame.
+"$bin" -m "$stories" --backend cpu --temp 0 -n 30 -p "" --trace "$tmp/greedy.jsonl" >/dev/null 2>&1
+"$bin" -m "$stories" --backend cpu --temp 1 -n 30 -p "" --trace "$tmp/t1.jsonl" >/dev/null 2>&1
+sheet() { right "$1"; } # an open sheet covers the right-hand panes
+W=why
+start $W 200 60 NO_COLOR=1 -- -m "$stories" --temp 0 -n 30
+wait_for $W 'TYPE \|' 20
+keys $W Enter
+wait_for $W 'reply: 30 tokens' 30
+keys $W Tab
+wait_for $W 'INSPECT' 5
+keys $W Home Right
+wait_for $W '8 heads x 2 keys' 5
+keys $W w
+wait_for $W 'Why ·upon\?  position 2, sampled' 5; check why_card_opens_on_the_cursor_token $?
+sheet $W > "$tmp/card.txt"
+python3 - "$tmp/card.txt" "$tmp/greedy.jsonl" <<'EOF'
+import json, re, sys
+card = open(sys.argv[1], encoding="utf-8").read()
+t = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")][1]  # position 2, " upon"
+vis = lambda s: s.replace(" ", "\u00b7").replace("\n", "\u21b5")
+def pct(p): return "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
+def need(what, cond):
+    if not cond: sys.exit("card lacks %s" % what)
+# the choice, against the trace: rank, probability, margin to the runner-up, entropy
+need("choice", "chosen %s  rank %d  p %s" % (vis(t["text"]), t["rank"] + 1, pct(t["prob"])) in card)
+runner = [c for c in t["top_before"] if c["id"] != t["id"]][0]
+need("margin", "%+.1f points over the runner-up %s %s" % (100 * t["margin"], vis(runner["text"]), pct(runner["prob"])) in card)
+need("entropy", "entropy %.2f nats before the sampler, %.2f after" % (t["entropy"], t["entropy_sampled"]) in card)
+# the top candidates before the sampler, in order, and the one left after it (greedy)
+for i, c in enumerate(t["top_before"][:10]):
+    need("candidate %d" % (i + 1), re.search(r"^ *%d %s +%s" % (i + 1, re.escape(vis(c["text"])), re.escape(pct(c["prob"]))), card, re.M))
+need("after the sampler", re.search(r"^ *1 ·upon +98\.3% +1 ·upon +100\.0%", card, re.M))
+need("blame", "the model's top choice: greedy decoding picks the same token" in card)
+# grounding: the only context is BOS (template), so nothing the user supplied was looked at
+need("grounding", "0% on what was supplied" in card)
+# sources: position 2 sees keys 0 and 1 only, and the shares of each line add up to 1
+for label in ["all layers", "rollout"] + ["layer %d" % l for l in range(5)]:
+    line = re.search(r"^%s +(.*)$" % label, card, re.M)
+    need("sources of " + label, line)
+    src = re.findall(r"@(\d+) (\d+)%", line.group(1))
+    need("keys of " + label, {int(k) for k, _ in src} <= {0, 1} and abs(sum(int(w) for _, w in src) - 100) <= 2)
+# the logit lens: one row per layer plus the embedding; its last entry is the model's own
+# distribution, so its top token and probability are the trace's
+need("lens rows", all(re.search(r"^[* ] %s " % re.escape(l), card, re.M) for l in ["embedding"] + ["layer %d" % i for i in range(4)]))
+need("lens output row", re.search(r"^\* layer 4 \(out\) +·upon +%s +1 +%s" % (re.escape(pct(t["prob"])), re.escape(pct(t["prob"]))), card, re.M))
+need("commit depth", re.search(r"^commit depth \d: ", card, re.M))
+EOF
+check why_card_shows_choice_candidates_sampler_grounding_sources_lens $?
+# moving the cursor explains the next token
+keys $W Right
+wait_for $W 'Why ·a\?  position 3' 5; check why_card_follows_the_cursor $?
+keys $W Escape
+wait_gone $W 'Why ·a\?' 5; check why_card_closes $?
+
+# the grounding meter: one cell per reply token. With nothing supplied (BOS only) every
+# token's grounding is 0% (the lowest bar), except the first one's: it could only look at
+# BOS, which is template text, so it has none (a dot).
+meter=$(cap $W | head -1 | awk -F'│' '{ print $1 }')
+python3 -c '
+import sys
+m = sys.argv[1]
+cells = [c for c in m[len("grounding "):] if c in "\u00b7\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588!"]
+sys.exit(0 if m.startswith("grounding ") and m.rstrip().endswith(" 0%") and len(cells) == 30 and cells[0] == "\u00b7"
+         and all(c in "\u2581!" for c in cells[1:]) else 1)' "$meter"
+check grounding_sparkline_one_cell_per_token $? "$meter"
+
+# head roles label every row of the heatmap; a filter shows the heads of one role only
+roles=$(heat_rows $W | awk '{ print $3 }')
+role=$(echo "$roles" | grep -v '^-$' | head -1)
+echo "$roles" | grep -qvE '^(prev|induct|sink|broad|-)$'; all_labelled=$?
+[ "$(echo "$roles" | wc -l)" = 8 ] && [ $all_labelled = 1 ] && [ -n "$role" ]; check head_roles_label_heatmap_rows $? "$(echo $roles)"
+n_role=$(echo "$roles" | grep -c "^$role\$")
+keys $W Escape "/heads $role" Enter
+filtered() { [ "$(heat_rows $W | wc -l)" = "$n_role" ] && ! heat_rows $W | awk '{ print $3 }' | grep -qv "^$role\$"; }
+wait_until 5 filtered && title $W | grep -q "role $role: $n_role"; check head_role_filter_shows_one_role $? "$role x$n_role: $(title $W)"
+keys $W "/heads all" Enter
+wait_until 5 eval '[ "$(heat_rows $W | wc -l)" = 8 ]'; check head_role_filter_off $?
+
+# fork and probe from " upon": 8 continuations, counted by how many share each
+keys $W Tab
+wait_for $W 'INSPECT' 5
+keys $W Home Right p
+wait_for $W 'Probe: 8 continuations from position 2' 20
+sum=$(sheet $W | grep -oE '^ *[0-9]+x ' | tr -dc '0-9\n' | paste -sd+ | bc)
+sheet $W | grep -qE '^[0-9] distinct of 8' && [ "$sum" = 8 ]; check probe_samples_eight_continuations $? "sum $sum"
+keys $W Escape
+
+# a branch at " upon" with the runner-up " there" (the chooser starts on it): what follows
+# must be the greedy continuation of BOS " Once" " there", which the headless CLI computes
+# on its own from the text "Once there" (the same two tokens: checked with tokenize)
+keys $W b
+wait_for $W 'branch: Up/Down' 5
+keys $W Enter
+wait_for $W 'reply: 30 tokens' 20 && ! cap $W | grep -q GENERATING; branched=$?
+keys $W "/save $tmp/branch.jsonl" Enter
+wait_for $W 'saved 31 tokens' 5
+"$bin" tokenize -m "$stories" --ids "Once there" > "$tmp/ids.txt" 2>&1
+"$bin" -m "$stories" --backend cpu --temp 0 -n 28 -p "Once there" --trace "$tmp/branch_cli.jsonl" >/dev/null 2>&1
+python3 - "$tmp/branch.jsonl" "$tmp/branch_cli.jsonl" "$tmp/ids.txt" "$tmp/greedy.jsonl" <<'EOF'
+import json, sys
+toks = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][1:]
+reply = [t["id"] for t in toks if t.get("segment") == "assistant"]
+cli = [json.loads(l)["id"] for l in open(sys.argv[2], encoding="utf-8")]
+prompt = [int(x) for x in open(sys.argv[3]).read().split()]
+greedy = [json.loads(l) for l in open(sys.argv[4], encoding="utf-8")]
+runner_up = greedy[1]["top_before"][1]["id"]  # " there" after " Once"
+assert prompt == [greedy[0]["id"], runner_up], (prompt, runner_up)
+assert reply[:2] == prompt, reply[:2]
+assert reply[2:] == cli, (reply[2:], cli)
+EOF
+[ $branched = 0 ]; check branch_continues_with_the_chosen_alternative $?
+[[ $(chat_text $W) == *"Once there"* ]] && title $W >/dev/null && cap $W | grep -q '| branch 1 of 2'; check branch_shown_in_chat_and_status $?
+keys $W "/branches" Enter
+wait_for $W 'Branches \(2\)' 5 && sheet $W | grep -q '^   0 the first version' && sheet $W | grep -q '^\*  1 └ ·there for ·upon @2'
+check branch_list_shows_the_tree $?
+keys $W Up Enter
+wait_for $W 'on branch 0 \(31 tokens\)' 10 && [[ $(chat_text $W) == *"Once upon a time, there was a little girl named Lily"* ]]
+check branch_switch_back_to_the_first $?
+keys $W "/switch 1" Enter
+wait_for $W 'on branch 1 \(31 tokens\)' 10
+keys $W "/save $tmp/branch_again.jsonl" Enter
+wait_for $W 'saved 31 tokens' 5
+python3 -c '
+import json, sys
+ids = lambda p: [json.loads(l).get("id") for l in open(p, encoding="utf-8")][1:]
+sys.exit(0 if ids(sys.argv[1]) == ids(sys.argv[2]) else 1)' "$tmp/branch.jsonl" "$tmp/branch_again.jsonl"
+check branch_switch_rebuilds_it_exactly $?
+tm kill-session -t $W
+
+# the why card names the sampler's doing: at temperature 1 the first token that is not the
+# greedy one, with the stage the trace blames
+read -r bpos btext bgreedy bblame < <(python3 -c '
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    t = json.loads(l)
+    if t["greedy_id"] != t["id"]:
+        g = [c for c in t["top_before"] if c["id"] == t["greedy_id"]][0]
+        print(t["pos"], t["text"].replace(" ", "·"), g["text"].replace(" ", "·"), t["blame"]); break' "$tmp/t1.jsonl")
+start blame 200 60 NO_COLOR=1 -- -m "$stories" --temp 1 -n 30
+wait_for blame 'TYPE \|' 20
+keys blame Enter
+wait_for blame 'reply: 30 tokens' 30
+keys blame Tab Home
+for ((i = 1; i < ${bpos:-1}; i++)); do keys blame Right; done
+keys blame w
+wait_for blame "Why $btext\\?  position $bpos, sampled" 5 && sheet blame | grep -q "greedy decoding would have chosen $bgreedy" &&
+    sheet blame | grep -q "the winner changed at: $bblame"
+check why_card_names_sampler_blame $? "position $bpos $btext, greedy $bgreedy, $bblame"
+tm kill-session -t blame
+
+# breakpoints: generation pauses at the tokens whose entropy (from the trace) is above 1.5
+read -r p1 h1 p2 h2 < <(python3 -c '
+import json, sys
+hot = [(t["pos"], t["entropy"]) for t in map(json.loads, open(sys.argv[1], encoding="utf-8")) if t["entropy"] > 1.5]
+print(hot[0][0], "%.2f" % hot[0][1], hot[1][0], "%.2f" % hot[1][1])' "$tmp/greedy.jsonl")
+start brk 200 50 NO_COLOR=1 -- -m "$stories" --temp 0 -n 30
+wait_for brk 'TYPE \|' 20
+keys brk "/break entropy 1.5" Enter
+wait_for brk 'breakpoints: entropy above 1.50 nats' 5
+keys brk Enter
+wait_for brk "PAUSED \\(entropy $h1 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p1 + 1))/" && sleep 0.5 && cap brk | grep -q "ctx $((p1 + 1))/"
+check breakpoint_pauses_generation $? "$(cap brk | tail -1)"
+keys brk g
+wait_for brk "PAUSED \\(entropy $h2 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p2 + 1))/"; check breakpoint_continues_to_the_next $?
+keys brk "/break off" Enter
+wait_for brk 'breakpoints off' 5
+keys brk Enter # an empty line goes on after a pause
+wait_for brk 'reply: 30 tokens' 20 && cap brk | grep -q 'ctx 31/'; check breakpoint_off_finishes_the_reply $?
+# grounding: a reply to a supplied text pauses when it looks at it less than asked
+keys brk "/clear" Enter
+wait_for brk 'conversation cleared' 5
+keys brk "/break grounding 0.99" Enter
+wait_for brk 'grounding below 99%' 5
+keys brk "Once upon a time" Enter
+wait_for brk 'PAUSED \(grounding [0-9]+% < 99%' 20; check breakpoint_on_grounding $? "$(cap brk | tail -1)"
+tm kill-session -t brk
+
+# the why card of a token deep in a 2,000-token context opens in under 50 ms: the status
+# line reports the time from the key to the card on screen (computing and drawing)
+start long2k 200 50 NO_COLOR=1 -- -m "$stories" --temp 0 -n 2000 --ctx 2048
+wait_for long2k 'TYPE \|' 20
+keys long2k Enter
+wait_for long2k 'reply: 2000 tokens' 120
+keys long2k Tab End w
+wait_for long2k 'why card: [0-9.]+ ms' 10
+ms=$(cap long2k | grep -oE 'why card: [0-9.]+ ms' | grep -oE '[0-9.]+')
+echo "    why card at position 2000: ${ms:-?} ms"
+if [ -n "${ASAN_LOG:-}" ]; then
+    skip why_card_under_50ms_at_2000_tokens "sanitizer build (${ms:-?} ms)"
+else
+    cap long2k | grep -q 'Why .*position 2000, sampled' && awk -v m="${ms:-999}" 'BEGIN { exit !(m < 50) }'
+    check why_card_under_50ms_at_2000_tokens $? "${ms:-?} ms"
+fi
+tm kill-session -t long2k
+
+# /compare re-scores the conversation with another model like `llmscope replay` does on the
+# CLI's trace of the same run; against the model itself the divergence is exactly zero
+ktiny=$shared/models/llama-k-tiny-f32.gguf
+kq4=$shared/models/llama-k-tiny-q4_0.gguf
+if [ -f "$ktiny" ] && [ -f "$kq4" ]; then
+    "$bin" -m "$ktiny" --backend cpu --temp 0 -n 20 -p "Once upon a time" --trace "$tmp/k.jsonl" >/dev/null 2>&1
+    rep=$("$bin" replay "$tmp/k.jsonl" -m "$kq4" | tail -2)
+    start cmp 200 50 NO_COLOR=1 -- -m "$ktiny" --temp 0 -n 20
+    wait_for cmp 'TYPE \|' 20
+    keys cmp "Once upon a time" Enter
+    wait_for cmp 'reply: 20 tokens' 20
+    keys cmp "/compare $kq4" Enter
+    wait_for cmp 'Compare with llama-k-tiny-q4_0.gguf: 20 reply tokens' 20
+    kl=$(sheet cmp | grep -oE 'mean KL\([^)]*\) [0-9.]+' | awk '{ print $NF }')
+    agree=$(sheet cmp | grep -oE 'top-1 agreement [0-9]+ of [0-9]+' | awk '{ print $3 "/" $5 }')
+    div=$(sheet cmp | grep -oE 'first divergence at position [0-9]+' | awk '{ print $NF }')
+    rkl=$(echo "$rep" | grep -oE 'mean KL [0-9.]+' | awk '{ print $3 }')
+    ragree=$(echo "$rep" | grep -oE 'agreement [0-9]+/[0-9]+' | awk '{ print $2 }')
+    rdiv=$(echo "$rep" | grep -oE 'first divergence at position [0-9]+' | awk '{ print $NF }')
+    [ -n "$kl" ] && [ -n "$rkl" ] && awk -v a="$kl" -v b="$rkl" 'BEGIN { exit !(a - b < 1e-4 && b - a < 1e-4 && a > 0) }' &&
+        [ "$agree" = "$ragree" ] && [ "$div" = "$rdiv" ]
+    check compare_matches_replay $? "TUI KL $kl agree $agree div $div; replay KL $rkl agree $ragree div $rdiv"
+    keys cmp Escape "/compare $ktiny" Enter
+    wait_for cmp 'Compare with llama-k-tiny-f32.gguf' 20 && sheet cmp | grep -q 'mean KL(this model || llama-k-tiny-f32.gguf) 0.0000 nats' &&
+        sheet cmp | grep -q 'top-1 agreement 20 of 20 (100%)   no divergence'
+    check compare_with_itself_is_zero $?
+    keys cmp Escape "/compare $tmp/text.gguf" Enter
+    wait_for cmp '/compare: ' 10 && ! cap cmp | grep -q EXITED; check compare_bad_file_one_line $?
+    tm kill-session -t cmp
+else
+    skip compare_matches_replay "llama-k-tiny models not found"
+fi
 exit 0
