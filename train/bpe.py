@@ -20,12 +20,16 @@ a pure function of the corpus.
 
 import heapq
 import json
+import re
+import unicodedata
 from collections import defaultdict
 
-import regex
-
-GPT2_PATTERN = regex.compile(
-    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)""")
+try:  # Debian python3-regex / pip regex: Unicode classes exactly as PCRE2 has them
+    import regex
+    GPT2_PATTERN = regex.compile(
+        r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)""")
+except ImportError:
+    GPT2_PATTERN = None
 
 
 def bytes_to_unicode():
@@ -46,16 +50,76 @@ BYTE_TO_CHAR = bytes_to_unicode()
 CHAR_TO_BYTE = {c: b for b, c in BYTE_TO_CHAR.items()}
 
 
+def _is_letter(c):
+    return unicodedata.category(c)[0] == "L"
+
+
+def _is_number(c):
+    return unicodedata.category(c)[0] == "N"
+
+
+def _gpt2_matches(text):
+    """The matches of GPT-2's expression, found by hand: for machines without the regex
+    module. Alternatives are tried in the expression's order at each position, as a
+    backtracking engine does. Same result as the expression on all ASCII text (all of the
+    training data); on other text \\s may differ in a few control characters."""
+    n, i = len(text), 0
+    while i < n:
+        c = text[i]
+        if c == "'":
+            for suffix in ("s", "t", "re", "ve", "m", "ll", "d"):
+                if text.startswith(suffix, i + 1):
+                    yield i, i + 1 + len(suffix)
+                    i += 1 + len(suffix)
+                    break
+            else:
+                suffix = None
+            if suffix:
+                continue
+        j = i + 1 if c == " " and i + 1 < n else i
+        matched = False
+        for test in (_is_letter, _is_number,
+                     lambda ch: not (ch.isspace() or _is_letter(ch) or _is_number(ch))):
+            k = j
+            while k < n and test(text[k]):
+                k += 1
+            if k > j:
+                yield i, k
+                i, matched = k, True
+                break
+        if matched:
+            continue
+        if c.isspace():  # \s+(?!\S): a whitespace run, leaving its last one to what follows
+            k = i
+            while k < n and text[k].isspace():
+                k += 1
+            if k == n:
+                yield i, k
+                i = k
+                continue
+            if k - 1 > i:
+                yield i, k - 1
+                i = k - 1
+                continue
+        i += 1  # no match here: the character joins the stretch between matches
+
+
+def _matches(text):
+    if GPT2_PATTERN is not None:
+        return ((m.start(), m.end()) for m in GPT2_PATTERN.finditer(text))
+    return _gpt2_matches(text)
+
+
 def pieces(text):
     """Splits TEXT (no special tokens in it) the way the "gpt-2" pre-tokenizer does: every
     match of the expression, and every stretch between matches, is a piece."""
     out, at = [], 0
-    for m in GPT2_PATTERN.finditer(text):
-        if m.start() > at:
-            out.append(text[at:m.start()])
-        if m.end() > m.start():
-            out.append(m.group())
-        at = m.end()
+    for start, end in _matches(text):
+        if start > at:
+            out.append(text[at:start])
+        if end > start:
+            out.append(text[start:end])
+        at = end
     if at < len(text):
         out.append(text[at:])
     return out
@@ -134,7 +198,7 @@ class Tokenizer:
         self.specials = list(specials)
         self.id_of = {t: i for i, t in enumerate(tokens)}
         self.rank = {pair: r for r, pair in enumerate(merges)}
-        self.special_re = regex.compile("|".join(regex.escape(s) for s in self.specials))
+        self.special_re = re.compile("|".join(re.escape(s) for s in self.specials))
         self.cache = {}
 
     @classmethod

@@ -5,7 +5,8 @@
 
 Runs `llmscope tokenize --special --ids` on rendered training conversations, evaluation
 questions and awkward texts (digits, punctuation runs, spaces, newlines, non-ASCII) and
-compares the ids with bpe.py's. Exits 1 on the first disagreement, printing both.
+compares the ids with bpe.py's (and, where the regex module is installed, bpe.py's
+hand-written pre-tokenizer with the expression). Exits 1 on the first disagreement.
 """
 
 import argparse
@@ -57,6 +58,18 @@ def main():
         text = data.conversation_text(s, t)
         if renderer.conversation(s, t)[0] != tok.encode(text):
             raise SystemExit(f"piecewise encoding differs from the whole text for:\n{text}")
+    if bpe.GPT2_PATTERN is not None:
+        # the hand-written pre-tokenizer (used where the regex module is missing) must
+        # cut the same pieces as the expression
+        for text in texts:
+            for fragment in tok.special_re.split(text):
+                by_hand, at = [], 0
+                for start, end in bpe._gpt2_matches(fragment):
+                    by_hand += ([fragment[at:start]] if start > at else []) + [fragment[start:end]]
+                    at = end
+                by_hand += [fragment[at:]] if at < len(fragment) else []
+                if by_hand != bpe.pieces(fragment):
+                    raise SystemExit(f"the fallback pre-tokenizer differs on {fragment!r}")
     for i, text in enumerate(texts):
         want = tok.encode(text, parse_special=True)
         got = llmscope_ids(args.llmscope, model, text)

@@ -1,9 +1,11 @@
 """data.py — training conversations: wording, rendering, tokenizing and packing.
 
 An epoch is a pure function of (items, seed, epoch number): every item is asked once per
-unit of weight with a training wording drawn for this epoch, items are shuffled and
-grouped into ChatML conversations of 1..max_turns questions after a system prompt, and
-the token stream is cut into fixed-length rows. The loss covers the assistant's answers
+unit of weight (a fractional weight is a chance: made-up words come from a large pool, a
+different handful each epoch, so the model learns to repeat a word it does not know
+rather than to memorise a list) with a training wording drawn for this epoch; items are
+shuffled and grouped into ChatML conversations of 1..max_turns questions after a system
+prompt, and the token stream is cut into fixed-length rows. The loss covers the assistant's answers
 and their <|im_end|> only: the model learns to answer, not to ask.
 """
 
@@ -20,24 +22,35 @@ def load_items(path):
         return [json.loads(line) for line in f]
 
 
-def vary_question(wording, word, rng):
-    """A training wording of WORD, with the small variations people type."""
-    r = rng.random()
-    if r < 0.08:
+def vary_question(wording, word, known, rng):
+    """A training wording of WORD, with the small variations people type. Only KNOWN words
+    are capitalised: the answer names the word in lower case, which the model can learn
+    for words it knows but not for a made-up word it must repeat."""
+    if known and rng.random() < 0.06:
         word = word[:1].upper() + word[1:]
     q = wording.format(w=word)
     r = rng.random()
-    if r < 0.08:
+    if r < 0.06:
         q = q.lower()
-    elif r < 0.14 and q[-1] in ".?":
+    elif r < 0.12 and q[-1] in ".?":
         q = q[:-1]
+    if rng.random() < 0.15:
+        before, after = rng.choice(dialogue.WRAPPERS)
+        if before.endswith(", "):  # "Please, what does ..."
+            q = q[:1].lower() + q[1:]
+        q = before + q + after
     return q
 
 
 def epoch_conversations(items, seed, epoch, max_turns):
     """Returns [(system, [(question, answer), ...]), ...] for one epoch."""
     rng = random.Random(seed * 1009 + epoch)
-    expanded = [it for it in items for _ in range(it["weight"])]
+    expanded = []
+    for it in items:
+        n = int(it["weight"])
+        if rng.random() < it["weight"] - n:
+            n += 1
+        expanded += [it] * n
     rng.shuffle(expanded)
     convs, i = [], 0
     while i < len(expanded):
@@ -48,7 +61,7 @@ def epoch_conversations(items, seed, epoch, max_turns):
             turns.append((rng.choice(questions), answer))
         for it in expanded[i:i + k]:
             wording = rng.choice(dialogue.WORDINGS[it["intent"]][0])
-            turns.append((vary_question(wording, it["word"], rng), it["answer"]))
+            turns.append((vary_question(wording, it["word"], not it.get("made_up"), rng), it["answer"]))
         i += k
         system = dialogue.DEFAULT_SYSTEM if rng.random() < 0.8 else rng.choice(dialogue.OTHER_SYSTEMS)
         convs.append((system, turns))

@@ -3,9 +3,10 @@
   /usr/bin/python3 train/prepare_data.py --config train/configs/smoke.json
 
 Writes into train/out/NAME/data/:
-  items.jsonl     one training item per line: {"intent", "word", "answer", "weight"};
-                  the question is worded anew every epoch (train.py) from the training
-                  wordings of dialogue.py
+  items.jsonl     one training item per line: {"intent", "word", "answer", "weight",
+                  "made_up"}; the question is worded anew every epoch (data.py) from the
+                  training wordings of dialogue.py; weight: times per epoch (a fraction
+                  is a chance)
   eval.jsonl      evaluation questions: trained words and made-up words, each asked with
                   a held-out wording and with a training wording, plus what the dictionary
                   accepts as a right answer
@@ -184,14 +185,14 @@ def main():
             weight = dcfg["repeats"].get(intent, 1)
             if intent == "meaning" and common:
                 weight = max(weight, boost["meaning_repeats"])
-            items.append({"intent": intent, "word": e["word"], "answer": answer, "weight": weight})
-    fake_repeats = dcfg.get("fake_repeats", 1)
+            items.append({"intent": intent, "word": e["word"], "answer": answer, "weight": weight,
+                          "made_up": False})
+    # Made-up words: a large pool, each asked with one intent (rotating) and a small
+    # weight, so every epoch meets mostly new ones (see data.py).
     for i, w in enumerate(fake_train):
-        # each made-up word is asked with FAKE_REPEATS intents (rotating), not all five:
-        # the model must refuse the word, whatever the question
-        for k in range(fake_repeats):
-            intent = dialogue.INTENTS[(i + k) % len(dialogue.INTENTS)]
-            items.append({"intent": intent, "word": w, "answer": dialogue.answer_unknown(w), "weight": 1})
+        intent = dialogue.INTENTS[i % len(dialogue.INTENTS)]
+        items.append({"intent": intent, "word": w, "answer": dialogue.answer_unknown(w),
+                      "weight": dcfg["fake_weight"], "made_up": True})
 
     evals = eval_questions(entries, fake_eval, dcfg, rng)
 
@@ -208,7 +209,7 @@ def main():
                   indent=0, sort_keys=True)
     n_weighted = sum(it["weight"] for it in items)
     print(f"prepare_data: {len(words)} words, {len(fake_train)}+{len(fake_eval)} made-up words, "
-          f"{len(items)} items ({n_weighted} per epoch with repeats), {len(evals)} eval questions "
+          f"{len(items)} items ({n_weighted:.0f} per epoch with repeats), {len(evals)} eval questions "
           f"-> {d}")
 
 

@@ -2,13 +2,14 @@
 
   /usr/bin/python3 train/train_tokenizer.py --config train/configs/smoke.json
 
-The corpus is the text of the first three training epochs (so every training wording,
-answer and system prompt is in it, with their real frequencies), split at control
-tokens and cut by the "gpt-2" pre-tokenizer. Writes train/out/NAME/tokenizer.json.
+The corpus is the text of the first tokenizer.corpus_epochs training epochs (default 1;
+every training answer and system prompt is in each, with its real frequency), split at
+control tokens and cut by the "gpt-2" pre-tokenizer. Writes train/out/NAME/tokenizer.json.
 """
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -29,11 +30,12 @@ def main():
     items = data.load_items(os.path.join(d, "data", "items.jsonl"))
 
     t0 = time.time()
+    special = re.compile("|".join(re.escape(s) for s in dialogue.SPECIAL_TOKENS))
     counts = Counter()
-    for epoch in range(3):
+    for epoch in range(cfg["tokenizer"].get("corpus_epochs", 1)):
         for system, turns in data.epoch_conversations(items, cfg["seed"], epoch, cfg["train"]["max_turns"]):
             text = data.conversation_text(system, turns)
-            for fragment in bpe.regex.split("|".join(bpe.regex.escape(s) for s in dialogue.SPECIAL_TOKENS), text):
+            for fragment in special.split(text):
                 counts.update(bpe.pieces(fragment))
     tokens, merges = bpe.train_bpe(counts, cfg["tokenizer"]["vocab_size"], dialogue.SPECIAL_TOKENS)
     tok = bpe.Tokenizer(tokens, merges, dialogue.SPECIAL_TOKENS)

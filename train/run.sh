@@ -1,0 +1,36 @@
+#!/bin/sh
+# run.sh — the whole recipe for one configuration: data, tokenizer, training, export,
+# the checks against llmscope, and the evaluation.
+#
+#   train/run.sh smoke            # CPU, ~45 min on one core
+#   train/run.sh full             # the GPU machine, see train/README.md
+#
+# Environment: PYTHON (default /usr/bin/python3), LLMSCOPE (default ./llmscope, built by
+# `make`), INSTALL=1 to copy the model into assets/, EVAL_JOBS (parallel questions),
+# TRAIN_ARGS (extra arguments for train.py, e.g. "--time-limit-min 19").
+set -eu
+cd "$(dirname "$0")/.."
+name=${1:?usage: train/run.sh smoke|full}
+cfg=train/configs/$name.json
+py=${PYTHON:-/usr/bin/python3}
+llmscope=${LLMSCOPE:-./llmscope}
+# one BLAS thread per process unless told otherwise: the thread count is part of what
+# makes a CPU run reproducible (train.py sets torch's own from the config)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
+step() { echo "== $*"; }
+
+step "data";      $py train/prepare_data.py --config "$cfg"
+step "tokenizer"; $py train/train_tokenizer.py --config "$cfg"
+# shellcheck disable=SC2086
+step "train";     $py train/train.py --config "$cfg" ${TRAIN_ARGS:-}
+step "export";    $py train/export_gguf.py --config "$cfg" $([ "${INSTALL:-0}" = 1 ] && echo --install)
+if [ -x "$llmscope" ]; then
+    step "check tokenizer"; $py train/check_tokenizer.py --config "$cfg" --llmscope "$llmscope"
+    step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
+    step "evaluate";        $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --jobs "${EVAL_JOBS:-1}"
+else
+    echo "run.sh: $llmscope not built (make), so the checks and the evaluation use PyTorch only"
+    step "evaluate";        $py train/evaluate.py --config "$cfg" --engine torch
+fi
+sha256sum "train/out/$name/"*.gguf
