@@ -518,6 +518,7 @@ static void app_free(tui_app *a) {
     tui_input_free(&a->input);
     free(a->row);
     tui_sheet_free(&a->sheet);
+    tui_why_free(a);
     tui_branches_free(a);
     tui_probe_free(a);
     free(a->ground);
@@ -598,7 +599,7 @@ int tui_run(const tui_options *opt) {
     double last_draw = 0;
     while (!a->quit && !g_signal) {
         double t = now_s();
-        bool busy = (a->generating && !a->paused) || a->probe.running;
+        bool busy = (a->generating && !a->paused) || a->probe.running || tui_why_pending(a);
         if (a->dirty && (!busy || t - last_draw >= 1.0 / 30)) {
             draw(a);
             last_draw = t;
@@ -621,7 +622,8 @@ int tui_run(const tui_options *opt) {
             kind = get_wch(&ch);
         }
         if (a->quit || g_signal) break;
-        if (a->generating && !a->paused) generate_one(a);
+        if (tui_why_pending(a) && !a->dirty) tui_why_finish(a); /* once the card is on screen */
+        else if (a->generating && !a->paused) generate_one(a);
         else if (a->probe.running) tui_probe_step(a);
     }
     if (a->generating) session_stop_reply(a->s);

@@ -356,6 +356,10 @@ typedef struct tui_app {
 
     /* the overlay sheet, the branch chooser in the probability bars, branches, probes */
     tui_sheet sheet;
+    why_card why;          /* what the why card shows (valid while why_valid) */
+    bool why_valid;
+    bool why_later_rollout, why_later_lens; /* parts computed once the card is on screen */
+    unsigned why_epoch;
     bool why_timing;       /* report how long the why card took once it is drawn */
     bool choosing;         /* picking a candidate in the bars to branch with */
     int choice, n_choices;
@@ -419,8 +423,14 @@ void tui_command(tui_app *a, const char *line);
 int tui_save(tui_app *a, const char *path, char *err, size_t errlen);
 int tui_load(tui_app *a, const char *path, char *err, size_t errlen);
 
-/* tui_why.c: the why card of the current record (rebuilt when the cursor moves). */
+/* tui_why.c: the why card of the current record (rebuilt when the cursor moves). Parts
+ * too slow to wait for (the logit lens of a large vocabulary, the rollout of a long
+ * context on a deep model) are left to tui_why_finish, which the main loop calls once
+ * the card is on screen. */
 void tui_why_open(tui_app *a);
+bool tui_why_pending(const tui_app *a);
+void tui_why_finish(tui_app *a);
+void tui_why_free(tui_app *a);
 
 /* tui_ground.c: grounding of record REC (NULL when it has none), and the meter row. */
 const grounding *tui_grounding(tui_app *a, size_t rec);

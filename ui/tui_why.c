@@ -9,7 +9,11 @@
  *
  * The card is computed when opened and again whenever the cursor moves while it is
  * open; the time it took is in its title (tui.c adds the drawing time to the status
- * line), so "under 50 ms at 2,000 tokens" can be read off the screen. */
+ * line), so "under 50 ms at 2,000 tokens" can be read off the screen. Two parts can cost
+ * more than that on a large model: the logit lens (every layer through the output head:
+ * layers x vocabulary x width on the CPU) and the rollout of a long context (layers x
+ * keys^2). Past a fixed amount of work they say "computing..." and follow a frame later
+ * (tui_why_finish), so the card itself always opens at once. */
 #include "tui_app.h"
 
 #include <math.h>
@@ -19,6 +23,8 @@
 #define SRC_SHOWN 6   /* sources per attention line */
 #define CAND_SHOWN 10 /* rows of the candidate table */
 #define LENS_CANDS 6  /* columns of the candidates-by-layer table */
+
+static double lens_work(const tui_app *a);
 
 static const char *record_text(const tui_app *a, int pos) {
     const step_record *r = session_record(a->s, (size_t)pos);
@@ -195,7 +201,12 @@ static void section_sources(tui_app *a, const why_card *w) {
         return;
     }
     source_line(a, "all layers", w->overall, w->n_overall);
-    if (w->has_rollout) {
+    if (a->why_later_rollout) {
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "rollout");
+        tui_sheet_col(sh, 12);
+        tui_sheet_text(sh, TC_DIM, "computing...");
+    } else if (w->has_rollout) {
         source_line(a, "rollout", w->rollout, w->n_rollout);
         if (w->rollout_unresolved > 0.005) {
             tui_sheet_line_begin(sh, -1);
@@ -220,6 +231,12 @@ static void entry_label(const why_card *w, int i, char *buf, size_t cap) {
 static void section_lens(tui_app *a, const why_card *w) {
     tui_sheet *sh = &a->sheet;
     tui_sheet_heading(sh, "Logit lens: each layer's residual stream decoded through the final norm and output head");
+    if (a->why_later_lens) {
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "computing (every layer through the output head: %.0fM multiply-adds)...",
+                       lens_work(a) / 1e6);
+        return;
+    }
     if (!w->has_lens) {
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "no hidden states for this token (kept for reply tokens while attention is captured)");
@@ -294,45 +311,39 @@ static void section_lens(tui_app *a, const why_card *w) {
     }
 }
 
-void tui_why_open(tui_app *a) {
-    size_t idx;
-    const step_record *r = tui_current_record(a, &idx);
-    if (!r) {
-        tui_message(a, true, "no tokens yet: nothing to explain");
-        return;
-    }
-    double t0 = tui_now();
-    inspect_view v;
-    inspect_view_session(&v, a->s);
-    why_options o;
-    why_options_default(&o);
-    o.m = a->m;
-    o.n_valid_vocab = tokenizer_n_vocab(a->tok);
-    o.grounding = a->ground_params;
-    why_card w;
-    char err[256];
-    if (inspect_why(&v, idx, &o, &w, err, sizeof err) < 0) {
-        tui_message(a, true, "why card: %s", err);
-        return;
-    }
+/* Work (multiply-adds, values read) above which a part waits until the card is shown:
+ * about 10 ms of one core. */
+#define WHY_INLINE_WORK 2e7
+
+static double lens_work(const tui_app *a) {
+    const model_hparams *hp = &a->m->hp;
+    return (double)(hp->n_layer + 1) * (double)hp->n_vocab * (double)hp->n_embd;
+}
+
+/* Rollout reads each layer's averaged row of every earlier query: layers x keys^2 / 2. */
+static double rollout_work(const tui_app *a, const step_record *r) {
+    return (double)a->m->hp.n_layer * (double)r->n_keys * (double)r->n_keys / 2;
+}
+
+/* The sheet from a->why, for record R. */
+static void build(tui_app *a, const step_record *r, double ms) {
+    const why_card *w = &a->why;
     tui_sheet *sh = &a->sheet;
+    int scroll = sh->kind == SHEET_WHY && sh->rec == w->rec ? sh->scroll : 0;
     tui_sheet_reset(sh, SHEET_WHY);
-    sh->rec = idx;
+    sh->rec = w->rec;
+    sh->scroll = scroll;
     if (!r->has_prediction) {
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "the first token: nothing predicted it");
     } else {
-        section_choice(a, &w);
-        section_candidates(a, &w);
-        section_sampler(a, &w, r);
-        section_grounding(a, &w);
-        section_sources(a, &w);
-        section_lens(a, &w);
+        section_choice(a, w);
+        section_candidates(a, w);
+        section_sampler(a, w, r);
+        section_grounding(a, w);
+        section_sources(a, w);
+        section_lens(a, w);
     }
-    why_card_free(&w);
-    double ms = (tui_now() - t0) * 1000;
-    sh->compute_ms = ms;
-    a->why_timing = true;
     char tok[64];
     tui_piece_text(a, r->token, tok, sizeof tok);
     /* the title names the token the way the chat does: visible spaces */
@@ -348,4 +359,80 @@ void tui_why_open(tui_app *a) {
              r->generated ? "sampled" : r->segment == SEG_ASSISTANT ? "given" : "prompt", ms);
     snprintf(sh->footer, sizeof sh->footer, "<- -> another token  Up/Down PgUp/PgDn scroll  Esc or w closes");
     a->dirty = true;
+}
+
+void tui_why_free(tui_app *a) {
+    if (a->why_valid) why_card_free(&a->why);
+    a->why_valid = a->why_later_rollout = a->why_later_lens = false;
+}
+
+void tui_why_open(tui_app *a) {
+    size_t idx;
+    const step_record *r = tui_current_record(a, &idx);
+    if (!r) {
+        tui_message(a, true, "no tokens yet: nothing to explain");
+        return;
+    }
+    double t0 = tui_now();
+    tui_why_free(a);
+    inspect_view v;
+    inspect_view_session(&v, a->s);
+    why_options o;
+    why_options_default(&o);
+    o.n_valid_vocab = tokenizer_n_vocab(a->tok);
+    o.grounding = a->ground_params;
+    o.rollout = rollout_work(a, r) <= WHY_INLINE_WORK;
+    o.m = lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
+    char err[256];
+    if (inspect_why(&v, idx, &o, &a->why, err, sizeof err) < 0) {
+        tui_message(a, true, "why card: %s", err);
+        return;
+    }
+    a->why_valid = true;
+    a->why_epoch = a->epoch;
+    a->why_later_rollout = !o.rollout && a->why.has_attention;
+    a->why_later_lens = !o.m && r->hidden != NULL;
+    build(a, r, 0);
+    double ms = (tui_now() - t0) * 1000;
+    build(a, r, ms); /* again, to put the time in the title: laying out is cheap */
+    a->sheet.compute_ms = ms;
+    a->why_timing = true;
+}
+
+bool tui_why_pending(const tui_app *a) {
+    return a->why_valid && (a->why_later_rollout || a->why_later_lens) && a->sheet.kind == SHEET_WHY;
+}
+
+void tui_why_finish(tui_app *a) {
+    if (!tui_why_pending(a)) return;
+    why_card *w = &a->why;
+    const step_record *r = session_record(a->s, w->rec);
+    if (a->why_epoch != a->epoch || !r) { /* the conversation changed under the card */
+        a->why_later_rollout = a->why_later_lens = false;
+        return;
+    }
+    double t0 = tui_now();
+    inspect_view v;
+    inspect_view_session(&v, a->s);
+    if (a->why_later_rollout) {
+        float *row = malloc((size_t)r->n_keys * sizeof *row);
+        if (row && inspect_rollout(&v, w->rec, row, &w->rollout_unresolved)) {
+            w->has_rollout = true;
+            w->n_rollout = inspect_top_sources(row, r->n_keys, w->n_sources, w->rollout);
+        }
+        free(row);
+    }
+    if (a->why_later_lens) {
+        const model_hparams *hp = &a->m->hp;
+        float *hidden = malloc((size_t)(hp->n_layer + 1) * (size_t)hp->n_embd * sizeof *hidden);
+        char err[256];
+        if (hidden && inspect_record_hidden(r, hp->n_layer, hp->n_embd, hidden) &&
+            inspect_logit_lens(a->m, hidden, tokenizer_n_vocab(a->tok), r->token, &w->lens, err, sizeof err) == 0)
+            w->has_lens = true;
+        free(hidden);
+    }
+    a->why_later_rollout = a->why_later_lens = false;
+    double ms = (tui_now() - t0) * 1000;
+    build(a, r, a->sheet.compute_ms + ms);
+    tui_message(a, false, "why card: rollout and logit lens followed in %.1f ms", ms);
 }
