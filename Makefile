@@ -14,7 +14,7 @@ CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. -Imodel -Icompute -Iui -I$(BUILD)/gen -MMD -MP
-LDLIBS  += -lvulkan -lncursesw -lpcre2-8 -lutf8proc -lcjson -lcurl -lcrypto -lpng -lm -lpthread
+LDLIBS  += -lncursesw -lpcre2-8 -lutf8proc -lcjson -lcurl -lcrypto -lpng -lm -lpthread
 
 SRC_LIB := $(sort $(wildcard model/*.c compute/*.c ui/*.c))
 SRC_LIB := $(filter-out ui/main.c,$(SRC_LIB))

@@ -445,6 +445,19 @@ int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen) {
     return vk_list_devices(out, err, errlen);
 }
 
+int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t errlen) {
+    vk_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return fail(err, errlen, "out of memory");
+    int kind = -1;
+    if (vk_runtime_init(rt, -1, err, errlen) == 0) {
+        kind = rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 0;
+        if (name && cap) snprintf(name, cap, "%s", rt->props.deviceName);
+    }
+    vk_runtime_free(rt);
+    free(rt);
+    return kind;
+}
+
 /* --- the forward pass -------------------------------------------------------------- */
 
 /* Records W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight, one dispatch per part the

@@ -26,6 +26,11 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
  * Returns the number of devices or -1 with ERR filled. */
 int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen);
 
+/* What automatic device choice would pick: 0 a GPU, 1 a CPU implementation (such as
+ * Mesa's lavapipe, where the CPU reference engine is the faster choice), -1 none (ERR
+ * filled). NAME (may be NULL) gets the device's name. */
+int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t errlen);
+
 /* Errors reported by the Khronos validation layer so far (0 when it is off). The layer
  * is on with VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation or LLMSCOPE_VK_VALIDATION=1. */
 int engine_vulkan_validation_errors(const engine *e);

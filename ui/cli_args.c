@@ -39,7 +39,7 @@ void cli_usage(FILE *f) {
           "  -m, --model FILE|NAME   a GGUF file, or the name of a model fetched with 'llmscope pull'\n"
           "                          (default: $LLMSCOPE_MODEL, then a pulled smollm2-135m)\n"
           "      --ctx N             context length in tokens (default: the model's, at most 4096)\n"
-          "      --backend B         cpu or vulkan (default: vulkan when a device is found, else cpu)\n"
+          "      --backend B         cpu or vulkan (default: vulkan on a GPU, else cpu)\n"
           "      --device N          Vulkan device index, see 'llmscope devices' (default: the best)\n"
           "      --no-capture        do not record attention (less memory; no heatmaps)\n"
           "\n"

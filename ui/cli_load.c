@@ -68,6 +68,16 @@ int cli_default_ctx(const model *m) {
 
 int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx, bool capture,
                       bool verbose, char *err, size_t errlen) {
+    if (backend == CLI_BACKEND_AUTO && device < 0) {
+        /* A Vulkan device that is really the CPU (lavapipe) runs these small kernels far
+         * slower than the plain C engine does: automatic choice then takes the CPU engine.
+         * --backend vulkan still runs on it (that is how CI tests the shaders). */
+        char name[256];
+        if (engine_vulkan_auto_device_kind(name, sizeof name, err, errlen) == 1) {
+            if (verbose) fprintf(stderr, "llmscope: the only Vulkan device is %s, a CPU; using the CPU engine (--backend vulkan forces it)\n", name);
+            backend = CLI_BACKEND_CPU;
+        }
+    }
     if (backend != CLI_BACKEND_CPU) {
         cm->e = engine_vulkan_create(&cm->m, n_ctx, device, capture, err, errlen);
         if (!cm->e && (backend == CLI_BACKEND_VULKAN || device >= 0)) return -1;
