@@ -105,11 +105,13 @@ void tui_message(tui_app *a, bool error, const char *fmt, ...) {
     a->dirty = true;
 }
 
+bool tui_on_cursor(const tui_app *a) { return a->mode == MODE_INSPECT || a->hold_cursor; }
+
 const step_record *tui_current_record(const tui_app *a, size_t *index) {
     size_t n = session_n_records(a->s);
     if (n == 0) return NULL;
     size_t i = n - 1;
-    if (a->mode == MODE_INSPECT) {
+    if (tui_on_cursor(a)) {
         i = a->cursor < n ? a->cursor : n - 1;
     } else {
         /* the newest token that is not template text: after a reply the template closes
@@ -164,6 +166,7 @@ void tui_start_generating(tui_app *a) {
     a->tok_per_s = 0;
     a->chat.scroll = 0;
     a->mode = MODE_TYPE; /* the panes follow the newest token */
+    a->hold_cursor = false;
 }
 
 engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen) {
@@ -297,10 +300,18 @@ static void cycle_tint(tui_app *a) {
 }
 
 static void enter_inspect(tui_app *a) {
+    bool held = a->hold_cursor;
     a->mode = MODE_INSPECT;
+    a->hold_cursor = false;
+    if (held) return; /* back to the token the command was about */
     size_t cur;
     if (tui_current_record(a, &cur)) a->cursor = cur;
     tui_chat_cursor_end(a, false);
+}
+
+static void leave_inspect(tui_app *a) {
+    a->mode = MODE_TYPE;
+    a->hold_cursor = false;
 }
 
 /* Keys that act the same in both modes. Returns true if KEY was one. */
@@ -318,7 +329,7 @@ static bool global_key(tui_app *a, bool is_key, wint_t ch) {
         case KEY_F(9): cycle_tint(a); return true;
         case KEY_PPAGE: a->chat.scroll += a->lay.chat.h / 2 > 0 ? a->lay.chat.h / 2 : 1; return true;
         case KEY_NPAGE: a->chat.scroll -= a->lay.chat.h / 2 > 0 ? a->lay.chat.h / 2 : 1; return true;
-        case KEY_BTAB: a->mode == MODE_TYPE ? enter_inspect(a) : (void)(a->mode = MODE_TYPE); return true;
+        case KEY_BTAB: a->mode == MODE_TYPE ? enter_inspect(a) : leave_inspect(a); return true;
         default: return false;
         }
     }
@@ -339,7 +350,7 @@ static bool global_key(tui_app *a, bool is_key, wint_t ch) {
     case CTRL_KEY('l'): clearok(curscr, TRUE); return true;
     case L'\t':
         if (a->mode == MODE_TYPE) enter_inspect(a);
-        else a->mode = MODE_TYPE;
+        else leave_inspect(a);
         return true;
     default: return false;
     }
@@ -354,12 +365,12 @@ static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
         case KEY_DOWN: tui_chat_move(a, 0, 1); return;
         case KEY_HOME: tui_chat_cursor_end(a, true); return;
         case KEY_END: tui_chat_cursor_end(a, false); return;
-        case KEY_ENTER: a->mode = MODE_TYPE; return;
+        case KEY_ENTER: leave_inspect(a); return;
         default: return;
         }
     }
     switch (ch) {
-    case 27: case L'\r': case L'\n': a->mode = MODE_TYPE; return;
+    case 27: case L'\r': case L'\n': leave_inspect(a); return;
     case L'[': change_layer(a, -1); return;
     case L']': change_layer(a, 1); return;
     case L'-': change_head(a, -1); return;
@@ -380,9 +391,12 @@ static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
     case L'j': tui_chat_move(a, 0, 1); return;
     case L'?': a->help = true; return;
     default:
-        /* any other character: back to typing, and it is the first one typed */
+        /* any other character: back to typing, and it is the first one typed; a
+         * command typed now (/why, /branch 2, /probe) is about the token under the
+         * cursor, so the panes stay on it until the line is sent */
         if (ch >= 0x20 && ch != 0x7F) {
             a->mode = MODE_TYPE;
+            a->hold_cursor = true;
             tui_input_key(&a->input, false, ch);
         }
         return;
@@ -394,6 +408,7 @@ static void submit(tui_app *a) {
         char *line = tui_input_take(&a->input);
         if (line) tui_command(a, line);
         free(line);
+        a->hold_cursor = false;
         return;
     }
     if (a->paused && a->input.len == 0) { /* Enter on an empty line: go on */
@@ -407,6 +422,7 @@ static void submit(tui_app *a) {
     char *text = tui_input_take(&a->input);
     if (!text) return;
     a->msg[0] = 0;
+    a->hold_cursor = false;
     tui_submit_text(a, text[0] == '/' ? text + 1 : text); /* "//x" sends "/x" */
     free(text);
 }

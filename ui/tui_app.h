@@ -318,6 +318,8 @@ typedef struct tui_app {
 
     /* what the panes look at */
     size_t cursor;         /* inspected record (MODE_INSPECT) */
+    bool hold_cursor;      /* typing began while inspecting (a /command about the token):
+                              the panes stay on the cursor until the line is sent */
     int layer, head;
     bool log_scale, hide_sink, show_after, show_template;
     tui_tint tint;
@@ -372,6 +374,8 @@ typedef struct tui_app {
 /* tui.c */
 void tui_message(tui_app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const step_record *tui_current_record(const tui_app *a, size_t *index);
+/* The panes follow the cursor (inspecting, or a command typed from there). */
+bool tui_on_cursor(const tui_app *a);
 /* Starts a reply to TEXT (chat message or text to continue). */
 void tui_submit_text(tui_app *a, const char *text);
 /* Forgets the conversation (session and the TUI's own notes of it). */

@@ -319,7 +319,7 @@ void tui_chat_draw(tui_app *a) {
     }
     int total = (int)c->n_lines;
     long cur = -1;
-    if (a->mode == MODE_INSPECT) {
+    if (tui_on_cursor(a)) {
         size_t idx;
         if (tui_current_record(a, &idx)) cur = (long)idx;
         /* keep the cursor's line on screen */

@@ -116,7 +116,7 @@ void tui_ground_draw(tui_app *a) {
             ch = L'!';
             st = bad;
         }
-        if (a->mode == MODE_INSPECT && i == at) st = cur;
+        if (tui_on_cursor(a) && i == at) st = cur;
         tui_put_wch(R.y, x, ch, st);
     }
     tui_put_text(R.y, R.x + R.w - tail_w, tail_w, tail, flagged ? bad : norm);
