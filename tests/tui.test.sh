@@ -496,6 +496,11 @@ keys blame w
 wait_for blame "Why $btext\\?  position $bpos, sampled" 5 && sheet blame | grep -q "greedy decoding would have chosen $bgreedy" &&
     sheet blame | grep -q "the winner changed at: $bblame"
 check why_card_names_sampler_blame $? "position $bpos $btext, greedy $bgreedy, $bblame"
+# a command typed while inspecting is about the token under the cursor, not the newest one
+keys blame Escape
+wait_gone blame "Why $btext\\?" 5
+keys blame "/why" Enter
+wait_for blame "Why $btext\\?  position $bpos, sampled" 5; check typed_command_acts_on_the_cursor $?
 tm kill-session -t blame
 
 # breakpoints: generation pauses at the tokens whose entropy (from the trace) is above 1.5

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROLE_WORK 30000000.0 /* attention values read per update, at most */
+#define ROLE_WORK 10000000.0 /* attention values read per update, at most (~50 ms) */
 #define ROLE_MIN_QUERIES 16
 #define ROLE_MAX_QUERIES 256
 
