@@ -8,7 +8,10 @@
  * Only visible columns are decoded into the picture: with thousands of keys the pane
  * shows the first (sink) token, a gap, and the most recent keys that fit. Colours are
  * scaled to the largest value on screen (linear) or over four decades below it (log);
- * hiding the sink rescales to what is left, which is usually what one wants to see. */
+ * hiding the sink rescales to what is left, which is usually what one wants to see.
+ *
+ * Each row is labelled with its head's role once tui_heads.c knows it (prev, induct,
+ * sink, broad), and a role filter leaves only the heads of that role. */
 #include "tui_app.h"
 
 #include <math.h>
