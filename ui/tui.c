@@ -123,6 +123,11 @@ const step_record *tui_current_record(const tui_app *a, size_t *index) {
     return session_record(a->s, i);
 }
 
+const char *tui_record_text(const tui_app *a, int pos) {
+    const step_record *r = pos >= 0 ? session_record(a->s, (size_t)pos) : NULL;
+    return r && r->text ? r->text : "?";
+}
+
 const float *tui_attention_row(tui_app *a, const step_record *r, int layer, int head) {
     if (!r || !r->attention || r->n_keys <= 0) return NULL;
     if ((size_t)r->n_keys > a->row_cap) {

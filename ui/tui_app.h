@@ -414,6 +414,10 @@ void tui_attention_draw(tui_app *a);
 void tui_probs_draw(tui_app *a);
 /* The text of token ID for display; bytes that are not UTF-8 on their own as \xNN. */
 void tui_piece_text(const tui_app *a, int32_t id, char *out, size_t cap);
+/* A probability as a percentage: "98.3%", "<0.1%". */
+void tui_pct(char *buf, size_t cap, double p);
+/* The text of the record at POS ("?" if there is none). */
+const char *tui_record_text(const tui_app *a, int pos);
 void tui_status_draw(tui_app *a);
 void tui_help_draw(tui_app *a);
 void tui_frame_draw(tui_app *a);

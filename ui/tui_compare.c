@@ -35,15 +35,7 @@ static bool same_vocabulary(const tokenizer *x, const tokenizer *y, char *err, s
     return true;
 }
 
-static void pct(char *buf, size_t cap, double p) {
-    if (p >= 0.001 || p <= 0) snprintf(buf, cap, "%.1f%%", p * 100);
-    else snprintf(buf, cap, "<0.1%%");
-}
 
-static const char *record_text(const tui_app *a, int pos) {
-    const step_record *r = session_record(a->s, (size_t)pos);
-    return r && r->text ? r->text : "?";
-}
 
 static void show(tui_app *a, const char *other_path, const replay_result *res, bool all) {
     tui_sheet *sh = &a->sheet;
@@ -57,14 +49,14 @@ static void show(tui_app *a, const char *other_path, const replay_result *res, b
     tui_sheet_text(sh, TC_NORMAL, "mean KL(this model || %s) %.4f nats", base, res->mean_kl);
     if (res->max_kl_pos >= 0) {
         tui_sheet_text(sh, TC_NORMAL, "   largest %.4f at position %d ", res->max_kl, res->max_kl_pos);
-        tui_sheet_token(sh, TC_CHOSEN, record_text(a, res->max_kl_pos), 16);
+        tui_sheet_token(sh, TC_CHOSEN, tui_record_text(a, res->max_kl_pos), 16);
     }
     tui_sheet_line_begin(sh, -1);
     tui_sheet_text(sh, res->agree == res->n ? TC_INFO : TC_NORMAL, "top-1 agreement %d of %d (%.0f%%)", res->agree, res->n,
                    res->n ? 100.0 * res->agree / res->n : 100.0);
     if (res->first_divergence >= 0) {
         tui_sheet_text(sh, TC_ERROR, "   first divergence at position %d ", res->first_divergence);
-        tui_sheet_token(sh, TC_CHOSEN, record_text(a, res->first_divergence), 16);
+        tui_sheet_token(sh, TC_CHOSEN, tui_record_text(a, res->first_divergence), 16);
     } else {
         tui_sheet_text(sh, TC_NORMAL, "   no divergence: the same top token everywhere");
     }
@@ -80,12 +72,12 @@ static void show(tui_app *a, const char *other_path, const replay_result *res, b
         bool differ = t->top_base != t->top_other;
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, differ ? TC_ERROR : TC_DIM, "%5d  ", t->pos);
-        tui_sheet_token(sh, TC_NORMAL, record_text(a, t->pos), 16);
+        tui_sheet_token(sh, TC_NORMAL, tui_record_text(a, t->pos), 16);
         tui_sheet_col(sh, 25);
         tui_sheet_text(sh, TC_NORMAL, "%8.4f", t->kl);
         tui_sheet_col(sh, 36);
-        pct(p1, sizeof p1, exp(t->logp_base));
-        pct(p2, sizeof p2, exp(t->logp_other));
+        tui_pct(p1, sizeof p1, exp(t->logp_base));
+        tui_pct(p2, sizeof p2, exp(t->logp_other));
         tui_sheet_text(sh, TC_NORMAL, "%7s", p1);
         tui_sheet_col(sh, 46);
         tui_sheet_text(sh, TC_NORMAL, "%7s", p2);

@@ -53,9 +53,16 @@ static void draw_bar(const tui_app *a, int y, int x, int w, float p, tui_style s
     }
 }
 
+void tui_pct(char *buf, size_t cap, double p) {
+    if (p >= 0.001 || p <= 0) snprintf(buf, cap, "%.1f%%", p * 100);
+    else snprintf(buf, cap, "<0.1%%");
+}
+
+/* Right-aligned in six cells, as the bars' column wants it. */
 static void format_pct(float p, char *buf, size_t cap) {
-    if (p >= 0.001f || p <= 0) snprintf(buf, cap, "%5.1f%%", (double)p * 100);
-    else snprintf(buf, cap, " <0.1%%");
+    char s[16];
+    tui_pct(s, sizeof s, p);
+    snprintf(buf, cap, "%6s", s);
 }
 
 void tui_probs_draw(tui_app *a) {

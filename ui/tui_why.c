@@ -26,15 +26,7 @@
 
 static double lens_work(const tui_app *a);
 
-static const char *record_text(const tui_app *a, int pos) {
-    const step_record *r = session_record(a->s, (size_t)pos);
-    return r && r->text ? r->text : "?";
-}
 
-static void pct(char *buf, size_t cap, float p) {
-    if (p >= 0.001f || p <= 0) snprintf(buf, cap, "%.1f%%", (double)p * 100);
-    else snprintf(buf, cap, "<0.1%%");
-}
 
 static void add_piece(tui_app *a, int32_t id, tui_role role, int maxw) {
     char text[160];
@@ -51,10 +43,10 @@ static void section_choice(tui_app *a, const why_card *w) {
     tui_sheet_line_begin(sh, -1);
     tui_sheet_text(sh, TC_DIM, "chosen ");
     add_piece(a, w->token, TC_CHOSEN, 24);
-    pct(p1, sizeof p1, s->prob_before);
+    tui_pct(p1, sizeof p1, s->prob_before);
     tui_sheet_text(sh, TC_NORMAL, "  rank %d  p %s", s->rank_before + 1, p1);
     if (w->generated) {
-        pct(p2, sizeof p2, s->prob_after);
+        tui_pct(p2, sizeof p2, s->prob_after);
         tui_sheet_text(sh, TC_NORMAL, "  (after the sampler %s)", p2);
     }
     /* the runner-up: the best candidate that is not the chosen token */
@@ -67,7 +59,7 @@ static void section_choice(tui_app *a, const why_card *w) {
         tui_sheet_text(sh, s->margin < 0 ? TC_ERROR : TC_NORMAL, "%+.1f points", (double)s->margin * 100);
         tui_sheet_text(sh, TC_DIM, " over the runner-up ");
         add_piece(a, s->top_before[runner].id, TC_NORMAL, 20);
-        pct(p1, sizeof p1, s->top_before[runner].prob);
+        tui_pct(p1, sizeof p1, s->top_before[runner].prob);
         tui_sheet_text(sh, TC_NORMAL, " %s", p1);
     }
     tui_sheet_line_begin(sh, -1);
@@ -94,7 +86,7 @@ static void section_candidates(tui_app *a, const why_card *w) {
         tui_sheet_text(sh, TC_DIM, "%2d ", i + 1);
         add_piece(a, b->id, role, 18);
         tui_sheet_col(sh, 22);
-        pct(p, sizeof p, b->prob);
+        tui_pct(p, sizeof p, b->prob);
         tui_sheet_text(sh, role, "%7s", p);
         if (!w->generated || i >= s->n_candidates_after || s->top_after[i].prob <= 0) continue;
         const token_prob *af = &s->top_after[i];
@@ -103,12 +95,12 @@ static void section_candidates(tui_app *a, const why_card *w) {
         tui_sheet_text(sh, TC_DIM, "%2d ", i + 1);
         add_piece(a, af->id, role, 18);
         tui_sheet_col(sh, right + 22);
-        pct(p, sizeof p, af->prob);
+        tui_pct(p, sizeof p, af->prob);
         tui_sheet_text(sh, role, "%7s", p);
     }
     if (s->rank_before >= n) {
         char p[16];
-        pct(p, sizeof p, s->prob_before);
+        tui_pct(p, sizeof p, s->prob_before);
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "   ... the chosen token ranked %d (%s)", s->rank_before + 1, p);
     }
@@ -134,7 +126,7 @@ static void section_sampler(tui_app *a, const why_card *w, const step_record *r)
         tui_sheet_text(sh, TC_NORMAL, "the model's top choice: greedy decoding picks the same token");
     } else {
         char p[16];
-        pct(p, sizeof p, s->top_before[0].id == s->greedy_id ? s->top_before[0].prob : 0);
+        tui_pct(p, sizeof p, s->top_before[0].id == s->greedy_id ? s->top_before[0].prob : 0);
         tui_sheet_text(sh, TC_ERROR, "greedy decoding would have chosen ");
         add_piece(a, s->greedy_id, TC_CHOSEN, 20);
         tui_sheet_text(sh, TC_NORMAL, " (%s)", p);
@@ -143,7 +135,7 @@ static void section_sampler(tui_app *a, const why_card *w, const step_record *r)
         tui_sheet_text(sh, TC_NORMAL, "%s", sampler_stage_name(w->blame));
         tui_sheet_line_begin(sh, -1);
         if (w->greedy_survived) {
-            pct(p, sizeof p, w->greedy_prob_after);
+            tui_pct(p, sizeof p, w->greedy_prob_after);
             tui_sheet_text(sh, TC_DIM, "the greedy token kept %s after the filters; the random draw chose otherwise", p);
         } else {
             tui_sheet_text(sh, TC_DIM, "the greedy token did not survive the filters");
@@ -185,7 +177,7 @@ static void source_line(tui_app *a, const char *label, const inspect_source *src
     tui_sheet_text(sh, TC_DIM, "%s", label);
     tui_sheet_col(sh, 12);
     for (int i = 0; i < n && i < SRC_SHOWN; i++) {
-        tui_sheet_token(sh, i == 0 ? TC_CHOSEN : TC_NORMAL, record_text(a, src[i].pos), 12);
+        tui_sheet_token(sh, i == 0 ? TC_CHOSEN : TC_NORMAL, tui_record_text(a, src[i].pos), 12);
         tui_sheet_text(sh, TC_DIM, "@%d", src[i].pos);
         tui_sheet_text(sh, TC_NORMAL, " %.0f%%  ", 100.0 * src[i].weight);
     }
@@ -263,12 +255,12 @@ static void section_lens(tui_app *a, const why_card *w) {
         tui_sheet_col(sh, 16);
         add_piece(a, e->top_id, e->top_id == w->token ? TC_CHOSEN : TC_NORMAL, 16);
         tui_sheet_col(sh, 34);
-        pct(p, sizeof p, e->top_prob);
+        tui_pct(p, sizeof p, e->top_prob);
         tui_sheet_text(sh, TC_NORMAL, "%s", p);
         tui_sheet_col(sh, 44);
         tui_sheet_text(sh, e->chosen_rank == 0 ? TC_CHOSEN : TC_NORMAL, "%d", e->chosen_rank + 1);
         tui_sheet_col(sh, 58);
-        pct(p, sizeof p, e->chosen_prob);
+        tui_pct(p, sizeof p, e->chosen_prob);
         tui_sheet_text(sh, TC_NORMAL, "%s", p);
     }
     tui_sheet_line_begin(sh, -1);
@@ -304,7 +296,7 @@ static void section_lens(tui_app *a, const why_card *w) {
         tui_sheet_text(sh, TC_DIM, "  %s", label);
         for (int j = 0; j < nc; j++) {
             char p[16];
-            pct(p, sizeof p, (float)exp((double)e->cand_logit[j] - (double)e->logsumexp));
+            tui_pct(p, sizeof p, (float)exp((double)e->cand_logit[j] - (double)e->logsumexp));
             tui_sheet_col(sh, 16 + j * 10);
             tui_sheet_text(sh, TC_NORMAL, "%s", p);
         }
