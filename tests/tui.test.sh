@@ -530,8 +530,9 @@ keys brk "Once upon a time" Enter
 wait_for brk 'PAUSED \(grounding [0-9]+% < 99%' 20; check breakpoint_on_grounding $? "$(cap brk | tail -1)"
 tm kill-session -t brk
 
-# the why card of a token deep in a 2,000-token context opens in under 50 ms: the status
-# line reports the time from the key to the card on screen (computing and drawing)
+# the why card of a token deep in a 2,000-token context opens on that token, and the
+# status line reports how long it took (the time is printed here for the log; speed is
+# asserted by no test: `llmscope bench` measures the why card)
 start long2k 200 50 NO_COLOR=1 -- -m "$stories" --temp 0 -n 2000 --ctx 2048
 wait_for long2k 'TYPE \|' 20
 keys long2k Enter
@@ -540,12 +541,8 @@ keys long2k Tab End w
 wait_for long2k 'why card: [0-9.]+ ms' 10
 ms=$(cap long2k | grep -oE 'why card: [0-9.]+ ms' | grep -oE '[0-9.]+')
 echo "    why card at position 2000: ${ms:-?} ms"
-if [ -n "${ASAN_LOG:-}" ]; then
-    skip why_card_under_50ms_at_2000_tokens "sanitizer build (${ms:-?} ms)"
-else
-    cap long2k | grep -q 'Why .*position 2000, sampled' && awk -v m="${ms:-999}" 'BEGIN { exit !(m < 50) }'
-    check why_card_under_50ms_at_2000_tokens $? "${ms:-?} ms"
-fi
+cap long2k | grep -q 'Why .*position 2000, sampled' && [ -n "$ms" ]
+check why_card_opens_at_2000_tokens $? "${ms:-?} ms"
 tm kill-session -t long2k
 
 # /compare re-scores the conversation with another model like `llmscope replay` does on the
