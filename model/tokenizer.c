@@ -734,3 +734,19 @@ bool tokenizer_is_eog(const tokenizer *t, int32_t id) {
 bool tokenizer_is_control(const tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_vocab && t->type[id] == TOKTYPE_CONTROL;
 }
+
+bool tokenizer_same_vocabulary(const tokenizer *a, const tokenizer *b, char *err, size_t errlen) {
+    int na = tokenizer_n_vocab(a), nb = tokenizer_n_vocab(b);
+    if (na != nb) {
+        snprintf(err, errlen, "the models have different vocabularies (%d and %d tokens)", na, nb);
+        return false;
+    }
+    for (int i = 0; i < na; i++) {
+        const char *x = tokenizer_token_text(a, i), *y = tokenizer_token_text(b, i);
+        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0)) {
+            snprintf(err, errlen, "the models' vocabularies differ at token %d", i);
+            return false;
+        }
+    }
+    return true;
+}

@@ -39,6 +39,9 @@ const char *tokenizer_token_text(const tokenizer *t, int32_t id);
 int32_t tokenizer_find(const tokenizer *t, const char *text);
 
 int tokenizer_n_vocab(const tokenizer *t);
+/* True when A and B give the same id to the same string for every token (the condition
+ * for comparing two models' distributions token by token); else ERR says where they differ. */
+bool tokenizer_same_vocabulary(const tokenizer *a, const tokenizer *b, char *err, size_t errlen);
 tokenizer_kind tokenizer_get_kind(const tokenizer *t);
 const char *tokenizer_pre_name(const tokenizer *t); /* "smollm", "default", ... */
 int32_t tokenizer_bos(const tokenizer *t);          /* -1 if none */

@@ -398,24 +398,6 @@ static int print_json(const char *trace_path, const replay_trace *t, const repla
     return 0;
 }
 
-/* Same token texts: KL over "the same vocabulary" means the same ids for the same
- * strings, not merely as many of them. */
-static bool same_vocabulary(const struct tokenizer *a, const struct tokenizer *b, char *err, size_t errlen) {
-    int na = tokenizer_n_vocab(a), nb = tokenizer_n_vocab(b);
-    if (na != nb) {
-        snprintf(err, errlen, "the models have different vocabularies (%d and %d tokens)", na, nb);
-        return false;
-    }
-    for (int i = 0; i < na; i++) {
-        const char *x = tokenizer_token_text(a, i), *y = tokenizer_token_text(b, i);
-        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0)) {
-            snprintf(err, errlen, "the models' vocabularies differ at token %d", i);
-            return false;
-        }
-    }
-    return true;
-}
-
 int replay_main(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"base", required_argument, 0, 'B'},
@@ -481,7 +463,7 @@ int replay_main(int argc, char **argv) {
                   base.m.hp.n_vocab, t.n_vocab);
         goto done;
     }
-    if (!same_vocabulary(base.tok, other.tok, err, sizeof err) ||
+    if (!tokenizer_same_vocabulary(base.tok, other.tok, err, sizeof err) ||
         cli_create_engine(&base, backend, device, t.n_tokens, false, false, err, sizeof err) < 0 ||
         cli_create_engine(&other, backend, device, t.n_tokens, false, false, err, sizeof err) < 0 ||
         replay_compare(base.e, other.e, tokenizer_n_vocab(base.tok), &t, all, &r, err, sizeof err) < 0) {

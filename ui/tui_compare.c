@@ -19,24 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool same_vocabulary(const tokenizer *x, const tokenizer *y, char *err, size_t errlen) {
-    int nx = tokenizer_n_vocab(x), ny = tokenizer_n_vocab(y);
-    if (nx != ny) {
-        snprintf(err, errlen, "the models have different vocabularies (%d and %d tokens)", nx, ny);
-        return false;
-    }
-    for (int i = 0; i < nx; i++) {
-        const char *p = tokenizer_token_text(x, i), *q = tokenizer_token_text(y, i);
-        if ((p == NULL) != (q == NULL) || (p && strcmp(p, q) != 0)) {
-            snprintf(err, errlen, "the models' vocabularies differ at token %d", i);
-            return false;
-        }
-    }
-    return true;
-}
-
-
-
 static void show(tui_app *a, const char *other_path, const replay_result *res, bool all) {
     tui_sheet *sh = &a->sheet;
     tui_sheet_reset(sh, SHEET_COMPARE);
@@ -115,7 +97,7 @@ void tui_compare_command(tui_app *a, const char *args) {
     replay_result res = {0};
     engine *base = NULL;
     bool ok = cli_find_model(args, other.path, sizeof other.path, err, sizeof err) == 0 &&
-              cli_load_model(&other, err, sizeof err) == 0 && same_vocabulary(a->tok, other.tok, err, sizeof err) &&
+              cli_load_model(&other, err, sizeof err) == 0 && tokenizer_same_vocabulary(a->tok, other.tok, err, sizeof err) &&
               (base = tui_spare_engine(a, err, sizeof err)) != NULL &&
               (other.e = tui_engine_for(a, &other.m, (int)n, err, sizeof err)) != NULL;
     bool all = false;
