@@ -93,7 +93,7 @@ check: test
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" all
 
-# --- running: the shipped model unless MODEL= or LLMSCOPE_MODEL names another.
+# --- running: the shipped model (assets/) unless MODEL= or LLMSCOPE_MODEL names another.
 MODEL ?=
 run: all
 	./$(BIN) $(if $(MODEL),-m $(MODEL))
@@ -104,9 +104,13 @@ bench: all
 install: all
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/llmscope
 	install -Dm644 docs/llmscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/llmscope.1
+	if [ -f assets/llmscope-dict.gguf ]; then \
+		install -Dm644 assets/llmscope-dict.gguf $(DESTDIR)$(PREFIX)/share/llmscope/llmscope-dict.gguf; \
+		install -Dm644 assets/WORDNET-LICENSE $(DESTDIR)$(PREFIX)/share/llmscope/WORDNET-LICENSE; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/llmscope $(DESTDIR)$(PREFIX)/share/man/man1/llmscope.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/llmscope
 
 clean:
 	rm -rf build build-asan llmscope

@@ -7,9 +7,12 @@
 #include "vk_engine.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_CONTEXT 4096
 
@@ -24,6 +27,24 @@ static void resolve(const char *arg, char *path, size_t cap) {
     if (is_file(arg) || pull_installed_path(arg, path, cap) != 0) snprintf(path, cap, "%s", arg);
 }
 
+/* The model that ships with llmscope (assets/, trained by train/): found beside the
+ * program in a source tree (build/llmscope -> assets/) or where `make install` puts it
+ * (PREFIX/bin/llmscope -> PREFIX/share/llmscope/). */
+#define SHIPPED_MODEL "llmscope-dict.gguf"
+
+static int find_shipped_model(char *path, size_t cap) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = 0;
+    const char *dir = dirname(exe);
+    static const char *const places[] = {"%s/../assets/%s", "%s/assets/%s", "%s/../share/llmscope/%s"};
+    for (size_t i = 0; i < sizeof places / sizeof *places; i++) {
+        if (snprintf(path, cap, places[i], dir, SHIPPED_MODEL) < (int)cap && is_file(path)) return 0;
+    }
+    return -1;
+}
+
 int cli_find_model(const char *arg, char *path, size_t cap, char *err, size_t errlen) {
     if (arg && *arg) {
         resolve(arg, path, cap);
@@ -34,7 +55,8 @@ int cli_find_model(const char *arg, char *path, size_t cap, char *err, size_t er
         resolve(env, path, cap);
         return 0;
     }
-    /* the default: the first model of the built-in catalog, once pulled */
+    if (find_shipped_model(path, cap) == 0) return 0;
+    /* else the first model of the built-in catalog, once pulled */
     model_catalog cat;
     char cat_err[256], name[CATALOG_NAME_MAX] = "NAME";
     if (catalog_load_builtin(&cat, cat_err, sizeof cat_err) == 0 && cat.count > 0) {
