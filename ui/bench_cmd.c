@@ -208,17 +208,6 @@ static double why_card_ms(cli_model *cm, int n_context, char *err, size_t errlen
     return ms;
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi) {
-        fprintf(stderr, "llmscope bench: %s wants a number from %d to %d, got '%s'\n", flag, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
 int bench_main(int argc, char **argv) {
     bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3, 2000};
     for (int i = 1; i < argc; i++) {
@@ -226,15 +215,12 @@ int bench_main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!v) { fprintf(stderr, "llmscope bench: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) bo.model = v;
-        else if (!strcmp(a, "--backend")) {
-            if (!strcmp(v, "cpu")) bo.backend = CLI_BACKEND_CPU;
-            else if (!strcmp(v, "vulkan")) bo.backend = CLI_BACKEND_VULKAN;
-            else { fprintf(stderr, "llmscope bench: --backend is cpu or vulkan, not '%s'\n", v); return 2; }
-        } else if (!strcmp(a, "--device")) { if (parse_int(a, v, 0, 64, &bo.device)) return 2; }
-        else if (!strcmp(a, "--prompt")) { if (parse_int(a, v, 1, 65536, &bo.n_prompt)) return 2; }
-        else if (!strcmp(a, "--decode")) { if (parse_int(a, v, 1, 65536, &bo.n_decode)) return 2; }
-        else if (!strcmp(a, "--repeat")) { if (parse_int(a, v, 1, 100, &bo.repeat)) return 2; }
-        else if (!strcmp(a, "--why-context")) { if (parse_int(a, v, 0, 1 << 20, &bo.why_context)) return 2; }
+        else if (!strcmp(a, "--backend")) { if (cli_parse_backend(v, &bo.backend)) return 2; }
+        else if (!strcmp(a, "--device")) { if (cli_parse_int(a, v, 0, 1024, &bo.device)) return 2; }
+        else if (!strcmp(a, "--prompt")) { if (cli_parse_int(a, v, 1, 65536, &bo.n_prompt)) return 2; }
+        else if (!strcmp(a, "--decode")) { if (cli_parse_int(a, v, 1, 65536, &bo.n_decode)) return 2; }
+        else if (!strcmp(a, "--repeat")) { if (cli_parse_int(a, v, 1, 100, &bo.repeat)) return 2; }
+        else if (!strcmp(a, "--why-context")) { if (cli_parse_int(a, v, 0, 1 << 20, &bo.why_context)) return 2; }
         else { fprintf(stderr, "llmscope bench: unknown option '%s'\n", a); usage(stderr); return 2; }
         i++;
     }

@@ -39,7 +39,7 @@ void cli_usage(FILE *f) {
           "  -m, --model FILE|NAME   a GGUF file, or the name of a model fetched with 'llmscope pull'\n"
           "                          (default: $LLMSCOPE_MODEL, then a pulled smollm2-135m)\n"
           "      --ctx N             context length in tokens (default: the model's, at most 4096)\n"
-          "      --backend B         cpu or vulkan (default: vulkan on a GPU, else cpu)\n"
+          "      --backend B         cpu, vulkan or auto (default auto: vulkan on a GPU, else cpu)\n"
           "      --device N          Vulkan device index, see 'llmscope devices' (default: the best)\n"
           "      --no-capture        do not record attention (less memory; no heatmaps)\n"
           "\n"
@@ -147,14 +147,7 @@ static int apply_option(cli_options *o, int c, const char *arg) {
     case OPT_SYSTEM: o->system_prompt = arg; return 0;
     case OPT_TEMPLATE: o->template_name = arg; return 0;
     case OPT_TRACE: o->trace_path = arg; return 0;
-    case OPT_BACKEND:
-        if (strcmp(arg, "cpu") == 0) o->backend = CLI_BACKEND_CPU;
-        else if (strcmp(arg, "vulkan") == 0) o->backend = CLI_BACKEND_VULKAN;
-        else {
-            cli_error("--backend is cpu or vulkan, not '%s'", arg);
-            return -1;
-        }
-        return 0;
+    case OPT_BACKEND: return cli_parse_backend(arg, &o->backend);
     case OPT_DEVICE: return cli_parse_int("--device", arg, 0, 1024, &o->device);
     case OPT_CTX: return cli_parse_int("--ctx", arg, 2, 1 << 20, &o->n_ctx);
     case OPT_NO_CAPTURE: o->capture = false; return 0;

@@ -31,6 +31,17 @@ int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out)
     return 0;
 }
 
+int cli_parse_backend(const char *text, cli_backend *out) {
+    if (strcmp(text, "cpu") == 0) *out = CLI_BACKEND_CPU;
+    else if (strcmp(text, "vulkan") == 0) *out = CLI_BACKEND_VULKAN;
+    else if (strcmp(text, "auto") == 0) *out = CLI_BACKEND_AUTO;
+    else {
+        cli_error("--backend expects cpu, vulkan or auto, not '%s'", text);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_parse_float(const char *opt, const char *text, double lo, double hi, float *out) {
     char *end;
     errno = 0;

@@ -419,13 +419,7 @@ int replay_main(int argc, char **argv) {
         case 'a': all = true; break;
         case 'j': json = true; break;
         case 'k':
-            if (strcmp(optarg, "cpu") == 0) backend = CLI_BACKEND_CPU;
-            else if (strcmp(optarg, "vulkan") == 0) backend = CLI_BACKEND_VULKAN;
-            else if (strcmp(optarg, "auto") == 0) backend = CLI_BACKEND_AUTO;
-            else {
-                cli_error("replay: --backend expects cpu, vulkan or auto, not '%s'", optarg);
-                return 2;
-            }
+            if (cli_parse_backend(optarg, &backend) < 0) return 2;
             break;
         case 'd':
             if (cli_parse_int("--device", optarg, 0, 1 << 16, &device) < 0) return 2;
