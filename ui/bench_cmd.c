@@ -11,11 +11,13 @@
  * A second part measures the inspection features as the terminal app uses them, through
  * a session: decode with everything on (attention rows and hidden states kept in the step
  * records, grounding computed and breakpoints checked every token) against capture off,
- * and how long the why card of a token at the end of a 2,000-token context takes. */
+ * and, at the end of a 2,000-token context, how long the why card takes and how long the
+ * terminal app takes to draw its heatmap and a whole frame. */
 #include "bench_cmd.h"
 #include "cli.h"
 #include "inspect.h"
 #include "tokenizer.h"
+#include "tui.h"
 #include "quant.h"
 #include "vk_engine.h"
 
@@ -156,9 +158,11 @@ static double session_decode(cli_model *cm, bool everything, int n, char *err, s
     return tps;
 }
 
-/* Milliseconds to build the why card of the last generated token once the session holds
- * about N_CONTEXT records (a long prompt of repeated text, then generated tokens). */
-static double why_card_ms(cli_model *cm, int n_context, char *err, size_t errlen) {
+/* Once a session holds about N_CONTEXT records (a long prompt of repeated text, then
+ * generated tokens): milliseconds to build the why card of the last generated token, and
+ * to draw the terminal app's heatmap and a whole frame for it (best of 3 each). */
+static double long_context(cli_model *cm, int n_context, double *heatmap_ms, double *frame_ms, char *err,
+                           size_t errlen) {
     session_config cfg = {.n_ctx = cm->e->n_ctx, .chat = false, .capture_attention = true};
     sampler_params_default(&cfg.sampling);
     cfg.sampling.temperature = 0;
@@ -202,6 +206,8 @@ static double why_card_ms(cli_model *cm, int n_context, char *err, size_t errlen
             why_card_free(&w);
             if (ms < 0 || t < ms) ms = t;
         }
+        if (ms >= 0 && tui_bench_draw(s, cm->tok, 50, 200, 3, heatmap_ms, frame_ms, err, errlen) < 0)
+            *heatmap_ms = *frame_ms = -1;
     }
     free(text);
     session_free(s);
@@ -310,7 +316,7 @@ int bench_main(int argc, char **argv) {
     if (rc == 0) {
         int ctx = bo.why_context > bo.n_decode + 64 ? bo.why_context : bo.n_decode + 64;
         if (ctx > hp->n_ctx_train) ctx = hp->n_ctx_train;
-        double on = -1, off = -1, why = -1;
+        double on = -1, off = -1, why = -1, heatmap = -1, frame = -1;
         if (cli_create_engine(&cm, bo.backend, bo.device, ctx, true, false, err, sizeof err) == 0) {
             for (int r = 0; r < bo.repeat; r++) { /* alternate, best of each: a busy machine slows both */
                 double a = session_decode(&cm, false, bo.n_decode, err, sizeof err);
@@ -319,7 +325,8 @@ int bench_main(int argc, char **argv) {
                 if (b > on) on = b;
             }
             if (bo.why_context > 0) {
-                if (bo.why_context <= hp->n_ctx_train) why = why_card_ms(&cm, bo.why_context, err, sizeof err);
+                if (bo.why_context <= hp->n_ctx_train)
+                    why = long_context(&cm, bo.why_context, &heatmap, &frame, err, sizeof err);
                 else fprintf(stderr, "llmscope bench: why card skipped: the model's context is %d tokens\n", hp->n_ctx_train);
             }
             engine_destroy(cm.e);
@@ -331,6 +338,9 @@ int bench_main(int argc, char **argv) {
         else
             fprintf(stderr, "llmscope bench: session decode failed: %s\n", err);
         if (why >= 0) printf("why card of a token at position ~%d: %.1f ms (best of 3)\n", bo.why_context, why);
+        if (heatmap >= 0)
+            printf("terminal app at that token, 200x50: attention pane %.2f ms, whole frame %.2f ms (best of 3)\n",
+                   heatmap, frame);
     }
     if (rc) fprintf(stderr, "llmscope bench: %s\n", err);
     free(tokens);

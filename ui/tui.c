@@ -532,7 +532,23 @@ void tui_options_default(tui_options *o) {
     o->device = -1;
 }
 
-static void app_free(tui_app *a) {
+/* Everything the app needs before its first frame; ncurses must already be running (the
+ * palette asks the terminal about its colours). */
+void tui_app_init(tui_app *a, const tui_options *opt) {
+    memset(a, 0, sizeof *a);
+    a->opt = opt;
+    a->s = opt->session;
+    a->tok = opt->tokenizer;
+    a->m = session_model(a->s);
+    tui_palette_init(&a->pal, opt->color, a->color_name, sizeof a->color_name);
+    tui_input_init(&a->input);
+    a->chat.width = -1;
+    a->dirty = true;
+    a->role_filter = -1;
+    grounding_params_default(&a->ground_params);
+}
+
+void tui_app_free(tui_app *a) {
     free_turns(a);
     free(a->turns);
     tui_chat_free(&a->chat);
@@ -601,18 +617,8 @@ int tui_run(const tui_options *opt) {
     putp("\033[?2004h"); /* bracketed paste: pasted newlines do not send */
 
     tui_app app;
-    memset(&app, 0, sizeof app);
     tui_app *a = &app;
-    a->opt = opt;
-    a->s = opt->session;
-    a->tok = opt->tokenizer;
-    a->m = session_model(a->s);
-    tui_palette_init(&a->pal, opt->color, a->color_name, sizeof a->color_name);
-    tui_input_init(&a->input);
-    a->chat.width = -1;
-    a->dirty = true;
-    a->role_filter = -1;
-    grounding_params_default(&a->ground_params);
+    tui_app_init(a, opt);
     if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
     else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
         tui_message(a, false, "no colours (NO_COLOR or the terminal): shades and attributes instead");
@@ -654,7 +660,7 @@ int tui_run(const tui_options *opt) {
     g_screen_active = 0;
     delscreen(screen);
     restore_handlers(&old);
-    app_free(a);
+    tui_app_free(a);
     if (g_signal) {
         fprintf(stderr, "llmscope: stopped by signal %d\n", (int)g_signal);
         return 1;

@@ -43,4 +43,11 @@ void tui_options_default(tui_options *o);
  * terminal, screen could not be initialised, missing options). */
 int tui_run(const tui_options *opt);
 
+/* For `llmscope bench`: draws the screen for session S's latest token into an off-screen
+ * terminal of ROWS x COLS (256 colours, output to /dev/null) REPS times and reports the
+ * best time of the attention pane alone and of a whole frame, in milliseconds.
+ * Returns 0, or -1 with ERR filled. */
+int tui_bench_draw(session *s, const struct tokenizer *tok, int rows, int cols, int reps,
+                   double *heatmap_ms, double *frame_ms, char *err, size_t errlen);
+
 #endif
