@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tokens per micro-batch (fewer when long contexts make the attention scratch large). */
-#define MAX_UBATCH 64
+/* Tokens per micro-batch (fewer when long contexts make the attention scratch large):
+ * large enough that the tiled matrix kernel has many tiles of tokens in flight on a big
+ * GPU (an 8B model's 4096-row projections are only 32 tiles of rows). */
+#define MAX_UBATCH 512
 /* Budget for the attention scores scratch and the attention capture buffer. */
 #define SCRATCH_BUDGET (256ull << 20)
 #define NO_PARAM UINT32_MAX
@@ -479,7 +481,7 @@ static void matvec(vk_engine *e, const vk_use *u, uint32_t row_begin, uint32_t r
         q.rows = hi - lo;
         q.y_off = p.y_off + (lo - row_begin);
         q.bias_off = p.bias_off + (lo - row_begin);
-        vk_op_matvec(&e->rt, &e->k, w->type, u->sets[i], &q);
+        vk_op_matrix(&e->rt, &e->k, w->type, u->sets[i], &q);
     }
 }
 

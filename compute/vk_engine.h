@@ -2,7 +2,7 @@
  *
  * Weights are uploaded once to device-local memory (split by rows where a matrix exceeds
  * the device's buffer limit). A decode step is one command buffer, one submit, one wait;
- * a prompt is evaluated in micro-batches of up to 64 tokens, one submit each. Attention
+ * a prompt is evaluated in micro-batches of up to 512 tokens, one submit each. Attention
  * rows are written by the attention kernel itself into host-visible memory while it
  * computes them; the top-k, log-sum-exp and entropy of the logits are reduced on the GPU
  * (engine_batch.top_k ...), so the CPU reads the full vocabulary only when asked. */

@@ -2,6 +2,7 @@
 #include "vk_ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,40 @@ uint32_t vk_type_unit(uint32_t type) {
     return 0;
 }
 
+/* Shared memory the matmul kernel needs for tiles T (its two padded tiles, plus the
+ * reduction scratch every kernel declares in common.glsl). */
+static uint32_t matmul_shared_bytes(const vk_matmul_tiles *t) {
+    return (t->bk * (t->bm + 1) + t->bk * (t->bn + 1)) * 4 + 64 * 4;
+}
+
+static bool matmul_tiles_ok(const vk_runtime *rt, const vk_matmul_tiles *t) {
+    if (!t->bm || !t->bn || !t->bk || !t->tm || !t->tn || t->bm % t->tm || t->bn % t->tn ||
+        t->bk % 8 || t->tm * t->tn > 128 || t->bm > 256 || t->bn > 256 || t->bk > 128)
+        return false;
+    uint32_t wg = (t->bm / t->tm) * (t->bn / t->tn);
+    return wg >= rt->subgroup_size && wg <= 256 && wg <= rt->props.limits.maxComputeWorkGroupInvocations &&
+           wg <= rt->props.limits.maxComputeWorkGroupSize[0] &&
+           matmul_shared_bytes(t) <= rt->props.limits.maxComputeSharedMemorySize;
+}
+
+/* Tiles for this device: large ones (8 x 8 outputs per invocation) where the workgroup
+ * of four subgroups allows, else smaller; LLMSCOPE_VK_MATMUL="BM,BN,BK,TM,TN" overrides
+ * (for tuning on a new GPU; an invalid shape is ignored). */
+static vk_matmul_tiles pick_matmul_tiles(const vk_runtime *rt, uint32_t wg) {
+    const vk_matmul_tiles choices[] = {
+        wg >= 256 ? (vk_matmul_tiles){128, 128, 32, 8, 8} : wg >= 128 ? (vk_matmul_tiles){128, 64, 32, 8, 8}
+                                                                      : (vk_matmul_tiles){64, 64, 32, 8, 8},
+        {64, 64, 32, 8, 8}, {64, 32, 32, 8, 4}, {32, 32, 16, 4, 4},
+    };
+    const char *env = getenv("LLMSCOPE_VK_MATMUL");
+    vk_matmul_tiles t;
+    if (env && sscanf(env, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) == 5 && matmul_tiles_ok(rt, &t))
+        return t;
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+        if (matmul_tiles_ok(rt, &choices[i])) return choices[i];
+    return choices[sizeof choices / sizeof choices[0] - 1];
+}
+
 int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     memset(k, 0, sizeof *k);
     /* Four subgroups per workgroup keeps the two-level reductions short on every vendor:
@@ -42,11 +77,20 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     /* matvec: tokens per workgroup, and rows per workgroup = one per expected subgroup */
     const uint32_t mv_spec[2] = {VK_MATVEC_TOKENS, k->matvec_rows};
     const uint32_t chunk = VK_TOPK_CHUNK;
+    /* matmul: the tile shape, and from how many tokens it beats the matvec kernel (which
+     * reads the weights once per 8 tokens); LLMSCOPE_VK_MATMUL_MIN overrides */
+    k->tiles = pick_matmul_tiles(rt, k->wg);
+    const uint32_t mm_spec[5] = {k->tiles.bm, k->tiles.bn, k->tiles.bk, k->tiles.tm, k->tiles.tn};
+    const uint32_t mm_wg = (k->tiles.bm / k->tiles.tm) * (k->tiles.bn / k->tiles.tn);
+    const char *min_env = getenv("LLMSCOPE_VK_MATMUL_MIN");
+    k->matmul_min = min_env && atoi(min_env) > 0 ? (uint32_t)atoi(min_env) : 16;
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
         snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
         if (vk_kernel_create(rt, &k->matvec[t], name, 4, k->wg, mv_spec, 2, err, errlen)) return -1;
+        snprintf(name, sizeof name, "matmul_%s", GPU_TYPES[i].suffix);
+        if (vk_kernel_create(rt, &k->matmul[t], name, 4, mm_wg, mm_spec, 5, err, errlen)) return -1;
         snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
         if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
     }
@@ -66,6 +110,7 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
 void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
     for (int t = 0; t < GGML_TYPE_COUNT_; t++) {
         vk_kernel_destroy(rt, &k->matvec[t]);
+        vk_kernel_destroy(rt, &k->matmul[t]);
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
     vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->swiglu,
@@ -159,6 +204,18 @@ void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescript
                   const vk_matvec_push *p) {
     dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(p->rows, k->matvec_rows),
                     div_up(p->n, VK_MATVEC_TOKENS));
+}
+
+void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p) {
+    dispatch_folded(rt, &k->matmul[type], set, p, sizeof *p, div_up(p->rows, k->tiles.bm),
+                    div_up(p->n, k->tiles.bn));
+}
+
+void vk_op_matrix(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p) {
+    if (p->n >= k->matmul_min) vk_op_matmul(rt, k, type, set, p);
+    else vk_op_matvec(rt, k, type, set, p);
 }
 
 void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,

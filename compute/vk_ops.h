@@ -21,10 +21,20 @@
 /* The largest head_dim the attention kernel's shared memory holds. */
 #define VK_MAX_HEAD_DIM 256
 
+/* Tile shape of the matrix-matrix kernel (specialization constants 1..5 of matmul.glsl):
+ * a workgroup of (bm/tm) * (bn/tn) invocations computes bm rows x bn tokens, bk columns
+ * per step, each invocation tm x tn outputs. */
+typedef struct vk_matmul_tiles {
+    uint32_t bm, bn, bk, tm, tn;
+} vk_matmul_tiles;
+
 typedef struct vk_kernels {
     uint32_t wg;                            /* workgroup size */
     uint32_t matvec_rows;                   /* matrix rows per matvec workgroup */
     vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params */
+    vk_kernel matmul[GGML_TYPE_COUNT_];     /* W, x, y, params: the same as matvec */
+    vk_matmul_tiles tiles;
+    uint32_t matmul_min;                    /* batches of this many tokens or more use matmul */
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
     vk_kernel rmsnorm, layernorm;           /* x, params, y */
     vk_kernel rope;                         /* x, cos/sin table */
@@ -90,6 +100,13 @@ typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
 /* --- recording -------------------------------------------------------------------- */
 /* Rows P->row0 .. +P->rows of weight part TYPE, for P->n vectors. */
 void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p);
+/* The same product by the tiled matrix-matrix kernel (same buffers, push constants and
+ * flags): for micro-batches of k->matmul_min tokens or more. */
+void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
+                  const vk_matvec_push *p);
+/* Whichever of the two suits P->n tokens. */
+void vk_op_matrix(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p);
 void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                     const vk_get_rows_push *p);

@@ -447,6 +447,106 @@ static void test_split_weights(void) {
     fixture_close(&fx);
 }
 
+/* A long random prompt (longer than a tile of the matrix kernel, several of the
+ * attention kernel's key chunks), evaluated by the GPU in two evals (the second at a
+ * non-zero position), then a few decode steps deep in the context: logits, every
+ * attention row and the hidden states against the CPU engine's single batch. */
+#define LONG_T 300
+#define LONG_DECODE 3
+static void test_long(void) {
+    fixture fx;
+    if (!fixture_open(&fx)) return;
+    engine_destroy(fx.gpu);
+    engine_destroy(fx.cpu);
+    fx.gpu = NULL;
+    const int T = LONG_T + LONG_DECODE, V = fx.V, L = fx.L, H = fx.H, D = fx.D;
+    char err[512];
+    fx.cpu = engine_cpu_create(&fx.m, T, err, sizeof err);
+    CHECKF(fx.cpu, "engine_cpu_create: %s", err);
+    if (fx.cpu) {
+        fx.gpu = engine_vulkan_create(&fx.m, T, -1, true, err, sizeof err);
+        CHECKF(fx.gpu, "engine_vulkan_create: %s", err);
+    }
+    if (!fx.cpu || !fx.gpu) {
+        fixture_close(&fx);
+        return;
+    }
+    int32_t tokens[LONG_T + LONG_DECODE];
+    unsigned long long rng = 0x2545f4914f6cdd1dull;
+    for (int i = 0; i < T; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        tokens[i] = (int32_t)((rng >> 33) % (unsigned long long)V);
+    }
+    const size_t n_att = (size_t)L * H * T * T;
+    float *cl = malloc((size_t)T * V * sizeof *cl), *ca = malloc(n_att * sizeof *ca);
+    float *ch = malloc((size_t)(L + 1) * D * sizeof *ch), *gh = malloc((size_t)(L + 1) * D * sizeof *gh);
+    float *gl = malloc((size_t)LONG_T * V * sizeof *gl), *ga = malloc(n_att * sizeof *ga);
+    engine_batch cb = {.tokens = tokens, .n_tokens = T, .all_positions = true, .logits = cl, .attention = ca};
+    int rc = engine_eval(fx.cpu, &cb, err, sizeof err);
+    CHECKF(rc == 0, "cpu eval: %s", err);
+    /* the CPU's hidden states after the prompt, for the GPU's second half */
+    engine_batch ch_b = {.tokens = tokens, .n_tokens = LONG_T, .hidden = ch};
+    if (rc == 0) rc = engine_eval(fx.cpu, &ch_b, err, sizeof err);
+    double range = 0;
+    if (rc == 0) {
+        const float *last = cl + (size_t)(T - 1) * V;
+        float lo = last[0], hi = last[0];
+        for (int v = 1; v < V; v++) lo = last[v] < lo ? last[v] : lo, hi = last[v] > hi ? last[v] : hi;
+        range = (double)hi - lo;
+    }
+    const int half = LONG_T / 2;
+    double dl = 0, da = 0, dh = 0;
+    for (int part = 0; rc == 0 && part < 2; part++) {
+        const int p0 = part ? half : 0, n = part ? LONG_T - half : half;
+        engine_batch gb = {.tokens = tokens + p0, .n_tokens = n, .pos = p0, .all_positions = true,
+                           .logits = gl, .attention = ga, .hidden = part ? gh : NULL};
+        if (engine_eval(fx.gpu, &gb, err, sizeof err)) {
+            CHECKF(0, "gpu eval of positions %d..%d: %s", p0, p0 + n - 1, err);
+            rc = -1;
+            break;
+        }
+        double d = max_abs_diff(gl, cl + (size_t)p0 * V, (size_t)n * V);
+        dl = d > dl ? d : dl;
+        /* GPU rows: [layer][head][n][p0 + n]; CPU rows: [layer][head][T][T] */
+        for (int lh = 0; lh < L * H; lh++)
+            for (int t = 0; t < n; t++) {
+                d = max_abs_diff(ga + ((size_t)lh * n + t) * (p0 + n), ca + ((size_t)lh * T + p0 + t) * T,
+                                 (size_t)(p0 + n));
+                da = d > da ? d : da;
+            }
+        if (part) dh = max_abs_diff(gh, ch, (size_t)(L + 1) * D);
+    }
+    for (int i = 0; rc == 0 && i < LONG_DECODE; i++) {
+        const int pos = LONG_T + i;
+        int32_t ids[TOPK];
+        float vals[TOPK], lse, ent;
+        engine_batch gb = {.tokens = tokens + pos, .n_tokens = 1, .pos = pos, .logits = gl, .attention = ga,
+                           .top_k = TOPK, .top_ids = ids, .top_logits = vals, .logsumexp = &lse, .entropy = &ent};
+        if (engine_eval(fx.gpu, &gb, err, sizeof err)) {
+            CHECKF(0, "gpu decode at %d: %s", pos, err);
+            break;
+        }
+        double d = max_abs_diff(gl, cl + (size_t)pos * V, (size_t)V);
+        dl = d > dl ? d : dl;
+        for (int lh = 0; lh < L * H; lh++) {
+            d = max_abs_diff(ga + (size_t)lh * (pos + 1), ca + ((size_t)lh * T + pos) * T, (size_t)pos + 1);
+            da = d > da ? d : da;
+        }
+        char where[64];
+        snprintf(where, sizeof where, "decode at %d", pos);
+        check_reduction(where, cl + (size_t)pos * V, V, ids, vals, TOPK, lse, ent, 1e-3 * range);
+    }
+    double hs = max_abs(ch, (size_t)(L + 1) * D);
+    if (verbose())
+        fprintf(stderr, "  %s long: vs CPU logits %.3g (range %.3g) attention %.3g hidden %.3g (scale %.3g)\n",
+                current_model, dl, range, da, dh, hs);
+    CHECKF(dl <= 1e-3 * range, "long prompt: logits differ from the CPU by %g (range %g)", dl, range);
+    CHECKF(da <= 1e-4, "long prompt: attention differs from the CPU by %g", da);
+    CHECKF(dh <= 1e-4 * hs, "long prompt: hidden states differ from the CPU by %g (scale %g)", dh, hs);
+    free(cl), free(ca), free(ch), free(gh), free(gl), free(ga);
+    fixture_close(&fx);
+}
+
 /* Bad requests are refused with one line, and the engine stays usable. */
 static void test_errors(void) {
     fixture fx;
@@ -523,6 +623,12 @@ int main(void) {
             run_named(names[i], p, "greedy", test_greedy);
         }
     }
+    static const char *long_models[] = {"llama-k-tiny-q4_k_m", "llama-k-tiny-q5_k_m", "llama-k-tiny-q6_k",
+                                        "llama-k-tiny-q8_0", "llama-k-tiny-q4_0", "llama-k-tiny-bf16",
+                                        "llama-k-tiny-f16", "qwen2-tiny-f16", "qwen3-tiny-f16",
+                                        "gpt2-tiny-f16", "stories260K"};
+    for (size_t i = 0; i < sizeof long_models / sizeof long_models[0]; i++)
+        if (!only || !*only || strcmp(only, long_models[i]) == 0) run_named(long_models[i], 0, "long", test_long);
     run_named("gpt2-tiny-f16", 0, "split-weights", test_split_weights);
     run_named("llama-gqa-tiny-f32", 0, "split-weights", test_split_weights);
     run_named("qwen2-tiny-f16", 0, "errors", test_errors);

@@ -115,9 +115,17 @@ static double max_err(const float *got, const float *want, size_t n) {
 
 /* ---- matrix-vector products on real tensors ---------------------------------------- */
 
+/* The tiled matrix-matrix kernel with tile shape T instead of the device's choice, in a
+ * copy of the kernel table (NULL when T is not valid here). */
+typedef struct matmul_variant {
+    vk_kernels k;
+    vk_kernel kernel;
+} matmul_variant;
+
 /* Checks y = W x on the GPU for N vectors against op_matmul, each output within 1e-5 of
- * sum |w_i x_i| (computed here from the reference dequantisation). */
-static void check_matvec(const weight *w, int n) {
+ * sum |w_i x_i| (computed here from the reference dequantisation), by the matvec kernel,
+ * or by the matmul kernel (of the device's tile shape, or of VARIANT's when given). */
+static void check_product(const weight *w, int n, bool matmul, const matmul_variant *variant) {
     const int64_t rows = w->rows, cols = w->cols;
     float *x = malloc((size_t)(n * cols) * sizeof *x), *want = malloc((size_t)(n * rows) * sizeof *want);
     float *row = malloc((size_t)cols * sizeof *row), *mag = malloc((size_t)(n * rows) * sizeof *mag);
@@ -146,15 +154,18 @@ static void check_matvec(const weight *w, int n) {
                                     .n = (uint32_t)n, .x_off = 0, .x_stride = (uint32_t)cols,
                                     .y_off = vw.parts[i].row0, .y_stride = (uint32_t)rows,
                                     .row_bytes = vw.row_bytes};
-                vk_op_matvec(&G->rt, &G->k, vw.type, s, &p);
+                if (!matmul) vk_op_matvec(&G->rt, &G->k, vw.type, s, &p);
+                else vk_op_matmul(&G->rt, variant ? &variant->k : &G->k, vw.type, s, &p);
             }
+            memset(by->map, 0x7f, by->size); /* unwritten outputs would show */
             if (submit()) {
                 const float *got = by->map;
                 int bad = 0;
                 for (int64_t i = 0; i < n * rows && bad < 5; i++)
                     if (!(fabs((double)got[i] - want[i]) <= 1e-5 * mag[i] + 1e-30)) {
-                        CHECKF(0, "%s (%s) n=%d: y[%lld] = %.9g, expected %.9g (scale %g)", w->name,
-                               ggml_type_name(w->type), n, (long long)i, got[i], want[i], mag[i]);
+                        CHECKF(0, "%s (%s) n=%d %s: y[%lld] = %.9g, expected %.9g (scale %g)", w->name,
+                               ggml_type_name(w->type), n, matmul ? "matmul" : "matvec", (long long)i,
+                               got[i], want[i], mag[i]);
                         bad++;
                     }
             }
@@ -229,8 +240,9 @@ static void test_matvec_real_tensors(void) {
             for (size_t t = 0; t < 8; t++)
                 if (ws[i]->data && ws[i]->type == types[t] && seen[t] < 2) {
                     seen[t]++;
-                    check_matvec(ws[i], 1);
-                    check_matvec(ws[i], 11); /* a batch: one full block of 8 and a partial one */
+                    check_product(ws[i], 1, false, NULL);
+                    check_product(ws[i], 11, false, NULL); /* one full block of 8 and a partial one */
+                    check_product(ws[i], 70, true, NULL);  /* a full tile of tokens and a partial one */
                     check_get_rows(ws[i]);
                 }
         model_free(&m);
@@ -254,20 +266,22 @@ static void test_matvec_bias_accumulate(void) {
         return;
     }
     vk_buffer *bx = buf(x, sizeof x), *by = buf(y0, sizeof y0), *bp = buf(bias, sizeof bias);
-    if (bx && by && bp && begin()) {
+    for (int matmul = 0; matmul < 2 && bx && by && bp && begin(); matmul++) {
+        memcpy(by->map, y0, sizeof y0);
         VkDescriptorSet s = set_of(4, &vw.parts[0].buf, bx, by, bp, NULL, NULL);
         /* rows R0 .. R0+RN-1 only: y[t][r] += W[r] x[t] + bias[r] */
         vk_matvec_push p = {.cols = C, .rows = RN, .row0 = R0, .n = N, .x_stride = C, .y_off = R0,
                             .y_stride = R, .row_bytes = C * 4, .bias_off = R0,
                             .flags = VK_MATVEC_BIAS | VK_MATVEC_ACCUMULATE};
-        vk_op_matvec(&G->rt, &G->k, GGML_TYPE_F32, s, &p);
+        if (matmul) vk_op_matmul(&G->rt, &G->k, GGML_TYPE_F32, s, &p);
+        else vk_op_matvec(&G->rt, &G->k, GGML_TYPE_F32, s, &p);
         if (submit()) {
             const float *got = by->map;
             for (int t = 0; t < N; t++)
                 for (int r = 0; r < R; r++) {
                     float expect = r >= R0 && r < R0 + RN ? y0[t * R + r] + (want[t * R + r] + bias[r]) : y0[t * R + r];
-                    CHECKF(fabs(got[t * R + r] - expect) <= 1e-5 * (1 + fabs(expect)), "y[%d][%d] = %g, expected %g",
-                           t, r, got[t * R + r], expect);
+                    CHECKF(fabs(got[t * R + r] - expect) <= 1e-5 * (1 + fabs(expect)), "%s: y[%d][%d] = %g, expected %g",
+                           matmul ? "matmul" : "matvec", t, r, got[t * R + r], expect);
                 }
         }
     }
@@ -288,10 +302,62 @@ static void test_matvec_partial_unit(void) {
                     {.name = "f16 172", .type = GGML_TYPE_F16, .cols = C, .rows = R, .data = h16, .row_bytes = C * 2},
                     {.name = "bf16 172", .type = GGML_TYPE_BF16, .cols = C, .rows = R, .data = b16, .row_bytes = C * 2}};
     for (int i = 0; i < 3; i++) {
-        check_matvec(&ws[i], 1);
-        check_matvec(&ws[i], 9);
+        check_product(&ws[i], 1, false, NULL);
+        check_product(&ws[i], 9, false, NULL);
+        check_product(&ws[i], 21, true, NULL); /* partial unit, partial column, row and token tiles */
         check_get_rows(&ws[i]);
     }
+}
+
+/* Every tile shape the host may choose on some device (and an odd one), built here with
+ * this device's limits, on real tensors of two block layouts and a float one with a
+ * partial unit: shapes other than this device's own are tested too. */
+static void test_matmul_tile_shapes(void) {
+    if (!gpu_ready()) return;
+    static const vk_matmul_tiles shapes[] = {
+        {128, 128, 32, 8, 8}, {128, 64, 32, 8, 8}, {64, 64, 32, 8, 8}, {64, 32, 32, 8, 4},
+        {32, 32, 16, 4, 4}, {32, 64, 64, 4, 8}, {16, 16, 8, 2, 2},
+    };
+    char path[512], err[512];
+    model m;
+    bool have = test_shared_path(path, sizeof path, "models/llama-k-tiny-q4_k_m.gguf") &&
+                model_load(&m, path, err, sizeof err) == 0;
+    enum { R = 37, C = 172 };
+    static float f32[R * C];
+    fill(f32, R * C, 1);
+    weight odd = {.name = "f32 37x172", .type = GGML_TYPE_F32, .cols = C, .rows = R, .data = f32, .row_bytes = C * 4};
+    int built = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const vk_matmul_tiles *t = &shapes[i];
+        uint32_t wg = (t->bm / t->tm) * (t->bn / t->tn);
+        if (wg > G->rt.props.limits.maxComputeWorkGroupInvocations || wg < G->rt.subgroup_size ||
+            (t->bk * (t->bm + t->bn + 2) + 64) * 4 > G->rt.props.limits.maxComputeSharedMemorySize)
+            continue;
+        const weight *ws[3] = {&odd, have ? &m.layers[0].ffn_down : NULL, have ? &m.layers[1].wv : NULL};
+        for (int j = 0; j < 3; j++) {
+            if (!ws[j]) continue;
+            matmul_variant *v = calloc(1, sizeof *v);
+            v->k = G->k;
+            v->k.tiles = *t;
+            const char *names[] = {[GGML_TYPE_F32] = "matmul_f32", [GGML_TYPE_Q4_K] = "matmul_q4_k",
+                                   [GGML_TYPE_Q6_K] = "matmul_q6_k"};
+            uint32_t type = ws[j]->type;
+            const uint32_t spec[5] = {t->bm, t->bn, t->bk, t->tm, t->tn};
+            if (type >= sizeof names / sizeof names[0] || !names[type]) {
+                CHECKF(0, "unexpected type %s", ggml_type_name(type));
+            } else if (vk_kernel_create(&G->rt, &v->kernel, names[type], 4, wg, spec, 5, err, sizeof err)) {
+                CHECKF(0, "tiles %ux%ux%u/%ux%u: %s", t->bm, t->bn, t->bk, t->tm, t->tn, err);
+            } else {
+                v->k.matmul[type] = v->kernel;
+                check_product(ws[j], 67, true, v);
+                built++;
+                vk_kernel_destroy(&G->rt, &v->kernel);
+            }
+            free(v);
+        }
+    }
+    if (have) model_free(&m);
+    CHECKF(built >= 6, "only %d tile shapes could be built", built);
 }
 
 /* ---- normalisation, rope, element-wise ------------------------------------------------ */
@@ -467,6 +533,7 @@ int main(void) {
     RUN(test_matvec_real_tensors);
     RUN(test_matvec_bias_accumulate);
     RUN(test_matvec_partial_unit);
+    RUN(test_matmul_tile_shapes);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
     RUN(test_rope);
