@@ -63,14 +63,14 @@ typedef struct vk_engine {
     vk_layer *layers;
 
     vk_buffer params, rope_table, dummy, staging;
-    vk_buffer x, xn, q, att, ffa, ffb, logits, scores, topk_part, topk_out; /* device */
+    vk_buffer x, xn, q, att, ffa, ffb, logits, scores, attn_part, topk_part, topk_out; /* device */
     vk_buffer ids;                                                          /* upload */
     vk_buffer logits_rb, capture_buf, hidden_rb, topk_rb;                   /* readback */
 
     VkDescriptorPool pool;
     vk_use use_embd, use_pos, use_out;
     VkDescriptorSet set_add_pos, set_norm, set_q_norm, set_rope_q, set_swiglu, set_gelu,
-        set_topk_partial, set_topk_merge;
+        set_topk_partial, set_topk_merge, set_attn_merge;
 
     bool profile;
     const char *marks[VK_MAX_TIMESTAMPS];
@@ -215,6 +215,8 @@ static int create_buffers(vk_engine *e, char *err, size_t errlen) {
         {&e->ffb, ub * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"},
         {&e->logits, ub * hp->n_vocab * f, VK_MEM_DEVICE, "logits"},
         {&e->scores, (VkDeviceSize)hp->n_head * ub * n_ctx * f, VK_MEM_DEVICE, "attention scores"},
+        {&e->attn_part, vk_attention_part_floats(&e->k, (uint32_t)n_ctx, (uint32_t)hp->n_head, (uint32_t)hp->head_dim) * f,
+         VK_MEM_DEVICE, "attention chunk records"},
         {&e->topk_part, ub * n_chunks * (3 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE, "top-k scratch"},
         {&e->topk_out, ub * (2 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE, "top-k results"},
         {&e->ids, ub * sizeof(int32_t), VK_MEM_UPLOAD, "token ids"},
@@ -249,11 +251,12 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
         set_create(e, &e->set_topk_partial, err, errlen, 2, &e->logits, &e->topk_part) ||
         set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out))
         return -1;
+    vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
+    if (set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap)) return -1;
     if (e->position_embd.n_parts &&
         (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, NULL, err, errlen) ||
          set_create(e, &e->set_add_pos, err, errlen, 3, &e->x, &e->xn, &e->x)))
         return -1;
-    vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
     for (int l = 0; l < hp->n_layer; l++) {
         vk_layer *L = &e->layers[l];
         bool fused = L->wqkv.n_parts > 0;
@@ -266,8 +269,8 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
             (!hp->gelu && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, &e->params, err, errlen)) ||
             set_create(e, &L->set_k_norm, err, errlen, 3, &L->k_cache, &e->params, &L->k_cache) ||
             set_create(e, &L->set_rope_k, err, errlen, 2, &L->k_cache, table) ||
-            set_create(e, &L->set_attention, err, errlen, 6, &e->q, &L->k_cache, &L->v_cache, &e->att,
-                       &e->scores, cap))
+            set_create(e, &L->set_attention, err, errlen, 7, &e->q, &L->k_cache, &L->v_cache, &e->att,
+                       &e->scores, cap, &e->attn_part))
             return -1;
     }
     return 0;
@@ -383,7 +386,7 @@ static void vk_destroy(engine *base) {
         vk_weight_free(rt, &e->position_embd);
         vk_weight_free(rt, &e->output_own);
         vk_buffer *bufs[] = {&e->params, &e->rope_table, &e->dummy, &e->staging, &e->x, &e->xn,
-                             &e->q, &e->att, &e->ffa, &e->ffb, &e->logits, &e->scores,
+                             &e->q, &e->att, &e->ffa, &e->ffb, &e->logits, &e->scores, &e->attn_part,
                              &e->topk_part, &e->topk_out, &e->ids, &e->logits_rb,
                              &e->capture_buf, &e->hidden_rb, &e->topk_rb};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vk_buffer_destroy(rt, bufs[i]);
@@ -583,7 +586,7 @@ static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batc
         .cap_stride = (uint32_t)row_len,
         .cap_off = capture ? (uint32_t)l * (uint32_t)hp->n_head * (uint32_t)u->n_out * (uint32_t)row_len : 0,
         .scale = 1.0f / sqrtf((float)hd)};
-    vk_op_attention(&e->rt, &e->k, L->set_attention, &pa, n, (uint32_t)hp->n_head);
+    vk_op_attention(&e->rt, &e->k, L->set_attention, e->set_attn_merge, &pa, n, (uint32_t)hp->n_head);
     vk_barrier(&e->rt);
     mark(e, "attention");
 

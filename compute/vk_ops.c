@@ -84,6 +84,14 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     const uint32_t mm_wg = (k->tiles.bm / k->tiles.tm) * (k->tiles.bn / k->tiles.tn);
     const char *min_env = getenv("LLMSCOPE_VK_MATMUL_MIN");
     k->matmul_min = min_env && atoi(min_env) > 0 ? (uint32_t)atoi(min_env) : 16;
+    /* Attention splits rows longer than this into chunks: on a GPU only long contexts,
+     * where one workgroup per (token, head) leaves most of the chip idle and the merge
+     * pass (one more dispatch and barrier per layer) pays for itself; on a CPU device
+     * shorter ones, so that the tests exercise the split path. LLMSCOPE_VK_ATTN_CHUNK
+     * overrides (tuning). */
+    const char *chunk_env = getenv("LLMSCOPE_VK_ATTN_CHUNK");
+    k->attn_chunk = rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 128 : 1024;
+    if (chunk_env && atoi(chunk_env) > 0) k->attn_chunk = (uint32_t)atoi(chunk_env);
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
@@ -97,7 +105,8 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     if (vk_kernel_create(rt, &k->rmsnorm, "rmsnorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->layernorm, "layernorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->rope, "rope", 2, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->attention, "attention", 6, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention, "attention", 7, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention_merge, "attention_merge", 4, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->swiglu, "swiglu", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->gelu, "gelu", 2, k->wg, NULL, 0, err, errlen) ||
@@ -113,7 +122,7 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->matmul[t]);
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
-    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->swiglu,
+    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->swiglu,
                            &k->add, &k->gelu, &k->topk_partial, &k->topk_merge};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
 }
@@ -236,9 +245,35 @@ void vk_op_rope(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const 
     dispatch_folded(rt, &k->rope, set, p, sizeof *p, div_up(threads, k->wg), 1);
 }
 
-void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set,
+void vk_attention_split(const vk_kernels *k, uint32_t pos, uint32_t n_tokens, uint32_t *chunk,
+                        uint32_t *n_chunks) {
+    uint32_t n_kv = pos + n_tokens; /* the last token's keys: the longest row */
+    if (n_tokens > VK_ATTN_SPLIT_MAX_TOKENS || n_kv <= k->attn_chunk) {
+        *chunk = n_kv;
+        *n_chunks = 1;
+        return;
+    }
+    uint32_t c = k->attn_chunk;
+    if (div_up(n_kv, c) > VK_ATTN_MAX_CHUNKS) c = div_up(n_kv, VK_ATTN_MAX_CHUNKS);
+    *chunk = c;
+    *n_chunks = div_up(n_kv, c);
+}
+
+size_t vk_attention_part_floats(const vk_kernels *k, uint32_t n_ctx, uint32_t n_head, uint32_t head_dim) {
+    uint32_t chunks = div_up(n_ctx, k->attn_chunk);
+    if (chunks > VK_ATTN_MAX_CHUNKS) chunks = VK_ATTN_MAX_CHUNKS;
+    return (size_t)VK_ATTN_SPLIT_MAX_TOKENS * n_head * chunks * (2 + head_dim);
+}
+
+void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, VkDescriptorSet merge_set,
                      const vk_attention_push *p, uint32_t n_tokens, uint32_t n_head) {
-    vk_dispatch(rt, &k->attention, set, p, sizeof *p, n_tokens, n_head, 1);
+    vk_attention_push q = *p;
+    vk_attention_split(k, p->pos, n_tokens, &q.chunk, &q.n_chunks);
+    vk_dispatch(rt, &k->attention, set, &q, sizeof q, q.n_chunks, n_head, n_tokens);
+    if (q.n_chunks > 1) {
+        vk_barrier(rt);
+        vk_dispatch(rt, &k->attention_merge, merge_set, &q, sizeof q, n_head, n_tokens, 1);
+    }
 }
 
 void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {

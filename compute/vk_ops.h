@@ -20,6 +20,10 @@
 #define VK_TOPK_MAX 64
 /* The largest head_dim the attention kernel's shared memory holds. */
 #define VK_MAX_HEAD_DIM 256
+/* Split-key attention: batches of at most this many tokens split their keys into chunks
+ * (decode has too few (token, head) pairs to fill a GPU), at most this many chunks. */
+#define VK_ATTN_SPLIT_MAX_TOKENS 8
+#define VK_ATTN_MAX_CHUNKS 256
 
 /* Tile shape of the matrix-matrix kernel (specialization constants 1..5 of matmul.glsl):
  * a workgroup of (bm/tm) * (bn/tn) invocations computes bm rows x bn tokens, bk columns
@@ -38,7 +42,9 @@ typedef struct vk_kernels {
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
     vk_kernel rmsnorm, layernorm;           /* x, params, y */
     vk_kernel rope;                         /* x, cos/sin table */
-    vk_kernel attention;                    /* q, k, v, out, scores, capture */
+    vk_kernel attention;                    /* q, k, v, out, scores, capture, partials */
+    vk_kernel attention_merge;              /* partials, scores, out, capture */
+    uint32_t attn_chunk;                    /* keys per chunk when attention splits */
     vk_kernel swiglu, add;                  /* a, b, y */
     vk_kernel gelu;                         /* x, y */
     vk_kernel topk_partial;                 /* logits, records */
@@ -91,6 +97,7 @@ typedef struct {
     int32_t cap_first;
     uint32_t cap_rows, cap_stride, cap_off;
     float scale;
+    uint32_t chunk, n_chunks; /* set by vk_op_attention */
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* swiglu, add */
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
@@ -114,9 +121,17 @@ void vk_op_rmsnorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, con
 void vk_op_layernorm(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_layernorm_push *p);
 void vk_op_rope(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_rope_push *p);
 /* N_TOKENS query tokens x N_HEAD heads; the scores scratch holds n_head * n_tokens rows
- * of p->score_stride floats. */
-void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set,
+ * of p->score_stride floats. Short rows are one pass; the keys of long rows in small
+ * batches are split into chunks (vk_attention_split) whose records (vk_attention_part_
+ * floats) a second pass merges, with a barrier between the two. SET binds the first
+ * pass's buffers, MERGE_SET the second's. */
+void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, VkDescriptorSet merge_set,
                      const vk_attention_push *p, uint32_t n_tokens, uint32_t n_head);
+/* How vk_op_attention splits the keys of a batch: keys per chunk and chunks (1: one pass). */
+void vk_attention_split(const vk_kernels *k, uint32_t pos, uint32_t n_tokens, uint32_t *chunk,
+                        uint32_t *n_chunks);
+/* Floats of the chunk records for contexts of N_CTX positions. */
+size_t vk_attention_part_floats(const vk_kernels *k, uint32_t n_ctx, uint32_t n_head, uint32_t head_dim);
 void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
 void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p);

@@ -58,7 +58,7 @@ typedef struct vk_fns {
 
 /* The most storage buffers one kernel binds, and the push-constant block every kernel
  * may use (128 bytes is the minimum every Vulkan device guarantees). */
-#define VK_MAX_BINDINGS 6
+#define VK_MAX_BINDINGS 8
 #define VK_PUSH_BYTES 128
 #define VK_MAX_TIMESTAMPS 1024
 

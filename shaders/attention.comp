@@ -1,17 +1,24 @@
 #version 450
-// attention.comp — causal attention with grouped-query heads, one workgroup per (query
-// token, query head), and the softmax row written out for llmscope's attention views.
+// attention.comp — causal attention with grouped-query heads, the keys split into chunks
+// (flash-decoding), and the softmax rows written out exactly for llmscope's views.
 //
-// Token t of the batch sits at position pos + t and attends to keys 0 .. pos + t of this
-// layer's cache (K and V rows of kv_stride floats; query head h reads cache head
-// h / group). The steps, each over the keys split across the workgroup:
-//   1. scores s_j = q . k_j * scale, kept in this row of the SCORES scratch; max m;
-//   2. e_j = exp(s_j - m) and their sum l;
-//   3. p_j = e_j / l, also copied to CAPTURE when this token's row is wanted (rows
-//      cap_first .. cap_first + cap_rows - 1 of the batch, zero after the causal limit
-//      up to cap_stride) — capture costs one extra store per probability;
-//   4. out = sum_j p_j v_j, one output dimension per invocation (the keys split across
-//      groups of invocations when the workgroup is wider than head_dim).
+// Grid: x = chunk of keys, y = query head, z = query token. Token t of the batch sits at
+// position pos + t and attends to keys 0 .. pos + t of this layer's cache (K and V rows
+// of kv_stride floats; query head h reads cache head h / group). The workgroup of chunk c
+// takes keys c*chunk .. (c+1)*chunk - 1 of that range (none: it returns at once):
+//   1. scores s_j = q . k_j * scale into this (head, token)'s row of the SCORES scratch,
+//      and their maximum m_c;
+//   2. e_j = exp(s_j - m_c), kept in the scratch row, and their sum l_c;
+//   3. the unnormalised output o_c = sum_j e_j v_j, one output dimension per invocation
+//      (the keys split across groups of invocations when the workgroup is wider than
+//      head_dim).
+// With one chunk (n_chunks == 1: short contexts, or batches with parallelism enough in
+// their tokens and heads) the softmax is complete here: out = o_c / l_c, and the rows
+// wanted by the capture (batch rows cap_first .. cap_first + cap_rows - 1) get
+// p_j = e_j / l_c, zero after the causal limit up to cap_stride. Otherwise the record
+// (m_c, l_c, o_c) goes to PART and attention_merge.comp finishes the job, rescaling
+// every chunk by exp(m_c - M) for the row's overall maximum M: the same probabilities,
+// exactly normalised, written in the same place.
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Qbuf { float q[]; };
@@ -20,28 +27,35 @@ layout(binding = 2, std430) readonly buffer Vbuf { float v[]; };
 layout(binding = 3, std430) writeonly buffer Obuf { float o[]; };
 layout(binding = 4, std430) coherent buffer Sbuf { float scores[]; };
 layout(binding = 5, std430) writeonly buffer Cbuf { float capture[]; };
+layout(binding = 6, std430) writeonly buffer Pbuf { float part[]; };
 
 layout(push_constant) uniform Push {
     uint pos, head_dim, group, q_stride, kv_stride, out_stride, score_stride;
     int cap_first;
     uint cap_rows, cap_stride, cap_off;
     float scale;
+    uint chunk, n_chunks;
 } pc;
 
 shared float q_sh[256]; // head_dim <= 256, checked when the engine is created
 shared float out_part[256]; // one partial output per invocation (WG <= 256)
 
 void main() {
-    uint t = gl_WorkGroupID.x, h = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
+    uint c = gl_WorkGroupID.x, h = gl_WorkGroupID.y, t = gl_WorkGroupID.z, lid = gl_LocalInvocationID.x;
+    uint n_heads = gl_NumWorkGroups.y, n_tokens = gl_NumWorkGroups.z;
     uint n_kv = pc.pos + t + 1u;
+    uint j0 = c * pc.chunk;
+    if (j0 >= n_kv) return; // uniform over the workgroup: a chunk past this token's keys
+    uint j1 = min(n_kv, j0 + pc.chunk);
+    bool direct = pc.n_chunks == 1u;
     uint kv_base = (h / pc.group) * pc.head_dim;
-    uint srow = (h * gl_NumWorkGroups.x + t) * pc.score_stride;
+    uint srow = (h * n_tokens + t) * pc.score_stride;
 
     for (uint d = lid; d < pc.head_dim; d += WG) q_sh[d] = q[t * pc.q_stride + h * pc.head_dim + d];
     barrier();
 
     float m = -1.0 / 0.0;
-    for (uint j = lid; j < n_kv; j += WG) {
+    for (uint j = j0 + lid; j < j1; j += WG) {
         uint kb = j * pc.kv_stride + kv_base;
         float s = 0.0;
         for (uint d = 0; d < pc.head_dim; d++) s += q_sh[d] * k[kb + d];
@@ -52,32 +66,34 @@ void main() {
     m = wg_max(m);
 
     float l = 0.0;
-    for (uint j = lid; j < n_kv; j += WG) {
+    for (uint j = j0 + lid; j < j1; j += WG) {
         float e = exp(scores[srow + j] - m);
         scores[srow + j] = e;
         l += e;
     }
     l = wg_sum(l);
 
-    int crow = int(t) - pc.cap_first;
-    bool captured = crow >= 0 && crow < int(pc.cap_rows);
-    uint cbase = pc.cap_off + (h * pc.cap_rows + uint(crow)) * pc.cap_stride;
-    for (uint j = lid; j < n_kv; j += WG) {
-        float p = scores[srow + j] / l;
-        scores[srow + j] = p;
-        if (captured) capture[cbase + j] = p;
+    if (direct) {
+        int crow = int(t) - pc.cap_first;
+        if (crow >= 0 && crow < int(pc.cap_rows)) {
+            uint cbase = pc.cap_off + (h * pc.cap_rows + uint(crow)) * pc.cap_stride;
+            for (uint j = lid; j < n_kv; j += WG) capture[cbase + j] = scores[srow + j] / l;
+            for (uint j = n_kv + lid; j < pc.cap_stride; j += WG) capture[cbase + j] = 0.0;
+        }
     }
-    if (captured)
-        for (uint j = n_kv + lid; j < pc.cap_stride; j += WG) capture[cbase + j] = 0.0;
     memoryBarrierBuffer();
     barrier();
 
+    // o_c, divided by l_c at once when this is the only chunk
+    float inv = direct ? 1.0 / l : 1.0;
     uint ob = t * pc.out_stride + h * pc.head_dim;
+    uint rec = ((t * n_heads + h) * pc.n_chunks + c) * (2u + pc.head_dim);
     if (pc.head_dim >= WG) {
         for (uint d = lid; d < pc.head_dim; d += WG) {
             float acc = 0.0;
-            for (uint j = 0; j < n_kv; j++) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
-            o[ob + d] = acc;
+            for (uint j = j0; j < j1; j++) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
+            if (direct) o[ob + d] = acc * inv;
+            else part[rec + 2u + d] = acc;
         }
     } else {
         // fewer dimensions than invocations: S slices of head_dim invocations each take
@@ -85,13 +101,18 @@ void main() {
         uint S = WG / pc.head_dim, slice = lid / pc.head_dim, d = lid % pc.head_dim;
         float acc = 0.0;
         if (slice < S)
-            for (uint j = slice; j < n_kv; j += S) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
+            for (uint j = j0 + slice; j < j1; j += S) acc += scores[srow + j] * v[j * pc.kv_stride + kv_base + d];
         out_part[lid] = acc;
         barrier();
         if (slice == 0) {
             float sum = 0.0;
-            for (uint k = 0; k < S; k++) sum += out_part[k * pc.head_dim + d];
-            o[ob + d] = sum;
+            for (uint i = 0; i < S; i++) sum += out_part[i * pc.head_dim + d];
+            if (direct) o[ob + d] = sum * inv;
+            else part[rec + 2u + d] = sum;
         }
+    }
+    if (!direct && lid == 0) {
+        part[rec] = m;
+        part[rec + 1u] = l;
     }
 }

@@ -75,14 +75,15 @@ static void buf_free(vk_buffer *b) {
     free(b);
 }
 
-static VkDescriptorSet set_of(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
-                              vk_buffer *e, vk_buffer *f) {
-    vk_buffer *bufs[6] = {a, b, c, d, e, f};
+static VkDescriptorSet set_of7(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
+                               vk_buffer *e, vk_buffer *f, vk_buffer *g) {
+    vk_buffer *bufs[7] = {a, b, c, d, e, f, g};
     VkDescriptorSet s = VK_NULL_HANDLE;
     char err[512];
     CHECKF(vk_set_create(&G->rt, G->pool, n, bufs, &s, err, sizeof err) == 0, "%s", err);
     return s;
 }
+#define set_of(n, a, b, c, d, e, f) set_of7(n, a, b, c, d, e, f, NULL)
 
 /* Starts recording (with a fresh descriptor pool: each check allocates its few sets). */
 static bool begin(void) {
@@ -454,38 +455,71 @@ out:
 
 /* ---- attention -------------------------------------------------------------------- */
 
-static void test_attention(void) {
-    if (!gpu_ready()) return;
-    /* 4 query tokens at positions 3..6 over a cache of 7, 4 query heads sharing 2 kv
-     * heads; scores sharp enough that softmax rows are far from uniform. */
-    enum { T = 4, POS = 3, H = 4, HKV = 2, HD = 32, CTX = 16, NKV = POS + T, QD = H * HD, KVD = HKV * HD };
-    static float q[T * QD], k[CTX * KVD], v[CTX * KVD], want_out[T * QD], want_p[T * H * NKV];
-    fill(q, T * QD, 1.5f), fill(k, CTX * KVD, 1.5f), fill(v, CTX * KVD, 1);
+/* Attention of T query tokens at positions POS.. over a cache of POS + T keys, 4 query
+ * heads sharing 2 kv heads of HEAD_DIM, keys split into chunks of CHUNK (when the batch
+ * is small enough to split), against op_attention_head; probabilities captured into
+ * layer 2 of a 3-layer capture buffer, with zeros past each query. Scores are sharp
+ * enough that the rows are far from uniform. */
+static void check_attention(int T, int POS, int HD, uint32_t chunk) {
+    enum { H = 4, HKV = 2 };
+    const int NKV = POS + T, CTX = NKV + 5, QD = H * HD, KVD = HKV * HD;
+    float *q = malloc((size_t)T * QD * 4), *k = malloc((size_t)CTX * KVD * 4), *v = malloc((size_t)CTX * KVD * 4);
+    float *want_out = malloc((size_t)T * QD * 4), *want_p = malloc((size_t)T * H * NKV * 4), *scores = malloc((size_t)NKV * 4);
+    fill(q, (size_t)T * QD, 1.5f), fill(k, (size_t)CTX * KVD, 1.5f), fill(v, (size_t)CTX * KVD, 1);
     const float scale = 1.0f / sqrtf((float)HD);
-    float scores[NKV];
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
             op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, POS + t + 1, HD,
                               KVD, scale, scores, want_out + t * QD + h * HD);
             for (int j = 0; j < NKV; j++) want_p[(h * T + t) * NKV + j] = j <= POS + t ? scores[j] : 0;
         }
-    vk_buffer *bq = buf(q, sizeof q), *bk = buf(k, sizeof k), *bv = buf(v, sizeof v);
-    vk_buffer *bo = buf(NULL, sizeof want_out), *bs = buf(NULL, (size_t)H * T * CTX * 4);
+    vk_kernels kk = G->k;
+    kk.attn_chunk = chunk;
+    uint32_t c, n_chunks;
+    vk_attention_split(&kk, (uint32_t)POS, (uint32_t)T, &c, &n_chunks);
+    vk_buffer *bq = buf(q, (size_t)T * QD * 4), *bk = buf(k, (size_t)CTX * KVD * 4), *bv = buf(v, (size_t)CTX * KVD * 4);
+    vk_buffer *bo = buf(NULL, (size_t)T * QD * 4), *bs = buf(NULL, (size_t)H * T * CTX * 4);
     vk_buffer *bc = buf(NULL, (size_t)3 * H * T * NKV * 4); /* layer 2 of 3 is written */
-    if (bq && bk && bv && bo && bs && bc && begin()) {
-        vk_attention_push p = {.pos = POS, .head_dim = HD, .group = H / HKV, .q_stride = QD,
-                               .kv_stride = KVD, .out_stride = QD, .score_stride = CTX, .cap_first = 0,
-                               .cap_rows = T, .cap_stride = NKV, .cap_off = 2 * H * T * NKV, .scale = scale};
+    vk_buffer *bp = buf(NULL, vk_attention_part_floats(&kk, (uint32_t)CTX, H, (uint32_t)HD) * 4);
+    if (bq && bk && bv && bo && bs && bc && bp && begin()) {
+        vk_attention_push p = {.pos = (uint32_t)POS, .head_dim = (uint32_t)HD, .group = H / HKV, .q_stride = (uint32_t)QD,
+                               .kv_stride = (uint32_t)KVD, .out_stride = (uint32_t)QD, .score_stride = (uint32_t)CTX,
+                               .cap_first = 0, .cap_rows = (uint32_t)T, .cap_stride = (uint32_t)NKV,
+                               .cap_off = (uint32_t)(2 * H * T * NKV), .scale = scale};
         memset(bc->map, 0x7f, bc->size); /* so that unwritten zeros would show */
-        vk_op_attention(&G->rt, &G->k, set_of(6, bq, bk, bv, bo, bs, bc), &p, T, H);
+        memset(bo->map, 0x7f, bo->size);
+        vk_op_attention(&G->rt, &kk, set_of7(7, bq, bk, bv, bo, bs, bc, bp), set_of(4, bp, bs, bo, bc, NULL, NULL), &p,
+                        (uint32_t)T, H);
         if (submit()) {
-            double eo = max_err(bo->map, want_out, T * QD);
-            double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, H * T * NKV);
-            CHECKF(eo <= 1e-5, "attention output: error %g", eo);
-            CHECKF(ep <= 1e-6, "attention probabilities (with zeros past each query): error %g", ep);
+            double eo = max_err(bo->map, want_out, (size_t)T * QD);
+            double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, (size_t)H * T * NKV);
+            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u): error %g", T, POS, HD,
+                   n_chunks, c, eo);
+            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u): error %g", T, POS,
+                   HD, n_chunks, c, ep);
         }
     }
-    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc);
+    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp);
+    free(q), free(k), free(v), free(want_out), free(want_p), free(scores);
+}
+
+static void test_attention(void) {
+    if (!gpu_ready()) return;
+    check_attention(4, 3, 32, 1024);   /* one pass */
+    check_attention(4, 37, 32, 16);    /* split: 3 chunks, the early tokens' last one partial */
+    check_attention(1, 200, 64, 7);    /* decode, 29 chunks; head_dim as wide as the workgroup */
+    check_attention(3, 60, 128, 1);    /* a chunk per key */
+    check_attention(1, 600, 16, 1);    /* more keys than chunks allowed: the chunk grows */
+    check_attention(12, 50, 32, 8);    /* too many tokens to split: one pass */
+    uint32_t c, n;
+    vk_kernels kk = G->k;
+    kk.attn_chunk = 16;
+    vk_attention_split(&kk, 37, 4, &c, &n);
+    CHECKF(c == 16 && n == 3, "split of 41 keys by 16: %u chunks of %u", n, c);
+    vk_attention_split(&kk, 5000, 1, &c, &n);
+    CHECKF(n <= VK_ATTN_MAX_CHUNKS && c * n >= 5001, "split of 5001 keys: %u chunks of %u", n, c);
+    vk_attention_split(&kk, 100, 9, &c, &n);
+    CHECKF(n == 1, "a batch of 9 tokens is not split (%u chunks)", n);
 }
 
 /* ---- vocabulary reduction ------------------------------------------------------------ */
