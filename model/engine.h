@@ -63,7 +63,16 @@ static inline void engine_destroy(engine *e) {
     if (e) e->ops->destroy(e);
 }
 
-/* The CPU reference engine (model/forward_cpu.c). */
+/* The CPU reference engine (model/forward_cpu.c), with the default options below. */
 engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen);
+
+/* How the CPU engine computes; all zero is the default. Every setting gives the same
+ * bits: threads share out whole rows and heads, and the fast products sum like ops.c. */
+typedef struct cpu_engine_options {
+    int n_threads;   /* 0: $LLMSCOPE_THREADS if set, else the number of online cores */
+    bool reference;  /* ops.c's plain matrix products on one thread: the yardstick */
+} cpu_engine_options;
+engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_options *opt,
+                               char *err, size_t errlen);
 
 #endif

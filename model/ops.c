@@ -1,8 +1,9 @@
 /* ops.c — the reference operations of the forward pass (see ops.h).
  *
- * Written to be read: each function is the textbook formula with f32 arithmetic. The only
- * concession to speed is in the matrix products, which dequantise each weight row once and
- * use it for every input vector, since weights dominate the memory traffic. */
+ * Written to be read: each function is the textbook formula with f32 arithmetic. These are
+ * the yardstick: tests check the CPU engine's fast matrix products (ops_fast.c) and the
+ * Vulkan shaders against them. The one concession to speed is the order of the sums in a
+ * dot product (eight partial sums, see dot_add), which the fast paths share. */
 #include "ops.h"
 #include "quant.h"
 
@@ -11,44 +12,54 @@
 #include <string.h>
 
 /* Rows are dequantised in pieces of this many elements, so no row length ever needs a
- * heap buffer. It is a multiple of every block size (32 and 256). */
+ * heap buffer. It is a multiple of every block size (32 and 256) and of the eight partial
+ * sums below, so the pieces do not change the result. */
 #define ROW_CHUNK 2048
 
-/* Eight independent partial sums let the compiler keep several multiply-adds in flight
- * (and use SIMD) instead of waiting on one running total. */
-static float dot(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
+/* Adds a[i] * b[i] into eight partial sums, element i into sum i % 8 (a tail of fewer
+ * than eight goes into sum 0), so the compiler can keep several multiply-adds in flight
+ * and use SIMD instead of waiting on one running total. Every dot product of the forward
+ * pass uses this order; ops_fast.c follows it too, to give the same bits. */
+static void dot_add(float acc[8], const float *a, const float *b, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
     for (; i < n; i++) acc[0] += a[i] * b[i];
+}
+
+static float dot_sum(const float acc[8]) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-void op_matmul(const weight *w, const float *x, float *y, int n) {
-    const int64_t cols = w->cols, rows = w->rows;
-    const uint8_t *base = w->data;
-    /* f32 rows can be used in place when the mapping leaves them float-aligned. */
-    const bool in_place = w->type == GGML_TYPE_F32 && (uintptr_t)base % sizeof(float) == 0;
-    const uint64_t block_elems = ggml_block_elems(w->type), block_bytes = ggml_block_bytes(w->type);
-    float buf[ROW_CHUNK];
+static float dot(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    dot_add(acc, a, b, n);
+    return dot_sum(acc);
+}
 
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *row = base + (uint64_t)r * w->row_bytes;
-        if (in_place) {
-            const float *wr = (const float *)(const void *)row;
-            for (int j = 0; j < n; j++)
-                y[(int64_t)j * rows + r] = dot(wr, x + (int64_t)j * cols, cols);
-            continue;
-        }
-        for (int j = 0; j < n; j++) y[(int64_t)j * rows + r] = 0.0f;
-        for (int64_t c0 = 0; c0 < cols; c0 += ROW_CHUNK) {
-            int64_t len = cols - c0 < ROW_CHUNK ? cols - c0 : ROW_CHUNK;
-            dequantize_row(w->type, row + (uint64_t)c0 / block_elems * block_bytes, buf, len);
-            for (int j = 0; j < n; j++)
-                y[(int64_t)j * rows + r] += dot(buf, x + (int64_t)j * cols + c0, len);
-        }
+/* Row R of W times X: the row is dequantised one piece at a time and the partial sums
+ * carry on from piece to piece, as if the whole row had been dequantised at once. */
+static float row_dot(const weight *w, int64_t r, const float *x) {
+    const uint8_t *row = (const uint8_t *)w->data + (uint64_t)r * w->row_bytes;
+    /* f32 rows can be used in place when the mapping leaves them float-aligned. */
+    if (w->type == GGML_TYPE_F32 && (uintptr_t)row % sizeof(float) == 0)
+        return dot((const float *)(const void *)row, x, w->cols);
+    const uint64_t block_elems = ggml_block_elems(w->type), block_bytes = ggml_block_bytes(w->type);
+    float acc[8] = {0}, buf[ROW_CHUNK];
+    for (int64_t c0 = 0; c0 < w->cols; c0 += ROW_CHUNK) {
+        int64_t len = w->cols - c0 < ROW_CHUNK ? w->cols - c0 : ROW_CHUNK;
+        dequantize_row(w->type, row + (uint64_t)c0 / block_elems * block_bytes, buf, len);
+        dot_add(acc, buf, x + c0, len);
     }
+    return dot_sum(acc);
+}
+
+/* The plain way: every output is its own dot product (a row used by N vectors is
+ * dequantised N times; ops_fast.c is the version that avoids that). */
+void op_matmul(const weight *w, const float *x, float *y, int n) {
+    for (int64_t r = 0; r < w->rows; r++)
+        for (int j = 0; j < n; j++)
+            y[(int64_t)j * w->rows + r] = row_dot(w, r, x + (int64_t)j * w->cols);
 }
 
 void op_matvec(const weight *w, const float *x, float *y) { op_matmul(w, x, y, 1); }

@@ -601,6 +601,114 @@ static void engine_errors_and_rewind(void) {
     model_free(&m);
 }
 
+/* ---- threads and the reference products -------------------------------------------- */
+
+/* Everything one configuration of the engine returns for a prompt: the batch (every
+ * position's logits and attention rows, the hidden states) and then a few tokens decoded
+ * one at a time after it. */
+typedef struct engine_run {
+    float *logits, *attention, *hidden, *decode_logits;
+    size_t n_logits, n_attention, n_hidden, n_decode;
+} engine_run;
+
+enum { AGREE_DECODE = 3 };
+
+static void engine_run_free(engine_run *r) {
+    free(r->logits);
+    free(r->attention);
+    free(r->hidden);
+    free(r->decode_logits);
+}
+
+static int run_engine(const model *m, const cpu_engine_options *opt, const int32_t *tokens, int T,
+                      engine_run *r) {
+    const model_hparams *hp = &m->hp;
+    char err[512];
+    memset(r, 0, sizeof *r);
+    r->n_logits = (size_t)T * hp->n_vocab;
+    r->n_attention = (size_t)hp->n_layer * hp->n_head * T * T;
+    r->n_hidden = (size_t)(hp->n_layer + 1) * hp->n_embd;
+    r->n_decode = (size_t)AGREE_DECODE * hp->n_vocab;
+    r->logits = malloc(r->n_logits * sizeof(float));
+    r->attention = malloc(r->n_attention * sizeof(float));
+    r->hidden = malloc(r->n_hidden * sizeof(float));
+    r->decode_logits = malloc(r->n_decode * sizeof(float));
+    engine *e = engine_cpu_create_opts(m, T + AGREE_DECODE, opt, err, sizeof err);
+    CHECKF(e != NULL, "engine_cpu_create_opts: %s", err);
+    int rc = -1;
+    if (e && r->logits && r->attention && r->hidden && r->decode_logits) {
+        engine_batch b = {.tokens = tokens, .n_tokens = T, .all_positions = true,
+                          .logits = r->logits, .attention = r->attention, .hidden = r->hidden};
+        rc = engine_eval(e, &b, err, sizeof err);
+        for (int i = 0; rc == 0 && i < AGREE_DECODE; i++) {
+            engine_batch d = {.tokens = tokens + i, .n_tokens = 1, .pos = T + i,
+                              .logits = r->decode_logits + (size_t)i * hp->n_vocab};
+            rc = engine_eval(e, &d, err, sizeof err);
+        }
+        CHECKF(rc == 0, "eval: %s", err);
+    }
+    engine_destroy(e);
+    return rc;
+}
+
+static int differences(const float *a, const float *b, size_t n) {
+    int d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof *a) != 0;
+    return d;
+}
+
+/* The engine's results do not depend on its thread count or on which products it uses:
+ * threads share out whole output rows and whole attention rows, and the fast products
+ * (ops_fast.c) add the same terms in the same order as ops.c's op_matmul. So every
+ * configuration must return the same bits as the reference configuration (op_matmul, one
+ * thread), for a prompt longer than one micro-batch and for decoding after it. Models
+ * chosen to cover every code path: k-quants, f16 with biases, GELU and a fused QKV
+ * matrix (gpt2), per-head Q/K norms (qwen3), f32 with a feed-forward width that is not a
+ * multiple of 8 (stories260K). */
+static void threads_and_reference_agree(void) {
+    static const char *names[] = {"llama-k-tiny-q4_k_m", "gpt2-tiny-f16", "qwen3-tiny-f16",
+                                  "stories260K"};
+    static const cpu_engine_options configs[] = {{1, false}, {3, false}, {4, false}};
+    char path[512], rel[128], err[512];
+    REQUIRE_SHARED(path, "models/stories260K.gguf");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(rel, sizeof rel, "models/%s.gguf", names[i]);
+        if (!test_shared_path(path, sizeof path, rel)) {
+            CHECKF(0, "../shared/%s missing", rel);
+            continue;
+        }
+        model m;
+        if (model_load(&m, path, err, sizeof err)) {
+            CHECKF(0, "model_load: %s", err);
+            continue;
+        }
+        /* 70 tokens: two micro-batches; ids spread over the vocabulary */
+        int T = m.hp.n_ctx_train - AGREE_DECODE < 70 ? m.hp.n_ctx_train - AGREE_DECODE : 70;
+        int32_t tokens[70];
+        for (int t = 0; t < T; t++) tokens[t] = (int32_t)((7919u * (unsigned)t + 3u) % (unsigned)m.hp.n_vocab);
+        const cpu_engine_options reference = {1, true};
+        engine_run want;
+        if (run_engine(&m, &reference, tokens, T, &want) == 0) {
+            for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+                engine_run got;
+                if (run_engine(&m, &configs[c], tokens, T, &got) == 0) {
+                    int dl = differences(got.logits, want.logits, want.n_logits);
+                    int da = differences(got.attention, want.attention, want.n_attention);
+                    int dh = differences(got.hidden, want.hidden, want.n_hidden);
+                    int dd = differences(got.decode_logits, want.decode_logits, want.n_decode);
+                    CHECKF(dl + da + dh + dd == 0,
+                           "%s, %d threads: %d logits, %d attention values, %d hidden values and "
+                           "%d decoded logits differ from the reference engine", names[i],
+                           configs[c].n_threads, dl, da, dh, dd);
+                }
+                engine_run_free(&got);
+            }
+        }
+        engine_run_free(&want);
+        model_free(&m);
+    }
+}
+
 /* ---- discovery ---------------------------------------------------------------------- */
 
 static int golden_filter(const struct dirent *d) {
@@ -660,5 +768,6 @@ int main(void) {
     free(names);
     RUN(stories260k_once_upon_a_time);
     RUN(engine_errors_and_rewind);
+    RUN(threads_and_reference_agree);
     return test_exit_code();
 }

@@ -1,0 +1,284 @@
+/* ops_fast.c — matrix products straight from the stored blocks (see ops_fast.h).
+ *
+ * Rows are taken four at a time. For each block position, the block of each of the four
+ * rows is decoded into a small float array (it stays in the first-level cache) and its
+ * products with every input vector are added into that vector's eight partial sums.
+ * Everything is plain C with fixed trip counts so that the compiler turns it into SIMD
+ * code (the Makefile builds this file with -O3, which lets GCC vectorise it). The
+ * formulas are quant.c's dequantisation and the partial sums are ops.c's dot(): the same
+ * operations in the same order, so the same bits as op_matmul. */
+#include "ops_fast.h"
+#include "quant.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* On x86-64 the loop over a group of rows is compiled twice, for the baseline processor
+ * (SSE2) and for AVX2, and the processor picks one when it runs: the same C and the same
+ * operations in the same order (ISO C mode fuses no multiply-adds), eight floats per
+ * instruction instead of four. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_COPY 1
+#endif
+
+/* The helpers below must be inlined into each compiled copy of that loop, so that they
+ * are compiled for its processor too. */
+#if defined(__GNUC__) || defined(__clang__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#define LANES 8 /* partial sums per dot product, as in ops.c */
+
+/* Rows taken at a time: their partial sums are independent chains of additions that the
+ * processor overlaps, where one row's eight sums alone would wait on each addition (with
+ * one input vector, as in decoding, that wait would be the limit). */
+#define ROWS 4
+
+/* F32/F16/BF16 rows have no blocks; they are converted this many elements at a time. */
+#define PLAIN_CHUNK 256
+
+typedef float lanes[LANES];
+
+/* fp16_to_f32 without the call (scales need one per block): the same bits for every
+ * input, computed as quant.c's fp16_to_f32_row does. */
+INLINE float half_to_float(uint16_t h) {
+    uint32_t bits;
+    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
+        float f = (float)(h & 0x3ffu) * 0x1p-24f;
+        memcpy(&bits, &f, sizeof bits);
+    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
+        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
+    } else { /* normal: rebias the exponent from 15 to 127 */
+        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
+    }
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ---- decoding one block: the formulas of quant.c, weight by weight ------------------ */
+
+INLINE void decode_q8_0(const block_q8_0 *b, float *w) {
+    const float d = half_to_float(b->d);
+    for (int j = 0; j < QK8_0; j++) w[j] = b->qs[j] * d;
+}
+
+INLINE void decode_q4_0(const block_q4_0 *b, float *w) {
+    const float d = half_to_float(b->d);
+    for (int j = 0; j < QK4_0 / 2; j++) w[j] = ((b->qs[j] & 0x0F) - 8) * d;
+    for (int j = 0; j < QK4_0 / 2; j++) w[j + QK4_0 / 2] = ((b->qs[j] >> 4) - 8) * d;
+}
+
+/* The (scale, min) pair J of a Q4_K/Q5_K block's 12 packed bytes (quant.c explains). */
+INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+INLINE void decode_q4_k(const block_q4_K *b, float *w) {
+    const uint8_t *q = b->qs;
+    const float d = half_to_float(b->d), dmin = half_to_float(b->dmin);
+    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
+        uint8_t sc, m;
+        scale_min_k4(is, b->scales, &sc, &m);
+        const float d1 = d * sc, m1 = dmin * m;
+        scale_min_k4(is + 1, b->scales, &sc, &m);
+        const float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++) w[j + l] = d1 * (q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; l++) w[j + 32 + l] = d2 * (q[l] >> 4) - m2;
+    }
+}
+
+INLINE void decode_q5_k(const block_q5_K *b, float *w) {
+    const uint8_t *ql = b->qs, *qh = b->qh;
+    const float d = half_to_float(b->d), dmin = half_to_float(b->dmin);
+    int shift = 0; /* the fifth bits of this pair of 32s are bits SHIFT and SHIFT+1 of qh */
+    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, shift += 2) {
+        uint8_t sc, m;
+        scale_min_k4(is, b->scales, &sc, &m);
+        const float d1 = d * sc, m1 = dmin * m;
+        scale_min_k4(is + 1, b->scales, &sc, &m);
+        const float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++)
+            w[j + l] = d1 * ((ql[l] & 0xF) + (((qh[l] >> shift) & 1) << 4)) - m1;
+        for (int l = 0; l < 32; l++)
+            w[j + 32 + l] = d2 * ((ql[l] >> 4) + (((qh[l] >> (shift + 1)) & 1) << 4)) - m2;
+    }
+}
+
+INLINE void decode_q6_k(const block_q6_K *b, float *w) {
+    const float d = half_to_float(b->d);
+    const uint8_t *ql = b->ql, *qh = b->qh;
+    const int8_t *sc = b->scales;
+    for (int h = 0; h < QK_K; h += 128, ql += 64, qh += 32, sc += 8) {
+        /* weights l < 16 and l >= 16 of each quarter have different scales; (d * scale)
+         * is rounded once and then multiplies the quant, as in quant.c */
+        for (int half = 0; half < 2; half++) {
+            const float s0 = d * sc[half], s1 = d * sc[half + 2];
+            const float s2 = d * sc[half + 4], s3 = d * sc[half + 6];
+            for (int l = half * 16; l < half * 16 + 16; l++) {
+                w[h + l] = s0 * ((int)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                w[h + l + 32] = s1 * ((int)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                w[h + l + 64] = s2 * ((int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                w[h + l + 96] = s3 * ((int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+            }
+        }
+    }
+}
+
+/* Elements [C0, C0 + LEN) of a row of TYPE into W: one block of a quantised type (C0 a
+ * multiple of the block size, LEN the block size), any run of a plain one. */
+INLINE void decode(uint32_t type, const uint8_t *row, int64_t c0, int len, float *w) {
+    uint16_t h[PLAIN_CHUNK];
+    switch (type) {
+    case GGML_TYPE_Q8_0: decode_q8_0((const block_q8_0 *)(const void *)row + c0 / QK8_0, w); break;
+    case GGML_TYPE_Q4_0: decode_q4_0((const block_q4_0 *)(const void *)row + c0 / QK4_0, w); break;
+    case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_Q6_K: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_F32:
+        memcpy(w, row + c0 * 4, (size_t)len * 4); /* the mapping may not be float-aligned */
+        break;
+    case GGML_TYPE_F16:
+        memcpy(h, row + c0 * 2, (size_t)len * 2);
+        fp16_to_f32_row(h, w, (size_t)len);
+        break;
+    default: /* BF16: the top half of an f32 */
+        memcpy(h, row + c0 * 2, (size_t)len * 2);
+        for (int i = 0; i < len; i++) {
+            uint32_t bits = (uint32_t)h[i] << 16;
+            memcpy(&w[i], &bits, sizeof bits);
+        }
+        break;
+    }
+}
+
+/* ---- products ------------------------------------------------------------------------ */
+
+/* acc[t] += w[0..len) * x_t[0..len) for the N vectors x_t = x + t * x_stride, element i
+ * going to partial sum i % LANES. LEN is a multiple of LANES. */
+INLINE void add_products(lanes *restrict acc, const float *restrict w, int len,
+                         const float *restrict x, int64_t x_stride, int n) {
+    for (int t = 0; t < n; t++) {
+        const float *restrict xt = x + t * x_stride;
+        float a[LANES];
+        memcpy(a, acc[t], sizeof a);
+        for (int i = 0; i < len; i += LANES)
+            for (int j = 0; j < LANES; j++) a[j] += w[i + j] * xt[i + j];
+        memcpy(acc[t], a, sizeof a);
+    }
+}
+
+/* Elements [BODY, LEN) of a row whose length is not a multiple of LANES (fewer than
+ * LANES of them): like ops.c's dot(), they go one after another into partial sum 0. */
+static void add_tail(lanes (*acc)[FAST_MAX_TOKENS], const float (*w)[QK_K], int body, int len,
+                     const float *x, int64_t x_stride, int n) {
+    for (int r = 0; r < ROWS; r++)
+        for (int t = 0; t < n; t++)
+            for (int i = body; i < len; i++) acc[r][t][0] += w[r][i] * x[t * x_stride + i];
+}
+
+/* A group of rows of a quantised TYPE (BLOCK weights per block), block by block. Called
+ * with constants, so that the compiler builds one loop per type with fixed trip counts. */
+INLINE void blocks_of(uint32_t type, int block, int64_t cols, const uint8_t *const row[ROWS],
+                      const float *x, int n, lanes (*acc)[FAST_MAX_TOKENS]) {
+    for (int64_t c0 = 0; c0 < cols; c0 += block) {
+        float wb[ROWS][QK_K];
+        for (int r = 0; r < ROWS; r++) decode(type, row[r], c0, block, wb[r]);
+        for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], block, x + c0, cols, n);
+    }
+}
+
+/* The same for F32, F16 and BF16, PLAIN_CHUNK weights at a time, with a tail when the row
+ * length is not a multiple of LANES. */
+INLINE void plain_chunks(uint32_t type, int64_t cols, const uint8_t *const row[ROWS],
+                         const float *x, int n, lanes (*acc)[FAST_MAX_TOKENS]) {
+    for (int64_t c0 = 0; c0 < cols; c0 += PLAIN_CHUNK) {
+        const int len = cols - c0 < PLAIN_CHUNK ? (int)(cols - c0) : PLAIN_CHUNK;
+        const int body = len - len % LANES;
+        float wb[ROWS][QK_K];
+        for (int r = 0; r < ROWS; r++) decode(type, row[r], c0, len, wb[r]);
+        for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], body, x + c0, cols, n);
+        if (body < len) add_tail(acc, (const float (*)[QK_K])wb, body, len, x + c0, cols, n);
+    }
+}
+
+/* ACC[r][t] = the partial sums of row ROW[r] times x_t, for ROWS rows and N <=
+ * FAST_MAX_TOKENS vectors (x is [n][w->cols]). */
+INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const float *x, int n,
+                      lanes (*acc)[FAST_MAX_TOKENS]) {
+    const int64_t cols = w->cols;
+    for (int r = 0; r < ROWS; r++) memset(acc[r], 0, (size_t)n * sizeof acc[r][0]);
+    switch (w->type) {
+    case GGML_TYPE_Q8_0: blocks_of(GGML_TYPE_Q8_0, QK8_0, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q4_0: blocks_of(GGML_TYPE_Q4_0, QK4_0, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q5_K: blocks_of(GGML_TYPE_Q5_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q6_K: blocks_of(GGML_TYPE_Q6_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_F32: plain_chunks(GGML_TYPE_F32, cols, row, x, n, acc); break;
+    case GGML_TYPE_F16: plain_chunks(GGML_TYPE_F16, cols, row, x, n, acc); break;
+    default: plain_chunks(GGML_TYPE_BF16, cols, row, x, n, acc); break;
+    }
+}
+
+/* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), the order of ops.c's dot(). */
+static inline float lanes_sum(const float *a) {
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* ---- the rows of a product, in groups ------------------------------------------------ */
+
+INLINE void matmul_rows(const weight *w, const float *x, float *y, int n, int64_t row_begin,
+                        int64_t row_end) {
+    const int64_t cols = w->cols, rows = w->rows;
+    for (int t0 = 0; t0 < n; t0 += FAST_MAX_TOKENS) {
+        const int nt = n - t0 < FAST_MAX_TOKENS ? n - t0 : FAST_MAX_TOKENS;
+        const float *xt = x + (int64_t)t0 * cols;
+        for (int64_t r0 = row_begin; r0 < row_end; r0 += ROWS) {
+            const int real = row_end - r0 < ROWS ? (int)(row_end - r0) : ROWS;
+            const uint8_t *row[ROWS];
+            for (int r = 0; r < ROWS; r++) /* past the end: the last row again, unused */
+                row[r] = (const uint8_t *)w->data +
+                         (uint64_t)(r0 + (r < real ? r : real - 1)) * w->row_bytes;
+            lanes acc[ROWS][FAST_MAX_TOKENS];
+            row_group(w, row, xt, nt, acc);
+            for (int r = 0; r < real; r++)
+                for (int t = 0; t < nt; t++)
+                    y[(int64_t)(t0 + t) * rows + r0 + r] = lanes_sum(acc[r][t]);
+        }
+    }
+}
+
+void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
+                               int64_t row_begin, int64_t row_end) {
+    matmul_rows(w, x, y, n, row_begin, row_end);
+}
+
+#ifdef HAVE_AVX2_COPY
+__attribute__((target("avx2"))) static void matmul_rows_avx2(const weight *w, const float *x,
+                                                             float *y, int n, int64_t row_begin,
+                                                             int64_t row_end) {
+    matmul_rows(w, x, y, n, row_begin, row_end);
+}
+#endif
+
+void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t row_begin,
+                      int64_t row_end) {
+#ifdef HAVE_AVX2_COPY
+    /* Q4_0 is the exception: GCC 12's AVX2 code for it decodes at a third of the speed
+     * of its SSE2 code (measured with one input vector; with many they are equal). */
+    if (w->type != GGML_TYPE_Q4_0 && __builtin_cpu_supports("avx2")) {
+        matmul_rows_avx2(w, x, y, n, row_begin, row_end);
+        return;
+    }
+#endif
+    matmul_rows(w, x, y, n, row_begin, row_end);
+}

@@ -1,0 +1,34 @@
+/* ops_fast.h — the matrix product of ops.h, computed from the stored blocks.
+ *
+ * op_matmul (ops.c) is the readable reference: it dequantises a whole row into a buffer,
+ * then takes dot products with it. The CPU engine instead uses fast_matmul_rows, which
+ * decodes one block of a row at a time (32 or 256 weights, kept in cache) and uses it for
+ * every input vector of the batch before moving on, so each weight is read from memory
+ * once per batch of up to FAST_MAX_TOKENS vectors.
+ *
+ * The arithmetic is the reference's, in the same order: each weight is decoded with the
+ * formula of quant.c and the products are summed into the same eight partial sums, so the
+ * results are bit for bit those of op_matmul (tests/test_ops_fast.c checks every type).
+ * Only the memory traffic differs. */
+#ifndef LLMSCOPE_OPS_FAST_H
+#define LLMSCOPE_OPS_FAST_H
+
+#include "model.h"
+
+#include <stdint.h>
+
+/* Input vectors whose products share one pass over a row; more are done in groups. */
+#define FAST_MAX_TOKENS 64
+
+/* Rows [ROW_BEGIN, ROW_END) of y = W x for N vectors: x is [n][w->cols], y is
+ * [n][w->rows] (only the given rows of each output vector are written). Different row
+ * ranges can be computed by different threads at the same time. */
+void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t row_begin,
+                      int64_t row_end);
+
+/* The same, always with the code compiled for the baseline processor (fast_matmul_rows
+ * may pick a copy compiled for a wider instruction set; tests check both). */
+void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
+                               int64_t row_begin, int64_t row_end);
+
+#endif
