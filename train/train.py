@@ -171,12 +171,17 @@ def main():
                 else torch.autocast(device_type="cpu", enabled=False))
     n_steps = args.benchmark or t["steps"]
     t_start, t_log, tokens_seen, loss_sum, loss_n = time.time(), time.time(), 0, 0.0, 0
+    warm_steps, t_warm = min(10, n_steps // 2), None  # the benchmark times steps after these
     model.train()
     step = 0
     for step in range(n_steps):
         lr = lr_at(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
+        if step == warm_steps:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t_warm = time.time()
         rows, learn = stream.next_batch()
         rows = torch.from_numpy(rows.astype(np.int64)).to(device, non_blocking=True)
         learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device, non_blocking=True)
@@ -201,9 +206,15 @@ def main():
     elapsed = time.time() - t_start
     stream.close()
     if args.benchmark:
-        per_step = elapsed / n_steps
-        print(f"benchmark: {per_step * 1000:.0f} ms/step, {tokens_seen / elapsed:,.0f} tok/s; "
-              f"{t['steps']} steps would take {t['steps'] * per_step / 60:.1f} min")
+        # steady state: after compilation and the first epoch's preparation
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timed = n_steps - warm_steps
+        per_step = (time.time() - t_warm) / timed
+        tokens_per_step = t["batch_size"] * t["seq_len"]
+        print(f"benchmark: {per_step * 1000:.0f} ms/step, {tokens_per_step / per_step:,.0f} tok/s after "
+              f"{warm_steps} warm-up steps ({t_warm - t_start:.0f} s); {t['steps']} steps would take "
+              f"{(t_warm - t_start + t['steps'] * per_step) / 60:.1f} min")
         return
     log(f"train: {step + 1} steps, {tokens_seen:,} tokens, {stream.epoch + 1} epochs in {elapsed / 60:.1f} min")
     model.eval()
