@@ -218,11 +218,11 @@ class Tokenizer:
             return ids
         syms = list(to_symbols(piece))
         while len(syms) > 1:
-            best, at = None, -1
+            best = None  # the lowest-ranked merge among adjacent pairs
             for i in range(len(syms) - 1):
                 r = self.rank.get((syms[i], syms[i + 1]))
                 if r is not None and (best is None or r < best):
-                    best, at = r, i
+                    best = r
             if best is None:
                 break
             a, b = self.merges[best]

@@ -170,7 +170,7 @@ def main():
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast(device_type="cpu", enabled=False))
     n_steps = args.benchmark or t["steps"]
-    t_start, t_log, tokens_seen, loss_sum, loss_n = time.time(), time.time(), 0, 0.0, 0
+    t_start, tokens_seen, loss_sum, loss_n = time.time(), 0, torch.zeros((), device=device), 0
     warm_steps, t_warm = min(10, n_steps // 2), None  # the benchmark times steps after these
     model.train()
     step = 0
@@ -192,13 +192,13 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
         opt.step()
         tokens_seen += rows.shape[0] * (rows.shape[1] - 1)
-        loss_sum += float(loss)
+        loss_sum += loss.detach().float()  # stays on the device: no sync every step
         loss_n += 1
         if (step + 1) % t.get("log_every", 50) == 0 or step + 1 == n_steps:
             now = time.time()
-            log(f"step {step + 1:6d}/{n_steps}  epoch {stream.epoch}  loss {loss_sum / loss_n:.4f}  "
+            log(f"step {step + 1:6d}/{n_steps}  epoch {stream.epoch}  loss {float(loss_sum) / loss_n:.4f}  "
                 f"lr {lr:.2e}  {tokens_seen / (now - t_start):,.0f} tok/s  {(now - t_start) / 60:.1f} min")
-            loss_sum, loss_n, t_log = 0.0, 0, now
+            loss_sum, loss_n = torch.zeros((), device=device), 0
         if args.time_limit_min and time.time() - t_start > 60 * args.time_limit_min:
             log(f"train: stopped at step {step + 1} by --time-limit-min {args.time_limit_min} "
                 f"(the schedule assumed {t['steps']}; this run is not the reproducible one)")
