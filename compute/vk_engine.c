@@ -33,12 +33,17 @@ typedef struct vk_use {
 } vk_use;
 
 typedef struct vk_layer {
-    vk_weight wq, wk, wv, wqkv, wo, gate, up, down;
+    /* gate_up: the gate and up rows interleaved (gate 0, up 0, gate 1, ...) when the two
+     * matrices share a type, else gate and up apart. wq and wk of NEOX-rope models are
+     * stored with each rotated pair of rows side by side (see rope_pair_map). */
+    vk_weight wq, wk, wv, wqkv, wo, gate, up, gate_up, down;
     vk_buffer k_cache, v_cache;  /* [n_ctx][kv_dim] */
     /* offsets of the layer's vectors in the params buffer (NO_PARAM: absent) */
     uint32_t attn_norm, attn_norm_b, ffn_norm, ffn_norm_b, bq, bk, bv, bqkv, bo, up_b, down_b,
         q_norm, k_norm;
-    vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_down;
+    vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_gate_up, use_down;
+    /* the decode path's uses read the residual stream x itself and normalise it on the fly */
+    vk_use use_q_x, use_k_x, use_v_x, use_gate_up_x;
     VkDescriptorSet set_k_norm, set_rope_k, set_attention;
 } vk_layer;
 
@@ -57,6 +62,10 @@ typedef struct vk_engine {
     bool capture;
     int q_dim, kv_dim;
 
+    /* The decode path (fewer tokens than the matrix kernel takes) fuses RMSNorm into the
+     * next matrix product, rope into q and k, SwiGLU into gate/up: five steps per layer. */
+    bool fuse;
+
     vk_weight token_embd, position_embd, output_own; /* output_own: untied output head */
     const vk_weight *output;
     uint32_t output_norm, output_norm_b;
@@ -68,8 +77,8 @@ typedef struct vk_engine {
     vk_buffer logits_rb, capture_buf, hidden_rb, topk_rb;                   /* readback */
 
     VkDescriptorPool pool;
-    vk_use use_embd, use_pos, use_out;
-    VkDescriptorSet set_add_pos, set_norm, set_q_norm, set_rope_q, set_swiglu, set_gelu,
+    vk_use use_embd, use_pos, use_out, use_out_x;
+    VkDescriptorSet set_add_pos, set_norm, set_q_norm, set_rope_q, set_swiglu, set_swiglu_pairs, set_gelu,
         set_topk_partial, set_topk_merge, set_attn_merge;
 
     bool profile;
@@ -115,16 +124,64 @@ static int pack_vector(param_pack *p, const float *v, int n, uint32_t *offset) {
     return 0;
 }
 
-static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *b1, vk_buffer *b2,
-                      vk_buffer *b3, char *err, size_t errlen) {
+/* A use of W reading IN and writing OUT: a matrix product's (the weight part, in, out,
+ * the params and the rope table) when PRODUCT, else an embedding lookup's (the weight
+ * part, the ids, out). */
+static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out,
+                      bool product, char *err, size_t errlen) {
     u->w = w;
     u->sets = calloc((size_t)w->n_parts, sizeof *u->sets);
     if (!u->sets) return fail(err, errlen, "out of memory");
+    vk_buffer *table = e->base.model->hp.rope == ROPE_NONE ? &e->dummy : &e->rope_table;
     for (int i = 0; i < w->n_parts; i++) {
-        vk_buffer *bufs[4] = {&w->parts[i].buf, b1, b2, b3};
-        if (vk_set_create(&e->rt, e->pool, b3 ? 4 : 3, bufs, &u->sets[i], err, errlen)) return -1;
+        vk_buffer *bufs[5] = {&w->parts[i].buf, in, out, &e->params, table};
+        if (vk_set_create(&e->rt, e->pool, product ? 5 : 3, bufs, &u->sets[i], err, errlen)) return -1;
     }
     return 0;
+}
+
+/* NEOX rope rotates dimension pairs (i, i + rope_dim/2) of each head; storing q and k
+ * with dimension order 0, half, 1, half + 1, ... (the rest unchanged) makes every rotated
+ * pair two neighbouring rows, as for the NORM layout, so one kernel path rotates both and
+ * the decode path can rotate inside the q and k products. Attention only ever takes dot
+ * products of q with k, which the same permutation of both leaves unchanged; biases and
+ * the per-head norm gains of q and k are permuted alike. Returns the source dimension of
+ * dimension D of a head. */
+static int rope_pair_source(int d, int rope_dim) {
+    int half = rope_dim / 2;
+    return d >= rope_dim ? d : (d & 1) ? d / 2 + half : d / 2;
+}
+
+static bool permute_qk(const model_hparams *hp) { return hp->rope == ROPE_NEOX; }
+
+/* Uploads a q or k matrix (N_HEADS heads), its rows permuted for NEOX models. */
+static int upload_qk(vk_engine *e, const weight *w, int n_heads, vk_weight *out, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    if (!permute_qk(hp) || w->rows != (int64_t)n_heads * hp->head_dim)
+        return vk_weight_upload(&e->rt, &e->staging, w, out, err, errlen);
+    uint32_t rows = (uint32_t)w->rows, *map = malloc((size_t)rows * 2 * sizeof *map);
+    if (!map) return fail(err, errlen, "out of memory");
+    for (uint32_t r = 0; r < rows; r++) {
+        uint32_t h = r / (uint32_t)hp->head_dim, d = r % (uint32_t)hp->head_dim;
+        map[2 * r] = 0;
+        map[2 * r + 1] = h * (uint32_t)hp->head_dim + (uint32_t)rope_pair_source((int)d, hp->rope_dim);
+    }
+    int rc = vk_weight_upload_rows(&e->rt, &e->staging, &w, 1, map, rows, out, err, errlen);
+    free(map);
+    return rc;
+}
+
+/* Packs vector V of N floats (heads of head_dim, or one head's gains), permuted like q
+ * and k for NEOX models. */
+static int pack_qk_vector(param_pack *p, const model_hparams *hp, const float *v, int n, uint32_t *offset) {
+    if (!v || !permute_qk(hp)) return pack_vector(p, v, n, offset);
+    float *t = malloc((size_t)n * sizeof *t);
+    if (!t) return -1;
+    for (int i = 0; i < n; i++)
+        t[i] = v[(i / hp->head_dim) * hp->head_dim + rope_pair_source(i % hp->head_dim, hp->rope_dim)];
+    int rc = pack_vector(p, t, n, offset);
+    free(t);
+    return rc;
 }
 
 static int set_create(vk_engine *e, VkDescriptorSet *set, char *err, size_t errlen, int n, ...) {
@@ -138,12 +195,28 @@ static int set_create(vk_engine *e, VkDescriptorSet *set, char *err, size_t errl
 
 static int upload_layer_weights(vk_engine *e, const layer_weights *lw, vk_layer *L, char *err,
                                 size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    if ((lw->wq.data && upload_qk(e, &lw->wq, hp->n_head, &L->wq, err, errlen)) ||
+        (lw->wk.data && upload_qk(e, &lw->wk, hp->n_head_kv, &L->wk, err, errlen)))
+        return -1;
+    const weight *g = &lw->ffn_gate, *u = &lw->ffn_up;
+    bool interleave = g->data && u->data && g->type == u->type && g->cols == u->cols &&
+                      g->rows == u->rows && g->row_bytes == u->row_bytes && g->rows <= INT32_MAX / 2;
+    if (interleave) {
+        const weight *srcs[2] = {g, u};
+        uint32_t rows = 2 * (uint32_t)g->rows, *map = malloc((size_t)rows * 2 * sizeof *map);
+        if (!map) return fail(err, errlen, "out of memory");
+        for (uint32_t r = 0; r < rows; r++) map[2 * r] = r & 1, map[2 * r + 1] = r / 2;
+        int rc = vk_weight_upload_rows(&e->rt, &e->staging, srcs, 2, map, rows, &L->gate_up, err, errlen);
+        free(map);
+        if (rc) return -1;
+    }
     struct { const weight *src; vk_weight *dst; } mats[] = {
-        {&lw->wq, &L->wq},     {&lw->wk, &L->wk},     {&lw->wv, &L->wv},     {&lw->wqkv, &L->wqkv},
-        {&lw->wo, &L->wo},     {&lw->ffn_gate, &L->gate}, {&lw->ffn_up, &L->up}, {&lw->ffn_down, &L->down},
+        {&lw->wv, &L->wv}, {&lw->wqkv, &L->wqkv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down},
+        {interleave ? NULL : g, &L->gate}, {interleave ? NULL : u, &L->up},
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-        if (mats[i].src->data &&
+        if (mats[i].src && mats[i].src->data &&
             vk_weight_upload(&e->rt, &e->staging, mats[i].src, mats[i].dst, err, errlen))
             return -1;
     return 0;
@@ -156,20 +229,21 @@ static int pack_layer_params(param_pack *p, const model_hparams *hp, const layer
            pack_vector(p, lw->attn_norm_b, d, &L->attn_norm_b) ||
            pack_vector(p, lw->ffn_norm, d, &L->ffn_norm) ||
            pack_vector(p, lw->ffn_norm_b, d, &L->ffn_norm_b) ||
-           pack_vector(p, lw->bq, qd, &L->bq) || pack_vector(p, lw->bk, kvd, &L->bk) ||
+           pack_qk_vector(p, hp, lw->bq, qd, &L->bq) || pack_qk_vector(p, hp, lw->bk, kvd, &L->bk) ||
            pack_vector(p, lw->bv, kvd, &L->bv) || pack_vector(p, lw->bqkv, 3 * d, &L->bqkv) ||
            pack_vector(p, lw->bo, d, &L->bo) || pack_vector(p, lw->ffn_up_b, hp->n_ff, &L->up_b) ||
            pack_vector(p, lw->ffn_down_b, d, &L->down_b) ||
-           pack_vector(p, lw->q_norm, hp->head_dim, &L->q_norm) ||
-           pack_vector(p, lw->k_norm, hp->head_dim, &L->k_norm);
+           pack_qk_vector(p, hp, lw->q_norm, hp->head_dim, &L->q_norm) ||
+           pack_qk_vector(p, hp, lw->k_norm, hp->head_dim, &L->k_norm);
 }
 
+/* Descriptor sets the weights' uses need (each use binds every part of its weight). */
 static int total_parts(const vk_engine *e, int n_layer) {
-    int n = e->token_embd.n_parts + e->position_embd.n_parts + e->output->n_parts;
+    int n = e->token_embd.n_parts + e->position_embd.n_parts + 2 * e->output->n_parts;
     for (int l = 0; l < n_layer; l++) {
         const vk_layer *L = &e->layers[l];
-        n += L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + 3 * L->wqkv.n_parts + L->wo.n_parts +
-             L->gate.n_parts + L->up.n_parts + L->down.n_parts;
+        n += 2 * (L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->gate_up.n_parts) + 3 * L->wqkv.n_parts +
+             L->wo.n_parts + L->gate.n_parts + L->up.n_parts + L->down.n_parts;
     }
     return n;
 }
@@ -212,7 +286,7 @@ static int create_buffers(vk_engine *e, char *err, size_t errlen) {
         {&e->q, ub * e->q_dim * f, VK_MEM_DEVICE, "queries"},
         {&e->att, ub * e->q_dim * f, VK_MEM_DEVICE, "attention output"},
         {&e->ffa, ub * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"},
-        {&e->ffb, ub * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"},
+        {&e->ffb, ub * 2 * hp->n_ff * f, VK_MEM_DEVICE, "MLP activations"}, /* interleaved gate, up */
         {&e->logits, ub * hp->n_vocab * f, VK_MEM_DEVICE, "logits"},
         {&e->scores, (VkDeviceSize)hp->n_head * ub * n_ctx * f, VK_MEM_DEVICE, "attention scores"},
         {&e->attn_part, vk_attention_part_floats(&e->k, (uint32_t)n_ctx, (uint32_t)hp->n_head, (uint32_t)hp->head_dim) * f,
@@ -241,12 +315,14 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
     const model_hparams *hp = &e->base.model->hp;
     vk_buffer *table = hp->rope == ROPE_NONE ? &e->dummy : &e->rope_table;
     if (vk_pool_create(&e->rt, (uint32_t)(32 + 8 * hp->n_layer + total_parts(e, hp->n_layer)), &e->pool, err, errlen) ||
-        use_create(e, &e->use_embd, &e->token_embd, &e->ids, &e->x, NULL, err, errlen) ||
-        use_create(e, &e->use_out, e->output, &e->xn, &e->logits, &e->params, err, errlen) ||
+        use_create(e, &e->use_embd, &e->token_embd, &e->ids, &e->x, false, err, errlen) ||
+        use_create(e, &e->use_out, e->output, &e->xn, &e->logits, true, err, errlen) ||
+        use_create(e, &e->use_out_x, e->output, &e->x, &e->logits, true, err, errlen) ||
         set_create(e, &e->set_norm, err, errlen, 3, &e->x, &e->params, &e->xn) ||
         set_create(e, &e->set_q_norm, err, errlen, 3, &e->q, &e->params, &e->q) ||
         set_create(e, &e->set_rope_q, err, errlen, 2, &e->q, table) ||
         set_create(e, &e->set_swiglu, err, errlen, 3, &e->ffa, &e->ffb, &e->ffa) ||
+        set_create(e, &e->set_swiglu_pairs, err, errlen, 3, &e->ffb, &e->ffb, &e->ffa) ||
         set_create(e, &e->set_gelu, err, errlen, 2, &e->ffa, &e->ffa) ||
         set_create(e, &e->set_topk_partial, err, errlen, 2, &e->logits, &e->topk_part) ||
         set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out))
@@ -254,23 +330,32 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
     vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
     if (set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap)) return -1;
     if (e->position_embd.n_parts &&
-        (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, NULL, err, errlen) ||
+        (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, false, err, errlen) ||
          set_create(e, &e->set_add_pos, err, errlen, 3, &e->x, &e->xn, &e->x)))
         return -1;
     for (int l = 0; l < hp->n_layer; l++) {
         vk_layer *L = &e->layers[l];
         bool fused = L->wqkv.n_parts > 0;
-        if (use_create(e, &L->use_q, fused ? &L->wqkv : &L->wq, &e->xn, &e->q, &e->params, err, errlen) ||
-            use_create(e, &L->use_k, fused ? &L->wqkv : &L->wk, &e->xn, &L->k_cache, &e->params, err, errlen) ||
-            use_create(e, &L->use_v, fused ? &L->wqkv : &L->wv, &e->xn, &L->v_cache, &e->params, err, errlen) ||
-            use_create(e, &L->use_o, &L->wo, &e->att, &e->x, &e->params, err, errlen) ||
-            use_create(e, &L->use_up, &L->up, &e->xn, hp->gelu ? &e->ffa : &e->ffb, &e->params, err, errlen) ||
-            use_create(e, &L->use_down, &L->down, &e->ffa, &e->x, &e->params, err, errlen) ||
-            (!hp->gelu && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, &e->params, err, errlen)) ||
+        const vk_weight *wq = fused ? &L->wqkv : &L->wq, *wk = fused ? &L->wqkv : &L->wk,
+                        *wv = fused ? &L->wqkv : &L->wv;
+        if (use_create(e, &L->use_q, wq, &e->xn, &e->q, true, err, errlen) ||
+            use_create(e, &L->use_k, wk, &e->xn, &L->k_cache, true, err, errlen) ||
+            use_create(e, &L->use_v, wv, &e->xn, &L->v_cache, true, err, errlen) ||
+            use_create(e, &L->use_o, &L->wo, &e->att, &e->x, true, err, errlen) ||
+            use_create(e, &L->use_down, &L->down, &e->ffa, &e->x, true, err, errlen) ||
+            (L->up.n_parts && use_create(e, &L->use_up, &L->up, &e->xn, hp->gelu ? &e->ffa : &e->ffb, true, err, errlen)) ||
+            (L->gate.n_parts && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, true, err, errlen)) ||
+            (L->gate_up.n_parts && use_create(e, &L->use_gate_up, &L->gate_up, &e->xn, &e->ffb, true, err, errlen)) ||
             set_create(e, &L->set_k_norm, err, errlen, 3, &L->k_cache, &e->params, &L->k_cache) ||
             set_create(e, &L->set_rope_k, err, errlen, 2, &L->k_cache, table) ||
             set_create(e, &L->set_attention, err, errlen, 7, &e->q, &L->k_cache, &L->v_cache, &e->att,
                        &e->scores, cap, &e->attn_part))
+            return -1;
+        if (e->fuse && (use_create(e, &L->use_q_x, wq, &e->x, &e->q, true, err, errlen) ||
+                        use_create(e, &L->use_k_x, wk, &e->x, &L->k_cache, true, err, errlen) ||
+                        use_create(e, &L->use_v_x, wv, &e->x, &L->v_cache, true, err, errlen) ||
+                        (L->gate_up.n_parts &&
+                         use_create(e, &L->use_gate_up_x, &L->gate_up, &e->x, &e->ffa, true, err, errlen))))
             return -1;
     }
     return 0;
@@ -305,6 +390,9 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
     e->capture = capture;
     e->q_dim = hp->n_head * hp->head_dim;
     e->kv_dim = hp->n_head_kv * hp->head_dim;
+    /* LLMSCOPE_VK_FUSE=0 turns the decode fusions off (to measure what they save) */
+    const char *fuse = getenv("LLMSCOPE_VK_FUSE");
+    e->fuse = !hp->layer_norm && !(fuse && strcmp(fuse, "0") == 0);
     const char *prof = getenv("LLMSCOPE_VK_PROFILE");
     e->profile = prof && strcmp(prof, "1") == 0;
     param_pack pack = {0};
@@ -377,7 +465,7 @@ static void vk_destroy(engine *base) {
         const model_hparams *hp = &base->model->hp;
         for (int l = 0; e->layers && l < hp->n_layer; l++) {
             vk_layer *L = &e->layers[l];
-            vk_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->gate, &L->up, &L->down};
+            vk_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->gate, &L->up, &L->gate_up, &L->down};
             for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) vk_weight_free(rt, ws[i]);
             vk_buffer_destroy(rt, &L->k_cache);
             vk_buffer_destroy(rt, &L->v_cache);
@@ -395,12 +483,14 @@ static void vk_destroy(engine *base) {
     }
     for (int l = 0; e->layers && l < base->model->hp.n_layer; l++) {
         vk_layer *L = &e->layers[l];
-        vk_use *us[] = {&L->use_q, &L->use_k, &L->use_v, &L->use_o, &L->use_gate, &L->use_up, &L->use_down};
+        vk_use *us[] = {&L->use_q, &L->use_k, &L->use_v, &L->use_o, &L->use_gate, &L->use_up, &L->use_gate_up,
+                        &L->use_down, &L->use_q_x, &L->use_k_x, &L->use_v_x, &L->use_gate_up_x};
         for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) use_free(us[i]);
     }
     use_free(&e->use_embd);
     use_free(&e->use_pos);
     use_free(&e->use_out);
+    use_free(&e->use_out_x);
     free(e->layers);
     vk_runtime_free(rt);
     free(e);
@@ -467,7 +557,7 @@ int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t err
 
 /* Records W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight, one dispatch per part the
  * range touches; P carries the vector layout and flags, and its y_off / bias_off refer
- * to ROW_BEGIN. */
+ * to ROW_BEGIN (a GLU product writes one output per pair of rows). */
 static void matvec(vk_engine *e, const vk_use *u, uint32_t row_begin, uint32_t row_count,
                    vk_matvec_push p) {
     const vk_weight *w = u->w;
@@ -482,8 +572,9 @@ static void matvec(vk_engine *e, const vk_use *u, uint32_t row_begin, uint32_t r
         q.row_bytes = w->row_bytes;
         q.row0 = lo - part->row0;
         q.rows = hi - lo;
-        q.y_off = p.y_off + (lo - row_begin);
+        q.y_off = p.y_off + (p.flags & VK_MATVEC_GLU ? (lo - row_begin) / 2 : lo - row_begin);
         q.bias_off = p.bias_off + (lo - row_begin);
+        q.row_base = lo - row_begin;
         vk_op_matrix(&e->rt, &e->k, w->type, u->sets[i], &q);
     }
 }
@@ -495,6 +586,24 @@ static vk_matvec_push mv(uint32_t n, uint32_t x_off, uint32_t x_stride, uint32_t
                             .y_stride = y_stride, .bias_off = bias == NO_PARAM ? 0 : bias,
                             .flags = (bias != NO_PARAM ? VK_MATVEC_BIAS : 0u) |
                                      (accumulate ? VK_MATVEC_ACCUMULATE : 0u)};
+}
+
+/* P with the input RMS-normalised on the fly by gain G (the decode path). */
+static vk_matvec_push with_norm(const vk_engine *e, vk_matvec_push p, uint32_t g) {
+    p.flags |= VK_MATVEC_NORM;
+    p.norm_off = g;
+    p.eps = e->base.model->hp.norm_eps;
+    return p;
+}
+
+/* P with its output rotated as q or k at positions P0.. (the decode path). */
+static vk_matvec_push with_rope(const vk_engine *e, vk_matvec_push p, uint32_t p0) {
+    const model_hparams *hp = &e->base.model->hp;
+    p.flags |= VK_MATVEC_ROPE;
+    p.pos0 = p0;
+    p.head_dim = (uint32_t)hp->head_dim;
+    p.rope_dim = (uint32_t)hp->rope_dim;
+    return p;
 }
 
 static void get_rows(vk_engine *e, const vk_use *u, uint32_t n, uint32_t ids_off, uint32_t flags) {
@@ -533,32 +642,57 @@ typedef struct ubatch {
     bool last;           /* the eval's last micro-batch: hidden states are taken here */
 } ubatch;
 
+/* q, k and v of the batch, k and v straight into the cache at p0; with NORMED the input
+ * is x (normalised on the fly by attn_norm) and q, k come out rotated, else xn. */
+static void record_qkv(vk_engine *e, vk_layer *L, uint32_t n, uint32_t p0, bool fused, bool rope_inside) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint32_t d = (uint32_t)hp->n_embd, qd = (uint32_t)e->q_dim, kvd = (uint32_t)e->kv_dim;
+    const vk_use *uq = fused ? &L->use_q_x : &L->use_q, *uk = fused ? &L->use_k_x : &L->use_k,
+                 *uv = fused ? &L->use_v_x : &L->use_v;
+    uint32_t bq = L->bq, bk = L->bk, bv = L->bv, kr = 0, vr = 0;
+    if (L->wqkv.n_parts) { /* gpt2: rows [q | k | v] of one matrix and one bias */
+        bq = L->bqkv;
+        bk = L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd;
+        bv = L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd + kvd;
+        kr = qd;
+        vr = qd + kvd;
+    }
+    vk_matvec_push pq = mv(n, 0, d, 0, qd, bq, false), pk = mv(n, 0, d, p0 * kvd, kvd, bk, false),
+                   pv = mv(n, 0, d, p0 * kvd, kvd, bv, false);
+    if (fused) {
+        pq = with_norm(e, pq, L->attn_norm), pk = with_norm(e, pk, L->attn_norm), pv = with_norm(e, pv, L->attn_norm);
+        if (rope_inside) pq = with_rope(e, pq, p0), pk = with_rope(e, pk, p0);
+    }
+    matvec(e, uq, 0, qd, pq);
+    matvec(e, uk, kr, kvd, pk);
+    matvec(e, uv, vr, kvd, pv);
+}
+
+/* One layer. The decode path (e->fuse and a batch the matvec kernel takes) is five steps,
+ * each ending in a barrier: q/k/v (with the attention norm and rope inside), attention,
+ * o (+ residual), gate/up (with the MLP norm and SwiGLU inside), down (+ residual). The
+ * general path adds the norms, rope and SwiGLU as steps of their own (LayerNorm, Qwen3's
+ * q/k norms, GELU, and batches for the matrix kernel). */
 static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batch *b, int row_len) {
     const model_hparams *hp = &e->base.model->hp;
     vk_layer *L = &e->layers[l];
     const uint32_t n = (uint32_t)u->n, p0 = (uint32_t)u->p0, d = (uint32_t)hp->n_embd;
     const uint32_t qd = (uint32_t)e->q_dim, kvd = (uint32_t)e->kv_dim, hd = (uint32_t)hp->head_dim;
     const uint32_t ff = (uint32_t)hp->n_ff;
+    const bool fused = e->fuse && n < e->k.matmul_min;
+    const bool qk_norm = L->q_norm != NO_PARAM;
+    const bool rope_inside = fused && hp->rope != ROPE_NONE && !qk_norm; /* q/k norms come before rope */
 
-    norm(e, 0, n, L->attn_norm, L->attn_norm_b);
-    vk_barrier(&e->rt);
-    mark(e, "norm");
-
-    /* q, and this batch's keys and values straight into the cache at p0 */
-    if (L->wqkv.n_parts) { /* gpt2: rows [q | k | v] of one matrix and one bias */
-        matvec(e, &L->use_q, 0, qd, mv(n, 0, d, 0, qd, L->bqkv, false));
-        matvec(e, &L->use_k, qd, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd, false));
-        matvec(e, &L->use_v, qd + kvd, kvd,
-               mv(n, 0, d, p0 * kvd, kvd, L->bqkv == NO_PARAM ? NO_PARAM : L->bqkv + qd + kvd, false));
-    } else {
-        matvec(e, &L->use_q, 0, qd, mv(n, 0, d, 0, qd, L->bq, false));
-        matvec(e, &L->use_k, 0, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bk, false));
-        matvec(e, &L->use_v, 0, kvd, mv(n, 0, d, p0 * kvd, kvd, L->bv, false));
+    if (!fused) {
+        norm(e, 0, n, L->attn_norm, L->attn_norm_b);
+        vk_barrier(&e->rt);
+        mark(e, "norm");
     }
+    record_qkv(e, L, n, p0, fused, rope_inside);
     vk_barrier(&e->rt);
-    mark(e, "matvec qkv");
+    mark(e, fused ? "qkv+norm+rope" : "qkv");
 
-    if (L->q_norm != NO_PARAM) { /* qwen3: RMSNorm of every head of q and k */
+    if (qk_norm) { /* qwen3: RMSNorm of every head of q and k */
         vk_rmsnorm_push pq = {n * (uint32_t)hp->n_head, hd, 0, hd, 0, hd, L->q_norm, VK_NORM_SCALE, hp->norm_eps};
         vk_op_rmsnorm(&e->rt, &e->k, e->set_q_norm, &pq);
         vk_rmsnorm_push pk = {n * (uint32_t)hp->n_head_kv, hd, p0 * kvd, hd, p0 * kvd, hd,
@@ -568,11 +702,11 @@ static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batc
         vk_barrier(&e->rt);
         mark(e, "qk norm");
     }
-    if (hp->rope != ROPE_NONE) {
-        uint32_t neox = hp->rope == ROPE_NEOX;
-        vk_rope_push pq = {n, (uint32_t)hp->n_head, hd, (uint32_t)hp->rope_dim, p0, 0, qd, neox};
+    if (hp->rope != ROPE_NONE && !rope_inside) {
+        /* NEOX models' q and k rows are stored pair by pair (rope_pair_source): NORM layout */
+        vk_rope_push pq = {n, (uint32_t)hp->n_head, hd, (uint32_t)hp->rope_dim, p0, 0, qd, 0};
         vk_op_rope(&e->rt, &e->k, e->set_rope_q, &pq);
-        vk_rope_push pk = {n, (uint32_t)hp->n_head_kv, hd, (uint32_t)hp->rope_dim, p0, p0 * kvd, kvd, neox};
+        vk_rope_push pk = {n, (uint32_t)hp->n_head_kv, hd, (uint32_t)hp->rope_dim, p0, p0 * kvd, kvd, 0};
         vk_op_rope(&e->rt, &e->k, L->set_rope_k, &pk);
         vk_barrier(&e->rt);
         mark(e, "rope");
@@ -592,33 +726,48 @@ static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batc
 
     matvec(e, &L->use_o, 0, d, mv(n, 0, qd, 0, d, L->bo, true)); /* x += Wo att */
     vk_barrier(&e->rt);
-    mark(e, "matvec o");
+    mark(e, "o");
 
-    norm(e, 0, n, L->ffn_norm, L->ffn_norm_b);
-    vk_barrier(&e->rt);
-    mark(e, "norm");
-
-    if (hp->gelu) {
-        matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+    if (fused && L->gate_up.n_parts) { /* ffa = silu(gate) * up of the normalised x */
+        vk_matvec_push pg = with_norm(e, mv(n, 0, d, 0, ff, NO_PARAM, false), L->ffn_norm);
+        pg.flags |= VK_MATVEC_GLU;
+        matvec(e, &L->use_gate_up_x, 0, 2 * ff, pg);
         vk_barrier(&e->rt);
-        mark(e, "matvec up");
-        vk_gelu_push pg = {n * ff, 0, 0};
-        vk_op_gelu(&e->rt, &e->k, e->set_gelu, &pg);
-        vk_barrier(&e->rt);
-        mark(e, "gelu");
+        mark(e, "gate/up+norm+glu");
     } else {
-        matvec(e, &L->use_gate, 0, ff, mv(n, 0, d, 0, ff, NO_PARAM, false));
-        matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+        norm(e, 0, n, L->ffn_norm, L->ffn_norm_b);
         vk_barrier(&e->rt);
-        mark(e, "matvec up");
-        vk_binary_push ps = {n * ff, 0, 0, 0};
-        vk_op_swiglu(&e->rt, &e->k, e->set_swiglu, &ps);
-        vk_barrier(&e->rt);
-        mark(e, "swiglu");
+        mark(e, "norm");
+        if (hp->gelu) {
+            matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+            vk_barrier(&e->rt);
+            mark(e, "up");
+            vk_gelu_push pg = {n * ff, 0, 0};
+            vk_op_gelu(&e->rt, &e->k, e->set_gelu, &pg);
+            vk_barrier(&e->rt);
+            mark(e, "gelu");
+        } else if (L->gate_up.n_parts) { /* interleaved gate/up rows into ffb, then SwiGLU */
+            matvec(e, &L->use_gate_up, 0, 2 * ff, mv(n, 0, d, 0, 2 * ff, NO_PARAM, false));
+            vk_barrier(&e->rt);
+            mark(e, "gate/up");
+            vk_swiglu_push ps = {n * ff, 0, 1, 0, 2};
+            vk_op_swiglu(&e->rt, &e->k, e->set_swiglu_pairs, &ps);
+            vk_barrier(&e->rt);
+            mark(e, "swiglu");
+        } else {
+            matvec(e, &L->use_gate, 0, ff, mv(n, 0, d, 0, ff, NO_PARAM, false));
+            matvec(e, &L->use_up, 0, ff, mv(n, 0, d, 0, ff, L->up_b, false));
+            vk_barrier(&e->rt);
+            mark(e, "gate/up");
+            vk_swiglu_push ps = {n * ff, 0, 0, 0, 1};
+            vk_op_swiglu(&e->rt, &e->k, e->set_swiglu, &ps);
+            vk_barrier(&e->rt);
+            mark(e, "swiglu");
+        }
     }
     matvec(e, &L->use_down, 0, d, mv(n, 0, ff, 0, d, L->down_b, true)); /* x += Wdown h */
     vk_barrier(&e->rt);
-    mark(e, "matvec down");
+    mark(e, "down");
 }
 
 static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int row_len,
@@ -653,12 +802,17 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int 
 
     if (u->n_out > 0) {
         const uint32_t first = (uint32_t)u->out_first, n_out = (uint32_t)u->n_out;
-        norm(e, first, n_out, e->output_norm, e->output_norm_b);
-        vk_barrier(&e->rt);
-        mark(e, "norm");
-        if (hidden)
-            vk_copy(&e->rt, &e->xn, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)hp->n_layer * d * f, d * f);
-        matvec(e, &e->use_out, 0, V, mv(n_out, first * d, d, 0, V, NO_PARAM, false));
+        /* the final norm inside the output head, unless the normalised state is wanted */
+        if (e->fuse && n_out < e->k.matmul_min && !hidden && e->output_norm != NO_PARAM) {
+            matvec(e, &e->use_out_x, 0, V, with_norm(e, mv(n_out, first * d, d, 0, V, NO_PARAM, false), e->output_norm));
+        } else {
+            norm(e, first, n_out, e->output_norm, e->output_norm_b);
+            vk_barrier(&e->rt);
+            mark(e, "norm");
+            if (hidden)
+                vk_copy(&e->rt, &e->xn, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)hp->n_layer * d * f, d * f);
+            matvec(e, &e->use_out, 0, V, mv(n_out, first * d, d, 0, V, NO_PARAM, false));
+        }
         vk_barrier(&e->rt);
         mark(e, "output head");
         if (b->logits) vk_copy(&e->rt, &e->logits, 0, &e->logits_rb, 0, (VkDeviceSize)n_out * V * f);

@@ -96,9 +96,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
         snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matvec[t], name, 4, k->wg, mv_spec, 2, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matvec[t], name, 5, k->wg, mv_spec, 2, err, errlen)) return -1;
         snprintf(name, sizeof name, "matmul_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matmul[t], name, 4, mm_wg, mm_spec, 5, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matmul[t], name, 5, mm_wg, mm_spec, 5, err, errlen)) return -1;
         snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
         if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
     }
@@ -147,7 +147,7 @@ int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_wei
      * byte offsets inside a part stay below 4 GiB so the shaders' 32-bit math holds. */
     VkDeviceSize limit = rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc;
     if (limit > 0xffff0000ull) limit = 0xffff0000ull;
-    uint64_t rows_per_part = limit / w->row_bytes;
+    uint64_t rows_per_part = limit / w->row_bytes & ~(uint64_t)1; /* even: see vk_ops.h */
     if (rows_per_part == 0)
         return fail(err, errlen, "tensor '%s': one row (%llu bytes) exceeds the device's buffer limit",
                     w->name, (unsigned long long)w->row_bytes);
@@ -171,6 +171,30 @@ int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_wei
         }
     }
     return 0;
+}
+
+int vk_weight_upload_rows(vk_runtime *rt, vk_buffer *staging, const weight *const *srcs, int n_src,
+                          const uint32_t *map, uint32_t rows, vk_weight *out, char *err, size_t errlen) {
+    const weight *w0 = srcs[0];
+    for (int i = 1; i < n_src; i++)
+        if (srcs[i]->type != w0->type || srcs[i]->cols != w0->cols || srcs[i]->row_bytes != w0->row_bytes)
+            return fail(err, errlen, "tensors '%s' and '%s' differ in type or width", w0->name, srcs[i]->name);
+    for (uint32_t r = 0; r < rows; r++)
+        if (map[2 * r] >= (uint32_t)n_src || map[2 * r + 1] >= (uint64_t)srcs[map[2 * r]]->rows)
+            return fail(err, errlen, "internal error: row map of '%s' out of range", w0->name);
+    /* a host copy of the assembled matrix, uploaded as one tensor */
+    size_t bytes = (size_t)rows * w0->row_bytes;
+    uint8_t *data = malloc(bytes ? bytes : 1);
+    if (!data) return fail(err, errlen, "out of memory assembling '%s'", w0->name);
+    for (uint32_t r = 0; r < rows; r++)
+        memcpy(data + (size_t)r * w0->row_bytes,
+               (const uint8_t *)srcs[map[2 * r]]->data + (size_t)map[2 * r + 1] * w0->row_bytes, w0->row_bytes);
+    weight w = *w0;
+    w.rows = rows;
+    w.data = data;
+    int rc = vk_weight_upload(rt, staging, &w, out, err, errlen);
+    free(data);
+    return rc;
 }
 
 void vk_weight_free(vk_runtime *rt, vk_weight *w) {
@@ -211,7 +235,8 @@ static void dispatch_folded(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet 
 
 void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p) {
-    dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(p->rows, k->matvec_rows),
+    uint32_t items = p->flags & (VK_MATVEC_ROPE | VK_MATVEC_GLU) ? p->rows / 2 : p->rows;
+    dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(items, k->matvec_rows),
                     div_up(p->n, VK_MATVEC_TOKENS));
 }
 
@@ -223,7 +248,7 @@ void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescript
 
 void vk_op_matrix(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p) {
-    if (p->n >= k->matmul_min) vk_op_matmul(rt, k, type, set, p);
+    if (p->n >= k->matmul_min && !(p->flags & VK_MATVEC_FUSED)) vk_op_matmul(rt, k, type, set, p);
     else vk_op_matvec(rt, k, type, set, p);
 }
 
@@ -276,7 +301,7 @@ void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, V
     }
 }
 
-void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {
+void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_swiglu_push *p) {
     dispatch_folded(rt, &k->swiglu, set, p, sizeof *p, div_up(p->n, k->wg), 1);
 }
 

@@ -35,8 +35,8 @@ typedef struct vk_matmul_tiles {
 typedef struct vk_kernels {
     uint32_t wg;                            /* workgroup size */
     uint32_t matvec_rows;                   /* matrix rows per matvec workgroup */
-    vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params */
-    vk_kernel matmul[GGML_TYPE_COUNT_];     /* W, x, y, params: the same as matvec */
+    vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params, rope table */
+    vk_kernel matmul[GGML_TYPE_COUNT_];     /* the same buffers (the table unused) */
     vk_matmul_tiles tiles;
     uint32_t matmul_min;                    /* batches of this many tokens or more use matmul */
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
@@ -72,9 +72,16 @@ typedef struct vk_weight {
     vk_weight_part *parts;
 } vk_weight;
 
-/* Uploads W through STAGING. ERR names the tensor when its type or shape is unsupported. */
+/* Uploads W through STAGING. ERR names the tensor when its type or shape is unsupported.
+ * Parts always hold an even number of rows (the pair modes of matvec.glsl need both rows
+ * of a pair in one part). */
 int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_weight *out,
                      char *err, size_t errlen);
+/* Uploads a matrix of ROWS rows assembled from the rows of N_SRC matrices of one type and
+ * width: row i of the result is row MAP[2i + 1] of SRCS[MAP[2i]]. Used to interleave gate
+ * and up rows, and to store NEOX-rotated q and k rows with their pairs side by side. */
+int vk_weight_upload_rows(vk_runtime *rt, vk_buffer *staging, const weight *const *srcs, int n_src,
+                          const uint32_t *map, uint32_t rows, vk_weight *out, char *err, size_t errlen);
 void vk_weight_free(vk_runtime *rt, vk_weight *w);
 
 /* (cos, sin) for every position < N_CTX and pair < rope_dim/2, as op_rope computes them
@@ -84,8 +91,16 @@ float *vk_rope_table(int n_ctx, int rope_dim, float base, float freq_scale,
                      const float *freq_factors);
 
 /* --- push constants (std430 scalars, field for field as in the shaders) ------------- */
-enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2 };
-typedef struct { uint32_t cols, rows, row0, n, x_off, x_stride, y_off, y_stride, row_bytes, bias_off, flags; } vk_matvec_push;
+/* matvec.glsl's flags; the matmul kernel takes BIAS and ACCUMULATE only. */
+enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2, VK_MATVEC_NORM = 4, VK_MATVEC_ROPE = 8, VK_MATVEC_GLU = 16 };
+#define VK_MATVEC_FUSED (VK_MATVEC_NORM | VK_MATVEC_ROPE | VK_MATVEC_GLU)
+typedef struct {
+    uint32_t cols, rows, row0, n, x_off, x_stride, y_off, y_stride, row_bytes, bias_off, flags;
+    uint32_t norm_off;  /* NORM: the gain's offset in params */
+    float eps;          /* NORM */
+    uint32_t pos0, head_dim, rope_dim, row_base; /* ROPE: position of vector 0, head layout,
+                                                    index of row 0 in the output vector */
+} vk_matvec_push;
 enum { VK_GET_ROWS_POSITIONS = 1 };
 typedef struct { uint32_t cols, n, row_bytes, part_row0, part_rows, y_off, y_stride, ids_off, flags; } vk_get_rows_push;
 enum { VK_NORM_SCALE = 1, VK_NORM_SHIFT = 2 };
@@ -99,7 +114,10 @@ typedef struct {
     float scale;
     uint32_t chunk, n_chunks; /* set by vk_op_attention */
 } vk_attention_push;
-typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* swiglu, add */
+typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
+/* swiglu: gate i at g_off + i * in_stride, up i at u_off + i * in_stride (stride 2: the
+ * interleaved rows of a fused gate/up matrix) */
+typedef struct { uint32_t n, g_off, u_off, y_off, in_stride; } vk_swiglu_push;
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
 typedef struct { uint32_t n_vocab, row_stride, k, n_chunks; } vk_topk_partial_push;
 typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
@@ -112,7 +130,7 @@ void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescript
  * flags): for micro-batches of k->matmul_min tokens or more. */
 void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p);
-/* Whichever of the two suits P->n tokens. */
+/* Whichever of the two suits P->n tokens (matvec whenever P asks for a fusion). */
 void vk_op_matrix(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
                   const vk_matvec_push *p);
 void vk_op_get_rows(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
@@ -132,7 +150,7 @@ void vk_attention_split(const vk_kernels *k, uint32_t pos, uint32_t n_tokens, ui
                         uint32_t *n_chunks);
 /* Floats of the chunk records for contexts of N_CTX positions. */
 size_t vk_attention_part_floats(const vk_kernels *k, uint32_t n_ctx, uint32_t n_head, uint32_t head_dim);
-void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
+void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_swiglu_push *p);
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
 void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p);
 /* Both passes of the vocabulary reduction over N_ROWS rows, with a barrier between them.

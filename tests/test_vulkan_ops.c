@@ -310,6 +310,131 @@ static void test_matvec_partial_unit(void) {
     }
 }
 
+/* The decode path's fused products (matvec.glsl flags NORM, ROPE, GLU) on a real tensor
+ * of type W->type against the unfused reference: op_rmsnorm, then op_matmul (+ bias), then
+ * op_rope (NORM pairs) or op_swiglu of the interleaved rows. N vectors at positions
+ * 300.. (one block of 8 and a partial one when N > 8). */
+static void check_fused(const weight *w, int n, uint32_t flags) {
+    const bool glu = flags & VK_MATVEC_GLU, rope = flags & VK_MATVEC_ROPE;
+    const int64_t cols = w->cols, rows = glu ? 2 * w->rows : w->rows, out_rows = glu ? w->rows : w->rows;
+    const int HD = 64, RD = 48, P0 = 300, CTX = 320;
+    char err[512];
+    float *x = malloc((size_t)(n * cols) * 4), *xn = malloc((size_t)(n * cols) * 4), *g = malloc((size_t)cols * 4);
+    float *pre = malloc((size_t)(n * rows) * 4), *want = malloc((size_t)(n * out_rows) * 4);
+    float *mag = malloc((size_t)(n * rows) * 4), *row = malloc((size_t)cols * 4), *params = malloc((size_t)(cols + rows) * 4);
+    fill(x, (size_t)(n * cols), 2), fill(g, (size_t)cols, 1), fill(params + cols, (size_t)rows, 1);
+    memcpy(params, g, (size_t)cols * 4);
+    if (flags & VK_MATVEC_NORM)
+        for (int t = 0; t < n; t++) op_rmsnorm(xn + t * cols, x + t * cols, g, (int)cols, 1e-5f);
+    else
+        memcpy(xn, x, (size_t)(n * cols) * 4);
+    /* the matrix the kernel sees: W, or for GLU W's rows interleaved with those of W
+     * reversed (a stand-in "up" matrix of the same type) */
+    uint32_t *map = malloc((size_t)rows * 2 * sizeof *map);
+    for (int64_t r = 0; r < rows; r++) {
+        map[2 * r] = 0;
+        map[2 * r + 1] = (uint32_t)(glu ? (r & 1 ? w->rows - 1 - r / 2 : r / 2) : r);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        weight_row(w, map[2 * r + 1], row);
+        for (int t = 0; t < n; t++) {
+            double s = 0, m = 0;
+            for (int64_t c = 0; c < cols; c++) s += (double)row[c] * xn[t * cols + c], m += fabs((double)row[c] * xn[t * cols + c]);
+            pre[t * rows + r] = (float)s + (glu ? 0.0f : params[cols + r]);
+            mag[t * rows + r] = (float)m;
+        }
+    }
+    for (int t = 0; t < n; t++) {
+        if (glu) {
+            for (int64_t r = 0; r < out_rows; r++) {
+                float a = pre[t * rows + 2 * r], b = pre[t * rows + 2 * r + 1];
+                op_swiglu(&want[t * out_rows + r], &a, &b, 1);
+            }
+        } else {
+            memcpy(want + t * out_rows, pre + t * rows, (size_t)rows * 4);
+            if (rope) op_rope(want + t * out_rows, (int)(rows / HD), HD, RD, P0 + t, 10000.0f, 1.0f, ROPE_NORM, NULL);
+        }
+    }
+    vk_weight vw;
+    if (vk_weight_upload_rows(&G->rt, &G->staging, &w, 1, map, (uint32_t)rows, &vw, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+    } else {
+        float *table = vk_rope_table(CTX, RD, 10000.0f, 1.0f, NULL);
+        vk_buffer *bx = buf(x, (size_t)(n * cols) * 4), *by = buf(NULL, (size_t)(n * out_rows) * 4);
+        vk_buffer *bp = buf(params, (size_t)(cols + rows) * 4), *bt = buf(table, (size_t)CTX * RD * 4);
+        free(table);
+        if (bx && by && bp && bt && begin()) {
+            for (int i = 0; i < vw.n_parts; i++) {
+                VkDescriptorSet s = set_of(5, &vw.parts[i].buf, bx, by, bp, bt, NULL);
+                vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .n = (uint32_t)n,
+                                    .x_stride = (uint32_t)cols, .y_off = glu ? vw.parts[i].row0 / 2 : vw.parts[i].row0,
+                                    .y_stride = (uint32_t)out_rows, .row_bytes = vw.row_bytes,
+                                    .bias_off = (uint32_t)cols + vw.parts[i].row0,
+                                    .flags = flags | (glu ? 0u : VK_MATVEC_BIAS), .norm_off = 0, .eps = 1e-5f,
+                                    .pos0 = P0, .head_dim = HD, .rope_dim = RD, .row_base = vw.parts[i].row0};
+                vk_op_matvec(&G->rt, &G->k, vw.type, s, &p);
+            }
+            memset(by->map, 0x7f, by->size);
+            if (submit()) {
+                const float *got = by->map;
+                int bad = 0;
+                for (int t = 0; t < n; t++)
+                    for (int64_t r = 0; r < out_rows && bad < 5; r++) {
+                        double tol;
+                        if (glu) {
+                            double a = pre[t * rows + 2 * r], b = pre[t * rows + 2 * r + 1];
+                            tol = 1e-5 * (1.1 * fabs(b) * mag[t * rows + 2 * r] + fabs(a) * mag[t * rows + 2 * r + 1]);
+                        } else {
+                            int64_t pr = r ^ 1; /* rope mixes each row with its pair */
+                            tol = 1e-5 * (mag[t * rows + r] + (rope ? mag[t * rows + pr] : 0.0f));
+                        }
+                        double e = fabs((double)got[t * out_rows + r] - want[t * out_rows + r]);
+                        if (!(e <= tol + 1e-30)) {
+                            CHECKF(0, "%s (%s) flags %u n=%d: y[%d][%lld] = %.9g, expected %.9g (tol %g)", w->name,
+                                   ggml_type_name(w->type), flags, n, t, (long long)r, got[t * out_rows + r],
+                                   want[t * out_rows + r], tol);
+                            bad++;
+                        }
+                    }
+            }
+        }
+        buf_free(bx), buf_free(by), buf_free(bp), buf_free(bt);
+        vk_weight_free(&G->rt, &vw);
+    }
+    free(x), free(xn), free(g), free(pre), free(want), free(mag), free(row), free(params), free(map);
+}
+
+static void test_matvec_fused(void) {
+    if (!gpu_ready()) return;
+    char path[512], err[512];
+    enum { R = 64, C = 172 };
+    static float f32[R * C];
+    fill(f32, R * C, 1);
+    weight odd = {.name = "f32 64x172", .type = GGML_TYPE_F32, .cols = C, .rows = R, .data = f32, .row_bytes = C * 4};
+    const uint32_t N = VK_MATVEC_NORM, RO = VK_MATVEC_ROPE, GL = VK_MATVEC_GLU;
+    const uint32_t modes[] = {N, N | RO, N | GL, RO, GL};
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        check_fused(&odd, 1, modes[m]);
+        check_fused(&odd, 11, modes[m]);
+    }
+    static const char *files[] = {"q8_0", "q4_k_m", "q4_0"};
+    int tested = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
+        model md;
+        if (!test_shared_path(path, sizeof path, rel) || model_load(&md, path, err, sizeof err)) continue;
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            check_fused(&md.layers[0].wq, 1, modes[m]);
+            check_fused(&md.layers[1].ffn_gate, 3, modes[m]);
+        }
+        check_fused(&md.layers[0].ffn_down, 1, N); /* Q6_K in the q4_k_m file */
+        tested++;
+        model_free(&md);
+    }
+    if (!tested) SKIP("../shared/models/llama-k-tiny-*.gguf not found (the f32 checks ran)");
+}
+
 /* Every tile shape the host may choose on some device (and an odd one), built here with
  * this device's limits, on real tensors of two block layouts and a float one with a
  * partial unit: shapes other than this device's own are tested too. */
@@ -435,17 +560,25 @@ static void test_elementwise(void) {
     a[0] = 30, a[1] = -30, a[2] = 100, a[3] = -100; /* saturated tanh and exp */
     vk_buffer *ba = buf(a, sizeof a), *bb = buf(b, sizeof b), *by = buf(NULL, sizeof a);
     if (!ba || !bb || !by) goto out;
-    for (int op = 0; op < 3; op++) {
+    for (int op = 0; op < 4; op++) {
         if (!begin()) break;
         vk_binary_push p = {N, 0, 0, 0};
         vk_gelu_push pg = {N, 0, 0};
-        const char *name = op == 0 ? "swiglu" : op == 1 ? "add" : "gelu";
-        if (op == 0) op_swiglu(want, a, b, N), vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &p);
+        vk_swiglu_push ps = {N, 0, 0, 0, 1};
+        const char *name = op == 0 ? "swiglu" : op == 1 ? "add" : op == 2 ? "gelu" : "swiglu (interleaved)";
+        if (op == 0) op_swiglu(want, a, b, N), vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &ps);
+        if (op == 3) { /* gate i = a[2i], up i = a[2i + 1] */
+            float g[N / 2], u[N / 2];
+            for (int i = 0; i < N / 2; i++) g[i] = a[2 * i], u[i] = a[2 * i + 1];
+            op_swiglu(want, g, u, N / 2);
+            vk_swiglu_push pi = {N / 2, 0, 1, 0, 2};
+            vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, ba, by, NULL, NULL, NULL), &pi);
+        }
         if (op == 1) op_add(want, a, b, N), vk_op_add(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &p);
         if (op == 2) op_gelu(want, a, N), vk_op_gelu(&G->rt, &G->k, set_of(2, ba, by, NULL, NULL, NULL, NULL), &pg);
         if (!submit()) break;
         const float *got = by->map;
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < (op == 3 ? N / 2 : N); i++)
             CHECKF(fabs(got[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])), "%s(%g, %g) = %g, expected %g",
                    name, a[i], b[i], got[i], want[i]);
     }
@@ -568,6 +701,7 @@ int main(void) {
     RUN(test_matvec_bias_accumulate);
     RUN(test_matvec_partial_unit);
     RUN(test_matmul_tile_shapes);
+    RUN(test_matvec_fused);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
     RUN(test_rope);
