@@ -7,7 +7,7 @@
 #
 # Environment: PYTHON (default /usr/bin/python3), LLMSCOPE (default ./llmscope, built by
 # `make`), INSTALL=1 to copy the model into assets/, EVAL_JOBS (parallel questions),
-# TRAIN_ARGS (extra arguments for train.py, e.g. "--time-limit-min 19").
+# TRAIN_ARGS (extra arguments for train.py, e.g. "--steps 100").
 set -eu
 cd "$(dirname "$0")/.."
 name=${1:?usage: train/run.sh smoke|full}

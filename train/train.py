@@ -11,6 +11,11 @@ packing (data.py) and the order of rows; on the CPU the same thread count gives 
 file bit for bit. On a GPU, bf16 autocast and cuBLAS/flash-attention reductions are not
 bit-reproducible, so two runs agree in their answers, not in every bit.
 Epochs are built in worker processes while the model trains on the previous one.
+
+Long runs can be cut into pieces (the GPU machine runs commands of at most 10 minutes):
+--max-minutes M pauses after M minutes, saving train/out/NAME/resume.pt (weights,
+optimizer state, step, position in the data stream), and exits with status 3;
+--resume continues from it. The pieces together train exactly as one run would.
 """
 
 import argparse
@@ -74,6 +79,14 @@ class EpochStream:
             seed, max_turns, seq_len = self.args
             self.futures[e] = self.pool.submit(build_epoch, seed, e, max_turns, seq_len)
 
+    def seek(self, epoch, at):
+        """Continue from row AT of EPOCH (as saved by a paused run)."""
+        self.epoch = epoch
+        for e in range(epoch, epoch + self.prefetch + 1):
+            self._ask(e)
+        self.rows = self.futures.pop(epoch).result()
+        self.at = at
+
     def next_batch(self):
         if self.rows is None or self.at + self.batch_size > len(self.rows[0]):
             self.epoch += 1
@@ -127,8 +140,10 @@ def main():
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--benchmark", type=int, metavar="N",
                     help="time N steps, print the throughput and the projected run time, save nothing")
-    ap.add_argument("--time-limit-min", type=float,
-                    help="stop early (and say so) when training has taken this long")
+    ap.add_argument("--max-minutes", type=float,
+                    help="pause after this many minutes (saves resume.pt, exits with status 3)")
+    ap.add_argument("--pause-after-steps", type=int, help="pause after this many steps (tests)")
+    ap.add_argument("--resume", action="store_true", help="continue a paused run from resume.pt")
     args = ap.parse_args()
     cfg = load_config(args.config)
     t = dict(cfg["train"])
@@ -143,7 +158,8 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    log_file = None if args.benchmark else open(os.path.join(d, "train.log"), "w")
+    resume_path = os.path.join(d, "resume.pt")
+    log_file = None if args.benchmark else open(os.path.join(d, "train.log"), "a" if args.resume else "w")
 
     def log(msg):
         print(msg, flush=True)
@@ -166,15 +182,27 @@ def main():
     log(f"train: {t['steps']} steps of {t['batch_size']} x {t['seq_len']} tokens")
 
     stream = EpochStream(d, cfg, t["batch_size"], prefetch=t.get("prefetch_epochs", 1))
-    stream._ask(0)
+    start_step, elapsed_before, tokens_before = 0, 0.0, 0
+    if args.resume:
+        state = torch.load(resume_path, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start_step, elapsed_before, tokens_before = state["step"], state["elapsed"], state["tokens"]
+        stream.seek(state["epoch"], state["at"])
+        log(f"train: resumed at step {start_step} (epoch {state['epoch']}, row {state['at']}), "
+            f"{elapsed_before / 60:.1f} min so far")
+    else:
+        stream._ask(0)
+        if os.path.exists(resume_path) and not args.benchmark:
+            os.remove(resume_path)  # a fresh run: an older pause is stale
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast(device_type="cpu", enabled=False))
     n_steps = args.benchmark or t["steps"]
-    t_start, tokens_seen, loss_sum, loss_n = time.time(), 0, torch.zeros((), device=device), 0
+    t_start, tokens_seen, loss_sum, loss_n = time.time(), tokens_before, torch.zeros((), device=device), 0
     warm_steps, t_warm = min(10, n_steps // 2), None  # the benchmark times steps after these
     model.train()
-    step = 0
-    for step in range(n_steps):
+    step = start_step
+    for step in range(start_step, n_steps):
         lr = lr_at(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -197,13 +225,21 @@ def main():
         if (step + 1) % t.get("log_every", 50) == 0 or step + 1 == n_steps:
             now = time.time()
             log(f"step {step + 1:6d}/{n_steps}  epoch {stream.epoch}  loss {float(loss_sum) / loss_n:.4f}  "
-                f"lr {lr:.2e}  {tokens_seen / (now - t_start):,.0f} tok/s  {(now - t_start) / 60:.1f} min")
+                f"lr {lr:.2e}  {(tokens_seen - tokens_before) / (now - t_start):,.0f} tok/s  "
+                f"{(elapsed_before + now - t_start) / 60:.1f} min")
             loss_sum, loss_n = torch.zeros((), device=device), 0
-        if args.time_limit_min and time.time() - t_start > 60 * args.time_limit_min:
-            log(f"train: stopped at step {step + 1} by --time-limit-min {args.time_limit_min} "
-                f"(the schedule assumed {t['steps']}; this run is not the reproducible one)")
-            break
-    elapsed = time.time() - t_start
+        pause = ((args.max_minutes and time.time() - t_start > 60 * args.max_minutes) or
+                 (args.pause_after_steps and step + 1 - start_step >= args.pause_after_steps))
+        if pause and step + 1 < n_steps and not args.benchmark:
+            elapsed = elapsed_before + time.time() - t_start
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step + 1,
+                        "epoch": stream.epoch, "at": stream.at, "elapsed": elapsed,
+                        "tokens": tokens_seen}, resume_path)
+            log(f"train: paused after step {step + 1} ({elapsed / 60:.1f} min so far); "
+                f"continue with --resume")
+            stream.close()
+            sys.exit(3)
+    elapsed = elapsed_before + time.time() - t_start
     stream.close()
     if args.benchmark:
         # steady state: after compilation and the first epoch's preparation
@@ -221,6 +257,8 @@ def main():
     torch.save({"model_config": mcfg.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
                                                                model.state_dict().items()},
                 "steps": step + 1, "config": cfg}, os.path.join(d, "model.pt"))
+    if os.path.exists(resume_path):
+        os.remove(resume_path)
     sample_replies(model, tok, log)
     log(f"train: wrote {os.path.join(d, 'model.pt')}")
 
