@@ -10,8 +10,9 @@
  * (workers.h): matrix products by ranges of output rows, attention by (head, token).
  * Each row and each attention row is computed whole by one thread, with arithmetic that
  * does not depend on which thread or how many, so every thread count gives the same bits.
- * The products come from ops_fast.c, which gives op_matmul's bits without dequantising
- * whole rows; the "reference" option runs op_matmul itself, on one thread. */
+ * Products and attention come from ops_fast.c, which gives the bits of ops.c's op_matmul
+ * and op_attention_head without dequantising whole rows and with loops the compiler
+ * vectorises; the "reference" option runs the ops.c functions themselves, on one thread. */
 #include "engine.h"
 #include "ops.h"
 #include "ops_fast.h"
@@ -36,7 +37,7 @@ typedef struct cpu_engine {
     engine base;          /* first, so an engine* is a cpu_engine* */
     int q_dim, kv_dim;    /* n_head * head_dim, n_head_kv * head_dim */
     int n_filled;         /* positions 0 .. n_filled-1 hold valid keys and values */
-    bool reference;       /* op_matmul instead of the fast products */
+    bool reference;       /* ops.c's op_matmul and op_attention_head instead of ops_fast.c */
     workers *pool;
     float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
     /* scratch for one micro-batch of up to MICRO_BATCH tokens */
@@ -189,9 +190,9 @@ static void attention_task(void *arg, int task, int thread) {
     const int n_kv = b->pos + job->start + t + 1; /* causal: the token itself and the past */
     const size_t layer_off = (size_t)job->layer * n_ctx * e->kv_dim + (size_t)kvh * hd;
     float *scores = e->scores + (size_t)thread * n_ctx;
-    op_attention_head(e->q + (size_t)t * e->q_dim + h * hd, e->k_cache + layer_off,
-                      e->v_cache + layer_off, n_kv, hd, e->kv_dim, 1.0f / sqrtf((float)hd),
-                      scores, e->att + (size_t)t * e->q_dim + h * hd);
+    (e->reference ? op_attention_head : fast_attention_head)(
+        e->q + (size_t)t * e->q_dim + h * hd, e->k_cache + layer_off, e->v_cache + layer_off,
+        n_kv, hd, e->kv_dim, 1.0f / sqrtf((float)hd), scores, e->att + (size_t)t * e->q_dim + h * hd);
 
     /* where this token's attention rows go, if the caller wants them */
     const int bt = job->start + t; /* index within the batch */

@@ -8,6 +8,7 @@
  * formulas are quant.c's dequantisation and the partial sums are ops.c's dot(): the same
  * operations in the same order, so the same bits as op_matmul. */
 #include "ops_fast.h"
+#include "ops.h"
 #include "quant.h"
 
 #include <stdbool.h>
@@ -255,7 +256,7 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
 }
 
 /* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), the order of ops.c's dot(). */
-static inline float lanes_sum(const float *a) {
+INLINE float lanes_sum(const float *a) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
@@ -307,4 +308,49 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
     }
 #endif
     matmul_rows(w, x, y, n, row_begin, row_end, false);
+}
+
+/* ---- attention ------------------------------------------------------------------------ */
+
+/* op_attention_head's arithmetic in the same order: each score is dot() of the query and
+ * a key (eight partial sums, a tail into sum 0) times SCALE; op_softmax itself; then each
+ * output element sums p_t * v_t over the keys in order. Only the loops are arranged for
+ * the vectoriser: the output is built across all of its elements at once. */
+INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv,
+                           int head_dim, int kv_stride, float scale, float *scores, float *out) {
+    const int body = head_dim - head_dim % LANES;
+    for (int t = 0; t < n_kv; t++) {
+        const float *kt = k + (int64_t)t * kv_stride;
+        float a[LANES] = {0};
+        for (int i = 0; i < body; i += LANES)
+            for (int j = 0; j < LANES; j++) a[j] += q[i + j] * kt[i + j];
+        for (int i = body; i < head_dim; i++) a[0] += q[i] * kt[i];
+        scores[t] = lanes_sum(a) * scale;
+    }
+    op_softmax(scores, n_kv);
+    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
+    for (int t = 0; t < n_kv; t++) {
+        const float *vt = v + (int64_t)t * kv_stride;
+        const float p = scores[t];
+        for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
+    }
+}
+
+#ifdef HAVE_AVX2_COPY
+__attribute__((target("avx2"))) static void attention_head_avx2(
+    const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
+    float scale, float *scores, float *out) {
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out);
+}
+#endif
+
+void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
+                         int kv_stride, float scale, float *scores_out, float *out) {
+#ifdef HAVE_AVX2_COPY
+    if (__builtin_cpu_supports("avx2")) {
+        attention_head_avx2(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+        return;
+    }
+#endif
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
 }

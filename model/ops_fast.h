@@ -1,4 +1,4 @@
-/* ops_fast.h — the matrix product of ops.h, computed from the stored blocks.
+/* ops_fast.h — the matrix product and attention of ops.h, the same results, faster.
  *
  * op_matmul (ops.c) is the readable reference: it dequantises a whole row into a buffer,
  * then takes dot products with it. The CPU engine instead uses fast_matmul_rows, which
@@ -30,5 +30,9 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
  * may pick a copy compiled for a wider instruction set; tests check both). */
 void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
                                int64_t row_begin, int64_t row_end);
+
+/* op_attention_head (ops.h), the same bits, with loops the compiler vectorises. */
+void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
+                         int kv_stride, float scale, float *scores_out, float *out);
 
 #endif

@@ -1,4 +1,5 @@
-/* test_ops_fast.c — the CPU engine's fast matrix products and its thread pool.
+/* test_ops_fast.c — the CPU engine's fast matrix products and attention, and its thread
+ * pool.
  *
  * fast_matmul_rows (model/ops_fast.c) must give op_matmul's results (model/ops.c, the
  * reference) bit for bit, for every storage type: it decodes the same blocks with the same
@@ -10,7 +11,8 @@
  * a double-precision sum over quant.c's dequantisation, so that a mistake shared by the
  * two (the order of the partial sums, say) cannot hide.
  *
- * fast_matmul_rows_portable, the copy compiled for the baseline processor, must agree too.
+ * fast_matmul_rows_portable, the copy compiled for the baseline processor, must agree too,
+ * and so must fast_attention_head with op_attention_head.
  *
  * The pool must run every task of a job exactly once, on a thread number in range, for
  * any thread count and over many jobs in a row. Nothing here depends on timing. */
@@ -267,6 +269,41 @@ static void shared_llama_k_tiny(void) {
                ggml_type_name(want[i]));
 }
 
+/* fast_attention_head against op_attention_head: scores and output, bit for bit, for
+ * head sizes that are and are not multiples of 8, in a cache whose rows hold other heads. */
+static void attention_same_bits(void) {
+    static const int head_dims[] = {8, 12, 64, 80};
+    static const int lengths[] = {1, 7, 300};
+    for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+            const int hd = head_dims[h], n_kv = lengths[l], stride = 3 * hd + 4;
+            float *q = malloc((size_t)hd * sizeof *q);
+            float *kv = malloc((size_t)2 * n_kv * stride * sizeof *kv);
+            float *s1 = malloc((size_t)n_kv * sizeof *s1), *s2 = malloc((size_t)n_kv * sizeof *s2);
+            float *o1 = malloc((size_t)hd * sizeof *o1), *o2 = malloc((size_t)hd * sizeof *o2);
+            if (!q || !kv || !s1 || !s2 || !o1 || !o2) {
+                CHECKF(0, "out of memory");
+            } else {
+                for (int i = 0; i < hd; i++) q[i] = rnd_float(-2, 2);
+                for (int i = 0; i < 2 * n_kv * stride; i++) kv[i] = rnd_float(-2, 2);
+                const float *k = kv + hd, *v = kv + (size_t)n_kv * stride + 2 * hd;
+                op_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s1, o1);
+                fast_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s2, o2);
+                CHECKF(memcmp(s1, s2, (size_t)n_kv * sizeof *s1) == 0 &&
+                       memcmp(o1, o2, (size_t)hd * sizeof *o1) == 0,
+                       "head_dim %d, %d keys: fast attention differs from op_attention_head", hd,
+                       n_kv);
+            }
+            free(q);
+            free(kv);
+            free(s1);
+            free(s2);
+            free(o1);
+            free(o2);
+        }
+    }
+}
+
 /* ---- the thread pool ---- */
 
 typedef struct pool_job {
@@ -322,6 +359,7 @@ int main(void) {
     RUN(every_type_random_blocks);
     RUN(misaligned_f32);
     RUN(shared_llama_k_tiny);
+    RUN(attention_same_bits);
     RUN(pool_runs_every_task_once);
     RUN(thread_count_from_environment);
     return test_exit_code();
