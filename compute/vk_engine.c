@@ -53,6 +53,20 @@ typedef struct profile_entry {
     long count;
 } profile_entry;
 
+/* One micro-batch: tokens at positions p0 .. p0+n-1, and everything its recording
+ * depends on (two equal ubatch values record the same commands, whatever the tokens:
+ * they are read from the ids buffer when the commands run). Output rows (final norm,
+ * logits, top-k) are tokens out_first .. out_first+n_out-1 of it; attention rows are
+ * captured for the same tokens, row_len long. */
+typedef struct ubatch {
+    int p0, n;
+    int out_first, n_out;
+    int row_len;         /* the eval's last position + 1 */
+    bool last;           /* the eval's last micro-batch: hidden states are taken here */
+    bool logits, attention, hidden, stats; /* outputs wanted (hidden: in this micro-batch) */
+    int top_k;
+} ubatch;
+
 typedef struct vk_engine {
     engine base; /* first: an engine* is a vk_engine* */
     vk_runtime rt;
@@ -80,6 +94,13 @@ typedef struct vk_engine {
     vk_use use_embd, use_pos, use_out, use_out_x;
     VkDescriptorSet set_add_pos, set_norm, set_q_norm, set_rope_q, set_swiglu, set_swiglu_pairs, set_gelu,
         set_topk_partial, set_topk_merge, set_attn_merge;
+
+    /* the next decode step, recorded while the GPU ran this one (see run_ubatch);
+     * LLMSCOPE_VK_PRERECORD=0 turns this off */
+    bool prerecord, next_ready;
+    ubatch next;
+    int next_slot;
+    long prerecorded;  /* steps that ran from such a recording */
 
     bool profile;
     const char *marks[VK_MAX_TIMESTAMPS];
@@ -393,8 +414,9 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
     /* LLMSCOPE_VK_FUSE=0 turns the decode fusions off (to measure what they save) */
     const char *fuse = getenv("LLMSCOPE_VK_FUSE");
     e->fuse = !hp->layer_norm && !(fuse && strcmp(fuse, "0") == 0);
-    const char *prof = getenv("LLMSCOPE_VK_PROFILE");
+    const char *prof = getenv("LLMSCOPE_VK_PROFILE"), *pre = getenv("LLMSCOPE_VK_PRERECORD");
     e->profile = prof && strcmp(prof, "1") == 0;
+    e->prerecord = !(pre && strcmp(pre, "0") == 0);
     param_pack pack = {0};
 
     if (vk_runtime_init(&e->rt, device_index, err, errlen)) goto fail;
@@ -532,6 +554,10 @@ void engine_vulkan_print_profile(const engine *base, FILE *out) {
                 100.0 * e->prof[i].ns / (total > 0 ? total : 1), e->prof[i].count);
 }
 
+long engine_vulkan_prerecorded_steps(const engine *base) {
+    return ((const vk_engine *)base)->prerecorded;
+}
+
 int engine_vulkan_validation_errors(const engine *base) {
     return ((const vk_engine *)base)->rt.validation_errors;
 }
@@ -632,15 +658,6 @@ static void norm(vk_engine *e, uint32_t first, uint32_t n, uint32_t g, uint32_t 
     }
 }
 
-/* One micro-batch: tokens at positions p0 .. p0+n-1. Output rows (final norm, logits,
- * top-k) are tokens out_first .. out_first+n_out-1 of it; attention rows are captured
- * for the same tokens when CAPTURE_ROWS. */
-typedef struct ubatch {
-    const int32_t *tokens;
-    int p0, n;
-    int out_first, n_out;
-    bool last;           /* the eval's last micro-batch: hidden states are taken here */
-} ubatch;
 
 /* q, k and v of the batch, k and v straight into the cache at p0; with NORMED the input
  * is x (normalised on the fly by attn_norm) and q, k come out rotated, else xn. */
@@ -673,7 +690,7 @@ static void record_qkv(vk_engine *e, vk_layer *L, uint32_t n, uint32_t p0, bool 
  * o (+ residual), gate/up (with the MLP norm and SwiGLU inside), down (+ residual). The
  * general path adds the norms, rope and SwiGLU as steps of their own (LayerNorm, Qwen3's
  * q/k norms, GELU, and batches for the matrix kernel). */
-static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batch *b, int row_len) {
+static void record_layer(vk_engine *e, int l, const ubatch *u) {
     const model_hparams *hp = &e->base.model->hp;
     vk_layer *L = &e->layers[l];
     const uint32_t n = (uint32_t)u->n, p0 = (uint32_t)u->p0, d = (uint32_t)hp->n_embd;
@@ -712,7 +729,8 @@ static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batc
         mark(e, "rope");
     }
 
-    bool capture = b->attention && u->n_out > 0;
+    bool capture = u->attention && u->n_out > 0;
+    const int row_len = u->row_len;
     vk_attention_push pa = {
         .pos = p0, .head_dim = hd, .group = (uint32_t)(hp->n_head / hp->n_head_kv),
         .q_stride = qd, .kv_stride = kvd, .out_stride = qd, .score_stride = (uint32_t)e->base.n_ctx,
@@ -770,17 +788,15 @@ static void record_layer(vk_engine *e, int l, const ubatch *u, const engine_batc
     mark(e, "down");
 }
 
-static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int row_len,
-                      int out_base, int n_out_total, char *err, size_t errlen) {
+/* Records micro-batch U into command buffer SLOT, ready to launch. */
+static int record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t errlen) {
     const model_hparams *hp = &e->base.model->hp;
     const uint32_t n = (uint32_t)u->n, d = (uint32_t)hp->n_embd, V = (uint32_t)hp->n_vocab;
     const size_t f = sizeof(float);
-    const bool hidden = b->hidden && u->last;
-    const bool stats = u->n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
-    const uint32_t K = (uint32_t)(b->top_k > 0 ? b->top_k : 0);
+    const bool hidden = u->hidden;
+    const uint32_t K = (uint32_t)u->top_k;
 
-    memcpy(e->ids.map, u->tokens, (size_t)n * sizeof(int32_t));
-    if (vk_begin(&e->rt, err, errlen)) return -1;
+    if (vk_begin_slot(&e->rt, slot, err, errlen)) return -1;
     mark(e, "start");
 
     get_rows(e, &e->use_embd, n, 0, 0);
@@ -795,7 +811,7 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int 
     if (hidden) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, 0, d * f);
 
     for (int l = 0; l < hp->n_layer; l++) {
-        record_layer(e, l, u, b, row_len);
+        record_layer(e, l, u);
         if (hidden && l + 1 < hp->n_layer)
             vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)(l + 1) * d * f, d * f);
     }
@@ -815,19 +831,64 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, int 
         }
         vk_barrier(&e->rt);
         mark(e, "output head");
-        if (b->logits) vk_copy(&e->rt, &e->logits, 0, &e->logits_rb, 0, (VkDeviceSize)n_out * V * f);
-        if (stats) {
+        if (u->logits) vk_copy(&e->rt, &e->logits, 0, &e->logits_rb, 0, (VkDeviceSize)n_out * V * f);
+        if (u->stats) {
             vk_op_topk(&e->rt, &e->k, e->set_topk_partial, e->set_topk_merge, V, V, n_out, K);
             vk_barrier(&e->rt);
             vk_copy(&e->rt, &e->topk_out, 0, &e->topk_rb, 0, (VkDeviceSize)n_out * (2 + 2 * K) * f);
             mark(e, "top-k");
         }
     }
-    if (vk_submit(&e->rt, err, errlen)) return -1;
+    return vk_end(&e->rt, err, errlen);
+}
+
+static bool ubatch_equal(const ubatch *a, const ubatch *b) {
+    return a->p0 == b->p0 && a->n == b->n && a->out_first == b->out_first && a->n_out == b->n_out &&
+           a->row_len == b->row_len && a->last == b->last && a->logits == b->logits &&
+           a->attention == b->attention && a->hidden == b->hidden && a->stats == b->stats &&
+           a->top_k == b->top_k;
+}
+
+/* Runs micro-batch U on TOKENS and copies its results into B. The commands come from the
+ * recording made during the previous step when it guessed this one right (a decode step
+ * one position further, asking for the same outputs), else are recorded now. While the
+ * GPU runs, the next decode step is recorded: the CPU's recording time hides behind the
+ * GPU's work, and a decode step costs one submit and one wait. */
+static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, const int32_t *tokens,
+                      int out_base, int n_out_total, char *err, size_t errlen) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint32_t d = (uint32_t)hp->n_embd, V = (uint32_t)hp->n_vocab, K = (uint32_t)u->top_k;
+    const size_t f = sizeof(float);
+    const int row_len = u->row_len;
+
+    int slot = 0;
+    if (e->next_ready && ubatch_equal(&e->next, u)) {
+        slot = e->next_slot;
+        e->prerecorded++;
+    } else if (record_ubatch(e, u, slot, err, errlen)) {
+        e->next_ready = false;
+        return -1;
+    }
+    e->next_ready = false;
+    memcpy(e->ids.map, tokens, (size_t)u->n * sizeof(int32_t));
+    if (vk_launch(&e->rt, slot, err, errlen)) return -1;
+    if (u->n == 1 && u->last && !e->profile && e->prerecord && u->p0 + 1 < e->base.n_ctx) {
+        e->next = *u;
+        e->next.p0++;
+        e->next.row_len++;
+        e->next_slot = 1 - slot;
+        char ignored[8];
+        e->next_ready = record_ubatch(e, &e->next, e->next_slot, ignored, sizeof ignored) == 0;
+    }
+    if (vk_wait(&e->rt, err, errlen)) {
+        e->next_ready = false;
+        return -1;
+    }
     collect_profile(e);
 
     /* results: the readback buffers are host-visible; make the GPU's writes visible */
     const int n_out = u->n_out;
+    const bool hidden = u->hidden, stats = u->stats;
     if (b->logits && n_out > 0) {
         vk_buffer_invalidate(&e->rt, &e->logits_rb);
         memcpy(b->logits + (size_t)out_base * V, e->logits_rb.map, (size_t)n_out * V * f);
@@ -880,7 +941,7 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
     /* Capturing every position's attention is bounded by the capture buffer's rows. */
     const int step = b->attention && b->all_positions ? imin(e->ubatch, e->cap_rows) : e->ubatch;
     for (int start = 0; start < n; start += step) {
-        ubatch u = {.tokens = b->tokens + start, .p0 = b->pos + start, .n = imin(step, n - start)};
+        ubatch u = {.p0 = b->pos + start, .n = imin(step, n - start), .row_len = row_len};
         u.last = start + u.n == n;
         if (b->all_positions) {
             u.out_first = 0;
@@ -889,7 +950,12 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
             u.out_first = u.n - 1;
             u.n_out = u.last ? 1 : 0;
         }
-        if (run_ubatch(e, b, &u, row_len, b->all_positions ? start : 0, n_out_total, err, errlen))
+        u.logits = b->logits && u.n_out > 0;
+        u.attention = b->attention && u.n_out > 0;
+        u.hidden = b->hidden && u.last;
+        u.stats = u.n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
+        u.top_k = u.stats && b->top_k > 0 ? b->top_k : 0;
+        if (run_ubatch(e, b, &u, b->tokens + start, b->all_positions ? start : 0, n_out_total, err, errlen))
             return -1;
     }
     return 0;

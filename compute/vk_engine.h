@@ -35,6 +35,10 @@ int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t err
  * is on with VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation or LLMSCOPE_VK_VALIDATION=1. */
 int engine_vulkan_validation_errors(const engine *e);
 
+/* Decode steps so far that ran from a recording made during the step before (the engine
+ * records the likely next step while the GPU works; see vk_engine.c). For tests and bench. */
+long engine_vulkan_prerecorded_steps(const engine *e);
+
 /* GPU time per kernel, summed over the evals so far: recorded only when the environment
  * has LLMSCOPE_VK_PROFILE=1 (timestamps cost a little). Prints nothing otherwise. */
 void engine_vulkan_print_profile(const engine *e, FILE *out);

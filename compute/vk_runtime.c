@@ -478,7 +478,7 @@ int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) 
     if ((r = rt->vk.CreateCommandPool(rt->dev, &pi, NULL, &rt->cmd_pool)) != VK_SUCCESS ||
         (r = rt->vk.AllocateCommandBuffers(rt->dev, &(VkCommandBufferAllocateInfo){
              .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = rt->cmd_pool,
-             .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1}, &rt->cmd)) != VK_SUCCESS ||
+             .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 2}, rt->cmds)) != VK_SUCCESS ||
         (r = rt->vk.CreateFence(rt->dev, &fi, NULL, &rt->fence)) != VK_SUCCESS)
         return fail(err, errlen, "cannot create Vulkan command objects: %s", vk_result_name(r));
 
@@ -737,8 +737,11 @@ int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const
 
 /* --- recording --------------------------------------------------------------------- */
 
-int vk_begin(vk_runtime *rt, char *err, size_t errlen) {
+int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
     if (rt->lost) return fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
+    rt->cmd = rt->cmds[slot & 1];
+    rt->bound_pipeline = VK_NULL_HANDLE;
+    rt->bound_set = VK_NULL_HANDLE;
     rt->vk.ResetCommandBuffer(rt->cmd, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
@@ -749,10 +752,19 @@ int vk_begin(vk_runtime *rt, char *err, size_t errlen) {
     return 0;
 }
 
+int vk_begin(vk_runtime *rt, char *err, size_t errlen) { return vk_begin_slot(rt, 0, err, errlen); }
+
 void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const void *push,
                  size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
-    rt->vk.CmdBindPipeline(rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
-    rt->vk.CmdBindDescriptorSets(rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set, 0, NULL);
+    /* a decode step binds the same pipeline or set several times in a row (q, k, v) */
+    if (k->pipeline != rt->bound_pipeline) {
+        rt->vk.CmdBindPipeline(rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
+        rt->bound_pipeline = k->pipeline;
+    }
+    if (set != rt->bound_set) {
+        rt->vk.CmdBindDescriptorSets(rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set, 0, NULL);
+        rt->bound_set = set;
+    }
     if (push_bytes)
         rt->vk.CmdPushConstants(rt->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                 (uint32_t)((push_bytes + 3) & ~(size_t)3), push);
@@ -781,7 +793,7 @@ int vk_timestamp(vk_runtime *rt) {
     return (int)rt->n_timestamps++;
 }
 
-int vk_submit(vk_runtime *rt, char *err, size_t errlen) {
+int vk_end(vk_runtime *rt, char *err, size_t errlen) {
     /* Make every write of this submission available to the host before the fence. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -789,20 +801,44 @@ int vk_submit(vk_runtime *rt, char *err, size_t errlen) {
     rt->vk.CmdPipelineBarrier(rt->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                               VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     VkResult r = rt->vk.EndCommandBuffer(rt->cmd);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
+    return r == VK_SUCCESS ? 0 : fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
+}
+
+int vk_launch(vk_runtime *rt, int slot, char *err, size_t errlen) {
+    if (rt->lost) return fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
     rt->vk.ResetFences(rt->dev, 1, &rt->fence);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
-                       .pCommandBuffers = &rt->cmd};
-    r = rt->vk.QueueSubmit(rt->queue, 1, &si, rt->fence);
-    if (r == VK_SUCCESS) r = rt->vk.WaitForFences(rt->dev, 1, &rt->fence, VK_TRUE, rt->fence_timeout_ns);
-    if (r == VK_SUCCESS) return 0;
+                       .pCommandBuffers = &rt->cmds[slot & 1]};
+    VkResult r = rt->vk.QueueSubmit(rt->queue, 1, &si, rt->fence);
+    if (r == VK_SUCCESS) {
+        rt->in_flight = true;
+        return 0;
+    }
+    if (r == VK_ERROR_DEVICE_LOST) rt->lost = true;
+    return fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
+}
+
+int vk_wait(vk_runtime *rt, char *err, size_t errlen) {
+    if (!rt->in_flight) return 0;
+    VkResult r = rt->vk.WaitForFences(rt->dev, 1, &rt->fence, VK_TRUE, rt->fence_timeout_ns);
+    if (r == VK_SUCCESS) {
+        rt->in_flight = false;
+        return 0;
+    }
     if (r == VK_TIMEOUT) {
         rt->lost = rt->hung = true;
         return fail(err, errlen, "%s did not finish within %llu s (GPU hung? raise LLMSCOPE_VK_TIMEOUT)",
                     rt->props.deviceName, (unsigned long long)(rt->fence_timeout_ns / 1000000000ull));
     }
+    rt->in_flight = false;
     if (r == VK_ERROR_DEVICE_LOST) rt->lost = true;
     return fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
+}
+
+int vk_submit(vk_runtime *rt, char *err, size_t errlen) {
+    if (vk_end(rt, err, errlen)) return -1;
+    if (vk_launch(rt, rt->cmd == rt->cmds[1], err, errlen)) return -1;
+    return vk_wait(rt, err, errlen);
 }
 
 int vk_read_timestamps(vk_runtime *rt, double *ns, uint32_t n) {

@@ -82,8 +82,15 @@ typedef struct vk_runtime {
     uint32_t queue_family;
     VkQueue queue;
     VkCommandPool cmd_pool;
+    /* Two command buffers, so that one can be recorded while the other executes (the
+     * engine records the next decode step during the current one); CMD is the one being
+     * recorded, BOUND what was last bound in it (repeated binds are skipped). */
+    VkCommandBuffer cmds[2];
     VkCommandBuffer cmd;
+    VkPipeline bound_pipeline;
+    VkDescriptorSet bound_set;
     VkFence fence;
+    bool in_flight;              /* submitted and not yet waited for */
     bool lost;                   /* device lost or hung: every later call fails fast */
     bool hung;                   /* a submit outlived its timeout: the GPU may still be busy */
     uint64_t fence_timeout_ns;
@@ -162,7 +169,10 @@ int vk_pool_create(vk_runtime *rt, uint32_t max_sets, VkDescriptorPool *out, cha
                    size_t errlen);
 
 /* --- recording: begin, dispatch/copy/barrier..., submit (one submit, one wait) ------ */
+/* Starts recording into command buffer 0 (vk_begin_slot: SLOT 0 or 1, which must not be
+ * executing). */
 int vk_begin(vk_runtime *rt, char *err, size_t errlen);
+int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen);
 void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const void *push,
                  size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 /* Orders everything recorded before (shader and transfer writes) before everything
@@ -175,6 +185,12 @@ int vk_timestamp(vk_runtime *rt);
 /* Ends, submits and waits (bounded by fence_timeout_ns). Device loss, a hang or an
  * error marks the runtime lost and fills ERR. */
 int vk_submit(vk_runtime *rt, char *err, size_t errlen);
+/* The same in steps: vk_end closes the recording (with the barrier that makes its writes
+ * visible to the host), vk_launch submits command buffer SLOT (recorded and ended) and
+ * returns at once, vk_wait waits for it. One submission at a time. */
+int vk_end(vk_runtime *rt, char *err, size_t errlen);
+int vk_launch(vk_runtime *rt, int slot, char *err, size_t errlen);
+int vk_wait(vk_runtime *rt, char *err, size_t errlen);
 /* After vk_submit: ticks of timestamps [0, n) converted to nanoseconds in NS. */
 int vk_read_timestamps(vk_runtime *rt, double *ns, uint32_t n);
 

@@ -365,6 +365,9 @@ static void test_decode(void) {
     if (verbose())
         fprintf(stderr, "  %s p%d decode: vs CPU logits %.3g attention %.3g\n", current_model,
                 current_prompt, dl, da);
+    /* steps 2.. asked for what step 1 did: they ran from the recording made meanwhile */
+    CHECKF(T < 3 || engine_vulkan_prerecorded_steps(fx.gpu) >= T - 2, "only %ld of %d decode steps were prerecorded",
+           engine_vulkan_prerecorded_steps(fx.gpu), T - 1);
     CHECKF(dl <= tol, "decoded logits differ from the CPU batch by %g (> %g)", dl, tol);
     CHECKF(da <= 1e-4, "decoded attention differs from the CPU batch by %g", da);
     free(cl), free(ca), free(gl), free(ga);
