@@ -341,6 +341,20 @@ e=$(tm capture-pane -e -p -t eight)
 heat_rows eight | grep -q '[░▒▓█]' && echo "$e" | grep -qE "$colour_re" && ! echo "$e" | grep -qE $'\e\\[[0-9;]*[34]8;5;'
 check eight_colours_use_shades_in_ansi_colours $?
 tm kill-session -t eight
+# true colour: a direct-colour terminfo entry (Debian's ncurses-term has xterm-direct) and
+# COLORTERM=truecolor make the heatmap use 24-bit colours (SGR 48;2;r;g;b)
+if infocmp xterm-direct >/dev/null 2>&1; then
+    start truecol 120 36 TERM=xterm-direct COLORTERM=truecolor -- -m "$stories" --temp 0 -n 20 --color true
+    wait_for truecol 'TYPE \|' 20
+    keys truecol Enter
+    wait_for truecol 'reply: 20 tokens' 30
+    e=$(tm capture-pane -e -p -t truecol)
+    heat_rows truecol | grep -q . && echo "$e" | grep -qE $'\e\\[[0-9;]*48;2;[0-9]+;[0-9]+;[0-9]+'
+    check true_colour_heatmap_uses_rgb $?
+    tm kill-session -t truecol
+else
+    skip true_colour_heatmap_uses_rgb "no xterm-direct terminfo entry (Debian package ncurses-term)"
+fi
 start dumb 100 20 TERM=dumb -- -m "$stories"
 wait_for dumb '^EXITED 1' 20 && cap dumb | grep -q "^llmscope: .*cannot move the cursor"
 check dumb_terminal_refused_clearly $?
