@@ -65,6 +65,8 @@ typedef struct ubatch {
     bool last;           /* the eval's last micro-batch: hidden states are taken here */
     bool logits, attention, hidden, stats; /* outputs wanted (hidden: in this micro-batch) */
     int top_k;
+    int lens_k, lens_n_valid; /* the logit lens (last micro-batch only) */
+    bool lens_full;
 } ubatch;
 
 typedef struct vk_engine {
@@ -89,6 +91,16 @@ typedef struct vk_engine {
     vk_buffer x, xn, q, att, ffa, ffb, logits, scores, attn_part, topk_part, topk_out; /* device */
     vk_buffer ids;                                                          /* upload */
     vk_buffer logits_rb, capture_buf, hidden_rb, topk_rb;                   /* readback */
+    /* the logit lens: the last token's residual stream [n_layer + 1][n_embd], the lens
+     * top-k of the last logits row, the candidates' rows of the output head, their logits
+     * per entry; for the full lens the normalised entries, their logits over the whole
+     * vocabulary (lens_full_ok: that buffer fitted), top-1 and log-sum-exp, ranks */
+    vk_buffer hid, lens_topk_part, lens_topk_out, lens_cand, lens_out;
+    vk_buffer lens_xn, lens_logits, lens_stats_part, lens_stats, lens_ranks, lens_rb;
+    bool lens_full_ok;
+    vk_use use_lens_rows, use_lens_out;
+    VkDescriptorSet set_lens_topk_partial, set_lens_topk_merge, set_lens, set_lens_norm,
+        set_lens_stats_partial, set_lens_stats_merge, set_lens_rank;
 
     VkDescriptorPool pool;
     vk_use use_embd, use_pos, use_out, use_out_x;
@@ -260,7 +272,7 @@ static int pack_layer_params(param_pack *p, const model_hparams *hp, const layer
 
 /* Descriptor sets the weights' uses need (each use binds every part of its weight). */
 static int total_parts(const vk_engine *e, int n_layer) {
-    int n = e->token_embd.n_parts + e->position_embd.n_parts + 2 * e->output->n_parts;
+    int n = e->token_embd.n_parts + e->position_embd.n_parts + 4 * e->output->n_parts;
     for (int l = 0; l < n_layer; l++) {
         const vk_layer *L = &e->layers[l];
         n += 2 * (L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->gate_up.n_parts) + 3 * L->wqkv.n_parts +
@@ -325,6 +337,26 @@ static int create_buffers(vk_engine *e, char *err, size_t errlen) {
     for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
         if (vk_buffer_create(&e->rt, list[i].b, list[i].size, list[i].kind, list[i].what, err, errlen))
             return -1;
+    const VkDeviceSize entries = (VkDeviceSize)hp->n_layer + 1, LK = ENGINE_LENS_MAX;
+    struct { vk_buffer *b; VkDeviceSize size; vk_mem_kind kind; } lens[] = {
+        {&e->hid, entries * hp->n_embd * f, VK_MEM_DEVICE},
+        {&e->lens_topk_part, n_chunks * (3 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE},
+        {&e->lens_topk_out, (2 + 2 * VK_TOPK_MAX) * f, VK_MEM_DEVICE},
+        {&e->lens_cand, LK * hp->n_embd * f, VK_MEM_DEVICE},
+        {&e->lens_out, entries * LK * f, VK_MEM_DEVICE},
+        {&e->lens_xn, entries * hp->n_embd * f, VK_MEM_DEVICE},
+        {&e->lens_stats_part, entries * n_chunks * 5 * f, VK_MEM_DEVICE},
+        {&e->lens_stats, entries * 4 * f, VK_MEM_DEVICE},
+        {&e->lens_ranks, entries * LK * f, VK_MEM_DEVICE},
+        {&e->lens_rb, (2 + 2 * VK_TOPK_MAX + entries * (2 * LK + 4)) * f, VK_MEM_READBACK},
+    };
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        if (vk_buffer_create(&e->rt, lens[i].b, lens[i].size, lens[i].kind, "logit lens", err, errlen)) return -1;
+    /* the full lens decodes every entry over the whole vocabulary; without room for that
+     * (a small buffer limit) only the candidates' lens is offered */
+    char ignored[256];
+    e->lens_full_ok = vk_buffer_create(&e->rt, &e->lens_logits, entries * hp->n_vocab * f, VK_MEM_DEVICE,
+                                       "logit lens", ignored, sizeof ignored) == 0;
     for (int l = 0; l < hp->n_layer; l++)
         if (vk_buffer_create(&e->rt, &e->layers[l].k_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen) ||
             vk_buffer_create(&e->rt, &e->layers[l].v_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen))
@@ -349,7 +381,19 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
         set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out))
         return -1;
     vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
-    if (set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap)) return -1;
+    if (set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap) ||
+        set_create(e, &e->set_lens_topk_partial, err, errlen, 2, &e->logits, &e->lens_topk_part) ||
+        set_create(e, &e->set_lens_topk_merge, err, errlen, 2, &e->lens_topk_part, &e->lens_topk_out) ||
+        use_create(e, &e->use_lens_rows, e->output, &e->lens_topk_out, &e->lens_cand, false, err, errlen) ||
+        set_create(e, &e->set_lens, err, errlen, 4, &e->hid, &e->lens_cand, &e->params, &e->lens_out))
+        return -1;
+    if (e->lens_full_ok &&
+        (set_create(e, &e->set_lens_norm, err, errlen, 3, &e->hid, &e->params, &e->lens_xn) ||
+         use_create(e, &e->use_lens_out, e->output, &e->lens_xn, &e->lens_logits, true, err, errlen) ||
+         set_create(e, &e->set_lens_stats_partial, err, errlen, 2, &e->lens_logits, &e->lens_stats_part) ||
+         set_create(e, &e->set_lens_stats_merge, err, errlen, 2, &e->lens_stats_part, &e->lens_stats) ||
+         set_create(e, &e->set_lens_rank, err, errlen, 3, &e->lens_logits, &e->lens_topk_out, &e->lens_ranks)))
+        return -1;
     if (e->position_embd.n_parts &&
         (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, false, err, errlen) ||
          set_create(e, &e->set_add_pos, err, errlen, 3, &e->x, &e->xn, &e->x)))
@@ -498,7 +542,9 @@ static void vk_destroy(engine *base) {
         vk_buffer *bufs[] = {&e->params, &e->rope_table, &e->dummy, &e->staging, &e->x, &e->xn,
                              &e->q, &e->att, &e->ffa, &e->ffb, &e->logits, &e->scores, &e->attn_part,
                              &e->topk_part, &e->topk_out, &e->ids, &e->logits_rb,
-                             &e->capture_buf, &e->hidden_rb, &e->topk_rb};
+                             &e->capture_buf, &e->hidden_rb, &e->topk_rb, &e->hid, &e->lens_topk_part,
+                             &e->lens_topk_out, &e->lens_cand, &e->lens_out, &e->lens_xn, &e->lens_logits,
+                             &e->lens_stats_part, &e->lens_stats, &e->lens_ranks, &e->lens_rb};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vk_buffer_destroy(rt, bufs[i]);
         if (e->pool) rt->vk.DestroyDescriptorPool(rt->dev, e->pool, NULL);
         vk_kernels_destroy(rt, &e->k);
@@ -513,6 +559,8 @@ static void vk_destroy(engine *base) {
     use_free(&e->use_pos);
     use_free(&e->use_out);
     use_free(&e->use_out_x);
+    use_free(&e->use_lens_rows);
+    use_free(&e->use_lens_out);
     free(e->layers);
     vk_runtime_free(rt);
     free(e);
@@ -788,6 +836,61 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     mark(e, "down");
 }
 
+/* Where the lens results sit in lens_rb (floats): the candidates' top-k record, their
+ * logits per entry, the full lens's per-entry record (log-sum-exp, entropy, top id, top
+ * logit), the ranks. */
+#define LENS_RB_LOGITS (2 + 2 * VK_TOPK_MAX)
+#define LENS_RB_STATS(E) (LENS_RB_LOGITS + (E) * ENGINE_LENS_MAX)
+#define LENS_RB_RANKS(E) (LENS_RB_STATS(E) + (E) * 4)
+
+/* The logit lens of the last output row (engine.h), after its logits: the candidates
+ * (the lens top-k of that row), their rows of the output head dequantised once, the
+ * lens kernel over every entry of the residual stream (kept in hid while the layers
+ * ran); with lens_full the entries normalised and decoded over the whole vocabulary in
+ * one batched product, then their top-1 and log-sum-exp, and the candidates' ranks. */
+static void record_lens(vk_engine *e, const ubatch *u) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint32_t V = (uint32_t)hp->n_vocab, d = (uint32_t)hp->n_embd, K = (uint32_t)u->lens_k;
+    const uint32_t E = (uint32_t)hp->n_layer + 1, nv = (uint32_t)u->lens_n_valid;
+    const uint32_t g = e->output_norm == NO_PARAM ? 0 : e->output_norm;
+    const uint32_t b = e->output_norm_b == NO_PARAM ? 0 : e->output_norm_b;
+    const uint32_t nflags = (e->output_norm != NO_PARAM ? VK_NORM_SCALE : 0u) |
+                            (e->output_norm_b != NO_PARAM ? VK_NORM_SHIFT : 0u);
+    const size_t f = sizeof(float);
+
+    vk_op_topk_at(&e->rt, &e->k, e->set_lens_topk_partial, e->set_lens_topk_merge, nv, V,
+                  (uint32_t)(u->n_out - 1) * V, 1, K);
+    vk_barrier(&e->rt);
+    get_rows(e, &e->use_lens_rows, K, 2, 0); /* the record's ids start at float 2 */
+    vk_barrier(&e->rt);
+    vk_lens_push lp = {d, K, g, b, nflags | (hp->layer_norm ? 4u : 0u), hp->norm_eps};
+    vk_op_lens(&e->rt, &e->k, e->set_lens, &lp, E);
+    if (u->lens_full) {
+        if (hp->layer_norm) {
+            vk_layernorm_push p = {E, d, 0, d, 0, d, g, b, nflags, hp->norm_eps};
+            vk_op_layernorm(&e->rt, &e->k, e->set_lens_norm, &p);
+        } else {
+            vk_rmsnorm_push p = {E, d, 0, d, 0, d, g, nflags & VK_NORM_SCALE, hp->norm_eps};
+            vk_op_rmsnorm(&e->rt, &e->k, e->set_lens_norm, &p);
+        }
+        vk_fill(&e->rt, &e->lens_ranks, 0, (VkDeviceSize)E * K * f, 0);
+        vk_barrier(&e->rt);
+        matvec(e, &e->use_lens_out, 0, V, mv(E, 0, d, 0, V, NO_PARAM, false));
+        vk_barrier(&e->rt);
+        vk_op_topk_at(&e->rt, &e->k, e->set_lens_stats_partial, e->set_lens_stats_merge, nv, V, 0, E, 1);
+        vk_lens_rank_push rp = {nv, V, K};
+        vk_op_lens_rank(&e->rt, &e->k, e->set_lens_rank, &rp, E);
+    }
+    vk_barrier(&e->rt);
+    vk_copy(&e->rt, &e->lens_topk_out, 0, &e->lens_rb, 0, (2 + 2 * (VkDeviceSize)K) * f);
+    vk_copy(&e->rt, &e->lens_out, 0, &e->lens_rb, LENS_RB_LOGITS * f, (VkDeviceSize)E * K * f);
+    if (u->lens_full) {
+        vk_copy(&e->rt, &e->lens_stats, 0, &e->lens_rb, LENS_RB_STATS(E) * f, (VkDeviceSize)E * 4 * f);
+        vk_copy(&e->rt, &e->lens_ranks, 0, &e->lens_rb, LENS_RB_RANKS(E) * f, (VkDeviceSize)E * K * f);
+    }
+    mark(e, "lens");
+}
+
 /* Records micro-batch U into command buffer SLOT, ready to launch. */
 static int record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t errlen) {
     const model_hparams *hp = &e->base.model->hp;
@@ -809,11 +912,13 @@ static int record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, siz
     vk_barrier(&e->rt);
     mark(e, "embedding");
     if (hidden) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, 0, d * f);
+    if (u->lens_k) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hid, 0, d * f);
 
     for (int l = 0; l < hp->n_layer; l++) {
         record_layer(e, l, u);
         if (hidden && l + 1 < hp->n_layer)
             vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, (VkDeviceSize)(l + 1) * d * f, d * f);
+        if (u->lens_k) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hid, (VkDeviceSize)(l + 1) * d * f, d * f);
     }
 
     if (u->n_out > 0) {
@@ -838,6 +943,7 @@ static int record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, siz
             vk_copy(&e->rt, &e->topk_out, 0, &e->topk_rb, 0, (VkDeviceSize)n_out * (2 + 2 * K) * f);
             mark(e, "top-k");
         }
+        if (u->lens_k) record_lens(e, u);
     }
     return vk_end(&e->rt, err, errlen);
 }
@@ -846,7 +952,8 @@ static bool ubatch_equal(const ubatch *a, const ubatch *b) {
     return a->p0 == b->p0 && a->n == b->n && a->out_first == b->out_first && a->n_out == b->n_out &&
            a->row_len == b->row_len && a->last == b->last && a->logits == b->logits &&
            a->attention == b->attention && a->hidden == b->hidden && a->stats == b->stats &&
-           a->top_k == b->top_k;
+           a->top_k == b->top_k && a->lens_k == b->lens_k && a->lens_n_valid == b->lens_n_valid &&
+           a->lens_full == b->lens_full;
 }
 
 /* Runs micro-batch U on TOKENS and copies its results into B. The commands come from the
@@ -904,6 +1011,26 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, cons
         vk_buffer_invalidate(&e->rt, &e->hidden_rb);
         memcpy(b->hidden, e->hidden_rb.map, (size_t)(hp->n_layer + 1) * d * f);
     }
+    if (u->lens_k) {
+        const int K = u->lens_k, E = hp->n_layer + 1;
+        vk_buffer_invalidate(&e->rt, &e->lens_rb);
+        const float *r = e->lens_rb.map;
+        for (int j = 0; j < K && b->lens_ids; j++) memcpy(&b->lens_ids[j], &r[2 + j], sizeof(int32_t));
+        for (int i = 0; i < E && b->lens_logits; i++)
+            memcpy(b->lens_logits + (size_t)i * K, r + LENS_RB_LOGITS + (size_t)i * K, (size_t)K * f);
+        for (int i = 0; i < E && u->lens_full; i++) {
+            const float *st = r + LENS_RB_STATS(E) + (size_t)i * 4;
+            if (b->lens_logsumexp) b->lens_logsumexp[i] = st[0];
+            if (b->lens_top_ids) memcpy(&b->lens_top_ids[i], &st[2], sizeof(int32_t));
+            if (b->lens_top_logits) b->lens_top_logits[i] = st[3];
+            if (b->lens_ranks)
+                for (int j = 0; j < K; j++) {
+                    uint32_t rank;
+                    memcpy(&rank, &r[LENS_RB_RANKS(E) + (size_t)i * K + j], sizeof rank);
+                    b->lens_ranks[(size_t)i * K + j] = (int32_t)rank;
+                }
+        }
+    }
     if (stats) {
         vk_buffer_invalidate(&e->rt, &e->topk_rb);
         const float *r = e->topk_rb.map;
@@ -936,6 +1063,13 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         return fail(err, errlen, "attention capture is off in this Vulkan engine");
     if (b->top_k < 0 || b->top_k > VK_TOPK_MAX)
         return fail(err, errlen, "top_k %d out of range (0..%d)", b->top_k, VK_TOPK_MAX);
+    if (b->lens_k < 0 || b->lens_k > ENGINE_LENS_MAX || b->lens_n_valid < 0 || b->lens_n_valid > hp->n_vocab ||
+        b->lens_k > (b->lens_n_valid > 0 ? b->lens_n_valid : hp->n_vocab))
+        return fail(err, errlen, "logit lens of %d candidates among %d ids: out of range (1..%d candidates)",
+                    b->lens_k, b->lens_n_valid, ENGINE_LENS_MAX);
+    if (b->lens_k > 0 && b->lens_full && !e->lens_full_ok)
+        return fail(err, errlen, "the full logit lens does not fit %s's buffer limit; ask for the "
+                    "candidates' lens only", e->rt.props.deviceName);
 
     const int n = b->n_tokens, row_len = b->pos + n, n_out_total = b->all_positions ? n : 1;
     /* Capturing every position's attention is bounded by the capture buffer's rows. */
@@ -955,6 +1089,11 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         u.hidden = b->hidden && u.last;
         u.stats = u.n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
         u.top_k = u.stats && b->top_k > 0 ? b->top_k : 0;
+        if (u.last && u.n_out > 0 && b->lens_k > 0) {
+            u.lens_k = b->lens_k;
+            u.lens_n_valid = b->lens_n_valid > 0 ? b->lens_n_valid : hp->n_vocab;
+            u.lens_full = b->lens_full;
+        }
         if (run_ubatch(e, b, &u, b->tokens + start, b->all_positions ? start : 0, n_out_total, err, errlen))
             return -1;
     }

@@ -111,7 +111,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
         vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->gelu, "gelu", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
-        vk_kernel_create(rt, &k->topk_merge, "topk_merge", 2, k->wg, NULL, 0, err, errlen))
+        vk_kernel_create(rt, &k->topk_merge, "topk_merge", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->lens, "lens", 4, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->lens_rank, "lens_rank", 3, k->wg, &chunk, 1, err, errlen))
         return -1;
     return 0;
 }
@@ -123,7 +125,7 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
     vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->swiglu,
-                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge};
+                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
 }
 
@@ -318,10 +320,26 @@ uint32_t vk_topk_chunks(uint32_t n_vocab) { return div_up(n_vocab, VK_TOPK_CHUNK
 void vk_op_topk(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
                 VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride,
                 uint32_t n_rows, uint32_t top_k) {
+    vk_op_topk_at(rt, k, partial_set, merge_set, n_vocab, row_stride, 0, n_rows, top_k);
+}
+
+void vk_op_topk_at(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
+                   VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride, uint32_t row_off,
+                   uint32_t n_rows, uint32_t top_k) {
     uint32_t n_chunks = vk_topk_chunks(n_vocab);
-    vk_topk_partial_push pp = {n_vocab, row_stride, top_k, n_chunks};
+    vk_topk_partial_push pp = {n_vocab, row_stride, top_k, n_chunks, row_off};
     vk_dispatch(rt, &k->topk_partial, partial_set, &pp, sizeof pp, n_chunks, n_rows, 1);
     vk_barrier(rt);
     vk_topk_merge_push mp = {top_k, n_chunks};
     vk_dispatch(rt, &k->topk_merge, merge_set, &mp, sizeof mp, n_rows, 1, 1);
+}
+
+void vk_op_lens(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_push *p,
+                uint32_t n_entries) {
+    vk_dispatch(rt, &k->lens, set, p, sizeof *p, n_entries, 1, 1);
+}
+
+void vk_op_lens_rank(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_rank_push *p,
+                     uint32_t n_entries) {
+    vk_dispatch(rt, &k->lens_rank, set, p, sizeof *p, div_up(p->n_valid, VK_TOPK_CHUNK), n_entries, 1);
 }

@@ -49,6 +49,8 @@ typedef struct vk_kernels {
     vk_kernel gelu;                         /* x, y */
     vk_kernel topk_partial;                 /* logits, records */
     vk_kernel topk_merge;                   /* records, out */
+    vk_kernel lens;                         /* entries, candidate rows, params, out */
+    vk_kernel lens_rank;                    /* logits, top-k record, ranks */
 } vk_kernels;
 
 int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen);
@@ -119,7 +121,10 @@ typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
  * interleaved rows of a fused gate/up matrix) */
 typedef struct { uint32_t n, g_off, u_off, y_off, in_stride; } vk_swiglu_push;
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
-typedef struct { uint32_t n_vocab, row_stride, k, n_chunks; } vk_topk_partial_push;
+typedef struct { uint32_t n_vocab, row_stride, k, n_chunks, row_off; } vk_topk_partial_push;
+/* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm) */
+typedef struct { uint32_t dim, k, g_off, b_off, flags; float eps; } vk_lens_push;
+typedef struct { uint32_t n_valid, row_stride, k; } vk_lens_rank_push;
 typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
 
 /* --- recording -------------------------------------------------------------------- */
@@ -160,5 +165,17 @@ uint32_t vk_topk_chunks(uint32_t n_vocab);
 void vk_op_topk(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
                 VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride,
                 uint32_t n_rows, uint32_t top_k);
+/* The same from the row starting at float ROW_OFF of the logits, over the first N_VOCAB
+ * entries of each row. */
+void vk_op_topk_at(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet partial_set,
+                   VkDescriptorSet merge_set, uint32_t n_vocab, uint32_t row_stride, uint32_t row_off,
+                   uint32_t n_rows, uint32_t top_k);
+/* The logit lens of N_ENTRIES residual-stream entries for P->k candidates (lens.comp). */
+void vk_op_lens(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_push *p,
+                uint32_t n_entries);
+/* Ranks of the candidates among the first P->n_valid logits of N_ENTRIES rows
+ * (lens_rank.comp); the ranks buffer must be zeroed first. */
+void vk_op_lens_rank(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_rank_push *p,
+                     uint32_t n_entries);
 
 #endif

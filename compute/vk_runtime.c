@@ -786,6 +786,10 @@ void vk_copy(vk_runtime *rt, vk_buffer *src, VkDeviceSize src_off, vk_buffer *ds
     rt->vk.CmdCopyBuffer(rt->cmd, src->buf, dst->buf, 1, &region);
 }
 
+void vk_fill(vk_runtime *rt, vk_buffer *dst, VkDeviceSize offset, VkDeviceSize bytes, uint32_t value) {
+    rt->vk.CmdFillBuffer(rt->cmd, dst->buf, offset, bytes, value);
+}
+
 int vk_timestamp(vk_runtime *rt) {
     if (!rt->timestamps || rt->n_timestamps >= VK_MAX_TIMESTAMPS) return -1;
     rt->vk.CmdWriteTimestamp(rt->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rt->timestamps,

@@ -180,6 +180,8 @@ void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const 
 void vk_barrier(vk_runtime *rt);
 void vk_copy(vk_runtime *rt, vk_buffer *src, VkDeviceSize src_off, vk_buffer *dst,
              VkDeviceSize dst_off, VkDeviceSize bytes);
+/* Fills BYTES (a multiple of 4) of DST from OFFSET with the 32-bit VALUE. */
+void vk_fill(vk_runtime *rt, vk_buffer *dst, VkDeviceSize offset, VkDeviceSize bytes, uint32_t value);
 /* Records a timestamp; returns its index or -1 when timing is unavailable or full. */
 int vk_timestamp(vk_runtime *rt);
 /* Ends, submits and waits (bounded by fence_timeout_ns). Device loss, a hang or an

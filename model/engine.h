@@ -38,7 +38,36 @@ typedef struct engine_batch {
     float *top_logits;     /* [n_out][top_k] */
     float *logsumexp;      /* [n_out] log(sum(exp(logits))) */
     float *entropy;        /* [n_out] entropy of softmax(logits), in nats */
+    /* Optional logit lens of the last output row (inspect.h, "logit lens"), which the
+     * Vulkan engine computes on the GPU; engines that do not (the CPU reference) leave
+     * these arrays untouched, so fill lens_ids with -1 to tell. Every entry of the
+     * residual stream at that token ([0] the embeddings, [i] layer i's output, [n_layer]
+     * the last layer's) is decoded through the final norm and the output head, for
+     * lens_k candidates (0: no lens; <= ENGINE_LENS_MAX): the top lens_k ids of the row's
+     * own logits among ids 0 .. lens_n_valid - 1 (0: all), ties to the lower id. A sampler
+     * choosing from the top lens_k picks one of them. Only the candidates' rows of the
+     * output head are read, lens_k per entry:
+     *   lens_ids     [lens_k]                 the candidates, best first
+     *   lens_logits  [n_layer + 1][lens_k]    their logits at each entry
+     * With lens_full, every entry is also decoded over the whole vocabulary (one read of
+     * the output head for all entries) for the rest of what inspect_lens_entry reports,
+     * over ids 0 .. lens_n_valid - 1:
+     *   lens_top_ids, lens_top_logits, lens_logsumexp  [n_layer + 1]  argmax (ties to the
+     *                                          lower id), its logit, log-sum-exp
+     *   lens_ranks   [n_layer + 1][lens_k]    valid ids ranking above each candidate (a
+     *                                          higher logit, or an equal one and a lower id) */
+    int lens_k;
+    int lens_n_valid;
+    bool lens_full;
+    int32_t *lens_ids;
+    float *lens_logits;
+    int32_t *lens_top_ids;
+    float *lens_top_logits;
+    float *lens_logsumexp;
+    int32_t *lens_ranks;
 } engine_batch;
+
+#define ENGINE_LENS_MAX 64
 
 typedef struct engine engine;
 

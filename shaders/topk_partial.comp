@@ -5,7 +5,7 @@
 //   log-sum-exp and the entropy exactly, see topk_merge.comp),
 //   then its k largest logits as k ids (int bits) and k values, largest first, ties to
 //   the lower id; missing entries have id -1.
-// Grid: x = chunk, y = row.
+// Grid: x = chunk, y = row (rows start at row_off).
 #include "common.glsl"
 
 layout(constant_id = 1) const uint CHUNK = 1024;
@@ -13,7 +13,7 @@ layout(constant_id = 1) const uint CHUNK = 1024;
 layout(binding = 0, std430) readonly buffer Lbuf { float logits[]; };
 layout(binding = 1, std430) writeonly buffer Pbuf { float part[]; };
 
-layout(push_constant) uniform Push { uint n_vocab, row_stride, k, n_chunks; } pc;
+layout(push_constant) uniform Push { uint n_vocab, row_stride, k, n_chunks, row_off; } pc;
 
 shared float vals[CHUNK];
 shared bool taken[CHUNK];
@@ -25,7 +25,7 @@ void main() {
 
     float m = NEG_INF;
     for (uint i = lid; i < CHUNK; i += WG) {
-        float x = i < len ? logits[row * pc.row_stride + c0 + i] : NEG_INF;
+        float x = i < len ? logits[pc.row_off + row * pc.row_stride + c0 + i] : NEG_INF;
         vals[i] = x;
         taken[i] = i >= len;
         m = max(m, x);

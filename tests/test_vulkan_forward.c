@@ -24,6 +24,7 @@
  * must still agree with the CPU. Every test fails on any Vulkan validation error when
  * the validation layer is on. LLMSCOPE_TEST_VERBOSE=1 prints the measured errors. */
 #include "engine.h"
+#include "inspect.h"
 #include "model.h"
 #include "quant.h"
 #include "test.h"
@@ -550,6 +551,102 @@ static void test_long(void) {
     fixture_close(&fx);
 }
 
+/* The GPU logit lens (engine_batch.lens_*) against inspect_lens_entry, the CPU reference,
+ * run on the CPU engine's own hidden states of the same token: for the last token of the
+ * prompt evaluated as a batch, and again as a decode step (the fused path), over all but
+ * the last 3 ids (the valid-vocabulary mask). Candidates: the top ids of the CPU's final
+ * logits (a GPU id may differ only in a near tie); candidate logits and log-sum-exp
+ * within 1e-3 of each entry's logit range; the argmax the same up to a near tie; each
+ * candidate's rank off by no more than the ids whose logits are within that tolerance of
+ * its own. Without lens_full only the candidates' part is written. */
+static void check_lens_entry(const fixture *fx, const float *cpu_hidden, int i, int n_valid, const int32_t *ids,
+                             int K, const float *logits, const int32_t *top_id, const float *top_logit,
+                             const float *lse, const int32_t *ranks, const char *where) {
+    const int V = fx->V;
+    float *scratch = malloc((size_t)V * sizeof *scratch), *all = malloc((size_t)V * sizeof *all);
+    inspect_lens_logits(&fx->m, cpu_hidden, i, all);
+    float lo = all[0], hi = all[0];
+    for (int v = 1; v < n_valid; v++) lo = all[v] < lo ? all[v] : lo, hi = all[v] > hi ? all[v] : hi;
+    const double tol = 1e-3 * ((double)hi - lo);
+    for (int j = 0; j < K; j++) {
+        lens_layer ref;
+        inspect_lens_entry(&fx->m, cpu_hidden, i, n_valid, ids[j], ids, K, scratch, &ref);
+        CHECKF(fabs((double)logits[j] - ref.cand_logit[j]) <= tol, "%s entry %d: candidate %d logit %g, CPU %g",
+               where, i, (int)ids[j], logits[j], ref.cand_logit[j]);
+        if (!ranks) continue;
+        int near = 0; /* ids whose order against this candidate rounding may flip */
+        for (int v = 0; v < n_valid; v++) near += v != ids[j] && fabs((double)all[v] - all[ids[j]]) <= tol;
+        CHECKF(abs(ranks[j] - ref.chosen_rank) <= near, "%s entry %d: candidate %d rank %d, CPU %d (%d near ties)",
+               where, i, (int)ids[j], (int)ranks[j], ref.chosen_rank, near);
+        if (j > 0) continue;
+        CHECKF(fabs((double)*lse - ref.logsumexp) <= tol, "%s entry %d: log-sum-exp %g, CPU %g", where, i, *lse,
+               ref.logsumexp);
+        CHECKF(*top_id >= 0 && *top_id < n_valid &&
+                   (*top_id == ref.top_id || fabs((double)all[*top_id] - ref.top_logit) <= tol),
+               "%s entry %d: argmax %d, CPU %d", where, i, (int)*top_id, (int)ref.top_id);
+        CHECKF(fabs((double)*top_logit - ref.top_logit) <= tol, "%s entry %d: top logit %g, CPU %g", where, i,
+               *top_logit, ref.top_logit);
+    }
+    free(scratch), free(all);
+}
+
+static void test_lens(void) {
+    fixture fx;
+    if (!fixture_open(&fx)) return;
+    const int T = fx.T, V = fx.V, L = fx.L, D = fx.D, E = L + 1, K = INSPECT_LENS_K, n_valid = V - 3;
+    char err[512];
+    float *ch = malloc((size_t)E * D * sizeof *ch), *cl = malloc((size_t)V * sizeof *cl);
+    engine_batch cb = {.tokens = fx.tokens, .n_tokens = T, .logits = cl, .hidden = ch};
+    int rc = engine_eval(fx.cpu, &cb, err, sizeof err);
+    CHECKF(rc == 0, "cpu eval: %s", err);
+    int32_t want[ENGINE_LENS_MAX];
+    for (int v = n_valid; v < V; v++) cl[v] = -INFINITY;
+    top_ids(cl, V, K, want);
+    for (int pass = 0; rc == 0 && pass < 3; pass++) {
+        /* 0: the prompt as one batch, full lens; 1: its last token as a decode step, full
+         * lens; 2: the same decode step, candidates only */
+        const bool decode = pass > 0, full = pass < 2;
+        int32_t ids[ENGINE_LENS_MAX], top[64], ranks[64 * ENGINE_LENS_MAX];
+        float logits[64 * ENGINE_LENS_MAX], top_logits[64], lse[64];
+        for (int i = 0; i < 64; i++) top[i] = -7, lse[i] = -7.0f;
+        if (E > 64) { CHECKF(0, "too many layers for this test"); break; }
+        engine_batch gb = {.tokens = fx.tokens, .n_tokens = T, .lens_k = K, .lens_n_valid = n_valid,
+                           .lens_full = full, .lens_ids = ids, .lens_logits = logits, .lens_top_ids = top,
+                           .lens_top_logits = top_logits, .lens_logsumexp = lse, .lens_ranks = ranks};
+        if (decode) {
+            engine_batch pre = {.tokens = fx.tokens, .n_tokens = T - 1};
+            if (T > 1 && engine_eval(fx.gpu, &pre, err, sizeof err)) {
+                CHECKF(0, "gpu eval: %s", err);
+                break;
+            }
+            gb.tokens = fx.tokens + T - 1;
+            gb.n_tokens = 1;
+            gb.pos = T - 1;
+        }
+        if (engine_eval(fx.gpu, &gb, err, sizeof err)) {
+            CHECKF(0, "gpu eval with the lens: %s", err);
+            break;
+        }
+        const char *where = pass == 0 ? "batch" : pass == 1 ? "decode" : "decode, candidates only";
+        for (int j = 0; j < K; j++)
+            CHECKF(ids[j] == want[j] || (ids[j] >= 0 && ids[j] < n_valid &&
+                                         fabs((double)cl[ids[j]] - cl[want[j]]) <= 1e-3 * fx.range),
+                   "%s: candidate %d is %d, CPU says %d", where, j, (int)ids[j], (int)want[j]);
+        for (int i = 0; i < E; i++)
+            check_lens_entry(&fx, ch, i, n_valid, ids, K, logits + (size_t)i * K, &top[i], &top_logits[i], &lse[i],
+                             full ? ranks + (size_t)i * K : NULL, where);
+        if (!full) CHECKF(top[0] == -7 && lse[0] == -7.0f, "%s: the full lens's outputs were written", where);
+    }
+    /* out-of-range requests are refused */
+    int32_t ids[ENGINE_LENS_MAX];
+    float logits[ENGINE_LENS_MAX * 64];
+    engine_batch bad = {.tokens = fx.tokens, .n_tokens = 1, .lens_k = ENGINE_LENS_MAX + 1, .lens_ids = ids,
+                        .lens_logits = logits};
+    CHECK(engine_eval(fx.gpu, &bad, err, sizeof err) == -1 && strstr(err, "logit lens"));
+    free(ch), free(cl);
+    fixture_close(&fx);
+}
+
 /* Bad requests are refused with one line, and the engine stays usable. */
 static void test_errors(void) {
     fixture fx;
@@ -632,6 +729,10 @@ int main(void) {
                                         "gpt2-tiny-f16", "stories260K"};
     for (size_t i = 0; i < sizeof long_models / sizeof long_models[0]; i++)
         if (!only || !*only || strcmp(only, long_models[i]) == 0) run_named(long_models[i], 0, "long", test_long);
+    static const char *lens_models[] = {"llama-k-tiny-q4_k_m", "qwen2-tiny-f16", "qwen3-tiny-f16", "gpt2-tiny-f16",
+                                        "stories260K", "llama-gqa-tiny-f32"};
+    for (size_t i = 0; i < sizeof lens_models / sizeof lens_models[0]; i++)
+        if (!only || !*only || strcmp(only, lens_models[i]) == 0) run_named(lens_models[i], 0, "lens", test_lens);
     run_named("gpt2-tiny-f16", 0, "split-weights", test_split_weights);
     run_named("llama-gqa-tiny-f32", 0, "split-weights", test_split_weights);
     run_named("qwen2-tiny-f16", 0, "errors", test_errors);
