@@ -342,14 +342,24 @@ heat_rows eight | grep -q '[░▒▓█]' && echo "$e" | grep -qE "$colour_re" 
 check eight_colours_use_shades_in_ansi_colours $?
 tm kill-session -t eight
 # true colour: a direct-colour terminfo entry (Debian's ncurses-term has xterm-direct) and
-# COLORTERM=truecolor make the heatmap use 24-bit colours (SGR 48;2;r;g;b)
+# COLORTERM=truecolor make the heatmap use 24-bit colours between the palette's steps
 if infocmp xterm-direct >/dev/null 2>&1; then
     start truecol 120 36 TERM=xterm-direct COLORTERM=truecolor -- -m "$stories" --temp 0 -n 20 --color true
     wait_for truecol 'TYPE \|' 20
     keys truecol Enter
     wait_for truecol 'reply: 20 tokens' 30
     e=$(tm capture-pane -e -p -t truecol)
-    heat_rows truecol | grep -q . && echo "$e" | grep -qE $'\e\\[[0-9;]*48;2;[0-9]+;[0-9]+;[0-9]+'
+    # 24-bit backgrounds that no 256-colour palette entry has: on a direct-colour terminal
+    # the 256-colour mode also writes 48;2;r;g;b, but only with the palette's values
+    echo "$e" | python3 -c '
+import re, sys
+cube = {0, 95, 135, 175, 215, 255}
+grey = {8 + 10 * i for i in range(24)}
+basic = {0, 128, 192, 255}
+def palette(c):
+    return set(c) <= cube or set(c) <= basic or (c[0] == c[1] == c[2] and c[0] in grey)
+rgb = {tuple(map(int, m)) for m in re.findall(r"48;2;(\d+);(\d+);(\d+)", sys.stdin.read())}
+sys.exit(0 if sum(not palette(c) for c in rgb) >= 3 else 1)'
     check true_colour_heatmap_uses_rgb $?
     tm kill-session -t truecol
 else

@@ -82,6 +82,8 @@ typedef struct tui_palette {
     int colors;   /* 0 (none), 8, 256 or 16777216 (direct RGB) */
     bool utf8;    /* the locale can show block and shade characters */
     bool can_rgb; /* the user asked for true colour and the terminal has it */
+    bool direct;  /* the terminal takes colours as RGB values (a direct-colour terminfo
+                     entry), so even palette colours are sent as their RGB */
 } tui_palette;
 
 typedef struct tui_style {

@@ -75,8 +75,10 @@ static int dist2(int r, int g, int b, int r2, int g2, int b2) {
 
 /* Nearest entry of the xterm 256-colour palette: the 6x6x6 cube (16..231) or the
  * 24-step grey ramp (232..255), whichever is closer. */
+static const int XTERM_STEPS[6] = {0, 95, 135, 175, 215, 255};
+
 static int nearest_xterm256(rgb c) {
-    static const int steps[6] = {0, 95, 135, 175, 215, 255};
+    const int *steps = XTERM_STEPS;
     int idx[3], v[3] = {c.r, c.g, c.b};
     for (int k = 0; k < 3; k++) {
         int best = 0;
@@ -93,6 +95,16 @@ static int nearest_xterm256(rgb c) {
     return dg < dc ? 232 + gi : cube;
 }
 
+/* The RGB of xterm palette entry I (16..255: the 6x6x6 cube, then 24 greys). */
+static int xterm256_as_rgb(int i) {
+    if (i >= 232) {
+        int g = 8 + 10 * (i - 232);
+        return (g << 16) | (g << 8) | g;
+    }
+    i -= 16;
+    return (XTERM_STEPS[i / 36] << 16) | (XTERM_STEPS[i / 6 % 6] << 8) | XTERM_STEPS[i % 6];
+}
+
 static int terminal_color(const tui_palette *p, rgb c, short ansi, bool defaults) {
     if (is_default(c) || (p->colors == 8 && ansi < 0)) {
         if (defaults) return -1;
@@ -100,7 +112,8 @@ static int terminal_color(const tui_palette *p, rgb c, short ansi, bool defaults
     }
     if (p->colors == 8) return ansi;
     if (p->colors > 256) return (c.r << 16) | (c.g << 8) | c.b;
-    return nearest_xterm256(c);
+    /* 256 colours asked for on a direct-colour terminal: the palette's colour, as RGB */
+    return p->direct ? xterm256_as_rgb(nearest_xterm256(c)) : nearest_xterm256(c);
 }
 
 void tui_palette_init(tui_palette *p, tui_color_mode mode, char *name, size_t cap) {
@@ -134,6 +147,7 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *name, size_t ca
     else if (want >= 8 && have >= 8) p->colors = 8;
     else p->colors = 0;
     if (mode == TUI_COLOR_TRUE) p->can_rgb = p->colors > 256;
+    p->direct = have >= (1 << 24);
 
     if (!p->colors) {
         snprintf(name, cap, "no colour");
