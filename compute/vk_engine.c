@@ -118,6 +118,7 @@ typedef struct vk_engine {
     const char *marks[VK_MAX_TIMESTAMPS];
     profile_entry prof[MAX_PROFILE_NAMES];
     int n_prof;
+    long prof_submits, prof_dispatches, prof_barriers; /* summed over profiled submits */
 } vk_engine;
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -578,7 +579,11 @@ static void mark(vk_engine *e, const char *name) {
 static void collect_profile(vk_engine *e) {
     uint32_t n = e->rt.n_timestamps;
     double ns[VK_MAX_TIMESTAMPS];
-    if (!e->profile || n < 2 || vk_read_timestamps(&e->rt, ns, n)) return;
+    if (!e->profile) return;
+    e->prof_submits++;
+    e->prof_dispatches += e->rt.n_dispatches;
+    e->prof_barriers += e->rt.n_barriers;
+    if (n < 2 || vk_read_timestamps(&e->rt, ns, n)) return;
     for (uint32_t i = 1; i < n; i++) {
         int j = 0;
         while (j < e->n_prof && strcmp(e->prof[j].name, e->marks[i]) != 0) j++;
@@ -596,10 +601,20 @@ void engine_vulkan_print_profile(const engine *base, FILE *out) {
     if (!e->profile || e->n_prof == 0) return;
     double total = 0;
     for (int i = 0; i < e->n_prof; i++) total += e->prof[i].ns;
-    fprintf(out, "GPU time per kernel on %s (%.3f ms in all):\n", e->rt.props.deviceName, total / 1e6);
+    fprintf(out, "GPU time per step on %s (%.3f ms in all, %ld submits, per submit %.1f dispatches and "
+            "%.1f barriers):\n", e->rt.props.deviceName, total / 1e6, e->prof_submits,
+            (double)e->prof_dispatches / (double)(e->prof_submits ? e->prof_submits : 1),
+            (double)e->prof_barriers / (double)(e->prof_submits ? e->prof_submits : 1));
     for (int i = 0; i < e->n_prof; i++)
-        fprintf(out, "  %-14s %10.3f ms %6.1f%%  %ld dispatches\n", e->prof[i].name, e->prof[i].ns / 1e6,
-                100.0 * e->prof[i].ns / (total > 0 ? total : 1), e->prof[i].count);
+        fprintf(out, "  %-18s %10.3f ms %6.1f%%  %7ld times %9.2f us each\n", e->prof[i].name, e->prof[i].ns / 1e6,
+                100.0 * e->prof[i].ns / (total > 0 ? total : 1), e->prof[i].count,
+                e->prof[i].ns / 1e3 / (double)(e->prof[i].count ? e->prof[i].count : 1));
+}
+
+void engine_vulkan_reset_profile(engine *base) {
+    vk_engine *e = (vk_engine *)base;
+    e->n_prof = 0;
+    e->prof_submits = e->prof_dispatches = e->prof_barriers = 0;
 }
 
 long engine_vulkan_prerecorded_steps(const engine *base) {

@@ -39,8 +39,12 @@ int engine_vulkan_validation_errors(const engine *e);
  * records the likely next step while the GPU works; see vk_engine.c). For tests and bench. */
 long engine_vulkan_prerecorded_steps(const engine *e);
 
-/* GPU time per kernel, summed over the evals so far: recorded only when the environment
- * has LLMSCOPE_VK_PROFILE=1 (timestamps cost a little). Prints nothing otherwise. */
+/* GPU time per step of the forward pass (the work between two barriers, named after its
+ * kernels: "qkv+norm+rope", "attention", ...), summed over the evals so far, with the
+ * dispatches and barriers per submit: recorded only when the environment has
+ * LLMSCOPE_VK_PROFILE=1 (timestamps cost a little, and the next step is then not
+ * recorded ahead). Prints nothing otherwise. reset starts the sums again. */
 void engine_vulkan_print_profile(const engine *e, FILE *out);
+void engine_vulkan_reset_profile(engine *e);
 
 #endif

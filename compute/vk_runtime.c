@@ -742,6 +742,7 @@ int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
     rt->cmd = rt->cmds[slot & 1];
     rt->bound_pipeline = VK_NULL_HANDLE;
     rt->bound_set = VK_NULL_HANDLE;
+    rt->n_dispatches = rt->n_barriers = 0;
     rt->vk.ResetCommandBuffer(rt->cmd, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
@@ -769,6 +770,7 @@ void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const 
         rt->vk.CmdPushConstants(rt->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                 (uint32_t)((push_bytes + 3) & ~(size_t)3), push);
     rt->vk.CmdDispatch(rt->cmd, gx, gy, gz);
+    rt->n_dispatches++;
 }
 
 void vk_barrier(vk_runtime *rt) {
@@ -778,6 +780,7 @@ void vk_barrier(vk_runtime *rt) {
                                            VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
     VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     rt->vk.CmdPipelineBarrier(rt->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
+    rt->n_barriers++;
 }
 
 void vk_copy(vk_runtime *rt, vk_buffer *src, VkDeviceSize src_off, vk_buffer *dst,

@@ -100,6 +100,8 @@ typedef struct vk_runtime {
     VkDescriptorSetLayout set_layout[VK_MAX_BINDINGS + 1]; /* index: binding count */
     VkPipelineLayout pipe_layout[VK_MAX_BINDINGS + 1];
 
+    uint32_t n_dispatches, n_barriers; /* recorded in the current command buffer */
+
     VkQueryPool timestamps;      /* VK_NULL_HANDLE when the queue cannot time */
     uint32_t n_timestamps;       /* written in the current command buffer */
     double timestamp_ns;         /* nanoseconds per tick */

@@ -32,6 +32,7 @@ typedef struct bench_opts {
     cli_backend backend;
     int device, n_prompt, n_decode, repeat;
     int why_context; /* 0: skip the why-card measurement */
+    int context;     /* decode starts after this many tokens of context */
 } bench_opts;
 
 static double now_s(void) {
@@ -43,21 +44,26 @@ static double now_s(void) {
 static void usage(FILE *f) {
     fprintf(f, "usage: llmscope bench -m MODEL [--backend vulkan|cpu] [--device N]\n"
                "                      [--prompt N (512)] [--decode N (128)] [--repeat N (3)]\n"
-               "                      [--why-context N (2000; 0 skips)]\n"
+               "                      [--why-context N (2000; 0 skips)] [--context N (0)]\n"
                "  prints prompt-evaluation and decode tokens/s with attention capture on and off,\n"
                "  (Vulkan) the GPU time per kernel from timestamp queries, and the cost of the\n"
                "  inspection features: decode through a session with everything on vs capture off,\n"
-               "  and the time to build the why card of a token deep in a long context\n");
+               "  and the time to build the why card of a token deep in a long context;\n"
+               "  --context: decode after N tokens of context (long-context attention)\n");
 }
 
 /* Buffers for one eval's outputs, sized for the largest request of the run. */
 typedef struct outputs {
     float *logits, *attention, *top_logits, *lse, *entropy;
     int32_t *top_ids;
+    bool lens;                      /* also ask for the logit lens (Vulkan: on the GPU) */
+    int32_t lens_ids[INSPECT_LENS_K];
+    float *lens_logits;             /* [n_layer + 1][INSPECT_LENS_K] */
 } outputs;
 
 static void outputs_free(outputs *o) {
     free(o->logits); free(o->attention); free(o->top_logits); free(o->lse); free(o->entropy); free(o->top_ids);
+    free(o->lens_logits);
 }
 
 enum { TOP_K = 16 };
@@ -77,6 +83,11 @@ static int run_eval(engine *e, const int32_t *tokens, int n, int pos, bool captu
     if (capture) {
         b.attention = o->attention;
         b.all_positions = n > 1; /* a prompt's capture covers every position */
+    }
+    if (o->lens && n == 1) { /* the candidates' lens, as the why card would use it each step */
+        b.lens_k = INSPECT_LENS_K;
+        b.lens_ids = o->lens_ids;
+        b.lens_logits = o->lens_logits;
     }
     return engine_eval(e, &b, err, errlen);
 }
@@ -103,16 +114,19 @@ static double bench_prompt(engine *e, const int32_t *tokens, int n, bool capture
     return best;
 }
 
-static double bench_decode(engine *e, int32_t first, int n, bool capture, int repeat, outputs *o,
-                           int n_vocab, char *err, size_t errlen) {
+/* Decode of N tokens after CONTEXT tokens of TOKENS (evaluated first, untimed). */
+static double bench_decode(engine *e, const int32_t *tokens, int context, int n, bool capture, int repeat,
+                           outputs *o, int n_vocab, char *err, size_t errlen) {
     double best = 0;
-    int32_t tok = first;
-    if (run_eval(e, &tok, 1, 0, capture, o, err, errlen)) return -1; /* warm-up */
+    int32_t first = tokens[0], tok = first;
+    if (context > 0 && run_eval(e, tokens, context, 0, false, o, err, errlen)) return -1;
+    if (run_eval(e, &tok, 1, context, capture, o, err, errlen)) return -1; /* warm-up */
+    if (strcmp(e->backend, "vulkan") == 0) engine_vulkan_reset_profile(e); /* the timed steps only */
     for (int r = 0; r < repeat; r++) {
         tok = first;
         double t0 = now_s();
         for (int i = 0; i < n; i++) {
-            if (run_eval(e, &tok, 1, i, capture, o, err, errlen)) return -1;
+            if (run_eval(e, &tok, 1, context + i, capture, o, err, errlen)) return -1;
             tok = next_token(e, o, n_vocab);
         }
         double tps = n / (now_s() - t0);
@@ -215,7 +229,7 @@ static double long_context(cli_model *cm, int n_context, double *heatmap_ms, dou
 }
 
 int bench_main(int argc, char **argv) {
-    bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3, 2000};
+    bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3, 2000, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -227,6 +241,7 @@ int bench_main(int argc, char **argv) {
         else if (!strcmp(a, "--decode")) { if (cli_parse_int(a, v, 1, 65536, &bo.n_decode)) return 2; }
         else if (!strcmp(a, "--repeat")) { if (cli_parse_int(a, v, 1, 100, &bo.repeat)) return 2; }
         else if (!strcmp(a, "--why-context")) { if (cli_parse_int(a, v, 0, 1 << 20, &bo.why_context)) return 2; }
+        else if (!strcmp(a, "--context")) { if (cli_parse_int(a, v, 0, 1 << 20, &bo.context)) return 2; }
         else { fprintf(stderr, "llmscope bench: unknown option '%s'\n", a); usage(stderr); return 2; }
         i++;
     }
@@ -240,13 +255,14 @@ int bench_main(int argc, char **argv) {
         return 1;
     }
     const model_hparams *hp = &cm.m.hp;
-    int n_ctx = bo.n_prompt > bo.n_decode ? bo.n_prompt : bo.n_decode;
+    int n_ctx = bo.n_prompt > bo.context + bo.n_decode ? bo.n_prompt : bo.context + bo.n_decode;
+    int n_tokens = bo.n_prompt > bo.context ? bo.n_prompt : bo.context; /* prompt, and the decode's context */
     if (n_ctx > hp->n_ctx_train) {
-        fprintf(stderr, "llmscope bench: the model's context is %d tokens; use --prompt/--decode within it\n", hp->n_ctx_train);
+        fprintf(stderr, "llmscope bench: the model's context is %d tokens; use --prompt/--decode/--context within it\n", hp->n_ctx_train);
         cli_model_free(&cm);
         return 1;
     }
-    int32_t *tokens = malloc((size_t)bo.n_prompt * sizeof *tokens);
+    int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
     outputs o = {0};
     size_t att = (size_t)hp->n_layer * hp->n_head * (size_t)n_ctx;
     o.attention = malloc(att * (size_t)bo.n_prompt * sizeof(float));
@@ -255,13 +271,14 @@ int bench_main(int argc, char **argv) {
     o.top_logits = malloc((size_t)bo.n_prompt * TOP_K * sizeof(float));
     o.lse = malloc((size_t)bo.n_prompt * sizeof(float));
     o.entropy = malloc((size_t)bo.n_prompt * sizeof(float));
-    if (!tokens || !o.attention || !o.logits || !o.top_ids || !o.top_logits || !o.lse || !o.entropy) {
+    o.lens_logits = malloc((size_t)(hp->n_layer + 1) * INSPECT_LENS_K * sizeof(float));
+    if (!tokens || !o.attention || !o.logits || !o.top_ids || !o.top_logits || !o.lse || !o.entropy || !o.lens_logits) {
         fprintf(stderr, "llmscope bench: out of memory for %d-token capture buffers\n", bo.n_prompt);
         free(tokens); outputs_free(&o); cli_model_free(&cm);
         return 1;
     }
     uint64_t rng = 0x853c49e6748fea9bULL;
-    for (int i = 0; i < bo.n_prompt; i++) {
+    for (int i = 0; i < n_tokens; i++) {
         rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
         tokens[i] = (int32_t)((rng >> 33) % (uint64_t)hp->n_vocab);
     }
@@ -273,6 +290,7 @@ int bench_main(int argc, char **argv) {
         params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     }
     double results[2][2]; /* [prompt|decode][capture off|on] */
+    double lens_tps = -1;  /* decode with capture and the GPU logit lens */
     int rc = 0;
     for (int capture = 1; capture >= 0 && rc == 0; capture--) {
         if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, capture, false, err, sizeof err)) { rc = 1; break; }
@@ -283,8 +301,14 @@ int bench_main(int argc, char **argv) {
                    cm.e->device_name, cm.e->backend);
         results[0][capture] = bench_prompt(cm.e, tokens, bo.n_prompt, capture, bo.repeat, &o, err, sizeof err);
         results[1][capture] = results[0][capture] < 0 ? -1 :
-            bench_decode(cm.e, tokens[0], bo.n_decode, capture, bo.repeat, &o, hp->n_vocab, err, sizeof err);
+            bench_decode(cm.e, tokens, bo.context, bo.n_decode, capture, bo.repeat, &o, hp->n_vocab, err, sizeof err);
         if (results[0][capture] < 0 || results[1][capture] < 0) rc = 1;
+        if (rc == 0 && capture && strcmp(cm.e->backend, "vulkan") == 0) {
+            o.lens = true;
+            lens_tps = bench_decode(cm.e, tokens, bo.context, bo.n_decode, true, bo.repeat, &o, hp->n_vocab, err, sizeof err);
+            o.lens = false;
+            if (lens_tps < 0) rc = 1;
+        }
         engine_destroy(cm.e);
         cm.e = NULL;
     }
@@ -294,16 +318,24 @@ int bench_main(int argc, char **argv) {
                100.0 * (1.0 - results[0][1] / results[0][0]));
         printf("%-28s %10.1f/s %10.1f/s %9.1f%%\n", "decode (tokens/s)", results[1][1], results[1][0],
                100.0 * (1.0 - results[1][1] / results[1][0]));
-        printf("(prompt: %d tokens in one eval; decode: %d tokens from an empty context; best of %d)\n",
-               bo.n_prompt, bo.n_decode, bo.repeat);
+        if (lens_tps > 0)
+            printf("%-28s %10.1f/s %12s %9.1f%%\n", "decode + logit lens (GPU)", lens_tps, "",
+                   100.0 * (1.0 - lens_tps / results[1][0]));
+        printf("(prompt: %d tokens in one eval; decode: %d tokens after a context of %d; best of %d)\n",
+               bo.n_prompt, bo.n_decode, bo.context, bo.repeat);
     }
     /* Per-kernel split: one more engine with GPU timestamps on, capture on. */
     if (rc == 0) {
         setenv("LLMSCOPE_VK_PROFILE", "1", 1);
         if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, true, false, err, sizeof err) == 0) {
             if (strcmp(cm.e->backend, "vulkan") == 0) {
-                if (bench_decode(cm.e, tokens[0], bo.n_decode, true, 1, &o, hp->n_vocab, err, sizeof err) >= 0) {
-                    printf("\nGPU time per kernel, decode of %d tokens with capture on:\n", bo.n_decode);
+                if (bench_prompt(cm.e, tokens, bo.n_prompt, true, 1, &o, err, sizeof err) >= 0) {
+                    printf("\nGPU time per step, prompt evaluation of %d tokens with capture on (and a warm-up):\n",
+                           bo.n_prompt);
+                    engine_vulkan_print_profile(cm.e, stdout);
+                }
+                if (bench_decode(cm.e, tokens, bo.context, bo.n_decode, true, 1, &o, hp->n_vocab, err, sizeof err) >= 0) {
+                    printf("\nGPU time per step, decode of %d tokens with capture on:\n", bo.n_decode);
                     engine_vulkan_print_profile(cm.e, stdout);
                 }
             }
