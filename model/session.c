@@ -774,6 +774,9 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     keep_attention(s, r, s->pred_att, (size_t)pos);
     s->reply_count++;
     if (tokenizer_is_eog(s->tok, id)) {
+        /* The end-of-turn token is control text like the template's own (<|im_end|>):
+         * it keeps its record (why did the reply stop here?) but is not reply text. */
+        r->segment = SEG_TEMPLATE;
         s->in_reply = false;
         return 0;
     }

@@ -71,7 +71,14 @@ expect_error missing_value "--top-k" -p hi --top-k
 expect_error stray_argument "unexpected argument" -p hi extra
 run -p hi --top-p 2 >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 2 ] && pass usage_error_exit_status || fail usage_error_exit_status "exit $rc, expected 2"
+# With no -m, no LLMSCOPE_MODEL, no shipped model beside the program and nothing pulled:
+# a copy of the binary away from assets/ says how to get a model.
+mkdir -p "$tmp/alone"
+cp "$bin" "$tmp/alone/llmscope"
+bin_saved=$bin
+bin=$tmp/alone/llmscope
 expect_error no_model "-m" -p hi
+bin=$bin_saved
 expect_error missing_file "/nonexistent/model.gguf" -m /nonexistent/model.gguf -p hi
 printf 'GGUF\003\000\000\000\001' >"$tmp/tiny.gguf"
 expect_error truncated_header "$tmp/tiny.gguf" -m "$tmp/tiny.gguf" -p hi
