@@ -118,7 +118,9 @@ static void multiply(cpu_engine *e, const float *x, int n, const product *produc
         if (macs / MIN_TASK_WORK < (double)tasks) tasks = (int64_t)(macs / MIN_TASK_WORK);
         if (tasks > rows) tasks = rows;
         if (tasks < 1) tasks = 1;
-        p->rows_per_task = (rows + tasks - 1) / tasks;
+        /* rows per task: rounded up to whole groups of rows (see ops_fast.h) */
+        const int64_t groups = (rows + FAST_ROW_GROUP - 1) / FAST_ROW_GROUP;
+        p->rows_per_task = (groups + tasks - 1) / tasks * FAST_ROW_GROUP;
         p->first_task = n_tasks;
         n_tasks += (int)((rows + p->rows_per_task - 1) / p->rows_per_task);
         work += macs;

@@ -12,6 +12,7 @@
 #include "quant.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 /* On x86-64 the loop over a group of rows is compiled twice, for the baseline processor
@@ -36,7 +37,7 @@
 /* Rows taken at a time: their partial sums are independent chains of additions that the
  * processor overlaps, where one row's eight sums alone would wait on each addition (with
  * one input vector, as in decoding, that wait would be the limit). */
-#define ROWS 4
+#define ROWS FAST_ROW_GROUP
 
 /* F32/F16/BF16 rows have no blocks; they are converted this many elements at a time. */
 #define PLAIN_CHUNK 256
@@ -153,37 +154,51 @@ INLINE void decode_q6_k(const block_q6_K *b, float *w) {
     }
 }
 
-/* Elements [C0, C0 + LEN) of a row of TYPE into W: one block of a quantised type (C0 a
- * multiple of the block size, LEN the block size), any run of a plain one. AVX2: this is
- * the AVX2 copy (F16 then uses the processor's conversion). */
-INLINE void decode(uint32_t type, const uint8_t *row, int64_t c0, int len, float *w, bool avx2) {
-    uint16_t h[PLAIN_CHUNK];
+/* Block C0 / block size of a row of quantised TYPE into W. */
+INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w) {
     switch (type) {
     case GGML_TYPE_Q8_0: decode_q8_0((const block_q8_0 *)(const void *)row + c0 / QK8_0, w); break;
     case GGML_TYPE_Q4_0: decode_q4_0((const block_q4_0 *)(const void *)row + c0 / QK4_0, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
-    case GGML_TYPE_Q6_K: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
+    default: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
+    }
+}
+
+/* Elements [C0, C0 + LEN) of an F32, F16 or BF16 row as floats: the mapped row itself
+ * where it is f32 and float-aligned, else converted into BUF. AVX2: this is the AVX2 copy
+ * (F16 then uses the processor's own conversion). */
+INLINE const float *plain_piece(uint32_t type, const uint8_t *row, int64_t c0, int len,
+                                float *buf, bool avx2) {
+    const uint8_t *src = row + c0 * (type == GGML_TYPE_F32 ? 4 : 2);
+    switch (type) {
     case GGML_TYPE_F32:
-        memcpy(w, row + c0 * 4, (size_t)len * 4); /* the mapping may not be float-aligned */
-        break;
+        if ((uintptr_t)src % sizeof(float) == 0) return (const float *)(const void *)src;
+        memcpy(buf, src, (size_t)len * sizeof(float));
+        return buf;
     case GGML_TYPE_F16:
 #ifdef HAVE_AVX2_COPY
         if (avx2) {
-            halves_f16c(row + c0 * 2, w, len);
-            break;
+            halves_f16c(src, buf, len);
+            return buf;
         }
 #endif
-        memcpy(h, row + c0 * 2, (size_t)len * 2);
-        fp16_to_f32_row(h, w, (size_t)len);
-        break;
-    default: /* BF16: the top half of an f32 */
-        memcpy(h, row + c0 * 2, (size_t)len * 2);
-        for (int i = 0; i < len; i++) {
-            uint32_t bits = (uint32_t)h[i] << 16;
-            memcpy(&w[i], &bits, sizeof bits);
+        if ((uintptr_t)src % sizeof(uint16_t) == 0) {
+            fp16_to_f32_row((const uint16_t *)(const void *)src, buf, (size_t)len);
+        } else {
+            uint16_t h[PLAIN_CHUNK];
+            memcpy(h, src, (size_t)len * sizeof *h);
+            fp16_to_f32_row(h, buf, (size_t)len);
         }
-        break;
+        return buf;
+    default: /* BF16: the top half of an f32 */
+        for (int i = 0; i < len; i++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, sizeof h);
+            const uint32_t bits = (uint32_t)h << 16;
+            memcpy(&buf[i], &bits, sizeof bits);
+        }
+        return buf;
     }
 }
 
@@ -203,10 +218,10 @@ INLINE void add_products(lanes *restrict acc, const float *restrict w, int len,
     }
 }
 
-/* Elements [BODY, LEN) of a row whose length is not a multiple of LANES (fewer than
- * LANES of them): like ops.c's dot(), they go one after another into partial sum 0. */
-static void add_tail(lanes (*acc)[FAST_MAX_TOKENS], const float (*w)[QK_K], int body, int len,
-                     const float *x, int64_t x_stride, int n) {
+/* Elements [BODY, LEN) of rows whose length is not a multiple of LANES (fewer than LANES
+ * of them): like ops.c's dot(), they go one after another into partial sum 0. */
+static void add_tail(lanes (*acc)[FAST_MAX_TOKENS], const float *const w[ROWS], int body,
+                     int len, const float *x, int64_t x_stride, int n) {
     for (int r = 0; r < ROWS; r++)
         for (int t = 0; t < n; t++)
             for (int i = body; i < len; i++) acc[r][t][0] += w[r][i] * x[t * x_stride + i];
@@ -218,22 +233,23 @@ INLINE void blocks_of(uint32_t type, int block, int64_t cols, const uint8_t *con
                       const float *x, int n, lanes (*acc)[FAST_MAX_TOKENS]) {
     for (int64_t c0 = 0; c0 < cols; c0 += block) {
         float wb[ROWS][QK_K];
-        for (int r = 0; r < ROWS; r++) decode(type, row[r], c0, block, wb[r], false);
+        for (int r = 0; r < ROWS; r++) decode_block(type, row[r], c0, wb[r]);
         for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], block, x + c0, cols, n);
     }
 }
 
-/* The same for F32, F16 and BF16, PLAIN_CHUNK weights at a time, with a tail when the row
- * length is not a multiple of LANES. */
+/* The same for F32, F16 and BF16, PLAIN_CHUNK weights at a time (f32 straight from the
+ * mapping), with a tail when the row length is not a multiple of LANES. */
 INLINE void plain_chunks(uint32_t type, int64_t cols, const uint8_t *const row[ROWS],
                          const float *x, int n, lanes (*acc)[FAST_MAX_TOKENS], bool avx2) {
     for (int64_t c0 = 0; c0 < cols; c0 += PLAIN_CHUNK) {
         const int len = cols - c0 < PLAIN_CHUNK ? (int)(cols - c0) : PLAIN_CHUNK;
         const int body = len - len % LANES;
-        float wb[ROWS][QK_K];
-        for (int r = 0; r < ROWS; r++) decode(type, row[r], c0, len, wb[r], avx2);
-        for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], body, x + c0, cols, n);
-        if (body < len) add_tail(acc, (const float (*)[QK_K])wb, body, len, x + c0, cols, n);
+        float wb[ROWS][PLAIN_CHUNK];
+        const float *w[ROWS];
+        for (int r = 0; r < ROWS; r++) w[r] = plain_piece(type, row[r], c0, len, wb[r], avx2);
+        for (int r = 0; r < ROWS; r++) add_products(acc[r], w[r], body, x + c0, cols, n);
+        if (body < len) add_tail(acc, w, body, len, x + c0, cols, n);
     }
 }
 

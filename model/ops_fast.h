@@ -19,6 +19,9 @@
 
 /* Input vectors whose products share one pass over a row; more are done in groups. */
 #define FAST_MAX_TOKENS 64
+/* Rows are computed this many at a time: a row range whose length is a multiple of it
+ * wastes nothing. */
+#define FAST_ROW_GROUP 4
 
 /* Rows [ROW_BEGIN, ROW_END) of y = W x for N vectors: x is [n][w->cols], y is
  * [n][w->rows] (only the given rows of each output vector are written). Different row
