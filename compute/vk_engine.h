@@ -1,11 +1,15 @@
 /* vk_engine.h — the Vulkan engine: the whole forward pass on the GPU behind engine.h.
  *
  * Weights are uploaded once to device-local memory (split by rows where a matrix exceeds
- * the device's buffer limit). A decode step is one command buffer, one submit, one wait;
- * a prompt is evaluated in micro-batches of up to 512 tokens, one submit each. Attention
- * rows are written by the attention kernel itself into host-visible memory while it
- * computes them; the top-k, log-sum-exp and entropy of the logits are reduced on the GPU
- * (engine_batch.top_k ...), so the CPU reads the full vocabulary only when asked. */
+ * the device's buffer limit). A prompt is evaluated in micro-batches of up to 512 tokens
+ * through a tiled matrix-matrix kernel, one submit each. A decode step is five steps per
+ * layer (norms, rope and SwiGLU fused into the matrix products), one command buffer, one
+ * submit, one wait; the next step's commands are recorded while the GPU runs this one.
+ * Attention rows are written by the attention kernel itself into host-visible memory
+ * while it computes them (long rows split their keys into chunks and stay exact); the
+ * top-k, log-sum-exp and entropy of the logits are reduced on the GPU (engine_batch.top_k
+ * ...), so the CPU reads the full vocabulary only when asked, and so is the logit lens
+ * (engine_batch.lens_*). docs/vulkan-performance.md has the design and the numbers. */
 #ifndef LLMSCOPE_VK_ENGINE_H
 #define LLMSCOPE_VK_ENGINE_H
 
