@@ -1,4 +1,5 @@
-/* ops_fast.c — matrix products straight from the stored blocks (see ops_fast.h).
+/* ops_fast.c — matrix products straight from the stored blocks, and attention, with the
+ * results of ops.c (see ops_fast.h).
  *
  * Rows are taken four at a time. For each block position, the block of each of the four
  * rows is decoded into a small float array (it stays in the first-level cache) and its
@@ -15,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* On x86-64 the loop over a group of rows is compiled twice, for the baseline processor
+/* On x86-64 the products and attention are compiled twice, for the baseline processor
  * (SSE2) and for AVX2, and the processor picks one when it runs: the same C and the same
  * operations in the same order (ISO C mode fuses no multiply-adds), eight floats per
  * instruction instead of four. */
@@ -24,8 +25,8 @@
 #include <immintrin.h>
 #endif
 
-/* The helpers below must be inlined into each compiled copy of that loop, so that they
- * are compiled for its processor too. */
+/* The helpers below must be inlined into each compiled copy, so that they are compiled
+ * for its processor too. */
 #if defined(__GNUC__) || defined(__clang__)
 #define INLINE static inline __attribute__((always_inline))
 #else

@@ -9,7 +9,9 @@
  * The arithmetic is the reference's, in the same order: each weight is decoded with the
  * formula of quant.c and the products are summed into the same eight partial sums, so the
  * results are bit for bit those of op_matmul (tests/test_ops_fast.c checks every type).
- * Only the memory traffic differs. */
+ * Only the memory traffic and the instructions differ: SIMD, and on x86-64 a copy built
+ * for AVX2 that converts f16 rows with F16C (whose one difference: a signalling NaN
+ * weight comes out quiet). */
 #ifndef LLMSCOPE_OPS_FAST_H
 #define LLMSCOPE_OPS_FAST_H
 
