@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.." || exit 2
 bin=$build/llmscope
 shared=${LLMSCOPE_SHARED:-../shared}
 models=$shared/models
-failed=0
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; shift; for line in "$@"; do echo "  $line" >&2; done; failed=1; }
-skip() { echo "SKIP $1: $2"; }
+. tests/script_lib.sh
 have() { [ -f "$models/$1" ]; }
 no_shared="../shared/models not found (tests that need the shared models skip without it)"
 

@@ -8,10 +8,7 @@ build=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 bin=$build/llmscope
 model=assets/llmscope-dict.gguf
-failed=0
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; shift; for line in "$@"; do echo "  $line" >&2; done; failed=1; }
+. tests/script_lib.sh
 
 if [ ! -x "$bin" ]; then
     fail dictmodel_binary "$bin is not built (make BUILD=$build)"

@@ -10,11 +10,7 @@ cd "$(dirname "$0")/.." || exit 2
 bin=$build/llmscope
 shared=${LLMSCOPE_SHARED:-../shared}
 models=$shared/models
-failed=0
-
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1"; shift; for line in "$@"; do echo "  $line" >&2; done; failed=1; }
-skip() { echo "SKIP $1: $2"; }
+. tests/script_lib.sh
 run() { timeout 300 "$bin" "$@"; }
 
 if [ ! -x "$bin" ]; then
