@@ -93,6 +93,35 @@ INLINE void decode_q4_0(const block_q4_0 *b, float *w) {
     for (int j = 0; j < QK4_0 / 2; j++) w[j + QK4_0 / 2] = ((b->qs[j] >> 4) - 8) * d;
 }
 
+INLINE void decode_q4_1(const block_q4_1 *b, float *w) {
+    const float d = half_to_float(b->d), m = half_to_float(b->m);
+    for (int j = 0; j < QK4_1 / 2; j++) w[j] = (b->qs[j] & 0x0F) * d + m;
+    for (int j = 0; j < QK4_1 / 2; j++) w[j + QK4_1 / 2] = (b->qs[j] >> 4) * d + m;
+}
+
+/* The 32 fifth bits of a Q5_0/Q5_1 block, bit j for weight j (quant.c explains). */
+INLINE uint32_t fifth_bits(const uint8_t qh[4]) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+INLINE void decode_q5_0(const block_q5_0 *b, float *w) {
+    const float d = half_to_float(b->d);
+    const uint32_t qh = fifth_bits(b->qh);
+    for (int j = 0; j < QK5_0 / 2; j++)
+        w[j] = ((int)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) - 16) * d;
+    for (int j = 0; j < QK5_0 / 2; j++)
+        w[j + QK5_0 / 2] = ((int)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16) * d;
+}
+
+INLINE void decode_q5_1(const block_q5_1 *b, float *w) {
+    const float d = half_to_float(b->d), m = half_to_float(b->m);
+    const uint32_t qh = fifth_bits(b->qh);
+    for (int j = 0; j < QK5_1 / 2; j++)
+        w[j] = (int)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) * d + m;
+    for (int j = 0; j < QK5_1 / 2; j++)
+        w[j + QK5_1 / 2] = (int)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) * d + m;
+}
+
 /* The (scale, min) pair J of a Q4_K/Q5_K block's 12 packed bytes (quant.c explains). */
 INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
@@ -160,6 +189,9 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     switch (type) {
     case GGML_TYPE_Q8_0: decode_q8_0((const block_q8_0 *)(const void *)row + c0 / QK8_0, w); break;
     case GGML_TYPE_Q4_0: decode_q4_0((const block_q4_0 *)(const void *)row + c0 / QK4_0, w); break;
+    case GGML_TYPE_Q4_1: decode_q4_1((const block_q4_1 *)(const void *)row + c0 / QK4_1, w); break;
+    case GGML_TYPE_Q5_0: decode_q5_0((const block_q5_0 *)(const void *)row + c0 / QK5_0, w); break;
+    case GGML_TYPE_Q5_1: decode_q5_1((const block_q5_1 *)(const void *)row + c0 / QK5_1, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
     default: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
@@ -263,6 +295,9 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     switch (w->type) {
     case GGML_TYPE_Q8_0: blocks_of(GGML_TYPE_Q8_0, QK8_0, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_0: blocks_of(GGML_TYPE_Q4_0, QK4_0, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q4_1: blocks_of(GGML_TYPE_Q4_1, QK4_1, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q5_0: blocks_of(GGML_TYPE_Q5_0, QK5_0, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q5_1: blocks_of(GGML_TYPE_Q5_1, QK5_1, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_K: blocks_of(GGML_TYPE_Q5_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q6_K: blocks_of(GGML_TYPE_Q6_K, QK_K, cols, row, x, n, acc); break;

@@ -10,8 +10,8 @@ typedef struct { const char *name; uint32_t block_elems, block_bytes; bool suppo
 
 static const type_info TYPES[GGML_TYPE_COUNT_] = {
     [GGML_TYPE_F32] = {"f32", 1, 4, true},       [GGML_TYPE_F16] = {"f16", 1, 2, true},
-    [GGML_TYPE_Q4_0] = {"q4_0", 32, 18, true},   [GGML_TYPE_Q4_1] = {"q4_1", 32, 20, false},
-    [GGML_TYPE_Q5_0] = {"q5_0", 32, 22, false},  [GGML_TYPE_Q5_1] = {"q5_1", 32, 24, false},
+    [GGML_TYPE_Q4_0] = {"q4_0", 32, 18, true},   [GGML_TYPE_Q4_1] = {"q4_1", 32, 20, true},
+    [GGML_TYPE_Q5_0] = {"q5_0", 32, 22, true},   [GGML_TYPE_Q5_1] = {"q5_1", 32, 24, true},
     [GGML_TYPE_Q8_0] = {"q8_0", 32, 34, true},   [GGML_TYPE_Q8_1] = {"q8_1", 32, 36, false},
     [GGML_TYPE_Q2_K] = {"q2_K", 256, 84, false}, [GGML_TYPE_Q3_K] = {"q3_K", 256, 110, false},
     [GGML_TYPE_Q4_K] = {"q4_K", 256, 144, true}, [GGML_TYPE_Q5_K] = {"q5_K", 256, 176, true},
@@ -191,6 +191,52 @@ static void dq_q4_0(const block_q4_0 *b, float *y, int64_t nb) {
     }
 }
 
+/* Q4_1: the nibbles of Q4_0, unsigned, with an offset: weight = d * q + m. */
+static void dq_q4_1(const block_q4_1 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK4_1) {
+        float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
+        for (int j = 0; j < QK4_1 / 2; j++) {
+            y[j] = (b[i].qs[j] & 0x0F) * d + m;
+            y[j + QK4_1 / 2] = (b[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* Q5_0 and Q5_1 give each nibble a fifth (top) bit: the block's 32 fifth bits are one
+ * little-endian 32-bit word, bit j for weight j (so bits 0..15 go with the low nibbles,
+ * bits 16..31 with the high ones). */
+static uint32_t fifth_bits(const uint8_t qh[4]) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+/* Q5_0: q in 0..31 centred on 16: weight = d * (q - 16). */
+static void dq_q5_0(const block_q5_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK5_0) {
+        float d = fp16_to_f32(b[i].d);
+        uint32_t qh = fifth_bits(b[i].qh);
+        for (int j = 0; j < QK5_0 / 2; j++) {
+            int lo = (int)((b[i].qs[j] & 0x0F) | ((qh >> j) & 1) << 4);
+            int hi = (int)((b[i].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            y[j] = (lo - 16) * d;
+            y[j + QK5_0 / 2] = (hi - 16) * d;
+        }
+    }
+}
+
+/* Q5_1: q in 0..31 with an offset: weight = d * q + m. */
+static void dq_q5_1(const block_q5_1 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK5_1) {
+        float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
+        uint32_t qh = fifth_bits(b[i].qh);
+        for (int j = 0; j < QK5_1 / 2; j++) {
+            int lo = (int)((b[i].qs[j] & 0x0F) | ((qh >> j) & 1) << 4);
+            int hi = (int)((b[i].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            y[j] = lo * d + m;
+            y[j + QK5_1 / 2] = hi * d + m;
+        }
+    }
+}
+
 static void dq_q8_0(const block_q8_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QK8_0) {
         float d = fp16_to_f32(b[i].d);
@@ -266,6 +312,9 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
         break;
     }
     case GGML_TYPE_Q4_0: dq_q4_0(src, dst, n / QK4_0); break;
+    case GGML_TYPE_Q4_1: dq_q4_1(src, dst, n / QK4_1); break;
+    case GGML_TYPE_Q5_0: dq_q5_0(src, dst, n / QK5_0); break;
+    case GGML_TYPE_Q5_1: dq_q5_1(src, dst, n / QK5_1); break;
     case GGML_TYPE_Q8_0: dq_q8_0(src, dst, n / QK8_0); break;
     case GGML_TYPE_Q4_K: dq_q4_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q5_K: dq_q5_k(src, dst, n / QK_K); break;
@@ -275,6 +324,9 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
 }
 
 _Static_assert(sizeof(block_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1 layout");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0 layout");
+_Static_assert(sizeof(block_q5_1) == 24, "q5_1 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
 _Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");

@@ -25,7 +25,8 @@ enum ggml_type {
 /* Name of any ggml type id ("q4_K", "f16", ...; "type 99" style for unknown ids,
  * written into a static table of names, never a mutable buffer). */
 const char *ggml_type_name(uint32_t type);
-/* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K. */
+/* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K. */
 bool ggml_type_supported(uint32_t type);
 /* Elements per block and bytes per block; 0 for unknown types. Known-but-unsupported types
  * still report sizes so that files using them can be measured and named in errors. */
@@ -50,10 +51,16 @@ void fp16_to_f32_row(const uint16_t *x, float *y, size_t n);
 
 /* Block layouts (packed, little-endian, as in the file). */
 #define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
 #define QK8_0 32
 #define QK_K 256
 #define K_SCALE_SIZE 12
 typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } block_q4_0;                  /* 18 bytes */
+typedef struct { uint16_t d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;                /* 20 bytes */
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;    /* 22 bytes */
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1; /* 24 bytes */
 typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                        /* 34 bytes */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K; /* 176 */

@@ -397,9 +397,9 @@ static void test_unknown_types(void) {
     expect_reject("partial block", &b, "not a multiple of the q4_K block size 256");
     gb_free(&b);
     /* A known but unsupported type is the model loader's to refuse: the reader measures it
-     * (so the error can say "q4_1 is not supported" rather than "corrupt file"). */
-    build_one_tensor(&b, 1, ne256, GGML_TYPE_Q4_1, 0, 8 * 20);
-    expect_accept("q4_1 tensor", &b);
+     * (so the error can say "iq2_xxs is not supported" rather than "corrupt file"). */
+    build_one_tensor(&b, 1, ne256, GGML_TYPE_IQ2_XXS, 0, 66);
+    expect_accept("iq2_xxs tensor", &b);
     gb_free(&b);
 
     static const uint32_t vtypes[] = {13, 100, 0xFFFFFFFFu};
@@ -848,8 +848,8 @@ static void test_model_wrong_shape(void) {
 
 static void test_model_unsupported_type(void) {
     struct { const char *name; uint32_t type; const char *needle; } cases[] = {
-        {"blk.0.attn_q.weight", GGML_TYPE_Q4_1, "type q4_1, which llmscope cannot compute with"},
-        {"blk.0.ffn_up.weight", GGML_TYPE_Q5_0, "type q5_0"},
+        {"blk.0.attn_q.weight", GGML_TYPE_Q8_1, "type q8_1, which llmscope cannot compute with"},
+        {"blk.0.ffn_up.weight", 39 /* mxfp4 */, "type mxfp4"},
         {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
         {"token_embd.weight", GGML_TYPE_I32, "type i32"},
         {"blk.0.attn_v.weight", GGML_TYPE_IQ4_NL, "type iq4_nl"}};

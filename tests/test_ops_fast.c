@@ -72,7 +72,7 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
             memcpy(p + 2 * i, &h, 2);
         }
         break;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: { /* d is the first two bytes of each block */
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: { /* d is the first two bytes of each block */
         const uint32_t bb = ggml_block_bytes(type);
         for (size_t b = 0; b < size / bb; b++) {
             uint16_t d = rnd_scale((int)b);
@@ -80,7 +80,8 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
         }
         break;
     }
-    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: { /* d and dmin lead the block */
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1: {
+        /* d and dmin (the offset m of Q4_1/Q5_1) lead the block */
         const uint32_t bb = ggml_block_bytes(type);
         for (size_t b = 0; b < size / bb; b++) {
             uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
@@ -185,6 +186,9 @@ static void every_type_random_blocks(void) {
         {GGML_TYPE_BF16, {172, 64, 2100}},
         {GGML_TYPE_Q8_0, {32, 576, 2304}},
         {GGML_TYPE_Q4_0, {32, 576, 2304}},
+        {GGML_TYPE_Q4_1, {32, 576, 2304}},
+        {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544: 17 blocks of 22 bytes, rows at odd pairs */
+        {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
         {GGML_TYPE_Q4_K, {256, 768, 2304}},
         {GGML_TYPE_Q5_K, {256, 768, 2304}},
         {GGML_TYPE_Q6_K, {256, 768, 2304}},

@@ -75,6 +75,57 @@ static void test_q4_0_block(void) {
     check_exact("q4_0", got, want, 64);
 }
 
+/* Q4_1 (20 bytes per 32): fp16 d, fp16 m, then 16 bytes of nibbles placed as in Q4_0
+ * (element j < 16 low nibble of byte j, element j + 16 high nibble); value d * q + m. */
+static void test_q4_1_block(void) {
+    static const uint16_t d_bits[2] = {0x3800 /* 0.5 */, 0xC400 /* -4 */};
+    static const uint16_t m_bits[2] = {0xBC00 /* -1 */, 0x3400 /* 0.25 */};
+    static const float d_val[2] = {0.5f, -4.0f}, m_val[2] = {-1.0f, 0.25f};
+    uint8_t raw[2 * 20] = {0};
+    float want[64], got[64];
+    for (int b = 0; b < 2; b++) {
+        uint8_t *blk = raw + 20 * b;
+        put_le16(blk, d_bits[b]);
+        put_le16(blk + 2, m_bits[b]);
+        for (int e = 0; e < 32; e++) {
+            int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
+            blk[4 + e % 16] |= (uint8_t)(e < 16 ? q : q << 4);
+            want[32 * b + e] = (float)q * d_val[b] + m_val[b];
+        }
+    }
+    dequantize_row(GGML_TYPE_Q4_1, raw, got, 64);
+    check_exact("q4_1", got, want, 64);
+}
+
+/* Q5_0 (22 bytes per 32) and Q5_1 (24 bytes per 32): fp16 d (Q5_1: then fp16 m), then
+ * qh, 4 bytes read as one little-endian 32-bit word whose bit e is the fifth (top) bit
+ * of element e, i.e. bit e % 8 of byte e / 8; then 16 bytes of low nibbles placed as in
+ * Q4_0. Q5_0's value is d * (q - 16), Q5_1's d * q + m, q in 0..31. The quants cover
+ * all 32 values, so every qh bit is set in one block and clear in another. */
+static void test_q5_blocks(void) {
+    static const uint16_t d_bits[2] = {0x3400 /* 0.25 */, 0x0001 /* 2^-24 */};
+    static const uint16_t m_bits[2] = {0xC200 /* -3 */, 0x3C00 /* 1 */};
+    const float d_val[2] = {0.25f, ldexpf(1.0f, -24)}, m_val[2] = {-3.0f, 1.0f};
+    for (int type1 = 0; type1 < 2; type1++) { /* Q5_0, then Q5_1 */
+        const int size = type1 ? 24 : 22, qh_at = type1 ? 4 : 2, qs_at = qh_at + 4;
+        uint8_t raw[2 * 24] = {0};
+        float want[64], got[64];
+        for (int b = 0; b < 2; b++) {
+            uint8_t *blk = raw + size * b;
+            put_le16(blk, d_bits[b]);
+            if (type1) put_le16(blk + 2, m_bits[b]);
+            for (int e = 0; e < 32; e++) {
+                int q = b == 0 ? (e * 7 + 3) % 32 : 31 - e;
+                blk[qs_at + e % 16] |= (uint8_t)(e < 16 ? (q & 15) : (q & 15) << 4);
+                blk[qh_at + e / 8] |= (uint8_t)((q >> 4) << (e % 8));
+                want[32 * b + e] = type1 ? (float)q * d_val[b] + m_val[b] : (float)(q - 16) * d_val[b];
+            }
+        }
+        dequantize_row(type1 ? GGML_TYPE_Q5_1 : GGML_TYPE_Q5_0, raw, got, 64);
+        check_exact(type1 ? "q5_1" : "q5_0", got, want, 64);
+    }
+}
+
 /* Q8_0 (34 bytes per 32): fp16 d, then 32 signed bytes; value q * d. The second block's d
  * is the smallest fp16 subnormal, 2^-24. */
 static void test_q8_0_block(void) {
@@ -216,6 +267,8 @@ static void test_type_table(void) {
     static const struct { uint32_t type; uint32_t elems, bytes; const char *name; } t[] = {
         {GGML_TYPE_F32, 1, 4, "f32"},       {GGML_TYPE_F16, 1, 2, "f16"},
         {GGML_TYPE_BF16, 1, 2, "bf16"},     {GGML_TYPE_Q4_0, 32, 18, "q4_0"},
+        {GGML_TYPE_Q4_1, 32, 20, "q4_1"},   {GGML_TYPE_Q5_0, 32, 22, "q5_0"},
+        {GGML_TYPE_Q5_1, 32, 24, "q5_1"},
         {GGML_TYPE_Q8_0, 32, 34, "q8_0"},   {GGML_TYPE_Q4_K, 256, 144, "q4_K"},
         {GGML_TYPE_Q5_K, 256, 176, "q5_K"}, {GGML_TYPE_Q6_K, 256, 210, "q6_K"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -228,7 +281,8 @@ static void test_type_table(void) {
     CHECK(!ggml_row_bytes(GGML_TYPE_Q4_K, 100, &rb));        /* not whole blocks */
     CHECK(!ggml_row_bytes(4, 32, &rb) && !ggml_row_bytes(1000, 32, &rb)); /* unknown types */
     CHECK(!ggml_row_bytes(GGML_TYPE_F32, UINT64_MAX / 2, &rb)); /* size overflows */
-    CHECK(!ggml_type_supported(GGML_TYPE_Q4_1) && ggml_block_bytes(GGML_TYPE_Q4_1) == 20);
+    CHECK(ggml_row_bytes(GGML_TYPE_Q5_0, 576, &rb) && rb == 18 * 22); /* SmolLM2's width */
+    CHECK(!ggml_type_supported(GGML_TYPE_Q8_1) && ggml_block_bytes(GGML_TYPE_Q8_1) == 36);
     CHECK(!ggml_type_supported(GGML_TYPE_IQ4_XS) && ggml_block_bytes(GGML_TYPE_IQ4_XS) == 136);
     CHECK(!ggml_type_supported(4) && ggml_block_elems(4) == 0 && !strcmp(ggml_type_name(4), "unknown"));
     CHECK(ggml_block_elems(UINT32_MAX) == 0 && !ggml_type_supported(UINT32_MAX));
@@ -717,6 +771,8 @@ static void test_fp16_rows_match_scalar(void) {
 
 int main(void) {
     RUN(test_q4_0_block);
+    RUN(test_q4_1_block);
+    RUN(test_q5_blocks);
     RUN(test_q8_0_block);
     RUN(test_q4_k_block);
     RUN(test_q5_k_block);
