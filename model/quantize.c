@@ -38,6 +38,55 @@ static void q4_0(const float *x, block_q4_0 *b, int64_t nb) {
     }
 }
 
+/* Q5_0 stores q - 16 in 0..31 (a fifth bit per weight in qh): Q4_0's scheme on a grid
+ * twice as fine, the largest-magnitude value mapped onto -16. */
+static void q5_0(const float *x, block_q5_0 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK5_0) {
+        float amax = 0, vmax = 0;
+        for (int j = 0; j < QK5_0; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
+        float d = vmax / -16.0f, id = d ? 1.0f / d : 0;
+        b[i].d = f32_to_fp16(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK5_0 / 2; j++) {
+            int lo = clampi((int)lrintf(x[j] * id) + 16, 0, 31);
+            int hi = clampi((int)lrintf(x[j + QK5_0 / 2] * id) + 16, 0, 31);
+            b[i].qs[j] = (uint8_t)((lo & 15) | ((hi & 15) << 4));
+            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + QK5_0 / 2);
+        }
+        for (int k = 0; k < 4; k++) b[i].qh[k] = (uint8_t)(qh >> (8 * k));
+    }
+}
+
+/* Q4_1 / Q5_1: x ~ d * q + m with m the block's minimum and d its range over the grid
+ * (LEVELS = 15 or 31); the quants are rounded against d and m as they will be decoded,
+ * after fp16 rounding. QH is NULL for Q4_1. Writes the 16 nibble bytes and the fifth bits. */
+static void offset_block(const float *x, int levels, uint16_t *d_out, uint16_t *m_out, uint8_t qs[16],
+                         uint8_t *qh) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < 32; j++) { lo = fminf(lo, x[j]); hi = fmaxf(hi, x[j]); }
+    *d_out = f32_to_fp16((hi - lo) / (float)levels);
+    *m_out = f32_to_fp16(lo);
+    float d = fp16_to_f32(*d_out), m = fp16_to_f32(*m_out), id = d ? 1.0f / d : 0;
+    uint32_t bits = 0;
+    for (int j = 0; j < 16; j++) {
+        int q0 = clampi((int)lrintf((x[j] - m) * id), 0, levels);
+        int q1 = clampi((int)lrintf((x[j + 16] - m) * id), 0, levels);
+        qs[j] = (uint8_t)((q0 & 15) | ((q1 & 15) << 4));
+        bits |= (uint32_t)(q0 >> 4) << j | (uint32_t)(q1 >> 4) << (j + 16);
+    }
+    if (qh)
+        for (int k = 0; k < 4; k++) qh[k] = (uint8_t)(bits >> (8 * k));
+}
+
+static void q4_1(const float *x, block_q4_1 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK4_1) offset_block(x, 15, &b[i].d, &b[i].m, b[i].qs, NULL);
+}
+
+static void q5_1(const float *x, block_q5_1 *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK5_1) offset_block(x, 31, &b[i].d, &b[i].m, b[i].qs, b[i].qh);
+}
+
 /* Q4_K: eight sub-blocks of 32, each x ~ d*sc*q - dmin*m with q in 0..15 and 6-bit sc, m. */
 static void q4_k(const float *x, block_q4_K *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
@@ -112,7 +161,8 @@ static void q6_k(const float *x, block_q6_K *b, int64_t nb) {
 
 bool quantize_supported(uint32_t t) {
     return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
-           t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
+           t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q5_0 || t == GGML_TYPE_Q5_1 ||
+           t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
 }
 
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
@@ -126,6 +176,9 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
         break;
     case GGML_TYPE_Q8_0: q8_0(src, dst, n / QK8_0); break;
     case GGML_TYPE_Q4_0: q4_0(src, dst, n / QK4_0); break;
+    case GGML_TYPE_Q4_1: q4_1(src, dst, n / QK4_1); break;
+    case GGML_TYPE_Q5_0: q5_0(src, dst, n / QK5_0); break;
+    case GGML_TYPE_Q5_1: q5_1(src, dst, n / QK5_1); break;
     case GGML_TYPE_Q4_K: q4_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q6_K: q6_k(src, dst, n / QK_K); break;
     default: break;

@@ -27,7 +27,7 @@ static const shape SHAPES[] = {
     {"llama-3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 1e-5f, false, false, false},
 };
 static const char *const SHAPE_NAMES[] = {"smollm2-135m", "smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b", NULL};
-static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", NULL};
+static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", NULL};
 
 const char *const *synth_shapes(void) { return SHAPE_NAMES; }
 const char *const *synth_types(void) { return TYPE_NAMES; }
@@ -47,11 +47,15 @@ static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, 
  * for the output head and for attn_v / ffn_down in the first and last eighth of the
  * layers and every third layer between; Q4_K elsewhere. */
 static uint32_t matrix_type(const char *ftype, const char *role, int layer, int n_layer, int64_t cols) {
-    /* K-quants need rows that are a multiple of 256. llama.cpp falls back to Q5_0/Q8_0 for
-     * such rows (SmolLM2's 576-wide matrices, for one); llmscope does not compute with
-     * Q5_0, so synthetic files use Q8_0 there. */
+    /* K-quants need rows that are a multiple of 256. For other rows (SmolLM2's 576-wide
+     * and Qwen2.5-0.5B's 896-wide matrices, for two) llama.cpp's quantizer falls back to a
+     * 32-block type of about as many bits: Q5_0 where Q4_K was wanted, Q8_0 where Q6_K
+     * was. Real Q4_K_M files of those models are made that way, so synthetic ones are too. */
     uint32_t t = matrix_type_for(ftype, role, layer, n_layer);
-    if ((t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K) && cols % QK_K) t = GGML_TYPE_Q8_0;
+    if (cols % QK_K) {
+        if (t == GGML_TYPE_Q4_K) t = GGML_TYPE_Q5_0;
+        else if (t == GGML_TYPE_Q6_K) t = GGML_TYPE_Q8_0;
+    }
     return t;
 }
 
@@ -60,7 +64,11 @@ static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, 
     if (!strcmp(ftype, "f16")) return GGML_TYPE_F16;
     if (!strcmp(ftype, "bf16")) return GGML_TYPE_BF16;
     if (!strcmp(ftype, "q8_0")) return GGML_TYPE_Q8_0;
+    /* the 32-block types: every matrix in that type but the output head (Q6_K) */
     if (!strcmp(ftype, "q4_0")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_0;
+    if (!strcmp(ftype, "q4_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_1;
+    if (!strcmp(ftype, "q5_0")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_0;
+    if (!strcmp(ftype, "q5_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_1;
     /* q4_k_m */
     if (!strcmp(role, "output")) return GGML_TYPE_Q6_K;
     if (!strcmp(role, "attn_v") || !strcmp(role, "ffn_down")) {
@@ -75,6 +83,9 @@ static uint32_t file_type_id(const char *t) {
     if (!strcmp(t, "f32")) return 0;
     if (!strcmp(t, "f16")) return 1;
     if (!strcmp(t, "q4_0")) return 2;
+    if (!strcmp(t, "q4_1")) return 3;
+    if (!strcmp(t, "q5_0")) return 8;
+    if (!strcmp(t, "q5_1")) return 9;
     if (!strcmp(t, "q8_0")) return 7;
     if (!strcmp(t, "q4_k_m")) return 15;
     return 32; /* bf16 */
@@ -110,7 +121,10 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
     bool type_ok = false;
     for (int i = 0; TYPE_NAMES[i]; i++) type_ok |= !strcmp(TYPE_NAMES[i], ftype);
     if (!type_ok) {
-        snprintf(err, errlen, "unknown type '%s' (known: f32, f16, bf16, q8_0, q4_0, q4_k_m)", ftype);
+        char known[128] = "";
+        for (int i = 0; TYPE_NAMES[i]; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", TYPE_NAMES[i]);
+        snprintf(err, errlen, "unknown type '%s' (known: %s)", ftype, known);
         return -1;
     }
     const int head_dim = s->n_embd / s->n_head, kv_dim = head_dim * s->n_head_kv;

@@ -12,7 +12,7 @@
 
 /* Shape names, NULL-terminated: smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, llama-3-8b, ... */
 const char *const *synth_shapes(void);
-/* Type names, NULL-terminated: f32, f16, bf16, q8_0, q4_0, q4_k_m. */
+/* Type names, NULL-terminated: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k_m. */
 const char *const *synth_types(void);
 
 /* Writes PATH. PROGRESS (may be NULL) is called after each tensor with done/total bytes.

@@ -37,6 +37,9 @@ static void test_quantize_roundtrip(void) {
     roundtrip(GGML_TYPE_BF16, 1.0 / 256);      /* 8-bit mantissa */
     roundtrip(GGML_TYPE_Q8_0, 1.0 / 127 * 0.6); /* half step = max/254, plus scale rounding */
     roundtrip(GGML_TYPE_Q4_0, 1.0 / 8 * 1.05);  /* grid -8..7 scaled to the largest |x|: the far side loses up to a step, max/8 */
+    roundtrip(GGML_TYPE_Q5_0, 1.0 / 16 * 1.05); /* Q4_0's scheme on the grid -16..15: up to a step, max/16 */
+    roundtrip(GGML_TYPE_Q4_1, 2.0 / 30 * 1.1);  /* half step = range/30 (range <= 2), plus fp16 rounding of d and m */
+    roundtrip(GGML_TYPE_Q5_1, 2.0 / 62 * 1.1);  /* half step = range/62 */
     roundtrip(GGML_TYPE_Q6_K, 1.0 / 31 * 0.75); /* half step = max/62, 8-bit sub-scales */
     roundtrip(GGML_TYPE_Q4_K, 2.0 / 15 * 0.75); /* half step = range/30, 6-bit sub-scales */
 }
@@ -64,6 +67,13 @@ static void test_synth_file(void) {
         CHECK(t && t->type == GGML_TYPE_Q4_K);
         t = gguf_find_tensor(&f, "blk.0.ffn_down.weight");  /* first eighth: more bits */
         CHECK(t && t->type == GGML_TYPE_Q6_K);
+        /* 576 columns, as llama.cpp does: Q5_0 for Q4_K, Q8_0 for Q6_K */
+        t = gguf_find_tensor(&f, "blk.10.attn_q.weight");
+        CHECK(t && t->ne[0] == 576 && t->type == GGML_TYPE_Q5_0);
+        t = gguf_find_tensor(&f, "blk.10.ffn_up.weight");
+        CHECK(t && t->ne[0] == 576 && t->type == GGML_TYPE_Q5_0);
+        t = gguf_find_tensor(&f, "blk.0.attn_v.weight");    /* first eighth: Q6_K wanted */
+        CHECK(t && t->ne[0] == 576 && t->type == GGML_TYPE_Q8_0);
         CHECK(f.n_tensors == 1 + 1 + 30 * 9);
         const gguf_kv *toks = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_VT_STRING);
         CHECK(toks && toks->arr_len == 49152);
