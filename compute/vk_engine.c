@@ -101,6 +101,10 @@ typedef struct vk_engine {
     vk_use use_lens_rows, use_lens_out;
     VkDescriptorSet set_lens_topk_partial, set_lens_topk_merge, set_lens, set_lens_norm,
         set_lens_stats_partial, set_lens_stats_merge, set_lens_rank;
+    /* the lens of hidden states handed in (vk_lens): they arrive through lens_upload, and
+     * the candidates are the top-k of the last entry's row of lens_logits */
+    vk_buffer lens_upload;
+    VkDescriptorSet set_lens_last_partial;
 
     VkDescriptorPool pool;
     vk_use use_embd, use_pos, use_out, use_out_x;
@@ -358,6 +362,9 @@ static int create_buffers(vk_engine *e, char *err, size_t errlen) {
     char ignored[256];
     e->lens_full_ok = vk_buffer_create(&e->rt, &e->lens_logits, entries * hp->n_vocab * f, VK_MEM_DEVICE,
                                        "logit lens", ignored, sizeof ignored) == 0;
+    if (e->lens_full_ok &&
+        vk_buffer_create(&e->rt, &e->lens_upload, entries * hp->n_embd * f, VK_MEM_UPLOAD, "logit lens", err, errlen))
+        return -1;
     for (int l = 0; l < hp->n_layer; l++)
         if (vk_buffer_create(&e->rt, &e->layers[l].k_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen) ||
             vk_buffer_create(&e->rt, &e->layers[l].v_cache, n_ctx * e->kv_dim * f, VK_MEM_DEVICE, "KV cache", err, errlen))
@@ -393,7 +400,8 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
          use_create(e, &e->use_lens_out, e->output, &e->lens_xn, &e->lens_logits, true, err, errlen) ||
          set_create(e, &e->set_lens_stats_partial, err, errlen, 2, &e->lens_logits, &e->lens_stats_part) ||
          set_create(e, &e->set_lens_stats_merge, err, errlen, 2, &e->lens_stats_part, &e->lens_stats) ||
-         set_create(e, &e->set_lens_rank, err, errlen, 3, &e->lens_logits, &e->lens_topk_out, &e->lens_ranks)))
+         set_create(e, &e->set_lens_rank, err, errlen, 3, &e->lens_logits, &e->lens_topk_out, &e->lens_ranks) ||
+         set_create(e, &e->set_lens_last_partial, err, errlen, 2, &e->lens_logits, &e->lens_topk_part)))
         return -1;
     if (e->position_embd.n_parts &&
         (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, false, err, errlen) ||
@@ -429,7 +437,8 @@ static int create_sets(vk_engine *e, char *err, size_t errlen) {
 
 static void vk_destroy(engine *base);
 static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
-static const engine_ops VK_OPS = {vk_eval, vk_destroy};
+static int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t errlen);
+static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens};
 
 engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
                              char *err, size_t errlen) {
@@ -545,7 +554,8 @@ static void vk_destroy(engine *base) {
                              &e->topk_part, &e->topk_out, &e->ids, &e->logits_rb,
                              &e->capture_buf, &e->hidden_rb, &e->topk_rb, &e->hid, &e->lens_topk_part,
                              &e->lens_topk_out, &e->lens_cand, &e->lens_out, &e->lens_xn, &e->lens_logits,
-                             &e->lens_stats_part, &e->lens_stats, &e->lens_ranks, &e->lens_rb};
+                             &e->lens_stats_part, &e->lens_stats, &e->lens_ranks, &e->lens_rb,
+                             &e->lens_upload};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vk_buffer_destroy(rt, bufs[i]);
         if (e->pool) rt->vk.DestroyDescriptorPool(rt->dev, e->pool, NULL);
         vk_kernels_destroy(rt, &e->k);
@@ -1111,6 +1121,93 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         }
         if (run_ubatch(e, b, &u, b->tokens + start, b->all_positions ? start : 0, n_out_total, err, errlen))
             return -1;
+    }
+    return 0;
+}
+
+/* --- the logit lens of given hidden states ----------------------------------------- */
+
+/* engine_lens_query on the GPU, in one submit: the entries normalised (all but the last,
+ * which a step record holds normalised already) and decoded over the whole vocabulary in
+ * one batched product; per entry the top-1 and log-sum-exp; the candidates (the last
+ * entry's top-k, then the extra id written after them into the top-k record, where the
+ * record's first logit was: nothing here reads those logits) with their ranks, and their
+ * logits from the lens kernel. The buffers are the eval path's lens buffers, which each
+ * eval rewrites before use; the command buffer is the slot a pre-recorded decode step is
+ * not waiting in. */
+static int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t errlen) {
+    vk_engine *e = (vk_engine *)base;
+    const model_hparams *hp = &base->model->hp;
+    const uint32_t V = (uint32_t)hp->n_vocab, d = (uint32_t)hp->n_embd, E = (uint32_t)hp->n_layer + 1;
+    const uint32_t nv = (uint32_t)(q->n_valid > 0 && q->n_valid <= hp->n_vocab ? q->n_valid : hp->n_vocab);
+    const size_t f = sizeof(float);
+    if (!e->lens_full_ok)
+        return fail(err, errlen, "the logit lens does not fit %s's buffer limit", e->rt.props.deviceName);
+    if (!q->hidden || q->k < 1 || q->k >= ENGINE_LENS_MAX || (uint32_t)q->k > nv || q->extra < -1 ||
+        (q->extra >= 0 && (uint32_t)q->extra >= nv))
+        return fail(err, errlen, "logit lens: %d candidates plus id %d among %u ids: out of range", q->k,
+                    (int)q->extra, nv);
+    const uint32_t K = (uint32_t)q->k, KC = K + (q->extra >= 0 ? 1u : 0u);
+    const uint32_t g = e->output_norm == NO_PARAM ? 0 : e->output_norm;
+    const uint32_t b = e->output_norm_b == NO_PARAM ? 0 : e->output_norm_b;
+    const uint32_t nflags = (e->output_norm != NO_PARAM ? VK_NORM_SCALE : 0u) |
+                            (e->output_norm_b != NO_PARAM ? VK_NORM_SHIFT : 0u);
+
+    const int slot = e->next_ready ? 1 - e->next_slot : 0;
+    if (vk_begin_slot(&e->rt, slot, err, errlen)) return -1;
+    memcpy(e->lens_upload.map, q->hidden, (size_t)E * d * f);
+    vk_copy(&e->rt, &e->lens_upload, 0, &e->hid, 0, (VkDeviceSize)E * d * f);
+    vk_fill(&e->rt, &e->lens_ranks, 0, (VkDeviceSize)E * KC * f, 0);
+    vk_barrier(&e->rt);
+    if (E > 1) {
+        if (hp->layer_norm) {
+            vk_layernorm_push p = {E - 1, d, 0, d, 0, d, g, b, nflags, hp->norm_eps};
+            vk_op_layernorm(&e->rt, &e->k, e->set_lens_norm, &p);
+        } else {
+            vk_rmsnorm_push p = {E - 1, d, 0, d, 0, d, g, nflags & VK_NORM_SCALE, hp->norm_eps};
+            vk_op_rmsnorm(&e->rt, &e->k, e->set_lens_norm, &p);
+        }
+    }
+    vk_copy(&e->rt, &e->hid, (VkDeviceSize)(E - 1) * d * f, &e->lens_xn, (VkDeviceSize)(E - 1) * d * f, d * f);
+    vk_barrier(&e->rt);
+    matvec(e, &e->use_lens_out, 0, V, mv(E, 0, d, 0, V, NO_PARAM, false));
+    vk_barrier(&e->rt);
+    vk_op_topk_at(&e->rt, &e->k, e->set_lens_stats_partial, e->set_lens_stats_merge, nv, V, 0, E, 1);
+    vk_barrier(&e->rt);
+    vk_op_topk_at(&e->rt, &e->k, e->set_lens_last_partial, e->set_lens_topk_merge, nv, V, (E - 1) * V, 1, K);
+    vk_barrier(&e->rt);
+    if (q->extra >= 0) {
+        vk_fill(&e->rt, &e->lens_topk_out, (2 + (VkDeviceSize)K) * f, f, (uint32_t)q->extra);
+        vk_barrier(&e->rt);
+    }
+    get_rows(e, &e->use_lens_rows, KC, 2, 0);
+    vk_lens_rank_push rp = {nv, V, KC};
+    vk_op_lens_rank(&e->rt, &e->k, e->set_lens_rank, &rp, E);
+    vk_barrier(&e->rt);
+    vk_lens_push lp = {d, KC, g, b, nflags | (hp->layer_norm ? 4u : 0u) | 8u, hp->norm_eps};
+    vk_op_lens(&e->rt, &e->k, e->set_lens, &lp, E);
+    vk_barrier(&e->rt);
+    vk_copy(&e->rt, &e->lens_topk_out, 0, &e->lens_rb, 0, (2 + (VkDeviceSize)KC) * f);
+    vk_copy(&e->rt, &e->lens_out, 0, &e->lens_rb, LENS_RB_LOGITS * f, (VkDeviceSize)E * KC * f);
+    vk_copy(&e->rt, &e->lens_stats, 0, &e->lens_rb, LENS_RB_STATS(E) * f, (VkDeviceSize)E * 4 * f);
+    vk_copy(&e->rt, &e->lens_ranks, 0, &e->lens_rb, LENS_RB_RANKS(E) * f, (VkDeviceSize)E * KC * f);
+    if (vk_end(&e->rt, err, errlen) || vk_launch(&e->rt, slot, err, errlen) || vk_wait(&e->rt, err, errlen))
+        return -1;
+
+    vk_buffer_invalidate(&e->rt, &e->lens_rb);
+    const float *r = e->lens_rb.map;
+    for (uint32_t j = 0; j < KC; j++) memcpy(&q->cand_ids[j], &r[2 + j], sizeof(int32_t));
+    for (uint32_t i = 0; i < E; i++) {
+        const float *st = r + LENS_RB_STATS(E) + (size_t)i * 4;
+        q->logsumexp[i] = st[0];
+        memcpy(&q->top_ids[i], &st[2], sizeof(int32_t));
+        q->top_logits[i] = st[3];
+        for (uint32_t j = 0; j < KC; j++) {
+            uint32_t rank;
+            memcpy(&rank, &r[LENS_RB_RANKS(E) + (size_t)i * KC + j], sizeof rank);
+            q->ranks[(size_t)i * KC + j] = (int32_t)rank;
+            q->cand_logits[(size_t)i * KC + j] = r[LENS_RB_LOGITS + (size_t)i * KC + j];
+        }
     }
     return 0;
 }

@@ -122,7 +122,7 @@ typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
 typedef struct { uint32_t n, g_off, u_off, y_off, in_stride; } vk_swiglu_push;
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
 typedef struct { uint32_t n_vocab, row_stride, k, n_chunks, row_off; } vk_topk_partial_push;
-/* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm) */
+/* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm), 8 last entry taken as it is */
 typedef struct { uint32_t dim, k, g_off, b_off, flags; float eps; } vk_lens_push;
 typedef struct { uint32_t n_valid, row_stride, k; } vk_lens_rank_push;
 typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;

@@ -69,11 +69,35 @@ typedef struct engine_batch {
 
 #define ENGINE_LENS_MAX 64
 
+/* A logit lens of hidden states the caller holds (a step record's, in engine_batch.hidden's
+ * convention: entry n_layer is already normalised, so it is decoded as it is), computed on
+ * the engine's device long after the step that made them: what the why card asks for when
+ * it opens on any earlier token. Every entry is decoded over the whole vocabulary (one read
+ * of the output head for all of them) and reduced there; only the numbers below come back.
+ * The candidates are the top K ids of the last entry among ids 0 .. n_valid - 1 (ties to
+ * the lower id), then EXTRA when it is not -1 (it may repeat one of them). */
+typedef struct engine_lens_query {
+    const float *hidden;  /* [n_layer + 1][n_embd] */
+    int n_valid;          /* 0: all */
+    int k;                /* 1 .. ENGINE_LENS_MAX - 1 */
+    int32_t extra;        /* -1: none */
+    /* outputs, n_cand = k + (extra >= 0) candidates */
+    int32_t *cand_ids;    /* [n_cand] */
+    float *cand_logits;   /* [n_layer + 1][n_cand] */
+    int32_t *ranks;       /* [n_layer + 1][n_cand] valid ids ranking above each candidate */
+    int32_t *top_ids;     /* [n_layer + 1] argmax, ties to the lower id */
+    float *top_logits;    /* [n_layer + 1] */
+    float *logsumexp;     /* [n_layer + 1] over the valid ids */
+} engine_lens_query;
+
 typedef struct engine engine;
 
 typedef struct engine_ops {
     int (*eval)(engine *e, const engine_batch *b, char *err, size_t errlen);
     void (*destroy)(engine *e);
+    /* Optional (NULL: the caller computes the lens on the CPU, inspect.h). Returns 0, or
+     * -1 with ERR filled. Does not touch the KV cache. */
+    int (*lens)(engine *e, const engine_lens_query *q, char *err, size_t errlen);
 } engine_ops;
 
 struct engine {
@@ -87,6 +111,11 @@ struct engine {
 /* Returns 0, or -1 with ERR filled (context overflow, device lost, ...). */
 static inline int engine_eval(engine *e, const engine_batch *b, char *err, size_t errlen) {
     return e->ops->eval(e, b, err, errlen);
+}
+/* True when the engine computes engine_lens_query itself (on its device). */
+static inline bool engine_has_lens(const engine *e) { return e && e->ops->lens; }
+static inline int engine_lens(engine *e, const engine_lens_query *q, char *err, size_t errlen) {
+    return e->ops->lens(e, q, err, errlen);
 }
 static inline void engine_destroy(engine *e) {
     if (e) e->ops->destroy(e);

@@ -336,7 +336,7 @@ static int cpu_eval(engine *base, const engine_batch *b, char *err, size_t errle
     return 0;
 }
 
-static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy};
+static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy, NULL};
 
 engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen) {
     return engine_cpu_create_opts(m, n_ctx, NULL, err, errlen);

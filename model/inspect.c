@@ -433,6 +433,70 @@ int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t
     return 0;
 }
 
+int inspect_logit_lens_on(engine *e, const model *m, const float *hidden, int n_valid, int32_t chosen,
+                          logit_lens *out, char *err, size_t errlen) {
+    if (!engine_has_lens(e)) return inspect_logit_lens(m, hidden, n_valid, chosen, out, err, errlen);
+    const model_hparams *hp = &m->hp;
+    memset(out, 0, sizeof *out);
+    if (n_valid <= 0 || n_valid > hp->n_vocab) n_valid = hp->n_vocab;
+    if (chosen < 0 || chosen >= n_valid) {
+        snprintf(err, errlen, "logit lens: token %d is outside the vocabulary (%d tokens)", (int)chosen, n_valid);
+        return -1;
+    }
+    const int n_entries = hp->n_layer + 1, k = n_valid < INSPECT_LENS_K ? n_valid : INSPECT_LENS_K, kc = k + 1;
+    int32_t cand[INSPECT_LENS_K + 1];
+    float *cand_logits = malloc((size_t)n_entries * kc * sizeof *cand_logits);
+    int32_t *ranks = malloc((size_t)n_entries * kc * sizeof *ranks);
+    int32_t *top_ids = malloc((size_t)n_entries * sizeof *top_ids);
+    float *top_logits = malloc((size_t)n_entries * sizeof *top_logits);
+    float *lse = malloc((size_t)n_entries * sizeof *lse);
+    out->entry = calloc((size_t)n_entries, sizeof *out->entry);
+    int rc = -1;
+    if (!cand_logits || !ranks || !top_ids || !top_logits || !lse || !out->entry) {
+        snprintf(err, errlen, "out of memory for the logit lens");
+        goto done;
+    }
+    engine_lens_query q = {.hidden = hidden, .n_valid = n_valid, .k = k, .extra = chosen, .cand_ids = cand,
+                           .cand_logits = cand_logits, .ranks = ranks, .top_ids = top_ids,
+                           .top_logits = top_logits, .logsumexp = lse};
+    if (engine_lens(e, &q, err, errlen) < 0) goto done;
+    /* the chosen token was asked for as an extra candidate; if it is among the top ones
+     * already, the extra is dropped, as inspect_logit_lens does */
+    int jc = k;
+    for (int j = 0; j < k; j++)
+        if (cand[j] == chosen) {
+            jc = j;
+            break;
+        }
+    out->n_entries = n_entries;
+    out->chosen = chosen;
+    out->n_cand = jc < k ? k : kc;
+    memcpy(out->cand_ids, cand, (size_t)out->n_cand * sizeof *cand);
+    for (int i = 0; i < n_entries; i++) {
+        const float *cl = cand_logits + (size_t)i * kc;
+        lens_layer *en = &out->entry[i];
+        en->top_id = top_ids[i];
+        en->top_logit = top_logits[i];
+        en->top_prob = (float)exp((double)top_logits[i] - lse[i]);
+        en->chosen_rank = ranks[(size_t)i * kc + jc];
+        en->chosen_logit = cl[jc];
+        en->chosen_prob = (float)exp((double)cl[jc] - lse[i]);
+        en->logsumexp = lse[i];
+        for (int j = 0; j < out->n_cand; j++) en->cand_logit[j] = cl[j];
+    }
+    out->commit_depth = inspect_commit_depth(top_ids, n_entries, chosen);
+    out->top_commit_depth = inspect_commit_depth(top_ids, n_entries, top_ids[n_entries - 1]);
+    rc = 0;
+done:
+    if (rc < 0) logit_lens_free(out);
+    free(cand_logits);
+    free(ranks);
+    free(top_ids);
+    free(top_logits);
+    free(lse);
+    return rc;
+}
+
 void logit_lens_free(logit_lens *l) {
     free(l->entry);
     l->entry = NULL;
@@ -523,7 +587,8 @@ int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_car
             return -1;
         }
         inspect_record_hidden(r, v->n_layer, v->n_embd, hidden);
-        int rc = inspect_logit_lens(o->m, hidden, o->n_valid_vocab, r->token, &out->lens, err, errlen);
+        int rc = inspect_logit_lens_on(o->lens_engine, o->m, hidden, o->n_valid_vocab, r->token, &out->lens, err,
+                                       errlen);
         free(hidden);
         if (rc < 0) {
             why_card_free(out);

@@ -191,6 +191,13 @@ typedef struct logit_lens {
 int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t chosen, logit_lens *out,
                        char *err, size_t errlen);
 void logit_lens_free(logit_lens *l);
+/* The same lens computed by engine E on its device when it offers one (engine_has_lens:
+ * the Vulkan engine, one batched pass over the output head and reductions on the GPU, so
+ * only a few numbers per layer come back), else on the CPU as above. The two agree up to
+ * the GPU's summation order: logits within float rounding, so an id can trade places
+ * with another whose logit is within that rounding. */
+int inspect_logit_lens_on(engine *e, const model *m, const float *hidden, int n_valid, int32_t chosen,
+                          logit_lens *out, char *err, size_t errlen);
 /* The logits the lens reads at entry I of HIDDEN (OUT: n_vocab), no masking. */
 void inspect_lens_logits(const model *m, const float *hidden, int i, float *out);
 /* One entry of the lens, the unit a GPU version computes and is tested against: entry I
@@ -211,6 +218,8 @@ bool inspect_record_hidden(const step_record *r, int n_layer, int n_embd, float 
 typedef struct why_options {
     int n_sources;              /* sources kept per list (<= INSPECT_MAX_SOURCES; 0: 8) */
     const model *m;             /* for the logit lens; NULL skips it */
+    engine *lens_engine;        /* computes the lens on its device (inspect_logit_lens_on);
+                                   NULL: on the CPU */
     int n_valid_vocab;          /* as for inspect_logit_lens */
     bool rollout;               /* compute the rollout (costs O(layers * heads * pos^2)) */
     grounding_params grounding;

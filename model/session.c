@@ -907,4 +907,6 @@ int session_n_ctx(const session *s) { return s->n_ctx; }
 
 const model *session_model(const session *s) { return s->m; }
 
+engine *session_lens_engine(const session *s) { return engine_has_lens(s->e) ? s->e : NULL; }
+
 size_t session_attention_dropped(const session *s) { return s->att_dropped; }

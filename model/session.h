@@ -112,6 +112,10 @@ const char *session_template_name(const session *s);
 bool session_is_chat(const session *s);
 int session_n_ctx(const session *s);
 const model *session_model(const session *s);
+/* The session's engine when it computes the logit lens on its device (engine_has_lens),
+ * for why_options.lens_engine; NULL otherwise. The lens leaves the KV cache alone, so it
+ * may be asked for between any two steps. */
+engine *session_lens_engine(const session *s);
 /* The chat template's warning (an unrecognised template rendered as ChatML), or NULL. */
 const char *session_template_warning(const session *s);
 /* How many records gave up their attention to stay within attention_budget_bytes. */

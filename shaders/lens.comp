@@ -8,7 +8,9 @@
 // computed on the fly. The candidate rows were dequantised beforehand (get_rows), so this
 // kernel is the same for every storage type. Entry n_layer is the last layer's output
 // before the final norm: normalised here, it is the model's own distribution.
-// flags: 1 scale by g = params[g_off ..], 2 shift by b = params[b_off ..], 4 LayerNorm.
+// flags: 1 scale by g = params[g_off ..], 2 shift by b = params[b_off ..], 4 LayerNorm,
+// 8 the last entry is already normalised (hidden states handed in from a step record,
+// where entry n_layer is the final norm's output): it is dotted as it is.
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Hbuf { float hid[]; };   // [entries][dim]
@@ -33,13 +35,18 @@ void main() {
         ss += v * v;
     }
     float scale = 1.0 / sqrt(wg_sum(ss) / float(pc.dim) + pc.eps);
+    bool as_is = (pc.flags & 8u) != 0u && e + 1u == gl_NumWorkGroups.x;
+    if (as_is) {
+        mean = 0.0;
+        scale = 1.0;
+    }
 
     for (uint j = gl_SubgroupID; j < pc.k; j += gl_NumSubgroups) {
         float acc = 0.0;
         for (uint i = gl_SubgroupInvocationID; i < pc.dim; i += gl_SubgroupSize) {
             float x = (hid[hb + i] - mean) * scale;
-            if ((pc.flags & 1u) != 0u) x *= params[pc.g_off + i];
-            if ((pc.flags & 2u) != 0u) x += params[pc.b_off + i];
+            if ((pc.flags & 1u) != 0u && !as_is) x *= params[pc.g_off + i];
+            if ((pc.flags & 2u) != 0u && !as_is) x += params[pc.b_off + i];
             acc += cand[j * pc.dim + i] * x;
         }
         acc = subgroupAdd(acc);

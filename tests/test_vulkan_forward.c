@@ -647,6 +647,98 @@ static void test_lens(void) {
     fixture_close(&fx);
 }
 
+/* The logit lens of hidden states handed in (engine_lens_query, what the why card asks for
+ * on any earlier token), through inspect_logit_lens_on on the GPU engine, against
+ * inspect_logit_lens on the CPU, from the CPU engine's hidden states of the prompt's last
+ * token (last entry normalised, as a step record holds them). Twice: the chosen token the
+ * final argmax (among the candidates), and a low-ranked one (an extra candidate). Same
+ * tolerances as test_lens: logits and log-sum-exp within 1e-3 of each entry's logit range,
+ * ids and ranks equal up to ids within that tolerance of each other. */
+static void test_lens_of_hidden(void) {
+    fixture fx;
+    if (!fixture_open(&fx)) return;
+    const int V = fx.V, L = fx.L, D = fx.D, E = L + 1, n_valid = V - 3;
+    char err[512];
+    float *ch = malloc((size_t)E * D * sizeof *ch), *all = malloc((size_t)V * sizeof *all),
+          *fin = malloc((size_t)V * sizeof *fin);
+    engine_batch cb = {.tokens = fx.tokens, .n_tokens = fx.T, .hidden = ch};
+    CHECKF(engine_eval(fx.cpu, &cb, err, sizeof err) == 0, "cpu eval: %s", err);
+    inspect_lens_logits(&fx.m, ch, E - 1, fin); /* the last entry: where the candidates come from */
+    int32_t last_top = 0, low = 0;
+    float flo = fin[0], fhi = fin[0];
+    for (int v = 1; v < n_valid; v++) {
+        if (fin[v] > fin[last_top]) last_top = v;
+        if (fin[v] < fin[low]) low = v;
+        flo = fin[v] < flo ? fin[v] : flo, fhi = fin[v] > fhi ? fin[v] : fhi;
+    }
+    CHECK(engine_has_lens(fx.gpu) && !engine_has_lens(fx.cpu));
+    const int32_t chosen_ids[2] = {last_top, low};
+    for (int c = 0; c < 2; c++) {
+        const int32_t chosen = chosen_ids[c];
+        logit_lens ref, got;
+        if (inspect_logit_lens(&fx.m, ch, n_valid, chosen, &ref, err, sizeof err) < 0) {
+            CHECKF(0, "cpu lens: %s", err);
+            break;
+        }
+        if (inspect_logit_lens_on(fx.gpu, &fx.m, ch, n_valid, chosen, &got, err, sizeof err) < 0) {
+            CHECKF(0, "gpu lens: %s", err);
+            logit_lens_free(&ref);
+            break;
+        }
+        const char *where = c == 0 ? "chosen = final argmax" : "chosen = lowest-ranked";
+        CHECKF(got.n_entries == E && got.chosen == chosen && got.n_cand == ref.n_cand, "%s: %d entries, %d candidates "
+               "(CPU %d)", where, got.n_entries, got.n_cand, ref.n_cand);
+        bool tops_differ = false;
+        for (int i = 0; i < E && got.n_entries == E && got.n_cand == ref.n_cand; i++) {
+            inspect_lens_logits(&fx.m, ch, i, all);
+            float lo = all[0], hi = all[0];
+            for (int v = 1; v < n_valid; v++) lo = all[v] < lo ? all[v] : lo, hi = all[v] > hi ? all[v] : hi;
+            const double tol = 1e-3 * ((double)hi - lo);
+            const lens_layer *g = &got.entry[i], *r = &ref.entry[i];
+            for (int j = 0; j < got.n_cand; j++) {
+                int32_t id = got.cand_ids[j];
+                if (i == 0)
+                    CHECKF(id == ref.cand_ids[j] || (id >= 0 && id < n_valid &&
+                                                     fabs((double)fin[id] - fin[ref.cand_ids[j]]) <= 1e-3 * (fhi - flo)),
+                           "%s: candidate %d is %d, CPU %d", where, j, (int)id, (int)ref.cand_ids[j]);
+                if (id >= 0 && id < n_valid)
+                    CHECKF(fabs((double)g->cand_logit[j] - all[id]) <= tol, "%s entry %d: candidate %d logit %g, CPU %g",
+                           where, i, (int)id, g->cand_logit[j], all[id]);
+            }
+            CHECKF(fabs((double)g->logsumexp - r->logsumexp) <= tol, "%s entry %d: log-sum-exp %g, CPU %g", where, i,
+                   g->logsumexp, r->logsumexp);
+            CHECKF(fabs((double)g->chosen_logit - r->chosen_logit) <= tol, "%s entry %d: chosen logit %g, CPU %g",
+                   where, i, g->chosen_logit, r->chosen_logit);
+            CHECKF(g->top_id >= 0 && g->top_id < n_valid &&
+                       (g->top_id == r->top_id || fabs((double)all[g->top_id] - r->top_logit) <= tol),
+                   "%s entry %d: argmax %d, CPU %d", where, i, (int)g->top_id, (int)r->top_id);
+            tops_differ |= g->top_id != r->top_id;
+            int near = 0;
+            for (int v = 0; v < n_valid; v++) near += v != chosen && fabs((double)all[v] - all[chosen]) <= tol;
+            CHECKF(abs(g->chosen_rank - r->chosen_rank) <= near, "%s entry %d: chosen rank %d, CPU %d (%d near ties)",
+                   where, i, g->chosen_rank, r->chosen_rank, near);
+            CHECKF(fabs((double)g->chosen_prob - r->chosen_prob) <= 2 * tol * (r->chosen_prob + 1e-6) + 1e-6,
+                   "%s entry %d: chosen probability %g, CPU %g", where, i, g->chosen_prob, r->chosen_prob);
+        }
+        CHECKF(tops_differ || (got.commit_depth == ref.commit_depth && got.top_commit_depth == ref.top_commit_depth),
+               "%s: commit depth %d/%d, CPU %d/%d", where, got.commit_depth, got.top_commit_depth, ref.commit_depth,
+               ref.top_commit_depth);
+        logit_lens_free(&ref);
+        logit_lens_free(&got);
+    }
+    /* out-of-range requests are refused with one line */
+    int32_t ids[ENGINE_LENS_MAX], tops[64], ranks[64 * ENGINE_LENS_MAX];
+    float logits[64 * ENGINE_LENS_MAX], tl[64], lse[64];
+    engine_lens_query bad = {.hidden = ch, .k = ENGINE_LENS_MAX, .extra = -1, .cand_ids = ids, .cand_logits = logits,
+                             .ranks = ranks, .top_ids = tops, .top_logits = tl, .logsumexp = lse};
+    CHECK(engine_lens(fx.gpu, &bad, err, sizeof err) == -1 && strstr(err, "logit lens"));
+    bad.k = 4;
+    bad.extra = V;
+    CHECK(engine_lens(fx.gpu, &bad, err, sizeof err) == -1 && strstr(err, "logit lens"));
+    free(ch), free(all), free(fin);
+    fixture_close(&fx);
+}
+
 /* Bad requests are refused with one line, and the engine stays usable. */
 static void test_errors(void) {
     fixture fx;
@@ -732,7 +824,10 @@ int main(void) {
     static const char *lens_models[] = {"llama-k-tiny-q4_k_m", "qwen2-tiny-f16", "qwen3-tiny-f16", "gpt2-tiny-f16",
                                         "stories260K", "llama-gqa-tiny-f32"};
     for (size_t i = 0; i < sizeof lens_models / sizeof lens_models[0]; i++)
-        if (!only || !*only || strcmp(only, lens_models[i]) == 0) run_named(lens_models[i], 0, "lens", test_lens);
+        if (!only || !*only || strcmp(only, lens_models[i]) == 0) {
+            run_named(lens_models[i], 0, "lens", test_lens);
+            run_named(lens_models[i], 0, "lens of hidden states", test_lens_of_hidden);
+        }
     run_named("gpt2-tiny-f16", 0, "split-weights", test_split_weights);
     run_named("llama-gqa-tiny-f32", 0, "split-weights", test_split_weights);
     run_named("qwen2-tiny-f16", 0, "errors", test_errors);

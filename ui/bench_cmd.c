@@ -212,6 +212,7 @@ static double long_context(cli_model *cm, int n_context, double *heatmap_ms, dou
         why_options o;
         why_options_default(&o);
         o.m = &cm->m;
+        o.lens_engine = session_lens_engine(s); /* Vulkan: the lens on the GPU */
         for (int rep = 0; rc >= 0 && rep < 3; rep++) {
             why_card w;
             double t0 = now_s();

@@ -13,7 +13,8 @@
  * more than that on a large model: the logit lens (every layer through the output head:
  * layers x vocabulary x width on the CPU) and the rollout of a long context (layers x
  * keys^2). Past a fixed amount of work they say "computing..." and follow a frame later
- * (tui_why_finish), so the card itself always opens at once. */
+ * (tui_why_finish), so the card itself always opens at once. On the Vulkan engine the
+ * lens is computed on the GPU (session_lens_engine) and is always done at once. */
 #include "tui_app.h"
 
 #include <math.h>
@@ -374,7 +375,9 @@ void tui_why_open(tui_app *a) {
     o.n_valid_vocab = tokenizer_n_vocab(a->tok);
     o.grounding = a->ground_params;
     o.rollout = rollout_work(a, r) <= WHY_INLINE_WORK;
-    o.m = lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
+    /* on a GPU the lens is one batched pass there: always quick enough to wait for */
+    o.lens_engine = session_lens_engine(a->s);
+    o.m = o.lens_engine || lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
     char err[256];
     if (inspect_why(&v, idx, &o, &a->why, err, sizeof err) < 0) {
         tui_message(a, true, "why card: %s", err);
@@ -419,7 +422,8 @@ void tui_why_finish(tui_app *a) {
         float *hidden = malloc((size_t)(hp->n_layer + 1) * (size_t)hp->n_embd * sizeof *hidden);
         char err[256];
         if (hidden && inspect_record_hidden(r, hp->n_layer, hp->n_embd, hidden) &&
-            inspect_logit_lens(a->m, hidden, tokenizer_n_vocab(a->tok), r->token, &w->lens, err, sizeof err) == 0)
+            inspect_logit_lens_on(session_lens_engine(a->s), a->m, hidden, tokenizer_n_vocab(a->tok), r->token,
+                                  &w->lens, err, sizeof err) == 0)
             w->has_lens = true;
         free(hidden);
     }
