@@ -43,7 +43,7 @@ expect_error() {
 # ---- help, version, usage errors (no model needed) ----
 
 flags="-m --model -p --prompt -n --n-predict --chat --complete --temp --top-k --top-p --min-p
---repeat-penalty --repeat-last-n --seed --system --template --trace --backend --device --ctx
+--repeat-penalty --repeat-last-n --seed --system --template --trace --trace-lens --backend --device --ctx
 --no-capture --color --no-mouse -v --verbose -h --help --version --special --bos --ids"
 commands="tokenize info devices pull list bench synth"
 run --help >"$tmp/help" 2>&1
@@ -207,6 +207,69 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 0 for r in rows)
 ' "$tmp/greedy.jsonl" 2>/dev/null && pass trace_greedy || fail trace_greedy "$(head -c 300 "$tmp/greedy.jsonl")"
+    # the why card in the trace: attention sources and grounding always; the logit lens on
+    # the CPU only with --trace-lens, where its last entry is the model's own distribution
+    # (its argmax the greedy token, the token's rank and probability the line's own)
+    run -m "$story" --backend cpu -p "" -n 8 --temp 0 --trace "$tmp/why.jsonl" >/dev/null 2>&1 &&
+        run -m "$story" --backend cpu -p "" -n 8 --temp 0 --trace-lens --trace "$tmp/why_lens.jsonl" >/dev/null 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && python3 - "$tmp/why.jsonl" "$tmp/why_lens.jsonl" >"$tmp/check" 2>&1 <<'EOF'
+import json, sys
+plain = [json.loads(l) for l in open(sys.argv[1])]
+lens = [json.loads(l) for l in open(sys.argv[2])]
+assert len(plain) == len(lens) == 8
+for r in plain + lens:
+    w = r["why"]
+    src = w["sources"]
+    assert 1 <= len(src) <= 5 and all(0 <= s["pos"] < r["pos"] and 0 < s["weight"] <= 1 for s in src), src
+    assert all(a["weight"] >= b["weight"] for a, b in zip(src, src[1:])) and sum(s["weight"] for s in src) <= 1.001
+    if "grounding" in w:
+        assert 0 <= w["grounding"]["share"] <= 1
+for r in plain:
+    assert "lens" not in r["why"]
+for r in lens:
+    L = r["why"]["lens"]
+    e = L["entries"]
+    assert len(e) == len(lens[0]["why"]["lens"]["entries"]) >= 2
+    assert e[-1]["top_id"] == r["greedy_id"] == r["id"] and e[-1]["rank"] == r["rank"] == 0, (e[-1], r["id"])
+    assert abs(e[-1]["prob"] - r["prob"]) <= 0.02, (e[-1]["prob"], r["prob"])
+    d = L["commit_depth"]
+    assert 0 <= d < len(e) and all(x["top_id"] == r["id"] for x in e[d:]) and (d == 0 or e[d - 1]["top_id"] != r["id"])
+print("ok")
+EOF
+    then
+        pass trace_why
+    else
+        fail trace_why "exit $rc" "$(tail -3 "$tmp/check")"
+    fi
+    # on Vulkan the lens is computed on the device without asking, and agrees with the CPU's
+    if run devices 2>/dev/null | grep -q '^ *[0-9]'; then
+        run -m "$story" --backend vulkan -p "" -n 8 --temp 0 --trace "$tmp/why_vk.jsonl" >/dev/null 2>"$tmp/err"
+        rc=$?
+        if [ $rc -eq 0 ] && python3 - "$tmp/why_vk.jsonl" "$tmp/why_lens.jsonl" >"$tmp/check" 2>&1 <<'EOF'
+import json, sys
+gpu = [json.loads(l) for l in open(sys.argv[1])]
+cpu = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["id"] for r in gpu] == [r["id"] for r in cpu]
+same = total = 0
+for g, c in zip(gpu, cpu):
+    ge, ce = g["why"]["lens"]["entries"], c["why"]["lens"]["entries"]
+    assert len(ge) == len(ce)
+    for a, b in zip(ge, ce):
+        total += 1
+        same += a["top_id"] == b["top_id"]
+        assert abs(a["prob"] - b["prob"]) <= 0.02, (a, b)
+assert same >= 0.9 * total, f"{same} of {total} lens argmaxes agree"
+print("ok")
+EOF
+        then
+            pass trace_why_vulkan_lens
+        else
+            fail trace_why_vulkan_lens "exit $rc" "$(tail -3 "$tmp/check")" "$(head -3 "$tmp/err")"
+        fi
+    else
+        skip trace_why_vulkan_lens "no Vulkan device"
+    fi
     expect_error trace_unwritable "$tmp/no/such/dir" -m "$chat" --backend cpu -p hi -n 1 --trace "$tmp/no/such/dir/t.jsonl"
 
     # typed control tokens stay text: the reply is still generated, no forged turn
@@ -218,7 +281,7 @@ assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 an
     grep -qE '^llmscope: backend (vulkan|cpu) ' "$tmp/err" && pass verbose_names_backend || fail verbose_names_backend "$(cat "$tmp/err")"
 else
     for t in info_chat_template tokenize_special tokenize_typed_control_text tokenize_listing tokenize_hf_suite \
-        trace_json_lines trace_greedy trace_unwritable chat_prompt_with_control_text verbose_names_backend; do
+        trace_json_lines trace_greedy trace_why trace_why_vulkan_lens trace_unwritable chat_prompt_with_control_text verbose_names_backend; do
         skip $t "$no_shared"
     done
 fi

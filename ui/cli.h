@@ -31,6 +31,7 @@ typedef struct cli_options {
     const char *system_prompt;
     const char *template_name;
     const char *trace_path;
+    bool trace_lens;           /* --trace-lens: the logit lens in the trace even on the CPU */
     cli_backend backend;
     int device;                /* Vulkan device index, -1: choose */
     int n_ctx;                 /* 0: the model's, at most 4096 */
@@ -84,8 +85,11 @@ int cli_default_ctx(const model *m);
 typedef struct cli_trace cli_trace;
 
 cli_trace *cli_trace_open(const char *path, char *err, size_t errlen);
-/* Writes record R (a generated token; EOG: it ended the reply). */
-int cli_trace_write(cli_trace *t, const step_record *r, const struct tokenizer *tok, bool eog);
+struct why_card;
+/* Writes record R of session S (a generated token; EOG: it ended the reply), with the
+ * parts of its why card WHY holds (may be NULL: none). */
+int cli_trace_write(cli_trace *t, const session *s, const step_record *r, const struct tokenizer *tok, bool eog,
+                    const struct why_card *why);
 /* Attaches a "context" object to the next token written: the model file and every token
  * before it (replay_context_json), which `llmscope replay` needs. -1 when out of memory. */
 int cli_trace_set_context(cli_trace *t, const session *s, const char *model_path);

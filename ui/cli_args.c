@@ -71,7 +71,10 @@ void cli_usage(FILE *f) {
           "Output:\n"
           "      --trace FILE        write one JSON object per generated token (JSON Lines): id, text,\n"
           "                          probability, entropy, rank, alternatives before and after sampling,\n"
-          "                          sampler settings\n"
+          "                          sampler settings, and the why card's attention sources, grounding and\n"
+          "                          logit lens (the lens: on the GPU; on the CPU with --trace-lens)\n"
+          "      --trace-lens        the logit lens in the trace on the CPU too (a pass over the output\n"
+          "                          head per layer and token: slow with a large vocabulary)\n"
           "  -v, --verbose           backend, model and timing on standard error\n"
           "\n"
           "Terminal app:\n"
@@ -91,7 +94,7 @@ void cli_usage(FILE *f) {
 
 enum {
     OPT_CHAT = 256, OPT_COMPLETE, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT_PENALTY,
-    OPT_REPEAT_LAST_N, OPT_SEED, OPT_SYSTEM, OPT_TEMPLATE, OPT_TRACE, OPT_BACKEND, OPT_DEVICE,
+    OPT_REPEAT_LAST_N, OPT_SEED, OPT_SYSTEM, OPT_TEMPLATE, OPT_TRACE, OPT_TRACE_LENS, OPT_BACKEND, OPT_DEVICE,
     OPT_CTX, OPT_NO_CAPTURE, OPT_COLOR, OPT_NO_MOUSE, OPT_VERSION
 };
 
@@ -111,6 +114,7 @@ static const struct option LONG_OPTIONS[] = {
     {"system", required_argument, 0, OPT_SYSTEM},
     {"template", required_argument, 0, OPT_TEMPLATE},
     {"trace", required_argument, 0, OPT_TRACE},
+    {"trace-lens", no_argument, 0, OPT_TRACE_LENS},
     {"backend", required_argument, 0, OPT_BACKEND},
     {"device", required_argument, 0, OPT_DEVICE},
     {"ctx", required_argument, 0, OPT_CTX},
@@ -148,6 +152,7 @@ static int apply_option(cli_options *o, int c, const char *arg) {
     case OPT_SYSTEM: o->system_prompt = arg; return 0;
     case OPT_TEMPLATE: o->template_name = arg; return 0;
     case OPT_TRACE: o->trace_path = arg; return 0;
+    case OPT_TRACE_LENS: o->trace_lens = true; return 0;
     case OPT_BACKEND: return cli_parse_backend(arg, &o->backend);
     case OPT_DEVICE: return cli_parse_int("--device", arg, 0, 1024, &o->device);
     case OPT_CTX: return cli_parse_int("--ctx", arg, 2, 1 << 20, &o->n_ctx);

@@ -1,6 +1,7 @@
 /* cli_generate.c — the main command: load the model, then either the terminal app or
  * one headless reply streamed to standard output (with an optional trace file). */
 #include "cli.h"
+#include "inspect.h"
 #include "tokenizer.h"
 
 #include <signal.h>
@@ -29,6 +30,36 @@ static double now_seconds(void) {
 static bool model_has_template(const model *m) {
     gguf_str s;
     return gguf_get_str(&m->file, "tokenizer.chat_template", &s) && s.len > 0;
+}
+
+/* Work above which the trace leaves the rollout out (layers x keys^2 / 2 values read):
+ * about 10 ms of one core per token, as in the terminal app's why card. */
+#define TRACE_ROLLOUT_WORK 2e7
+
+/* Writes record R (the last of S) to the trace with its why card. The card's lens is
+ * computed where the engine offers it (on the GPU), else only with --trace-lens. */
+static int trace_record(cli_trace *trace, session *s, const cli_model *cm, const cli_options *o,
+                        const step_record *r, bool eog) {
+    size_t idx = session_n_records(s) - 1;
+    why_card w;
+    bool have = false;
+    if (r->has_prediction && (r->attention || r->hidden)) {
+        inspect_view v;
+        inspect_view_session(&v, s);
+        why_options wo;
+        why_options_default(&wo);
+        wo.n_valid_vocab = tokenizer_n_vocab(cm->tok);
+        wo.lens_engine = session_lens_engine(s);
+        wo.m = wo.lens_engine || o->trace_lens ? &cm->m : NULL;
+        wo.rollout = (double)cm->m.hp.n_layer * r->n_keys * r->n_keys / 2 <= TRACE_ROLLOUT_WORK;
+        char err[256];
+        have = inspect_why(&v, idx, &wo, &w, err, sizeof err) == 0;
+        if (!have) fprintf(stderr, "llmscope: warning: why card of position %d left out of the trace: %s\n",
+                           r->pos, err);
+    }
+    int rc = cli_trace_write(trace, s, r, cm->tok, eog, have ? &w : NULL);
+    if (have) why_card_free(&w);
+    return rc;
 }
 
 /* Streams the reply to PROMPT. Returns the exit status. */
@@ -80,7 +111,7 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
         }
         printed = true;
         fflush(stdout);
-        if (trace && cli_trace_write(trace, r, cm->tok, false) < 0) {
+        if (trace && trace_record(trace, s, cm, o, r, false) < 0) {
             status = 1;
             break;
         }
@@ -98,7 +129,7 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
     size_t n_rec = session_n_records(s);
     const step_record *last = n_rec ? session_record(s, n_rec - 1) : NULL;
     if (rc == 0 && trace && last && last->generated && tokenizer_is_eog(cm->tok, last->token) &&
-        cli_trace_write(trace, last, cm->tok, true) < 0)
+        trace_record(trace, s, cm, o, last, true) < 0)
         status = 1;
     size_t n = utf8_stream_finish(&us, out, sizeof out);
     if (n) {

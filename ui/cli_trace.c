@@ -7,9 +7,12 @@
  *   blame                                         the sampler stage that changed the winner
  *   top_before, top_after                         [{id, text, logit, prob}] likeliest first
  *   sampler                                       the settings in force
+ *   why                                           the why card's attention sources, rollout,
+ *                                                 grounding and logit lens, where captured
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
 #include "cli.h"
+#include "inspect.h"
 #include "replay_cmd.h"
 #include "tokenizer.h"
 
@@ -101,7 +104,69 @@ static cJSON *sampler_object(const sampler_params *p) {
     return o;
 }
 
-int cli_trace_write(cli_trace *t, const step_record *r, const tokenizer *tok, bool eog) {
+/* Sources as [{pos, text, weight}]: the earlier tokens of S a step drew on. */
+static cJSON *source_list(const inspect_source *src, int n, const session *s) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        const step_record *at = session_record(s, (size_t)src[i].pos);
+        cJSON_AddNumberToObject(o, "pos", src[i].pos);
+        if (at) add_text(o, at->text, strlen(at->text));
+        cJSON_AddNumberToObject(o, "weight", short_float(src[i].weight));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+#define TRACE_SOURCES 5
+
+/* The why card's parts beyond the sampler's (which the line already has). */
+static cJSON *why_object(const why_card *w, const session *s, const tokenizer *tok) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    if (w->has_attention) {
+        cJSON_AddItemToObject(o, "sources", source_list(w->overall, w->n_overall < TRACE_SOURCES ? w->n_overall
+                                                                                                   : TRACE_SOURCES, s));
+        if (w->has_rollout)
+            cJSON_AddItemToObject(o, "rollout", source_list(w->rollout, w->n_rollout < TRACE_SOURCES ? w->n_rollout
+                                                                                                       : TRACE_SOURCES, s));
+    }
+    if (w->ground.valid) {
+        cJSON *g = cJSON_AddObjectToObject(o, "grounding");
+        if (g) {
+            cJSON_AddNumberToObject(g, "share", short_float(w->ground.share));
+            cJSON_AddNumberToObject(g, "context", short_float(w->ground.context));
+            cJSON_AddNumberToObject(g, "own", short_float(w->ground.own));
+            cJSON_AddNumberToObject(g, "template", short_float(w->ground.tmpl));
+            cJSON_AddBoolToObject(g, "flagged", w->ground.flagged);
+        }
+    }
+    if (w->has_lens) {
+        const logit_lens *L = &w->lens;
+        cJSON *l = cJSON_AddObjectToObject(o, "lens");
+        cJSON *layers = l ? cJSON_AddArrayToObject(l, "entries") : NULL;
+        if (l) {
+            cJSON_AddNumberToObject(l, "commit_depth", L->commit_depth);
+            cJSON_AddNumberToObject(l, "top_commit_depth", L->top_commit_depth);
+        }
+        for (int i = 0; layers && i < L->n_entries; i++) {
+            const lens_layer *e = &L->entry[i];
+            cJSON *x = cJSON_CreateObject();
+            if (!x) break;
+            cJSON_AddNumberToObject(x, "top_id", e->top_id);
+            add_token_text(x, tok, e->top_id);
+            cJSON_AddNumberToObject(x, "top_prob", short_float(e->top_prob));
+            cJSON_AddNumberToObject(x, "rank", e->chosen_rank);
+            cJSON_AddNumberToObject(x, "prob", short_float(e->chosen_prob));
+            cJSON_AddItemToArray(layers, x);
+        }
+    }
+    return o;
+}
+
+int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, const tokenizer *tok, bool eog,
+                    const why_card *why) {
     const sample_result *s = &r->sample;
     cJSON *o = cJSON_CreateObject();
     if (!o) return -1;
@@ -123,6 +188,7 @@ int cli_trace_write(cli_trace *t, const step_record *r, const tokenizer *tok, bo
     cJSON_AddItemToObject(o, "top_before", token_list(s->top_before, s->n_top, tok));
     cJSON_AddItemToObject(o, "top_after", token_list(s->top_after, n_after, tok));
     cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
+    if (why) cJSON_AddItemToObject(o, "why", why_object(why, sess, tok));
     if (t->context) {
         cJSON_AddItemToObject(o, "context", t->context);
         t->context = NULL;
