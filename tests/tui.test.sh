@@ -426,6 +426,41 @@ wait_for $W 'Why ·a\?  position 3' 5; check why_card_follows_the_cursor $?
 keys $W Escape
 wait_gone $W 'Why ·a\?' 5; check why_card_closes $?
 
+# on the Vulkan engine the card's logit lens is computed on the GPU (engine_ops.lens):
+# the same rows, the output row the trace's distribution, the same commit depth
+if "$bin" devices 2>/dev/null | grep -q '^ *[0-9]'; then
+    WV=whyvk
+    start $WV 200 60 NO_COLOR=1 -- -m "$stories" --temp 0 -n 30 --backend vulkan
+    wait_for $WV 'TYPE \|' 30
+    keys $WV Enter
+    wait_for $WV 'reply: 30 tokens' 60
+    keys $WV Tab
+    wait_for $WV 'INSPECT' 5
+    keys $WV Home Right
+    wait_for $WV '8 heads x 2 keys' 5
+    keys $WV w
+    wait_for $WV 'Why ·upon\?  position 2, sampled' 10
+    sheet $WV > "$tmp/card_vk.txt"
+    python3 - "$tmp/card_vk.txt" "$tmp/card.txt" "$tmp/greedy.jsonl" <<'EOF'
+import json, re, sys
+gpu, cpu = open(sys.argv[1], encoding="utf-8").read(), open(sys.argv[2], encoding="utf-8").read()
+t = [json.loads(l) for l in open(sys.argv[3], encoding="utf-8")][1]
+def pct(p): return "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
+if "computing" in gpu: sys.exit("the lens was deferred on the GPU")
+if not all(re.search(r"^[* ] %s " % re.escape(l), gpu, re.M) for l in ["embedding"] + ["layer %d" % i for i in range(4)]):
+    sys.exit("lens rows missing")
+if not re.search(r"^\* layer 4 \(out\) +·upon +%s +1 +%s" % (re.escape(pct(t["prob"])), re.escape(pct(t["prob"]))), gpu, re.M):
+    sys.exit("lens output row differs from the trace")
+depth = lambda card: re.search(r"^commit depth .*$", card, re.M).group(0)
+if depth(gpu) != depth(cpu): sys.exit("commit depth: GPU %r, CPU %r" % (depth(gpu), depth(cpu)))
+EOF
+    check why_card_lens_on_the_gpu $?
+    tm kill-session -t $WV 2>/dev/null
+else
+    skip why_card_lens_on_the_gpu "no Vulkan device"
+fi
+
+
 # the grounding meter: one cell per reply token. With nothing supplied (BOS only) every
 # token's grounding is 0% (the lowest bar), except the first one's: it could only look at
 # BOS, which is template text, so it has none (a dot).
