@@ -93,33 +93,54 @@ INLINE void decode_q4_0(const block_q4_0 *b, float *w) {
     for (int j = 0; j < QK4_0 / 2; j++) w[j + QK4_0 / 2] = ((b->qs[j] >> 4) - 8) * d;
 }
 
-INLINE void decode_q4_1(const block_q4_1 *b, float *w) {
-    const float d = half_to_float(b->d), m = half_to_float(b->m);
-    for (int j = 0; j < QK4_1 / 2; j++) w[j] = (b->qs[j] & 0x0F) * d + m;
-    for (int j = 0; j < QK4_1 / 2; j++) w[j + QK4_1 / 2] = (b->qs[j] >> 4) * d + m;
+/* Eight bytes as one word and back, byte k in bits 8k..8k+7: the file's byte order,
+ * which is the processor's (a little-endian host is assumed throughout, as in every
+ * direct read of a block's fp16 scales). */
+INLINE uint64_t bytes_word(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+INLINE void word_bytes(uint64_t v, uint8_t *p) { memcpy(p, &v, sizeof v); }
+
+#define BYTES(x) (0x0101010101010101u * (x)) /* byte X in every byte of a word */
+
+/* The quants of a 32-weight block with 16 bytes of nibbles (low nibbles weights 0..15,
+ * high nibbles 16..31) and, if QH is not NULL, a fifth bit per weight (bit j of the
+ * little-endian word QH for weight j), eight weights per word operation: a vectoriser
+ * handles these bit patterns badly (the fifth bits would be shifted into place lane by
+ * lane), and the conversion that follows becomes Q8_0's byte-to-float loop. */
+INLINE void block32_quants(const uint8_t qs[16], const uint8_t *qh, uint8_t q[32]) {
+    const uint64_t a = bytes_word(qs), b = bytes_word(qs + 8);
+    uint64_t v[4] = {a & BYTES(0x0f), b & BYTES(0x0f), (a >> 4) & BYTES(0x0f), (b >> 4) & BYTES(0x0f)};
+    for (int i = 0; qh && i < 4; i++) {
+        /* byte k of X: bit k of qh[i]; a nonzero byte plus 0x7f has its top bit set, with
+         * no carry into the next byte; that bit moved down to bit 4 is 16 */
+        const uint64_t x = BYTES(qh[i]) & 0x8040201008040201u;
+        v[i] |= (((x + BYTES(0x7f)) | x) & BYTES(0x80)) >> 3;
+    }
+    for (int i = 0; i < 4; i++) word_bytes(v[i], q + 8 * i);
 }
 
-/* The 32 fifth bits of a Q5_0/Q5_1 block, bit j for weight j (quant.c explains). */
-INLINE uint32_t fifth_bits(const uint8_t qh[4]) {
-    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+INLINE void decode_q4_1(const block_q4_1 *b, float *w) {
+    const float d = half_to_float(b->d), m = half_to_float(b->m);
+    uint8_t q[QK4_1];
+    block32_quants(b->qs, NULL, q);
+    for (int j = 0; j < QK4_1; j++) w[j] = q[j] * d + m;
 }
 
 INLINE void decode_q5_0(const block_q5_0 *b, float *w) {
     const float d = half_to_float(b->d);
-    const uint32_t qh = fifth_bits(b->qh);
-    for (int j = 0; j < QK5_0 / 2; j++)
-        w[j] = ((int)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) - 16) * d;
-    for (int j = 0; j < QK5_0 / 2; j++)
-        w[j + QK5_0 / 2] = ((int)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16) * d;
+    uint8_t q[QK5_0];
+    block32_quants(b->qs, b->qh, q);
+    for (int j = 0; j < QK5_0; j++) w[j] = ((int)q[j] - 16) * d;
 }
 
 INLINE void decode_q5_1(const block_q5_1 *b, float *w) {
     const float d = half_to_float(b->d), m = half_to_float(b->m);
-    const uint32_t qh = fifth_bits(b->qh);
-    for (int j = 0; j < QK5_1 / 2; j++)
-        w[j] = (int)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) * d + m;
-    for (int j = 0; j < QK5_1 / 2; j++)
-        w[j + QK5_1 / 2] = (int)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) * d + m;
+    uint8_t q[QK5_1];
+    block32_quants(b->qs, b->qh, q);
+    for (int j = 0; j < QK5_1; j++) w[j] = q[j] * d + m;
 }
 
 /* The (scale, min) pair J of a Q4_K/Q5_K block's 12 packed bytes (quant.c explains). */
@@ -351,9 +372,10 @@ __attribute__((target("avx2"))) static void matmul_rows_avx2(const weight *w, co
 void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t row_begin,
                       int64_t row_end) {
 #ifdef HAVE_AVX2_COPY
-    /* Q4_0 is the exception: GCC 12's AVX2 code for it decodes at a third of the speed
-     * of its SSE2 code (measured with one input vector; with many they are equal). */
-    if (w->type != GGML_TYPE_Q4_0 && __builtin_cpu_supports("avx2") &&
+    /* Q4_0 and Q4_1 are the exceptions: GCC 12's AVX2 code for them decodes at a third
+     * (Q4_0) or a half (Q4_1) of the speed of its SSE2 code (measured with one input
+     * vector; with many they are about equal). */
+    if (w->type != GGML_TYPE_Q4_0 && w->type != GGML_TYPE_Q4_1 && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("f16c")) {
         matmul_rows_avx2(w, x, y, n, row_begin, row_end);
         return;
