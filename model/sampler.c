@@ -136,19 +136,76 @@ static void describe_raw(const float *logits, int n, sample_result *out) {
     out->margin = valid ? (float)((exp(vid - m) - exp(other - m)) / z) : 0.0f;
 }
 
-void sampler_describe(const float *logits, int n_vocab, int32_t id, sample_result *out) {
+/* True when SUM can stand in for a pass over the N logits. */
+static int summary_usable(const logit_summary *sum, int n) {
+    int need = n < SAMPLER_TOP_N ? n : SAMPLER_TOP_N;
+    if (!sum || sum->n_top < need || !isfinite(sum->logsumexp) || !isfinite(sum->entropy)) return 0;
+    for (int j = 0; j < need; j++)
+        if (sum->top_ids[j] < 0 || sum->top_ids[j] >= n || !isfinite(sum->top_logits[j])) return 0;
+    return 1;
+}
+
+/* describe_raw from a summary (summary_usable): the same fields, without the exp pass. */
+static void describe_summary(const float *logits, int n, const logit_summary *sum, sample_result *out) {
+    int32_t id = out->id;
+    double lse = sum->logsumexp;
+    int n_top = n < SAMPLER_TOP_N ? n : SAMPLER_TOP_N;
+    for (int j = 0; j < n_top; j++) {
+        out->top_before[j].id = sum->top_ids[j];
+        out->top_before[j].logit = sum->top_logits[j];
+        out->top_before[j].prob = (float)exp((double)sum->top_logits[j] - lse);
+    }
+    out->n_top = n_top;
+    out->greedy_id = sum->top_ids[0];
+    out->entropy_before = sum->entropy;
+    if (id < 0 || id >= n) {
+        out->rank_before = -1;
+        out->prob_before = out->margin = 0.0f;
+        return;
+    }
+    double vid = clean_logit(logits[id]);
+    int rank = -1;
+    for (int j = 0; j < sum->n_top && rank < 0; j++)
+        if (sum->top_ids[j] == id) rank = j;
+    if (rank < 0) { /* outside the list: count the tokens ranking above it */
+        rank = 0;
+        for (int i = 0; i < n; i++) rank += i != id && ranks_above(clean_logit(logits[i]), i, vid, id);
+    }
+    /* the best other token: the list's first, or its second when ID leads */
+    double other = sum->top_ids[0] != id ? sum->top_logits[0] : n_top > 1 ? sum->top_logits[1] : -INFINITY;
+    out->rank_before = rank;
+    out->prob_before = (float)exp(vid - lse);
+    out->margin = (float)(exp(vid - lse) - exp(other - lse));
+}
+
+void sampler_describe_with(const float *logits, int n_vocab, const logit_summary *sum, int32_t id,
+                           sample_result *out) {
     memset(out, 0, sizeof *out);
     out->id = id;
     if (n_vocab <= 0) return;
-    describe_raw(logits, n_vocab, out);
+    if (summary_usable(sum, n_vocab)) describe_summary(logits, n_vocab, sum, out);
+    else describe_raw(logits, n_vocab, out);
+}
+
+void sampler_describe(const float *logits, int n_vocab, int32_t id, sample_result *out) {
+    sampler_describe_with(logits, n_vocab, NULL, id, out);
 }
 
 /* ---- the ranking of the penalised logits, sorted lazily ---- */
 
+/* The best RANK_HEAD tokens are found in one pass over the vocabulary (a short sorted
+ * list that most tokens fail to enter at the first comparison); the filters and the draw
+ * rarely look further (top-k is 40 by default). Only a walk past them builds the heap
+ * over the whole vocabulary, which costs several times more on a 150k vocabulary. */
+#define RANK_HEAD 64
+
 typedef struct ranking {
     const float *val; /* penalised logits, n */
+    int32_t head[RANK_HEAD]; /* the best n_head tokens, best first */
+    int n_head;
     int32_t *heap;    /* heap in [0, n_heap); the i-th best extracted token at [n-1-i] */
     int n, n_heap;
+    int heap_built;
 } ranking;
 
 static void sift_down(ranking *r, int i) {
@@ -169,12 +226,30 @@ static void ranking_init(ranking *r, const float *val, int32_t *buf, int n) {
     r->val = val;
     r->heap = buf;
     r->n = r->n_heap = n;
-    for (int i = 0; i < n; i++) buf[i] = i;
-    for (int i = n / 2 - 1; i >= 0; i--) sift_down(r, i);
+    r->heap_built = 0;
+    int cap = n < RANK_HEAD ? n : RANK_HEAD, k = 0;
+    int32_t *h = r->head;
+    for (int i = 0; i < n; i++) {
+        float v = val[i];
+        if (k == cap && !ranks_above(v, i, val[h[k - 1]], h[k - 1])) continue;
+        int j = k < cap ? k++ : k - 1;
+        while (j > 0 && ranks_above(v, i, val[h[j - 1]], h[j - 1])) {
+            h[j] = h[j - 1];
+            j--;
+        }
+        h[j] = i;
+    }
+    r->n_head = k;
 }
 
 /* The id of the I-th best token (0 = best), sorting more of the heap only if needed. */
 static int32_t ranking_at(ranking *r, int i) {
+    if (i < r->n_head) return r->head[i];
+    if (!r->heap_built) {
+        for (int j = 0; j < r->n; j++) r->heap[j] = j;
+        for (int j = r->n / 2 - 1; j >= 0; j--) sift_down(r, j);
+        r->heap_built = 1;
+    }
     while (r->n - r->n_heap <= i) {
         int32_t top = r->heap[0];
         r->heap[0] = r->heap[--r->n_heap];
@@ -313,6 +388,11 @@ static void apply_penalty(sampler *s, const float *logits, const int32_t *histor
 
 int32_t sampler_sample(sampler *s, const float *logits, const int32_t *history, int n_history,
                        sample_result *out) {
+    return sampler_sample_with(s, logits, NULL, history, n_history, out);
+}
+
+int32_t sampler_sample_with(sampler *s, const float *logits, const logit_summary *sum, const int32_t *history,
+                            int n_history, sample_result *out) {
     sample_result local;
     sample_result *res = out ? out : &local;
     int n = s->n_vocab;
@@ -342,7 +422,8 @@ int32_t sampler_sample(sampler *s, const float *logits, const int32_t *history, 
 
     memset(res, 0, sizeof *res);
     res->id = id;
-    describe_raw(logits, n, res);
+    if (summary_usable(sum, n)) describe_summary(logits, n, sum, res);
+    else describe_raw(logits, n, res);
     res->n_candidates_after = k.n_keep;
     res->prob_after = greedy ? 1.0f : (float)(kept_weight(&r, &k, id) / k.z);
     res->entropy_after = greedy ? 0.0f : (float)kept_entropy(&r, &k);

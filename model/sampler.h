@@ -78,4 +78,25 @@ int32_t sampler_sample(sampler *s, const float *logits, const int32_t *history, 
  * (prompt tokens, teacher-forced replay): its probability, rank, entropy and top list. */
 void sampler_describe(const float *logits, int n_vocab, int32_t id, sample_result *out);
 
+/* What an engine may already know about a row of logits: the Vulkan engine reduces the
+ * vocabulary on the GPU (engine_batch's top_ids, top_logits, logsumexp, entropy). With it
+ * the "before" half needs no pass over the whole vocabulary (which costs about a
+ * millisecond per token on a 150k vocabulary, as much as a GPU decode step of a small
+ * model): the list, the log-sum-exp and the entropy come from the summary; only the rank
+ * of a token outside the list needs a pass (compares, no exp). The numbers agree with
+ * the plain functions up to the engine's float rounding; the token drawn is the same. */
+typedef struct logit_summary {
+    int n_top;                 /* entries below, best first, ties to the lower id */
+    const int32_t *top_ids;
+    const float *top_logits;   /* the very values of LOGITS at those ids */
+    float logsumexp, entropy;  /* over the whole row, entropy in nats */
+} logit_summary;
+
+/* As sampler_sample and sampler_describe, using SUM where it is usable (it may be NULL,
+ * or unusable: too short a list, or not finite numbers, then the row is read). */
+int32_t sampler_sample_with(sampler *s, const float *logits, const logit_summary *sum, const int32_t *history,
+                            int n_history, sample_result *out);
+void sampler_describe_with(const float *logits, int n_vocab, const logit_summary *sum, int32_t id,
+                           sample_result *out);
+
 #endif

@@ -90,6 +90,20 @@ struct session {
 
     float *batch_logits, *batch_att;
     size_t batch_logits_cap, batch_att_cap;
+
+    /* The engine's own summary of each output row (engine_batch top_ids .. entropy), which
+     * the Vulkan engine computes on the GPU: with it, describing a prediction needs no
+     * pass over the vocabulary (sampler.h, logit_summary). Asked for only when no output
+     * row is masked (n_tok_vocab == n_vocab); a row whose log-sum-exp stays NaN has none
+     * (the CPU engine leaves these arrays alone). */
+    bool want_summary;
+    int32_t *batch_top_ids;
+    float *batch_top_logits, *batch_lse, *batch_entropy;
+    size_t batch_sum_cap;     /* rows */
+    int32_t pred_top_ids[SAMPLER_TOP_N];
+    float pred_top_logits[SAMPLER_TOP_N];
+    logit_summary pred_sum;   /* of pred_logits; n_top = 0: none */
+    size_t n_summarized;      /* descriptions made from a summary */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -262,9 +276,11 @@ static void mask_logits(const session *s, float *logits) {
 }
 
 /* Record R was given (prompt), not sampled: describe how likely the model found it. */
-static void predict_given(session *s, step_record *r, float *logits, const float *att, size_t head_stride) {
+static void predict_given(session *s, step_record *r, float *logits, const logit_summary *sum, const float *att,
+                          size_t head_stride) {
     mask_logits(s, logits);
-    sampler_describe(logits, s->n_vocab, r->token, &r->sample);
+    sampler_describe_with(logits, s->n_vocab, sum, r->token, &r->sample);
+    s->n_summarized += sum != NULL;
     r->has_prediction = true;
     keep_attention(s, r, att, head_stride);
 }
@@ -286,6 +302,33 @@ static int grow(float **buf, size_t *cap, size_t n) {
     return 0;
 }
 
+/* Room for N rows of summaries. */
+static int grow_summaries(session *s, size_t n) {
+    if (n <= s->batch_sum_cap) return 0;
+    int32_t *ids = realloc(s->batch_top_ids, n * SAMPLER_TOP_N * sizeof *ids);
+    if (ids) s->batch_top_ids = ids;
+    float *tl = realloc(s->batch_top_logits, n * SAMPLER_TOP_N * sizeof *tl);
+    if (tl) s->batch_top_logits = tl;
+    float *lse = realloc(s->batch_lse, n * sizeof *lse);
+    if (lse) s->batch_lse = lse;
+    float *ent = realloc(s->batch_entropy, n * sizeof *ent);
+    if (ent) s->batch_entropy = ent;
+    if (!ids || !tl || !lse || !ent) return -1;
+    s->batch_sum_cap = n;
+    return 0;
+}
+
+/* Row J's summary from the last eval, or false when the engine gave none. */
+static bool batch_summary(const session *s, int j, logit_summary *out) {
+    if (!s->want_summary || !isfinite(s->batch_lse[j])) return false;
+    *out = (logit_summary){.n_top = SAMPLER_TOP_N,
+                           .top_ids = s->batch_top_ids + (size_t)j * SAMPLER_TOP_N,
+                           .top_logits = s->batch_top_logits + (size_t)j * SAMPLER_TOP_N,
+                           .logsumexp = s->batch_lse[j],
+                           .entropy = s->batch_entropy[j]};
+    return true;
+}
+
 /* Evaluates the tokens at positions START .. END-1. The output at each position q
  * predicts record q+1: records FIRST_NEW .. END-1 get their prediction from it, and the
  * output of END-1 becomes the pending prediction. */
@@ -296,8 +339,11 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         while (n > 1 && batch_bytes(s, a, n) > BATCH_BUDGET) n = (n + 1) / 2;
         size_t stride = (size_t)(a + n); /* attention row length in this batch */
         if (grow(&s->batch_logits, &s->batch_logits_cap, (size_t)n * (size_t)s->n_vocab) < 0 ||
-            (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0))
+            (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0) ||
+            (s->want_summary && grow_summaries(s, (size_t)n) < 0))
             return fail(err, errlen, "out of memory evaluating %d tokens", n);
+        if (s->want_summary)
+            for (int j = 0; j < n; j++) s->batch_lse[j] = NAN; /* stays NaN: no summary */
         engine_batch b = {
             .tokens = s->tokens + a,
             .n_tokens = n,
@@ -307,6 +353,13 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             .attention = s->capture ? s->batch_att : NULL,
             .hidden = s->pred_hidden, /* the last token's, which becomes pred_pos */
         };
+        if (s->want_summary) {
+            b.top_k = SAMPLER_TOP_N;
+            b.top_ids = s->batch_top_ids;
+            b.top_logits = s->batch_top_logits;
+            b.logsumexp = s->batch_lse;
+            b.entropy = s->batch_entropy;
+        }
         if (engine_eval(s->e, &b, err, errlen) < 0) return -1;
         s->n_eval = a + n;
         for (int j = 0; j < n; j++) {
@@ -314,11 +367,21 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             float *logits = s->batch_logits + (size_t)j * (size_t)s->n_vocab;
             const float *att = s->capture ? s->batch_att + (size_t)j * stride : NULL;
             size_t head_stride = (size_t)n * stride;
+            logit_summary sum;
+            bool has_sum = batch_summary(s, j, &sum);
             if (q + 1 < end) {
-                if (q + 1 >= first_new) predict_given(s, &s->recs[q + 1], logits, att, head_stride);
+                if (q + 1 >= first_new) predict_given(s, &s->recs[q + 1], logits, has_sum ? &sum : NULL, att, head_stride);
             } else {
                 memcpy(s->pred_logits, logits, (size_t)s->n_vocab * sizeof *logits);
                 mask_logits(s, s->pred_logits);
+                s->pred_sum.n_top = 0;
+                if (has_sum) {
+                    memcpy(s->pred_top_ids, sum.top_ids, sizeof s->pred_top_ids);
+                    memcpy(s->pred_top_logits, sum.top_logits, sizeof s->pred_top_logits);
+                    s->pred_sum = (logit_summary){.n_top = SAMPLER_TOP_N, .top_ids = s->pred_top_ids,
+                                                  .top_logits = s->pred_top_logits, .logsumexp = sum.logsumexp,
+                                                  .entropy = sum.entropy};
+                }
                 if (s->capture)
                     for (size_t h = 0; h < rows; h++)
                         memcpy(s->pred_att + h * (size_t)(q + 1), att + h * head_stride,
@@ -595,6 +658,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
     s->e = e;
     s->n_vocab = m->hp.n_vocab;
     s->n_tok_vocab = tokenizer_n_vocab(tok);
+    s->want_summary = s->n_tok_vocab >= s->n_vocab && s->n_vocab >= SAMPLER_TOP_N;
     s->n_layer = m->hp.n_layer;
     s->n_head = m->hp.n_head;
     s->chat = cfg->chat;
@@ -663,6 +727,10 @@ void session_free(session *s) {
     free(s->pred_hidden);
     free(s->batch_logits);
     free(s->batch_att);
+    free(s->batch_top_ids);
+    free(s->batch_top_logits);
+    free(s->batch_lse);
+    free(s->batch_entropy);
     free(s->system_next);
     sampler_free(&s->smp);
     chat_template_free(s->tmpl);
@@ -728,7 +796,7 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     if (s->pred_pos != k - 1 && start > k - 1) start = k - 1;
     if (start == k && k > 0 && k < s->n) {
         step_record *r = &s->recs[k];
-        predict_given(s, r, s->pred_logits, s->pred_att, (size_t)k);
+        predict_given(s, r, s->pred_logits, s->pred_sum.n_top ? &s->pred_sum : NULL, s->pred_att, (size_t)k);
     }
     if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
         truncate_records(s, k);
@@ -759,9 +827,11 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     int pos = s->n;
     sample_result res;
     int32_t id = forced;
-    if (forced < 0) id = sampler_sample(&s->smp, s->pred_logits, s->tokens, s->n, &res);
+    const logit_summary *sum = s->pred_sum.n_top ? &s->pred_sum : NULL;
+    s->n_summarized += sum != NULL && !kept;
+    if (forced < 0) id = sampler_sample_with(&s->smp, s->pred_logits, sum, s->tokens, s->n, &res);
     else if (kept) res = *kept;
-    else sampler_describe(s->pred_logits, s->n_vocab, id, &res);
+    else sampler_describe_with(s->pred_logits, s->n_vocab, sum, id, &res);
     if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, forced < 0 || kept) < 0) {
         s->in_reply = false;
         return fail(err, errlen, "out of memory");
@@ -908,5 +978,7 @@ int session_n_ctx(const session *s) { return s->n_ctx; }
 const model *session_model(const session *s) { return s->m; }
 
 engine *session_lens_engine(const session *s) { return engine_has_lens(s->e) ? s->e : NULL; }
+
+size_t session_summarized(const session *s) { return s->n_summarized; }
 
 size_t session_attention_dropped(const session *s) { return s->att_dropped; }

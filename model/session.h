@@ -116,6 +116,10 @@ const model *session_model(const session *s);
  * for why_options.lens_engine; NULL otherwise. The lens leaves the KV cache alone, so it
  * may be asked for between any two steps. */
 engine *session_lens_engine(const session *s);
+/* How many predictions were described from the engine's own summary of the row (the
+ * Vulkan engine's on-GPU top-k, log-sum-exp and entropy) rather than by a pass over the
+ * vocabulary on the CPU (sampler.h, logit_summary). */
+size_t session_summarized(const session *s);
 /* The chat template's warning (an unrecognised template rendered as ChatML), or NULL. */
 const char *session_template_warning(const session *s);
 /* How many records gave up their attention to stay within attention_budget_bytes. */

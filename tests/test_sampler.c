@@ -3,7 +3,9 @@
 #include "model/sampler.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* Parameters that switch every stage off: a plain softmax at temperature 1. */
 static sampler_params plain(void) {
@@ -418,6 +420,114 @@ static void hostile_logits(void) {
     CHECK(sampler_init(&s, &p, 0) == -1);
 }
 
+/* A flat distribution over 2,000 tokens with top-p 0.5 keeps hundreds of them: the
+ * filters walk far down the ranking. The kept count and the order of the kept list are
+ * checked against a plain sort of the same logits (ties to the lower id). */
+static int by_logit_desc(const void *a, const void *b) {
+    const float *x = a, *y = b; /* pairs (logit, id) */
+    if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static void long_walk_down_the_ranking(void) {
+    enum { N = 2000 };
+    static float logits[N], pairs[N][2];
+    uint32_t seed = 7;
+    for (int i = 0; i < N; i++) { /* [-1, 1) in steps of 0.0005: many ties */
+        seed = seed * 1664525u + 1013904223u;
+        logits[i] = (float)((seed >> 8) % 4000) / 2000.0f - 1.0f;
+        pairs[i][0] = logits[i];
+        pairs[i][1] = (float)i;
+    }
+    qsort(pairs, N, sizeof pairs[0], by_logit_desc);
+    double z = 0;
+    for (int i = 0; i < N; i++) z += exp((double)pairs[i][0] - pairs[0][0]);
+    int keep = 0;
+    for (double cum = 0; keep < N && cum < 0.5 * z * (1 - 1e-6); keep++) cum += exp((double)pairs[keep][0] - pairs[0][0]);
+    CHECKF(keep > 200, "the reference keeps %d tokens: not a long walk", keep);
+    sampler_params p = plain();
+    p.top_p = 0.5f;
+    sampler s;
+    CHECK(sampler_init(&s, &p, N) == 0);
+    for (int t = 0; t < 20; t++) {
+        sample_result r;
+        int32_t id = sampler_sample(&s, logits, NULL, 0, &r);
+        CHECKF(r.n_candidates_after == keep, "kept %d, reference %d", r.n_candidates_after, keep);
+        int rank = 0;
+        while (rank < N && (int32_t)pairs[rank][1] != id) rank++;
+        CHECKF(rank < keep, "drew id %d at rank %d, outside the %d kept", (int)id, rank, keep);
+        for (int i = 0; i < r.n_top; i++)
+            CHECKF(r.top_after[i].id == (int32_t)pairs[i][1], "top_after[%d] = %d, reference %d", i,
+                   (int)r.top_after[i].id, (int)pairs[i][1]);
+    }
+    sampler_free(&s);
+}
+
+/* A summary of the row made here from a plain sort (what the GPU reduction returns) gives
+ * the same description and the same draws as a pass over the row; an unusable one (too
+ * short, a NaN) is ignored. */
+static void summary_stands_in_for_the_row(void) {
+    enum { N = 500 };
+    static float logits[N], pairs[N][2];
+    fill_logits(logits, N, 99);
+    for (int i = 0; i < N; i++) pairs[i][0] = logits[i], pairs[i][1] = (float)i;
+    qsort(pairs, N, sizeof pairs[0], by_logit_desc);
+    int32_t ids[32];
+    float vals[32];
+    for (int j = 0; j < 32; j++) ids[j] = (int32_t)pairs[j][1], vals[j] = pairs[j][0];
+    double m = pairs[0][0], z = 0, ez = 0;
+    for (int i = 0; i < N; i++) {
+        double d = logits[i] - m, e = exp(d);
+        z += e;
+        ez += e * d;
+    }
+    logit_summary sum = {.n_top = 32, .top_ids = ids, .top_logits = vals, .logsumexp = (float)(m + log(z)),
+                         .entropy = (float)(log(z) - ez / z)};
+    const int ranks[] = {0, 1, 5, 31, 32, 300, N - 1};
+    for (size_t k = 0; k < sizeof ranks / sizeof ranks[0]; k++) {
+        int32_t id = (int32_t)pairs[ranks[k]][1];
+        sample_result a, b;
+        sampler_describe(logits, N, id, &a);
+        sampler_describe_with(logits, N, &sum, id, &b);
+        CHECKF(a.rank_before == ranks[k] && b.rank_before == ranks[k], "rank %d: %d / %d", ranks[k], a.rank_before,
+               b.rank_before);
+        CHECK(a.greedy_id == b.greedy_id && a.n_top == b.n_top);
+        CHECK_NEAR(b.prob_before, a.prob_before, 1e-6 * a.prob_before + 1e-12);
+        CHECK_NEAR(b.entropy_before, a.entropy_before, 1e-5);
+        CHECK_NEAR(b.margin, a.margin, 1e-6);
+        for (int j = 0; j < a.n_top; j++)
+            CHECK(a.top_before[j].id == b.top_before[j].id && a.top_before[j].logit == b.top_before[j].logit &&
+                  fabs(a.top_before[j].prob - b.top_before[j].prob) <= 1e-6);
+    }
+    sampler_params p;
+    sampler_params_default(&p); /* temperature, top-k, top-p, min-p and the penalty */
+    sampler s1, s2;
+    CHECK(sampler_init(&s1, &p, N) == 0 && sampler_init(&s2, &p, N) == 0);
+    int32_t hist[24];
+    for (int t = 0; t < 24; t++) {
+        sample_result a, b;
+        int32_t x = sampler_sample(&s1, logits, hist, t, &a);
+        int32_t y = sampler_sample_with(&s2, logits, &sum, hist, t, &b);
+        CHECKF(x == y && a.n_candidates_after == b.n_candidates_after && a.blame == b.blame &&
+                   a.prob_after == b.prob_after && a.rank_before == b.rank_before,
+               "draw %d: %d vs %d", t, (int)x, (int)y);
+        hist[t] = x;
+    }
+    sampler_free(&s1);
+    sampler_free(&s2);
+    /* unusable summaries: the row is read instead */
+    sample_result a, b;
+    sampler_describe(logits, N, ids[3], &a);
+    logit_summary bad = sum;
+    bad.logsumexp = NAN;
+    sampler_describe_with(logits, N, &bad, ids[3], &b);
+    CHECK(b.prob_before == a.prob_before && b.entropy_before == a.entropy_before);
+    bad = sum;
+    bad.n_top = 4;
+    sampler_describe_with(logits, N, &bad, ids[3], &b);
+    CHECK(b.prob_before == a.prob_before && b.entropy_before == a.entropy_before);
+}
+
 int main(void) {
     RUN(defaults_are_documented);
     RUN(greedy_picks_argmax);
@@ -436,5 +546,7 @@ int main(void) {
     RUN(blame_temperature_and_random);
     RUN(describe_given_token);
     RUN(hostile_logits);
+    RUN(long_walk_down_the_ranking);
+    RUN(summary_stands_in_for_the_row);
     return test_exit_code();
 }
