@@ -20,7 +20,8 @@ static const struct { uint32_t type; const char *suffix; uint32_t unit; } GPU_TY
     {GGML_TYPE_F32, "f32", 8},   {GGML_TYPE_F16, "f16", 8},   {GGML_TYPE_BF16, "bf16", 8},
     {GGML_TYPE_Q8_0, "q8_0", 8}, {GGML_TYPE_Q4_0, "q4_0", 8}, {GGML_TYPE_Q4_K, "q4_k", 8},
     {GGML_TYPE_Q5_K, "q5_k", 8}, {GGML_TYPE_Q6_K, "q6_k", 8}, {GGML_TYPE_Q4_1, "q4_1", 8},
-    {GGML_TYPE_Q5_0, "q5_0", 8}, {GGML_TYPE_Q5_1, "q5_1", 8},
+    {GGML_TYPE_Q5_0, "q5_0", 8}, {GGML_TYPE_Q5_1, "q5_1", 8}, {GGML_TYPE_Q2_K, "q2_k", 8},
+    {GGML_TYPE_Q3_K, "q3_k", 8},
 };
 #define N_GPU_TYPES (sizeof GPU_TYPES / sizeof GPU_TYPES[0])
 

@@ -154,6 +154,47 @@ INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     }
 }
 
+/* Q2_K and Q3_K: weight 128h + 32g + l has its two low bits at bits 2g, 2g+1 of
+ * qs[32h + l] and the scale of sub-block 8h + 2g + l/16 (quant.c explains). Each group of
+ * 32 shares a shift and is written as two runs of 16, one per scale; the bytes are
+ * copied out of the block first so the vectoriser need not fear that they alias W. */
+INLINE void decode_q2_k(const block_q2_K *b, float *w) {
+    const float d = half_to_float(b->d), dmin = half_to_float(b->dmin);
+    uint8_t qs[QK_K / 4], sc[QK_K / 16];
+    memcpy(qs, b->qs, sizeof qs);
+    memcpy(sc, b->scales, sizeof sc);
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 4; g++)
+            for (int half = 0; half < 2; half++) {
+                const int s = 8 * h + 2 * g + half;
+                const float dl = d * (sc[s] & 0xF), ml = dmin * (sc[s] >> 4);
+                for (int l = 16 * half; l < 16 * half + 16; l++)
+                    w[128 * h + 32 * g + l] = dl * ((qs[32 * h + l] >> (2 * g)) & 3) - ml;
+            }
+}
+
+/* Scale J of a Q3_K block, -32..31 (quant.c explains the packing). */
+INLINE int q3_k_scale(const uint8_t *s, int j) {
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+INLINE void decode_q3_k(const block_q3_K *b, float *w) {
+    const float d = half_to_float(b->d);
+    uint8_t qs[QK_K / 4], hm[QK_K / 8];
+    memcpy(qs, b->qs, sizeof qs);
+    memcpy(hm, b->hmask, sizeof hm);
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 4; g++)
+            for (int half = 0; half < 2; half++) {
+                const int s = 8 * h + 2 * g + half, hbit = 4 * h + g;
+                const float dl = d * q3_k_scale(b->scales, s);
+                for (int l = 16 * half; l < 16 * half + 16; l++)
+                    w[128 * h + 32 * g + l] =
+                        dl * (((qs[32 * h + l] >> (2 * g)) & 3) - (((hm[l] >> hbit) & 1) ? 0 : 4));
+            }
+}
+
 INLINE void decode_q4_k(const block_q4_K *b, float *w) {
     const uint8_t *q = b->qs;
     const float d = half_to_float(b->d), dmin = half_to_float(b->dmin);
@@ -213,6 +254,8 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     case GGML_TYPE_Q4_1: decode_q4_1((const block_q4_1 *)(const void *)row + c0 / QK4_1, w); break;
     case GGML_TYPE_Q5_0: decode_q5_0((const block_q5_0 *)(const void *)row + c0 / QK5_0, w); break;
     case GGML_TYPE_Q5_1: decode_q5_1((const block_q5_1 *)(const void *)row + c0 / QK5_1, w); break;
+    case GGML_TYPE_Q2_K: decode_q2_k((const block_q2_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_Q3_K: decode_q3_k((const block_q3_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
     default: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
@@ -319,6 +362,8 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_1: blocks_of(GGML_TYPE_Q4_1, QK4_1, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_0: blocks_of(GGML_TYPE_Q5_0, QK5_0, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_1: blocks_of(GGML_TYPE_Q5_1, QK5_1, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q2_K: blocks_of(GGML_TYPE_Q2_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_Q3_K: blocks_of(GGML_TYPE_Q3_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_K: blocks_of(GGML_TYPE_Q5_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q6_K: blocks_of(GGML_TYPE_Q6_K, QK_K, cols, row, x, n, acc); break;

@@ -13,7 +13,7 @@ static const type_info TYPES[GGML_TYPE_COUNT_] = {
     [GGML_TYPE_Q4_0] = {"q4_0", 32, 18, true},   [GGML_TYPE_Q4_1] = {"q4_1", 32, 20, true},
     [GGML_TYPE_Q5_0] = {"q5_0", 32, 22, true},   [GGML_TYPE_Q5_1] = {"q5_1", 32, 24, true},
     [GGML_TYPE_Q8_0] = {"q8_0", 32, 34, true},   [GGML_TYPE_Q8_1] = {"q8_1", 32, 36, false},
-    [GGML_TYPE_Q2_K] = {"q2_K", 256, 84, false}, [GGML_TYPE_Q3_K] = {"q3_K", 256, 110, false},
+    [GGML_TYPE_Q2_K] = {"q2_K", 256, 84, true},  [GGML_TYPE_Q3_K] = {"q3_K", 256, 110, true},
     [GGML_TYPE_Q4_K] = {"q4_K", 256, 144, true}, [GGML_TYPE_Q5_K] = {"q5_K", 256, 176, true},
     [GGML_TYPE_Q6_K] = {"q6_K", 256, 210, true}, [GGML_TYPE_Q8_K] = {"q8_K", 256, 292, false},
     [GGML_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, false}, [GGML_TYPE_IQ2_XS] = {"iq2_xs", 256, 74, false},
@@ -244,6 +244,49 @@ static void dq_q8_0(const block_q8_0 *b, float *y, int64_t nb) {
     }
 }
 
+/* Q2_K and Q3_K both lay out a super-block of 256 weights as two halves of 128, each four
+ * groups of 32, with 2-bit quants four to a byte: weight 128h + 32g + l (l = 0..31) keeps
+ * its two low bits in bits 2g, 2g+1 of qs[32h + l]. Each 16 weights have their own scale:
+ * sub-block 8h + 2g + l/16, i.e. simply weight / 16. */
+
+/* Q2_K: the sub-block's byte in scales[] holds a 4-bit scale (low nibble) and a 4-bit min
+ * (high nibble), multiplied by the fp16 d and dmin: weight = d*scale * q - dmin*min. */
+static void dq_q2_k(const block_q2_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_K) {
+        const float d = fp16_to_f32(b[i].d), dmin = fp16_to_f32(b[i].dmin);
+        for (int s = 0; s < QK_K / 16; s++) { /* s = 8h + 2g + l/16 */
+            const int h = s / 8, g = (s / 2) % 4, l0 = 16 * (s % 2);
+            const float dl = d * (b[i].scales[s] & 0xF), ml = dmin * (b[i].scales[s] >> 4);
+            for (int l = l0; l < l0 + 16; l++)
+                y[16 * s + l - l0] = dl * ((b[i].qs[32 * h + l] >> (2 * g)) & 3) - ml;
+        }
+    }
+}
+
+/* Q3_K's sixteen scales are 6 bits, stored plus 32, packed into 12 bytes: the low 4 bits
+ * of scale j are the low (j < 8) or high (j >= 8) nibble of byte j % 8; its top 2 bits are
+ * bits 2(j/4), 2(j/4)+1 of byte 8 + j % 4. */
+static int q3_k_scale(const uint8_t *s, int j) {
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+/* Q3_K: a third bit per weight in hmask, bit 4h + g of hmask[l] for weight 128h + 32g + l,
+ * set meaning "as is", clear meaning "minus 4": q in -4..3, weight = d*scale * q. */
+static void dq_q3_k(const block_q3_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_K) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int s = 0; s < QK_K / 16; s++) {
+            const int h = s / 8, g = (s / 2) % 4, l0 = 16 * (s % 2);
+            const float dl = d * q3_k_scale(b[i].scales, s);
+            for (int l = l0; l < l0 + 16; l++) {
+                const int q = ((b[i].qs[32 * h + l] >> (2 * g)) & 3) - (b[i].hmask[l] >> (4 * h + g) & 1 ? 0 : 4);
+                y[16 * s + l - l0] = dl * q;
+            }
+        }
+    }
+}
+
 static void dq_q4_k(const block_q4_K *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *q = b[i].qs;
@@ -316,6 +359,8 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     case GGML_TYPE_Q5_0: dq_q5_0(src, dst, n / QK5_0); break;
     case GGML_TYPE_Q5_1: dq_q5_1(src, dst, n / QK5_1); break;
     case GGML_TYPE_Q8_0: dq_q8_0(src, dst, n / QK8_0); break;
+    case GGML_TYPE_Q2_K: dq_q2_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q3_K: dq_q3_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q4_K: dq_q4_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q5_K: dq_q5_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q6_K: dq_q6_k(src, dst, n / QK_K); break;
@@ -328,6 +373,8 @@ _Static_assert(sizeof(block_q4_1) == 20, "q4_1 layout");
 _Static_assert(sizeof(block_q5_0) == 22, "q5_0 layout");
 _Static_assert(sizeof(block_q5_1) == 24, "q5_1 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(block_q2_K) == 84, "q2_K layout");
+_Static_assert(sizeof(block_q3_K) == 110, "q3_K layout");
 _Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");
 _Static_assert(sizeof(block_q6_K) == 210, "q6_K layout");

@@ -26,7 +26,7 @@ enum ggml_type {
  * written into a static table of names, never a mutable buffer). */
 const char *ggml_type_name(uint32_t type);
 /* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
- * Q5_1, Q4_K, Q5_K, Q6_K. */
+ * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K. */
 bool ggml_type_supported(uint32_t type);
 /* Elements per block and bytes per block; 0 for unknown types. Known-but-unsupported types
  * still report sizes so that files using them can be measured and named in errors. */
@@ -62,6 +62,8 @@ typedef struct { uint16_t d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;            
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;    /* 22 bytes */
 typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1; /* 24 bytes */
 typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                        /* 34 bytes */
+typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; } block_q2_K; /* 84 */
+typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[K_SCALE_SIZE]; uint16_t d; } block_q3_K; /* 110 */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K; /* 176 */
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K; /* 210 */

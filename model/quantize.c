@@ -87,6 +87,76 @@ static void q5_1(const float *x, block_q5_1 *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK5_1) offset_block(x, 31, &b[i].d, &b[i].m, b[i].qs, b[i].qh);
 }
 
+/* Weight e of a Q2_K/Q3_K super-block keeps its two low bits in bits 2g, 2g+1 of
+ * qs[32h + l], for e = 128h + 32g + l. */
+static void pack_2bit(const uint8_t q[QK_K], uint8_t qs[QK_K / 4]) {
+    memset(qs, 0, QK_K / 4);
+    for (int e = 0; e < QK_K; e++) qs[32 * (e / 128) + e % 32] |= (uint8_t)((q[e] & 3) << (2 * ((e % 128) / 32)));
+}
+
+/* Q2_K: sixteen sub-blocks of 16, each x ~ d*sc*q - dmin*m with q in 0..3 and 4-bit sc, m
+ * (Q4_K's scheme with a coarser grid). */
+static void q2_k(const float *x, block_q2_K *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float scale[16], minv[16], max_scale = 0, max_min = 0;
+        for (int s = 0; s < 16; s++) {
+            float lo = 0, hi = 0; /* the range always includes 0, so mins are >= 0 */
+            for (int l = 0; l < 16; l++) { lo = fminf(lo, x[16 * s + l]); hi = fmaxf(hi, x[16 * s + l]); }
+            scale[s] = (hi - lo) / 3.0f;
+            minv[s] = -lo;
+            max_scale = fmaxf(max_scale, scale[s]);
+            max_min = fmaxf(max_min, minv[s]);
+        }
+        b[i].d = f32_to_fp16(max_scale / 15.0f);
+        b[i].dmin = f32_to_fp16(max_min / 15.0f);
+        /* the scales as they will be decoded (after fp16 rounding) */
+        const float dd = fp16_to_f32(b[i].d), dm = fp16_to_f32(b[i].dmin);
+        uint8_t q[QK_K];
+        for (int s = 0; s < 16; s++) {
+            const int sc = clampi(dd ? (int)lrintf(scale[s] / dd) : 0, 0, 15);
+            const int m = clampi(dm ? (int)lrintf(minv[s] / dm) : 0, 0, 15);
+            b[i].scales[s] = (uint8_t)(sc | m << 4);
+            const float step = dd * sc, off = dm * m;
+            for (int l = 0; l < 16; l++)
+                q[16 * s + l] = (uint8_t)clampi(step ? (int)lrintf((x[16 * s + l] + off) / step) : 0, 0, 3);
+        }
+        pack_2bit(q, b[i].qs);
+    }
+}
+
+/* Q3_K: sixteen sub-blocks of 16 with signed 6-bit scales; q in -4..3 (the extreme of
+ * each sub-block mapped onto -4, as Q4_0 does), its low two bits in qs and a bit in hmask
+ * that is set for q >= 0. */
+static void q3_k(const float *x, block_q3_K *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float scale[16], max_scale = 0;
+        for (int s = 0; s < 16; s++) {
+            float amax = 0, vmax = 0;
+            for (int l = 0; l < 16; l++)
+                if (fabsf(x[16 * s + l]) > amax) { amax = fabsf(x[16 * s + l]); vmax = x[16 * s + l]; }
+            scale[s] = vmax / -4.0f;
+            max_scale = fmaxf(max_scale, fabsf(scale[s]));
+        }
+        b[i].d = f32_to_fp16(max_scale / 31.0f);
+        const float dd = fp16_to_f32(b[i].d);
+        uint8_t q[QK_K];
+        memset(b[i].scales, 0, sizeof b[i].scales);
+        memset(b[i].hmask, 0, sizeof b[i].hmask);
+        for (int s = 0; s < 16; s++) {
+            const int sc = clampi(dd ? (int)lrintf(scale[s] / dd) : 0, -32, 31), u = sc + 32;
+            b[i].scales[s % 8] |= (uint8_t)(s < 8 ? (u & 15) : (u & 15) << 4);
+            b[i].scales[8 + s % 4] |= (uint8_t)((u >> 4) << (2 * (s / 4)));
+            const float step = dd * sc;
+            for (int l = 0; l < 16; l++) {
+                const int e = 16 * s + l, v = clampi(step ? (int)lrintf(x[e] / step) : 0, -4, 3);
+                q[e] = (uint8_t)(v + 4);
+                if (v >= 0) b[i].hmask[e % 32] |= (uint8_t)(1u << (4 * (e / 128) + (e % 128) / 32));
+            }
+        }
+        pack_2bit(q, b[i].qs);
+    }
+}
+
 /* Q4_K: eight sub-blocks of 32, each x ~ d*sc*q - dmin*m with q in 0..15 and 6-bit sc, m. */
 static void q4_k(const float *x, block_q4_K *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
@@ -162,7 +232,7 @@ static void q6_k(const float *x, block_q6_K *b, int64_t nb) {
 bool quantize_supported(uint32_t t) {
     return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
            t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q5_0 || t == GGML_TYPE_Q5_1 ||
-           t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
+           t == GGML_TYPE_Q2_K || t == GGML_TYPE_Q3_K || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
 }
 
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
@@ -179,6 +249,8 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
     case GGML_TYPE_Q4_1: q4_1(src, dst, n / QK4_1); break;
     case GGML_TYPE_Q5_0: q5_0(src, dst, n / QK5_0); break;
     case GGML_TYPE_Q5_1: q5_1(src, dst, n / QK5_1); break;
+    case GGML_TYPE_Q2_K: q2_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q3_K: q3_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q4_K: q4_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q6_K: q6_k(src, dst, n / QK_K); break;
     default: break;

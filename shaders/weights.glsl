@@ -1,8 +1,8 @@
 // weights.glsl — binding 0 of every kernel that reads a weight matrix: the tensor's bytes
 // exactly as stored in the GGUF file, read as 32-bit words. Quantized blocks are 18, 20,
-// 22, 24, 34, 144, 176 or 210 bytes long, so a block may start at any even byte; the
-// helpers below pick bytes and half-words out of words so that no 8/16-bit storage
-// feature is needed.
+// 22, 24, 34, 84, 110, 144, 176 or 210 bytes long, so a block may start at any even
+// byte; the helpers below pick bytes and half-words out of words so that no 8/16-bit
+// storage feature is needed.
 layout(binding = 0, std430) readonly buffer Weights { uint W[]; };
 
 uint w_u8(uint byte_off) {

@@ -90,6 +90,21 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
         }
         break;
     }
+    case GGML_TYPE_Q2_K: { /* d and dmin are the last four bytes */
+        for (size_t b = 0; b < size / sizeof(block_q2_K); b++) {
+            uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
+            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, d), &d, 2);
+            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, dmin), &dmin, 2);
+        }
+        break;
+    }
+    case GGML_TYPE_Q3_K: { /* d is the last two bytes */
+        for (size_t b = 0; b < size / sizeof(block_q3_K); b++) {
+            uint16_t d = rnd_scale((int)b);
+            memcpy(p + b * sizeof(block_q3_K) + offsetof(block_q3_K, d), &d, 2);
+        }
+        break;
+    }
     case GGML_TYPE_Q6_K: { /* d is the last two bytes */
         for (size_t b = 0; b < size / sizeof(block_q6_K); b++) {
             uint16_t d = rnd_scale((int)b);
@@ -189,6 +204,8 @@ static void every_type_random_blocks(void) {
         {GGML_TYPE_Q4_1, {32, 576, 2304}},
         {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544: 17 blocks of 22 bytes, rows at odd pairs */
         {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
+        {GGML_TYPE_Q2_K, {256, 768, 2304}},
+        {GGML_TYPE_Q3_K, {256, 768, 2304}},
         {GGML_TYPE_Q4_K, {256, 768, 2304}},
         {GGML_TYPE_Q5_K, {256, 768, 2304}},
         {GGML_TYPE_Q6_K, {256, 768, 2304}},

@@ -208,6 +208,64 @@ static void test_q5_k_block(void) {
     check_exact("q5_K", got, want, 512);
 }
 
+/* Q2_K (84 bytes per 256) and Q3_K (110 bytes per 256) place their 2-bit quants alike:
+ * element e = 128h + 32g + l (h = e/128, g = (e%128)/32, l = e%32) has them in bits
+ * 2g..2g+1 of qs[32h + l]; its scale is that of sub-block e/16. */
+
+/* Q2_K: scales[16], qs[64], fp16 d, fp16 dmin. scales[s] holds the sub-block's 4-bit
+ * scale in its low nibble and 4-bit min in its high nibble. Value d*scale*q - dmin*min. */
+static void test_q2_k_block(void) {
+    static const uint16_t d_bits[2] = {0x3800 /* 0.5 */, 0xC000 /* -2 */};
+    static const uint16_t dmin_bits[2] = {0x3400 /* 0.25 */, 0x3C00 /* 1 */};
+    static const float d_val[2] = {0.5f, -2.0f}, dmin_val[2] = {0.25f, 1.0f};
+    uint8_t raw[2 * 84] = {0};
+    float want[512], got[512];
+    for (int b = 0; b < 2; b++) {
+        uint8_t *blk = raw + 84 * b, *scales = blk, *qs = blk + 16;
+        put_le16(blk + 80, d_bits[b]);
+        put_le16(blk + 82, dmin_bits[b]);
+        for (int s = 0; s < 16; s++) scales[s] = (uint8_t)(((s * 7 + b) % 16) | ((15 - s - b * 3 + 32) % 16) << 4);
+        for (int e = 0; e < 256; e++) {
+            int h = e / 128, g = (e % 128) / 32, l = e % 32, q = (e * 5 + 1 + b) % 4, s = e / 16;
+            qs[32 * h + l] |= (uint8_t)(q << (2 * g));
+            want[256 * b + e] = d_val[b] * (scales[s] & 15) * q - dmin_val[b] * (scales[s] >> 4);
+        }
+    }
+    dequantize_row(GGML_TYPE_Q2_K, raw, got, 512);
+    check_exact("q2_K", got, want, 512);
+}
+
+/* Q3_K: hmask[32], qs[64], scales[12], fp16 d. q is -4..3: its two low bits as above
+ * hold q + 4 (mod 4), and bit 4h + g of hmask[l] is set when q >= 0. The 16 scales are
+ * 6 bits, stored as scale + 32 = u: the low 4 bits of u for sub-block j are the low (j < 8)
+ * or high (j >= 8) nibble of scales[j % 8]; its top 2 bits are bits 2(j/4)..2(j/4)+1 of
+ * scales[8 + j % 4]. Value d * scale * q. Scales span -32..31, so every packed bit is used. */
+static void test_q3_k_block(void) {
+    static const int sc[2][16] = {{-32, 31, 0, -1, 17, -17, 5, 30, -30, 1, 16, -16, 9, -9, 24, -25},
+                                  {3, -5, 8, 13, -21, 29, -31, 31, 1, 1, -1, -1, 27, -28, 0, 15}};
+    static const uint16_t d_bits[2] = {0x3400 /* 0.25 */, 0xB800 /* -0.5 */};
+    static const float d_val[2] = {0.25f, -0.5f};
+    uint8_t raw[2 * 110] = {0};
+    float want[512], got[512];
+    for (int b = 0; b < 2; b++) {
+        uint8_t *blk = raw + 110 * b, *hmask = blk, *qs = blk + 32, *scales = blk + 96;
+        put_le16(blk + 108, d_bits[b]);
+        for (int j = 0; j < 16; j++) {
+            int u = sc[b][j] + 32;
+            scales[j % 8] |= (uint8_t)(j < 8 ? (u & 15) : (u & 15) << 4);
+            scales[8 + j % 4] |= (uint8_t)((u >> 4) << (2 * (j / 4)));
+        }
+        for (int e = 0; e < 256; e++) {
+            int h = e / 128, g = (e % 128) / 32, l = e % 32, q = (e * 3 + 2 * b) % 8 - 4;
+            qs[32 * h + l] |= (uint8_t)(((q + 4) & 3) << (2 * g));
+            if (q >= 0) hmask[l] |= (uint8_t)(1u << (4 * h + g));
+            want[256 * b + e] = d_val[b] * sc[b][e / 16] * q;
+        }
+    }
+    dequantize_row(GGML_TYPE_Q3_K, raw, got, 512);
+    check_exact("q3_K", got, want, 512);
+}
+
 /* Q6_K (210 bytes per 256): ql[128], qh[64], int8 scales[16], fp16 d. The block is two
  * halves of 128; in half h, element i (group g = i/32, l = i%32) keeps its low 4 bits in
  * ql[64h + l + 32*(g%2)] (low nibble for g < 2, high nibble for g >= 2) and its top 2
@@ -268,7 +326,8 @@ static void test_type_table(void) {
         {GGML_TYPE_F32, 1, 4, "f32"},       {GGML_TYPE_F16, 1, 2, "f16"},
         {GGML_TYPE_BF16, 1, 2, "bf16"},     {GGML_TYPE_Q4_0, 32, 18, "q4_0"},
         {GGML_TYPE_Q4_1, 32, 20, "q4_1"},   {GGML_TYPE_Q5_0, 32, 22, "q5_0"},
-        {GGML_TYPE_Q5_1, 32, 24, "q5_1"},
+        {GGML_TYPE_Q5_1, 32, 24, "q5_1"},   {GGML_TYPE_Q2_K, 256, 84, "q2_K"},
+        {GGML_TYPE_Q3_K, 256, 110, "q3_K"},
         {GGML_TYPE_Q8_0, 32, 34, "q8_0"},   {GGML_TYPE_Q4_K, 256, 144, "q4_K"},
         {GGML_TYPE_Q5_K, 256, 176, "q5_K"}, {GGML_TYPE_Q6_K, 256, 210, "q6_K"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -776,6 +835,8 @@ int main(void) {
     RUN(test_q8_0_block);
     RUN(test_q4_k_block);
     RUN(test_q5_k_block);
+    RUN(test_q2_k_block);
+    RUN(test_q3_k_block);
     RUN(test_q6_k_block);
     RUN(test_float_rows);
     RUN(test_type_table);

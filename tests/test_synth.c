@@ -40,6 +40,8 @@ static void test_quantize_roundtrip(void) {
     roundtrip(GGML_TYPE_Q5_0, 1.0 / 16 * 1.05); /* Q4_0's scheme on the grid -16..15: up to a step, max/16 */
     roundtrip(GGML_TYPE_Q4_1, 2.0 / 30 * 1.1);  /* half step = range/30 (range <= 2), plus fp16 rounding of d and m */
     roundtrip(GGML_TYPE_Q5_1, 2.0 / 62 * 1.1);  /* half step = range/62 */
+    roundtrip(GGML_TYPE_Q3_K, 1.0 / 4 * 1.1);   /* Q4_0's scheme per 16 on the grid -4..3, 6-bit sub-scales */
+    roundtrip(GGML_TYPE_Q2_K, 2.0 / 6 * 1.2);   /* half step = range/6, 4-bit sub-scales and mins */
     roundtrip(GGML_TYPE_Q6_K, 1.0 / 31 * 0.75); /* half step = max/62, 8-bit sub-scales */
     roundtrip(GGML_TYPE_Q4_K, 2.0 / 15 * 0.75); /* half step = range/30, 6-bit sub-scales */
 }

@@ -252,33 +252,35 @@ static void test_matvec_real_tensors(void) {
     for (size_t t = 0; t < 8; t++) CHECKF(seen[t] > 0, "no %s tensor was tested", ggml_type_name(types[t]));
 }
 
-/* The 32-element types no llama-k-tiny file holds (Q4_1, Q5_0, Q5_1: what llama.cpp
- * writes for rows that K-quants cannot take): random blocks, every quant bit pattern,
- * with fp16 scales (and offsets) of both signs. 544 columns make Q5_0 rows 374 bytes
- * long, so every other row, and every other block, starts at a byte offset of 2 mod 4;
- * 37 rows give partial row groups. Each product within the tolerance above against
- * op_matmul, each looked-up row against weight_row. */
-static void test_matvec_block32_types(void) {
+/* The types no llama-k-tiny file holds: Q4_1, Q5_0, Q5_1 (what llama.cpp writes for rows
+ * that K-quants cannot take), Q2_K and Q3_K. Random blocks, so every quant bit pattern
+ * occurs, with fp16 scales (and offsets or mins) of both signs at their places in the
+ * block. Q5_0's 22- and Q3_K's 110-byte blocks make every other row (of an odd number of
+ * blocks), and every other block, start at a byte offset of 2 mod 4; 37 rows give partial
+ * row groups. Each product within the tolerance above against op_matmul, each looked-up
+ * row against weight_row. */
+static void test_matvec_other_types(void) {
     if (!gpu_ready()) return;
-    static const uint32_t types[] = {GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1};
-    static const int64_t widths[] = {544, 896};
-    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-        for (size_t c = 0; c < sizeof widths / sizeof widths[0]; c++) {
-            const int64_t rows = 37, cols = widths[c];
+    static const struct { uint32_t type; int n_halves; uint32_t halves[2]; int64_t widths[2]; } cases[] = {
+        {GGML_TYPE_Q4_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q5_0, 1, {0}, {544, 896}},
+        {GGML_TYPE_Q5_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q2_K, 2, {80, 82}, {768, 2048}},
+        {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        for (size_t c = 0; c < 2; c++) {
+            const int64_t rows = 37, cols = cases[t].widths[c];
             uint64_t rb = 0;
-            CHECK(ggml_row_bytes(types[t], (uint64_t)cols, &rb));
-            const uint32_t bb = ggml_block_bytes(types[t]);
-            const bool offset = types[t] != GGML_TYPE_Q5_0; /* an fp16 m follows d */
+            CHECK(ggml_row_bytes(cases[t].type, (uint64_t)cols, &rb));
+            const uint32_t bb = ggml_block_bytes(cases[t].type);
             uint8_t *data = malloc((size_t)(rb * rows));
             for (size_t i = 0; i < rb * rows; i++) data[i] = (uint8_t)(frand() * 128 + 128);
-            for (size_t b = 0; b < rb * rows / bb; b++) {
-                uint16_t d = f32_to_fp16(frand() * 0.05f), m = f32_to_fp16(frand() * 0.5f);
-                memcpy(data + b * bb, &d, 2);
-                if (offset) memcpy(data + b * bb + 2, &m, 2);
-            }
+            for (size_t b = 0; b < rb * rows / bb; b++)
+                for (int k = 0; k < cases[t].n_halves; k++) {
+                    uint16_t h = f32_to_fp16(frand() * (k ? 0.5f : 0.05f));
+                    memcpy(data + b * bb + cases[t].halves[k], &h, 2);
+                }
             char name[32];
             snprintf(name, sizeof name, "random %lld", (long long)cols);
-            weight w = {.name = name, .type = types[t], .cols = cols, .rows = rows, .data = data, .row_bytes = rb};
+            weight w = {.name = name, .type = cases[t].type, .cols = cols, .rows = rows, .data = data, .row_bytes = rb};
             check_product(&w, 1, false, NULL);
             check_product(&w, 11, false, NULL);
             check_product(&w, 70, true, NULL);
@@ -733,7 +735,7 @@ static void test_topk(void) {
 
 int main(void) {
     RUN(test_matvec_real_tensors);
-    RUN(test_matvec_block32_types);
+    RUN(test_matvec_other_types);
     RUN(test_matvec_bias_accumulate);
     RUN(test_matvec_partial_unit);
     RUN(test_matmul_tile_shapes);

@@ -1,8 +1,9 @@
-/* test_block32_forward.c — whole models stored as Q4_1, Q5_0 and Q5_1, from the file to
- * the logits, on the CPU and on Vulkan.
+/* test_requant_forward.c — whole models stored as Q5_0, Q4_1, Q5_1, Q3_K and Q2_K, from
+ * the file to the logits, on the CPU and on Vulkan.
  *
  * No file in ../shared uses these types (real Q4_K_M files of SmolLM2 and Qwen2.5 store
- * their 576- and 896-wide matrices as Q5_0), so the test makes them: llama-k-tiny-f32.gguf
+ * their 576- and 896-wide matrices as Q5_0; Q3_K and Q2_K fill Q3_K_M and Q2_K files), so
+ * the test makes them: llama-k-tiny-f32.gguf
  * is rewritten with every matrix quantised into the type by model/quantize.c, through
  * gguf_writer, into a temporary file. For each type:
  *   load    the file loads and its matrices have the type;
@@ -12,7 +13,11 @@
  *           the top 10. For scale, llama.cpp's own files of this model give 0.24 (q4_0)
  *           and 0.32 (q4_k_m) by the same measure, these types 0.21 (Q5_0), 0.23 (Q5_1)
  *           and 0.28 (Q4_1), with 8 or 9 of the top 10; unrelated logits (a decoder that
- *           put bits in the wrong places) would be about 1.4 and share none;
+ *           put bits in the wrong places) would be about 1.4 and share none. Q3_K (0.54,
+ *           5 of 10) is allowed 0.75 and 3; Q2_K keeps too little of this random model
+ *           (1.0: quantize.c rounds to the nearest of 4 levels, without llama.cpp's search
+ *           for scales) for the comparison to tell anything, so it is not made: its
+ *           decoders rest on test_quant's hand-built blocks and the Vulkan check below;
  *   vulkan  the batch (every position at once: the matmul kernels) and one token at a
  *           time (the fused matvec kernels) against the CPU engine's logits within 1e-3
  *           of their range, the tolerance of test_vulkan_forward.c (both engines decode
@@ -168,8 +173,10 @@ static int top_overlap(const float *a, const float *b, int n, int k) {
     return common;
 }
 
-/* The checks above for one type; the model file is PATH. */
-static void check_type(const golden *gd, uint32_t type, const char *path) {
+/* The checks above for one type; the model file is PATH. MAX_RMS (in standard deviations
+ * of the golden logits) and MIN_TOP10 bound the CPU's distance from the golden; MAX_RMS 0:
+ * not compared. */
+static void check_type(const golden *gd, uint32_t type, const char *path, double max_rms, int min_top10) {
     const char *tn = ggml_type_name(type);
     model m;
     char err[512];
@@ -206,8 +213,11 @@ static void check_type(const golden *gd, uint32_t type, const char *path) {
     if (verbose())
         fprintf(stderr, "  %s: rms error %.4g = %.3f standard deviations, top-10 overlap %d, top-1 %d vs %d\n",
                 tn, rms, rms / sd, overlap, argmax(last, V), argmax(gd->logits_last, V));
-    CHECKF(rms <= 0.45 * sd, "%s: logits differ from the f32 model's by %g rms (standard deviation %g)", tn, rms, sd);
-    CHECKF(overlap >= 5, "%s: only %d of the f32 model's top 10 are in the top 10", tn, overlap);
+    if (max_rms > 0) {
+        CHECKF(rms <= max_rms * sd, "%s: logits differ from the f32 model's by %g rms (standard deviation %g)", tn,
+               rms, sd);
+        CHECKF(overlap >= min_top10, "%s: only %d of the f32 model's top 10 are in the top 10", tn, overlap);
+    }
 
     /* vulkan: the batch, then one token at a time */
 #ifdef SANITIZED
@@ -252,7 +262,7 @@ done:
     model_free(&m);
 }
 
-static void run_type(uint32_t type) {
+static void run_type(uint32_t type, double max_rms, int min_top10) {
     char mpath[512], gpath[512], err[512];
     REQUIRE_SHARED(mpath, "models/llama-k-tiny-f32.gguf");
     REQUIRE_SHARED(gpath, "golden/llama-k-tiny-f32.golden.gguf");
@@ -267,7 +277,7 @@ static void run_type(uint32_t type) {
     bool ok = tt && lt && tt->type == GGML_TYPE_I32 && lt->type == GGML_TYPE_F32 && tt->ne[0] >= 1 &&
               tt->ne[0] <= 256;
     CHECKF(ok, "the golden file lacks p0.tokens or p0.logits_last");
-    char path[] = "/tmp/llmscope-block32-XXXXXX";
+    char path[] = "/tmp/llmscope-requant-XXXXXX";
     int fd = ok ? mkstemp(path) : -1;
     if (fd >= 0) {
         close(fd);
@@ -275,20 +285,24 @@ static void run_type(uint32_t type) {
         gd.logits_last = lt->data;
         gd.T = (int)tt->ne[0];
         gd.V = (int)lt->ne[0];
-        if (write_requantised(&src, type, path)) check_type(&gd, type, path);
+        if (write_requantised(&src, type, path)) check_type(&gd, type, path, max_rms, min_top10);
         remove(path);
     }
     gguf_close(&gd.g);
     gguf_close(&src);
 }
 
-static void q5_0_model(void) { run_type(GGML_TYPE_Q5_0); }
-static void q4_1_model(void) { run_type(GGML_TYPE_Q4_1); }
-static void q5_1_model(void) { run_type(GGML_TYPE_Q5_1); }
+static void q5_0_model(void) { run_type(GGML_TYPE_Q5_0, 0.45, 5); }
+static void q4_1_model(void) { run_type(GGML_TYPE_Q4_1, 0.45, 5); }
+static void q5_1_model(void) { run_type(GGML_TYPE_Q5_1, 0.45, 5); }
+static void q3_k_model(void) { run_type(GGML_TYPE_Q3_K, 0.75, 3); }
+static void q2_k_model(void) { run_type(GGML_TYPE_Q2_K, 0, 0); }
 
 int main(void) {
     RUN(q5_0_model);
     RUN(q4_1_model);
     RUN(q5_1_model);
+    RUN(q3_k_model);
+    RUN(q2_k_model);
     return test_exit_code();
 }
