@@ -26,9 +26,22 @@ run_one() { # label command...
     pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }
 
+# The test binaries run with the Khronos validation layer on wherever it is installed
+# (Debian's vulkan-validationlayers, in packages.txt): every Vulkan test fails on any
+# validation error (engine_vulkan_validation_errors). Not for the scripts: the terminal
+# app would print the layer's warnings over its screen.
+validation=
+for d in /usr/share/vulkan/explicit_layer.d /etc/vulkan/explicit_layer.d; do
+    [ -f "$d/VkLayer_khronos_validation.json" ] && validation=1
+done
+[ -n "$validation" ] && echo "Vulkan validation layer on for the test binaries"
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
-    run_one "$(basename "$t")" "$t"
+    if [ -n "$validation" ]; then
+        LLMSCOPE_VK_VALIDATION=1 run_one "$(basename "$t")" "$t"
+    else
+        run_one "$(basename "$t")" "$t"
+    fi
 done
 for arg in "$@"; do
     sb=${arg%%:*}; list=${arg#*:}

@@ -886,7 +886,8 @@ static void session_why_card(void) {
 
 static void session_why_card_vulkan(void) {
     /* The same plumbing on the Vulkan engine (lavapipe without a GPU): its hidden states
-     * decode through the lens to the distribution the sampler saw, and its attention rows
+     * decode through the lens, computed on the GPU (session_lens_engine), to the
+     * distribution the sampler saw, and its attention rows
      * make a rollout that is a distribution. */
 #ifdef SANITIZED
     SKIP("the Vulkan driver is not sanitizer-clean");
@@ -917,6 +918,8 @@ static void session_why_card_vulkan(void) {
     why_options o;
     why_options_default(&o);
     o.m = &lv.m;
+    o.lens_engine = lv.s ? session_lens_engine(lv.s) : NULL; /* the lens on the GPU */
+    CHECK(o.lens_engine == lv.e);
     int checked = 0;
     if (lv.s) inspect_view_session(&v, lv.s);
     for (size_t i = 1; lv.s && i < inspect_n_records(&v); i++) {
@@ -934,6 +937,8 @@ static void session_why_card_vulkan(void) {
         checked++;
     }
     CHECK(checked >= 10);
+    CHECKF(engine_vulkan_validation_errors(lv.e) == 0, "%d Vulkan validation errors",
+           engine_vulkan_validation_errors(lv.e));
     live_close(&lv);
 #endif
 }

@@ -6,7 +6,8 @@
  * vocabulary. The two sessions must make the same tokens (greedy, and sampled with the
  * default sampler and seed) and describe them alike: the same ranks and top lists (up to
  * logits within the engines' tolerance of each other), probabilities and entropies within
- * 1e-3 of each other. The counter proves the Vulkan session took the summary path. */
+ * 1e-3 of each other. The counter proves the Vulkan session took the summary path. With
+ * the validation layer on (tests/run.sh), any validation error fails the test. */
 #include "engine.h"
 #include "model.h"
 #include "session.h"
@@ -82,6 +83,8 @@ static void run_one(const char *name, float temperature) {
         CHECKF(x->rank_before == y->rank_before || fabs(x->prob_before - y->prob_before) <= 1e-4,
                "record %zu: rank %d vs %d", i, x->rank_before, y->rank_before);
     }
+    CHECKF(engine_vulkan_validation_errors(gpu) == 0, "%d Vulkan validation errors",
+           engine_vulkan_validation_errors(gpu));
 done:
     session_free(sg);
     session_free(sc);
