@@ -868,6 +868,31 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
 #define LENS_RB_STATS(E) (LENS_RB_LOGITS + (E) * ENGINE_LENS_MAX)
 #define LENS_RB_RANKS(E) (LENS_RB_STATS(E) + (E) * 4)
 
+/* The lens kernel's arguments for K candidates: the final norm's scale and shift, and
+ * FLAGS on top (8: the last entry is normalised already). */
+static vk_lens_push lens_push(const vk_engine *e, uint32_t k, uint32_t flags) {
+    const model_hparams *hp = &e->base.model->hp;
+    return (vk_lens_push){(uint32_t)hp->n_embd, k, e->output_norm == NO_PARAM ? 0 : e->output_norm,
+                          e->output_norm_b == NO_PARAM ? 0 : e->output_norm_b,
+                          (e->output_norm != NO_PARAM ? VK_NORM_SCALE : 0u) |
+                              (e->output_norm_b != NO_PARAM ? VK_NORM_SHIFT : 0u) | (hp->layer_norm ? 4u : 0u) | flags,
+                          hp->norm_eps};
+}
+
+/* The final norm of the first N lens entries, hid -> lens_xn (the full lens decodes them). */
+static void lens_norm(vk_engine *e, uint32_t n) {
+    const model_hparams *hp = &e->base.model->hp;
+    const vk_lens_push a = lens_push(e, 0, 0);
+    const uint32_t d = a.dim, nflags = a.flags & (VK_NORM_SCALE | VK_NORM_SHIFT);
+    if (hp->layer_norm) {
+        vk_layernorm_push p = {n, d, 0, d, 0, d, a.g_off, a.b_off, nflags, a.eps};
+        vk_op_layernorm(&e->rt, &e->k, e->set_lens_norm, &p);
+    } else {
+        vk_rmsnorm_push p = {n, d, 0, d, 0, d, a.g_off, nflags & VK_NORM_SCALE, a.eps};
+        vk_op_rmsnorm(&e->rt, &e->k, e->set_lens_norm, &p);
+    }
+}
+
 /* The logit lens of the last output row (engine.h), after its logits: the candidates
  * (the lens top-k of that row), their rows of the output head dequantised once, the
  * lens kernel over every entry of the residual stream (kept in hid while the layers
@@ -877,10 +902,6 @@ static void record_lens(vk_engine *e, const ubatch *u) {
     const model_hparams *hp = &e->base.model->hp;
     const uint32_t V = (uint32_t)hp->n_vocab, d = (uint32_t)hp->n_embd, K = (uint32_t)u->lens_k;
     const uint32_t E = (uint32_t)hp->n_layer + 1, nv = (uint32_t)u->lens_n_valid;
-    const uint32_t g = e->output_norm == NO_PARAM ? 0 : e->output_norm;
-    const uint32_t b = e->output_norm_b == NO_PARAM ? 0 : e->output_norm_b;
-    const uint32_t nflags = (e->output_norm != NO_PARAM ? VK_NORM_SCALE : 0u) |
-                            (e->output_norm_b != NO_PARAM ? VK_NORM_SHIFT : 0u);
     const size_t f = sizeof(float);
 
     vk_op_topk_at(&e->rt, &e->k, e->set_lens_topk_partial, e->set_lens_topk_merge, nv, V,
@@ -888,16 +909,10 @@ static void record_lens(vk_engine *e, const ubatch *u) {
     vk_barrier(&e->rt);
     get_rows(e, &e->use_lens_rows, K, 2, 0); /* the record's ids start at float 2 */
     vk_barrier(&e->rt);
-    vk_lens_push lp = {d, K, g, b, nflags | (hp->layer_norm ? 4u : 0u), hp->norm_eps};
+    vk_lens_push lp = lens_push(e, K, 0);
     vk_op_lens(&e->rt, &e->k, e->set_lens, &lp, E);
     if (u->lens_full) {
-        if (hp->layer_norm) {
-            vk_layernorm_push p = {E, d, 0, d, 0, d, g, b, nflags, hp->norm_eps};
-            vk_op_layernorm(&e->rt, &e->k, e->set_lens_norm, &p);
-        } else {
-            vk_rmsnorm_push p = {E, d, 0, d, 0, d, g, nflags & VK_NORM_SCALE, hp->norm_eps};
-            vk_op_rmsnorm(&e->rt, &e->k, e->set_lens_norm, &p);
-        }
+        lens_norm(e, E);
         vk_fill(&e->rt, &e->lens_ranks, 0, (VkDeviceSize)E * K * f, 0);
         vk_barrier(&e->rt);
         matvec(e, &e->use_lens_out, 0, V, mv(E, 0, d, 0, V, NO_PARAM, false));
@@ -1148,10 +1163,6 @@ static int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t e
         return fail(err, errlen, "logit lens: %d candidates plus id %d among %u ids: out of range", q->k,
                     (int)q->extra, nv);
     const uint32_t K = (uint32_t)q->k, KC = K + (q->extra >= 0 ? 1u : 0u);
-    const uint32_t g = e->output_norm == NO_PARAM ? 0 : e->output_norm;
-    const uint32_t b = e->output_norm_b == NO_PARAM ? 0 : e->output_norm_b;
-    const uint32_t nflags = (e->output_norm != NO_PARAM ? VK_NORM_SCALE : 0u) |
-                            (e->output_norm_b != NO_PARAM ? VK_NORM_SHIFT : 0u);
 
     const int slot = e->next_ready ? 1 - e->next_slot : 0;
     if (vk_begin_slot(&e->rt, slot, err, errlen)) return -1;
@@ -1159,15 +1170,7 @@ static int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t e
     vk_copy(&e->rt, &e->lens_upload, 0, &e->hid, 0, (VkDeviceSize)E * d * f);
     vk_fill(&e->rt, &e->lens_ranks, 0, (VkDeviceSize)E * KC * f, 0);
     vk_barrier(&e->rt);
-    if (E > 1) {
-        if (hp->layer_norm) {
-            vk_layernorm_push p = {E - 1, d, 0, d, 0, d, g, b, nflags, hp->norm_eps};
-            vk_op_layernorm(&e->rt, &e->k, e->set_lens_norm, &p);
-        } else {
-            vk_rmsnorm_push p = {E - 1, d, 0, d, 0, d, g, nflags & VK_NORM_SCALE, hp->norm_eps};
-            vk_op_rmsnorm(&e->rt, &e->k, e->set_lens_norm, &p);
-        }
-    }
+    if (E > 1) lens_norm(e, E - 1);
     vk_copy(&e->rt, &e->hid, (VkDeviceSize)(E - 1) * d * f, &e->lens_xn, (VkDeviceSize)(E - 1) * d * f, d * f);
     vk_barrier(&e->rt);
     matvec(e, &e->use_lens_out, 0, V, mv(E, 0, d, 0, V, NO_PARAM, false));
@@ -1184,7 +1187,7 @@ static int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t e
     vk_lens_rank_push rp = {nv, V, KC};
     vk_op_lens_rank(&e->rt, &e->k, e->set_lens_rank, &rp, E);
     vk_barrier(&e->rt);
-    vk_lens_push lp = {d, KC, g, b, nflags | (hp->layer_norm ? 4u : 0u) | 8u, hp->norm_eps};
+    vk_lens_push lp = lens_push(e, KC, 8u);
     vk_op_lens(&e->rt, &e->k, e->set_lens, &lp, E);
     vk_barrier(&e->rt);
     vk_copy(&e->rt, &e->lens_topk_out, 0, &e->lens_rb, 0, (2 + (VkDeviceSize)KC) * f);
