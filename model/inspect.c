@@ -381,15 +381,21 @@ void inspect_lens_entry(const model *m, const float *hidden, int i, int n_valid,
     for (int j = 0; j < n_cand && j < INSPECT_LENS_K + 1; j++) out->cand_logit[j] = scratch[cand[j]];
 }
 
+/* The lens's valid ids (*N_VALID: 0 or out of range means all), and CHOSEN among them. */
+static int lens_valid_ids(const model *m, int *n_valid, int32_t chosen, char *err, size_t errlen) {
+    if (*n_valid <= 0 || *n_valid > m->hp.n_vocab) *n_valid = m->hp.n_vocab;
+    if (chosen < 0 || chosen >= *n_valid) {
+        snprintf(err, errlen, "logit lens: token %d is outside the vocabulary (%d tokens)", (int)chosen, *n_valid);
+        return -1;
+    }
+    return 0;
+}
+
 int inspect_logit_lens(const model *m, const float *hidden, int n_valid, int32_t chosen, logit_lens *out,
                        char *err, size_t errlen) {
     const model_hparams *hp = &m->hp;
     memset(out, 0, sizeof *out);
-    if (n_valid <= 0 || n_valid > hp->n_vocab) n_valid = hp->n_vocab;
-    if (chosen < 0 || chosen >= n_valid) {
-        snprintf(err, errlen, "logit lens: token %d is outside the vocabulary (%d tokens)", (int)chosen, n_valid);
-        return -1;
-    }
+    if (lens_valid_ids(m, &n_valid, chosen, err, errlen) < 0) return -1;
     const int n_entries = hp->n_layer + 1;
     float *logits = malloc((size_t)hp->n_vocab * sizeof *logits);
     out->entry = calloc((size_t)n_entries, sizeof *out->entry);
@@ -438,11 +444,7 @@ int inspect_logit_lens_on(engine *e, const model *m, const float *hidden, int n_
     if (!engine_has_lens(e)) return inspect_logit_lens(m, hidden, n_valid, chosen, out, err, errlen);
     const model_hparams *hp = &m->hp;
     memset(out, 0, sizeof *out);
-    if (n_valid <= 0 || n_valid > hp->n_vocab) n_valid = hp->n_vocab;
-    if (chosen < 0 || chosen >= n_valid) {
-        snprintf(err, errlen, "logit lens: token %d is outside the vocabulary (%d tokens)", (int)chosen, n_valid);
-        return -1;
-    }
+    if (lens_valid_ids(m, &n_valid, chosen, err, errlen) < 0) return -1;
     const int n_entries = hp->n_layer + 1, k = n_valid < INSPECT_LENS_K ? n_valid : INSPECT_LENS_K, kc = k + 1;
     int32_t cand[INSPECT_LENS_K + 1];
     float *cand_logits = malloc((size_t)n_entries * kc * sizeof *cand_logits);
