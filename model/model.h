@@ -80,4 +80,12 @@ void weight_row(const weight *w, int64_t r, float *out);
 
 const char *model_arch_name(model_arch a);
 
+/* What in an open GGUF file llmscope does not implement yet, as one line in BUF ("gemma2
+ * not implemented yet", "type iq4_nl not implemented yet"), or NULL when its
+ * architecture and every tensor type are implemented. A file that names an architecture
+ * or a ggml type llmscope knows of but has not built gets this; a file that is merely
+ * broken does not (model_load reports that). Tests use it to skip, by name, the shared
+ * files of families still to come. */
+const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap);
+
 #endif

@@ -15,6 +15,7 @@
 #include "model.h"
 #include "quant.h"
 #include "test.h"
+#include "test_unimplemented.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -146,6 +147,7 @@ static int fixture_open(fixture *fx) {
         test_skipped_ = 1;
         return -1;
     }
+    if (test_skip_unimplemented(mpath)) return -1;
     if (model_load(&fx->m, mpath, err, sizeof err)) {
         CHECKF(0, "model_load: %s", err);
         return -1;

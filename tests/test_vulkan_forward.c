@@ -28,6 +28,7 @@
 #include "model.h"
 #include "quant.h"
 #include "test.h"
+#include "test_unimplemented.h"
 #include "vk_engine.h"
 
 #include <dirent.h>
@@ -114,6 +115,7 @@ static bool fixture_open(fixture *fx) {
         test_skipped_ = 1;
         return false;
     }
+    if (test_skip_unimplemented(mpath)) return false;
     if (model_load(&fx->m, mpath, err, sizeof err)) {
         CHECKF(0, "model_load: %s", err);
         return false;
