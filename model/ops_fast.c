@@ -432,24 +432,27 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 /* ---- attention ------------------------------------------------------------------------ */
 
 /* op_attention_head's arithmetic in the same order: each score is dot() of the query and
- * a key (eight partial sums, a tail into sum 0) times SCALE; op_softmax itself; then each
- * output element sums p_t * v_t over the keys in order. Only the loops are arranged for
- * the vectoriser: the output is built across all of its elements at once. */
-INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv,
-                           int head_dim, int kv_stride, float scale, float *scores, float *out) {
-    const int body = head_dim - head_dim % LANES;
-    for (int t = 0; t < n_kv; t++) {
-        const float *kt = k + (int64_t)t * kv_stride;
+ * a key (eight partial sums, a tail into sum 0) times the scale, capped as op_softcap
+ * does; op_softmax itself; then each output element sums p_t * v_t over the keys in
+ * order. Only the loops are arranged for the vectoriser: the output is built across all
+ * of its elements at once. */
+INLINE void attention_head(const float *q, const float *k, const float *v, const attn_span *s,
+                           float *scores, float *out) {
+    const int head_dim = s->head_dim, body = head_dim - head_dim % LANES;
+    for (int t = 0; t < s->first; t++) scores[t] = 0.0f;
+    for (int t = s->first; t < s->n_kv; t++) {
+        const float *kt = k + (int64_t)t * s->kv_stride;
         float a[LANES] = {0};
         for (int i = 0; i < body; i += LANES)
             for (int j = 0; j < LANES; j++) a[j] += q[i + j] * kt[i + j];
         for (int i = body; i < head_dim; i++) a[0] += q[i] * kt[i];
-        scores[t] = lanes_sum(a) * scale;
+        scores[t] = lanes_sum(a) * s->scale;
     }
-    op_softmax(scores, n_kv);
+    if (s->softcap > 0) op_softcap(scores + s->first, s->n_kv - s->first, s->softcap);
+    op_softmax(scores + s->first, s->n_kv - s->first);
     for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
-    for (int t = 0; t < n_kv; t++) {
-        const float *vt = v + (int64_t)t * kv_stride;
+    for (int t = s->first; t < s->n_kv; t++) {
+        const float *vt = v + (int64_t)t * s->kv_stride;
         const float p = scores[t];
         for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
     }
@@ -457,19 +460,18 @@ INLINE void attention_head(const float *q, const float *k, const float *v, int n
 
 #ifdef HAVE_AVX2_COPY
 __attribute__((target("avx2"))) static void attention_head_avx2(
-    const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
-    float scale, float *scores, float *out) {
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out);
+    const float *q, const float *k, const float *v, const attn_span *s, float *scores, float *out) {
+    attention_head(q, k, v, s, scores, out);
 }
 #endif
 
-void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                         int kv_stride, float scale, float *scores_out, float *out) {
+void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                         float *scores_out, float *out) {
 #ifdef HAVE_AVX2_COPY
     if (__builtin_cpu_supports("avx2")) {
-        attention_head_avx2(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+        attention_head_avx2(q, k, v, a, scores_out, out);
         return;
     }
 #endif
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+    attention_head(q, k, v, a, scores_out, out);
 }

@@ -16,6 +16,7 @@
 #define LLMSCOPE_OPS_FAST_H
 
 #include "model.h"
+#include "ops.h"
 
 #include <stdint.h>
 
@@ -37,7 +38,7 @@ void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
                                int64_t row_begin, int64_t row_end);
 
 /* op_attention_head (ops.h), the same bits, with loops the compiler vectorises. */
-void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                         int kv_stride, float scale, float *scores_out, float *out);
+void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                         float *scores_out, float *out);
 
 #endif

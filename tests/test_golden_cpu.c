@@ -15,7 +15,7 @@
 #include "model.h"
 #include "quant.h"
 #include "test.h"
-#include "test_unimplemented.h"
+#include "test_models.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -165,20 +165,11 @@ static int fixture_open(fixture *fx) {
              memcmp(s.ptr, "transformers", 12) == 0;
     fx->tol = tolerances_for(current_case.name, fx->hf);
 
-    const model_hparams *hp = &fx->m.hp;
-    if (fx->tol.rope_freq_f16 && hp->rope != ROPE_NONE && !fx->m.rope_freqs) {
-        /* Frequency factors divide each rope frequency: exact / factor = fp16(exact). */
-        float *f = malloc((size_t)(hp->rope_dim / 2) * sizeof *f);
-        if (!f) {
-            CHECKF(0, "out of memory");
-            return -1;
-        }
-        for (int i = 0; i < hp->rope_dim / 2; i++) {
-            double exact = pow((double)hp->rope_base, -2.0 * i / hp->rope_dim);
-            f[i] = (float)(exact / fp16_to_f32(f32_to_fp16((float)exact)));
-        }
-        fx->m.rope_freqs = f; /* owned and freed by the model */
+    if (fx->tol.rope_freq_f16 && !test_round_rope_f16(&fx->m)) {
+        CHECKF(0, "out of memory");
+        return -1;
     }
+    const model_hparams *hp = &fx->m.hp;
     golden_prompt *p = &fx->p;
     char key[64];
     int i = current_case.prompt;

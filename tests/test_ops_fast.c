@@ -291,7 +291,9 @@ static void shared_llama_k_tiny(void) {
 }
 
 /* fast_attention_head against op_attention_head: scores and output, bit for bit, for
- * head sizes that are and are not multiples of 8, in a cache whose rows hold other heads. */
+ * head sizes that are and are not multiples of 8, in a cache whose rows hold other heads,
+ * over the whole prefix, over a sliding window (the later half of the keys) and with
+ * soft-capped scores. */
 static void attention_same_bits(void) {
     static const int head_dims[] = {8, 12, 64, 80};
     static const int lengths[] = {1, 7, 300};
@@ -308,12 +310,17 @@ static void attention_same_bits(void) {
                 for (int i = 0; i < hd; i++) q[i] = rnd_float(-2, 2);
                 for (int i = 0; i < 2 * n_kv * stride; i++) kv[i] = rnd_float(-2, 2);
                 const float *k = kv + hd, *v = kv + (size_t)n_kv * stride + 2 * hd;
-                op_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s1, o1);
-                fast_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s2, o2);
-                CHECKF(memcmp(s1, s2, (size_t)n_kv * sizeof *s1) == 0 &&
-                       memcmp(o1, o2, (size_t)hd * sizeof *o1) == 0,
-                       "head_dim %d, %d keys: fast attention differs from op_attention_head", hd,
-                       n_kv);
+                const attn_span spans[3] = {{0, n_kv, hd, stride, 0.125f, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0},
+                                            {0, n_kv, hd, stride, 0.125f, 3.0f}};
+                for (int a = 0; a < 3; a++) {
+                    op_attention_head(q, k, v, &spans[a], s1, o1);
+                    fast_attention_head(q, k, v, &spans[a], s2, o2);
+                    CHECKF(memcmp(s1, s2, (size_t)n_kv * sizeof *s1) == 0 &&
+                           memcmp(o1, o2, (size_t)hd * sizeof *o1) == 0,
+                           "head_dim %d, %d keys, case %d: fast attention differs from op_attention_head", hd,
+                           n_kv, a);
+                }
             }
             free(q);
             free(kv);
