@@ -57,31 +57,34 @@ static const rope_desc *permuted_rope(const vk_engine *e, int l) {
     return r >= 0 && m->ropes[r].kind == ROPE_NEOX ? &m->ropes[r] : NULL;
 }
 
-/* Uploads a q or k matrix of layer L (heads of hd rows), its rows permuted for NEOX rope. */
-static int upload_qk(vk_engine *e, int l, const weight *w, vk_weight *out, char *err, size_t errlen) {
+/* Uploads a matrix of layer L whose first ROTATED rows are heads of q or k (hd rows
+ * each), those rows permuted for NEOX rope: wq, wk, or a fused [q | k | v] matrix. */
+static int upload_qk(vk_engine *e, int l, const weight *w, uint32_t rotated, vk_weight *out, char *err,
+                     size_t errlen) {
     const rope_desc *r = permuted_rope(e, l);
     const uint32_t hd = e->layers[l].hd;
-    if (!r || w->rows % hd) return vk_weight_upload(&e->rt, &e->staging, w, out, err, errlen);
+    if (!r || rotated % hd || rotated > w->rows) return vk_weight_upload(&e->rt, &e->staging, w, out, err, errlen);
     uint32_t rows = (uint32_t)w->rows, *map = malloc((size_t)rows * 2 * sizeof *map);
     if (!map) return vk_fail(err, errlen, "out of memory");
     for (uint32_t i = 0; i < rows; i++) {
         map[2 * i] = 0;
-        map[2 * i + 1] = i / hd * hd + (uint32_t)rope_pair_source((int)(i % hd), r->dim);
+        map[2 * i + 1] = i >= rotated ? i : i / hd * hd + (uint32_t)rope_pair_source((int)(i % hd), r->dim);
     }
     int rc = vk_weight_upload_rows(&e->rt, &e->staging, &w, 1, map, rows, out, err, errlen);
     free(map);
     return rc;
 }
 
-/* Packs layer L's vector V of N floats (heads of hd, or one head's gains), permuted like
- * q and k. */
-static int pack_qk_vector(param_pack *p, const vk_engine *e, int l, const float *v, int n, uint32_t *offset) {
+/* Packs layer L's vector V of N floats whose first ROTATED are heads of q or k (biases,
+ * or one head's norm gains), permuted like q and k. */
+static int pack_qk_vector(param_pack *p, const vk_engine *e, int l, const float *v, int n, int rotated,
+                          uint32_t *offset) {
     const rope_desc *r = permuted_rope(e, l);
     const int hd = (int)e->layers[l].hd;
     if (!v || !r) return pack_vector(p, v, n, offset);
     float *t = malloc((size_t)n * sizeof *t);
     if (!t) return -1;
-    for (int i = 0; i < n; i++) t[i] = v[(i / hd) * hd + rope_pair_source(i % hd, r->dim)];
+    for (int i = 0; i < n; i++) t[i] = i >= rotated ? v[i] : v[(i / hd) * hd + rope_pair_source(i % hd, r->dim)];
     int rc = pack_vector(p, t, n, offset);
     free(t);
     return rc;
@@ -115,12 +118,13 @@ static int upload_layer_weights(vk_engine *e, int l, char *err, size_t errlen) {
     const model *m = e->base.model;
     const layer_weights *lw = &m->layers[l];
     vk_layer *L = &e->layers[l];
-    if ((lw->wq.data && upload_qk(e, l, &lw->wq, &L->wq, err, errlen)) ||
-        (lw->wk.data && upload_qk(e, l, &lw->wk, &L->wk, err, errlen)) ||
+    if ((lw->wq.data && upload_qk(e, l, &lw->wq, L->qd, &L->wq, err, errlen)) ||
+        (lw->wk.data && upload_qk(e, l, &lw->wk, L->kvd, &L->wk, err, errlen)) ||
+        (lw->wqkv.data && upload_qk(e, l, &lw->wqkv, L->qd + L->kvd, &L->wqkv, err, errlen)) ||
         (m->hp.glu && upload_gate_up(e, lw, m->desc[l].n_ff, L, err, errlen)))
         return -1;
     struct { const weight *src; vk_weight *dst; } mats[] = {
-        {&lw->wv, &L->wv}, {&lw->wqkv, &L->wqkv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down},
+        {&lw->wv, &L->wv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down},
         {m->hp.glu ? NULL : &lw->ffn_up, &L->up},
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
@@ -137,11 +141,11 @@ static int pack_layer_params(param_pack *p, const vk_engine *e, int l) {
     const int d = m->hp.n_embd, qd = (int)L->qd, kvd = (int)L->kvd, hd = (int)L->hd, ff = m->desc[l].n_ff;
     return pack_vector(p, lw->attn_norm, d, &L->attn_norm) || pack_vector(p, lw->attn_norm_b, d, &L->attn_norm_b) ||
            pack_vector(p, lw->ffn_norm, d, &L->ffn_norm) || pack_vector(p, lw->ffn_norm_b, d, &L->ffn_norm_b) ||
-           pack_qk_vector(p, e, l, lw->bq, qd, &L->bq) || pack_qk_vector(p, e, l, lw->bk, kvd, &L->bk) ||
-           pack_vector(p, lw->bv, kvd, &L->bv) || pack_vector(p, lw->bqkv, qd + 2 * kvd, &L->bqkv) ||
+           pack_qk_vector(p, e, l, lw->bq, qd, qd, &L->bq) || pack_qk_vector(p, e, l, lw->bk, kvd, kvd, &L->bk) ||
+           pack_vector(p, lw->bv, kvd, &L->bv) || pack_qk_vector(p, e, l, lw->bqkv, qd + 2 * kvd, qd + kvd, &L->bqkv) ||
            pack_vector(p, lw->bo, d, &L->bo) || pack_vector(p, lw->ffn_up_b, ff, &L->up_b) ||
            pack_vector(p, lw->ffn_down_b, d, &L->down_b) ||
-           pack_qk_vector(p, e, l, lw->q_norm, hd, &L->q_norm) || pack_qk_vector(p, e, l, lw->k_norm, hd, &L->k_norm) ||
+           pack_qk_vector(p, e, l, lw->q_norm, hd, hd, &L->q_norm) || pack_qk_vector(p, e, l, lw->k_norm, hd, hd, &L->k_norm) ||
            pack_vector(p, lw->post_attn_norm, d, &L->post_attn_norm) ||
            pack_vector(p, lw->post_ffw_norm, d, &L->post_ffw_norm) || pack_vector(p, lw->out_scale, 1, &L->out_scale);
 }

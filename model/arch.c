@@ -16,6 +16,16 @@ static const arch_desc ARCHS[] = {
     {.name = "qwen3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX, .traits = AT_QK_NORM},
     {.name = "gpt2", .norm = NORM_LAYER, .act = ACT_GELU_TANH, .rope = ROPE_NONE,
      .traits = AT_NORM_BIAS | AT_ALL_BIASES | AT_FUSED_QKV | AT_NO_GATE | AT_LEARNED_POS},
+    /* Gemma 2: sliding windows on even layers, soft-capped scores and logits (their keys) */
+    {.name = "gemma2", .norm = NORM_RMS, .act = ACT_GELU_TANH, .rope = ROPE_NEOX,
+     .traits = AT_SANDWICH | AT_EMBED_SCALE, .swa = SWA_EVEN, .qscale = QSCALE_GEMMA, .wide_scale_layers = 46},
+    /* Gemma 3: five local layers to one global; local layers rotate with base 10000 unscaled */
+    {.name = "gemma3", .norm = NORM_RMS, .act = ACT_GELU_TANH, .rope = ROPE_NEOX,
+     .traits = AT_SANDWICH | AT_EMBED_SCALE | AT_QK_NORM, .swa = SWA_PERIOD, .swa_period = 6,
+     .local_rope_base = 10000.0f, .local_rope_unscaled = true, .qscale = QSCALE_GEMMA, .wide_scale_layers = 62},
+    /* Phi-3 / Phi-4-mini: fused q/k/v and gate/up, LongRoPE */
+    {.name = "phi3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
+     .traits = AT_FUSED_QKV | AT_FUSED_UP | AT_LONGROPE, .swa = SWA_ALL},
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
 
