@@ -246,6 +246,30 @@ INLINE void decode_q6_k(const block_q6_K *b, float *w) {
     }
 }
 
+/* The levels of 32 nibble indices (as block32_quants lays them out) times STEP: the
+ * lookups are byte by byte, the products a plain loop the vectoriser takes. */
+INLINE void iq4_levels_times(const uint8_t qs[16], float step, float *w) {
+    uint8_t q[32];
+    int8_t v[32];
+    block32_quants(qs, NULL, q);
+    for (int j = 0; j < 32; j++) v[j] = IQ4_LEVELS[q[j]];
+    for (int j = 0; j < 32; j++) w[j] = step * v[j];
+}
+
+INLINE void decode_iq4_nl(const block_iq4_nl *b, float *w) {
+    iq4_levels_times(b->qs, half_to_float(b->d), w);
+}
+
+/* IQ4_XS: eight IQ4_NL-like sub-blocks, each with a 6-bit scale split between scales_l
+ * and scales_h (quant.c explains); the step d * (scale - 32) is rounded once, as there. */
+INLINE void decode_iq4_xs(const block_iq4_xs *b, float *w) {
+    const float d = half_to_float(b->d);
+    for (int s = 0; s < QK_K / 32; s++) {
+        const int lo = (b->scales_l[s / 2] >> (4 * (s % 2))) & 0xF, hi = (b->scales_h >> (2 * s)) & 3;
+        iq4_levels_times(b->qs + 16 * s, d * ((lo | hi << 4) - 32), w + 32 * s);
+    }
+}
+
 /* Block C0 / block size of a row of quantised TYPE into W. */
 INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w) {
     switch (type) {
@@ -258,6 +282,8 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     case GGML_TYPE_Q3_K: decode_q3_k((const block_q3_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_IQ4_NL: decode_iq4_nl((const block_iq4_nl *)(const void *)row + c0 / QK4_NL, w); break;
+    case GGML_TYPE_IQ4_XS: decode_iq4_xs((const block_iq4_xs *)(const void *)row + c0 / QK_K, w); break;
     default: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
     }
 }
@@ -367,6 +393,8 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_K: blocks_of(GGML_TYPE_Q5_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q6_K: blocks_of(GGML_TYPE_Q6_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_IQ4_NL: blocks_of(GGML_TYPE_IQ4_NL, QK4_NL, cols, row, x, n, acc); break;
+    case GGML_TYPE_IQ4_XS: blocks_of(GGML_TYPE_IQ4_XS, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_F32: plain_chunks(GGML_TYPE_F32, cols, row, x, n, acc, avx2); break;
     case GGML_TYPE_F16: plain_chunks(GGML_TYPE_F16, cols, row, x, n, acc, avx2); break;
     default: plain_chunks(GGML_TYPE_BF16, cols, row, x, n, acc, avx2); break;
