@@ -246,13 +246,33 @@ INLINE void decode_q6_k(const block_q6_K *b, float *w) {
     }
 }
 
-/* The levels of 32 nibble indices (as block32_quants lays them out) times STEP: the
- * lookups are byte by byte, the products a plain loop the vectoriser takes. */
+/* The levels of the 32 nibble indices of 16 bytes (low nibbles weights 0..15, high
+ * nibbles 16..31) into V. GCC: as two 16-way byte shuffles of the table, one instruction
+ * each in the AVX2 copy, where a product with one vector then runs at 2.8 Gweights/s
+ * against 1.9 byte by byte (1536 x 2048 IQ4_NL, GCC 12); the SSE2 copy, which has no byte
+ * shuffle and only runs on processors without AVX2, emulates it at 1.3. Other compilers:
+ * byte by byte. */
+#if defined(__GNUC__) && !defined(__clang__)
+typedef int8_t bytes16 __attribute__((vector_size(16)));
+INLINE void iq4_levels(const uint8_t qs[16], int8_t v[32]) {
+    bytes16 table, b;
+    memcpy(&table, IQ4_LEVELS, sizeof table);
+    memcpy(&b, qs, sizeof b);
+    const bytes16 lo = __builtin_shuffle(table, b & 0x0f), hi = __builtin_shuffle(table, (b >> 4) & 0x0f);
+    memcpy(v, &lo, sizeof lo);
+    memcpy(v + 16, &hi, sizeof hi);
+}
+#else
+INLINE void iq4_levels(const uint8_t qs[16], int8_t v[32]) {
+    for (int j = 0; j < 16; j++) v[j] = IQ4_LEVELS[qs[j] & 0x0F];
+    for (int j = 0; j < 16; j++) v[j + 16] = IQ4_LEVELS[qs[j] >> 4];
+}
+#endif
+
+/* 32 weights of IQ4_NL's layout with scale STEP: step * level, as in quant.c. */
 INLINE void iq4_levels_times(const uint8_t qs[16], float step, float *w) {
-    uint8_t q[32];
     int8_t v[32];
-    block32_quants(qs, NULL, q);
-    for (int j = 0; j < 32; j++) v[j] = IQ4_LEVELS[q[j]];
+    iq4_levels(qs, v);
     for (int j = 0; j < 32; j++) w[j] = step * v[j];
 }
 

@@ -44,7 +44,10 @@ const char *ggml_supported_type_names(char *buf, size_t cap) {
     for (uint32_t t = 0; t < GGML_TYPE_COUNT_ && cap; t++) {
         if (!ggml_type_supported(t)) continue;
         int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", TYPES[t].name);
-        if (n < 0 || (size_t)n >= cap - len) break; /* truncated: the buffer is full */
+        if (n < 0 || (size_t)n >= cap - len) { /* does not fit: end at the last whole name */
+            buf[len] = 0;
+            break;
+        }
         len += (size_t)n;
     }
     return buf;

@@ -28,9 +28,9 @@ const char *ggml_type_name(uint32_t type);
 /* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
  * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. */
 bool ggml_type_supported(uint32_t type);
-/* The names of the supported types, ", "-separated in type-id order, into BUF (truncated
- * to CAP - 1 characters, always terminated): for messages, so that they cannot drift from
- * the table. Returns BUF. */
+/* The names of the supported types, ", "-separated in type-id order, into BUF (as many
+ * whole names as fit in CAP - 1 characters; terminated when CAP > 0): for messages, so
+ * that they cannot drift from the table. Returns BUF. */
 const char *ggml_supported_type_names(char *buf, size_t cap);
 /* Elements per block and bytes per block; 0 for unknown types. Known-but-unsupported types
  * still report sizes so that files using them can be measured and named in errors. */
