@@ -64,13 +64,14 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libllmscope.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libllmscope.a $(LDLIBS)
 
 # --- shaders: GLSL -> SPIR-V -> an assembler file that .incbin's each blob, plus a table.
+TO_SPV = $(GLSLC) --target-env=vulkan1.2 -O -Ishaders -o $@ $<
 $(BUILD)/spv/%.spv: shaders/%.comp $(wildcard shaders/*.glsl)
 	@mkdir -p $(dir $@)
-	$(GLSLC) --target-env=vulkan1.2 -O -Ishaders -o $@ $<
+	$(TO_SPV)
 
 $(TYPED_SPV): $(BUILD)/spv/%.spv: $(BUILD)/gen/shaders/%.comp $(wildcard shaders/*.glsl)
 	@mkdir -p $(dir $@)
-	$(GLSLC) --target-env=vulkan1.2 -O -Ishaders -o $@ $<
+	$(TO_SPV)
 
 # KERNEL_t.comp for type suffix t: the kernel shaders/KERNEL.glsl on shaders/dequant_t.glsl.
 define typed_kernel_wrapper

@@ -54,25 +54,35 @@ static void check_exact(const char *what, const float *got, const float *want, i
 
 /* --- 1. hand-built blocks ------------------------------------------------------------------ */
 
-/* Q4_0 (18 bytes per 32): fp16 d, then 16 bytes; element j < 16 is the low nibble of byte
- * j, element j + 16 the high nibble of byte j; value (nibble - 8) * d. */
-static void test_q4_0_block(void) {
+/* IQ4_NL and IQ4_XS: 4-bit indices into a fixed table of sixteen levels, which the format
+ * defines (ggml's kvalues_iq4nl) and is written down here from its definition, not taken
+ * from the code under test. */
+static const int IQ4_SPEC_LEVELS[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                        1,    13,   25,  38,  53,  69,  89,  113};
+
+/* Q4_0 and IQ4_NL (18 bytes per 32): fp16 d, then 16 bytes; element j < 16 is the low
+ * nibble of byte j, element j + 16 the high nibble of byte j; value (nibble - 8) * d for
+ * Q4_0, d * level[nibble] for IQ4_NL. The nibbles of each block take all sixteen values,
+ * so a wrong table entry shows. */
+static void test_q4_0_iq4_nl_blocks(void) {
     static const uint16_t d_bits[2] = {0x3800 /* 0.5 */, 0xC000 /* -2 */};
     static const float d_val[2] = {0.5f, -2.0f};
-    uint8_t raw[2 * 18] = {0};
-    float want[64], got[64];
-    for (int b = 0; b < 2; b++) {
-        uint8_t *blk = raw + 18 * b;
-        put_le16(blk, d_bits[b]);
-        for (int e = 0; e < 32; e++) {
-            int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
-            uint8_t *byte = &blk[2 + e % 16];
-            *byte |= (uint8_t)(e < 16 ? q : q << 4);
-            want[32 * b + e] = (float)(q - 8) * d_val[b];
+    for (int nl = 0; nl < 2; nl++) { /* Q4_0, then IQ4_NL */
+        uint8_t raw[2 * 18] = {0};
+        float want[64], got[64];
+        for (int b = 0; b < 2; b++) {
+            uint8_t *blk = raw + 18 * b;
+            put_le16(blk, d_bits[b]);
+            for (int e = 0; e < 32; e++) {
+                int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
+                uint8_t *byte = &blk[2 + e % 16];
+                *byte |= (uint8_t)(e < 16 ? q : q << 4);
+                want[32 * b + e] = nl ? d_val[b] * (float)IQ4_SPEC_LEVELS[q] : (float)(q - 8) * d_val[b];
+            }
         }
+        dequantize_row(nl ? GGML_TYPE_IQ4_NL : GGML_TYPE_Q4_0, raw, got, 64);
+        check_exact(nl ? "iq4_nl" : "q4_0", got, want, 64);
     }
-    dequantize_row(GGML_TYPE_Q4_0, raw, got, 64);
-    check_exact("q4_0", got, want, 64);
 }
 
 /* Q4_1 (20 bytes per 32): fp16 d, fp16 m, then 16 bytes of nibbles placed as in Q4_0
@@ -293,33 +303,6 @@ static void test_q6_k_block(void) {
     }
     dequantize_row(GGML_TYPE_Q6_K, raw, got, 512);
     check_exact("q6_K", got, want, 512);
-}
-
-/* IQ4_NL and IQ4_XS: 4-bit indices into a fixed table of sixteen levels, which the format
- * defines (ggml's kvalues_iq4nl) and is written down here from its definition, not taken
- * from the code under test. */
-static const int IQ4_SPEC_LEVELS[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                        1,    13,   25,  38,  53,  69,  89,  113};
-
-/* IQ4_NL (18 bytes per 32): fp16 d, then 16 bytes; element j < 16 is the low nibble of byte
- * j, element j + 16 the high nibble (Q4_0's placement); value d * level[nibble]. Each block
- * uses all sixteen indices, so a wrong table entry shows. */
-static void test_iq4_nl_block(void) {
-    static const uint16_t d_bits[2] = {0x3800 /* 0.5 */, 0xB400 /* -0.25 */};
-    static const float d_val[2] = {0.5f, -0.25f};
-    uint8_t raw[2 * 18] = {0};
-    float want[64], got[64];
-    for (int b = 0; b < 2; b++) {
-        uint8_t *blk = raw + 18 * b;
-        put_le16(blk, d_bits[b]);
-        for (int e = 0; e < 32; e++) {
-            int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
-            blk[2 + e % 16] |= (uint8_t)(e < 16 ? q : q << 4);
-            want[32 * b + e] = d_val[b] * (float)IQ4_SPEC_LEVELS[q];
-        }
-    }
-    dequantize_row(GGML_TYPE_IQ4_NL, raw, got, 64);
-    check_exact("iq4_nl", got, want, 64);
 }
 
 /* IQ4_XS (136 bytes per 256): fp16 d, a little-endian 16-bit scales_h, scales_l[4], then
@@ -930,7 +913,7 @@ static void test_fp16_rows_match_scalar(void) {
 }
 
 int main(void) {
-    RUN(test_q4_0_block);
+    RUN(test_q4_0_iq4_nl_blocks);
     RUN(test_q4_1_block);
     RUN(test_q5_blocks);
     RUN(test_q8_0_block);
@@ -939,7 +922,6 @@ int main(void) {
     RUN(test_q2_k_block);
     RUN(test_q3_k_block);
     RUN(test_q6_k_block);
-    RUN(test_iq4_nl_block);
     RUN(test_iq4_xs_block);
     RUN(test_float_rows);
     RUN(test_type_table);

@@ -57,17 +57,25 @@ static void test_quantize_roundtrip(void) {
     roundtrip(GGML_TYPE_IQ4_XS, 14.0 / 127 * 1.01 + 1.0 / 32);
 }
 
-static void test_synth_file(void) {
-    char path[] = "/tmp/llmscope-synth-XXXXXX";
+/* Writes SHAPE as TYPE into the temporary file PATH (a mkstemp template, which the caller
+ * removes) and opens it into *F; false after a CHECK. */
+static bool synth_temp(const char *shape, const char *type, uint64_t seed, char *path, gguf_file *f) {
     int fd = mkstemp(path);
     CHECK(fd >= 0);
-    if (fd < 0) return;
+    if (fd < 0) return false;
     close(fd);
     char err[512];
-    int rc = synth_write("smollm2-135m", "q4_k_m", path, 7, NULL, NULL, err, sizeof err);
+    int rc = synth_write(shape, type, path, seed, NULL, NULL, err, sizeof err);
     CHECKF(rc == 0, "synth_write: %s", err);
+    if (rc == 0 && gguf_open(f, path, err, sizeof err) == 0) return true;
+    CHECKF(rc != 0, "reading the synthetic file back: %s", err);
+    return false;
+}
+
+static void test_synth_file(void) {
+    char path[] = "/tmp/llmscope-synth-XXXXXX", err[512];
     gguf_file f;
-    if (rc == 0 && gguf_open(&f, path, err, sizeof err) == 0) {
+    if (synth_temp("smollm2-135m", "q4_k_m", 7, path, &f)) {
         uint32_t n = 0;
         CHECK(gguf_get_u32(&f, "llama.embedding_length", &n) && n == 576);
         CHECK(gguf_get_u32(&f, "llama.block_count", &n) && n == 30);
@@ -91,8 +99,6 @@ static void test_synth_file(void) {
         const gguf_kv *toks = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_VT_STRING);
         CHECK(toks && toks->arr_len == 49152);
         gguf_close(&f);
-    } else if (rc == 0) {
-        CHECKF(0, "reading the synthetic file back: %s", err);
     }
     remove(path);
     CHECK(synth_write("no-such-shape", "q8_0", path, 1, NULL, NULL, err, sizeof err) == -1 &&
@@ -106,16 +112,9 @@ static void test_synth_file(void) {
  * output head (tied: the embedding); Q5_K for ffn_down in the first eighth of the layers
  * (attn_v stays: 9 query heads over 3 KV heads share fewer than 4). The file loads. */
 static void test_synth_iq4_xs_mix(void) {
-    char path[] = "/tmp/llmscope-synth-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    if (fd < 0) return;
-    close(fd);
-    char err[512];
-    int rc = synth_write("smollm2-135m", "iq4_xs", path, 3, NULL, NULL, err, sizeof err);
-    CHECKF(rc == 0, "synth_write: %s", err);
+    char path[] = "/tmp/llmscope-synth-XXXXXX", err[512];
     gguf_file f;
-    if (rc == 0 && gguf_open(&f, path, err, sizeof err) == 0) {
+    if (synth_temp("smollm2-135m", "iq4_xs", 3, path, &f)) {
         static const struct { const char *name; uint32_t type; } want[] = {
             {"token_embd.weight", GGML_TYPE_Q8_0},        {"blk.10.attn_q.weight", GGML_TYPE_IQ4_NL},
             {"blk.10.attn_v.weight", GGML_TYPE_IQ4_NL},   {"blk.10.ffn_up.weight", GGML_TYPE_IQ4_NL},
@@ -130,11 +129,9 @@ static void test_synth_iq4_xs_mix(void) {
         CHECK(gguf_get_u32(&f, "general.file_type", &ft) && ft == 30); /* LLAMA_FTYPE_MOSTLY_IQ4_XS */
         gguf_close(&f);
         model m;
-        rc = model_load(&m, path, err, sizeof err);
+        int rc = model_load(&m, path, err, sizeof err);
         CHECKF(rc == 0, "model_load: %s", err);
         if (rc == 0) model_free(&m);
-    } else if (rc == 0) {
-        CHECKF(0, "reading the synthetic file back: %s", err);
     }
     remove(path);
 }
