@@ -50,10 +50,11 @@ static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_
 }
 
 static int check_type(loader *L, const char *name, const gguf_tensor *t) {
-    if (!ggml_type_supported(t->type))
-        return loader_fail(L, "tensor '%s' has type %s, which llmscope cannot compute with "
-                              "(supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)",
-                           name, ggml_type_name(t->type));
+    if (!ggml_type_supported(t->type)) {
+        char names[256];
+        return loader_fail(L, "tensor '%s' has type %s, which llmscope cannot compute with (supported: %s)", name,
+                           ggml_type_name(t->type), ggml_supported_type_names(names, sizeof names));
+    }
     uint64_t row_bytes;
     if (!ggml_row_bytes(t->type, t->ne[0], &row_bytes))
         return loader_fail(L, "tensor '%s': row length %llu is not a multiple of the %s block size", name,

@@ -53,7 +53,7 @@ static const synth_shape SHAPES[] = {
      .tied = true},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
-static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", NULL};
+static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "iq4_nl", "iq4_xs", NULL};
 
 const char *synth_shape_name(size_t i) { return i < N_SHAPES ? SHAPES[i].name : NULL; }
 
@@ -74,25 +74,32 @@ static uint64_t next_u64(uint64_t *s) {
 }
 static float next_uniform(uint64_t *s) { return (float)(next_u64(s) >> 40) / (float)(1 << 24) * 2.0f - 1.0f; }
 
-static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, int n_layer);
+static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, const synth_shape *s);
 
 /* The storage type of one matrix for a file type. q4_k_m follows llama.cpp's mix: Q6_K
  * for the output head and for attn_v / ffn_down in the first and last eighth of the
- * layers and every third layer between; Q4_K elsewhere. */
-static uint32_t matrix_type(const char *ftype, const char *role, int layer, int n_layer, int64_t cols) {
-    /* K-quants need rows that are a multiple of 256. For other rows (SmolLM2's 576-wide
-     * and Qwen2.5-0.5B's 896-wide matrices, for two) llama.cpp's quantizer falls back to a
-     * 32-block type of about as many bits: Q5_0 where Q4_K was wanted, Q8_0 where Q6_K
-     * was. Real Q4_K_M files of those models are made that way, so synthetic ones are too. */
-    uint32_t t = matrix_type_for(ftype, role, layer, n_layer);
+ * layers and every third layer between; Q4_K elsewhere. iq4_nl and iq4_xs follow its mix
+ * for files made without an importance matrix: Q6_K for the output head, Q5_K for attn_v
+ * where four or more query heads share each KV head and for ffn_down in the first eighth
+ * of the layers; the type itself elsewhere. */
+static uint32_t matrix_type(const char *ftype, const char *role, int layer, const synth_shape *s, int64_t cols) {
+    /* K-quants and IQ4_XS need rows that are a multiple of 256. For other rows (SmolLM2's
+     * 576-wide and Qwen2.5-0.5B's 896-wide matrices, for two) llama.cpp's quantizer falls
+     * back to a 32-block type of about as many bits: Q5_0 where Q4_K was wanted, Q5_1 for
+     * Q5_K, Q8_0 for Q6_K, IQ4_NL for IQ4_XS. Real files of those models are made that
+     * way, so synthetic ones are too. */
+    uint32_t t = matrix_type_for(ftype, role, layer, s);
     if (cols % QK_K) {
         if (t == GGML_TYPE_Q4_K) t = GGML_TYPE_Q5_0;
+        else if (t == GGML_TYPE_Q5_K) t = GGML_TYPE_Q5_1;
         else if (t == GGML_TYPE_Q6_K) t = GGML_TYPE_Q8_0;
+        else if (t == GGML_TYPE_IQ4_XS) t = GGML_TYPE_IQ4_NL;
     }
     return t;
 }
 
-static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, int n_layer) {
+static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, const synth_shape *s) {
+    const int n_layer = s->n_layer;
     if (!strcmp(ftype, "f32")) return GGML_TYPE_F32;
     if (!strcmp(ftype, "f16")) return GGML_TYPE_F16;
     if (!strcmp(ftype, "bf16")) return GGML_TYPE_BF16;
@@ -102,6 +109,13 @@ static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, 
     if (!strcmp(ftype, "q4_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_1;
     if (!strcmp(ftype, "q5_0")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_0;
     if (!strcmp(ftype, "q5_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_1;
+    if (!strcmp(ftype, "iq4_nl") || !strcmp(ftype, "iq4_xs")) {
+        if (!strcmp(role, "output")) return GGML_TYPE_Q6_K;
+        if ((!strcmp(role, "attn_v") && s->n_head >= 4 * s->n_head_kv) ||
+            (!strcmp(role, "ffn_down") && layer < n_layer / 8))
+            return GGML_TYPE_Q5_K;
+        return !strcmp(ftype, "iq4_nl") ? GGML_TYPE_IQ4_NL : GGML_TYPE_IQ4_XS;
+    }
     /* q4_k_m */
     if (!strcmp(role, "output")) return GGML_TYPE_Q6_K;
     if (!strcmp(role, "attn_v") || !strcmp(role, "ffn_down")) {
@@ -121,6 +135,8 @@ static uint32_t file_type_id(const char *t) {
     if (!strcmp(t, "q5_1")) return 9;
     if (!strcmp(t, "q8_0")) return 7;
     if (!strcmp(t, "q4_k_m")) return 15;
+    if (!strcmp(t, "iq4_nl")) return 25;
+    if (!strcmp(t, "iq4_xs")) return 30;
     return 32; /* bf16 */
 }
 
@@ -268,7 +284,7 @@ static void plan_tensor(void *arg, const char *name, const tensor_spec *spec, in
     role_of(spec->name, role, sizeof role);
     if (!strcmp(role, "token_embd") && s->tied) snprintf(role, sizeof role, "output");
     uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
-    uint32_t type = spec->matrix ? matrix_type(c->ftype, role, layer, s->n_layer, cols) : GGML_TYPE_F32;
+    uint32_t type = spec->matrix ? matrix_type(c->ftype, role, layer, s, cols) : GGML_TYPE_F32;
     /* norms, scales and frequency factors 1, biases 0 */
     float value = strstr(spec->name, ".bias") ? 0.0f : 1.0f;
     c->plan[c->n++] = (planned){gguf_writer_add_tensor(c->w, name, type, spec->matrix ? 2 : 1, ne), type, !spec->matrix,

@@ -311,11 +311,13 @@ static void test_batch(void) {
                     att_golden, hid_golden, overlap_min);
         /* Against the golden: exact references within 1e-3 of the range; llama.cpp's
          * quantized-activation products (see test_golden_cpu.c) within 5e-2 of it and at
-         * least 9 of 10 top ids shared. */
+         * least 9 of 10 top ids shared (8 for IQ4_XS, whose crowded 9th to 11th logits
+         * test_golden_cpu.c measures). */
         double gtol = (fx.exact ? 1e-3 : 5e-2) * fx.range;
+        const int min_overlap = fx.exact ? 10 : ends_with(current_model, "-iq4_xs") ? 8 : 9;
         CHECKF(lse_golden <= gtol, "log-sum-exp differs from the golden by %g (> %g)", lse_golden, gtol);
         CHECKF(last_golden <= gtol, "last logits differ from the golden by %g (> %g)", last_golden, gtol);
-        CHECKF(overlap_min >= (fx.exact ? 10 : 9), "top-10 shares only %d ids with the golden", overlap_min);
+        CHECKF(overlap_min >= min_overlap, "top-10 shares only %d ids with the golden", overlap_min);
         if (fx.exact) CHECKF(top1_miss == 0, "top-1 differs from the golden at %d positions", top1_miss);
         if (fx.hf) {
             CHECKF(att_golden <= 1e-4, "attention differs from the golden by %g", att_golden);
@@ -866,7 +868,8 @@ int main(void) {
         }
     }
     static const char *long_models[] = {"llama-k-tiny-q4_k_m", "llama-k-tiny-q5_k_m", "llama-k-tiny-q6_k",
-                                        "llama-k-tiny-q8_0", "llama-k-tiny-q4_0", "llama-k-tiny-bf16",
+                                        "llama-k-tiny-q8_0", "llama-k-tiny-q4_0", "llama-k-tiny-iq4_nl",
+                                        "llama-k-tiny-iq4_xs", "llama-k-tiny-bf16",
                                         "llama-k-tiny-f16", "qwen2-tiny-f16", "qwen3-tiny-f16",
                                         "gpt2-tiny-f16", "stories260K", "gemma2-tiny-f16", "gemma3-tiny-f16",
                                         "gemma4-tiny-f16", "phi3-tiny-f16"};
