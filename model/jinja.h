@@ -20,7 +20,8 @@
  *                none in either case, lists, tuples, dicts); attribute, item and slice
  *                access; calls with keyword arguments; + - * / // % ** ~; comparisons
  *                == != < <= > >= (chained), in, not in; and, or, not; is [not] TEST;
- *                | FILTER; inline if / else.
+ *                | FILTER; inline if / else; "%" string formatting (%s %r %d %i %f %e %g
+ *                %x %o %c, flags, width, precision, %(key)s).
  *   Filters      abs, attr, capitalize, count, default (d), dictsort, e (escape), first,
  *                float, indent, int, items, join, last, length, list, lower, map, max,
  *                min, reject, rejectattr, replace, reverse, round, safe, select,
@@ -37,8 +38,7 @@
  *   Globals      dict, namespace, raise_exception, range (at most 100000 items, as the
  *                sandbox allows), strftime_now (a pinned time, or now).
  *
- * Not supported: extends, block, include, import, recursive loops, "%" string
- * formatting, str.format. Case mapping (upper, lower, title) is per code point (so "ß"
+ * Not supported: extends, block, include, import, recursive loops, str.format. Case mapping (upper, lower, title) is per code point (so "ß"
  * stays "ß", where Python writes "SS").
  *
  * Values behave as in Python: strings are indexed and measured in code points, integers

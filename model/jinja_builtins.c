@@ -130,7 +130,9 @@ static const jstr *need_str(jinja_ctx *c, int line, jv v, const char *what) {
 
 /* ---------------------------------------------------------------- strings ---- */
 
-typedef enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE } case_mode;
+/* CASE_TITLE is str.title() (title case after any uncased character); CASE_WORDS is
+ * jinja2's title filter (upper case after "-", whitespace or an opening bracket). */
+typedef enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_WORDS, CASE_CAPITALIZE } case_mode;
 
 static bool is_cased(uint32_t cp) {
     if (cp >= 0xD800 && cp <= 0xDFFF) return false;
@@ -141,7 +143,7 @@ static bool is_cased(uint32_t cp) {
 /* Case mapping, code point by code point; tags follow the code points. */
 static const jstr *map_case(jinja_ctx *c, const jstr *s, case_mode mode) {
     jbuf b = {0};
-    bool prev_cased = false;
+    bool prev_cased = false, word_start = true;
     size_t t = 0, cp_index = 0;
     for (size_t i = 0; i < s->len; cp_index++) {
         size_t next;
@@ -155,6 +157,12 @@ static const jstr *map_case(jinja_ctx *c, const jstr *s, case_mode mode) {
                 out = (uint32_t)(prev_cased ? utf8proc_tolower(x) : utf8proc_totitle(x));
                 prev_cased = is_cased(cp);
                 break;
+            case CASE_WORDS: {
+                bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || py_isspace(cp);
+                out = (uint32_t)(sep ? x : word_start ? utf8proc_toupper(x) : utf8proc_tolower(x));
+                word_start = sep;
+                break;
+            }
             case CASE_CAPITALIZE: out = (uint32_t)(cp_index == 0 ? utf8proc_totitle(x) : utf8proc_tolower(x)); break;
             }
         }
@@ -179,6 +187,7 @@ static bool in_chars(const jstr *chars, uint32_t cp) {
 }
 
 static const jstr *strip(jinja_ctx *c, const jstr *s, const jstr *chars, bool left, bool right) {
+    jwork(c, s->len * (chars ? chars->len + 1 : 1), 0);
     size_t a = 0, b = s->len;
     if (left) {
         while (a < b) {
@@ -201,18 +210,12 @@ static const jstr *strip(jinja_ctx *c, const jstr *s, const jstr *chars, bool le
     return js_sub(c, s, a, b - a);
 }
 
-static const char *find_bytes(const char *h, size_t hn, const char *n, size_t nn) {
-    if (nn == 0) return h;
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (memcmp(h + i, n, nn) == 0) return h + i;
-    return NULL;
+static const char *find_bytes(jinja_ctx *c, const char *h, size_t hn, const char *n, size_t nn) {
+    return jfind(c, h, hn, n, nn, false);
 }
 
-static const char *rfind_bytes(const char *h, size_t hn, const char *n, size_t nn) {
-    if (nn > hn) return NULL;
-    for (size_t i = hn - nn + 1; i-- > 0;)
-        if (memcmp(h + i, n, nn) == 0) return h + i;
-    return NULL;
+static const char *rfind_bytes(jinja_ctx *c, const char *h, size_t hn, const char *n, size_t nn) {
+    return jfind(c, h, hn, n, nn, true);
 }
 
 /* str.split / str.rsplit. SEP NULL: runs of whitespace. MAX < 0: no limit. */
@@ -223,7 +226,7 @@ static jv split(jinja_ctx *c, int line, const jstr *s, const jstr *sep, int64_t 
         if (!from_right) {
             size_t at = 0;
             for (int64_t k = 0; max < 0 || k < max; k++) {
-                const char *hit = find_bytes(s->s + at, s->len - at, sep->s, sep->len);
+                const char *hit = find_bytes(c, s->s + at, s->len - at, sep->s, sep->len);
                 if (!hit) break;
                 size_t pos = (size_t)(hit - s->s);
                 jstep(c, line);
@@ -236,7 +239,7 @@ static jv split(jinja_ctx *c, int line, const jstr *s, const jstr *sep, int64_t 
         size_t end = s->len;
         jlist *rev = jl_new(c, 0);
         for (int64_t k = 0; max < 0 || k < max; k++) {
-            const char *hit = rfind_bytes(s->s, end, sep->s, sep->len);
+            const char *hit = rfind_bytes(c, s->s, end, sep->s, sep->len);
             if (!hit) break;
             size_t pos = (size_t)(hit - s->s);
             jstep(c, line);
@@ -248,24 +251,31 @@ static jv split(jinja_ctx *c, int line, const jstr *s, const jstr *sep, int64_t 
         return jv_list(out);
     }
     /* whitespace: words; with a limit, the rest is kept as it is (from_right: mirrored) */
-    size_t n = s->len;
-    size_t *starts = jalloc(c, (n + 1) * sizeof *starts), *ends = jalloc(c, (n + 1) * sizeof *ends), k = 0;
+    size_t n = s->len, k = 0;
+    jwork(c, n, 0);
+    for (size_t i = 0; i < n;) { /* count the words first */
+        size_t next;
+        if (py_isspace(u8_decode(s->s, n, i, &next))) { i = next; continue; }
+        k++;
+        while (i < n && !py_isspace(u8_decode(s->s, n, i, &next))) i = next;
+    }
+    bool limited = max >= 0 && (size_t)max < k;
+    size_t first = limited && from_right ? k - (size_t)max : 0; /* rsplit: words before it are one */
+    size_t w = 0;
     for (size_t i = 0; i < n;) {
         size_t next;
         if (py_isspace(u8_decode(s->s, n, i, &next))) { i = next; continue; }
-        starts[k] = i;
+        size_t start = i;
         while (i < n && !py_isspace(u8_decode(s->s, n, i, &next))) i = next;
-        ends[k++] = i;
-    }
-    if (max < 0 || (size_t)max + 1 >= k) {
-        for (size_t w = 0; w < k; w++) jl_push(c, out, jv_str(js_sub(c, s, starts[w], ends[w] - starts[w])));
-    } else if (!from_right) {
-        for (size_t w = 0; w < (size_t)max; w++) jl_push(c, out, jv_str(js_sub(c, s, starts[w], ends[w] - starts[w])));
-        jl_push(c, out, jv_str(js_sub(c, s, starts[max], n - starts[max])));
-    } else {
-        size_t first = k - (size_t)max;
-        jl_push(c, out, jv_str(js_sub(c, s, 0, ends[first - 1])));
-        for (size_t w = first; w < k; w++) jl_push(c, out, jv_str(js_sub(c, s, starts[w], ends[w] - starts[w])));
+        if (limited && !from_right && w == (size_t)max) { /* split: the rest from here */
+            jl_push(c, out, jv_str(js_sub(c, s, start, n - start)));
+            break;
+        }
+        if (limited && from_right && w + 1 == first) /* rsplit: everything up to here */
+            jl_push(c, out, jv_str(js_sub(c, s, 0, i)));
+        else if (!limited || !from_right || w >= first)
+            jl_push(c, out, jv_str(js_sub(c, s, start, i - start)));
+        w++;
     }
     return jv_list(out);
 }
@@ -287,7 +297,7 @@ static const jstr *replace(jinja_ctx *c, int line, const jstr *s, const jstr *ol
         return jb_finish(c, &b);
     }
     while (count < 0 || done < count) {
-        const char *hit = find_bytes(s->s + at, s->len - at, old->s, old->len);
+        const char *hit = find_bytes(c, s->s + at, s->len - at, old->s, old->len);
         if (!hit) break;
         size_t pos = (size_t)(hit - s->s);
         jstep(c, line);
@@ -321,15 +331,15 @@ static jv join(jinja_ctx *c, int line, jv items, const jstr *sep, const jstr *at
 }
 
 /* Python's find/rfind/count on code points. */
-static int64_t cp_index_of(const jstr *s, const char *at) {
-    return at ? (int64_t)u8_count(s->s, (size_t)(at - s->s)) : -1;
+static int64_t cp_index_of(jinja_ctx *c, const jstr *s, const char *at) {
+    return at ? (int64_t)u8_count(c, s->s, (size_t)(at - s->s)) : -1;
 }
 
-static int64_t count_sub(const jstr *s, const jstr *sub) {
-    if (sub->len == 0) return (int64_t)u8_count(s->s, s->len) + 1;
+static int64_t count_sub(jinja_ctx *c, const jstr *s, const jstr *sub) {
+    if (sub->len == 0) return (int64_t)u8_count(c, s->s, s->len) + 1;
     int64_t n = 0;
     for (size_t at = 0;;) {
-        const char *hit = find_bytes(s->s + at, s->len - at, sub->s, sub->len);
+        const char *hit = find_bytes(c, s->s + at, s->len - at, sub->s, sub->len);
         if (!hit) return n;
         n++;
         at = (size_t)(hit - s->s) + sub->len;
@@ -382,6 +392,100 @@ static bool affix(jinja_ctx *c, int line, const jstr *s, jv what, bool end) {
     return memcmp(s->s + (end ? s->len - p->len : 0), p->s, p->len) == 0;
 }
 
+/* Python's "FORMAT" % ARGS: %s %r %d %i %f %e %g %x %o %c %%, with flags, width,
+ * precision and %(name)s keys. */
+static void pad_to(jinja_ctx *c, jbuf *b, size_t have, int64_t width) {
+    for (int64_t i = (int64_t)have; i < width; i++) jb_put(c, b, " ", 1);
+}
+
+jv jformat_percent(jinja_ctx *c, int line, const jstr *fmt, jv args) {
+    bool tuple = args.t == JV_LIST && args.u.l->tuple, mapping = args.t == JV_DICT;
+    size_t next = 0, n_args = tuple ? args.u.l->n : 1;
+    jbuf b = {0};
+    for (size_t i = 0; i < fmt->len; i++) {
+        if (fmt->s[i] != '%') {
+            size_t start = i;
+            while (i < fmt->len && fmt->s[i] != '%') i++;
+            jb_put_sub(c, &b, fmt, start, i - start);
+            i--;
+            continue;
+        }
+        if (++i >= fmt->len) jfail(c, line, "incomplete format");
+        jv v;
+        bool have_v = false;
+        if (fmt->s[i] == '(') {
+            size_t k = i + 1;
+            while (k < fmt->len && fmt->s[k] != ')') k++;
+            if (k >= fmt->len || !mapping) jfail(c, line, "format requires a mapping");
+            jv *found = jd_find_str(c, args.u.d, fmt->s + i + 1, k - i - 1);
+            if (!found) jfail(c, line, "format key '%.*s' not found", (int)(k - i - 1), fmt->s + i + 1);
+            v = *found;
+            have_v = true;
+            i = k + 1;
+        }
+        char flags[8] = "";
+        size_t nf = 0;
+        while (i < fmt->len && strchr("-+ 0#", fmt->s[i]) && nf < 6) flags[nf++] = fmt->s[i++];
+        int64_t width = 0, prec = -1;
+        while (i < fmt->len && fmt->s[i] >= '0' && fmt->s[i] <= '9' && width < 1000) width = width * 10 + (fmt->s[i++] - '0');
+        if (i < fmt->len && fmt->s[i] == '.') {
+            prec = 0;
+            i++;
+            while (i < fmt->len && fmt->s[i] >= '0' && fmt->s[i] <= '9' && prec < 1000) prec = prec * 10 + (fmt->s[i++] - '0');
+        }
+        if (i >= fmt->len) jfail(c, line, "incomplete format");
+        char type = fmt->s[i];
+        if (type == '%') {
+            jb_put(c, &b, "%", 1);
+            continue;
+        }
+        if (!have_v) {
+            if (next >= n_args) jfail(c, line, "not enough arguments for format string");
+            v = tuple ? args.u.l->v[next] : args;
+            next++;
+        }
+        char spec[32], out[512];
+        if (type == 's' || type == 'r' || type == 'a') {
+            jbuf tmp = {0};
+            if (type == 's') jv_write(c, &tmp, v);
+            else jv_write_repr(c, &tmp, v);
+            const jstr *str = jb_finish(c, &tmp);
+            size_t len = str->len;
+            if (prec >= 0) len = u8_offset(c, str->s, str->len, (size_t)prec);
+            size_t cps = u8_count(c, str->s, len);
+            bool left = strchr(flags, '-') != NULL;
+            if (!left) pad_to(c, &b, cps, width);
+            jb_put_sub(c, &b, str, 0, len);
+            if (left) pad_to(c, &b, cps, width);
+            continue;
+        }
+        if (!strchr("diuoxXeEfFgGc", type)) jfail(c, line, "unsupported format character '%c'", type);
+        jv_need(c, line, v);
+        bool num = v.t == JV_INT || v.t == JV_BOOL || v.t == JV_FLOAT;
+        if (!num) jfail(c, line, "%%%c format: a number is required, not %s", type, jv_type_name(v));
+        double d = v.t == JV_FLOAT ? v.u.f : (double)(v.t == JV_INT ? v.u.i : v.u.b);
+        long long iv = v.t == JV_FLOAT ? (long long)v.u.f : v.t == JV_INT ? v.u.i : v.u.b;
+        if (type == 'c') {
+            u8_encode(c, &b, (uint32_t)iv);
+            continue;
+        }
+        bool integer = strchr("diuoxX", type) != NULL;
+        snprintf(spec, sizeof spec, "%%%s%s%s%s%s%c", flags, width ? "*" : "", prec >= 0 ? ".*" : "",
+                 integer ? "ll" : "", "", type == 'u' || type == 'i' ? 'd' : type);
+        if (integer && width && prec >= 0) snprintf(out, sizeof out, spec, (int)width, (int)prec, iv);
+        else if (integer && width) snprintf(out, sizeof out, spec, (int)width, iv);
+        else if (integer && prec >= 0) snprintf(out, sizeof out, spec, (int)prec, iv);
+        else if (integer) snprintf(out, sizeof out, spec, iv);
+        else if (width && prec >= 0) snprintf(out, sizeof out, spec, (int)width, (int)prec, d);
+        else if (width) snprintf(out, sizeof out, spec, (int)width, d);
+        else if (prec >= 0) snprintf(out, sizeof out, spec, (int)prec, d);
+        else snprintf(out, sizeof out, spec, d);
+        jb_puts(c, &b, out);
+    }
+    if (!mapping && next < n_args) jfail(c, line, "not all arguments converted during string formatting");
+    return jv_str(jb_finish(c, &b));
+}
+
 /* ---------------------------------------------------------------- methods ---- */
 
 jv jmethod_get(jinja_ctx *c, jv v, const char *name) {
@@ -401,6 +505,7 @@ jv jmethod_get(jinja_ctx *c, jv v, const char *name) {
 }
 
 static jv dict_items(jinja_ctx *c, const jdict *d) {
+    jwork(c, 0, d->n);
     jlist *l = jl_new(c, d->n);
     for (size_t i = 0; i < d->n; i++) {
         jlist *pair = jl_new(c, 2);
@@ -439,9 +544,9 @@ static jv str_method(jinja_ctx *c, int id, const jstr *s, const jargs *a) {
     case M_FIND: case M_RFIND: case M_COUNT: {
         const jstr *sub = arg_str(c, a, 0, "sub", what);
         if (!sub) jfail(c, line, "%s needs a string", what);
-        if (id == M_COUNT) return jv_int(count_sub(s, sub));
-        const char *at = id == M_FIND ? find_bytes(s->s, s->len, sub->s, sub->len) : rfind_bytes(s->s, s->len, sub->s, sub->len);
-        return jv_int(cp_index_of(s, at));
+        if (id == M_COUNT) return jv_int(count_sub(c, s, sub));
+        const char *at = id == M_FIND ? find_bytes(c, s->s, s->len, sub->s, sub->len) : rfind_bytes(c, s->s, s->len, sub->s, sub->len);
+        return jv_int(cp_index_of(c, s, at));
     }
     case M_JOIN: {
         const jv *items = arg(a, 0, NULL);
@@ -596,7 +701,7 @@ static bool same_as(jinja_ctx *c, jv a, jv b) {
     switch (a.t) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_BOOL: case JV_INT: case JV_FLOAT: return jv_equal(c, a, b);
-    case JV_STR: return a.u.s == b.u.s;
+    case JV_STR: return jv_equal(c, a, b); /* Python interns equal literals: "a" is "a" */
     case JV_LIST: return a.u.l == b.u.l;
     case JV_DICT: case JV_NS: return a.u.d == b.u.d;
     default: return jv_equal(c, a, b);
@@ -648,7 +753,7 @@ bool jtest_apply(jinja_ctx *c, int id, jv in, const jargs *a) {
     default: { /* in */
         if (other->t == JV_STR) {
             const jstr *h = other->u.s, *n = need_str(c, line, in, "'in <string>'");
-            return find_bytes(h->s, h->len, n->s, n->len) != NULL;
+            return find_bytes(c, h->s, h->len, n->s, n->len) != NULL;
         }
         jlist *items = jiterate(c, line, *other);
         for (size_t i = 0; i < items->n; i++)
@@ -663,7 +768,7 @@ bool jtest_apply(jinja_ctx *c, int id, jv in, const jargs *a) {
 static int64_t length_of(jinja_ctx *c, int line, jv v) {
     switch (v.t) {
     case JV_UNDEF: return 0;
-    case JV_STR: return (int64_t)u8_count(v.u.s->s, v.u.s->len);
+    case JV_STR: return (int64_t)u8_count(c, v.u.s->s, v.u.s->len);
     case JV_LIST: return (int64_t)v.u.l->n;
     case JV_DICT: case JV_NS: return (int64_t)v.u.d->n;
     default: jfail(c, line, "object of type '%s' has no len()", jv_type_name(v));
@@ -1036,7 +1141,7 @@ jv jfilter_apply(jinja_ctx *c, int id, jv in, const jargs *a) {
     }
     case F_UPPER: return jv_str(map_case(c, jv_to_str(c, in), CASE_UPPER));
     case F_LOWER: return jv_str(map_case(c, jv_to_str(c, in), CASE_LOWER));
-    case F_TITLE: return jv_str(map_case(c, jv_to_str(c, in), CASE_TITLE));
+    case F_TITLE: return jv_str(map_case(c, jv_to_str(c, in), CASE_WORDS));
     case F_CAPITALIZE: return jv_str(map_case(c, jv_to_str(c, in), CASE_CAPITALIZE));
     case F_TOJSON: return tojson(c, in, a);
     case F_ITEMS:

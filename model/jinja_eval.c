@@ -36,6 +36,7 @@ static jv *frame_local(jframe *f, const char *name) {
 }
 
 static void frame_set(jinja_ctx *c, jframe *f, const char *name, jv v) {
+    jwork(c, 0, f->n);
     jv *old = frame_local(f, name);
     if (old) {
         *old = v;
@@ -49,8 +50,9 @@ static void frame_set(jinja_ctx *c, jframe *f, const char *name, jv v) {
     f->vars[f->n++] = (jvar){name, v};
 }
 
-static jv lookup(jframe *f, const char *name) {
+static jv lookup(jinja_ctx *c, jframe *f, const char *name) {
     for (; f; f = f->parent) {
+        jwork(c, 0, f->n);
         jv *v = frame_local(f, name);
         if (v) return *v;
     }
@@ -68,8 +70,8 @@ static jv loop_attr(jinja_ctx *c, const jloop *l, const char *name) {
     if (!strcmp(name, "first")) return jv_bool(i == 0);
     if (!strcmp(name, "last")) return jv_bool(i + 1 == n);
     if (!strcmp(name, "length")) return jv_int((int64_t)n);
-    if (!strcmp(name, "depth")) return jv_int(l->depth);
-    if (!strcmp(name, "depth0")) return jv_int(l->depth - 1);
+    if (!strcmp(name, "depth")) return jv_int(1); /* nesting counts only in recursive loops */
+    if (!strcmp(name, "depth0")) return jv_int(0);
     if (!strcmp(name, "previtem")) return i > 0 ? l->items->v[i - 1] : jv_undef("previtem", JU_ATTR);
     if (!strcmp(name, "nextitem")) return i + 1 < n ? l->items->v[i + 1] : jv_undef("nextitem", JU_ATTR);
     jv loop = {JV_LOOP, 0, {.loop = (jloop *)l}};
@@ -83,11 +85,11 @@ jv jgetattr(jinja_ctx *c, int line, jv obj, const char *name) {
         /* a dict's own methods come first, as Python's getattr finds them */
         jv m = jmethod_get(c, obj, name);
         if (m.t != JV_UNDEF) return m;
-        jv *v = jd_find_str(obj.u.d, name, strlen(name));
+        jv *v = jd_find_str(c, obj.u.d, name, strlen(name));
         return v ? *v : jv_undef(name, JU_ATTR);
     }
     case JV_NS: {
-        jv *v = jd_find_str(obj.u.d, name, strlen(name));
+        jv *v = jd_find_str(c, obj.u.d, name, strlen(name));
         return v ? *v : jv_undef(name, JU_ATTR);
     }
     case JV_LOOP: return loop_attr(c, obj.u.loop, name);
@@ -123,9 +125,9 @@ jv jgetitem(jinja_ctx *c, int line, jv obj, jv key) {
     case JV_STR:
         if (int_key) {
             const jstr *s = obj.u.s;
-            int64_t i = seq_index(key, u8_count(s->s, s->len));
+            int64_t i = seq_index(key, u8_count(c, s->s, s->len));
             if (i < 0) return jv_undef(NULL, JU_ITEM);
-            size_t off = u8_offset(s->s, s->len, (size_t)i);
+            size_t off = u8_offset(c, s->s, s->len, (size_t)i);
             return jv_str(js_sub(c, s, off, u8_next(s->s, s->len, off) - off));
         }
         break;
@@ -148,12 +150,14 @@ jlist *jiterate(jinja_ctx *c, int line, jv v) {
     case JV_UNDEF: return jl_new(c, 0);
     case JV_LIST: return v.u.l;
     case JV_DICT: case JV_NS: {
+        jwork(c, 0, v.u.d->n);
         jlist *l = jl_new(c, v.u.d->n);
         for (size_t i = 0; i < v.u.d->n; i++) jl_push(c, l, v.u.d->k[i]);
         return l;
     }
     case JV_STR: {
         const jstr *s = v.u.s;
+        jwork(c, 0, s->len);
         jlist *l = jl_new(c, 0);
         for (size_t i = 0; i < s->len;) {
             size_t next = u8_next(s->s, s->len, i);
@@ -210,15 +214,16 @@ static jv do_slice(jinja_ctx *c, int line, jv obj, jv start, jv stop, jv step) {
     }
     if (obj.t != JV_STR) jfail(c, line, "'%s' object is not subscriptable", jv_type_name(obj));
     const jstr *str = obj.u.s;
-    size_t n = u8_count(str->s, str->len);
+    size_t n = u8_count(c, str->s, str->len);
     slice_ix s = slice_indices(c, line, start, stop, step, n);
     if (s.step == 1) {
         if (s.stop <= s.start) return jv_str(js_sub(c, str, 0, 0));
-        size_t a = u8_offset(str->s, str->len, (size_t)s.start);
-        size_t b = u8_offset(str->s, str->len, (size_t)s.stop);
+        size_t a = u8_offset(c, str->s, str->len, (size_t)s.start);
+        size_t b = u8_offset(c, str->s, str->len, (size_t)s.stop);
         return jv_str(js_sub(c, str, a, b - a));
     }
     /* any other step: code point by code point (offsets first, so this is linear) */
+    jwork(c, 0, n);
     size_t *off = jalloc(c, (n + 1) * sizeof *off);
     for (size_t i = 0, k = 0; k <= n; k++) {
         off[k] = i;
@@ -241,10 +246,8 @@ static bool contains(jinja_ctx *c, int line, jv container, jv item) {
         if (item.t != JV_STR)
             jfail(c, line, "'in <string>' requires string as left operand, not %s", jv_type_name(item));
         const jstr *h = container.u.s, *n = item.u.s;
-        if (n->len == 0) return true;
-        for (size_t i = 0; i + n->len <= h->len; i++)
-            if (memcmp(h->s + i, n->s, n->len) == 0) return true;
-        return false;
+        jwork(c, h->len, 0);
+        return jfind(c, h->s, h->len, n->s, n->len, false) != NULL;
     }
     case JV_LIST:
         for (size_t i = 0; i < container.u.l->n; i++)
@@ -256,7 +259,7 @@ static bool contains(jinja_ctx *c, int line, jv container, jv item) {
 }
 
 static bool is_num(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL; }
-static int64_t as_int(jv v) { return v.t == JV_INT ? v.u.i : v.u.b; }
+static int64_t as_int(jv v) { return v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : 0; }
 static double as_dbl(jv v) { return v.t == JV_FLOAT ? v.u.f : (double)as_int(v); }
 
 static const char *OP_NAMES[] = {"+", "-", "*", "/", "//", "%", "**", "~"};
@@ -373,7 +376,7 @@ static jv arith(jinja_ctx *c, int line, jbinop op, jv a, jv b) {
         return repeat(c, line, a, as_int(b));
     if (op == OP_MUL && (b.t == JV_STR || b.t == JV_LIST) && (a.t == JV_INT || a.t == JV_BOOL))
         return repeat(c, line, b, as_int(a));
-    if (op == OP_MOD && a.t == JV_STR) jfail(c, line, "'%%' string formatting is not supported");
+    if (op == OP_MOD && a.t == JV_STR) return jformat_percent(c, line, a.u.s, b);
     bad_operands(c, line, op, a, b);
 }
 
@@ -486,7 +489,7 @@ static jv eval_dict(jinja_ctx *c, jframe *f, const jnode *n) {
 static jv eval_inner(jinja_ctx *c, jframe *f, const jnode *n) {
     switch (n->kind) {
     case E_CONST: return n->value;
-    case E_NAME: return lookup(f, n->name);
+    case E_NAME: return lookup(c, f, n->name);
     case E_LIST: case E_TUPLE: {
         jlist *l = jl_new(c, n->n_kid);
         l->tuple = n->kind == E_TUPLE;
@@ -563,7 +566,7 @@ static void assign(jinja_ctx *c, jframe *f, const jnode *target, jv v) {
     if (target->kind == E_NAME) {
         frame_set(c, f, target->name, v);
     } else if (target->kind == E_ATTR) {
-        jv ns = lookup(f, target->kid[0]->name);
+        jv ns = lookup(c, f, target->kid[0]->name);
         if (ns.t != JV_NS) jfail(c, target->line, "cannot assign attribute on non-namespace object");
         jd_set(c, ns.u.d, jv_str(js_cstr(c, target->name)), v);
     } else {
@@ -573,11 +576,6 @@ static void assign(jinja_ctx *c, jframe *f, const jnode *target, jv v) {
                   items->n > target->n_kid ? "too many" : "not enough", target->n_kid, items->n);
         for (uint32_t i = 0; i < target->n_kid; i++) assign(c, f, target->kid[i], items->v[i]);
     }
-}
-
-static int loop_depth(jframe *f) {
-    jv outer = lookup(f, "loop");
-    return outer.t == JV_LOOP ? outer.u.loop->depth + 1 : 1;
 }
 
 static flow exec_for(jinja_ctx *c, jframe *f, const jnode *n) {
@@ -593,7 +591,7 @@ static flow exec_for(jinja_ctx *c, jframe *f, const jnode *n) {
     }
     if (items->n == 0) return n->kid[4] ? exec(c, f, n->kid[4]) : FLOW_NORMAL;
     jloop *loop = jalloc(c, sizeof *loop);
-    *loop = (jloop){items, 0, loop_depth(f)};
+    *loop = (jloop){items, 0};
     for (size_t i = 0; i < items->n; i++) {
         body->n = 0; /* a fresh scope for each iteration */
         loop->i = i;

@@ -110,7 +110,6 @@ typedef struct jmethod {
 typedef struct jloop {
     jlist *items;
     size_t i;
-    int depth;
 } jloop;
 
 static inline jv jv_undef(const char *name, ju_kind k) { jv v = {JV_UNDEF, (uint8_t)k, {.undef = name}}; return v; }
@@ -171,6 +170,12 @@ static inline void jstep(jinja_ctx *c, int line) {
         jfail(c, line, "the template ran more than %llu steps (an endless loop?)",
               (unsigned long long)c->lim.max_steps);
 }
+/* Work inside one step (bytes copied or scanned, items looked through) counts too, so
+ * that no single step can take long: one step per 256 bytes, per 4 items. */
+static inline void jwork(jinja_ctx *c, uint64_t bytes, uint64_t items) {
+    c->steps += (bytes >> 8) + (items >> 2);
+    if (c->steps > c->lim.max_steps) jstep(c, 0);
+}
 
 /* ---- strings (jinja_value.c) ---- */
 
@@ -181,6 +186,8 @@ const jstr *js_sub(jinja_ctx *c, const jstr *s, size_t off, size_t n); /* shares
  * the whole of it tagged as SRC's first tag, if SRC has one. */
 const jstr *js_derived(jinja_ctx *c, const jstr *result, const jstr *src);
 bool js_eq(const jstr *a, const char *lit);
+/* The first (LAST: the last) occurrence of N (NN bytes) in H (HN bytes), or NULL. */
+const char *jfind(jinja_ctx *c, const char *h, size_t hn, const char *n, size_t nn, bool last);
 
 void jb_put(jinja_ctx *c, jbuf *b, const char *s, size_t n);
 void jb_puts(jinja_ctx *c, jbuf *b, const char *s);
@@ -193,8 +200,8 @@ const jstr *jb_finish(jinja_ctx *c, jbuf *b);
 
 /* UTF-8 as Python's str sees it: one code point per valid sequence, one per stray byte. */
 size_t u8_next(const char *s, size_t len, size_t i);
-size_t u8_count(const char *s, size_t len);
-size_t u8_offset(const char *s, size_t len, size_t cp); /* byte offset of code point CP */
+size_t u8_count(jinja_ctx *c, const char *s, size_t len);
+size_t u8_offset(jinja_ctx *c, const char *s, size_t len, size_t cp); /* byte offset of code point CP */
 uint32_t u8_decode(const char *s, size_t len, size_t i, size_t *next); /* stray byte: 0xDC80+b */
 void u8_encode(jinja_ctx *c, jbuf *b, uint32_t cp);
 bool py_isspace(uint32_t cp); /* str.isspace() */
@@ -205,7 +212,7 @@ jlist *jl_new(jinja_ctx *c, size_t cap);
 void jl_push(jinja_ctx *c, jlist *l, jv v);
 jdict *jd_new(jinja_ctx *c);
 jv *jd_find(jinja_ctx *c, const jdict *d, jv key);
-jv *jd_find_str(const jdict *d, const char *key, size_t len);
+jv *jd_find_str(jinja_ctx *c, const jdict *d, const char *key, size_t len);
 void jd_set(jinja_ctx *c, jdict *d, jv key, jv val);
 
 const char *jv_type_name(jv v); /* Python's: str, int, list, dict, NoneType, ... */
@@ -324,6 +331,8 @@ typedef struct jargs {
 jv jfilter_apply(jinja_ctx *c, int id, jv in, const jargs *a);
 bool jtest_apply(jinja_ctx *c, int id, jv in, const jargs *a);
 jv jfunc_call(jinja_ctx *c, int id, const jargs *a);
+/* Python's FORMAT % ARGS. */
+jv jformat_percent(jinja_ctx *c, int line, const jstr *fmt, jv args);
 /* The method NAME of V bound to it, or an undefined value if V has none. */
 jv jmethod_get(jinja_ctx *c, jv v, const char *name);
 jv jmethod_call(jinja_ctx *c, const jmethod *m, const jargs *a);

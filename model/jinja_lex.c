@@ -254,7 +254,7 @@ static char lex_tag(lexer *L, bool block) {
             if (!op) lex_fail(L, "unexpected character '%c' in a tag", c);
             size_t k = strlen(op);
             if (k == 1 && strchr("([{", *op)) {
-                if (depth == (int)sizeof stack) lex_fail(L, "brackets nested too deeply");
+                if (depth == (int)sizeof stack) lex_fail(L, "brackets nest deeper than %d levels", (int)sizeof stack);
                 stack[depth++] = *op == '(' ? ')' : *op == '[' ? ']' : '}';
             } else if (k == 1 && strchr(")]}", *op)) {
                 if (depth == 0 || stack[depth - 1] != *op) lex_fail(L, "unexpected '%c'", *op);

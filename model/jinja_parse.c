@@ -579,6 +579,7 @@ static jnode *parse_tuple(parser *P, bool with_condexpr, bool explicit_parens) {
     int line = cur(P)->line;
     kids k = {0};
     bool tuple = false;
+    if (explicit_parens && is_op(P, ")")) return mk_kids(P, E_TUPLE, line, &k, false); /* () */
     for (;;) {
         if (k.n && is_tuple_end(P)) break;
         kid_push(P, &k, with_condexpr ? parse_expression(P) : parse_or(P), NULL);

@@ -97,6 +97,7 @@ void jfail(jinja_ctx *c, int line, const char *fmt, ...) {
 }
 
 void jraise(jinja_ctx *c, const char *msg, size_t len) {
+    if (len == 0) msg = "the template raised an error without a message", len = strlen(msg);
     if (c->err && c->errlen) {
         if (len >= c->errlen) len = c->errlen - 1;
         memcpy(c->err, msg, len);
@@ -141,13 +142,15 @@ size_t u8_next(const char *s, size_t len, size_t i) {
     return i + (n ? n : 1);
 }
 
-size_t u8_count(const char *s, size_t len) {
+size_t u8_count(jinja_ctx *c, const char *s, size_t len) {
+    jwork(c, len, 0);
     size_t n = 0;
     for (size_t i = 0; i < len; i = u8_next(s, len, i)) n++;
     return n;
 }
 
-size_t u8_offset(const char *s, size_t len, size_t cp) {
+size_t u8_offset(jinja_ctx *c, const char *s, size_t len, size_t cp) {
+    jwork(c, cp, 0);
     size_t i = 0;
     while (cp-- > 0 && i < len) i = u8_next(s, len, i);
     return i;
@@ -255,6 +258,19 @@ const jstr *js_derived(jinja_ctx *c, const jstr *result, const jstr *src) {
     return j;
 }
 
+/* A plain search, paid for at its worst case (HN x NN bytes compared) before it starts. */
+const char *jfind(jinja_ctx *c, const char *h, size_t hn, const char *n, size_t nn, bool last) {
+    if (nn == 0) return last ? h + hn : h;
+    if (nn > hn) return NULL;
+    size_t positions = hn - nn + 1;
+    jwork(c, (uint64_t)positions * nn, 0);
+    for (size_t k = 0; k < positions; k++) {
+        size_t i = last ? positions - 1 - k : k;
+        if (h[i] == n[0] && memcmp(h + i, n, nn) == 0) return h + i;
+    }
+    return NULL;
+}
+
 bool js_eq(const jstr *a, const char *lit) {
     size_t n = strlen(lit);
     return a->len == n && memcmp(a->s, lit, n) == 0;
@@ -264,7 +280,8 @@ bool js_eq(const jstr *a, const char *lit) {
 
 static void jb_reserve(jinja_ctx *c, jbuf *b, size_t n) {
     if (n > c->lim.max_output || b->len > c->lim.max_output - n)
-        jfail(c, 0, "the template wrote more than %zu bytes", c->lim.max_output);
+        jfail(c, 0, "the template's output (or a string it made) is longer than %zu bytes", c->lim.max_output);
+    jwork(c, n, 0);
     if (b->len + n <= b->cap) return;
     size_t cap = b->cap ? b->cap * 2 : 64;
     while (cap < b->len + n) cap *= 2;
@@ -350,7 +367,8 @@ jdict *jd_new(jinja_ctx *c) {
     return d;
 }
 
-jv *jd_find_str(const jdict *d, const char *key, size_t len) {
+jv *jd_find_str(jinja_ctx *c, const jdict *d, const char *key, size_t len) {
+    jwork(c, 0, d->n);
     for (size_t i = 0; i < d->n; i++)
         if (d->k[i].t == JV_STR && d->k[i].u.s->len == len && memcmp(d->k[i].u.s->s, key, len) == 0)
             return &d->v[i];
@@ -358,7 +376,8 @@ jv *jd_find_str(const jdict *d, const char *key, size_t len) {
 }
 
 jv *jd_find(jinja_ctx *c, const jdict *d, jv key) {
-    if (key.t == JV_STR) return jd_find_str(d, key.u.s->s, key.u.s->len);
+    if (key.t == JV_STR) return jd_find_str(c, d, key.u.s->s, key.u.s->len);
+    jwork(c, 0, d->n);
     for (size_t i = 0; i < d->n; i++)
         if (jv_equal(c, d->k[i], key)) return &d->v[i];
     return NULL;
@@ -427,7 +446,18 @@ static double as_double(jv v) {
     return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b ? 1.0 : 0.0;
 }
 
+static bool equal(jinja_ctx *c, jv a, jv b);
+
+/* == on nested values recurses: as deep as a value nests, bounded like everything else */
 bool jv_equal(jinja_ctx *c, jv a, jv b) {
+    if (a.t != JV_LIST && a.t != JV_DICT) return equal(c, a, b);
+    if (++c->depth > c->lim.max_depth) jfail(c, 0, "a value nests deeper than %d levels", c->lim.max_depth);
+    bool r = equal(c, a, b);
+    c->depth--;
+    return r;
+}
+
+static bool equal(jinja_ctx *c, jv a, jv b) {
     if (is_number(a) && is_number(b)) {
         if (a.t != JV_FLOAT && b.t != JV_FLOAT)
             return (a.t == JV_INT ? a.u.i : a.u.b) == (b.t == JV_INT ? b.u.i : b.u.b);
@@ -436,9 +466,12 @@ bool jv_equal(jinja_ctx *c, jv a, jv b) {
     if (a.t != b.t) return false;
     switch (a.t) {
     case JV_UNDEF: case JV_NONE: return true;
-    case JV_STR: return a.u.s->len == b.u.s->len && memcmp(a.u.s->s, b.u.s->s, a.u.s->len) == 0;
+    case JV_STR:
+        jwork(c, a.u.s->len, 0);
+        return a.u.s->len == b.u.s->len && memcmp(a.u.s->s, b.u.s->s, a.u.s->len) == 0;
     case JV_LIST:
         if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false;
+        jwork(c, 0, a.u.l->n);
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!jv_equal(c, a.u.l->v[i], b.u.l->v[i])) return false;
         return true;
@@ -475,8 +508,13 @@ int jv_compare(jinja_ctx *c, int line, jv a, jv b) {
         return a.u.s->len < b.u.s->len ? -1 : a.u.s->len > b.u.s->len;
     }
     if (a.t == JV_LIST && b.t == JV_LIST && a.u.l->tuple == b.u.l->tuple) {
-        for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++)
-            if (!jv_equal(c, a.u.l->v[i], b.u.l->v[i])) return jv_compare(c, line, a.u.l->v[i], b.u.l->v[i]);
+        for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
+            if (jv_equal(c, a.u.l->v[i], b.u.l->v[i])) continue;
+            if (++c->depth > c->lim.max_depth) jfail(c, line, "a value nests deeper than %d levels", c->lim.max_depth);
+            int r = jv_compare(c, line, a.u.l->v[i], b.u.l->v[i]);
+            c->depth--;
+            return r;
+        }
         return a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
     }
     jfail(c, line, "'<' not supported between instances of '%s' and '%s'", jv_type_name(a), jv_type_name(b));
