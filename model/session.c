@@ -987,6 +987,10 @@ const char *session_template_warning(const session *s) { return s->tmpl_warning;
 
 void session_set_thinking(session *s, chat_thinking mode) { s->thinking = mode; }
 
+size_t session_n_messages(const session *s) { return s->n_msgs; }
+
+const char *session_message_role(const session *s, size_t i) { return i < s->n_msgs ? s->msgs[i].role : NULL; }
+
 chat_thinking session_thinking(const session *s) { return s->thinking; }
 
 char *session_render_conversation(const session *s, chat_span **spans, size_t *n_spans, char *err,

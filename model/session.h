@@ -112,6 +112,10 @@ const sampler_params *session_sampling(const session *s);
 void session_set_system_prompt(session *s, const char *text); /* applies from the next clear */
 void session_clear(session *s);
 const char *session_template_name(const session *s);
+/* The conversation's messages: how many, and the role of message I ("system", "user",
+ * "assistant"; NULL past the end). */
+size_t session_n_messages(const session *s);
+const char *session_message_role(const session *s, size_t i);
 /* enable_thinking for templates that read it, from the next message on (the whole
  * conversation is rendered again then: a template may change earlier turns for it). */
 void session_set_thinking(session *s, chat_thinking mode);
