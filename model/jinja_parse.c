@@ -831,7 +831,7 @@ static jnode *parse_body(parser *P, const char *const *ends) {
                 const char *closing = ends[0];
                 for (size_t i = 0; ends[i]; i++)
                     if (strncmp(ends[i], "end", 3) == 0) closing = ends[i];
-                pfail(P, "missing '{%% %s %%}' (the block before line %d is not closed)", closing, line);
+                pfail(P, "missing '{%% %s %%}' for the block opened on line %d", closing, line);
             }
             break;
         }
