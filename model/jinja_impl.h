@@ -157,6 +157,9 @@ struct jinja_ctx {
     jbuf *out;
 };
 
+/* Writes "line LINE: " (LINE 0: nothing) and the message into ERR (the lexer's, the
+ * parser's and the render's errors). */
+void jerr_format(char *err, size_t errlen, int line, const char *fmt, va_list ap);
 /* Ends the render with "line LINE: ..." (LINE 0: no line). */
 _Noreturn void jfail(jinja_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Ends the render with MSG as it is (raise_exception). */

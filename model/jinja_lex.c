@@ -32,14 +32,10 @@ typedef struct lexer {
 
 _Noreturn static void lex_fail(lexer *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void lex_fail(lexer *L, const char *fmt, ...) {
-    if (L->err && L->errlen) {
-        int k = snprintf(L->err, L->errlen, "line %d: ", L->line);
-        if (k < 0 || (size_t)k >= L->errlen) k = 0;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(L->err + k, L->errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    jerr_format(L->err, L->errlen, L->line, fmt, ap);
+    va_end(ap);
     longjmp(L->jmp, 1);
 }
 

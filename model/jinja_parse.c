@@ -3,9 +3,9 @@
  *   expression  := or ["if" or ["else" expression]]
  *   or          := and {"or" and}          and := not {"and" not}
  *   not         := "not" not | compare
- *   compare     := math1 {("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not in") math1}
- *   math1       := concat {("+" | "-") concat}      concat := math2 {"~" math2}
- *   math2       := pow {("*" | "/" | "//" | "%") pow}  pow := unary {"**" unary}
+ *   compare     := add {("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not in") add}
+ *   add         := concat {("+" | "-") concat}       concat := mul {"~" mul}
+ *   mul         := pow {("*" | "/" | "//" | "%") pow}   pow := unary {"**" unary}
  *   unary       := ("-" | "+") unary | primary postfix {"|" filter | "is" test | call}
  *   postfix     := {"." name | "[" subscript "]" | "(" arguments ")"}
  *
@@ -34,14 +34,10 @@ typedef struct parser {
 
 _Noreturn static void pfail(parser *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void pfail(parser *P, const char *fmt, ...) {
-    if (P->err && P->errlen) {
-        int k = snprintf(P->err, P->errlen, "line %d: ", P->t[P->i].line);
-        if (k < 0 || (size_t)k >= P->errlen) k = 0;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(P->err + k, P->errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    jerr_format(P->err, P->errlen, P->t[P->i].line, fmt, ap);
+    va_end(ap);
     longjmp(P->jmp, 1);
 }
 
@@ -443,64 +439,38 @@ static jnode *parse_unary(parser *P, bool with_filter) {
     return node;
 }
 
-static jnode *binop(parser *P, int line, jbinop op, jnode *a, jnode *b) {
-    jnode *n = mk2(P, E_BINOP, line, a, b);
-    n->op = (uint16_t)op;
-    return n;
-}
+/* The arithmetic levels, loosest first: each level's operands are expressions of the
+ * next level, the last level's are unary expressions. All are left-associative, as in
+ * jinja2 (so 2 ** 3 ** 2 is 64). */
+typedef struct op_name {
+    const char *text;
+    jbinop op;
+} op_name;
+static const op_name LEVEL_ADD[] = {{"+", OP_ADD}, {"-", OP_SUB}, {NULL, 0}};
+static const op_name LEVEL_CONCAT[] = {{"~", OP_CONCAT}, {NULL, 0}};
+static const op_name LEVEL_MUL[] = {{"*", OP_MUL}, {"/", OP_DIV}, {"//", OP_FLOORDIV}, {"%", OP_MOD}, {NULL, 0}};
+static const op_name LEVEL_POW[] = {{"**", OP_POW}, {NULL, 0}};
+static const op_name *const LEVELS[] = {LEVEL_ADD, LEVEL_CONCAT, LEVEL_MUL, LEVEL_POW};
 
-static jnode *parse_pow(parser *P) {
-    jnode *left = parse_unary(P, true);
-    while (is_op(P, "**")) {
-        int line = cur(P)->line;
-        advance(P);
-        left = binop(P, line, OP_POW, left, parse_unary(P, true));
-    }
-    return left;
-}
-
-static jnode *parse_math2(parser *P) {
-    jnode *left = parse_pow(P);
+static jnode *parse_arith(parser *P, size_t level) {
+    if (level == sizeof LEVELS / sizeof LEVELS[0]) return parse_unary(P, true);
+    jnode *left = parse_arith(P, level + 1);
     for (;;) {
-        int line = cur(P)->line;
-        jbinop op;
-        if (is_op(P, "*")) op = OP_MUL;
-        else if (is_op(P, "/")) op = OP_DIV;
-        else if (is_op(P, "//")) op = OP_FLOORDIV;
-        else if (is_op(P, "%")) op = OP_MOD;
-        else return left;
-        advance(P);
-        left = binop(P, line, op, left, parse_pow(P));
-    }
-}
-
-static jnode *parse_concat(parser *P) {
-    jnode *left = parse_math2(P);
-    while (is_op(P, "~")) {
+        const op_name *o = LEVELS[level];
+        while (o->text && !is_op(P, o->text)) o++;
+        if (!o->text) return left;
         int line = cur(P)->line;
         advance(P);
-        left = binop(P, line, OP_CONCAT, left, parse_math2(P));
-    }
-    return left;
-}
-
-static jnode *parse_math1(parser *P) {
-    jnode *left = parse_concat(P);
-    for (;;) {
-        int line = cur(P)->line;
-        jbinop op;
-        if (is_op(P, "+")) op = OP_ADD;
-        else if (is_op(P, "-")) op = OP_SUB;
-        else return left;
-        advance(P);
-        left = binop(P, line, op, left, parse_concat(P));
+        jnode *n = mk2(P, E_BINOP, line, left, parse_arith(P, level + 1));
+        n->op = (uint16_t)o->op;
+        left = n;
     }
 }
 
 /* a < b < c is (a < b) and (b < c), b written once but evaluated twice (it has no side
  * effects in a template). */
 static jnode *parse_compare(parser *P) {
-    jnode *expr = parse_math1(P), *left = expr, *result = NULL;
+    jnode *expr = parse_arith(P, 0), *left = expr, *result = NULL;
     for (;;) {
         int line = cur(P)->line;
         jcmp op;
@@ -518,7 +488,7 @@ static jnode *parse_compare(parser *P) {
             return result ? result : expr;
         }
         advance(P);
-        jnode *right = parse_math1(P);
+        jnode *right = parse_arith(P, 0);
         jnode *cmp = mk2(P, E_CMP, line, left, right);
         cmp->op = (uint16_t)op;
         result = result ? mk2(P, E_AND, line, result, cmp) : cmp;

@@ -84,15 +84,18 @@ void jarena_free(jarena *a) {
 
 /* ---------------------------------------------------------------- errors ---- */
 
+void jerr_format(char *err, size_t errlen, int line, const char *fmt, va_list ap) {
+    if (!err || !errlen) return;
+    int n = line > 0 ? snprintf(err, errlen, "line %d: ", line) : 0;
+    if (n < 0 || (size_t)n >= errlen) n = 0;
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+}
+
 void jfail(jinja_ctx *c, int line, const char *fmt, ...) {
-    if (c->err && c->errlen) {
-        int n = line > 0 ? snprintf(c->err, c->errlen, "line %d: ", line) : 0;
-        if (n < 0 || (size_t)n >= c->errlen) n = 0;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    jerr_format(c->err, c->errlen, line, fmt, ap);
+    va_end(ap);
     longjmp(*c->jmp, 1);
 }
 
