@@ -98,6 +98,22 @@ int tui_put_token(int y, int x, int maxw, const char *s, tui_style st) {
     return put_utf8(y, x, maxw, s, st, true);
 }
 
+size_t tui_text_fit(const char *s, int maxw) {
+    size_t len = strlen(s), i = 0;
+    int used = 0;
+    while (i < len) {
+        wchar_t wc;
+        int n = tui_utf8_decode(s + i, len - i, &wc);
+        int w = tui_wcwidth(visible(wc, false));
+        if (used + w > maxw) break;
+        used += w;
+        i += (size_t)n;
+    }
+    return i;
+}
+
+wchar_t tui_glyph(wchar_t unicode, wchar_t ascii) { return wide_locale() ? unicode : ascii; }
+
 int tui_token_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, true); }
 
 int tui_text_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, false); }
