@@ -76,6 +76,22 @@ bin=$tmp/alone/llmscope
 expect_error no_model "-m" -p hi
 bin=$bin_saved
 expect_error missing_file "/nonexistent/model.gguf" -m /nonexistent/model.gguf -p hi
+# a context longer than the model was trained on is allowed, with a warning, on the CPU
+# as on Vulkan (the shipped model: 512 tokens)
+if [ -f assets/llmscope-dict.gguf ]; then
+    run -m assets/llmscope-dict.gguf --backend cpu --ctx 1024 -p "What does apple mean?" -n 3 >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ $rc = 0 ] && grep -q "warning: a context of 1024 tokens is longer than the 512 the model was trained on" "$tmp/err" &&
+        [ -s "$tmp/out" ]; then
+        pass context_beyond_training_warns
+    else
+        fail context_beyond_training_warns "exit $rc" "$(cat "$tmp/err")"
+    fi
+    run -m assets/llmscope-dict.gguf --backend cpu --ctx 512 -p "hi" -n 2 >"$tmp/out" 2>"$tmp/err"
+    if ! grep -q "warning" "$tmp/err"; then pass context_within_training_no_warning; else fail context_within_training_no_warning "$(cat "$tmp/err")"; fi
+else
+    skip context_beyond_training_warns "assets/llmscope-dict.gguf not found"
+fi
 printf 'GGUF\003\000\000\000\001' >"$tmp/tiny.gguf"
 expect_error truncated_header "$tmp/tiny.gguf" -m "$tmp/tiny.gguf" -p hi
 expect_error not_gguf "GGUF" -m README.md -p hi

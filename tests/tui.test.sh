@@ -258,6 +258,21 @@ keys $C Enter
 sent_as_one_message() { cap $C | awk -F'│' '{print $1}' | grep -A1 '^first line' | grep -q '^second line'; }
 wait_until 30 sent_as_one_message && wait_for $C 'reply: 12 tokens' 30
 check multiline_paste_sends_on_enter $?
+# bracketed paste is on while the app runs: a paste ending in a newline is not sent either
+tm set-buffer -b p2 "third line"$'\n'"fourth line"$'\n'
+n0=$(ctx_now $C)
+tm paste-buffer -p -b p2 -t $C
+wait_for $C '^  fourth line' 5 && sleep 0.5 && cap $C | grep -q '^> third line' && [ "$(ctx_now $C)" = "$n0" ] &&
+    ! cap $C | grep -q GENERATING
+check paste_with_trailing_newline_is_not_sent $? "ctx $n0 -> $(ctx_now $C)"
+keys $C C-c
+# /system without a text shows the system prompt instead of removing it
+keys $C "/system" Enter
+wait_for $C 'no system prompt of yours' 5; check system_without_text_shows_it $?
+keys $C "/system Answer in French." Enter
+wait_for $C 'system prompt set' 5
+keys $C "/system" Enter
+wait_for $C 'system prompt: Answer in French\.' 5; check system_shows_the_one_set $?
 tm kill-session -t $C
 
 # ---- a long reply streams, and Ctrl-C stops it without quitting ----
@@ -563,10 +578,10 @@ wait_for blame "Why $btext\\?  position $bpos, sampled" 5; check typed_command_a
 tm kill-session -t blame
 
 # breakpoints: generation pauses at the tokens whose entropy (from the trace) is above 1.5
-read -r p1 h1 p2 h2 < <(python3 -c '
+read -r p1 h1 p2 h2 p3 h3 < <(python3 -c '
 import json, sys
 hot = [(t["pos"], t["entropy"]) for t in map(json.loads, open(sys.argv[1], encoding="utf-8")) if t["entropy"] > 1.5]
-print(hot[0][0], "%.2f" % hot[0][1], hot[1][0], "%.2f" % hot[1][1])' "$tmp/greedy.jsonl")
+print(" ".join("%d %.2f" % h for h in hot[:3]))' "$tmp/greedy.jsonl")
 start brk 200 50 NO_COLOR=1 -- -m "$stories" --temp 0 -n 30
 wait_for brk 'TYPE \|' 20
 keys brk "/break entropy 1.5" Enter
@@ -576,6 +591,11 @@ wait_for brk "PAUSED \\(entropy $h1 > 1.50 nats" 20 && cap brk | grep -q "ctx $(
 check breakpoint_pauses_generation $? "$(cap brk | tail -1)"
 keys brk g
 wait_for brk "PAUSED \\(entropy $h2 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p2 + 1))/"; check breakpoint_continues_to_the_next $?
+# the pause puts the cursor on the token (inspecting); Enter there goes on too
+inspecting=1; cap brk | grep -q '^. inspecting tokens' && inspecting=0
+keys brk Enter
+wait_for brk "PAUSED \\(entropy $h3 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p3 + 1))/" && [ $inspecting = 0 ]
+check breakpoint_enter_while_inspecting_continues $?
 keys brk "/break off" Enter
 wait_for brk 'breakpoints off' 5
 keys brk Enter # an empty line goes on after a pause
@@ -635,5 +655,103 @@ if [ -f "$ktiny" ] && [ -f "$kq4" ]; then
     tm kill-session -t cmp
 else
     skip compare_matches_replay "llama-k-tiny models not found"
+fi
+
+# ---- the shipped model (assets/): a conversation as a person has it ----
+dict=assets/llmscope-dict.gguf
+if [ -f "$dict" ]; then
+    D=dict
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0
+    wait_for $D 'TYPE \|' 20
+    # a reply that ends with the end-of-turn token; then a branch in it, typed in one
+    # burst (b, a digit, Enter): the chooser has its choices before the next frame
+    keys $D "What does apple mean?" Enter
+    wait_for $D 'reply: [0-9]+ tokens' 20
+    keys $D "/save $tmp/d0.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    keys $D Tab End Left Left
+    wait_for $D 'INSPECT' 5
+    keys $D b 2 Enter
+    wait_for $D '\| branch 1 of 2' 10 && wait_for $D 'reply: [0-9]+ tokens' 20
+    burst=$?
+    keys $D "/save $tmp/d1.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    python3 - "$tmp" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+toks = lambda n: [t for t in (json.loads(l) for l in open("%s/%s.jsonl" % (d, n), encoding="utf-8")) if t.get("type") == "token"]
+a, b = toks("d0"), toks("d1")
+fork = next(i for i in range(min(len(a), len(b))) if a[i]["id"] != b[i]["id"])
+assert b[fork]["id"] == a[fork]["top"][1]["id"], (fork, b[fork], a[fork]["top"][:2])  # the second bar
+EOF2
+    [ $? = 0 ] && [ $burst = 0 ]; check branch_keys_typed_in_one_burst $? "$(cap $D | tail -2 | tr '\n' ' ')"
+    # back and forth: each branch comes back token for token, its end-of-turn included
+    keys $D "/switch 0" Enter
+    wait_for $D 'on branch 0 \(' 10 && ! cap $D | grep -q 'came out different'; sw0=$?
+    keys $D "/save $tmp/d0b.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    keys $D "/switch 1" Enter
+    wait_for $D 'on branch 1 \(' 10 && ! cap $D | grep -q 'came out different'; sw1=$?
+    keys $D "/save $tmp/d1b.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    python3 - "$tmp" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+toks = lambda n: [json.loads(l) for l in open("%s/%s.jsonl" % (d, n), encoding="utf-8")][1:]
+ids = lambda n: [t.get("id") for t in toks(n)]
+assert ids("d0") == ids("d0b"), "branch 0 came back different"
+assert ids("d1") == ids("d1b"), "branch 1 came back different"
+assert ids("d0") != ids("d1")
+last = toks("d0")[-1]
+assert last["type"] == "token" and last["id"] == 2 and last["generated"], last  # <|im_end|>, the model's
+EOF2
+    [ $? = 0 ] && [ $sw0 = 0 ] && [ $sw1 = 0 ]; check branch_switch_back_and_forth_is_exact $?
+    # at temperature 0 a new draw cannot differ: said, and no branch is made
+    keys $D Tab End Left Left
+    keys $D "/branch resample" Enter
+    wait_for $D 'temperature 0 is the same token again' 5 && cap $D | grep -q '| branch 1 of 2'
+    check branch_resample_at_temperature_0_refused $?
+    keys $D Escape "/clear" Enter
+    wait_for $D 'conversation cleared' 5
+    # thirty questions in a 512-token context: the oldest turns leave, the chat goes on
+    words="apple dog house tree river car book stone cloud bread chair music water light city horse green table paper
+           glass fire snow money friend garden window ocean mountain doctor school"
+    n_ok=0
+    for w in $words; do
+        keys $D "What does $w mean?" Enter
+        if wait_for $D "What does $w mean\\?" 10 && wait_for $D 'reply: [0-9]+ tokens' 20; then n_ok=$((n_ok + 1)); fi
+    done
+    ctx=$(ctx_now $D)
+    [ "$n_ok" = 30 ] && [ "$ctx" -le 512 ] && cap $D | grep -q 'What does school mean?' && ! cap $D | grep -q EXITED
+    check thirty_questions_keep_going $? "$n_ok answered, ctx $ctx"
+    marked=1 # the chat keeps the dropped turns, dimmed, above a rule: scroll up to it
+    for i in $(seq 1 12); do
+        cap $D | grep -q 'the model no longer sees the text above' && marked=0 && break
+        keys $D PPage
+        sleep 0.2
+    done
+    keys $D "/messages" Enter
+    wait_for $D 'Messages: the last' 5 && right $D | grep -q 'was full: the oldest' ; said=$?
+    keys $D Escape "/context" Enter
+    wait_for $D 'Context window: [0-9]+ of 512 tokens' 5 && right $D | grep -qE 'Left the window \([0-9]+ turns'
+    [ $? = 0 ] && [ $marked = 0 ] && [ $said = 0 ]; check dropped_turns_said_and_shown $? "marked $marked said $said"
+    keys $D Escape
+    # a message longer than the left column is shown whole across the terminal
+    long="$tmp/$(printf 'a%.0s' $(seq 1 110)).jsonl"
+    keys $D "/load $long" Enter
+    msg="cannot open $long: No such file or directory"
+    wait_for $D 'cannot open' 5 && cap $D | grep -qF -- "$msg"; check long_message_shown_whole $? "${#msg} characters"
+    tm kill-session -t $D
+    # a narrow terminal wraps it, and /messages shows it in full
+    start dictn 90 30 NO_COLOR=1 -- -m "$dict" --temp 0
+    wait_for dictn 'TYPE \|' 20
+    keys dictn "/load $long" Enter
+    wait_for dictn 'cannot open' 5
+    keys dictn "/messages" Enter
+    wait_for dictn 'Messages: the last' 5 && cap dictn | tr -d '\n' | tr -d ' ' | grep -qF -- "$(echo "$msg" | tr -d ' ')"
+    check messages_shows_them_in_full $?
+    tm kill-session -t dictn
+else
+    skip tui_shipped_model "$dict not found"
 fi
 exit 0

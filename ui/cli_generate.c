@@ -194,6 +194,14 @@ int cli_run(const cli_options *o) {
         cli_error("%s", err);
         goto done;
     }
+    /* positions the model never saw in training: rope extrapolates, and the output
+     * degrades; said on every backend */
+    char ctx_warning[160] = "";
+    if (cm.m.hp.n_ctx_train > 0 && n_ctx > cm.m.hp.n_ctx_train)
+        snprintf(ctx_warning, sizeof ctx_warning,
+                 "a context of %d tokens is longer than the %d the model was trained on: past that its output may degrade",
+                 n_ctx, cm.m.hp.n_ctx_train);
+    if (ctx_warning[0] && !interactive) fprintf(stderr, "llmscope: warning: %s\n", ctx_warning);
     session_config cfg = {
         .sampling = o->sampling,
         .n_ctx = n_ctx,
@@ -223,6 +231,7 @@ int cli_run(const cli_options *o) {
         to.color = o->color;
         to.no_mouse = o->no_mouse;
         to.device = o->device; /* the second engine (probes, /compare) on the same device */
+        to.warning = ctx_warning[0] ? ctx_warning : NULL;
         status = tui_run(&to);
         goto done;
     }

@@ -50,6 +50,7 @@ static void on_fatal_signal(int sig) {
 static void restore_at_exit(void) {
     if (g_screen_active) {
         putp("\033[?2004l");
+        fflush(stdout);
         endwin();
         g_screen_active = 0;
     }
@@ -183,6 +184,7 @@ void tui_reset_conversation(tui_app *a) {
     if (a->sheet.cls) tui_sheet_close(a);
     session_clear(a->s);
     free_turns(a);
+    tui_window_reset(a);
     a->epoch++;
     a->cursor = 0;
     tui_chat_scroll(a, -(1 << 30));
@@ -232,6 +234,7 @@ void tui_submit_text(tui_app *a, const char *text) {
     tui_records_changed(a); /* the prompt may have rewound into earlier records */
     size_t now = session_n_records(a->s), n = now > first ? now - first : 0; /* a rewind may shrink it */
     tui_message(a, false, "prompt: %zu tokens in %.2f s", n, now_s() - t0);
+    tui_window_check(a); /* the oldest turns may have left to make room */
     tui_start_generating(a);
 }
 
@@ -244,12 +247,17 @@ static void generate_one(tui_app *a) {
     if (rc == 1) {
         g->reply_tokens++;
         if (dt > 0) g->tok_per_s = g->reply_tokens / dt;
+        tui_window_check(a); /* the oldest turns may have left to make room */
         tui_break_check(a, session_n_records(a->s) - 1);
     } else {
         g->generating = g->paused = false;
         if (rc < 0) {
             session_stop_reply(a->s);
             tui_message(a, true, "%s", err);
+        } else if (session_stop_reason(a->s) == SESSION_STOP_FULL) {
+            tui_message(a, false, "reply: %d tokens, %.1f tok/s; it stops here because the context is full (%d tokens)%s",
+                        g->reply_tokens, g->tok_per_s, session_n_ctx(a->s),
+                        session_is_chat(a->s) ? ": the message and its reply fill it alone" : "; /clear starts over");
         } else {
             tui_message(a, false, "reply: %d tokens, %.1f tok/s", g->reply_tokens, g->tok_per_s);
         }
@@ -411,11 +419,15 @@ int tui_run(const tui_options *opt) {
     }
     define_key("\033[200~", KEY_PASTE_BEGIN);
     define_key("\033[201~", KEY_PASTE_END);
-    putp("\033[?2004h"); /* bracketed paste: pasted newlines do not send */
+    /* bracketed paste: pasted newlines do not send. putp writes to stdout's buffer,
+     * which curses does not flush: without fflush the terminal would see it at exit */
+    putp("\033[?2004h");
+    fflush(stdout);
 
     tui_app app;
     tui_app *a = &app;
     tui_app_init(a, opt);
+    if (opt->warning) tui_message(a, true, "warning: %s", opt->warning);
     if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
     else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
         tui_message(a, false, "no colours (NO_COLOR or the terminal): shades and attributes instead");
@@ -451,6 +463,7 @@ int tui_run(const tui_options *opt) {
     if (a->gen.generating) session_stop_reply(a->s);
 
     putp("\033[?2004l");
+    fflush(stdout);
     endwin();
     g_screen_active = 0;
     delscreen(screen);

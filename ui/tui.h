@@ -33,6 +33,8 @@ typedef struct tui_options {
     bool no_mouse;                      /* leave the mouse to the terminal (text selection) */
     int device;                         /* Vulkan device of the main engine (-1: chosen), for the
                                            second engine that probes and /compare use */
+    const char *warning;                /* shown as the first message (a context longer than
+                                           the model's); may be NULL */
 } tui_options;
 
 /* Sets every field to its default (no session: the caller fills the required ones). */

@@ -379,6 +379,7 @@ struct tui_app {
     size_t n_turns, cap_turns;
 
     tui_gen gen;
+    session_window window; /* what had left the context window when last looked */
     tui_sheet sheet;
     tui_why why;
     tui_heads heads;
@@ -466,6 +467,11 @@ typedef void tui_command_fn(tui_app *a, const char *name, const char *args);
 #define TUI_COMMAND(names, fn, flags, help) tui_command_fn fn;
 #include "tui_commands.def"
 #undef TUI_COMMAND
+
+/* tui_context.c: after a step that may have dropped turns from the context window
+ * (a new message, a reply's token), the app's notes follow and a message says so. */
+void tui_window_check(tui_app *a);
+void tui_window_reset(tui_app *a);
 
 /* tui_save.c: 0 or -1 with ERR filled; tui_load also fills ERR with a summary on success. */
 int tui_save(tui_app *a, const char *path, char *err, size_t errlen);

@@ -139,8 +139,11 @@ void tui_branch_fork(tui_app *a, int32_t id) {
         tui_message(a, true, "that token is the one already there: pick another, or resample");
         return;
     }
-    if (id < 0 && session_sampling(a->s)->temperature <= 0)
-        tui_message(a, false, "temperature 0 draws the same token again; /temp sets another");
+    if (id < 0 && session_sampling(a->s)->temperature <= 0) {
+        tui_message(a, true, "a new draw at temperature 0 is the same token again, so it cannot differ: /temp T first, "
+                             "or pick another candidate (/branch N)");
+        return;
+    }
     int32_t old = r->token;
     stop_everything(a);
     tui_branches *B = &a->branches;
@@ -252,7 +255,9 @@ static int replay(tui_app *a, const tui_branch *y, size_t from, size_t t, bool o
             continue;
         }
         const tui_step *st = &y->steps[i++];
-        if (!st->reply || !open) continue; /* given tokens come from the messages */
+        /* given tokens come from the messages; while a reply is open, every step up to the
+         * next message is the reply's, its end-of-turn token included */
+        if (!open || (!st->reply && !st->reply_end)) continue;
         const step_record *r;
         int rc = st->generated ? session_restore_next(a->s, st->token, &st->sample, &st->params, &r, why, sizeof why)
                                : session_force_next(a->s, st->token, &r, why, sizeof why);
@@ -291,7 +296,7 @@ int tui_branch_switch(tui_app *a, int index) {
     tui_message(a, false, "rebuilding branch %d...", index);
     tui_draw_now(a);
     const step_record *at = d < n ? session_record(a->s, d) : NULL;
-    bool rewind = is_reply_token(at) && (d == y->n_steps || y->steps[d].reply);
+    bool rewind = is_reply_token(at) && (d == y->n_steps || y->steps[d].reply || y->steps[d].reply_end);
     char err[300];
     size_t t = 0;
     int rc = 0;

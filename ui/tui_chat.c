@@ -212,7 +212,13 @@ static void add_text(builder *b, const char *text, int32_t rec, uint8_t role) {
 }
 
 static void add_label(builder *b, const char *label) {
-    for (const char *p = label; *p; p++) add_cell(b, (cell){(wchar_t)*p, 1, CELL_LABEL, TC_LABEL, -1});
+    size_t len = strlen(label);
+    for (size_t i = 0; i < len;) {
+        wchar_t wc;
+        i += (size_t)tui_utf8_decode(label + i, len - i, &wc);
+        int w = tui_wcwidth(wc);
+        if (w > 0) add_cell(b, (cell){wc, (uint8_t)w, CELL_LABEL, TC_LABEL, -1});
+    }
     new_line(b);
 }
 
@@ -237,12 +243,32 @@ static const char *segment_label(segment_kind k) {
     }
 }
 
+/* Messages that left the context window (tui_context.c): dimmed text that is no token
+ * (the cursor skips it), then a rule that says so. */
+static void add_dropped(tui_app *a, builder *b) {
+    size_t n = session_n_dropped(a->s);
+    if (n == 0) return;
+    for (size_t i = 0; i < n && !b->oom; i++) {
+        const char *role = "", *text = session_dropped(a->s, i, &role);
+        if (i > 0) new_line(b);
+        add_label(b, strcmp(role, "user") == 0 ? "You" : strcmp(role, "assistant") == 0 ? "Assistant" : "System");
+        add_text(b, text ? text : "", -1, TC_DIM);
+        flush_pending(b);
+        if (last_line(b)->n) new_line(b);
+    }
+    new_line(b);
+    add_label(b, MB_CUR_MAX > 1 ? "\xe2\x94\x80\xe2\x94\x80 the model no longer sees the text above (/context) \xe2\x94\x80\xe2\x94\x80"
+                                : "-- the model no longer sees the text above (/context) --");
+    new_line(b);
+}
+
 static void layout(tui_app *a, tui_chat *c, int width) {
     size_t n = session_n_records(a->s);
     c->n_cells = c->n_lines = 0;
     if (!grow((void **)&c->rec_line, &c->cap_rec_line, n + 1, sizeof *c->rec_line)) n = 0;
     builder b = {.c = c, .width = width > 0 ? width : 1};
     new_line(&b);
+    add_dropped(a, &b);
     bool chat = session_is_chat(a->s);
     int turn = INT_MIN;
     bool any = false;

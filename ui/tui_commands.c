@@ -118,6 +118,13 @@ void tui_cmd_clear(tui_app *a, const char *name, const char *args) {
 
 void tui_cmd_system(tui_app *a, const char *name, const char *args) {
     (void)name;
+    if (!*args) { /* show it; "/system none" removes it */
+        const char *now = session_system_prompt(a->s);
+        if (now) tui_message(a, false, "system prompt: %s  (/system none removes it)", now);
+        else tui_message(a, false, "no system prompt of yours (/system TEXT sets one; the chat template may add its own: t shows template text)");
+        return;
+    }
+    if (strcmp(args, "none") == 0 || strcmp(args, "off") == 0) args = "";
     session_set_system_prompt(a->s, *args ? args : NULL);
     if (a->n_turns == 0) { /* nothing said yet: start over with it right away */
         tui_reset_conversation(a);

@@ -30,6 +30,13 @@ static void toggle_inspect(tui_app *a) {
 
 static void show_help(tui_app *a) { a->help = true; }
 
+/* Enter or Esc while inspecting: back to typing; Enter at a breakpoint goes on, as it
+ * does on an empty input line. */
+static void enter_key(tui_app *a) {
+    if (a->gen.paused) tui_break_continue(a);
+    else tui_leave_inspect(a);
+}
+
 static void ctrl_c(tui_app *a) {
     if (a->probe.running) tui_probe_cancel(a);
     else if (a->gen.generating) tui_stop_reply(a);
@@ -59,10 +66,10 @@ static const binding APP_KEYS[] = {
 
 /* While inspecting (after the panes had their turn). */
 static const binding INSPECT_KEYS[] = {
-    {true, KEY_ENTER, tui_leave_inspect},
+    {true, KEY_ENTER, enter_key},
     {false, 27, tui_leave_inspect},
-    {false, L'\r', tui_leave_inspect},
-    {false, L'\n', tui_leave_inspect},
+    {false, L'\r', enter_key},
+    {false, L'\n', enter_key},
     {false, L'w', tui_why_open},
     {false, L'B', tui_branch_list},
     {false, L'p', probe_here},
