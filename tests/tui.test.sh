@@ -225,6 +225,14 @@ keys $S C-d
 wait_for $S '^EXITED 0' 10 && ! cap $S | grep -q 'Attention'; check quit_restores_terminal $?
 tm kill-session -t $S
 
+# completion mode cannot drop anything: a reply that fills the context stops and says so
+start full 120 30 NO_COLOR=1 -- -m "$stories" --temp 0 -n 100 --ctx 40
+wait_for full 'TYPE \|' 20
+keys full Enter
+wait_for full 'it stops here because the context is full \(40 tokens\)' 20 && cap full | grep -q 'ctx 40/40'
+check completion_says_the_context_is_full $?
+tm kill-session -t full
+
 # ---- chat mode: llama-gqa-tiny with its ChatML template ----
 C=chat
 start $C 160 40 -- -m "$gqa" --temp 0 -n 12
@@ -711,9 +719,11 @@ EOF2
     keys $D "/branch resample" Enter
     wait_for $D 'temperature 0 is the same token again' 5 && cap $D | grep -q '| branch 1 of 2'
     check branch_resample_at_temperature_0_refused $?
-    keys $D Escape "/clear" Enter
-    wait_for $D 'conversation cleared' 5
-    # thirty questions in a 512-token context: the oldest turns leave, the chat goes on
+    tm kill-session -t $D
+    # thirty questions in a 512-token context: the oldest turns leave, the chat goes on;
+    # --trace writes every reply token, and a new context (with what left) after a shift
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --trace "$tmp/dict.jsonl"
+    wait_for $D 'TYPE \|' 20
     words="apple dog house tree river car book stone cloud bread chair music water light city horse green table paper
            glass fire snow money friend garden window ocean mountain doctor school"
     n_ok=0
@@ -736,6 +746,17 @@ EOF2
     wait_for $D 'Context window: [0-9]+ of 512 tokens' 5 && right $D | grep -qE 'Left the window \([0-9]+ turns'
     [ $? = 0 ] && [ $marked = 0 ] && [ $said = 0 ]; check dropped_turns_said_and_shown $? "marked $marked said $said"
     keys $D Escape
+    python3 - "$tmp/dict.jsonl" <<'EOF2'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+wins = [l["context"]["window"] for l in lines if "window" in l.get("context", {})]
+assert wins and wins[-1]["dropped_turns"] >= 1 and wins[-1]["shifts"] >= 1, wins[-1:]
+assert sum(l["eog"] for l in lines) == 30, "one end-of-turn per answer"
+EOF2
+    traced=$?
+    rep=$("$bin" replay "$tmp/dict.jsonl" -m "$dict" 2>&1 | tail -2)
+    [ $traced = 0 ] && echo "$rep" | grep -q 'mean KL 0.000000 nats' && ! echo "$rep" | grep -q 'differ from the recorded'
+    check trace_says_turns_were_dropped $? "$rep"
     # a message longer than the left column is shown whole across the terminal
     long="$tmp/$(printf 'a%.0s' $(seq 1 110)).jsonl"
     keys $D "/load $long" Enter

@@ -14,6 +14,7 @@
  * the reset sequences and the saved termios, then re-raises). */
 #include "tui_app.h"
 
+#include "cli.h"
 #include "vk_engine.h"
 
 #include <locale.h>
@@ -238,6 +239,23 @@ void tui_submit_text(tui_app *a, const char *text) {
     tui_start_generating(a);
 }
 
+/* --trace: the token R (EOG: the one that ended the reply) as headless writes it; a
+ * token that does not follow the last one written (a new message, a branch, a context
+ * shift) first gets the context of the tokens before it, which replay needs. */
+static void trace_token(tui_app *a, const step_record *r, bool eog) {
+    tui_gen *g = &a->gen;
+    struct cli_trace *t = a->opt->trace;
+    if (!t || g->trace_failed) return;
+    int rc = 0;
+    if (r->pos != g->trace_next) rc = cli_trace_set_context_at(t, a->s, a->opt->model_path, (size_t)r->pos);
+    if (rc == 0) rc = cli_trace_record(t, a->s, a->m, a->tok, r, eog, a->opt->trace_lens);
+    g->trace_next = r->pos + 1;
+    if (rc < 0) {
+        g->trace_failed = true;
+        tui_message(a, true, "cannot write the trace file: the rest of the conversation is not traced");
+    }
+}
+
 static void generate_one(tui_app *a) {
     tui_gen *g = &a->gen;
     const step_record *r;
@@ -248,8 +266,12 @@ static void generate_one(tui_app *a) {
         g->reply_tokens++;
         if (dt > 0) g->tok_per_s = g->reply_tokens / dt;
         tui_window_check(a); /* the oldest turns may have left to make room */
+        trace_token(a, r, false);
         tui_break_check(a, session_n_records(a->s) - 1);
     } else {
+        size_t n = session_n_records(a->s);
+        const step_record *last = n ? session_record(a->s, n - 1) : NULL;
+        if (rc == 0 && session_stop_reason(a->s) == SESSION_STOP_END && last && last->generated) trace_token(a, last, true);
         g->generating = g->paused = false;
         if (rc < 0) {
             session_stop_reply(a->s);
@@ -350,6 +372,7 @@ void tui_app_init(tui_app *a, const tui_options *opt) {
     tui_input_init(&a->input);
     a->dirty = true;
     a->heads.filter = -1;
+    a->gen.trace_next = -1;
     if (!tui_panes_init(a)) {
         fprintf(stderr, "llmscope: out of memory for the screen\n");
         exit(1);

@@ -336,6 +336,8 @@ typedef struct tui_gen {
     int reply_tokens;
     double reply_t0, tok_per_s;
     inspect_breakpoints breaks;
+    long trace_next;    /* --trace: the position its next line continues from, -1: none yet */
+    bool trace_failed;  /* said once */
 } tui_gen;
 
 /* ---- the application ---- */
