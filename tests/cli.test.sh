@@ -202,7 +202,7 @@ for r in rows:
     for alt in r["top_before"] + r["top_after"]:
         assert set(alt) >= {"id", "text", "logit", "prob"}, alt
     assert r["top_before"][0]["id"] == r["greedy_id"]
-    assert (r["rank"] == 0) == (r["id"] == r["greedy_id"])
+    assert (r["rank"] == 1) == (r["id"] == r["greedy_id"])
     s = r["sampler"]
     assert abs(s["temperature"] - 0.9) < 1e-6 and s["seed"] == 3 and s["top_k"] == 40, s
 assert [r["pos"] for r in rows] == list(range(rows[0]["pos"], rows[0]["pos"] + len(rows)))
@@ -221,7 +221,7 @@ EOF
     python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 0 for r in rows)
+assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 1 for r in rows)
 ' "$tmp/greedy.jsonl" 2>/dev/null && pass trace_greedy || fail trace_greedy "$(head -c 300 "$tmp/greedy.jsonl")"
     # the why card in the trace: attention sources and grounding always; the logit lens on
     # the CPU only with --trace-lens, where its last entry is the model's own distribution
@@ -247,7 +247,7 @@ for r in lens:
     L = r["why"]["lens"]
     e = L["entries"]
     assert len(e) == len(lens[0]["why"]["lens"]["entries"]) >= 2
-    assert e[-1]["top_id"] == r["greedy_id"] == r["id"] and e[-1]["rank"] == r["rank"] == 0, (e[-1], r["id"])
+    assert e[-1]["top_id"] == r["greedy_id"] == r["id"] and e[-1]["rank"] == r["rank"] == 1, (e[-1], r["id"])
     assert abs(e[-1]["prob"] - r["prob"]) <= 0.02, (e[-1]["prob"], r["prob"])
     d = L["commit_depth"]
     assert 0 <= d < len(e) and all(x["top_id"] == r["id"] for x in e[d:]) and (d == 0 or e[d - 1]["top_id"] != r["id"])

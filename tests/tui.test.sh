@@ -65,7 +65,9 @@ cap() { tm capture-pane -p -t "$1"; }
 # the panes: left of the vertical rule is the chat, right of it attention/probabilities
 chat_text() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }' | sed 's/ *$//' | tr '\n' ' ' | tr -s ' '; }
 right() { cap "$1" | awk -F'│' 'NF > 1 { print $2 }'; }
-heat_rows() { right "$1" | grep -E '^h[0-9]+ '; }
+# heatmap rows, their labels as short as the narrowest screen has them ("head 5  kv 2
+# previous" where there is room for words, "h5 kv2 prev" otherwise): "h5 kv2 previous"
+heat_rows() { right "$1" | grep -E '^(h[0-9]+ |head [0-9]+  )' | sed -E 's/^head ([0-9]+)  kv ([0-9]+)  /h\1 kv\2 /; s/^head ([0-9]+)  kv ([0-9]+)/h\1 kv\2/'; }
 zoom_rows() { right "$1" | sed -n '/zoomed/,/^├/p' | sed '1d'; }
 title() { right "$1" | grep -m1 '^Attention'; }
 chosen() { right "$1" | grep -m1 '▶'; }
@@ -131,6 +133,8 @@ t=$(title $S)
 labels=$(heat_rows $S | awk '{ print $1, $2 }' | tr '\n' ',')
 [ "$labels" = "h0 kv0,h1 kv0,h2 kv1,h3 kv1,h4 kv2,h5 kv2,h6 kv3,h7 kv3," ]
 check attention_rows_are_query_heads_with_kv_groups $? "$labels"
+right $S | grep -q '^head 0  kv 0 ' && right $S | grep -qE '^head 0 looks most at .+ \(position [0-9]+, marked in the chat\): [0-9]+%'
+check attention_labels_in_words_where_there_is_room $?
 ncols=$(right $S | grep -m1 '^keys' | awk '{ print NF - 1 }')
 [ "$ncols" = 30 ]; check attention_one_column_per_key $? "label columns: $ncols"
 heat_rows $S | grep -q '[░▒▓█]'; check no_colour_heatmap_uses_shades $?
@@ -214,7 +218,7 @@ check save_writes_json_lines $?
 
 # commands: a good value shows in the status bar, a bad one is refused with a message
 keys $S "/temp 0.5" Enter
-wait_for $S '\| T0.5 k40' 5; check command_sets_temperature $?
+wait_for $S '\| temperature 0.5, top-k 40' 5; check command_sets_temperature $?
 keys $S "/top-k lots" Enter
 wait_for $S 'top-k takes a whole number' 5; check command_rejects_bad_value $?
 keys $S F1
@@ -419,9 +423,11 @@ def pct(p): return "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
 def need(what, cond):
     if not cond: sys.exit("card lacks %s" % what)
 # the choice, against the trace: rank, probability, margin to the runner-up, entropy
-need("choice", "chosen %s  rank %d  p %s" % (vis(t["text"]), t["rank"] + 1, pct(t["prob"])) in card)
+need("choice", "chosen %s  rank %d  p %s" % (vis(t["text"]), t["rank"], pct(t["prob"])) in card)
 runner = [c for c in t["top_before"] if c["id"] != t["id"]][0]
-need("margin", "%+.1f points over the runner-up %s %s" % (100 * t["margin"], vis(runner["text"]), pct(runner["prob"])) in card)
+m = 100 * t["margin"]  # in words, as rounded: never "-0.0 points"
+said = "tied with" if abs(m) < 0.05 else "%.1f points ahead of" % m if m > 0 else "%.1f points behind" % -m
+need("margin", "margin %s the runner-up %s %s" % (said, vis(runner["text"]), pct(runner["prob"])) in card)
 need("entropy", "entropy %.2f nats before the sampler, %.2f after" % (t["entropy"], t["entropy_sampled"]) in card)
 # the top candidates before the sampler, in order, and the one left after it (greedy)
 for i, c in enumerate(t["top_before"][:10]):
@@ -498,8 +504,8 @@ check grounding_sparkline_one_cell_per_token $? "$meter"
 
 # head roles label every row of the heatmap; a filter shows the heads of one role only
 roles=$(heat_rows $W | awk '{ print $3 }')
-role=$(echo "$roles" | grep -v '^-$' | head -1)
-echo "$roles" | grep -qvE '^(prev|induct|sink|broad|-)$'; all_labelled=$?
+role=$(echo "$roles" | grep -v '^unclear$' | head -1)
+echo "$roles" | grep -qvE '^(previous|induction|sink|broad|unclear)$'; all_labelled=$?
 [ "$(echo "$roles" | wc -l)" = 8 ] && [ $all_labelled = 1 ] && [ -n "$role" ]; check head_roles_label_heatmap_rows $? "$(echo $roles)"
 n_role=$(echo "$roles" | grep -c "^$role\$")
 keys $W Escape "/heads $role" Enter

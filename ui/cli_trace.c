@@ -157,7 +157,7 @@ static cJSON *why_object(const why_card *w, const session *s, const tokenizer *t
             cJSON_AddNumberToObject(x, "top_id", e->top_id);
             add_token_text(x, tok, e->top_id);
             cJSON_AddNumberToObject(x, "top_prob", short_float(e->top_prob));
-            cJSON_AddNumberToObject(x, "rank", e->chosen_rank);
+            cJSON_AddNumberToObject(x, "rank", e->chosen_rank + 1); /* 1: the top, as on screen */
             cJSON_AddNumberToObject(x, "prob", short_float(e->chosen_prob));
             cJSON_AddItemToArray(layers, x);
         }
@@ -177,7 +177,7 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddBoolToObject(o, "eog", eog);
     cJSON_AddNumberToObject(o, "prob", short_float(s->prob_before));
     cJSON_AddNumberToObject(o, "entropy", short_float(s->entropy_before));
-    cJSON_AddNumberToObject(o, "rank", s->rank_before);
+    cJSON_AddNumberToObject(o, "rank", s->rank_before + 1); /* 1: the likeliest, as on screen */
     cJSON_AddNumberToObject(o, "margin", short_float(s->margin));
     cJSON_AddNumberToObject(o, "greedy_id", s->greedy_id);
     cJSON_AddNumberToObject(o, "prob_sampled", short_float(s->prob_after));

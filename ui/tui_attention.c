@@ -24,6 +24,8 @@
 
 #define LABEL_W 8   /* head / query labels on the left */
 #define LABEL_W_ROLES 15 /* ... with the head's role: "h31 kv7 induct" */
+#define LABEL_W_WORDS 26 /* ... in words: "head 31  kv 7  induction" */
+#define WORDS_MIN_KEYS 32 /* words only where this many key columns still fit */
 #define MIN_CW 3    /* a column: at least two label characters and a gap */
 #define MAX_CW 8
 #define MAX_COLS 512
@@ -51,6 +53,9 @@ typedef struct picture {
     float max;
     int top_key;           /* the selected head's favourite key, -1 */
     float top_p;
+    bool words;            /* head labels in words */
+    int key;               /* the key the key line names: the selected one, else top_key */
+    float key_p, key_mean; /* the selected head's weight on it, and the layer's mean */
     size_t zoom_rec[MAX_ZOOM];
     int zoom_n, zoom_rows;
     float *zoom_vals;      /* [zoom_n][cols.n], -1: no value */
@@ -61,6 +66,7 @@ typedef struct attention {
     /* the view */
     int layer, head;
     bool log_scale, hide_sink;
+    int sel_key;           /* a key picked with , . or the mouse; -1: the top key */
     /* scratch and the picture */
     float *row;            /* one decoded attention row */
     size_t row_cap;
@@ -75,7 +81,7 @@ int tui_attention_layer(const tui_app *a) { return attention_of(a)->layer; }
 long tui_attention_mark(const tui_app *a) {
     const tui_pane *p = tui_pane_of(a, &tui_pane_attention);
     const attention *at = p->st;
-    return tui_pane_shown(p) && !at->pic.note ? at->pic.top_key : -1;
+    return tui_pane_shown(p) && !at->pic.note ? at->pic.key : -1;
 }
 
 /* One head's attention row of R, decoded into the pane's scratch; NULL if not kept. */
@@ -190,13 +196,21 @@ static bool heat_picture(tui_app *a, attention *at, picture *pic, const step_rec
             if (v > pic->max) pic->max = v;
         }
     }
-    /* the selected head's favourite key */
+    /* the selected head's favourite key, and the key the key line names */
     const float *sel = attention_row(a, at, r, at->layer, at->head);
     pic->top_key = -1;
     pic->top_p = -1;
     if (sel)
         for (int k = at->hide_sink ? 1 : 0; k < pic->n_keys; k++)
             if (sel[k] > pic->top_p) pic->top_p = sel[k], pic->top_key = k;
+    if (at->sel_key >= pic->n_keys) at->sel_key = -1;
+    pic->key = at->sel_key >= 0 ? at->sel_key : pic->top_key;
+    pic->key_p = pic->key >= 0 && sel ? sel[pic->key] : 0;
+    pic->key_mean = 0;
+    for (int h = 0; pic->key >= 0 && h < a->m->hp.n_head; h++) {
+        const float *row = attention_row(a, at, r, at->layer, h);
+        if (row) pic->key_mean += row[pic->key] / (float)a->m->hp.n_head;
+    }
     return true;
 }
 
@@ -223,7 +237,11 @@ static void attention_update(tui_app *a, tui_pane *p) {
     const model_hparams *hp = &a->m->hp;
     clamp_view(a, at);
     tui_heads_update(a);
-    pic->lw = a->heads.valid ? LABEL_W_ROLES : LABEL_W;
+    const step_record *cur_r = tui_current_record(a, NULL);
+    int keys_now = cur_r && cur_r->has_prediction ? cur_r->n_keys : 0;
+    int keys_wanted = keys_now < WORDS_MIN_KEYS ? keys_now : WORDS_MIN_KEYS;
+    pic->words = R.w - LABEL_W_WORDS >= keys_wanted * MIN_CW;
+    pic->lw = pic->words ? LABEL_W_WORDS : a->heads.valid ? LABEL_W_ROLES : LABEL_W;
     pic->n_list = shown_heads(a, at, pic->list, MAX_HEADS);
     int sel = -1;
     for (int i = 0; i < pic->n_list; i++)
@@ -247,7 +265,7 @@ static void attention_update(tui_app *a, tui_pane *p) {
     else if (at->hide_sink && pic->n_keys > 1) snprintf(note, sizeof note, " (sink hidden)");
     char filter[48] = "";
     if (a->heads.filter >= 0)
-        snprintf(filter, sizeof filter, "  role %s: %d", tui_role_label((head_role)a->heads.filter), pic->n_list);
+        snprintf(filter, sizeof filter, "  role %s: %d", tui_role_words((head_role)a->heads.filter), pic->n_list);
     snprintf(pic->title, sizeof pic->title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys%s%s", at->layer,
              hp->n_layer, at->head, hp->n_head, kv, hp->n_head, pic->n_keys, note, filter);
     if (!r) pic->note = "no tokens yet";
@@ -259,8 +277,8 @@ static void attention_update(tui_app *a, tui_pane *p) {
     else if (pic->n_list == 0) pic->note = "no head"; /* drawn with the role's name */
     if (pic->note) return;
 
-    /* rows: title, key labels, heads, legend, then the zoom if two rows are left */
-    int avail = R.h - 3;
+    /* rows: title, key labels, heads, legend, key line, then the zoom if two rows are left */
+    int avail = R.h - 4;
     pic->head_rows = pic->n_list < avail ? pic->n_list : avail;
     if (pic->head_rows < 1) {
         pic->note = "";
@@ -272,7 +290,7 @@ static void attention_update(tui_app *a, tui_pane *p) {
         return;
     }
     int legend_y = R.y + 2 + pic->head_rows;
-    int zoom_rows = R.y + R.h - (legend_y + 2);
+    int zoom_rows = R.y + R.h - (legend_y + 3);
     if (zoom_rows >= 2) zoom_picture(a, at, pic, zoom_rows);
 }
 
@@ -289,18 +307,22 @@ static void draw_blank(const tui_app *a, int y, int x, int cw) {
     tui_put_wch(y, x + (cw - 1) / 2, tui_glyph(0x00B7, L'.'), tui_role_style(&a->pal, TC_DIM));
 }
 
+/* "h5 kv2 prev", or where there is room "head 5  kv 2  previous". */
 static void head_label(const tui_app *a, const attention *at, int h, char *buf, size_t cap) {
     const model_hparams *hp = &a->m->hp;
     int g = group_size(hp);
-    int n = g > 1 ? snprintf(buf, cap, "h%d kv%d", h, h / g) : snprintf(buf, cap, "h%d", h);
+    bool words = at->pic.words;
+    int n = g > 1 ? snprintf(buf, cap, words ? "head %d  kv %d" : "h%d kv%d", h, h / g)
+                  : snprintf(buf, cap, words ? "head %d" : "h%d", h);
     const head_stats *st = tui_head_role(a, at->layer, h);
-    if (st && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, " %s", tui_role_label(st->role));
+    if (st && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, words ? "  %s" : " %s", words ? tui_role_words(st->role) : tui_role_label(st->role));
 }
 
-/* The colour ramp with its end values, then what the selected head attends to most. */
+/* The colour ramp with its end values. */
 static void draw_legend(const tui_app *a, const attention *at, int y, tui_rect R) {
     const picture *pic = &at->pic;
-    tui_style dim = tui_role_style(&a->pal, TC_DIM), norm = tui_role_style(&a->pal, TC_NORMAL);
+    tui_style dim = tui_role_style(&a->pal, TC_DIM);
     int x = R.x;
     char buf[96];
     if (at->log_scale) snprintf(buf, sizeof buf, "%.0e", (double)pic->max * pow(10, -LOG_DECADES));
@@ -314,14 +336,29 @@ static void draw_legend(const tui_app *a, const attention *at, int y, tui_rect R
     }
     snprintf(buf, sizeof buf, " %.3g %s%s", (double)pic->max, at->log_scale ? "log" : "linear",
              at->hide_sink ? " no-sink" : "");
+    tui_put_text(y, x, R.x + R.w - x, buf, dim);
+}
+
+/* The key that the labels cannot name whole: the one picked (, . or a click), else the
+ * one the selected head attends to most; its position is marked in the chat. */
+static void draw_key_line(const tui_app *a, const attention *at, int y, tui_rect R) {
+    const picture *pic = &at->pic;
+    if (pic->key < 0) return;
+    tui_style dim = tui_role_style(&a->pal, TC_DIM), norm = tui_role_style(&a->pal, TC_NORMAL),
+              mark = tui_role_style(&a->pal, TC_CHOSEN);
+    const step_record *k = session_record(a->s, (size_t)pic->key);
+    char buf[160];
+    int x = R.x;
+    if (at->sel_key < 0) snprintf(buf, sizeof buf, "head %d looks most at ", at->head);
+    else snprintf(buf, sizeof buf, "key ");
+    x += tui_put_text(y, x, R.w, buf, dim);
+    x += tui_put_token(y, x, 24 < R.x + R.w - x ? 24 : R.x + R.w - x, k && k->text ? k->text : "?", mark);
+    snprintf(buf, sizeof buf, " (position %d, marked in the chat): ", pic->key);
     x += tui_put_text(y, x, R.x + R.w - x, buf, dim);
-    if (pic->top_key < 0 || x + 12 >= R.x + R.w) return;
-    const step_record *k = session_record(a->s, (size_t)pic->top_key);
-    snprintf(buf, sizeof buf, "  h%d top: ", at->head);
-    x += tui_put_text(y, x, R.x + R.w - x, buf, dim);
-    x += tui_put_token(y, x, 12 < R.x + R.w - x ? 12 : R.x + R.w - x, k && k->text ? k->text : "?",
-                       tui_role_style(&a->pal, TC_CHOSEN));
-    snprintf(buf, sizeof buf, "@%d %.0f%%", pic->top_key, (double)pic->top_p * 100);
+    if (at->sel_key < 0) snprintf(buf, sizeof buf, "%.0f%%, the layer's heads %.0f%% on average", (double)pic->key_p * 100,
+                                  (double)pic->key_mean * 100);
+    else snprintf(buf, sizeof buf, "head %d %.0f%%, the layer's heads %.0f%% on average  (, . another key)", at->head,
+                  (double)pic->key_p * 100, (double)pic->key_mean * 100);
     tui_put_text(y, x, R.x + R.w - x, buf, norm);
 }
 
@@ -355,7 +392,7 @@ static void draw_keys(const tui_app *a, const picture *pic, int y, tui_rect R) {
             continue;
         }
         const step_record *k = session_record(a->s, (size_t)key);
-        tui_style st = tui_role_style(&a->pal, key == pic->top_key ? TC_CHOSEN : TC_NORMAL);
+        tui_style st = tui_role_style(&a->pal, key == pic->key ? TC_CHOSEN : TC_NORMAL);
         tui_put_token(y, x, pic->cols.cw - 1, k && k->text ? k->text : "?", st);
     }
 }
@@ -402,9 +439,10 @@ static void attention_draw(const tui_app *a, const tui_pane *p) {
     draw_heads(a, at, R);
     int y = R.y + 2 + pic->head_rows;
     if (y < R.y + R.h) draw_legend(a, at, y, R);
-    if (pic->zoom_rows >= 2 && pic->zoom_n > 0) draw_zoom(a, at, R, y + 1);
+    if (y + 1 < R.y + R.h) draw_key_line(a, at, y + 1, R);
+    if (pic->zoom_rows >= 2 && pic->zoom_n > 0) draw_zoom(a, at, R, y + 2);
     else if (pic->zoom_rows >= 2)
-        tui_printf(y + 1, R.x, R.w, title, "head %d zoomed: rows = recent tokens, columns = keys", at->head);
+        tui_printf(y + 2, R.x, R.w, title, "head %d zoomed: rows = recent tokens, columns = keys", at->head);
 }
 
 /* ---- keys and the mouse ---- */
@@ -417,6 +455,17 @@ static void change_layer(tui_app *a, attention *at, int d) {
 static void change_head(tui_app *a, attention *at, int d) {
     int n = a->m->hp.n_head;
     at->head = (at->head + d + n) % n;
+}
+
+/* , and . walk the key line over the columns on screen, from the top key on. */
+static void pick_key(attention *at, int d) {
+    const picture *pic = &at->pic;
+    int from = at->sel_key >= 0 ? at->sel_key : pic->top_key, c = -1;
+    for (int i = 0; i < pic->cols.n; i++)
+        if (pic->cols.key[i] == from) c = i;
+    do c += d;
+    while (c >= 0 && c < pic->cols.n && pic->cols.key[c] < 0);
+    if (c >= 0 && c < pic->cols.n) at->sel_key = pic->cols.key[c];
 }
 
 static bool attention_key(tui_app *a, tui_pane *p, tui_key k) {
@@ -441,6 +490,8 @@ static bool attention_key(tui_app *a, tui_pane *p, tui_key k) {
     case L'l': at->log_scale = !at->log_scale; return true;
     case L's': at->hide_sink = !at->hide_sink; return true;
     case L'r': tui_heads_cycle(a); return true;
+    case L',': pick_key(at, -1); return true;
+    case L'.': pick_key(at, 1); return true;
     default: return false;
     }
 }
@@ -449,11 +500,16 @@ static bool attention_key(tui_app *a, tui_pane *p, tui_key k) {
 static bool attention_click(tui_app *a, tui_pane *p, int y, int x, mmask_t button) {
     attention *at = p->st;
     const picture *pic = &at->pic;
-    (void)x;
     if (!(button & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED)) || pic->note) return false;
-    int row = y - (p->r.y + 2);
+    int row = y - (p->r.y + 2), col = (x - p->r.x - pic->lw);
+    int key = col >= 0 && col / pic->cols.cw < pic->cols.n ? pic->cols.key[col / pic->cols.cw] : -1;
+    if (row == -1 && key >= 0) { /* the key labels: name that key */
+        at->sel_key = key == at->sel_key ? -1 : key;
+        return true;
+    }
     if (row < 0 || row >= pic->head_rows) return false;
     at->head = pic->list[pic->first + row];
+    if (key >= 0) at->sel_key = key;
     return true;
 }
 
@@ -465,8 +521,15 @@ static void attention_fini(tui_app *a, tui_pane *p) {
     (void)a;
 }
 
+static void attention_init(tui_app *a, tui_pane *p) {
+    attention *at = p->st;
+    at->sel_key = -1;
+    (void)a;
+}
+
 const tui_pane_class tui_pane_attention = {
     .name = "attention",
+    .init = attention_init,
     .area = TUI_RIGHT,
     .weight = 3,
     .state_size = sizeof(attention),

@@ -30,6 +30,17 @@ const char *tui_role_label(head_role r) {
     return "-";
 }
 
+const char *tui_role_words(head_role r) {
+    switch (r) {
+    case HEAD_PREVIOUS: return "previous";
+    case HEAD_INDUCTION: return "induction";
+    case HEAD_SINK: return "sink";
+    case HEAD_BROAD: return "broad";
+    case HEAD_UNCLEAR: break;
+    }
+    return "unclear";
+}
+
 void tui_heads_update(tui_app *a) {
     size_t n = session_n_records(a->s);
     bool same_conversation = a->heads.valid && a->heads.epoch == a->epoch;

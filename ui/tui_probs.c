@@ -175,7 +175,8 @@ static void probs_draw(const tui_app *a, const tui_pane *p) {
             snprintf(line, sizeof line, "  changed by %s  (%d left)", sampler_stage_name(sr->blame), sr->n_candidates_after);
             tui_put_text(y, gx, R.x + R.w - gx, line, dim);
         } else {
-            snprintf(line, sizeof line, "the model's top choice  (%d candidates left)", sr->n_candidates_after);
+            snprintf(line, sizeof line, "the model's top choice  (%d %s left after the sampler's cuts)", sr->n_candidates_after,
+                     tui_plural(sr->n_candidates_after, "candidate", "candidates"));
             tui_put_text(y, R.x, R.w, line, dim);
         }
         y++;

@@ -34,12 +34,23 @@ static void status_draw(const tui_app *a, const tui_pane *p) {
             o += (size_t)snprintf(extra + o, sizeof extra - o, " G<%.0f%%", 100.0 * g->breaks.grounding_below);
     }
     if (a->heads.filter >= 0 && o < sizeof extra)
-        snprintf(extra + o, sizeof extra - o, " | heads: %s", tui_role_label((head_role)a->heads.filter));
-    snprintf(line, sizeof line, "%s %s | %s | ctx %zu/%d | %s%s%s | T%.2g k%d p%.2g m%.2g r%.2g s%llu | %s%s%s",
-             small, mode, a->m->name ? a->m->name : "model", session_n_records(a->s), session_n_ctx(a->s), device,
-             device[0] && speed[0] ? " " : "", speed, (double)sp->temperature, sp->top_k, (double)sp->top_p,
-             (double)sp->min_p, (double)sp->repeat_penalty, (unsigned long long)sp->seed, tmpl ? tmpl : "?",
-             tui_chat_tint_name(a), extra);
+        snprintf(extra + o, sizeof extra - o, " | heads: %s", tui_role_words((head_role)a->heads.filter));
+    /* the sampler in words where the line has room for them, else in letters */
+    char words[256], letters[96], where[48] = "";
+    snprintf(words, sizeof words, "temperature %.2g, top-k %d, top-p %.2g, min-p %.2g, penalty %.2g, seed %llu",
+             (double)sp->temperature, sp->top_k, (double)sp->top_p, (double)sp->min_p, (double)sp->repeat_penalty,
+             (unsigned long long)sp->seed);
+    snprintf(letters, sizeof letters, "T%.2g k%d p%.2g m%.2g r%.2g s%llu", (double)sp->temperature, sp->top_k,
+             (double)sp->top_p, (double)sp->min_p, (double)sp->repeat_penalty, (unsigned long long)sp->seed);
+    size_t cur;
+    if (tui_on_cursor(a) && tui_current_record(a, &cur)) snprintf(where, sizeof where, ", cursor at %zu", cur);
+    for (int form = 0; form < 2; form++) {
+        snprintf(line, sizeof line, "%s %s | %s | ctx %zu/%d%s | %s%s%s | %s | %s%s%s", small, mode,
+                 a->m->name ? a->m->name : "model", session_n_records(a->s), session_n_ctx(a->s), where, device,
+                 device[0] && speed[0] ? " " : "", speed, form == 0 ? words : letters, tmpl ? tmpl : "?",
+                 tui_chat_tint_name(a), extra);
+        if (tui_text_width(line) <= R.w) break;
+    }
     tui_put_text(R.y, R.x, R.w, line, st);
 }
 

@@ -56,10 +56,14 @@ static void section_choice(tui_app *a, const why_card *w) {
     for (int i = 0; i < s->n_top && runner < 0; i++)
         if (s->top_before[i].id != w->token) runner = i;
     if (runner >= 0) {
+        /* in percentage points, as they round: "-0.0" would say nothing */
+        double points = (double)s->margin * 100;
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "margin ");
-        tui_sheet_text(sh, s->margin < 0 ? TC_ERROR : TC_NORMAL, "%+.1f points", (double)s->margin * 100);
-        tui_sheet_text(sh, TC_DIM, " over the runner-up ");
+        if (fabs(points) < 0.05) tui_sheet_text(sh, TC_NORMAL, "tied with");
+        else if (points > 0) tui_sheet_text(sh, TC_NORMAL, "%.1f points ahead of", points);
+        else tui_sheet_text(sh, TC_ERROR, "%.1f points behind", -points);
+        tui_sheet_text(sh, TC_DIM, " the runner-up ");
         add_piece(a, s->top_before[runner].id, TC_NORMAL, 20);
         tui_pct(p1, sizeof p1, s->top_before[runner].prob);
         tui_sheet_text(sh, TC_NORMAL, " %s", p1);
