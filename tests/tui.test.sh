@@ -502,6 +502,35 @@ sys.exit(0 if m.startswith("grounding ") and m.rstrip().endswith(" 0%") and len(
          and all(c in "\u2581!" for c in cells[1:]) else 1)' "$meter"
 check grounding_sparkline_one_cell_per_token $? "$meter"
 
+# looking for the bad token: the reply's summary line names its least likely and most
+# unsure tokens (the trace's), and n walks the cursor from the least likely token up
+read -r lo1 lo2 lo_text lo_p hi_pos hi_h < <(python3 -c '
+import json, sys
+t = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][:-0 or None]
+t = [x for x in t if not x["eog"]]
+by_p = sorted(t, key=lambda x: (x["prob"], x["pos"]))
+hi = max(t, key=lambda x: (x["entropy"], -x["pos"]))
+pct = lambda p: "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
+print(by_p[0]["pos"], by_p[1]["pos"], by_p[0]["text"].replace(" ", "\u00b7"), pct(by_p[0]["prob"]), hi["pos"], "%.2f" % hi["entropy"])' "$tmp/greedy.jsonl")
+[[ $(chat_text $W) == *"least likely $lo_text $lo_p at $lo1, most unsure"*"$hi_h nats at $hi_pos"* ]]
+check reply_summary_names_the_least_likely_token $? "want $lo_text $lo_p at $lo1, $hi_h at $hi_pos: $(chat_text $W | grep -o 'least likely.*')"
+keys $W Escape Tab n
+wait_for $W "cursor at $lo1 " 5; first=$?
+keys $W n
+wait_for $W "cursor at $lo2 " 5 && [ $first = 0 ]; check lowest_key_walks_the_least_likely_tokens $? "want $lo1 then $lo2: $(cap $W | tail -1)"
+# a click on an attention source in the why card inspects that token
+keys $W Home Right w
+wait_for $W 'Why ·upon\?  position 2' 5
+at=$(cap $W | awk -F'│' '$2 ~ /^all layers/ { print NR - 1, length($1) + 1 + 12; exit }')
+if [ -n "$at" ]; then
+    click $W $at
+    wait_for $W 'Why .*\?  position [01],' 5 && wait_for $W 'cursor at [01] ' 5; check why_card_source_click_moves_the_cursor $?
+else
+    fail why_card_source_click_moves_the_cursor "no 'all layers' line on screen"
+fi
+keys $W Escape Escape
+wait_gone $W 'Why ' 5 && wait_for $W '^ TYPE \|' 5
+
 # head roles label every row of the heatmap; a filter shows the heads of one role only
 roles=$(heat_rows $W | awk '{ print $3 }')
 role=$(echo "$roles" | grep -v '^unclear$' | head -1)

@@ -373,6 +373,7 @@ void tui_app_init(tui_app *a, const tui_options *opt) {
     a->dirty = true;
     a->heads.filter = -1;
     a->gen.trace_next = -1;
+    a->jumped_to = -1;
     if (!tui_panes_init(a)) {
         fprintf(stderr, "llmscope: out of memory for the screen\n");
         exit(1);

@@ -368,6 +368,7 @@ struct tui_app {
     bool hold_cursor;      /* typing began while inspecting (a /command about the token):
                               the panes stay on the cursor until the line is sent */
     int caret_y, caret_x;  /* where the terminal cursor goes (input line), -1: hidden */
+    long jumped_to;        /* where n (least likely) last put the cursor, -1 */
 
     tui_pane panes[TUI_MAX_PANES];
     int n_panes;
@@ -490,6 +491,11 @@ void tui_why_free(tui_app *a);
 bool tui_why_shown(const tui_app *a);
 /* The cursor moved: an open card explains the new token. */
 void tui_why_follow(tui_app *a);
+
+/* tui_suspect.c: the reply holding record REC (or the last before it): its records
+ * [FIRST, LAST]; and its one-line summary (least likely token, most unsure, flagged). */
+bool tui_reply_at(const tui_app *a, size_t rec, size_t *first, size_t *last);
+bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t cap);
 
 /* tui_ground.c: grounding of record REC (NULL when it has none). */
 const grounding *tui_grounding(tui_app *a, size_t rec);

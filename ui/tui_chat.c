@@ -48,7 +48,7 @@ typedef struct tui_chat {
     int width;
     size_t n_records;
     unsigned epoch;
-    bool laid_show_template;
+    bool laid_show_template, laid_generating;
     int scroll;         /* lines scrolled up from the bottom (0: follow the end) */
     int top_line;       /* first line drawn (mouse hit-testing) */
     long cursor;        /* the record highlighted as the cursor's, -1 */
@@ -262,6 +262,20 @@ static void add_dropped(tui_app *a, builder *b) {
     new_line(b);
 }
 
+/* After the last token of a finished reply: its summary (tui_suspect.c), dimmed. */
+static void add_summary(tui_app *a, builder *b, size_t i, size_t n) {
+    size_t first, last;
+    const step_record *r = session_record(a->s, i);
+    if (r->segment != SEG_ASSISTANT || !tui_reply_at(a, i, &first, &last) || last != i) return;
+    if (i + 1 >= n && a->gen.generating) return; /* still being written */
+    char line[512];
+    if (!tui_reply_summary(a, first, last, line, sizeof line)) return;
+    flush_pending(b);
+    if (last_line(b)->n) new_line(b);
+    add_text(b, line, -1, TC_DIM);
+    new_line(b);
+}
+
 static void layout(tui_app *a, tui_chat *c, int width) {
     size_t n = session_n_records(a->s);
     c->n_cells = c->n_lines = 0;
@@ -290,6 +304,7 @@ static void layout(tui_app *a, tui_chat *c, int width) {
         }
         add_text(&b, r->text ? r->text : "", (int32_t)i, record_role(a, r));
         any = true;
+        add_summary(a, &b, i, n);
     }
     flush_pending(&b);
     if (b.oom) {
@@ -306,12 +321,13 @@ static void layout(tui_app *a, tui_chat *c, int width) {
     c->n_records = n;
     c->epoch = a->epoch;
     c->laid_show_template = c->show_template;
+    c->laid_generating = a->gen.generating;
 }
 
 /* Lays the conversation out again if anything it was made from changed. */
 static void relayout(tui_app *a, tui_chat *c, int width) {
     if (c->width == width && c->n_records == session_n_records(a->s) && c->epoch == a->epoch &&
-        c->laid_show_template == c->show_template && c->lines)
+        c->laid_show_template == c->show_template && c->laid_generating == a->gen.generating && c->lines)
         return;
     layout(a, c, width);
 }

@@ -53,18 +53,8 @@ const grounding *tui_grounding(tui_app *a, size_t rec) {
  * the last reply before it. FIRST..LAST (inclusive) bound it; *AT is the current one. */
 static bool reply_range(tui_app *a, size_t *first, size_t *last, size_t *at) {
     size_t cur;
-    if (!tui_current_record(a, &cur)) return false;
-    size_t n = session_n_records(a->s), i = cur;
-    while (i > 0 && session_record(a->s, i)->segment != SEG_ASSISTANT) i--;
-    const step_record *r = session_record(a->s, i);
-    if (r->segment != SEG_ASSISTANT) return false;
-    int turn = r->turn;
-    size_t f = i, l = i;
-    while (f > 0 && session_record(a->s, f - 1)->segment == SEG_ASSISTANT && session_record(a->s, f - 1)->turn == turn) f--;
-    while (l + 1 < n && session_record(a->s, l + 1)->segment == SEG_ASSISTANT && session_record(a->s, l + 1)->turn == turn) l++;
-    *first = f;
-    *last = l;
-    *at = i;
+    if (!tui_current_record(a, &cur) || !tui_reply_at(a, cur, first, last)) return false;
+    *at = cur < *first ? *first : cur > *last ? *last : cur;
     return true;
 }
 

@@ -48,6 +48,10 @@ static void repaint(tui_app *a) { clearok(curscr, TRUE); }
 
 static void probe_here(tui_app *a) { tui_cmd_probe(a, "probe", ""); }
 
+static void lowest_next(tui_app *a) { tui_cmd_lowest(a, "lowest", ""); }
+
+static void lowest_back(tui_app *a) { tui_cmd_lowest(a, "lowest", "back"); }
+
 /* A key bound to an action: IS_KEY and CH as tui_key has them. */
 typedef struct binding {
     bool is_key;
@@ -74,6 +78,8 @@ static const binding INSPECT_KEYS[] = {
     {false, L'B', tui_branch_list},
     {false, L'p', probe_here},
     {false, L'g', tui_break_continue},
+    {false, L'n', lowest_next},
+    {false, L'N', lowest_back},
     {false, L'?', show_help},
 };
 
