@@ -355,11 +355,13 @@ static void draw_key_line(const tui_app *a, const attention *at, int y, tui_rect
     x += tui_put_token(y, x, 24 < R.x + R.w - x ? 24 : R.x + R.w - x, k && k->text ? k->text : "?", mark);
     snprintf(buf, sizeof buf, " (position %d, marked in the chat): ", pic->key);
     x += tui_put_text(y, x, R.x + R.w - x, buf, dim);
-    if (at->sel_key < 0) snprintf(buf, sizeof buf, "%.0f%%, the layer's heads %.0f%% on average", (double)pic->key_p * 100,
-                                  (double)pic->key_mean * 100);
-    else snprintf(buf, sizeof buf, "head %d %.0f%%, the layer's heads %.0f%% on average  (, . another key)", at->head,
-                  (double)pic->key_p * 100, (double)pic->key_mean * 100);
-    tui_put_text(y, x, R.x + R.w - x, buf, norm);
+    if (at->sel_key < 0) snprintf(buf, sizeof buf, "%.0f%%", (double)pic->key_p * 100);
+    else snprintf(buf, sizeof buf, "head %d %.0f%%", at->head, (double)pic->key_p * 100);
+    x += tui_put_text(y, x, R.x + R.w - x, buf, norm);
+    /* then what fits of: the layer's mean, and how to pick another key */
+    snprintf(buf, sizeof buf, ", the layer's heads %.0f%% on average", (double)pic->key_mean * 100);
+    if (tui_text_width(buf) <= R.x + R.w - x) x += tui_put_text(y, x, R.x + R.w - x, buf, norm);
+    if (at->sel_key >= 0 && 16 <= R.x + R.w - x) tui_put_text(y, x, R.x + R.w - x, "  (, . another)", dim);
 }
 
 static void draw_zoom(const tui_app *a, const attention *at, tui_rect R, int y0) {
