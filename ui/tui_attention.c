@@ -42,7 +42,7 @@ typedef struct columns {
 typedef struct picture {
     const char *note;      /* instead of a heatmap: why there is none, NULL */
     const char *note2;
-    char title[160];
+    char title[256];
     size_t rec;
     int n_keys;
     int lw;                /* label column width */

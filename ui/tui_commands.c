@@ -152,6 +152,7 @@ void tui_cmd_load(tui_app *a, const char *name, const char *args) {
     }
     int rc = tui_load(a, args, msg, sizeof msg);
     tui_message(a, rc != 0, "%s", msg);
+    tui_window_check(a); /* a long conversation may not have fitted the window */
 }
 
 /* ---- the table ---- */

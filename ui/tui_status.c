@@ -77,7 +77,9 @@ static const char *const HELP[] = {
     "  w            why card of the token          r  show heads of one role (cycle)",
     "  b            branch: pick another candidate in the bars (Enter), or r to resample",
     "  B            list branches, Enter switches  p  probe: 8 continuations from here",
-    "  g            go on after a breakpoint (or Enter on an empty line)",
+    "  g            go on after a breakpoint (or Enter)",
+    "  n / N        the reply's least likely token, then the next / back",
+    "  , .          name another key in the attention pane's key line",
     "Anywhere: F2/F3 layer  F4/F5 head  F6 scale  F7 sink  F8 before/after  F9 colour",
     "Commands (/help says what each does)",
 };
