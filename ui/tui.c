@@ -1,4 +1,4 @@
-/* tui.c — the terminal app: screen set-up and restore, the main loop, keys and mouse.
+/* tui.c — the terminal app: screen set-up and restore, the main loop, generation.
  *
  * One thread. The loop draws, reads every pending key without waiting while a reply is
  * being generated, then asks the session for one more token; so Ctrl-C, scrolling and
@@ -7,7 +7,8 @@
  * thousands per second, faster than a terminal can show them). A probe (tui_probe.c)
  * runs the same way, one continuation per turn of the loop; a breakpoint pauses the
  * reply without ending it. Such deferred work is the JOBS table: the loop runs the
- * first that has something to do.
+ * first that has something to do. Keys and the mouse go through tui_keys.c, the screen
+ * is the panes of tui_panes.def.
  *
  * The terminal is restored on every way out: a normal quit, SIGINT/SIGTERM/SIGHUP (a
  * flag the loop polls), exit() from anywhere (atexit), and crashes (a handler that writes
