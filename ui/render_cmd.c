@@ -273,6 +273,21 @@ int render_heatmap_svg(FILE *f, const float *att, int T, const char *const *labe
 
 /* ---- the transcript ---- */
 
+int render_lay_out(const char *const *texts, int T, int wrap, int (*width)(const char *), int *line, int *col,
+                   int *cols) {
+    int ln = 0, c = 0;
+    for (int i = 0; i < T; i++) {
+        int w = width(texts[i]);
+        if (w < 1) w = 1;
+        if (c > 0 && c + w > wrap) ln++, c = 0;
+        line[i] = ln, col[i] = c, cols[i] = w;
+        c += w;
+        size_t len = strlen(texts[i]);
+        if (len && texts[i][len - 1] == '\n') ln++, c = 0;
+    }
+    return ln + 1;
+}
+
 #define WRAP_COLS 96
 #define CHAR_W 8.4
 #define LINE_H 22
@@ -290,16 +305,7 @@ int render_transcript_svg(FILE *f, const char *const *texts, const float *prob, 
         free(cols);
         return -1;
     }
-    int ln = 0, c = 0;
-    for (int i = 0; i < T; i++) {
-        int w = text_columns(texts[i]);
-        if (w < 1) w = 1;
-        if (c > 0 && c + w > WRAP_COLS) ln++, c = 0;
-        line[i] = ln, col[i] = c, cols[i] = w;
-        c += w;
-        size_t len = strlen(texts[i]);
-        if (len && texts[i][len - 1] == '\n') ln++, c = 0;
-    }
+    int ln = render_lay_out(texts, T, WRAP_COLS, text_columns, line, col, cols) - 1;
     const int W = (int)(2 * MARGIN + WRAP_COLS * CHAR_W), top = MARGIN + 28;
     const int Hh = top + (ln + 1) * LINE_H + 60;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

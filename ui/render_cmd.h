@@ -47,6 +47,12 @@ int render_transcript_svg(FILE *f, const char *const *texts, const float *prob, 
 int render_transcript_png(FILE *f, const char *const *texts, const float *prob, const bool *generated, int T,
                           const char *title, char *err, size_t errlen);
 
+/* Where each of T tokens goes in a transcript WRAP columns wide, each WIDTH(text)
+ * columns: a line breaks before a token that would overflow it and after one that ends
+ * with a newline. Fills LINE, COL and COLS (its width) per token; returns the lines. */
+int render_lay_out(const char *const *texts, int T, int wrap, int (*width)(const char *), int *line, int *col,
+                   int *cols);
+
 /* The colours both formats use: attention weight V in [0, 1] (white to dark blue, over
  * its square root), and a token's probability P (white when certain, red when a surprise,
  * on a log scale down to 0.001). */

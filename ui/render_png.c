@@ -96,23 +96,6 @@ int render_heatmap_png(FILE *f, const float *att, int T, const char *const *labe
 #define TEXT_SCALE 2
 #define LINE_PX 24
 
-/* Lays the tokens out: a line breaks before a token that would overflow it and after one
- * that ends with a newline. LINE[i], COL[i] get each token's place, the return value the
- * number of lines. */
-static int lay_out(const char *const *texts, int T, int *line, int *col) {
-    int ln = 0, c = 0;
-    for (int i = 0; i < T; i++) {
-        int w = canvas_text_chars(texts[i]);
-        if (w < 1) w = 1;
-        if (c > 0 && c + w > WRAP_CHARS) ln++, c = 0;
-        line[i] = ln, col[i] = c;
-        c += w;
-        size_t len = strlen(texts[i]);
-        if (len && texts[i][len - 1] == '\n') ln++, c = 0;
-    }
-    return ln + 1;
-}
-
 /* The legend: the colour of p = 1, 0.1, 0.01, 0.001, and the underline's meaning. */
 static void confidence_legend(canvas *c, int x, int y) {
     x += canvas_text(c, x, y + 4, "probability of the token:", 1, INK, 64, false) + PAD;
@@ -129,22 +112,23 @@ static void confidence_legend(canvas *c, int x, int y) {
 int render_transcript_png(FILE *f, const char *const *texts, const float *prob, const bool *generated, int T,
                           const char *title, char *err, size_t errlen) {
     int *line = malloc((size_t)(T ? T : 1) * sizeof *line), *col = malloc((size_t)(T ? T : 1) * sizeof *col);
-    if (!line || !col) {
+    int *cols = malloc((size_t)(T ? T : 1) * sizeof *cols);
+    if (!line || !col || !cols) {
         free(line);
         free(col);
+        free(cols);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     const int cw = FONT_ADV * TEXT_SCALE, top = PAD + FONT_LINE * TITLE_SCALE + PAD;
-    int lines = lay_out(texts, T, line, col);
+    int lines = render_lay_out(texts, T, WRAP_CHARS, canvas_text_chars, line, col, cols);
     int w = 2 * PAD + WRAP_CHARS * cw, h = top + lines * LINE_PX + 16 + 3 * PAD;
     canvas c;
     int rc = canvas_init(&c, w, h, WHITE);
     if (rc == 0) {
         canvas_text(&c, PAD, PAD, title, TITLE_SCALE, INK, 160, false);
         for (int i = 0; i < T; i++) {
-            int x = PAD + col[i] * cw, y = top + line[i] * LINE_PX, n = canvas_text_chars(texts[i]);
-            if (n < 1) n = 1;
+            int x = PAD + col[i] * cw, y = top + line[i] * LINE_PX, n = cols[i];
             bool known = prob && prob[i] == prob[i]; /* not NaN: the first token has none */
             canvas_rect(&c, x, y, n * cw, LINE_PX - 4, known ? render_confidence_colour(prob[i]) : (rgb){245, 245, 245});
             bool gen = generated && generated[i];
@@ -159,5 +143,6 @@ int render_transcript_png(FILE *f, const char *const *texts, const float *prob, 
     canvas_free(&c);
     free(line);
     free(col);
+    free(cols);
     return rc;
 }

@@ -120,6 +120,11 @@ int tui_token_width(const char *s);
 int tui_text_width(const char *s);
 /* Bytes of S that fit in MAXW cells as tui_put_text draws them (a wrap point). */
 size_t tui_text_fit(const char *s, int maxw);
+/* Bytes of S for its first row in WIDTH cells: broken after the last space that fits,
+ * or at the edge (at least one character); all of S when it fits. */
+size_t tui_wrap_cut(const char *s, int width);
+/* TEXT as the panes name a token in a sentence: spaces as '·', newlines as '↵'. */
+void tui_visible_token(const char *text, char *out, size_t cap);
 void tui_fill(int y, int x, int w, wchar_t wc, tui_style st);
 void tui_printf(int y, int x, int maxw, tui_style st, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -130,3 +130,20 @@ void tui_printf(int y, int x, int maxw, tui_style st, const char *fmt, ...) {
     va_end(ap);
     tui_put_text(y, x, maxw, buf, st);
 }
+
+void tui_visible_token(const char *text, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *p = text; *p && o + 4 < cap; p++) {
+        if (*p == ' ') memcpy(out + o, "\xc2\xb7", 2), o += 2;
+        else if (*p == '\n') memcpy(out + o, "\xe2\x86\xb5", 3), o += 3;
+        else out[o++] = *p;
+    }
+    out[o] = 0;
+}
+
+size_t tui_wrap_cut(const char *s, int width) {
+    size_t len = strlen(s), fit = tui_text_fit(s, width > 0 ? width : 1), cut = fit;
+    if (fit >= len) return len;
+    while (cut > 0 && s[cut - 1] != ' ') cut--;
+    return cut ? cut : fit ? fit : 1;
+}

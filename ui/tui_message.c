@@ -34,14 +34,11 @@ void tui_message_clear(tui_app *a) { a->msgs.shown = false; }
 static int wrap_rows(const char *text, int width, size_t *start, int max) {
     int n = 0;
     size_t at = 0, len = strlen(text);
-    if (width < 1) width = 1;
     while (n < max) {
         start[n++] = at;
-        size_t fit = tui_text_fit(text + at, width);
-        if (at + fit >= len) break;
-        size_t cut = fit;
-        while (cut > 0 && text[at + cut - 1] != ' ') cut--;
-        at += cut ? cut : fit ? fit : 1;
+        size_t cut = tui_wrap_cut(text + at, width);
+        if (at + cut >= len) break;
+        at += cut;
     }
     return n;
 }

@@ -112,11 +112,7 @@ void tui_sheet_wrapped(tui_sheet *sh, tui_role role, const char *text, int width
         if (!part) return;
         size_t at = 0;
         do { /* rows of this paragraph, broken after the last space that fits */
-            size_t fit = tui_text_fit(part + at, width), cut = fit;
-            if (at + fit < len) {
-                while (cut > 0 && part[at + cut - 1] != ' ') cut--;
-                if (cut == 0) cut = fit ? fit : 1;
-            }
+            size_t cut = tui_wrap_cut(part + at, width);
             tui_sheet_line_begin(sh, -1);
             tui_sheet_text(sh, role, "%.*s", (int)cut, part + at);
             at += cut;

@@ -29,17 +29,6 @@ bool tui_reply_at(const tui_app *a, size_t rec, size_t *first, size_t *last) {
     return true;
 }
 
-/* Writes TEXT with whitespace made visible, as the panes show tokens. */
-static void visible_token(const char *text, char *out, size_t cap) {
-    size_t o = 0;
-    for (const char *p = text; *p && o + 4 < cap; p++) {
-        if (*p == ' ') memcpy(out + o, "\xc2\xb7", 2), o += 2;
-        else if (*p == '\n') memcpy(out + o, "\xe2\x86\xb5", 3), o += 3;
-        else out[o++] = *p;
-    }
-    out[o] = 0;
-}
-
 bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t cap) {
     size_t low = first, unsure = first;
     int flagged = 0;
@@ -52,8 +41,8 @@ bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t 
     }
     const step_record *lr = session_record(a->s, low), *ur = session_record(a->s, unsure);
     char lt[96], ut[96], p[16];
-    visible_token(lr->text, lt, sizeof lt);
-    visible_token(ur->text, ut, sizeof ut);
+    tui_visible_token(lr->text, lt, sizeof lt);
+    tui_visible_token(ur->text, ut, sizeof ut);
     tui_pct(p, sizeof p, lr->sample.prob_before);
     snprintf(out, cap, "least likely %s %s at %zu, most unsure %s %.2f nats at %zu, %d flagged (n: go there)", lt, p, low,
              ut, (double)ur->sample.entropy_before, unsure, flagged);
@@ -95,7 +84,7 @@ static void jump(tui_app *a, int dir) {
     const step_record *r = session_record(a->s, rec);
     char p[16], t[96];
     tui_pct(p, sizeof p, r->sample.prob_before);
-    visible_token(r->text, t, sizeof t);
+    tui_visible_token(r->text, t, sizeof t);
     tui_message(a, false, "least likely no. %zu of this reply's %zu tokens: %s %s at %zu (n: the next, N: back)", next + 1,
                 n, t, p, rec);
 }

@@ -349,13 +349,7 @@ static void build(tui_app *a, const step_record *r, double ms) {
     tui_piece_text(a, r->token, tok, sizeof tok);
     /* the title names the token the way the chat does: visible spaces */
     char shown[96];
-    size_t o2 = 0;
-    for (const char *p = tok; *p && o2 + 4 < sizeof shown; p++) {
-        if (*p == ' ') memcpy(shown + o2, "\xc2\xb7", 2), o2 += 2;
-        else if (*p == '\n') memcpy(shown + o2, "\xe2\x86\xb5", 3), o2 += 3;
-        else shown[o2++] = *p;
-    }
-    shown[o2] = 0;
+    tui_visible_token(tok, shown, sizeof shown);
     snprintf(sh->title, sizeof sh->title, "Why %s?  position %d, %s  (computed in %.1f ms)", shown, r->pos,
              r->generated ? "sampled" : r->segment == SEG_ASSISTANT ? "given" : "prompt", ms);
     snprintf(sh->footer, sizeof sh->footer, "<- -> another token  Up/Down PgUp/PgDn scroll  Esc or w closes");
