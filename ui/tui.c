@@ -363,7 +363,7 @@ void tui_options_default(tui_options *o) {
 
 /* Everything the app needs before its first frame; ncurses must already be running (the
  * palette asks the terminal about its colours). */
-void tui_app_init(tui_app *a, const tui_options *opt) {
+bool tui_app_init(tui_app *a, const tui_options *opt) {
     memset(a, 0, sizeof *a);
     a->opt = opt;
     a->s = opt->session;
@@ -375,10 +375,9 @@ void tui_app_init(tui_app *a, const tui_options *opt) {
     a->heads.filter = -1;
     a->gen.trace_next = -1;
     a->jumped_to = -1;
-    if (!tui_panes_init(a)) {
-        fprintf(stderr, "llmscope: out of memory for the screen\n");
-        exit(1);
-    }
+    if (tui_panes_init(a)) return true;
+    tui_app_free(a);
+    return false;
 }
 
 void tui_app_free(tui_app *a) {
@@ -451,7 +450,16 @@ int tui_run(const tui_options *opt) {
 
     tui_app app;
     tui_app *a = &app;
-    tui_app_init(a, opt);
+    if (!tui_app_init(a, opt)) {
+        putp("\033[?2004l");
+        fflush(stdout);
+        endwin();
+        g_screen_active = 0;
+        delscreen(screen);
+        restore_handlers(&old);
+        fprintf(stderr, "llmscope: out of memory for the screen\n");
+        return 1;
+    }
     if (opt->warning) tui_message(a, true, "warning: %s", opt->warning);
     if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
     else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)

@@ -421,7 +421,8 @@ engine *tui_spare_engine(tui_app *a, char *err, size_t errlen);
 engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen);
 /* Draws the screen now (before a long computation, so that its message shows). */
 void tui_draw_now(tui_app *a);
-void tui_app_init(tui_app *a, const tui_options *opt);
+/* False when out of memory (nothing is left to free). */
+bool tui_app_init(tui_app *a, const tui_options *opt);
 void tui_app_free(tui_app *a);
 double tui_now(void);
 

@@ -31,7 +31,14 @@ int tui_bench_draw(session *s, const struct tokenizer *tok, int rows, int cols, 
     opt.tokenizer = tok;
     opt.color = TUI_COLOR_256;
     tui_app app;
-    tui_app_init(&app, &opt);
+    if (!tui_app_init(&app, &opt)) {
+        snprintf(err, errlen, "out of memory for the drawing benchmark");
+        endwin();
+        delscreen(screen);
+        fclose(out);
+        fclose(in);
+        return -1;
+    }
     *heatmap_ms = *frame_ms = -1;
     for (int r = 0; r < reps; r++) {
         double t0 = now_ms();
