@@ -77,6 +77,22 @@ bin=$tmp/alone/llmscope
 expect_error no_model "-m" -p hi
 bin=$bin_saved
 expect_error missing_file "/nonexistent/model.gguf" -m /nonexistent/model.gguf -p hi
+# a context longer than the model was trained on is allowed, with a warning, on the CPU
+# as on Vulkan (the shipped model: 512 tokens)
+if [ -f assets/llmscope-dict.gguf ]; then
+    run -m assets/llmscope-dict.gguf --backend cpu --ctx 1024 -p "What does apple mean?" -n 3 >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ $rc = 0 ] && grep -q "warning: a context of 1024 tokens is longer than the 512 the model was trained on" "$tmp/err" &&
+        [ -s "$tmp/out" ]; then
+        pass context_beyond_training_warns
+    else
+        fail context_beyond_training_warns "exit $rc" "$(cat "$tmp/err")"
+    fi
+    run -m assets/llmscope-dict.gguf --backend cpu --ctx 512 -p "hi" -n 2 >"$tmp/out" 2>"$tmp/err"
+    if ! grep -q "warning" "$tmp/err"; then pass context_within_training_no_warning; else fail context_within_training_no_warning "$(cat "$tmp/err")"; fi
+else
+    skip context_beyond_training_warns "assets/llmscope-dict.gguf not found"
+fi
 printf 'GGUF\003\000\000\000\001' >"$tmp/tiny.gguf"
 expect_error truncated_header "$tmp/tiny.gguf" -m "$tmp/tiny.gguf" -p hi
 expect_error not_gguf "GGUF" -m README.md -p hi
@@ -187,7 +203,7 @@ for r in rows:
     for alt in r["top_before"] + r["top_after"]:
         assert set(alt) >= {"id", "text", "logit", "prob"}, alt
     assert r["top_before"][0]["id"] == r["greedy_id"]
-    assert (r["rank"] == 0) == (r["id"] == r["greedy_id"])
+    assert (r["rank"] == 1) == (r["id"] == r["greedy_id"])
     s = r["sampler"]
     assert abs(s["temperature"] - 0.9) < 1e-6 and s["seed"] == 3 and s["top_k"] == 40, s
 assert [r["pos"] for r in rows] == list(range(rows[0]["pos"], rows[0]["pos"] + len(rows)))
@@ -206,7 +222,7 @@ EOF
     python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 0 for r in rows)
+assert len(rows) == 5 and all(r["blame"] == "none" and r["prob_sampled"] == 1 and r["rank"] == 1 for r in rows)
 ' "$tmp/greedy.jsonl" 2>/dev/null && pass trace_greedy || fail trace_greedy "$(head -c 300 "$tmp/greedy.jsonl")"
     # the why card in the trace: attention sources and grounding always; the logit lens on
     # the CPU only with --trace-lens, where its last entry is the model's own distribution
@@ -232,7 +248,7 @@ for r in lens:
     L = r["why"]["lens"]
     e = L["entries"]
     assert len(e) == len(lens[0]["why"]["lens"]["entries"]) >= 2
-    assert e[-1]["top_id"] == r["greedy_id"] == r["id"] and e[-1]["rank"] == r["rank"] == 0, (e[-1], r["id"])
+    assert e[-1]["top_id"] == r["greedy_id"] == r["id"] and e[-1]["rank"] == r["rank"] == 1, (e[-1], r["id"])
     assert abs(e[-1]["prob"] - r["prob"]) <= 0.02, (e[-1]["prob"], r["prob"])
     d = L["commit_depth"]
     assert 0 <= d < len(e) and all(x["top_id"] == r["id"] for x in e[d:]) and (d == 0 or e[d - 1]["top_id"] != r["id"])

@@ -68,7 +68,8 @@ static tui_role message_role(const tui_app *a, size_t msg) {
     return TC_USER;
 }
 
-void tui_prompt_open(tui_app *a) {
+void tui_cmd_prompt(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
     char err[512];
     chat_span *spans = NULL;
     size_t n_spans = 0;
@@ -78,13 +79,13 @@ void tui_prompt_open(tui_app *a) {
         return;
     }
     tui_sheet *sh = &a->sheet;
-    tui_sheet_reset(sh, SHEET_PROMPT);
+    tui_sheet_reset(sh, &tui_sheet_plain);
     size_t len = strlen(text);
     static const char *const THINK[] = {"", ", thinking on", ", thinking off"};
     snprintf(sh->title, sizeof sh->title, "Prompt: the conversation as the %s template writes it (%zu bytes%s)",
              session_template_name(a->s), len, THINK[session_thinking(a->s)]);
     snprintf(sh->footer, sizeof sh->footer, "template text as written (\u00b7 space, \u21b5 newline), messages in colour; Esc closes");
-    wrapper w = {.sh = sh, .width = tui_sheet_width(a) - 1, .role = TC_TEMPLATE, .visible_ws = true};
+    wrapper w = {.sh = sh, .width = tui_sheet_width(a), .role = TC_TEMPLATE, .visible_ws = true};
     if (w.width < 8) w.width = 8;
     tui_sheet_line_begin(sh, -1);
     size_t span = 0;

@@ -6,7 +6,7 @@
  *
  * A reply's thinking block (model/thinking.h finds it) is folded in the conversation to
  * one line that says how many tokens it holds; 'z' while inspecting shows every block
- * (dimmed) or folds them again. Folding changes only what is drawn: the tokens stay in
+ * (dimmed) or folds them again (the conversation pane's key, tui_chat.c). Folding changes only what is drawn: the tokens stay in
  * the context, the attention panes and the grounding meter, where they count as the
  * model's own output. */
 #include "tui_app.h"
@@ -40,12 +40,8 @@ size_t tui_think_block_tokens(const tui_app *a, const uint8_t *marks, size_t n, 
     return tokens;
 }
 
-void tui_think_toggle(tui_app *a) {
-    a->show_thinking = !a->show_thinking;
-    tui_message(a, false, a->show_thinking ? "thinking shown (z folds it)" : "thinking folded (z shows it)");
-}
-
-void tui_think_command(tui_app *a, const char *args) {
+void tui_cmd_think(tui_app *a, const char *name, const char *args) {
+    (void)name;
     static const char *const NAMES[] = {"the template's default", "on", "off"};
     if (!session_is_chat(a->s)) {
         tui_message(a, true, "/think needs a chat template (this model runs in completion mode)");
