@@ -668,15 +668,16 @@ check why_card_opens_at_2000_tokens $? "${ms:-?} ms"
 tm kill-session -t long2k
 
 # ---- a model's own chat template, run by the interpreter: Qwen3.5 and Gemma 4 ----
-# The shared qwen35 and gemma4 test files are of architectures llmscope does not load yet
-# (and carry no chat template), so a copy of llama-gqa-tiny with each real template from
-# shared/chat-templates stands in, made here by tests/gguf_set_template.py. What /prompt
-# shows is checked against `llmscope template` on the saved conversation.
+# The shared test files carry no chat template, so each real template from
+# shared/chat-templates is put into a copy (tests/gguf_set_template.py): Gemma 4's into the
+# shared gemma4 file itself; Qwen3.5's into llama-gqa-tiny until the qwen35 family loads.
+# What /prompt shows is checked against `llmscope template` on the saved conversation.
 q35t=$shared/chat-templates/Qwen3.5-4B.jinja
 g4t=$shared/chat-templates/google-gemma-4-31B-it.jinja
-if [ -f "$q35t" ] && [ -f "$g4t" ] &&
+g4m=$shared/models/gemma4-tiny-f16.gguf
+if [ -f "$q35t" ] && [ -f "$g4t" ] && [ -f "$g4m" ] &&
     python3 tests/gguf_set_template.py "$gqa" "$tmp/qwen35.gguf" "$q35t" &&
-    python3 tests/gguf_set_template.py "$gqa" "$tmp/gemma4.gguf" "$g4t"; then
+    python3 tests/gguf_set_template.py "$g4m" "$tmp/gemma4.gguf" "$g4t"; then
     chat_col() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }'; }
     # after_reply NAME CTX: the reply begun after the context held CTX tokens is over
     after_reply() { ! cap "$1" | grep -q GENERATING && [ "$(ctx_now "$1")" != "$2" ]; }
@@ -746,8 +747,6 @@ else
     skip qwen35_and_gemma4_templates "shared chat templates not found, or the test model could not be written"
 fi
 
-# /compare re-scores the conversation with another model like `llmscope replay` does on the
-# CLI's trace of the same run; against the model itself the divergence is exactly zero
 # The 2026 families: each file chats (completion mode for the ones without a template),
 # and a sliding-window layer draws the keys its window left out as such: the title names
 # the layer's kind, a key outside the window is a × (not zero attention), the legend says
@@ -774,6 +773,8 @@ for fam in gemma2-tiny-f16 gemma3-tiny-f16 gemma4-tiny-f16 phi3-tiny-f16 llama-k
     tm kill-session -t fam
 done
 
+# /compare re-scores the conversation with another model like `llmscope replay` does on the
+# CLI's trace of the same run; against the model itself the divergence is exactly zero
 ktiny=$shared/models/llama-k-tiny-f32.gguf
 kq4=$shared/models/llama-k-tiny-q4_0.gguf
 if [ -f "$ktiny" ] && [ -f "$kq4" ]; then

@@ -121,6 +121,9 @@ static void print_hparams(const model *m) {
            hp->arch->traits & AT_SANDWICH ? ", sandwich norms" : "",
            hp->tied_output ? "; output tied to the embedding" : "");
     if (hp->final_softcap > 0) printf("logit cap:     %g\n", (double)hp->final_softcap);
+    if (m->desc[0].attn_softcap > 0) printf("score cap:     %g\n", (double)m->desc[0].attn_softcap);
+    if (m->desc[0].attn_temp > 0)
+        printf("temperature:   %g past every %d positions\n", (double)m->desc[0].attn_temp, m->desc[0].attn_temp_floor);
 }
 
 static void print_token(const tokenizer *tok, const char *label, int32_t id) {
