@@ -956,6 +956,8 @@ void session_set_system_prompt(session *s, const char *text) {
     s->system_next = text && *text ? strdup(text) : NULL;
 }
 
+const char *session_system_prompt(const session *s) { return s->system_next; }
+
 void session_clear(session *s) {
     truncate_records(s, 0);
     while (s->n_msgs) pop_message(s);

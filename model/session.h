@@ -107,6 +107,7 @@ bool session_attention_row(const session *s, const step_record *r, int layer, in
 void session_set_sampling(session *s, const sampler_params *p);
 const sampler_params *session_sampling(const session *s);
 void session_set_system_prompt(session *s, const char *text); /* applies from the next clear */
+const char *session_system_prompt(const session *s); /* what the next clear installs, or NULL */
 void session_clear(session *s);
 const char *session_template_name(const session *s);
 bool session_is_chat(const session *s);

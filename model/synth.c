@@ -1,5 +1,7 @@
 /* synth.c — see synth.h. */
 #include "synth.h"
+
+#include "atomic_file.h"
 #include "gguf_writer.h"
 #include "quant.h"
 #include "quantize.h"
@@ -230,12 +232,14 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
             gguf_writer_free(w);
             return -1;
         }
-    FILE *out = fopen(path, "wb");
-    if (!out) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    /* a temporary file renamed into place: a failed or interrupted run leaves no
+     * half-written model under the name (nor destroys the file that was there) */
+    atomic_file af;
+    if (atomic_file_open(&af, path, err, errlen) < 0) {
         gguf_writer_free(w);
         return -1;
     }
+    FILE *out = af.f;
     uint64_t total = 0, done = 0;
     for (int i = 0; i < np; i++) total += gguf_writer_tensor_bytes(w, plan[i].index);
     int rc = gguf_writer_write_header(w, out);
@@ -271,12 +275,11 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
     }
     free(buf);
     free(row);
-    if (fclose(out) != 0 && rc == 0) rc = -1;
     gguf_writer_free(w);
     if (rc) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(path);
+        atomic_file_abort(&af);
         return -1;
     }
-    return 0;
+    return atomic_file_commit(&af, err, errlen);
 }

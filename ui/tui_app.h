@@ -399,6 +399,9 @@ void tui_draw_now(tui_app *a);
 void tui_app_init(tui_app *a, const tui_options *opt);
 void tui_app_free(tui_app *a);
 double tui_now(void);
+/* A quit signal (SIGTERM, SIGHUP, SIGINT from outside) arrived: long work inside a
+ * command (/load) stops early, and the app quits once back in its loop. */
+bool tui_quit_requested(void);
 
 /* tui_chat.c */
 void tui_chat_free(tui_chat *c);
