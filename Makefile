@@ -37,7 +37,7 @@ BIN     := $(BUILD)/llmscope
 # (CPU-only ones: the Vulkan driver itself is not sanitizer-clean).
 SANITIZE_TESTS ?= $(foreach t,$(notdir $(TEST_BIN)),$(if $(findstring vulkan,$t),,$t))
 
-.PHONY: all test check asan run bench install uninstall clean shaders
+.PHONY: all test check asan run bench install uninstall clean shaders gpu-check
 all: $(BIN) llmscope
 
 llmscope: $(BIN)
@@ -137,6 +137,13 @@ run: all
 bench: all
 	tests/bench.sh $(BIN)
 
+# --- the GPU machine: pack .gpu/ here, then run everything there in one call
+# (tests/gpu_check.sh; without a GPU, as here, the run step says so and fails).
+GPU_TESTS := $(addprefix $(BUILD)/tests/,test_vulkan_sync test_vulkan_ops test_vulkan_forward test_vulkan_session)
+gpu-check: all $(GPU_TESTS)
+	tests/gpu_check.sh pack $(BUILD)
+	tests/gpu_check.sh run
+
 install: all
 	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/llmscope
 	install -Dm644 docs/llmscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/llmscope.1
@@ -149,6 +156,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/llmscope
 
 clean:
-	rm -rf build build-asan llmscope
+	rm -rf build build-asan llmscope .gpu
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
