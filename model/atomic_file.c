@@ -37,20 +37,30 @@ static mode_t new_file_mode(void) {
     return 0666 & ~mask;
 }
 
+static bool under(const char *path, const char *folder) { return strncmp(path, folder, strlen(folder)) == 0; }
+
+static int open_in_place(atomic_file *a, const char *path, char *err, size_t errlen) {
+    a->f = fopen(path, "wb");
+    if (!a->f) return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    a->path = strdup(path);
+    if (a->path) return 0;
+    atomic_file_abort(a);
+    return fail(err, errlen, "out of memory");
+}
+
 int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
     struct stat st;
     bool exists = stat(path, &st) == 0;
-    if (exists && !S_ISREG(st.st_mode)) { /* a device or a pipe: nothing to replace */
-        a->f = fopen(path, "wb");
-        if (!a->f) return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        a->path = strdup(path);
-        return a->path ? 0 : (fclose(a->f), a->f = NULL, fail(err, errlen, "out of memory"));
-    }
     char resolved[PATH_MAX];
     struct stat lst;
     const char *target = path;
     if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(path, resolved)) target = resolved;
+    /* a device or a pipe: nothing to replace; /dev/stdout > file, /proc/self/fd/N: the file
+     * behind an open descriptor, which would keep the old one if it were replaced */
+    if (exists && (!S_ISREG(st.st_mode) || under(path, "/dev/") || under(path, "/proc/") ||
+                   under(target, "/dev/") || under(target, "/proc/")))
+        return open_in_place(a, path, err, errlen);
     a->path = strdup(target);
     char *dir = folder_of(target);
     const char *base = strrchr(target, '/');

@@ -9,9 +9,10 @@
  * rename itself survives a crash. Any failure removes the temporary file and leaves the
  * target as it was.
  *
- * A target that exists and is not a regular file (a terminal, /dev/stdout, a pipe) is
- * written in place: there is nothing to replace atomically. A symbolic link is followed,
- * so the link stays and the file it names is replaced. */
+ * A target that exists and is not a regular file (a terminal, a pipe), or is reached
+ * through /dev or /proc (/dev/stdout redirected to a file), is written in place: there is
+ * nothing to replace atomically. Another symbolic link is followed, so the link stays and
+ * the file it names is replaced. */
 #ifndef LLMSCOPE_ATOMIC_FILE_H
 #define LLMSCOPE_ATOMIC_FILE_H
 

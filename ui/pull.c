@@ -404,7 +404,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
         t->too_big = true;
         return 0;
     }
-    if (t->received >= t->next_disk_check) {
+    if (!t->limit && t->content_length < 0 && t->received >= t->next_disk_check) {
         struct statvfs vfs;
         t->next_disk_check = t->received + PULL_DISK_CHECK_EVERY;
         if (fstatvfs(t->fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize < PULL_DISK_RESERVE + n) {
