@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh BUILD [SANBUILD:test1 test2 ...] — runs every test binary in BUILD/tests,
-# then the listed ones from the sanitizer build, then every tests/*.test.sh script, and
-# ends with one line: "N passed, N failed, N skipped".
+# the Vulkan ones again under other settings (subgroups of 4, GPU specialisation values,
+# GPU-assisted validation), then the listed ones from the sanitizer build, then every
+# tests/*.test.sh script, and ends with one line: "N passed, N failed, N skipped".
 # Each test prints PASS/FAIL/SKIP lines; a binary that crashes or exits non-zero without
 # printing FAIL counts as one failure, so a crash can never pass silently.
 set -u
