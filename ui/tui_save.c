@@ -198,13 +198,12 @@ int tui_save(tui_app *a, const char *path, char *err, size_t errlen) {
         }
         if (i < n && ok) ok = write_line(out.f, record_json(a, session_record(a->s, i)));
     }
-    if (!ok) {
-        int e = ferror(out.f) ? errno : ENOMEM;
+    if (!ok && !ferror(out.f)) { /* not a write: out of memory building a line */
         atomic_file_abort(&out);
-        snprintf(err, errlen, "cannot write %s: %s (the file there is unchanged)", path,
-                 e == ENOSPC ? "the disk is full" : strerror(e));
+        snprintf(err, errlen, "cannot save %s: out of memory (the file there is unchanged)", path);
         return -1;
     }
+    /* a failed write shows here: reported, the temporary file removed */
     return atomic_file_commit(&out, err, errlen);
 }
 
