@@ -131,7 +131,7 @@ pack() {
 # ---- run ----------------------------------------------------------------------------
 
 out=${OUT:-/tmp/llmscope-gpu-check}
-work=/tmp/llmscope-gpu
+work=${GPU_CHECK_WORK:-/tmp/llmscope-gpu} # unpacked libraries, synthesised models
 t_start=$(date +%s)
 log() { echo "[$(($(date +%s) - t_start))s] $*"; }
 

@@ -15,7 +15,7 @@ if [ ! -x "$build/llmscope" ]; then fail gpu_check "$build/llmscope is not built
 mkdir -p "$tmp/pack/bin" "$tmp/pack/shared/models" "$tmp/empty/lib"
 ln -s "$PWD/$build/llmscope" "$tmp/pack/bin/llmscope"
 tar -C "$tmp/empty" -cJf "$tmp/pack/lib.tar.xz" lib
-GPU_CHECK_PACK=$tmp/pack OUT=$tmp/out bash tests/gpu_check.sh run >"$tmp/stdout" 2>&1
+GPU_CHECK_PACK=$tmp/pack GPU_CHECK_WORK=$tmp/work OUT=$tmp/out bash tests/gpu_check.sh run >"$tmp/stdout" 2>&1
 rc=$?
 if [ "$rc" -eq 1 ] && grep -q 'no GPU is present here' "$tmp/stdout"; then
     pass gpu_check_without_gpu_says_so
