@@ -161,6 +161,10 @@ int engine_vulkan_validation_errors(const engine *base) {
     return ((const vk_engine *)base)->rt.validation_errors;
 }
 
+long engine_vulkan_inserted_barriers(const engine *base) {
+    return (long)((const vk_engine *)base)->rt.sync.n_inserted;
+}
+
 int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen) {
     return vk_list_devices(out, err, errlen);
 }

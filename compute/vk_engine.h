@@ -39,6 +39,11 @@ int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t err
  * is on with VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation or LLMSCOPE_VK_VALIDATION=1. */
 int engine_vulkan_validation_errors(const engine *e);
 
+/* Barriers the runtime had to add because a command would have raced another of the same
+ * step (compute/vk_sync.h). The engine's own steps are meant to need none: a count above
+ * 0 is a missing barrier in vk_engine.c, made safe at the price of one barrier. */
+long engine_vulkan_inserted_barriers(const engine *e);
+
 /* Decode steps so far that ran from a recording made during the step before (the engine
  * records the likely next step while the GPU works; see vk_engine.c). For tests and bench. */
 long engine_vulkan_prerecorded_steps(const engine *e);

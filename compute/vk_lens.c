@@ -135,10 +135,12 @@ int vk_lens(engine *base, const engine_lens_query *q, char *err, size_t errlen) 
     if (vk_begin_slot(&e->rt, slot, err, errlen)) return -1;
     memcpy(e->lens_upload.map, q->hidden, (size_t)E * d * f);
     vk_copy(&e->rt, &e->lens_upload, 0, &e->hid, 0, (VkDeviceSize)E * d * f);
+    /* the last entry goes to lens_xn as it is, in the same step as the upload: after the
+     * norm it would be a second write of lens_xn in the norm's step (a race) */
+    vk_copy(&e->rt, &e->lens_upload, (VkDeviceSize)(E - 1) * d * f, &e->lens_xn, (VkDeviceSize)(E - 1) * d * f, d * f);
     vk_fill(&e->rt, &e->lens_ranks, 0, (VkDeviceSize)E * KC * f, 0);
     vk_barrier(&e->rt);
     if (E > 1) lens_norm(e, E - 1);
-    vk_copy(&e->rt, &e->hid, (VkDeviceSize)(E - 1) * d * f, &e->lens_xn, (VkDeviceSize)(E - 1) * d * f, d * f);
     vk_barrier(&e->rt);
     lens_logits(e, E);
     vk_barrier(&e->rt);

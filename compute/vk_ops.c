@@ -73,17 +73,46 @@ static vk_matmul_tiles pick_matmul_tiles(const vk_runtime *rt, uint32_t wg) {
     return choices[sizeof choices / sizeof choices[0] - 1];
 }
 
-int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
-    memset(k, 0, sizeof *k);
+/* An environment override of a specialisation value in [LO, HI], else FALLBACK. */
+static uint32_t env_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t fallback) {
+    const char *v = getenv(name);
+    long n = v && *v ? atol(v) : 0;
+    return n >= (long)lo && n <= (long)hi ? (uint32_t)n : fallback;
+}
+
+/* The workgroup size of every kernel but matmul. The kernels assume (docs/vulkan-
+ * performance.md, "Subgroups and shared memory"): a multiple of the subgroup size, so
+ * every subgroup is full (the matvec and lens lanes stride by gl_SubgroupSize); at most
+ * 256 invocations, with subgroups of at least 4, so the per-subgroup partials fit the 64
+ * of common.glsl and the 256 of attention.comp's out_part. */
+static uint32_t pick_workgroup(const vk_runtime *rt) {
+    const uint32_t sg = rt->subgroup_size;
+    uint32_t limit = rt->props.limits.maxComputeWorkGroupSize[0];
+    if (limit > 256) limit = 256;
     /* Four subgroups per workgroup keeps the two-level reductions short on every vendor:
      * 64 invocations on lavapipe (subgroup 8) and Intel, 128 on NVIDIA, 256 on AMD. */
-    uint32_t wg = rt->subgroup_size * 4;
-    k->wg = wg < 64 ? 64 : wg > 256 ? 256 : wg;
+    uint32_t wg = sg * 4;
+    wg = wg < 64 ? 64 : wg;
+    while (wg > limit && wg > sg) wg /= 2;
+    /* LLMSCOPE_VK_WG: another size, for tests on lavapipe of the sizes GPUs get */
+    uint32_t want = env_u32("LLMSCOPE_VK_WG", sg, limit, 0);
+    if (want && want % sg == 0) wg = want;
+    return wg;
+}
+
+int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
+    memset(k, 0, sizeof *k);
+    k->wg = pick_workgroup(rt);
+    if (k->wg % rt->subgroup_size || k->wg / rt->subgroup_size > 64)
+        return fail(err, errlen, "%s: subgroups of %u do not fit a workgroup of %u", rt->props.deviceName,
+                    rt->subgroup_size, k->wg);
     /* One row per subgroup on GPUs, which want many workgroups in flight; a CPU device
      * (lavapipe) runs workgroups one after another per core and pays a fixed cost for
-     * each, so there every subgroup takes eight rows. */
+     * each, so there every subgroup takes eight rows. LLMSCOPE_VK_MATVEC_ROWS overrides
+     * (the kernel is correct for any count: its subgroups take the rows in turn). */
     k->matvec_rows = k->wg / rt->subgroup_size;
     if (rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) k->matvec_rows *= 8;
+    k->matvec_rows = env_u32("LLMSCOPE_VK_MATVEC_ROWS", 1, 256, k->matvec_rows);
     /* matvec: tokens per workgroup, and rows per workgroup = one per expected subgroup */
     const uint32_t mv_spec[2] = {VK_MATVEC_TOKENS, k->matvec_rows};
     const uint32_t chunk = VK_TOPK_CHUNK;

@@ -547,6 +547,7 @@ void vk_runtime_free(vk_runtime *rt) {
         if (rt->cmd_pool) rt->vk.DestroyCommandPool(rt->dev, rt->cmd_pool, NULL);
         rt->vk.DestroyDevice(rt->dev, NULL);
     }
+    vk_sync_free(&rt->sync);
     if (rt->messenger && rt->vk.DestroyDebugUtilsMessengerEXT)
         rt->vk.DestroyDebugUtilsMessengerEXT(rt->instance, rt->messenger, NULL);
     if (rt->instance) rt->vk.DestroyInstance(rt->instance, NULL);
@@ -659,17 +660,29 @@ int vk_upload(vk_runtime *rt, vk_buffer *staging, vk_buffer *dst, VkDeviceSize o
 int vk_kernel_create(vk_runtime *rt, vk_kernel *k, const char *name, int n_bindings,
                      uint32_t wg_size, const uint32_t *extra, int n_extra,
                      char *err, size_t errlen) {
-    memset(k, 0, sizeof *k);
     const spirv_blob *blob = NULL;
     for (const spirv_blob *s = SPIRV_BLOBS; s->name; s++)
         if (strcmp(s->name, name) == 0) blob = s;
-    if (!blob) return fail(err, errlen, "internal error: no embedded shader '%s'", name);
+    if (!blob) {
+        memset(k, 0, sizeof *k);
+        return fail(err, errlen, "internal error: no embedded shader '%s'", name);
+    }
+    return vk_kernel_create_spirv(rt, k, blob->name, (const uint32_t *)(const void *)blob->data,
+                                  (size_t)(blob->end - blob->data) / 4, n_bindings, wg_size, extra, n_extra,
+                                  err, errlen);
+}
+
+int vk_kernel_create_spirv(vk_runtime *rt, vk_kernel *k, const char *name, const uint32_t *code,
+                           size_t words, int n_bindings, uint32_t wg_size, const uint32_t *extra,
+                           int n_extra, char *err, size_t errlen) {
+    memset(k, 0, sizeof *k);
     if (n_bindings < 1 || n_bindings > VK_MAX_BINDINGS || n_extra > 7)
         return fail(err, errlen, "internal error: bad kernel layout for '%s'", name);
+    /* a module the reader cannot follow counts as writing every binding: safe, only slower */
+    vk_spirv_buffer_access(code, words, &k->used, &k->written);
 
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                   .codeSize = (size_t)(blob->end - blob->data),
-                                   .pCode = (const uint32_t *)(const void *)blob->data};
+                                   .codeSize = words * 4, .pCode = code};
     VkShaderModule mod;
     VkResult r = rt->vk.CreateShaderModule(rt->dev, &mi, NULL, &mod);
     if (r != VK_SUCCESS) return fail(err, errlen, "cannot load shader '%s': %s", name, vk_result_name(r));
@@ -694,7 +707,7 @@ int vk_kernel_create(vk_runtime *rt, vk_kernel *k, const char *name, int n_bindi
     r = rt->vk.CreateComputePipelines(rt->dev, rt->pipeline_cache, 1, &pi, NULL, &k->pipeline);
     rt->vk.DestroyShaderModule(rt->dev, mod, NULL);
     if (r != VK_SUCCESS) return fail(err, errlen, "cannot build kernel '%s': %s", name, vk_result_name(r));
-    k->name = blob->name;
+    k->name = name;
     k->layout = rt->pipe_layout[n_bindings];
     k->n_bindings = n_bindings;
     k->wg_size = wg_size;
@@ -717,6 +730,7 @@ int vk_pool_create(vk_runtime *rt, uint32_t max_sets, VkDescriptorPool *out, cha
 
 int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const *bufs,
                   VkDescriptorSet *out, char *err, size_t errlen) {
+    if (n < 1 || n > VK_MAX_BINDINGS) return fail(err, errlen, "internal error: a set of %d buffers", n);
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = pool, .descriptorSetCount = 1,
                                       .pSetLayouts = &rt->set_layout[n]};
@@ -732,6 +746,10 @@ int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const
                                       .pBufferInfo = &info[i]};
     }
     rt->vk.UpdateDescriptorSets(rt->dev, (uint32_t)n, w, 0, NULL);
+    VkBuffer handles[VK_MAX_BINDINGS];
+    for (int i = 0; i < n; i++) handles[i] = bufs[i]->buf;
+    /* out of memory here only costs barriers: an unknown set is treated as touching all */
+    vk_sync_add_set(&rt->sync, *out, n, handles);
     return 0;
 }
 
@@ -743,6 +761,8 @@ int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
     rt->bound_pipeline = VK_NULL_HANDLE;
     rt->bound_set = VK_NULL_HANDLE;
     rt->n_dispatches = rt->n_barriers = 0;
+    /* the previous submission was waited for (one at a time): nothing of it is pending */
+    vk_sync_reset(&rt->sync);
     rt->vk.ResetCommandBuffer(rt->cmd, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
@@ -755,8 +775,20 @@ int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
 
 int vk_begin(vk_runtime *rt, char *err, size_t errlen) { return vk_begin_slot(rt, 0, err, errlen); }
 
+/* Records a barrier first when A would race what the step recorded so far. */
+static void order_after_step(vk_runtime *rt, const vk_access *a) {
+    if (vk_sync_conflicts(&rt->sync, a)) {
+        vk_barrier(rt);
+        rt->sync.n_inserted++;
+    }
+    vk_sync_note(&rt->sync, a);
+}
+
 void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const void *push,
                  size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+    vk_access a;
+    vk_sync_dispatch_access(&rt->sync, set, k->used, k->written, &a);
+    order_after_step(rt, &a);
     /* a decode step binds the same pipeline or set several times in a row (q, k, v) */
     if (k->pipeline != rt->bound_pipeline) {
         rt->vk.CmdBindPipeline(rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipeline);
@@ -781,15 +813,22 @@ void vk_barrier(vk_runtime *rt) {
     VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     rt->vk.CmdPipelineBarrier(rt->cmd, stages, stages, 0, 1, &mb, 0, NULL, 0, NULL);
     rt->n_barriers++;
+    vk_sync_reset(&rt->sync);
 }
 
 void vk_copy(vk_runtime *rt, vk_buffer *src, VkDeviceSize src_off, vk_buffer *dst,
              VkDeviceSize dst_off, VkDeviceSize bytes) {
+    vk_access a;
+    vk_sync_transfer_access(src->buf, src_off, dst->buf, dst_off, bytes, &a);
+    order_after_step(rt, &a);
     VkBufferCopy region = {.srcOffset = src_off, .dstOffset = dst_off, .size = bytes};
     rt->vk.CmdCopyBuffer(rt->cmd, src->buf, dst->buf, 1, &region);
 }
 
 void vk_fill(vk_runtime *rt, vk_buffer *dst, VkDeviceSize offset, VkDeviceSize bytes, uint32_t value) {
+    vk_access a;
+    vk_sync_transfer_access(VK_NULL_HANDLE, 0, dst->buf, offset, bytes, &a);
+    order_after_step(rt, &a);
     rt->vk.CmdFillBuffer(rt->cmd, dst->buf, offset, bytes, value);
 }
 

@@ -15,6 +15,8 @@
 #define VK_NO_PROTOTYPES
 #include <vulkan/vulkan.h>
 
+#include "vk_sync.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +103,7 @@ typedef struct vk_runtime {
     VkPipelineLayout pipe_layout[VK_MAX_BINDINGS + 1];
 
     uint32_t n_dispatches, n_barriers; /* recorded in the current command buffer */
+    vk_sync sync;                /* what the commands since the last barrier touch (vk_sync.h) */
 
     VkQueryPool timestamps;      /* VK_NULL_HANDLE when the queue cannot time */
     uint32_t n_timestamps;       /* written in the current command buffer */
@@ -154,6 +157,7 @@ typedef struct vk_kernel {
     VkPipelineLayout layout;
     int n_bindings;
     uint32_t wg_size;            /* local_size_x, specialization constant 0 */
+    uint32_t used, written;      /* bindings the SPIR-V declares / may write (vk_sync.h) */
 } vk_kernel;
 
 /* Builds the pipeline for the embedded shader NAME (shaders/NAME.comp, or a wrapper the
@@ -163,6 +167,10 @@ typedef struct vk_kernel {
 int vk_kernel_create(vk_runtime *rt, vk_kernel *k, const char *name, int n_bindings,
                      uint32_t wg_size, const uint32_t *extra, int n_extra,
                      char *err, size_t errlen);
+/* The same from a SPIR-V module in memory (WORDS 32-bit words), e.g. a test's own kernel. */
+int vk_kernel_create_spirv(vk_runtime *rt, vk_kernel *k, const char *name, const uint32_t *code,
+                           size_t words, int n_bindings, uint32_t wg_size, const uint32_t *extra,
+                           int n_extra, char *err, size_t errlen);
 void vk_kernel_destroy(vk_runtime *rt, vk_kernel *k);
 
 /* A descriptor set binding whole buffers BUFS[0..n-1] in order, allocated from POOL. */
@@ -171,7 +179,9 @@ int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const
 int vk_pool_create(vk_runtime *rt, uint32_t max_sets, VkDescriptorPool *out, char *err,
                    size_t errlen);
 
-/* --- recording: begin, dispatch/copy/barrier..., submit (one submit, one wait) ------ */
+/* --- recording: begin, dispatch/copy/barrier..., submit (one submit, one wait) ------
+ * Dispatches, copies and fills take part in the barrier discipline (vk_sync.h): one that
+ * would race a command recorded since the last barrier gets a barrier first. */
 /* Starts recording into command buffer 0 (vk_begin_slot: SLOT 0 or 1, which must not be
  * executing). */
 int vk_begin(vk_runtime *rt, char *err, size_t errlen);
@@ -179,7 +189,7 @@ int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen);
 void vk_dispatch(vk_runtime *rt, const vk_kernel *k, VkDescriptorSet set, const void *push,
                  size_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 /* Orders everything recorded before (shader and transfer writes) before everything
- * recorded after: one global memory barrier. */
+ * recorded after: one global memory barrier. The end of a step. */
 void vk_barrier(vk_runtime *rt);
 void vk_copy(vk_runtime *rt, vk_buffer *src, VkDeviceSize src_off, vk_buffer *dst,
              VkDeviceSize dst_off, VkDeviceSize bytes);

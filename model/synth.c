@@ -1,5 +1,6 @@
 /* synth.c — see synth.h. */
 #include "synth.h"
+#include "atomic_file.h"
 #include "gguf.h"
 #include "model.h"
 #include "gguf_writer.h"
@@ -387,17 +388,17 @@ int synth_write_shape(const synth_shape *s, const char *ftype, const char *path,
             snprintf(err, errlen, "internal error: tensor %d could not be declared", i);
             rc = -1;
         }
-    FILE *out = NULL;
-    if (rc == 0 && !(out = fopen(path, "wb"))) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0) {
-        rc = write_data(w, out, &c, seed, progress, ctx);
-        if (fclose(out) != 0 && rc == 0) rc = -1;
-        if (rc) {
+    /* a temporary file renamed into place: a failed or interrupted run leaves no
+     * half-written model under the name (nor destroys the file that was there) */
+    atomic_file af;
+    if (rc == 0 && atomic_file_open(&af, path, err, errlen) < 0) rc = -1;
+    else if (rc == 0) {
+        if (write_data(w, af.f, &c, seed, progress, ctx)) {
             snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-            remove(path);
+            atomic_file_abort(&af);
+            rc = -1;
+        } else {
+            rc = atomic_file_commit(&af, err, errlen);
         }
     }
     free(c.plan);

@@ -735,6 +735,19 @@ bool tokenizer_is_control(const tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_vocab && t->type[id] == TOKTYPE_CONTROL;
 }
 
+uint64_t tokenizer_vocabulary_hash(const tokenizer *t) {
+    const uint64_t prime = 0x100000001b3ull;
+    uint64_t h = 0xcbf29ce484222325ull;
+    int n = tokenizer_n_vocab(t);
+    for (int b = 0; b < 4; b++) h = (h ^ (uint8_t)((uint32_t)n >> (8 * b))) * prime;
+    for (int i = 0; i < n; i++) {
+        const char *s = tokenizer_token_text(t, i);
+        for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) h = (h ^ *p) * prime;
+        h = (h ^ (s ? 0xffu : 0xfeu)) * prime; /* ends the string: "ab","c" differs from "a","bc" */
+    }
+    return h;
+}
+
 bool tokenizer_same_vocabulary(const tokenizer *a, const tokenizer *b, char *err, size_t errlen) {
     int na = tokenizer_n_vocab(a), nb = tokenizer_n_vocab(b);
     if (na != nb) {

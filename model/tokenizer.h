@@ -42,6 +42,10 @@ int tokenizer_n_vocab(const tokenizer *t);
 /* True when A and B give the same id to the same string for every token (the condition
  * for comparing two models' distributions token by token); else ERR says where they differ. */
 bool tokenizer_same_vocabulary(const tokenizer *a, const tokenizer *b, char *err, size_t errlen);
+/* A fingerprint of the vocabulary (FNV-1a 64 over the count and every token's string):
+ * equal for tokenizers that tokenizer_same_vocabulary would accept. Saved conversations
+ * carry it, so /load can tell a file made with another model. */
+uint64_t tokenizer_vocabulary_hash(const tokenizer *t);
 tokenizer_kind tokenizer_get_kind(const tokenizer *t);
 const char *tokenizer_pre_name(const tokenizer *t); /* "smollm", "default", ... */
 int32_t tokenizer_bos(const tokenizer *t);          /* -1 if none */

@@ -9,7 +9,9 @@
 // Chosen candidates are marked in the (scratch) record buffer by setting their id to -1.
 #include "common.glsl"
 
-layout(binding = 0, std430) buffer Pbuf { float part[]; };
+// coherent: an invocation marks a chosen candidate, and the others of the workgroup must
+// see the mark after the barrier (without it, a GPU may serve them a cached old value)
+layout(binding = 0, std430) coherent buffer Pbuf { float part[]; };
 layout(binding = 1, std430) writeonly buffer Obuf { float outv[]; };
 
 layout(push_constant) uniform Push { uint k, n_chunks; } pc;

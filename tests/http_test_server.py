@@ -23,6 +23,12 @@ MODE chooses how the server behaves, so that one server covers every case:
              requests are served as in ok
   norange    ignores Range and always answers 200 with the whole file
   nohash     like ok, without any ETag
+  evil       a 404 whose reason phrase carries terminal escape sequences: ESC sequences
+             that set the title and clear the screen, BEL, the 8-bit CSI (0x9B) and its
+             UTF-8 form (C2 9B)
+  endless    200 without Content-Length: the file, then zeros until the client hangs up
+  hugecl     200 announcing a Content-Length of 10 GB (then the file, and the end)
+  bighdr     200 with a 1 MB header line before the file
 Anything else, or a file that is not in ROOT, is a 404.
 
 Each request appends one line to LOGFILE:
@@ -122,10 +128,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             return self.simple(404)
         path = os.path.realpath(os.path.join(state.root, rel))
-        if (mode not in ("ok", "hf", "cdn", "corrupt", "drop", "dropfirst", "norange", "nohash")
+        if (mode not in ("ok", "hf", "cdn", "corrupt", "drop", "dropfirst", "norange", "nohash",
+                         "evil", "endless", "hugecl", "bighdr")
                 or not path.startswith(state.root + os.sep) or not os.path.isfile(path)):
             return self.simple(404)
         sha = state.sha256(path)
+
+        if mode == "evil":
+            self.send_response(404, "Not Found \x1b]0;pwned\x07\x1b[2J\x9b31m\u00c2\u009b2J")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.record(404, 0)
+            return None
+        if mode in ("endless", "hugecl", "bighdr"):
+            return self.hostile_body(mode, path)
 
         if mode == "hf":
             return self.simple(302, [("Location", "/cdn/" + rel),
@@ -172,6 +188,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
         self.close_connection = True
         self.record(status, sent)
+
+
+def hostile_body(self, mode, path):
+    """The whole file with a hostile framing (see the modes above)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    self.send_response(200)
+    self.send_header("Content-Type", "application/octet-stream")
+    if mode == "hugecl":
+        self.send_header("Content-Length", str(10 * 1000 ** 3))
+    if mode == "bighdr":
+        self.send_header("X-Filler", "a" * (1 << 20))
+        self.send_header("Content-Length", str(len(data)))
+    self.end_headers()
+    sent = 0
+    try:
+        self.wfile.write(data)
+        sent = len(data)
+        zeros = bytes(CHUNK)
+        while mode == "endless":
+            self.wfile.write(zeros)
+            sent += len(zeros)
+        self.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    self.close_connection = True
+    self.record(200, sent)
+
+
+Handler.hostile_body = hostile_body
 
 
 def main():

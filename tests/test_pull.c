@@ -587,6 +587,76 @@ static void test_unwritable_data_dir_is_a_clear_error(void) {
     CHECKF(strstr(o.err, "cannot create") && strstr(o.err, blocker), "stderr: %s", o.err);
 }
 
+/* ------------------------------------------------------------------------------------
+ * Hostile servers */
+
+/* Whether TEXT holds a byte a terminal would act on: ESC, BEL, or 0x9B (the 8-bit CSI,
+ * alone or as the second byte of its UTF-8 form C2 9B). */
+static bool has_terminal_controls(const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p == 0x1b || *p == 0x07 || *p == 0x9b) return true;
+    return false;
+}
+
+static void test_reason_phrase_is_shown_not_obeyed(void) {
+    REQUIRE_FIXTURE();
+    char models[512];
+    fresh_data_home(models, sizeof models);
+    use_mode("evil");
+    outcome o;
+    pull(&o, "tiny");
+    CHECK_STATUS(o, 1);
+    CHECKF(strstr(o.err, "HTTP 404 Not Found"), "stderr: %s", o.err);
+    CHECKF(!has_terminal_controls(o.err), "the server's escape sequences reached the terminal: %s", o.err);
+    CHECKF(strstr(o.err, "\\x1b]0;pwned") && strstr(o.err, "\\u009b"), "not shown escaped: %s", o.err);
+}
+
+static void test_endless_body_stops_at_the_catalog_size(void) {
+    REQUIRE_FIXTURE();
+    char models[512], gguf[600], part[600], log[4096];
+    fresh_data_home(models, sizeof models);
+    model_paths(models, "tiny", gguf, part, sizeof gguf);
+    use_mode("endless");
+    long mark = log_mark();
+    time_t t0 = time(NULL);
+    outcome o;
+    pull(&o, "tiny");
+    CHECK_STATUS(o, 1);
+    CHECKF(strstr(o.err, "sent more than") && strstr(o.err, "catalog"), "stderr: %s", o.err);
+    CHECKF(!exists(part) && !exists(gguf), "a .part or .gguf was left behind");
+    CHECKF(time(NULL) - t0 < 30, "took %ld s", (long)(time(NULL) - t0));
+    /* the server stopped soon after the 2.8 MB file and its 10% + 1 MiB margin */
+    usleep(300 * 1000);
+    log_since(mark, log, sizeof log);
+    const char *sent = strstr(log, "sent=");
+    CHECKF(sent && atol(sent + 5) < 64L << 20, "the server sent %s bytes", sent ? sent + 5 : "?");
+}
+
+static void test_announced_size_over_the_catalog_is_refused(void) {
+    REQUIRE_FIXTURE();
+    char models[512], gguf[600], part[600];
+    fresh_data_home(models, sizeof models);
+    model_paths(models, "tiny", gguf, part, sizeof gguf);
+    use_mode("hugecl");
+    outcome o;
+    pull(&o, "tiny");
+    CHECK_STATUS(o, 1);
+    CHECKF(strstr(o.err, "announces 10.0 GB"), "stderr: %s", o.err);
+    CHECKF(!exists(part) && !exists(gguf), "a .part or .gguf was left behind");
+}
+
+static void test_giant_header_is_a_clear_error(void) {
+    REQUIRE_FIXTURE();
+    char models[512];
+    fresh_data_home(models, sizeof models);
+    use_mode("bighdr");
+    outcome o;
+    pull(&o, "tiny");
+    CHECK_STATUS(o, 1);
+    CHECKF(strstr(o.err, "header too large") && !strstr(o.err, "ut of memory"), "stderr: %s", o.err);
+    CHECKF(count_lines_starting(o.err, "llmscope pull:") == 1, "stderr: %s", o.err);
+}
+
 static void test_list_shows_pulled_model_and_catalog(void) {
     REQUIRE_FIXTURE();
     char models[512], gguf[600], part[600], line[700];
@@ -645,6 +715,10 @@ int main(void) {
     RUN(test_unknown_name_lists_known_ones);
     RUN(test_connection_refused_is_a_clear_error);
     RUN(test_unwritable_data_dir_is_a_clear_error);
+    RUN(test_reason_phrase_is_shown_not_obeyed);
+    RUN(test_endless_body_stops_at_the_catalog_size);
+    RUN(test_announced_size_over_the_catalog_is_refused);
+    RUN(test_giant_header_is_a_clear_error);
     RUN(test_list_shows_pulled_model_and_catalog);
     RUN(test_list_with_nothing_installed);
     stop_server();

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "model.h"
-#include "replay_cmd.h"
+#include "replay.h"
 #include "test.h"
 #include "tokenizer.h"
 

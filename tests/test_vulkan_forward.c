@@ -90,6 +90,8 @@ static void fixture_close(fixture *fx) {
     if (fx->gpu) {
         CHECKF(engine_vulkan_validation_errors(fx->gpu) == 0, "%d Vulkan validation errors",
                engine_vulkan_validation_errors(fx->gpu));
+        CHECKF(engine_vulkan_inserted_barriers(fx->gpu) == 0, "the runtime added %ld barriers the engine's "
+               "steps lacked (compute/vk_sync.h)", engine_vulkan_inserted_barriers(fx->gpu));
         engine_destroy(fx->gpu);
     }
     engine_destroy(fx->cpu);

@@ -14,6 +14,8 @@
  * and, at the end of a 2,000-token context, how long the why card takes and how long the
  * terminal app takes to draw its heatmap and a whole frame. */
 #include "bench_cmd.h"
+
+#include "term_text.h"
 #include "cli.h"
 #include "inspect.h"
 #include "tokenizer.h"
@@ -246,12 +248,12 @@ int bench_main(int argc, char **argv) {
         else { fprintf(stderr, "llmscope bench: unknown option '%s'\n", a); usage(stderr); return 2; }
         i++;
     }
-    char err[1024];
+    char err[1024], shown[2048];
     cli_model cm;
     memset(&cm, 0, sizeof cm);
     if (cli_find_model(bo.model, cm.path, sizeof cm.path, err, sizeof err) ||
         cli_load_model(&cm, err, sizeof err)) {
-        fprintf(stderr, "llmscope bench: %s\n", err);
+        fprintf(stderr, "llmscope bench: %s\n", term_clean(err, shown, sizeof shown));
         cli_model_free(&cm);
         return 1;
     }
@@ -375,7 +377,7 @@ int bench_main(int argc, char **argv) {
             printf("terminal app at that token, 200x50: attention pane %.2f ms, whole frame %.2f ms (best of 3)\n",
                    heatmap, frame);
     }
-    if (rc) fprintf(stderr, "llmscope bench: %s\n", err);
+    if (rc) fprintf(stderr, "llmscope bench: %s\n", term_clean(err, shown, sizeof shown));
     free(tokens);
     outputs_free(&o);
     cli_model_free(&cm);

@@ -109,7 +109,8 @@ int cli_trace_close(cli_trace *t, char *err, size_t errlen);
 
 /* ---- small shared helpers (cli_util.c) ---- */
 
-/* Prints "llmscope: MESSAGE" and a newline on stderr. */
+/* Prints "llmscope: MESSAGE" and a newline on stderr, control characters in MESSAGE shown
+ * escaped (it often holds names from files). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number arguments of option OPT; on a bad value print one line and return -1. */
 int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out);
@@ -117,9 +118,9 @@ int cli_parse_float(const char *opt, const char *text, double lo, double hi, flo
 int cli_parse_u64(const char *opt, const char *text, uint64_t *out);
 /* --backend's value: cpu, vulkan or auto. */
 int cli_parse_backend(const char *text, cli_backend *out);
-/* Writes LEN bytes of S with newlines, tabs, backslashes, control characters, invalid
- * UTF-8 and QUOTE (0: none) escaped (\n, \t, \\, \xNN, \'), so that every token is
- * visible on one line. */
+/* Writes LEN bytes of S with newlines, tabs, backslashes, control characters (C1 too),
+ * invalid UTF-8 and QUOTE (0: none) escaped (\n, \t, \\, \xNN, \u0085, \'), so that
+ * every token is visible on one line (model/term_text.h decides). */
 void cli_print_escaped(FILE *f, const char *s, size_t len, char quote);
 /* S as valid UTF-8 (invalid bytes become U+FFFD), malloc'd; *CHANGED says whether any
  * byte had to be replaced. */

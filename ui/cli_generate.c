@@ -2,6 +2,7 @@
  * one headless reply streamed to standard output (with an optional trace file). */
 #include "cli.h"
 #include "inspect.h"
+#include "term_text.h"
 #include "tokenizer.h"
 
 #include <signal.h>
@@ -38,6 +39,23 @@ static int trace_record(cli_trace *trace, session *s, const cli_model *cm, const
     return cli_trace_record(trace, s, &cm->m, cm->tok, r, eog, o->trace_lens);
 }
 
+/* The model's text on stdout: as it is into a file or a pipe, but on a terminal with
+ * control characters shown, not obeyed (a vocabulary can hold escape sequences). */
+static void write_text(const char *text, size_t n, bool to_terminal) {
+    if (!to_terminal) {
+        fwrite(text, 1, n, stdout);
+        return;
+    }
+    char shown[4 * 1024 + 1];
+    for (size_t at = 0; at < n;) {
+        size_t piece = n - at < 512 ? n - at : 512; /* <= 6 bytes out per byte in */
+        while (piece < n - at && piece > 0 && ((unsigned char)text[at + piece] & 0xC0) == 0x80) piece--;
+        size_t len = term_escape(text + at, piece, 0, TERM_KEEP_LAYOUT, shown, sizeof shown);
+        fwrite(shown, 1, len < sizeof shown ? len : sizeof shown - 1, stdout);
+        at += piece ? piece : n - at;
+    }
+}
+
 /* Streams the reply to PROMPT. Returns the exit status. */
 static int run_headless(session *s, const cli_model *cm, const cli_options *o, const char *prompt,
                         cli_trace *trace) {
@@ -63,6 +81,7 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
      * the reply it is an artefact, not part of it. */
     bool strip_space = !session_is_chat(s) && !*prompt && tokenizer_get_kind(cm->tok) == TOKENIZER_SPM;
     utf8_stream us = {0};
+    const bool to_terminal = isatty(STDOUT_FILENO);
     char out[1024];
     bool printed = false, ends_newline = false;
     int n_gen = 0, status = 0, rc;
@@ -79,7 +98,7 @@ static int run_headless(session *s, const cli_model *cm, const cli_options *o, c
             size_t chunk = len < (sizeof out - 4) / 3 ? len : (sizeof out - 4) / 3;
             size_t n = utf8_stream_push(&us, text, chunk, out, sizeof out);
             if (n) {
-                fwrite(out, 1, n, stdout);
+                write_text(out, n, to_terminal);
                 ends_newline = out[n - 1] == '\n';
             }
             text += chunk;
@@ -194,7 +213,7 @@ int cli_run(const cli_options *o) {
     }
     if (session_template_warning(s)) fprintf(stderr, "llmscope: warning: %s\n", session_template_warning(s));
     if (o->verbose)
-        fprintf(stderr, "llmscope: %s (%s), %s\n", cm.m.name, cm.m.hp.arch_name,
+        fprintf(stderr, "llmscope: %s (%s), %s\n", term_clean(cm.m.name, err, sizeof err), cm.m.hp.arch_name,
                 chat ? session_template_name(s) : "completion");
 
     if (o->trace_path && !(trace = cli_trace_open(o->trace_path, err, sizeof err))) {

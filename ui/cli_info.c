@@ -6,6 +6,7 @@
  * status then says 1. */
 #include "chat_template.h"
 #include "cli.h"
+#include "term_text.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -103,8 +104,9 @@ static void print_layer_kinds(const model *m) {
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
     static const char *const acts[] = {"SiLU", "GELU"};
-    printf("name:          %s\n", m->name);
-    printf("architecture:  %s\n", hp->arch_name);
+    char clean[512];
+    printf("name:          %s\n", term_clean(m->name, clean, sizeof clean));
+    printf("architecture:  %s\n", term_clean(hp->arch_name, clean, sizeof clean));
     printf("layers:        %d\n", hp->n_layer);
     printf("embedding:     %d", hp->n_embd);
     if (hp->embed_scale != 1.0f) printf(" (scaled by %g)", (double)hp->embed_scale);
@@ -136,8 +138,9 @@ static void print_token(const tokenizer *tok, const char *label, int32_t id) {
 
 static void print_tokenizer(const tokenizer *tok) {
     static const char *const kinds[] = {"SentencePiece (llama)", "byte-level BPE (gpt2)", "WordPiece (bert)"};
+    char pre[256];
     printf("tokenizer:     %s, pre-tokenizer %s, %d tokens\n", kinds[tokenizer_get_kind(tok)],
-           tokenizer_pre_name(tok), tokenizer_n_vocab(tok));
+           term_clean(tokenizer_pre_name(tok), pre, sizeof pre), tokenizer_n_vocab(tok));
     printf("special:      ");
     print_token(tok, "bos", tokenizer_bos(tok));
     print_token(tok, "eos", tokenizer_eos(tok));

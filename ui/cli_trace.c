@@ -11,9 +11,10 @@
  *                                                 grounding and logit lens, where captured
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
+#include "atomic_file.h"
 #include "cli.h"
 #include "inspect.h"
-#include "replay_cmd.h"
+#include "replay.h"
 #include "tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 
 struct cli_trace {
+    atomic_file out;  /* a temporary file, renamed over the trace when it is complete */
     FILE *f;
     char *path;
     int write_errno; /* first write error, 0 if none */
@@ -35,13 +37,14 @@ cli_trace *cli_trace_open(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    t->f = fopen(path, "w");
-    if (!t->f) {
-        snprintf(err, errlen, "cannot write the trace file %s: %s", path, strerror(errno));
+    char why[600];
+    if (atomic_file_open(&t->out, path, why, sizeof why) < 0) {
+        snprintf(err, errlen, "the trace file: %s", why);
         free(t->path);
         free(t);
         return NULL;
     }
+    t->f = t->out.f;
     return t;
 }
 
@@ -258,10 +261,15 @@ int cli_trace_record(cli_trace *t, session *s, const model *m, const tokenizer *
 int cli_trace_close(cli_trace *t, char *err, size_t errlen) {
     if (!t) return 0;
     cJSON_Delete(t->context);
-    if (fclose(t->f) != 0 && !t->write_errno) t->write_errno = errno ? errno : EIO;
     int rc = 0;
+    char why[600];
     if (t->write_errno) {
-        snprintf(err, errlen, "cannot write the trace file %s: %s", t->path, strerror(t->write_errno));
+        atomic_file_abort(&t->out);
+        snprintf(err, errlen, "cannot write the trace file %s: %s%s", t->path, strerror(t->write_errno),
+                 t->write_errno == ENOSPC ? " (the disk is full)" : "");
+        rc = -1;
+    } else if (atomic_file_commit(&t->out, why, sizeof why) < 0) {
+        snprintf(err, errlen, "the trace file: %s", why);
         rc = -1;
     }
     free(t->path);

@@ -10,13 +10,16 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "term_text.h"
+
 void cli_error(const char *fmt, ...) {
+    /* error lines carry names from files and servers: shown, never obeyed (term_text.h) */
+    char msg[2048], shown[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("llmscope: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "llmscope: %s\n", term_clean(msg, shown, sizeof shown));
 }
 
 int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out) {
@@ -68,32 +71,17 @@ int cli_parse_u64(const char *opt, const char *text, uint64_t *out) {
 }
 
 void cli_print_escaped(FILE *f, const char *s, size_t len, char quote) {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        switch (c) {
-        case '\n': fputs("\\n", f); i++; continue;
-        case '\t': fputs("\\t", f); i++; continue;
-        case '\r': fputs("\\r", f); i++; continue;
-        case '\\': fputs("\\\\", f); i++; continue;
-        }
-        if (quote && c == (unsigned char)quote) {
-            fputc('\\', f);
-            fputc(quote, f);
-            i++;
-            continue;
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (n < 0 || cp < 0x20 || cp == 0x7f) { /* invalid, partial or a control character */
-            fprintf(f, "\\x%02x", c);
-            i++;
-        } else {
-            fwrite(p + i, 1, (size_t)n, f);
-            i += (size_t)n;
-        }
+    char small[512];
+    size_t need = term_escape(s, len, quote, TERM_ESCAPE_BACKSLASH, small, sizeof small);
+    if (need < sizeof small) {
+        fwrite(small, 1, need, f);
+        return;
     }
+    char *big = malloc(need + 1);
+    if (!big) return;
+    term_escape(s, len, quote, TERM_ESCAPE_BACKSLASH, big, need + 1);
+    fwrite(big, 1, need, f);
+    free(big);
 }
 
 char *cli_utf8_sanitize(const char *s, size_t len, bool *changed) {

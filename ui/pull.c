@@ -22,6 +22,7 @@
 
 #include "gguf.h"
 #include "model_catalog.h"
+#include "term_text.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -51,6 +52,12 @@
 #define PULL_MAX_REDIRECTS 10L
 #define PULL_HASH_CHUNK (1u << 20)
 #define PULL_PATH_MAX 4096
+/* A download may exceed the catalog's size by this much (sizes there are approximate)... */
+#define PULL_SIZE_MARGIN_PERCENT 10
+#define PULL_SIZE_MARGIN_BYTES (1ull << 20)
+/* ... and without any size to go by, it stops before the disk is this close to full. */
+#define PULL_DISK_RESERVE (256ull << 20)
+#define PULL_DISK_CHECK_EVERY (64ull << 20)
 
 /* ------------------------------------------------------------------------------------
  * Small helpers: error lines, sizes for people, paths, printing untrusted names. */
@@ -74,11 +81,18 @@ static void human_size(uint64_t bytes, char *buf, size_t cap) {
     else snprintf(buf, cap, "%.1f %s", v, unit[u]);
 }
 
-/* File names in the models folder come from the disk, not from us: keep control bytes
- * (terminal escapes) out of the output. */
+/* Names in the models folder come from the disk, catalog texts from a file, status lines
+ * and curl's messages from servers: all are shown through term_text.h, never sent raw. */
 static void print_clean(FILE *out, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+    char buf[1024];
+    fputs(term_clean(s, buf, sizeof buf), out);
+}
+
+/* "llmscope WHO: MESSAGE" on stderr, the message shown safely. */
+static void print_error(const char *who, const char *msg) {
+    fprintf(stderr, "llmscope %s: ", who);
+    print_clean(stderr, msg);
+    fputc('\n', stderr);
 }
 
 static double now_seconds(void) {
@@ -191,10 +205,12 @@ static void progress_end_line(progress *p) {
 /* A status line on stderr that does not collide with the bar. */
 static void note(progress *p, const char *fmt, ...) {
     progress_end_line(p);
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    print_clean(stderr, line);
     fputc('\n', stderr);
 }
 
@@ -206,6 +222,8 @@ typedef struct transfer {
     const char *part_path;
     const char *dir;           /* for the free-space check */
     uint64_t offset;           /* bytes the .part held when the request was sent */
+    uint64_t limit;            /* the most the file may hold: the catalog's size with a
+                                  margin (0: unknown) */
     progress *prog;
 
     /* From the headers of the response being received; reset at each status line, since
@@ -226,6 +244,8 @@ typedef struct transfer {
     bool http_error;           /* final status was not 200/206: the body was refused */
     uint64_t base;             /* file offset the body is written at */
     uint64_t received;         /* body bytes written by this request */
+    uint64_t next_disk_check;  /* received bytes at which free space is looked at again */
+    bool too_big;              /* stopped for sending more than the file can be */
     char fail[512];            /* why a callback aborted the transfer, or "" */
 } transfer;
 
@@ -277,6 +297,16 @@ static bool start_body(transfer *t) {
         set_err(t->fail, sizeof t->fail, "cannot seek in %s: %s", t->part_path, strerror(errno));
         return false;
     }
+    /* A file announced larger than the catalog says is not the file we want. */
+    if (t->limit && t->content_length >= 0 && t->base + (uint64_t)t->content_length > t->limit) {
+        char announced[32], expected[32];
+        human_size(t->base + (uint64_t)t->content_length, announced, sizeof announced);
+        human_size(t->limit, expected, sizeof expected);
+        set_err(t->fail, sizeof t->fail, "the server announces %s, more than the %s the catalog allows for "
+                "this model: not downloaded", announced, expected);
+        t->too_big = true;
+        return false;
+    }
     /* Fail now rather than after filling the disk. */
     struct statvfs vfs;
     if (t->content_length > 0 && fstatvfs(t->fd, &vfs) == 0) {
@@ -308,7 +338,10 @@ static size_t on_header(char *data, size_t size, size_t count, void *user) {
         /* A new response (the first, or the next hop of a redirect). */
         const char *sp = strchr(line, ' ');
         t->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        snprintf(t->status_line, sizeof t->status_line, "%.100s", sp ? sp + 1 : line);
+        /* the reason phrase is the server's text: kept only as shown (term_text.h) */
+        char reason[101];
+        snprintf(reason, sizeof reason, "%.100s", sp ? sp + 1 : line);
+        term_clean(reason, t->status_line, sizeof t->status_line);
         t->content_length = -1;
         t->range_known = false;
         t->range_total = -1;
@@ -361,6 +394,24 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
         set_err(t->fail, sizeof t->fail, "the server sent data before a usable response");
         return 0;
     }
+    /* An endless or oversized body: stop at the catalog's size (with its margin), and
+     * without one before the disk fills (Content-Length itself curl holds the server to). */
+    if (t->limit && t->base + t->received + n > t->limit) {
+        char expected[32];
+        human_size(t->limit, expected, sizeof expected);
+        set_err(t->fail, sizeof t->fail, "the server sent more than the %s the catalog allows for this model: "
+                "stopped, and the partial download was deleted", expected);
+        t->too_big = true;
+        return 0;
+    }
+    if (!t->limit && t->content_length < 0 && t->received >= t->next_disk_check) {
+        struct statvfs vfs;
+        t->next_disk_check = t->received + PULL_DISK_CHECK_EVERY;
+        if (fstatvfs(t->fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize < PULL_DISK_RESERVE + n) {
+            set_err(t->fail, sizeof t->fail, "stopped: the disk holding %s is nearly full", t->part_path);
+            return 0;
+        }
+    }
     if (write_all(t->fd, data, n) != 0) {
         set_err(t->fail, sizeof t->fail, "cannot write %s: %s", t->part_path,
                  errno == ENOSPC ? "the disk is full" : strerror(errno));
@@ -391,7 +442,8 @@ static request_result request_once(CURL *curl, transfer *t, const char *url, cha
     t->status = 0;
     t->status_line[0] = '\0';
     t->body_started = t->http_error = false;
-    t->base = t->received = 0;
+    t->base = t->received = t->next_disk_check = 0;
+    t->too_big = false;
     t->fail[0] = '\0';
 
     char range[32];
@@ -453,6 +505,18 @@ static request_result request_once(CURL *curl, transfer *t, const char *url, cha
         return REQ_FAILED;
     case CURLE_TOO_MANY_REDIRECTS:
         set_err(err, errlen, "too many redirects for %s", url);
+        return REQ_FAILED;
+    case CURLE_OUT_OF_MEMORY:
+        /* what curl says about a header line over its 100 kB limit, before any body */
+        if (!t->body_started) {
+            set_err(err, errlen, "the server at %s sent a header too large to accept (over 100 kB): not a "
+                    "download server pull can use", url);
+            return REQ_FAILED;
+        }
+        set_err(err, errlen, "download of %s failed: out of memory", url);
+        return REQ_FAILED;
+    case CURLE_WEIRD_SERVER_REPLY:
+        set_err(err, errlen, "the server at %s does not answer in HTTP: %s", url, why);
         return REQ_FAILED;
     default:
         set_err(err, errlen, "download of %s failed: %s", url, why);
@@ -604,6 +668,8 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     progress prog = {.tty = isatty(STDERR_FILENO), .name = e->name, .started = now_seconds()};
     transfer t = {.fd = fd, .part_path = part_path, .dir = dir, .prog = &prog,
                   .content_length = -1, .range_total = -1};
+    if (e->approx_bytes)
+        t.limit = e->approx_bytes + e->approx_bytes / 100 * PULL_SIZE_MARGIN_PERCENT + PULL_SIZE_MARGIN_BYTES;
     CURL *curl = curl_easy_init();
     int rc = -1;
     if (!curl) {
@@ -632,7 +698,8 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     }
     note(&prog, "pulling %s (%s) from %s/%s", e->name, approx, endpoint, e->repo);
     if (download(curl, &t, e->name, url, err, errlen)) {
-        unlink_if_empty(fd, part_path);
+        if (t.too_big) unlink(part_path); /* bytes of something else: resuming it is pointless */
+        else unlink_if_empty(fd, part_path);
         goto done;
     }
     if (fsync(fd) != 0) {
@@ -671,6 +738,12 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     if (rename(part_path, final_path) != 0) {
         set_err(err, errlen, "cannot move %s to %s: %s", part_path, final_path, strerror(errno));
         goto done;
+    }
+    /* the rename is durable once the folder is on disk too */
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+        fsync(dir_fd);
+        close(dir_fd);
     }
     if (fstat(fd, &st) != 0) st.st_size = 0;
     char size[32];
@@ -712,7 +785,7 @@ int pull_main(int argc, char **argv) {
     char err[1024];
     model_catalog cat;
     if (catalog_load(&cat, err, sizeof err)) {
-        fprintf(stderr, "llmscope pull: %s\n", err);
+        print_error("pull", err);
         return 1;
     }
     char names[1024];
@@ -738,7 +811,7 @@ int pull_main(int argc, char **argv) {
     } else {
         fflush(stdout);
         if (pull_entry(e, err, sizeof err)) {
-            fprintf(stderr, "llmscope pull: %s\n", err);
+            print_error("pull", err);
             rc = 1;
         }
         curl_global_cleanup();
@@ -824,13 +897,13 @@ int list_main(int argc, char **argv) {
 
     char err[1024], dir[PULL_PATH_MAX];
     if (pull_models_dir(dir, sizeof dir, err, sizeof err)) {
-        fprintf(stderr, "llmscope list: %s\n", err);
+        print_error("list", err);
         return 1;
     }
     found_file *files;
     int n = scan_models(dir, &files, err, sizeof err);
     if (n < 0) {
-        fprintf(stderr, "llmscope list: %s\n", err);
+        print_error("list", err);
         return 1;
     }
 
@@ -860,7 +933,7 @@ int list_main(int argc, char **argv) {
     model_catalog cat;
     int rc = 0;
     if (catalog_load(&cat, err, sizeof err)) {
-        fprintf(stderr, "llmscope list: %s\n", err);
+        print_error("list", err);
         rc = 1;
     } else {
         printf("\nModels you can pull (llmscope pull NAME; catalog: %s):\n", cat.source);
@@ -874,7 +947,9 @@ int list_main(int argc, char **argv) {
             bool have = false;
             for (int j = 0; j < n; j++)
                 have |= !files[j].partial && strcmp(files[j].name, e->name) == 0;
-            printf("  %-16s %10s  %s%s\n", e->name, size, e->description, have ? "  [installed]" : "");
+            char desc[CATALOG_DESC_MAX * 6];
+            printf("  %-16s %10s  %s%s\n", e->name, size, term_clean(e->description, desc, sizeof desc),
+                   have ? "  [installed]" : "");
             printf("  %-16s %10s  %s/%s\n", "", "", e->repo, e->file);
         }
         catalog_free(&cat);

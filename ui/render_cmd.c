@@ -1,13 +1,14 @@
 /* render_cmd.c — `llmscope render TRACE`: the transcript coloured by confidence, and
  * attention heatmaps, as SVG (hand-written XML: rectangles and text) or PNG (libpng).
  *
- * The trace says which tokens were read and generated and by which model (replay_cmd.h);
+ * The trace says which tokens were read and generated and by which model (model/replay.h);
  * the pictures come from running those tokens through that model again, teacher-forced,
  * with every position's logits and attention. */
 #include "render_cmd.h"
 
 #include "cli.h"
-#include "replay_cmd.h"
+#include "atomic_file.h"
+#include "replay.h"
 #include "tokenizer.h"
 
 #include <errno.h>
@@ -466,6 +467,7 @@ int render_main(int argc, char **argv) {
     float *prob = NULL, *att = NULL;
     char **texts = NULL;
     FILE *f = NULL;
+    atomic_file out = {0};
     if (T > MAX_RENDER_TOKENS) {
         cli_error("%s: %d tokens; render draws at most %d", trace_path, T, MAX_RENDER_TOKENS);
         goto done;
@@ -492,11 +494,12 @@ int render_main(int argc, char **argv) {
         cli_error("%s", err);
         goto done;
     }
-    f = fopen(out_path, png ? "wb" : "w");
-    if (!f) {
-        cli_error("cannot write %s: %s", out_path, strerror(errno));
+    /* a temporary file renamed over the picture: an old one survives a failed write */
+    if (atomic_file_open(&out, out_path, err, sizeof err) < 0) {
+        cli_error("%s", err);
         goto done;
     }
+    f = out.f;
     char title[512];
     int rc;
     if (heatmap) {
@@ -512,16 +515,20 @@ int render_main(int argc, char **argv) {
         rc = png ? render_transcript_png(f, (const char *const *)texts, prob, t.traced, T, title, err, sizeof err)
                  : render_transcript_svg(f, (const char *const *)texts, prob, t.traced, T, title);
     }
-    if (fclose(f) != 0 || rc < 0) {
-        f = NULL;
+    f = NULL;
+    if (rc < 0) {
+        atomic_file_abort(&out);
         cli_error("cannot write %s%s%s", out_path, png && *err ? ": " : "", png ? err : "");
         goto done;
     }
-    f = NULL;
+    if (atomic_file_commit(&out, err, sizeof err) < 0) {
+        cli_error("%s", err);
+        goto done;
+    }
     fprintf(stderr, "llmscope: wrote %s\n", out_path);
     status = 0;
 done:
-    if (f) fclose(f);
+    if (out.f) atomic_file_abort(&out);
     if (texts)
         for (int i = 0; i < T; i++) free(texts[i]);
     free(texts);

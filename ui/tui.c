@@ -11,8 +11,9 @@
  * is the panes of tui_panes.def.
  *
  * The terminal is restored on every way out: a normal quit, SIGINT/SIGTERM/SIGHUP (a
- * flag the loop polls), exit() from anywhere (atexit), and crashes (a handler that writes
- * the reset sequences and the saved termios, then re-raises). */
+ * flag the loop polls, and long commands too: tui_quit_requested), exit() from anywhere
+ * (atexit), and crashes (a handler that writes the reset sequences, keypad mode included,
+ * and the saved termios, then re-raises). SIGXFSZ is ignored while the app runs. */
 #include "tui_app.h"
 
 #include "cli.h"
@@ -33,6 +34,10 @@ static volatile sig_atomic_t g_signal;        /* a quit signal arrived */
 static volatile sig_atomic_t g_screen_active; /* curses owns the terminal */
 static struct termios g_saved_termios;
 static bool g_have_termios;
+/* This terminal's "keypad off" (terminfo rmkx), taken when the screen starts: curses
+ * turns the application cursor and keypad modes on, and a shell left in them after a
+ * crash gets escape sequences instead of arrow keys. */
+static char g_keypad_off[64];
 
 static void on_quit_signal(int sig) { g_signal = sig; }
 
@@ -40,7 +45,10 @@ static void on_fatal_signal(int sig) {
     if (g_screen_active) {
         /* async-signal-safe: no curses here, just the sequences that undo its modes */
         static const char reset[] = "\033[?2004l\033[?1000l\033[?1002l\033[?1006l\033[0m\033[?25h\033[?1049l\r\n";
-        if (write(STDOUT_FILENO, reset, sizeof reset - 1) < 0) { /* nothing more to do */
+        size_t n = 0;
+        while (n < sizeof g_keypad_off && g_keypad_off[n]) n++;
+        if (write(STDOUT_FILENO, g_keypad_off, n) < 0 || write(STDOUT_FILENO, reset, sizeof reset - 1) < 0) {
+            /* nothing more to do */
         }
         if (g_have_termios) tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
         g_screen_active = 0;
@@ -58,13 +66,24 @@ static void restore_at_exit(void) {
     }
 }
 
+/* For the other tui files: see tui_app.h. */
+bool tui_quit_requested(void) { return g_signal != 0; }
+
+/* Keeps the keypad-off sequence of the terminal curses just opened (a plain xterm one
+ * when terminfo has none, or one too long to keep). */
+static void remember_keypad_off(void) {
+    const char *rmkx = tigetstr("rmkx");
+    if (!rmkx || rmkx == (char *)-1 || strlen(rmkx) >= sizeof g_keypad_off) rmkx = "\033[?1l\033>";
+    snprintf(g_keypad_off, sizeof g_keypad_off, "%s", rmkx);
+}
+
 static const int QUIT_SIGNALS[] = {SIGINT, SIGTERM, SIGHUP};
 static const int FATAL_SIGNALS[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
 #define N_QUIT (sizeof QUIT_SIGNALS / sizeof QUIT_SIGNALS[0])
 #define N_FATAL (sizeof FATAL_SIGNALS / sizeof FATAL_SIGNALS[0])
 
 typedef struct saved_handlers {
-    struct sigaction quit[N_QUIT], fatal[N_FATAL];
+    struct sigaction quit[N_QUIT], fatal[N_FATAL], file_size;
 } saved_handlers;
 
 static void install_handlers(saved_handlers *old) {
@@ -76,11 +95,17 @@ static void install_handlers(saved_handlers *old) {
     sa.sa_handler = on_fatal_signal;
     sa.sa_flags = SA_RESETHAND;
     for (size_t i = 0; i < N_FATAL; i++) sigaction(FATAL_SIGNALS[i], &sa, &old->fatal[i]);
+    /* past a file-size limit (ulimit -f) a write fails with EFBIG, which /save reports,
+     * instead of killing the app and the conversation with it */
+    sa.sa_handler = SIG_IGN;
+    sa.sa_flags = 0;
+    sigaction(SIGXFSZ, &sa, &old->file_size);
 }
 
 static void restore_handlers(const saved_handlers *old) {
     for (size_t i = 0; i < N_QUIT; i++) sigaction(QUIT_SIGNALS[i], &old->quit[i], NULL);
     for (size_t i = 0; i < N_FATAL; i++) sigaction(FATAL_SIGNALS[i], &old->fatal[i], NULL);
+    sigaction(SIGXFSZ, &old->file_size, NULL);
 }
 
 /* ---- helpers shared with the other tui files ---- */
@@ -418,6 +443,7 @@ int tui_run(const tui_options *opt) {
                 term && *term ? term : "unset");
         return 1;
     }
+    remember_keypad_off();
     g_screen_active = 1;
     /* a terminal that cannot move the cursor (TERM=dumb) would show garbage */
     const char *cup = tigetstr("cup");

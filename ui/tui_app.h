@@ -425,6 +425,9 @@ void tui_draw_now(tui_app *a);
 bool tui_app_init(tui_app *a, const tui_options *opt);
 void tui_app_free(tui_app *a);
 double tui_now(void);
+/* A quit signal (SIGTERM, SIGHUP, SIGINT from outside) arrived: long work inside a
+ * command (/load) stops early, and the app quits once back in its loop. */
+bool tui_quit_requested(void);
 
 /* tui_keys.c: every key and mouse event, and the keys that are not a pane's. */
 /* Keys we teach ncurses: the markers terminals put around pasted text once bracketed
