@@ -52,8 +52,16 @@ static void layer_shapes(vk_engine *e) {
     }
 }
 
-engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
-                             char *err, size_t errlen) {
+engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture, char *err,
+                             size_t errlen) {
+    vk_engine_options o = {.device_index = device_index, .pick_device = device_index < 0, .capture = capture};
+    return engine_vulkan_create_opts(m, n_ctx, &o, err, errlen);
+}
+
+engine *engine_vulkan_create_opts(const model *m, int n_ctx, const vk_engine_options *opt, char *err,
+                                  size_t errlen) {
+    static const vk_engine_options defaults = {.pick_device = true};
+    if (!opt) opt = &defaults;
     const model_hparams *hp = &m->hp;
     if (n_ctx <= 0) {
         vk_fail(err, errlen, "context size must be positive (got %d)", n_ctx);
@@ -73,13 +81,10 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
     e->base.model = m;
     e->base.n_ctx = n_ctx;
     snprintf(e->base.backend, sizeof e->base.backend, "vulkan");
-    e->capture = capture;
-    /* LLMSCOPE_VK_FUSE=0 turns the decode fusions off (to measure what they save) */
-    const char *fuse = getenv("LLMSCOPE_VK_FUSE");
-    e->fuse = hp->norm == NORM_RMS && !(fuse && strcmp(fuse, "0") == 0);
-    const char *prof = getenv("LLMSCOPE_VK_PROFILE"), *pre = getenv("LLMSCOPE_VK_PRERECORD");
-    e->profile = prof && strcmp(prof, "1") == 0;
-    e->prerecord = !(pre && strcmp(pre, "0") == 0);
+    e->capture = opt->capture;
+    e->fuse = hp->norm == NORM_RMS && !opt->no_fuse;
+    e->profile = opt->profile;
+    e->prerecord = !opt->no_prerecord;
 
     e->layers = calloc((size_t)hp->n_layer, sizeof *e->layers);
     if (!e->layers) {
@@ -88,9 +93,9 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
         return NULL;
     }
     layer_shapes(e);
-    if (vk_runtime_init(&e->rt, device_index, err, errlen)) goto fail;
+    if (vk_runtime_init(&e->rt, opt->pick_device ? -1 : opt->device_index, &opt->rt, err, errlen)) goto fail;
     snprintf(e->base.device_name, sizeof e->base.device_name, "%.127s", e->rt.props.deviceName);
-    if (vk_engine_plan(e, err, errlen) || vk_kernels_create(&e->rt, &e->k, err, errlen) ||
+    if (vk_engine_plan(e, err, errlen) || vk_kernels_create(&e->rt, &e->k, &opt->tuning, err, errlen) ||
         vk_engine_upload(e, err, errlen) || vk_engine_buffers(e, err, errlen) || vk_engine_sets(e, err, errlen))
         goto fail;
     return &e->base;
@@ -173,7 +178,7 @@ int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t err
     vk_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return vk_fail(err, errlen, "out of memory");
     int kind = -1;
-    if (vk_runtime_init(rt, -1, err, errlen) == 0) {
+    if (vk_runtime_init(rt, -1, NULL, err, errlen) == 0) {
         kind = rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 0;
         if (name && cap) snprintf(name, cap, "%s", rt->props.deviceName);
     }

@@ -14,15 +14,32 @@
 #define LLMSCOPE_VK_ENGINE_H
 
 #include "engine.h"
+#include "vk_ops.h"
+#include "vk_runtime.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
-/* DEVICE_INDEX: as listed by engine_vulkan_list_devices, or -1 to choose (discrete GPU,
- * then integrated, then CPU). CAPTURE: false skips the attention-capture memory and
- * rejects batches that ask for attention rows. NULL with ERR filled on failure (no
- * loader, no device, unsupported model or tensor type, out of device memory). */
+/* How the Vulkan engine is made and runs; all zero is the default (device chosen, no
+ * capture memory). The program fills it in from its command line and environment
+ * (ui/vk_options.c); nothing under compute/ reads the environment. */
+typedef struct vk_engine_options {
+    int device_index;         /* as listed by engine_vulkan_list_devices, when PICK_DEVICE */
+    bool pick_device;
+    bool capture;             /* attention capture memory (false rejects batches that ask) */
+    bool no_fuse;             /* the decode fusions off (to measure what they save) */
+    bool no_prerecord;        /* do not record the next decode step ahead */
+    bool profile;             /* GPU timestamps per step (engine_vulkan_print_profile) */
+    vk_runtime_options rt;    /* validation, buffer limit, timeout, pipeline cache */
+    vk_tuning tuning;         /* kernel shapes (vk_ops.h) */
+} vk_engine_options;
+
+/* OPT may be NULL (the defaults). NULL with ERR filled on failure (no loader, no device,
+ * unsupported model or tensor type, out of device memory). */
+engine *engine_vulkan_create_opts(const model *m, int n_ctx, const vk_engine_options *opt, char *err, size_t errlen);
+/* The same with the defaults but DEVICE_INDEX (-1: choose: discrete GPU, then integrated,
+ * then CPU) and CAPTURE. */
 engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
                              char *err, size_t errlen);
 
@@ -35,8 +52,8 @@ int engine_vulkan_list_devices(FILE *out, char *err, size_t errlen);
  * filled). NAME (may be NULL) gets the device's name. */
 int engine_vulkan_auto_device_kind(char *name, size_t cap, char *err, size_t errlen);
 
-/* Errors reported by the Khronos validation layer so far (0 when it is off). The layer
- * is on with VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation or LLMSCOPE_VK_VALIDATION=1. */
+/* Errors reported by the Khronos validation layer so far (0 when it is off: see
+ * vk_runtime_options). */
 int engine_vulkan_validation_errors(const engine *e);
 
 /* Barriers the runtime had to add because a command would have raced another of the same
@@ -50,9 +67,9 @@ long engine_vulkan_prerecorded_steps(const engine *e);
 
 /* GPU time per step of the forward pass (the work between two barriers, named after its
  * kernels: "qkv+norm+rope", "attention", ...), summed over the evals so far, with the
- * dispatches and barriers per submit: recorded only when the environment has
- * LLMSCOPE_VK_PROFILE=1 (timestamps cost a little, and the next step is then not
- * recorded ahead). Prints nothing otherwise. reset starts the sums again. */
+ * dispatches and barriers per submit: recorded only when the options ask for it
+ * (timestamps cost a little, and the next step is then not recorded ahead). Prints
+ * nothing otherwise. reset starts the sums again. */
 void engine_vulkan_print_profile(const engine *e, FILE *out);
 void engine_vulkan_reset_profile(engine *e);
 

@@ -120,7 +120,7 @@ typedef struct vk_engine {
         set_topk_partial, set_topk_merge, set_attn_merge;
 
     /* the next decode step, recorded while the GPU ran this one (see run_ubatch);
-     * LLMSCOPE_VK_PRERECORD=0 turns this off */
+     * vk_engine_options.no_prerecord turns this off */
     bool prerecord, next_ready;
     ubatch next;
     int next_slot;

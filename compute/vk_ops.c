@@ -56,28 +56,22 @@ static bool matmul_tiles_ok(const vk_runtime *rt, const vk_matmul_tiles *t) {
 }
 
 /* Tiles for this device: large ones (8 x 8 outputs per invocation) where the workgroup
- * of four subgroups allows, else smaller; LLMSCOPE_VK_MATMUL="BM,BN,BK,TM,TN" overrides
- * (for tuning on a new GPU; an invalid shape is ignored). */
-static vk_matmul_tiles pick_matmul_tiles(const vk_runtime *rt, uint32_t wg) {
+ * of four subgroups allows, else smaller; the tuning's own shape when it is valid. */
+static vk_matmul_tiles pick_matmul_tiles(const vk_runtime *rt, uint32_t wg, const vk_matmul_tiles *want) {
     const vk_matmul_tiles choices[] = {
         wg >= 256 ? (vk_matmul_tiles){128, 128, 32, 8, 8} : wg >= 128 ? (vk_matmul_tiles){128, 64, 32, 8, 8}
                                                                       : (vk_matmul_tiles){64, 64, 32, 8, 8},
         {64, 64, 32, 8, 8}, {64, 32, 32, 8, 4}, {32, 32, 16, 4, 4},
     };
-    const char *env = getenv("LLMSCOPE_VK_MATMUL");
-    vk_matmul_tiles t;
-    if (env && sscanf(env, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) == 5 && matmul_tiles_ok(rt, &t))
-        return t;
+    if (want->bm && matmul_tiles_ok(rt, want)) return *want;
     for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
         if (matmul_tiles_ok(rt, &choices[i])) return choices[i];
     return choices[sizeof choices / sizeof choices[0] - 1];
 }
 
-/* An environment override of a specialisation value in [LO, HI], else FALLBACK. */
-static uint32_t env_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t fallback) {
-    const char *v = getenv(name);
-    long n = v && *v ? atol(v) : 0;
-    return n >= (long)lo && n <= (long)hi ? (uint32_t)n : fallback;
+/* A tuning value when it lies in [LO, HI], else FALLBACK. */
+static uint32_t tuned(uint32_t want, uint32_t lo, uint32_t hi, uint32_t fallback) {
+    return want >= lo && want <= hi ? want : fallback;
 }
 
 /* The workgroup size of every kernel but matmul. The kernels assume (docs/vulkan-
@@ -85,7 +79,7 @@ static uint32_t env_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t fal
  * every subgroup is full (the matvec and lens lanes stride by gl_SubgroupSize); at most
  * 256 invocations, with subgroups of at least 4, so the per-subgroup partials fit the 64
  * of common.glsl and the 256 of attention.comp's out_part. */
-static uint32_t pick_workgroup(const vk_runtime *rt) {
+static uint32_t pick_workgroup(const vk_runtime *rt, uint32_t want) {
     const uint32_t sg = rt->subgroup_size;
     uint32_t limit = rt->props.limits.maxComputeWorkGroupSize[0];
     if (limit > 256) limit = 256;
@@ -94,43 +88,41 @@ static uint32_t pick_workgroup(const vk_runtime *rt) {
     uint32_t wg = sg * 4;
     wg = wg < 64 ? 64 : wg;
     while (wg > limit && wg > sg) wg /= 2;
-    /* LLMSCOPE_VK_WG: another size, for tests on lavapipe of the sizes GPUs get */
-    uint32_t want = env_u32("LLMSCOPE_VK_WG", sg, limit, 0);
+    /* another size (the tests on lavapipe of the sizes GPUs get) */
+    want = tuned(want, sg, limit, 0);
     if (want && want % sg == 0) wg = want;
     return wg;
 }
 
-int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
+int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, char *err, size_t errlen) {
+    static const vk_tuning defaults = {0};
+    if (!tuning) tuning = &defaults;
     memset(k, 0, sizeof *k);
-    k->wg = pick_workgroup(rt);
+    k->wg = pick_workgroup(rt, tuning->wg);
     if (k->wg % rt->subgroup_size || k->wg / rt->subgroup_size > 64)
         return fail(err, errlen, "%s: subgroups of %u do not fit a workgroup of %u", rt->props.deviceName,
                     rt->subgroup_size, k->wg);
     /* One row per subgroup on GPUs, which want many workgroups in flight; a CPU device
      * (lavapipe) runs workgroups one after another per core and pays a fixed cost for
-     * each, so there every subgroup takes eight rows. LLMSCOPE_VK_MATVEC_ROWS overrides
-     * (the kernel is correct for any count: its subgroups take the rows in turn). */
+     * each, so there every subgroup takes eight rows. The tuning may say otherwise (the
+     * kernel is correct for any count: its subgroups take the rows in turn). */
     k->matvec_rows = k->wg / rt->subgroup_size;
     if (rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) k->matvec_rows *= 8;
-    k->matvec_rows = env_u32("LLMSCOPE_VK_MATVEC_ROWS", 1, 256, k->matvec_rows);
+    k->matvec_rows = tuned(tuning->matvec_rows, 1, 256, k->matvec_rows);
     /* matvec: tokens per workgroup, and rows per workgroup = one per expected subgroup */
     const uint32_t mv_spec[2] = {VK_MATVEC_TOKENS, k->matvec_rows};
     const uint32_t chunk = VK_TOPK_CHUNK;
     /* matmul: the tile shape, and from how many tokens it beats the matvec kernel (which
-     * reads the weights once per 8 tokens); LLMSCOPE_VK_MATMUL_MIN overrides */
-    k->tiles = pick_matmul_tiles(rt, k->wg);
+     * reads the weights once per 8 tokens) */
+    k->tiles = pick_matmul_tiles(rt, k->wg, &tuning->tiles);
     const uint32_t mm_spec[5] = {k->tiles.bm, k->tiles.bn, k->tiles.bk, k->tiles.tm, k->tiles.tn};
     const uint32_t mm_wg = (k->tiles.bm / k->tiles.tm) * (k->tiles.bn / k->tiles.tn);
-    const char *min_env = getenv("LLMSCOPE_VK_MATMUL_MIN");
-    k->matmul_min = min_env && atoi(min_env) > 0 ? (uint32_t)atoi(min_env) : 16;
+    k->matmul_min = tuned(tuning->matmul_min, 1, UINT32_MAX, 16);
     /* Attention splits rows longer than this into chunks: on a GPU only long contexts,
      * where one workgroup per (token, head) leaves most of the chip idle and the merge
      * pass (one more dispatch and barrier per layer) pays for itself; on a CPU device
-     * shorter ones, so that the tests exercise the split path. LLMSCOPE_VK_ATTN_CHUNK
-     * overrides (tuning). */
-    const char *chunk_env = getenv("LLMSCOPE_VK_ATTN_CHUNK");
-    k->attn_chunk = rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 128 : 1024;
-    if (chunk_env && atoi(chunk_env) > 0) k->attn_chunk = (uint32_t)atoi(chunk_env);
+     * shorter ones, so that the tests exercise the split path. */
+    k->attn_chunk = tuned(tuning->attn_chunk, 1, UINT32_MAX, rt->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 128 : 1024);
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;

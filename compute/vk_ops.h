@@ -56,7 +56,19 @@ typedef struct vk_kernels {
     vk_kernel lens_rank;                    /* logits, top-k record, ranks */
 } vk_kernels;
 
-int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen);
+/* Tuning of the kernels for a device; all zero is the device's own choice (vk_ops.c). The
+ * program sets these from LLMSCOPE_VK_* (ui/vk_options.c) to tune a new GPU, and the tests
+ * to run lavapipe with the sizes GPUs get. An invalid value is ignored. */
+typedef struct vk_tuning {
+    uint32_t wg;              /* workgroup size of every kernel but matmul (a multiple of the subgroup) */
+    uint32_t matvec_rows;     /* matrix rows per matvec workgroup */
+    vk_matmul_tiles tiles;    /* the matmul kernel's tile shape */
+    uint32_t matmul_min;      /* batches of this many tokens or more use matmul */
+    uint32_t attn_chunk;      /* keys per chunk when attention splits */
+} vk_tuning;
+
+/* TUNING may be NULL (the device's choice). */
+int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, char *err, size_t errlen);
 void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k);
 
 /* Elements per unit of work in the matvec/get_rows kernels (0: the type has no GPU

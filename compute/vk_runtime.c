@@ -118,15 +118,6 @@ static bool has_instance_ext(const vk_fns *f, const char *name) {
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
-/* The validation layer is on when the environment asks for it, either the standard way
- * (VK_INSTANCE_LAYERS, enabled by the loader itself) or with LLMSCOPE_VK_VALIDATION=1. */
-static bool validation_wanted(bool *enable_ourselves) {
-    const char *layers = getenv("VK_INSTANCE_LAYERS");
-    const char *ours = getenv("LLMSCOPE_VK_VALIDATION");
-    *enable_ourselves = ours && strcmp(ours, "1") == 0;
-    return *enable_ourselves || (layers && strstr(layers, VALIDATION_LAYER));
-}
-
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
     VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT types,
     const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
@@ -144,13 +135,14 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(
 }
 
 /* RT may be NULL (device listing): then no messenger is installed. */
-static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, char *err, size_t errlen) {
-    bool enable_layer = false, validation = rt && validation_wanted(&enable_layer);
+static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, const vk_runtime_options *opt, char *err,
+                           size_t errlen) {
+    bool validation = rt && opt && (opt->count_errors || opt->load_layer);
     const char *layers[1], *exts[1];
     uint32_t n_layers = 0, n_exts = 0;
-    if (validation && enable_layer) {
+    if (validation && opt->load_layer) {
         if (!has_layer(f, VALIDATION_LAYER))
-            return fail(err, errlen, "LLMSCOPE_VK_VALIDATION=1 but %s is not installed "
+            return fail(err, errlen, "the Vulkan validation layer was asked for, but %s is not installed "
                         "(package vulkan-validationlayers)", VALIDATION_LAYER);
         layers[n_layers++] = VALIDATION_LAYER;
     }
@@ -301,7 +293,7 @@ int vk_list_devices(FILE *out, char *err, size_t errlen) {
     VkPhysicalDevice *pds = NULL;
     int n = -1;
     if (load_loader(&f, err, errlen)) return -1;
-    if (create_instance(&f, &inst, NULL, err, errlen)) goto done;
+    if (create_instance(&f, &inst, NULL, NULL, err, errlen)) goto done;
     n = enumerate(&f, inst, &pds, err, errlen);
     for (int i = 0; i < n; i++) {
         device_facts d;
@@ -322,14 +314,10 @@ done:
 
 /* --- pipeline cache ---------------------------------------------------------------- */
 
-/* $XDG_CACHE_HOME/llmscope, else ~/.cache/llmscope; the file is per device model so that
- * a machine with two GPUs keeps both caches. */
-static void cache_file_path(vk_runtime *rt) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[400];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/llmscope", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/llmscope", home);
-    else { rt->cache_path[0] = 0; return; }
+/* The cache file in the options' folder, per device model so that a machine with two
+ * GPUs keeps both caches. */
+static void cache_file_path(vk_runtime *rt, const char *dir) {
+    if (!dir || !*dir) { rt->cache_path[0] = 0; return; }
     snprintf(rt->cache_path, sizeof rt->cache_path, "%s/vulkan-pipelines-%04x-%04x.bin", dir,
              rt->props.vendorID, rt->props.deviceID);
 }
@@ -436,10 +424,12 @@ static int pick_device(vk_runtime *rt, int device_index, char *err, size_t errle
     return 0;
 }
 
-int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) {
+int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *opt, char *err, size_t errlen) {
+    static const vk_runtime_options defaults = {0};
+    if (!opt) opt = &defaults;
     memset(rt, 0, sizeof *rt);
     if (load_loader(&rt->vk, err, errlen)) return -1;
-    if (create_instance(&rt->vk, &rt->instance, rt, err, errlen)) return -1;
+    if (create_instance(&rt->vk, &rt->instance, rt, opt, err, errlen)) return -1;
     device_facts d;
     if (pick_device(rt, device_index, err, errlen, &d)) return -1;
 
@@ -451,13 +441,8 @@ int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) 
     rt->max_alloc = d.maint3.maxMemoryAllocationSize ? d.maint3.maxMemoryAllocationSize : rt->max_range;
     rt->queue_family = (uint32_t)d.compute_family;
     /* Tests shrink the buffer limit to exercise the code that splits large weights. */
-    const char *cap = getenv("LLMSCOPE_VK_MAX_BUFFER");
-    if (cap && atoll(cap) >= 65536 && (VkDeviceSize)atoll(cap) < rt->max_range)
-        rt->max_range = (VkDeviceSize)atoll(cap);
-
-    const char *t = getenv("LLMSCOPE_VK_TIMEOUT");
-    long secs = t && atol(t) > 0 ? atol(t) : DEFAULT_FENCE_TIMEOUT_S;
-    rt->fence_timeout_ns = (uint64_t)secs * 1000000000ull;
+    if (opt->max_buffer >= 65536 && opt->max_buffer < rt->max_range) rt->max_range = opt->max_buffer;
+    rt->fence_timeout_ns = (uint64_t)(opt->timeout_s ? opt->timeout_s : DEFAULT_FENCE_TIMEOUT_S) * 1000000000ull;
 
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -482,7 +467,7 @@ int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen) 
         (r = rt->vk.CreateFence(rt->dev, &fi, NULL, &rt->fence)) != VK_SUCCESS)
         return fail(err, errlen, "cannot create Vulkan command objects: %s", vk_result_name(r));
 
-    cache_file_path(rt);
+    cache_file_path(rt, opt->cache_dir);
     size_t cache_size;
     void *cache_data = read_cache(rt, &cache_size);
     VkPipelineCacheCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,

@@ -76,7 +76,7 @@ typedef struct vk_runtime {
     VkPhysicalDeviceMemoryProperties mem;
     char driver_name[64];
     uint32_t subgroup_size;
-    VkDeviceSize max_range;      /* largest storage-buffer binding (LLMSCOPE_VK_MAX_BUFFER
+    VkDeviceSize max_range;      /* largest storage-buffer binding (vk_runtime_options.max_buffer
                                     lowers it, for tests) */
     VkDeviceSize max_alloc;      /* largest single allocation */
 
@@ -110,17 +110,30 @@ typedef struct vk_runtime {
     double timestamp_ns;         /* nanoseconds per tick */
 } vk_runtime;
 
+/* How a runtime is made; all zero is the default. The program fills this in from its
+ * environment and command line (ui/vk_options.c): nothing in compute/ reads the
+ * environment. */
+typedef struct vk_runtime_options {
+    /* The Khronos validation layer: LOAD_LAYER enables it for this instance;
+     * COUNT_ERRORS installs the messenger that counts its errors (also when the loader
+     * enabled the layer, from VK_INSTANCE_LAYERS). */
+    bool load_layer, count_errors;
+    uint64_t max_buffer;       /* a lower storage-buffer limit than the device's (tests) */
+    unsigned timeout_s;        /* how long a submit may take before the GPU counts as hung */
+    char cache_dir[400];       /* where the pipeline cache lives; "" = none */
+} vk_runtime_options;
+
 /* Prints one line per Vulkan device (index, name, type, driver, API version, memory)
  * to OUT. Returns the number of devices, or -1 with ERR filled (no loader, no driver). */
 int vk_list_devices(FILE *out, char *err, size_t errlen);
 
-/* Opens the loader, creates the instance (with a validation-error counter when
- * VK_INSTANCE_LAYERS names the Khronos validation layer or LLMSCOPE_VK_VALIDATION=1),
- * picks a device (DEVICE_INDEX >= 0, else discrete, integrated, virtual, then CPU) and
- * creates the queue, command buffer, fence, pipeline cache and layouts.
+/* Opens the loader, creates the instance (with the validation layer and its error counter
+ * as OPT says; OPT may be NULL: the defaults), picks a device (DEVICE_INDEX >= 0, else
+ * discrete, integrated, virtual, then CPU) and creates the queue, command buffer, fence,
+ * pipeline cache and layouts.
  * RT must stay at one address until vk_runtime_free (the messenger points at it).
  * Returns 0, or -1 with ERR filled; vk_runtime_free is safe after a failure. */
-int vk_runtime_init(vk_runtime *rt, int device_index, char *err, size_t errlen);
+int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *opt, char *err, size_t errlen);
 /* Waits for the device, saves the pipeline cache, destroys everything. */
 void vk_runtime_free(vk_runtime *rt);
 

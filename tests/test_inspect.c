@@ -11,6 +11,7 @@
 #include "sampler.h"
 #include "session.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "test_models.h"
 #include "tokenizer.h"
 #include "vk_engine.h"
@@ -892,7 +893,7 @@ static void session_why_card_vulkan(void) {
         live_close(&lv);
         return;
     }
-    lv.e = engine_vulkan_create(&lv.m, 256, -1, true, err, sizeof err);
+    lv.e = test_vulkan_create(&lv.m, 256, -1, true, err, sizeof err);
     if (!lv.e) {
         live_close(&lv);
         SKIP("no Vulkan device: %.200s", err);

@@ -32,6 +32,7 @@
 #include "quant.h"
 #include "quantize.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "vk_engine.h"
 
 #include <stdint.h>
@@ -227,7 +228,7 @@ static void check_type(const golden *gd, uint32_t type, const char *path, double
     test_skipped_ = 1;
     goto done;
 #endif
-    engine *gpu = engine_vulkan_create(&m, T + 1, -1, false, err, sizeof err);
+    engine *gpu = test_vulkan_create(&m, T + 1, -1, false, err, sizeof err);
     if (!gpu) {
         snprintf(test_skip_reason_, sizeof test_skip_reason_, "no Vulkan engine: %.400s", err);
         test_skipped_ = 1;

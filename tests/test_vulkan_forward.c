@@ -28,6 +28,7 @@
 #include "model.h"
 #include "quant.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "test_models.h"
 #include "vk_engine.h"
 
@@ -173,7 +174,7 @@ static bool fixture_open(fixture *fx) {
     fx->cpu = engine_cpu_create(&fx->m, n_ctx, err, sizeof err);
     CHECKF(fx->cpu, "engine_cpu_create: %s", err);
     if (fx->cpu) {
-        fx->gpu = engine_vulkan_create(&fx->m, n_ctx, -1, true, err, sizeof err);
+        fx->gpu = test_vulkan_create(&fx->m, n_ctx, -1, true, err, sizeof err);
         CHECKF(fx->gpu, "engine_vulkan_create: %s", err);
     }
     if (!fx->cpu || !fx->gpu) {
@@ -430,7 +431,7 @@ static void test_split_weights(void) {
     engine_destroy(fx.gpu);
     setenv("LLMSCOPE_VK_MAX_BUFFER", "262144", 1);
     char err[512];
-    fx.gpu = engine_vulkan_create(&fx.m, fx.T + 1, -1, true, err, sizeof err);
+    fx.gpu = test_vulkan_create(&fx.m, fx.T + 1, -1, true, err, sizeof err);
     unsetenv("LLMSCOPE_VK_MAX_BUFFER");
     CHECKF(fx.gpu, "engine_vulkan_create with 256 KiB buffers: %s", err);
     const int T = fx.T, V = fx.V;
@@ -468,7 +469,7 @@ static void test_long(void) {
     fx.cpu = engine_cpu_create(&fx.m, T, err, sizeof err);
     CHECKF(fx.cpu, "engine_cpu_create: %s", err);
     if (fx.cpu) {
-        fx.gpu = engine_vulkan_create(&fx.m, T, -1, true, err, sizeof err);
+        fx.gpu = test_vulkan_create(&fx.m, T, -1, true, err, sizeof err);
         CHECKF(fx.gpu, "engine_vulkan_create: %s", err);
     }
     if (!fx.cpu || !fx.gpu) {
@@ -759,8 +760,8 @@ static void test_errors(void) {
     CHECK(engine_eval(fx.gpu, &b, err, sizeof err) == -1 && strstr(err, "top_k"));
     b.top_k = 0;
     CHECKF(engine_eval(fx.gpu, &b, err, sizeof err) == 0, "a good batch after bad ones: %s", err);
-    CHECK(!engine_vulkan_create(&fx.m, 16, 99, true, err, sizeof err) && strstr(err, "no Vulkan device 99"));
-    engine *nocap = engine_vulkan_create(&fx.m, 16, -1, false, err, sizeof err);
+    CHECK(!test_vulkan_create(&fx.m, 16, 99, true, err, sizeof err) && strstr(err, "no Vulkan device 99"));
+    engine *nocap = test_vulkan_create(&fx.m, 16, -1, false, err, sizeof err);
     CHECKF(nocap, "engine without capture: %s", err);
     if (nocap) {
         float att[64];
@@ -801,7 +802,7 @@ static void synthetic_families(void) {
             model m;
             if (!test_synth_load(s, type, path, sizeof path, &m)) continue;
             const int V = m.hp.n_vocab, LH = m.hp.n_layer * m.hp.n_head;
-            engine *cpu = engine_cpu_create(&m, T, err, sizeof err), *gpu = engine_vulkan_create(&m, T, -1, true, err, sizeof err);
+            engine *cpu = engine_cpu_create(&m, T, err, sizeof err), *gpu = test_vulkan_create(&m, T, -1, true, err, sizeof err);
             CHECKF(cpu && gpu, "%s: engines: %s", s->name, err);
             float *cl = malloc((size_t)T * V * 4), *gl = malloc((size_t)T * V * 4);
             float *ca = malloc((size_t)LH * T * T * 4), *ga = malloc((size_t)LH * T * T * 4);

@@ -10,6 +10,7 @@
  * writes past its end land in memory the test owns, whatever the driver does. */
 #include "spirv_blobs.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "vk_runtime.h"
 
 #include <stdint.h>
@@ -69,7 +70,8 @@ static void test_out_of_bounds_write_is_caught(void) {
     if (!blob) return;
     vk_runtime *rt = calloc(1, sizeof *rt);
     char err[512];
-    if (vk_runtime_init(rt, -1, err, sizeof err)) {
+    vk_engine_options vo = vk_options_from_env(-1, false);
+    if (vk_runtime_init(rt, -1, &vo.rt, err, sizeof err)) {
         vk_runtime_free(rt);
         free(rt);
         SKIP("no Vulkan device: %.400s", err);

@@ -12,6 +12,7 @@
 #include "model.h"
 #include "session.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "tokenizer.h"
 #include "vk_engine.h"
 
@@ -35,7 +36,7 @@ static void run_one(const char *name, float temperature) {
         CHECKF(0, "%s", err);
         goto done;
     }
-    if (!(gpu = engine_vulkan_create(&m, n_ctx, -1, true, err, sizeof err))) {
+    if (!(gpu = test_vulkan_create(&m, n_ctx, -1, true, err, sizeof err))) {
         engine_destroy(cpu);
         tokenizer_free(tok);
         model_free(&m);

@@ -14,6 +14,7 @@
  * (LLMSCOPE_TEST_SUBGROUP) or with the values a GPU would get (LLMSCOPE_VK_WG, ...). */
 #include "spirv_blobs.h"
 #include "test.h"
+#include "test_vulkan.h"
 #include "vk_ops.h"
 #include "vk_runtime.h"
 
@@ -31,7 +32,8 @@ static bool gpu_ready(void) {
     if (!G && !gpu_error[0]) {
         G = calloc(1, sizeof *G);
         char err[512];
-        if (vk_runtime_init(&G->rt, -1, err, sizeof err) || vk_kernels_create(&G->rt, &G->k, err, sizeof err) ||
+        vk_engine_options vo = vk_options_from_env(-1, false);
+        if (vk_runtime_init(&G->rt, -1, &vo.rt, err, sizeof err) || vk_kernels_create(&G->rt, &G->k, &vo.tuning, err, sizeof err) ||
             vk_pool_create(&G->rt, 64, &G->pool, err, sizeof err)) {
             snprintf(gpu_error, sizeof gpu_error, "no Vulkan device: %.480s", err);
             vk_runtime_free(&G->rt);

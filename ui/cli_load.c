@@ -5,6 +5,7 @@
 #include "pull.h"
 #include "tokenizer.h"
 #include "vk_engine.h"
+#include "vk_options.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -101,7 +102,10 @@ int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx,
         }
     }
     if (backend != CLI_BACKEND_CPU) {
-        cm->e = engine_vulkan_create(&cm->m, n_ctx, device, capture, err, errlen);
+        {
+            vk_engine_options vo = vk_options_from_env(device, capture);
+            cm->e = engine_vulkan_create_opts(&cm->m, n_ctx, &vo, err, errlen);
+        }
         if (!cm->e && (backend == CLI_BACKEND_VULKAN || device >= 0)) return -1;
         /* AUTO: no usable device (or the model does not fit it); the CPU can still run it */
         if (!cm->e && verbose) fprintf(stderr, "llmscope: Vulkan unavailable (%s); using the CPU\n", err);

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "vk_engine.h"
+#include "vk_options.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -191,7 +192,8 @@ void tui_start_generating(tui_app *a) {
 engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen) {
     const engine *main_e = a->opt->engine;
     if (main_e && strcmp(main_e->backend, "vulkan") == 0) {
-        engine *e = engine_vulkan_create(m, n_ctx, a->opt->device, false, err, errlen);
+        vk_engine_options vo = vk_options_from_env(a->opt->device, false);
+        engine *e = engine_vulkan_create_opts(m, n_ctx, &vo, err, errlen);
         if (e) return e;
     }
     return engine_cpu_create(m, n_ctx, err, errlen);
