@@ -50,6 +50,15 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/shaders_table.c
 # takes only the cheapest loops (same results either way: no -ffast-math).
 $(BUILD)/model/ops_fast.o: CFLAGS += -O3
 
+# qdot.h's kernels: one file per x86-64 instruction set, compiled for it; qdot.c picks the
+# widest the processor has when it runs (one binary for every x86-64). Other processors
+# build the plain C kernels only (the x86 files compile to nothing there).
+ifneq (,$(findstring x86_64,$(shell $(CC) -dumpmachine)))
+$(BUILD)/model/qdot_avx2.o: CFLAGS += -O3 -mavx2 -mfma -mf16c
+$(BUILD)/model/qdot_avx512.o: CFLAGS += -O3 -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+endif
+$(BUILD)/model/qdot_plain.o: CFLAGS += -O3
+
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libllmscope.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libllmscope.a $(LDLIBS)

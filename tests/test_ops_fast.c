@@ -20,102 +20,12 @@
 #include "ops.h"
 #include "ops_fast.h"
 #include "quant.h"
+#include "random_blocks.h"
 #include "test.h"
 #include "workers.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint32_t rnd(void) { /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-static float rnd_float(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() >> 8) / 16777216.0f; }
-
-/* A block scale: mostly ordinary values, and every few blocks one of the awkward ones. */
-static uint16_t rnd_scale(int i) {
-    static const uint16_t special[] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x8200};
-    if (i % 7 == 3) return special[(i / 7) % 5];
-    float v = rnd_float(1e-3f, 5e-2f);
-    return f32_to_fp16(rnd() & 1 ? -v : v);
-}
-
-/* ROWS x COLS random weights of TYPE: random quant bytes, scales from rnd_scale. */
-static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *row_bytes) {
-    if (!ggml_row_bytes(type, (uint64_t)cols, row_bytes)) return NULL;
-    const size_t size = (size_t)(*row_bytes * (uint64_t)rows);
-    uint8_t *p = malloc(size + 8);
-    if (!p) return NULL;
-    for (size_t i = 0; i < size; i++) p[i] = (uint8_t)rnd();
-    const int64_t n_el = rows * cols;
-    switch (type) {
-    case GGML_TYPE_F32:
-        for (int64_t i = 0; i < n_el; i++) {
-            float v = rnd_float(-2, 2);
-            memcpy(p + 4 * i, &v, 4);
-        }
-        break;
-    case GGML_TYPE_F16:
-        for (int64_t i = 0; i < n_el; i++) { /* every 50th a subnormal half */
-            uint16_t h = i % 50 == 7 ? (uint16_t)(rnd() & 0x83ff) : f32_to_fp16(rnd_float(-2, 2));
-            memcpy(p + 2 * i, &h, 2);
-        }
-        break;
-    case GGML_TYPE_BF16:
-        for (int64_t i = 0; i < n_el; i++) {
-            uint16_t h = f32_to_bf16(rnd_float(-2, 2));
-            memcpy(p + 2 * i, &h, 2);
-        }
-        break;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: { /* d is the first two bytes of each block */
-        const uint32_t bb = ggml_block_bytes(type);
-        for (size_t b = 0; b < size / bb; b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * bb, &d, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1: {
-        /* d and dmin (the offset m of Q4_1/Q5_1) lead the block */
-        const uint32_t bb = ggml_block_bytes(type);
-        for (size_t b = 0; b < size / bb; b++) {
-            uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
-            memcpy(p + b * bb, &d, 2);
-            memcpy(p + b * bb + 2, &dmin, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q2_K: { /* d and dmin are the last four bytes */
-        for (size_t b = 0; b < size / sizeof(block_q2_K); b++) {
-            uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
-            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, d), &d, 2);
-            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, dmin), &dmin, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q3_K: { /* d is the last two bytes */
-        for (size_t b = 0; b < size / sizeof(block_q3_K); b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * sizeof(block_q3_K) + offsetof(block_q3_K, d), &d, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q6_K: { /* d is the last two bytes */
-        for (size_t b = 0; b < size / sizeof(block_q6_K); b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * sizeof(block_q6_K) + offsetof(block_q6_K, d), &d, 2);
-        }
-        break;
-    }
-    default: break;
-    }
-    return p;
-}
 
 static uint32_t bits_of(float f) {
     uint32_t u;

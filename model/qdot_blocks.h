@@ -1,0 +1,208 @@
+/* qdot_blocks.h — each quantised weight type's block decoder for qdot.h, and the table of
+ * types (included by each instruction set's file, qdot_isa.h, and compiled for it).
+ *
+ * A decoder turns one stored block of B weights into signed 8-bit quants and, for each
+ * sub-block of S consecutive weights (16 or 32), a float scale and (for the types with
+ * one) a float offset, such that weight i is  sc[i / S] * q[i] + mn[i / S]  with sc and mn
+ * rounded exactly as quant.c rounds them (the same float products: d * scale, dmin * min),
+ * so the decoded weights are quant.c's. The kernels then multiply q with the rounded
+ * activations in integers and apply sc and mn once per sub-block.
+ *
+ * Adding a type: a decoder below and one line in QDOT_TYPES. */
+#ifndef LLMSCOPE_QDOT_BLOCKS_H
+#define LLMSCOPE_QDOT_BLOCKS_H
+
+#include "quant.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define QDOT_INLINE static inline __attribute__((always_inline))
+#else
+#define QDOT_INLINE static inline
+#endif
+
+/* fp16 to float, exactly (quant.c's fp16_to_f32, inlined into each instruction set's
+ * copy: every block needs one or two). */
+QDOT_INLINE float qdot_half(uint16_t h) {
+    uint32_t bits;
+    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
+        float f = (float)(h & 0x3ffu) * 0x1p-24f;
+        memcpy(&bits, &f, sizeof bits);
+    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
+        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
+    } else { /* normal: rebias the exponent from 15 to 127 */
+        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
+    }
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* The fifth bits of Q5_0/Q5_1: bit j of the little-endian word qh is weight j's. */
+QDOT_INLINE uint32_t qdot_word(const uint8_t b[4]) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+QDOT_INLINE void dec_q8_0(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q8_0 *b = p;
+    (void)mn;
+    memcpy(q, b->qs, QK8_0);
+    sc[0] = qdot_half(b->d);
+}
+
+QDOT_INLINE void dec_q4_0(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q4_0 *b = p;
+    (void)mn;
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((b->qs[j] & 0x0F) - 8);
+        q[j + 16] = (int8_t)((b->qs[j] >> 4) - 8);
+    }
+    sc[0] = qdot_half(b->d);
+}
+
+QDOT_INLINE void dec_q4_1(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q4_1 *b = p;
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)(b->qs[j] & 0x0F);
+        q[j + 16] = (int8_t)(b->qs[j] >> 4);
+    }
+    sc[0] = qdot_half(b->d);
+    mn[0] = qdot_half(b->m);
+}
+
+QDOT_INLINE void dec_q5_0(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q5_0 *b = p;
+    const uint32_t qh = qdot_word(b->qh);
+    (void)mn;
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)(((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
+        q[j + 16] = (int8_t)(((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+    }
+    sc[0] = qdot_half(b->d);
+}
+
+QDOT_INLINE void dec_q5_1(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q5_1 *b = p;
+    const uint32_t qh = qdot_word(b->qh);
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4);
+        q[j + 16] = (int8_t)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+    }
+    sc[0] = qdot_half(b->d);
+    mn[0] = qdot_half(b->m);
+}
+
+/* Q2_K and Q3_K: weight 128h + 32g + l keeps its two low bits at bits 2g, 2g+1 of
+ * qs[32h + l], and its sub-block of 16 is simply its index / 16 (quant.c explains). */
+QDOT_INLINE void dec_q2_k(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q2_K *b = p;
+    const float d = qdot_half(b->d), dmin = qdot_half(b->dmin);
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 4; g++)
+            for (int l = 0; l < 32; l++)
+                q[128 * h + 32 * g + l] = (int8_t)((b->qs[32 * h + l] >> (2 * g)) & 3);
+    for (int s = 0; s < QK_K / 16; s++) {
+        sc[s] = d * (b->scales[s] & 0xF);
+        mn[s] = -(dmin * (b->scales[s] >> 4));
+    }
+}
+
+/* Scale J of a Q3_K block, -32..31 (quant.c explains the packing). */
+QDOT_INLINE int qdot_q3_k_scale(const uint8_t *s, int j) {
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (lo | hi << 4) - 32;
+}
+
+QDOT_INLINE void dec_q3_k(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q3_K *b = p;
+    const float d = qdot_half(b->d);
+    (void)mn;
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < 4; g++)
+            for (int l = 0; l < 32; l++)
+                q[128 * h + 32 * g + l] = (int8_t)(((b->qs[32 * h + l] >> (2 * g)) & 3) -
+                                                   ((b->hmask[l] >> (4 * h + g)) & 1 ? 0 : 4));
+    for (int s = 0; s < QK_K / 16; s++) sc[s] = d * qdot_q3_k_scale(b->scales, s);
+}
+
+/* The (scale, min) pair J of a Q4_K/Q5_K block's 12 packed bytes (quant.c explains). */
+QDOT_INLINE void qdot_scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/* Q4_K and Q5_K: each 64 weights are 32 low nibbles then 32 high nibbles of 32 bytes,
+ * sub-blocks of 32 with a 6-bit scale and min each. */
+QDOT_INLINE void k4_scales(const uint8_t *scales, float d, float dmin, float *sc, float *mn) {
+    for (int j = 0; j < 8; j++) {
+        int s, m;
+        qdot_scale_min_k4(j, scales, &s, &m);
+        sc[j] = d * s;
+        mn[j] = -(dmin * m);
+    }
+}
+
+QDOT_INLINE void dec_q4_k(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q4_K *b = p;
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)(b->qs[32 * c + l] & 0xF);
+            q[64 * c + 32 + l] = (int8_t)(b->qs[32 * c + l] >> 4);
+        }
+    k4_scales(b->scales, qdot_half(b->d), qdot_half(b->dmin), sc, mn);
+}
+
+/* Q5_K: the fifth bit of weight 64c + l (l < 32) is bit 2c of qh[l], of 64c + 32 + l bit
+ * 2c + 1. */
+QDOT_INLINE void dec_q5_k(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q5_K *b = p;
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)((b->qs[32 * c + l] & 0xF) | ((b->qh[l] >> (2 * c)) & 1) << 4);
+            q[64 * c + 32 + l] =
+                (int8_t)((b->qs[32 * c + l] >> 4) | ((b->qh[l] >> (2 * c + 1)) & 1) << 4);
+        }
+    k4_scales(b->scales, qdot_half(b->d), qdot_half(b->dmin), sc, mn);
+}
+
+/* Q6_K: each half of 128 weights takes 64 bytes of low nibbles and 32 of high bit pairs;
+ * weight 128h + 32k + l uses the nibble of ql[64h + l + 32 (k & 1)] (low for k < 2) and
+ * bits 2k, 2k+1 of qh[32h + l]; quants are centred on 32, scales signed, one per 16. */
+QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_q6_K *b = p;
+    const float d = qdot_half(b->d);
+    (void)mn;
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t lo = b->ql[64 * h + l + 32 * (k & 1)];
+                const int nib = k < 2 ? lo & 0xF : lo >> 4;
+                q[128 * h + 32 * k + l] = (int8_t)((nib | ((b->qh[32 * h + l] >> (2 * k)) & 3) << 4) - 32);
+            }
+    for (int s = 0; s < QK_K / 16; s++) sc[s] = d * b->scales[s];
+}
+
+/* Every type with a decoder: ggml type, block struct, weights per block, weights per
+ * sub-block (one scale each), whether it has offsets, decoder. */
+#define QDOT_TYPES(X)                                           \
+    X(GGML_TYPE_Q8_0, block_q8_0, QK8_0, 32, false, dec_q8_0)   \
+    X(GGML_TYPE_Q4_0, block_q4_0, QK4_0, 32, false, dec_q4_0)   \
+    X(GGML_TYPE_Q4_1, block_q4_1, QK4_1, 32, true, dec_q4_1)    \
+    X(GGML_TYPE_Q5_0, block_q5_0, QK5_0, 32, false, dec_q5_0)   \
+    X(GGML_TYPE_Q5_1, block_q5_1, QK5_1, 32, true, dec_q5_1)    \
+    X(GGML_TYPE_Q2_K, block_q2_K, QK_K, 16, true, dec_q2_k)     \
+    X(GGML_TYPE_Q3_K, block_q3_K, QK_K, 16, false, dec_q3_k)    \
+    X(GGML_TYPE_Q4_K, block_q4_K, QK_K, 32, true, dec_q4_k)     \
+    X(GGML_TYPE_Q5_K, block_q5_K, QK_K, 32, true, dec_q5_k)     \
+    X(GGML_TYPE_Q6_K, block_q6_K, QK_K, 16, false, dec_q6_k)
+
+#endif
