@@ -15,7 +15,9 @@
  * and so must fast_attention_head with op_attention_head.
  *
  * The pool must run every task of a job exactly once, on a thread number in range, for
- * any thread count and over many jobs in a row. Nothing here depends on timing. */
+ * any thread count and over many jobs in a row, and helpers that went to sleep while the
+ * pool was idle must wake for the next job (two tasks that wait for each other, for up to
+ * five seconds: the one check here that a slow machine could only delay, not fail). */
 #include "model.h"
 #include "ops.h"
 #include "ops_fast.h"
@@ -26,6 +28,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 static uint32_t bits_of(float f) {
     uint32_t u;
@@ -273,6 +276,47 @@ static void pool_runs_every_task_once(void) {
     CHECK(workers_create(0) == NULL && workers_create(WORKERS_MAX + 1) == NULL);
 }
 
+/* Two tasks that each wait (up to 5 s) until both have started: they finish at once only
+ * if two threads run them side by side. */
+typedef struct meeting {
+    atomic_int started;
+    atomic_int met;
+} meeting;
+
+static void meet_task(void *arg, int task, int thread) {
+    (void)task;
+    (void)thread;
+    meeting *m = arg;
+    atomic_fetch_add(&m->started, 1);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (atomic_load(&m->started) == 2) {
+            atomic_fetch_add(&m->met, 1);
+            return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 5000000000L);
+}
+
+/* Helpers that have gone to sleep (the pool idle for longer than they spin and yield)
+ * wake for the next job, and the pool closes while they sleep. */
+static void pool_wakes_sleeping_helpers(void) {
+    workers *w = workers_create(2);
+    CHECK(w != NULL);
+    if (!w) return;
+    for (int round = 0; round < 3; round++) {
+        nanosleep(&(struct timespec){0, 50000000}, NULL); /* 50 ms: the helper sleeps */
+        meeting m;
+        atomic_init(&m.started, 0);
+        atomic_init(&m.met, 0);
+        workers_run(w, 2, meet_task, &m);
+        CHECKF(atomic_load(&m.met) == 2, "round %d: the sleeping helper did not take a task", round);
+    }
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    workers_destroy(w);
+}
+
 static void thread_count_from_environment(void) {
     char err[128] = "";
     setenv("LLMSCOPE_THREADS", "3", 1);
@@ -292,6 +336,7 @@ int main(void) {
     RUN(shared_llama_k_tiny);
     RUN(attention_same_bits);
     RUN(pool_runs_every_task_once);
+    RUN(pool_wakes_sleeping_helpers);
     RUN(thread_count_from_environment);
     return test_exit_code();
 }

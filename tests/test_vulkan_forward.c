@@ -4,7 +4,8 @@
  * Per model and prompt:
  *   batch   the whole prompt in one eval with every output on: logits at every position,
  *           attention rows of every layer and head, hidden states, and the GPU's own
- *           top-10 / log-sum-exp / entropy reduction. Checked against the CPU engine
+ *           top-10 / log-sum-exp / entropy reduction. Checked against the CPU engine's
+ *           reference configuration (ops.c's products, which the shaders mirror)
  *           (logits within 1e-3 of the logit range, attention within 1e-4, hidden states
  *           within 1e-4 of their largest entry) and against the golden (top-10 ids and
  *           log-sum-exp at every position, attention and hidden states for Hugging Face
@@ -36,6 +37,10 @@
 
 #define GREEDY_N 16
 #define TOPK 10
+
+/* The CPU engine's reference products (ops.c): the judge. Its fast products round the
+ * activations of quantised weights to 8 bits (qdot.h), which the shaders do not. */
+static const cpu_engine_options CPU_REFERENCE = {1, true};
 
 static const char *current_model;
 static int current_prompt;
@@ -174,7 +179,7 @@ static bool fixture_open(fixture *fx) {
     fx->range = (double)hi - lo;
 
     const int n_ctx = fx->T + GREEDY_N + 1;
-    fx->cpu = engine_cpu_create(&fx->m, n_ctx, err, sizeof err);
+    fx->cpu = engine_cpu_create_opts(&fx->m, n_ctx, &CPU_REFERENCE, err, sizeof err);
     CHECKF(fx->cpu, "engine_cpu_create: %s", err);
     if (fx->cpu) {
         fx->gpu = engine_vulkan_create(&fx->m, n_ctx, -1, true, err, sizeof err);
@@ -467,7 +472,7 @@ static void test_long(void) {
     fx.gpu = NULL;
     const int T = LONG_T + LONG_DECODE, V = fx.V, L = fx.L, H = fx.H, D = fx.D;
     char err[512];
-    fx.cpu = engine_cpu_create(&fx.m, T, err, sizeof err);
+    fx.cpu = engine_cpu_create_opts(&fx.m, T, &CPU_REFERENCE, err, sizeof err);
     CHECKF(fx.cpu, "engine_cpu_create: %s", err);
     if (fx.cpu) {
         fx.gpu = engine_vulkan_create(&fx.m, T, -1, true, err, sizeof err);
