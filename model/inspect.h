@@ -194,14 +194,11 @@ void logit_lens_free(logit_lens *l);
 /* The same lens computed by engine E on its device when it offers one (engine_has_lens:
  * the Vulkan engine, one batched pass over the output head and reductions on the GPU, so
  * only a few numbers per layer come back), else on the CPU as above. The two agree up to
- * the GPU's summation order and, for a quantised output head, the CPU's rounding of the
- * hidden state to 8 bits (qdot.h): an id can trade places with another whose logit is
- * within that rounding. */
+ * the GPU's summation order: logits within float rounding, so an id can trade places
+ * with another whose logit is within that rounding. */
 int inspect_logit_lens_on(engine *e, const model *m, const float *hidden, int n_valid, int32_t chosen,
                           logit_lens *out, char *err, size_t errlen);
-/* The logits the lens reads at entry I of HIDDEN (OUT: n_vocab), no masking, multiplied
- * as the CPU engine multiplies (qdot_matvec), so the last entry gives the CPU engine's own
- * logits bit for bit. */
+/* The logits the lens reads at entry I of HIDDEN (OUT: n_vocab), no masking. */
 void inspect_lens_logits(const model *m, const float *hidden, int i, float *out);
 /* One entry of the lens, the unit a GPU version computes and is tested against: entry I
  * of HIDDEN decoded, then OUT filled for CHOSEN and the N_CAND candidates CAND (their

@@ -4,7 +4,6 @@
 #include "qdot.h"
 #include "qdot_blocks.h"
 #include "qdot_impl.h"
-#include "ops_fast.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,22 +99,3 @@ void qdot_rows(qdot_isa isa, const weight *w, const float *x, const qdot_acts *x
         ops(isa)->rows_quant(w, xa, y, n, row_begin, row_end, scratch);
 }
 
-int qdot_matvec(const weight *w, const float *x, float *y) {
-    if (!qdot_supports(w->type)) {
-        fast_matmul_rows(w, x, y, 1, 0, w->rows);
-        return 0;
-    }
-    const qdot_isa isa = qdot_best_isa();
-    const size_t acts = qdot_round64(qdot_acts_bytes(1, w->cols));
-    uint8_t *mem = aligned_alloc(64, acts + qdot_round64(qdot_scratch_bytes(w->cols)));
-    if (!mem) return -1;
-    qdot_acts a;
-    const bool quant = qdot_needs_acts(w->type);
-    if (quant) {
-        qdot_acts_init(&a, mem, 1, w->cols);
-        qdot_quantize(isa, x, &a);
-    }
-    qdot_rows(isa, w, x, quant ? &a : NULL, y, 1, 0, w->rows, mem + acts);
-    free(mem);
-    return 0;
-}

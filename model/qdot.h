@@ -86,11 +86,4 @@ size_t qdot_scratch_bytes(int64_t cols);
 void qdot_rows(qdot_isa isa, const weight *w, const float *x, const qdot_acts *xa, float *y,
                int n, int64_t row_begin, int64_t row_end, void *scratch);
 
-/* y = W x for one vector on the calling thread, as the CPU engine computes it (its
- * instruction set, qdot_best_isa, and its rounding of X, so the same bits as the engine's
- * product of the same X; ops_fast.c's for types qdot_supports does not take). For the
- * logit lens, which must reproduce the engine's own logits. Returns -1, Y untouched, when
- * out of memory. */
-int qdot_matvec(const weight *w, const float *x, float *y);
-
 #endif

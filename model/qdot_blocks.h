@@ -3,12 +3,17 @@
  *
  * A decoder turns one stored block of B weights into signed 8-bit quants and, for each
  * sub-block of S consecutive weights (16 or 32), a float scale and (for the types with
- * one) a float offset, such that weight i is  sc[i / S] * q[i] + mn[i / S]  with sc and mn
- * rounded exactly as quant.c rounds them (the same float products: d * scale, dmin * min),
- * so the decoded weights are quant.c's. The kernels then multiply q with the rounded
- * activations in integers and apply sc and mn once per sub-block.
+ * one) a float offset, such that weight i is  sc[i / S] * q[i] + mn[i / S],  with sc and
+ * mn rounded exactly as quant.c rounds them (the same float products: d * scale,
+ * dmin * min), so the decoded weights are quant.c's. Scales and offsets are written
+ * QDOT_SC_STRIDE floats apart: straight into the kernels' layout, where the scales of a
+ * tile's rows lie side by side. The kernels then multiply q with the rounded activations
+ * in integers and apply sc and mn once per sub-block.
  *
- * Adding a type: a decoder below and one line in QDOT_TYPES. */
+ * Each decoder is plain C, which every copy compiles; the common 32-weight types also have
+ * a body of AVX2 intrinsics for the copies that have AVX2 (the compiler does not turn
+ * their bit fiddling into vector code by itself). Adding a type: a decoder below and one
+ * line in QDOT_TYPES. */
 #ifndef LLMSCOPE_QDOT_BLOCKS_H
 #define LLMSCOPE_QDOT_BLOCKS_H
 
@@ -17,6 +22,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__F16C__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+/* Scales and offsets a decoder writes are this many floats apart (see above). */
+#define QDOT_SC_STRIDE 16
 
 #if defined(__GNUC__) || defined(__clang__)
 #define QDOT_INLINE static inline __attribute__((always_inline))
@@ -25,8 +36,12 @@
 #endif
 
 /* fp16 to float, exactly (quant.c's fp16_to_f32, inlined into each instruction set's
- * copy: every block needs one or two). */
+ * copy: every block needs one or two; with F16C one instruction, which differs only in
+ * making a signalling NaN quiet). */
 QDOT_INLINE float qdot_half(uint16_t h) {
+#ifdef __F16C__
+    return _cvtsh_ss(h);
+#endif
     uint32_t bits;
     if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
         float f = (float)(h & 0x3ffu) * 0x1p-24f;
@@ -47,6 +62,31 @@ QDOT_INLINE uint32_t qdot_word(const uint8_t b[4]) {
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
+#ifdef __AVX2__
+/* The 32 quants of a block with 16 bytes of nibbles: low nibbles are weights 0..15, high
+ * nibbles 16..31. */
+QDOT_INLINE __m256i nibbles32(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs), m = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+/* Byte j is 16 where bit j of the fifth bits is set, else 0. */
+QDOT_INLINE __m256i fifth_bits32(uint32_t qh) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm256_maskz_mov_epi8(qh, _mm256_set1_epi8(16));
+#else
+    /* each byte gets the byte of qh holding its bit, then tests that bit */
+    const __m256i which = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                           2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), which), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(16));
+#endif
+}
+
+QDOT_INLINE void store32(int8_t *q, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)q, v); }
+#endif
+
 QDOT_INLINE void dec_q8_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q8_0 *b = p;
     (void)mn;
@@ -57,43 +97,59 @@ QDOT_INLINE void dec_q8_0(const void *p, int8_t *q, float *sc, float *mn) {
 QDOT_INLINE void dec_q4_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q4_0 *b = p;
     (void)mn;
+    sc[0] = qdot_half(b->d);
+#ifdef __AVX2__
+    store32(q, _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8)));
+    return;
+#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)((b->qs[j] & 0x0F) - 8);
         q[j + 16] = (int8_t)((b->qs[j] >> 4) - 8);
     }
-    sc[0] = qdot_half(b->d);
 }
 
 QDOT_INLINE void dec_q4_1(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q4_1 *b = p;
+    sc[0] = qdot_half(b->d);
+    mn[0] = qdot_half(b->m);
+#ifdef __AVX2__
+    store32(q, nibbles32(b->qs));
+    return;
+#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)(b->qs[j] & 0x0F);
         q[j + 16] = (int8_t)(b->qs[j] >> 4);
     }
-    sc[0] = qdot_half(b->d);
-    mn[0] = qdot_half(b->m);
 }
 
 QDOT_INLINE void dec_q5_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q5_0 *b = p;
     const uint32_t qh = qdot_word(b->qh);
     (void)mn;
+    sc[0] = qdot_half(b->d);
+#ifdef __AVX2__
+    store32(q, _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), fifth_bits32(qh)), _mm256_set1_epi8(16)));
+    return;
+#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)(((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
         q[j + 16] = (int8_t)(((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
     }
-    sc[0] = qdot_half(b->d);
 }
 
 QDOT_INLINE void dec_q5_1(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q5_1 *b = p;
     const uint32_t qh = qdot_word(b->qh);
+    sc[0] = qdot_half(b->d);
+    mn[0] = qdot_half(b->m);
+#ifdef __AVX2__
+    store32(q, _mm256_or_si256(nibbles32(b->qs), fifth_bits32(qh)));
+    return;
+#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4);
         q[j + 16] = (int8_t)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
     }
-    sc[0] = qdot_half(b->d);
-    mn[0] = qdot_half(b->m);
 }
 
 /* Q2_K and Q3_K: weight 128h + 32g + l keeps its two low bits at bits 2g, 2g+1 of
@@ -106,8 +162,8 @@ QDOT_INLINE void dec_q2_k(const void *p, int8_t *q, float *sc, float *mn) {
             for (int l = 0; l < 32; l++)
                 q[128 * h + 32 * g + l] = (int8_t)((b->qs[32 * h + l] >> (2 * g)) & 3);
     for (int s = 0; s < QK_K / 16; s++) {
-        sc[s] = d * (b->scales[s] & 0xF);
-        mn[s] = -(dmin * (b->scales[s] >> 4));
+        sc[s * QDOT_SC_STRIDE] = d * (b->scales[s] & 0xF);
+        mn[s * QDOT_SC_STRIDE] = -(dmin * (b->scales[s] >> 4));
     }
 }
 
@@ -126,7 +182,7 @@ QDOT_INLINE void dec_q3_k(const void *p, int8_t *q, float *sc, float *mn) {
             for (int l = 0; l < 32; l++)
                 q[128 * h + 32 * g + l] = (int8_t)(((b->qs[32 * h + l] >> (2 * g)) & 3) -
                                                    ((b->hmask[l] >> (4 * h + g)) & 1 ? 0 : 4));
-    for (int s = 0; s < QK_K / 16; s++) sc[s] = d * qdot_q3_k_scale(b->scales, s);
+    for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * qdot_q3_k_scale(b->scales, s);
 }
 
 /* The (scale, min) pair J of a Q4_K/Q5_K block's 12 packed bytes (quant.c explains). */
@@ -146,8 +202,8 @@ QDOT_INLINE void k4_scales(const uint8_t *scales, float d, float dmin, float *sc
     for (int j = 0; j < 8; j++) {
         int s, m;
         qdot_scale_min_k4(j, scales, &s, &m);
-        sc[j] = d * s;
-        mn[j] = -(dmin * m);
+        sc[j * QDOT_SC_STRIDE] = d * s;
+        mn[j * QDOT_SC_STRIDE] = -(dmin * m);
     }
 }
 
@@ -188,7 +244,7 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
                 const int nib = k < 2 ? lo & 0xF : lo >> 4;
                 q[128 * h + 32 * k + l] = (int8_t)((nib | ((b->qh[32 * h + l] >> (2 * k)) & 3) << 4) - 32);
             }
-    for (int s = 0; s < QK_K / 16; s++) sc[s] = d * b->scales[s];
+    for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * b->scales[s];
 }
 
 /* Every type with a decoder: ggml type, block struct, weights per block, weights per

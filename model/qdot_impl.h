@@ -15,6 +15,9 @@
 #define LLMSCOPE_QDOT_IMPL_H
 
 #include "qdot.h"
+#include "qdot_blocks.h"
+
+_Static_assert(QDOT_SC_STRIDE == QDOT_ROWS, "decoders write scales in the tile's layout");
 
 typedef struct qdot_isa_ops {
     void (*quantize)(const float *x, const qdot_acts *a);
@@ -42,8 +45,8 @@ typedef struct qtile {
 
 /* Scratch memory for one caller of rows_quant, carved from qdot_scratch_bytes. */
 typedef struct qdot_scratch {
-    int8_t *tq, *stage_q;
-    float *tsc, *tmn, *stage_sc, *stage_mn; /* [cols / sub][QDOT_ROWS], [QDOT_ROWS][cols / sub] */
+    int8_t *tq, *stage_q;   /* the tile, and its rows as decoded ([QDOT_ROWS][cols]) */
+    float *tsc, *tmn;       /* [cols / sub][QDOT_ROWS] */
 } qdot_scratch;
 
 static inline size_t qdot_round64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -58,15 +61,11 @@ static inline qdot_scratch qdot_scratch_carve(void *mem, int64_t cols) {
     s.tmn = (float *)(void *)p;
     p += qdot_round64((size_t)cols * sizeof(float));
     s.stage_q = (int8_t *)p;
-    p += qdot_round64((size_t)cols * QDOT_ROWS);
-    s.stage_sc = (float *)(void *)p;
-    p += qdot_round64((size_t)cols * sizeof(float));
-    s.stage_mn = (float *)(void *)p;
     return s;
 }
 
 static inline size_t qdot_scratch_size(int64_t cols) {
-    return 2 * qdot_round64((size_t)cols * QDOT_ROWS) + 4 * qdot_round64((size_t)cols * sizeof(float)) + 64;
+    return 2 * qdot_round64((size_t)cols * QDOT_ROWS) + 2 * qdot_round64((size_t)cols * sizeof(float));
 }
 
 #endif
@@ -133,7 +132,8 @@ static void quantize_acts(const float *x, const qdot_acts *a) {
 
 /* ---- decoding a tile ------------------------------------------------------------------- */
 
-/* Blocks [B0, B0 + NB) of one row into q, sc and mn, one decoder per type. */
+/* Blocks [B0, B0 + NB) of one row into q, sc and mn (QDOT_SC_STRIDE apart), one decoder
+ * per type. */
 typedef void (*decode_run_fn)(const uint8_t *row, int64_t b0, int nb, int8_t *q, float *sc,
                               float *mn);
 
@@ -148,8 +148,9 @@ typedef struct qtype {
     static void run_##dec(const uint8_t *row, int64_t b0, int nb, int8_t *q, float *sc,        \
                           float *mn) {                                                         \
         const btype *b = (const btype *)(const void *)row + b0;                                \
-        for (int i = 0; i < nb; i++) dec(b + i, q + i * (block), sc + i * ((block) / (sub)),   \
-                                         mn + i * ((block) / (sub)));                          \
+        for (int i = 0; i < nb; i++)                                                           \
+            dec(b + i, q + i * (block), sc + i * ((block) / (sub)) * QDOT_SC_STRIDE,           \
+                mn + i * ((block) / (sub)) * QDOT_SC_STRIDE);                                  \
     }
 QDOT_TYPES(QDOT_RUN)
 #undef QDOT_RUN
@@ -170,19 +171,13 @@ static const qtype *find_qtype(uint32_t type) {
  * stage is spread into the kernel's layout. */
 static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
                         const qdot_scratch *s, qtile *t) {
-    const int64_t cols = w->cols, nsub = cols / ty->sub;
+    const int64_t cols = w->cols;
     for (int r = 0; r < QDOT_ROWS; r++) {
         const uint8_t *row = (const uint8_t *)w->data +
                              (uint64_t)(r0 + (r < real ? r : real - 1)) * w->row_bytes;
-        ty->decode(row, 0, (int)(cols / ty->block), s->stage_q + r * cols, s->stage_sc + r * nsub,
-                   s->stage_mn + r * nsub);
+        ty->decode(row, 0, (int)(cols / ty->block), s->stage_q + r * cols, s->tsc + r, s->tmn + r);
     }
     interleave(s->stage_q, cols, s->tq);
-    for (int64_t j = 0; j < nsub; j++)
-        for (int r = 0; r < QDOT_ROWS; r++) s->tsc[j * QDOT_ROWS + r] = s->stage_sc[r * nsub + j];
-    if (ty->has_min)
-        for (int64_t j = 0; j < nsub; j++)
-            for (int r = 0; r < QDOT_ROWS; r++) s->tmn[j * QDOT_ROWS + r] = s->stage_mn[r * nsub + j];
     *t = (qtile){s->tq, s->tsc, s->tmn, cols, ty->sub, ty->has_min};
 }
 
