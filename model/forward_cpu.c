@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tokens per micro-batch: as many as one pass of the fast products serves. */
-#define MICRO_BATCH FAST_MAX_TOKENS
+/* Tokens per micro-batch: as many as one pass of the products serves. */
+#define MICRO_BATCH QDOT_BATCH
 
 /* Waking the pool costs microseconds, about as long as this many multiply-adds: a step
  * with less work than two of these runs on the calling thread, and no task is smaller. */

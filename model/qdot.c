@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ISA_NAMES[QDOT_ISA_COUNT] = {"plain", "avx2", "avx512"};
+static const char *const ISA_NAMES[QDOT_ISA_COUNT] = {"plain", "avx2", "avx512", "amx"};
 
 const char *qdot_isa_name(qdot_isa isa) {
     return isa >= 0 && isa < QDOT_ISA_COUNT ? ISA_NAMES[isa] : "unknown";
@@ -25,6 +25,10 @@ bool qdot_isa_available(qdot_isa isa) {
         return qdot_isa_available(QDOT_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                __builtin_cpu_supports("avx512vnni");
+    case QDOT_AMX:
+        return qdot_amx_ops.amx_ready && qdot_isa_available(QDOT_AVX512) &&
+               __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
+               qdot_amx_ops.amx_ready();
 #endif
     default: return false;
     }
@@ -42,6 +46,7 @@ qdot_isa qdot_best_isa(void) {
 
 static const qdot_isa_ops *ops(qdot_isa isa) {
 #ifdef QDOT_HAVE_X86
+    if (isa == QDOT_AMX) return &qdot_amx_ops;
     if (isa == QDOT_AVX512) return &qdot_avx512_ops;
     if (isa == QDOT_AVX2) return &qdot_avx2_ops;
 #endif

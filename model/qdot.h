@@ -35,18 +35,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The instruction sets with their own kernels; the engine asks qdot_best_isa. */
-typedef enum qdot_isa { QDOT_PLAIN, QDOT_AVX2, QDOT_AVX512, QDOT_ISA_COUNT } qdot_isa;
+/* The instruction sets with their own kernels; the engine asks qdot_best_isa. AMX is
+ * AVX-512 whose prompts (16 tokens at a time) go through the tile multiplier; it gives
+ * AVX-512's bits. */
+typedef enum qdot_isa { QDOT_PLAIN, QDOT_AVX2, QDOT_AVX512, QDOT_AMX, QDOT_ISA_COUNT } qdot_isa;
 
 /* Rows per tile: a row range handed to qdot_rows must start at a multiple of it. */
 #define QDOT_ROWS 16
+/* Tokens whose products are worth taking together (each tile is decoded once for all of
+ * them, and read from memory once): the CPU engine's micro-batch. llama.cpp's is 512. */
+#define QDOT_BATCH 128
 /* Activations are rounded in blocks of this many values (one float scale each). */
 #define QDOT_ACT_BLOCK 32
 
 const char *qdot_isa_name(qdot_isa isa);
 /* True when this processor runs ISA (and this build has it). */
 bool qdot_isa_available(qdot_isa isa);
-/* The widest available; $LLMSCOPE_CPU_ISA ("plain", "avx2", "avx512") may ask for a
+/* The widest available; $LLMSCOPE_CPU_ISA ("plain", "avx2", "avx512", "amx") may ask for a
  * narrower one (for measurements and tests); an unknown or unavailable name is ignored. */
 qdot_isa qdot_best_isa(void);
 
@@ -56,16 +61,18 @@ bool qdot_supports(uint32_t type);
 /* True when TYPE's products use quantised activations (qdot_quantize first). */
 bool qdot_needs_acts(uint32_t type);
 
-/* Activations of N tokens of COLS values (a multiple of QDOT_ACT_BLOCK), rounded: */
+/* Activations of N tokens of COLS values (a multiple of QDOT_ACT_BLOCK), rounded. The
+ * numbers per block are stored token-minor, block j of token t at [j * n + t]: the
+ * kernels take a block of several tokens at once. */
 typedef struct qdot_acts {
     int n;
     int64_t cols;
     int8_t *q;          /* [n][cols] */
-    float *d;           /* [n][cols / 32] the scale of each block */
-    float *sum16;       /* [n][cols / 16] d * (sum of the 16 quants): offsets' products */
-    float *sum32;       /* [n][cols / 32] the same per 32 */
-    int32_t *bias16;    /* [n][cols / 16] -128 * (sum of the 16 quants), see qdot_avx512.c */
-    int32_t *bias32;    /* [n][cols / 32] */
+    float *d;           /* [cols / 32][n] the scale of each block */
+    float *sum16;       /* [cols / 16][n] d * (sum of 16 quants): what offsets multiply */
+    float *sum32;       /* [cols / 32][n] the same per 32 */
+    int32_t *bias16;    /* [cols / 16][n] -128 * (sum of 16 quants), see qdot_avx512.c */
+    int32_t *bias32;    /* [cols / 32][n] */
 } qdot_acts;
 
 /* Bytes of memory qdot_acts_init needs for N tokens of COLS values. */

@@ -17,6 +17,42 @@
 #include <immintrin.h>
 #include <math.h>
 
+/* qdot_impl.h's quantize_block, eight values per instruction, with the same results (see
+ * qdot_avx512.c's). */
+static inline __attribute__((always_inline)) void quantize_block_avx2(const float *x, int8_t *q,
+                                                                     float *d_out, int32_t sums[2]) {
+    __m256 v[4], m = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_loadu_ps(x + 8 * i);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[i], v[i], _CMP_UNORD_Q));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    if (_mm256_movemask_ps(nan)) amax = __builtin_nanf("");
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f), vid = _mm256_set1_ps(id);
+    __m256i n[4];
+    for (int i = 0; i < 4; i++) {
+        const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        n[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi)); /* max: NaN -> -127 */
+    }
+    /* 32 int32 -> 32 int8 in order: packs work within 128-bit halves, a permute restores it */
+    const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
+    _mm256_storeu_si256((__m256i *)(void *)q,
+                        _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    for (int h = 0; h < 2; h++) {
+        __m256i s = _mm256_add_epi32(n[2 * h], n[2 * h + 1]);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+        sums[h] = _mm_cvtsi128_si32(_mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1)));
+    }
+    *d_out = amax / 127.0f;
+}
+#define QUANTIZE_BLOCK quantize_block_avx2
+
 #define QDOT_TOKENS 4
 #define QDOT_DRIVER
 #include "qdot_impl.h"
@@ -52,14 +88,14 @@ QDOT_INLINE void half_body(const qtile *t, const qdot_acts *xa, int t0, float *y
         }
         const __m256 sc = _mm256_load_ps(t->sc + (int64_t)j * QDOT_ROWS + 8 * half);
         for (int k = 0; k < NT; k++) {
-            const float dx = xa->d[(int64_t)(t0 + k) * (cols / 32) + j * S / 32];
+            const float dx = xa->d[(int64_t)(j * S / 32) * xa->n + t0 + k];
             acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[k]), _mm256_mul_ps(sc, _mm256_set1_ps(dx)), acc[k]);
         }
         if (has_min) {
             const __m256 mn = _mm256_load_ps(t->mn + (int64_t)j * QDOT_ROWS + 8 * half);
             const float *xs = S == 16 ? xa->sum16 : xa->sum32;
             for (int k = 0; k < NT; k++)
-                acc[k] = _mm256_fmadd_ps(mn, _mm256_set1_ps(xs[(int64_t)(t0 + k) * nsub + j]), acc[k]);
+                acc[k] = _mm256_fmadd_ps(mn, _mm256_set1_ps(xs[(int64_t)j * xa->n + t0 + k]), acc[k]);
         }
     }
     const int n_store = real - 8 * half < 8 ? real - 8 * half : 8;
@@ -174,7 +210,7 @@ static void rows_float(const weight *w, const float *x, float *y, int n, int64_t
     }
 }
 
-const qdot_isa_ops qdot_avx2_ops = {quantize_acts, rows_quant, rows_float};
+const qdot_isa_ops qdot_avx2_ops = {quantize_acts, rows_quant, rows_float, NULL};
 
 #else
 typedef int qdot_avx2_unused; /* not an x86-64 build: nothing here */

@@ -10,7 +10,11 @@
  * The sums are exact integers; each sub-block then adds its float part, in lane order.
  *
  * Float weights: 16 consecutive columns per vector, four rows times four tokens of
- * accumulators, fused multiply-adds, and one sum of the 16 lanes per output. */
+ * accumulators, fused multiply-adds, and one sum of the 16 lanes per output.
+ *
+ * Where the processor has AMX (Sapphire Rapids and later) and the build knows it, a
+ * second table (qdot_amx_ops) multiplies 16 tokens at a time with the tile multiplier,
+ * on the same tiles, with the same bits. */
 #include "qdot_impl.h"
 
 #ifdef QDOT_HAVE_X86
@@ -19,6 +23,29 @@
 #error "qdot_avx512.c must be compiled with AVX-512 (F, BW, VL, VNNI) and F16C enabled (see the Makefile)"
 #endif
 #include <immintrin.h>
+
+/* qdot_impl.h's quantize_block, 16 values per instruction: the same operations (a
+ * maximum, one division, products rounded to nearest even and clamped, where NaN becomes
+ * -127 as there), so the same results. */
+static inline __attribute__((always_inline)) void quantize_block_avx512(const float *x, int8_t *q,
+                                                                       float *d_out, int32_t sums[2]) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
+    if (_mm512_cmp_ps_mask(x0, x1, _CMP_UNORD_Q)) amax = __builtin_nanf(""); /* a NaN in either */
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), vid = _mm512_set1_ps(id);
+    __m512i v[2];
+    for (int h = 0; h < 2; h++) {
+        const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(h ? x1 : x0, vid),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v[h] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(r, lo), hi)); /* max: NaN -> -127 */
+        _mm_storeu_si128((__m128i *)(void *)(q + 16 * h), _mm512_cvtepi32_epi8(v[h]));
+        sums[h] = _mm512_reduce_add_epi32(v[h]);
+    }
+    *d_out = amax / 127.0f;
+}
+#define QUANTIZE_BLOCK quantize_block_avx512
 
 #define QDOT_TOKENS 8
 #define QDOT_DRIVER
@@ -76,59 +103,61 @@ QDOT_INLINE __m512i broadcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
+/* The float part of one sub-block for one token: ISUM, the exact integer sum of its
+ * products (the excess of the weights' +128 removed), times the weights' scales SC and the
+ * token's DX, and with offsets (HAS_MIN) MN times the token's scaled sum XS, added to ACC
+ * in this order. Both integer engines below end each sub-block here, so they give the same
+ * bits. */
+QDOT_INLINE __m512 finish_sub(__m512 acc, __m512i isum, __m512 sc, float dx, __m512 mn,
+                              float xs, const bool has_min) {
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sc, _mm512_set1_ps(dx)), acc);
+    if (has_min) acc = _mm512_fmadd_ps(mn, _mm512_set1_ps(xs), acc);
+    return acc;
+}
+
+QDOT_INLINE void store_rows(float *y, __m512 v, int real) {
+    if (real == QDOT_ROWS)
+        _mm512_storeu_ps(y, v);
+    else
+        _mm512_mask_storeu_ps(y, (__mmask16)((1u << real) - 1), v);
+}
+
 /* NT tokens (a constant after inlining) from T0, S weights per sub-block. */
 QDOT_INLINE void tokens_body(const qtile *t, const qdot_acts *xa, int t0, float *y,
                              int64_t y_stride, int real, const int S, const bool has_min,
                              const int NT) {
-    const int64_t cols = t->cols;
+    const int64_t cols = t->cols, n = xa->n;
     const int nsub = (int)(cols / S);
-    const int8_t *xq[QDOT_TOKENS];
-    const float *xd[QDOT_TOKENS], *xs[QDOT_TOKENS];
-    const int32_t *xb[QDOT_TOKENS];
+    const int8_t *xq = xa->q + (int64_t)t0 * cols; /* token k's: xq + k * cols */
     __m512 acc[QDOT_TOKENS];
-    for (int k = 0; k < NT; k++) {
-        const int64_t tok = t0 + k;
-        xq[k] = xa->q + tok * cols;
-        xd[k] = xa->d + tok * (cols / 32);
-        xs[k] = (S == 16 ? xa->sum16 : xa->sum32) + tok * nsub;
-        xb[k] = (S == 16 ? xa->bias16 : xa->bias32) + tok * nsub;
-        acc[k] = _mm512_setzero_ps();
-    }
+    for (int k = 0; k < NT; k++) acc[k] = _mm512_setzero_ps();
     for (int j = 0; j < nsub; j++) {
         const int8_t *wq = t->q + (int64_t)j * S * QDOT_ROWS;
+        /* this sub-block's numbers for tokens t0.. (token-minor, see qdot_acts) */
+        const int32_t *xb = (S == 16 ? xa->bias16 : xa->bias32) + j * n + t0;
+        const float *xs = (S == 16 ? xa->sum16 : xa->sum32) + j * n + t0;
+        const float *xd = xa->d + (int64_t)(j * S / 32) * n + t0;
         /* two chains of sums per token: integers, so their order changes nothing */
         __m512i is0[QDOT_TOKENS], is1[QDOT_TOKENS];
         for (int k = 0; k < NT; k++) {
-            is0[k] = _mm512_set1_epi32(xb[k][j]);
+            is0[k] = _mm512_set1_epi32(xb[k]);
             is1[k] = _mm512_setzero_si512();
         }
         for (int k4 = 0; k4 < S / 4; k4 += 2) {
             const __m512i w0 = _mm512_load_si512(wq + k4 * 64);
             const __m512i w1 = _mm512_load_si512(wq + (k4 + 1) * 64);
             for (int k = 0; k < NT; k++) {
-                const int8_t *x = xq[k] + (int64_t)j * S + 4 * k4;
+                const int8_t *x = xq + k * cols + (int64_t)j * S + 4 * k4;
                 is0[k] = _mm512_dpbusd_epi32(is0[k], w0, broadcast4(x));
                 is1[k] = _mm512_dpbusd_epi32(is1[k], w1, broadcast4(x + 4));
             }
         }
         const __m512 sc = _mm512_load_ps(t->sc + (int64_t)j * QDOT_ROWS);
-        for (int k = 0; k < NT; k++) {
-            const __m512 scale = _mm512_mul_ps(sc, _mm512_set1_ps(xd[k][j * S / 32]));
-            acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(is0[k], is1[k])), scale,
-                                     acc[k]);
-        }
-        if (has_min) {
-            const __m512 mn = _mm512_load_ps(t->mn + (int64_t)j * QDOT_ROWS);
-            for (int k = 0; k < NT; k++) acc[k] = _mm512_fmadd_ps(mn, _mm512_set1_ps(xs[k][j]), acc[k]);
-        }
+        const __m512 mn = has_min ? _mm512_load_ps(t->mn + (int64_t)j * QDOT_ROWS) : sc;
+        for (int k = 0; k < NT; k++)
+            acc[k] = finish_sub(acc[k], _mm512_add_epi32(is0[k], is1[k]), sc, xd[k], mn, xs[k], has_min);
     }
-    const __mmask16 keep = (__mmask16)((1u << real) - 1);
-    for (int k = 0; k < NT; k++) {
-        if (real == QDOT_ROWS)
-            _mm512_storeu_ps(y + k * y_stride, acc[k]);
-        else
-            _mm512_mask_storeu_ps(y + k * y_stride, keep, acc[k]);
-    }
+    for (int k = 0; k < NT; k++) store_rows(y + k * y_stride, acc[k], real);
 }
 
 #define TOKENS_CASE(S, M, N) \
@@ -212,7 +241,139 @@ static void rows_float(const weight *w, const float *x, float *y, int n, int64_t
     }
 }
 
-const qdot_isa_ops qdot_avx512_ops = {quantize_acts, rows_quant, rows_float};
+/* ---- AMX: 16 tokens at a time through the tile multiplier --------------------------- */
+
+#ifdef __AMX_INT8__
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { AMX_TOKENS = 16 };
+
+/* Linux hands out the tiles' 8 KiB of state only to processes that ask for it. */
+static bool amx_ready(void) {
+#ifdef __linux__
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
+
+typedef struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+/* Tiles 0 and 1: sums, 16 tokens x 16 rows of int32; 2 and 3: activations, 16 tokens x S
+ * bytes; 4 and 5: weights, S / 4 x 64 bytes (the tile's layout as it is). Even and odd
+ * sub-blocks alternate, so that one's sums are read while the next is multiplied. */
+static void amx_configure(int S) {
+    amx_config c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 2; i++) {
+        c.rows[i] = AMX_TOKENS;
+        c.colsb[i] = QDOT_ROWS * 4;
+        c.rows[2 + i] = AMX_TOKENS;
+        c.colsb[2 + i] = (uint16_t)S;
+        c.rows[4 + i] = (uint8_t)(S / 4);
+        c.colsb[4 + i] = QDOT_ROWS * 4;
+    }
+    _tile_loadconfig(&c);
+}
+
+/* A sub-block's integer sums for 16 tokens into tile C, from activations A (tile TA,
+ * rows LDA bytes apart) and weights B (tile TB). Tile numbers must be literals. */
+#define AMX_MULTIPLY(C, TA, TB, a, b, lda)                                                     \
+    do {                                                                                       \
+        _tile_zero(C);                                                                         \
+        _tile_loadd(TA, a, lda);                                                               \
+        _tile_loadd(TB, b, QDOT_ROWS * 4);                                                     \
+        _tile_dpbsud(C, TA, TB);                                                               \
+    } while (0)
+
+/* Tokens T0 .. T0+15: TDPBSUD multiplies the signed activations by the tile's weights
+ * plus 128 (unsigned), exactly, AMX_GROUP sub-blocks at a time (each one's sums stored
+ * while the next is multiplied); finish_sub then adds the excess and the floats as the
+ * VPDPBUSD kernel does, sub-block after sub-block, for four tokens at a time. */
+enum { AMX_GROUP = 16 };
+
+QDOT_INLINE void amx_body(const qtile *t, const qdot_acts *xa, int t0, float *y, int64_t y_stride,
+                          int real, const int S, const bool has_min) {
+    const int64_t cols = t->cols, n = xa->n;
+    const int nsub = (int)(cols / S);
+    const int8_t *a = xa->q + (int64_t)t0 * cols;
+    _Alignas(64) int32_t sums[AMX_GROUP][AMX_TOKENS][QDOT_ROWS];
+    _Alignas(64) float accs[AMX_TOKENS][QDOT_ROWS];
+    memset(accs, 0, sizeof accs);
+    for (int g0 = 0; g0 < nsub; g0 += AMX_GROUP) {
+        const int ng = nsub - g0 < AMX_GROUP ? nsub - g0 : AMX_GROUP;
+        for (int j = 0; j <= ng; j++) {
+            const int64_t p = g0 + j;
+            if (j < ng && j % 2 == 0) AMX_MULTIPLY(0, 2, 4, a + p * S, t->q + p * S * QDOT_ROWS, cols);
+            if (j < ng && j % 2 == 1) AMX_MULTIPLY(1, 3, 5, a + p * S, t->q + p * S * QDOT_ROWS, cols);
+            if (j > 0 && (j - 1) % 2 == 0) _tile_stored(0, sums[j - 1], QDOT_ROWS * 4);
+            if (j > 0 && (j - 1) % 2 == 1) _tile_stored(1, sums[j - 1], QDOT_ROWS * 4);
+        }
+        for (int k0 = 0; k0 < AMX_TOKENS; k0 += 4) {
+            __m512 acc[4];
+            for (int k = 0; k < 4; k++) acc[k] = _mm512_load_ps(accs[k0 + k]);
+            for (int j = 0; j < ng; j++) {
+                const int64_t p = g0 + j;
+                const __m512 sc = _mm512_load_ps(t->sc + p * QDOT_ROWS);
+                const __m512 mn = has_min ? _mm512_load_ps(t->mn + p * QDOT_ROWS) : sc;
+                const int32_t *xb = (S == 16 ? xa->bias16 : xa->bias32) + p * n + t0 + k0;
+                const float *xs = (S == 16 ? xa->sum16 : xa->sum32) + p * n + t0 + k0;
+                const float *xd = xa->d + p * S / 32 * n + t0 + k0;
+                for (int k = 0; k < 4; k++) {
+                    const __m512i isum = _mm512_add_epi32(_mm512_load_si512(sums[j][k0 + k]),
+                                                          _mm512_set1_epi32(xb[k]));
+                    acc[k] = finish_sub(acc[k], isum, sc, xd[k], mn, xs[k], has_min);
+                }
+            }
+            for (int k = 0; k < 4; k++) _mm512_store_ps(accs[k0 + k], acc[k]);
+        }
+    }
+    for (int k = 0; k < AMX_TOKENS; k++) store_rows(y + k * y_stride, _mm512_load_ps(accs[k]), real);
+}
+
+/* Whole groups of 16 tokens through the tiles, fewer through VPDPBUSD. */
+static void amx_kernel(const qtile *t, const qdot_acts *xa, int t0, int nt, float *y,
+                       int64_t y_stride, int real) {
+    if (nt < AMX_TOKENS) {
+        for (int k = 0; k < nt; k += QDOT_TOKENS)
+            tile_kernel(t, xa, t0 + k, nt - k < QDOT_TOKENS ? nt - k : QDOT_TOKENS,
+                        y + k * y_stride, y_stride, real);
+    } else if (t->sub == 16) {
+        if (t->has_min) amx_body(t, xa, t0, y, y_stride, real, 16, true);
+        else amx_body(t, xa, t0, y, y_stride, real, 16, false);
+    } else {
+        if (t->has_min) amx_body(t, xa, t0, y, y_stride, real, 32, true);
+        else amx_body(t, xa, t0, y, y_stride, real, 32, false);
+    }
+}
+
+static bool rows_quant_amx(const weight *w, const qdot_acts *xa, float *y, int n, int64_t r0,
+                           int64_t r1, void *scratch) {
+    const qtype *ty = find_qtype(w->type);
+    if (!ty) return false;
+    if (n < AMX_TOKENS) {
+        rows_quant_by(ty, tile_kernel, QDOT_TOKENS, w, xa, y, n, r0, r1, scratch);
+        return true;
+    }
+    amx_configure(ty->sub); /* per thread, so per call */
+    rows_quant_by(ty, amx_kernel, AMX_TOKENS, w, xa, y, n, r0, r1, scratch);
+    _tile_release();
+    return true;
+}
+
+const qdot_isa_ops qdot_amx_ops = {quantize_acts, rows_quant_amx, rows_float, amx_ready};
+#else
+const qdot_isa_ops qdot_amx_ops = {quantize_acts, rows_quant, rows_float, NULL}; /* never used */
+#endif
+
+const qdot_isa_ops qdot_avx512_ops = {quantize_acts, rows_quant, rows_float, NULL};
 
 #else
 typedef int qdot_avx512_unused; /* not an x86-64 build: nothing here */

@@ -26,12 +26,15 @@ typedef struct qdot_isa_ops {
                        int64_t r1, void *scratch);
     /* qdot_rows for F32, F16 and BF16 weights */
     void (*rows_float)(const weight *w, const float *x, float *y, int n, int64_t r0, int64_t r1);
+    /* AVX-512's only: whether this process may use the AMX tiles (it asks the kernel);
+     * NULL when the build has no AMX kernel */
+    bool (*amx_ready)(void);
 } qdot_isa_ops;
 
 extern const qdot_isa_ops qdot_plain_ops;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define QDOT_HAVE_X86 1
-extern const qdot_isa_ops qdot_avx2_ops, qdot_avx512_ops;
+extern const qdot_isa_ops qdot_avx2_ops, qdot_avx512_ops, qdot_amx_ops;
 #endif
 
 /* A decoded tile of QDOT_ROWS rows. */
@@ -88,7 +91,10 @@ QDOT_INLINE float round_even(float v) { return (v + 0x1.8p23f) - 0x1.8p23f; }
 
 /* One block of 32 activations: the largest magnitude maps to +-127. A non-finite block
  * gets a non-finite scale (so the products come out non-finite, as the reference's do)
- * and quants that stay in range. */
+ * and quants that stay in range. An instruction set's file may define QUANTIZE_BLOCK as
+ * its own version of this, which must give the same results. */
+#ifndef QUANTIZE_BLOCK
+#define QUANTIZE_BLOCK quantize_block
 QDOT_INLINE void quantize_block(const float *x, int8_t *q, float *d_out, int32_t sums[2]) {
     float amax = 0.0f;
     for (int i = 0; i < 32; i++) {
@@ -110,22 +116,22 @@ QDOT_INLINE void quantize_block(const float *x, int8_t *q, float *d_out, int32_t
     sums[0] = s[0];
     sums[1] = s[1];
 }
+#endif
 
 static void quantize_acts(const float *x, const qdot_acts *a) {
-    const int64_t cols = a->cols, nb = cols / 32;
-    for (int t = 0; t < a->n; t++) {
+    const int64_t cols = a->cols, nb = cols / 32, n = a->n;
+    for (int64_t t = 0; t < n; t++) {
         for (int64_t b = 0; b < nb; b++) {
-            const int64_t i = (int64_t)t * nb + b;
             int32_t s[2];
             float d;
-            quantize_block(x + (int64_t)t * cols + 32 * b, a->q + (int64_t)t * cols + 32 * b, &d, s);
-            a->d[i] = d;
-            a->sum16[2 * i] = d * (float)s[0];
-            a->sum16[2 * i + 1] = d * (float)s[1];
-            a->sum32[i] = d * (float)(s[0] + s[1]);
-            a->bias16[2 * i] = -128 * s[0];
-            a->bias16[2 * i + 1] = -128 * s[1];
-            a->bias32[i] = -128 * (s[0] + s[1]);
+            QUANTIZE_BLOCK(x + t * cols + 32 * b, a->q + t * cols + 32 * b, &d, s);
+            a->d[b * n + t] = d;
+            a->sum32[b * n + t] = d * (float)(s[0] + s[1]);
+            a->bias32[b * n + t] = -128 * (s[0] + s[1]);
+            for (int h = 0; h < 2; h++) {
+                a->sum16[(2 * b + h) * n + t] = d * (float)s[h];
+                a->bias16[(2 * b + h) * n + t] = -128 * s[h];
+            }
         }
     }
 }
@@ -165,16 +171,32 @@ static const qtype *find_qtype(uint32_t type) {
     return NULL;
 }
 
+/* Asks for LEN bytes at P to be brought into the second-level cache. */
+QDOT_INLINE void prefetch(const uint8_t *p, uint64_t len) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (uint64_t off = 0; off < len; off += 64) __builtin_prefetch(p + off, 0, 2);
+#else
+    (void)p, (void)len;
+#endif
+}
+
 /* Rows R0 .. R0+REAL-1 of W into the tile (rows past REAL repeat the last real one; their
  * results are never stored). Each row is decoded whole, in order: the tile's rows are one
- * stretch of memory, read front to back as the processor's prefetcher likes; then the
- * stage is spread into the kernel's layout. */
+ * stretch of memory, read front to back; then the stage is spread into the kernel's
+ * layout. Decoding a few tokens (AHEAD) is a stream through the weights at memory speed,
+ * and the processor's prefetcher stops guessing while the tile is spread out and
+ * multiplied, so each row then also asks for the same row of the next tile (which may be
+ * past the rows asked for, or past the matrix: a prefetch never faults). With many tokens
+ * the tile's multiplication takes long enough for the prefetcher, and extra requests
+ * would only wait for memory in the way. */
 static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
-                        const qdot_scratch *s, qtile *t) {
+                        const qdot_scratch *s, qtile *t, bool ahead) {
     const int64_t cols = w->cols;
     for (int r = 0; r < QDOT_ROWS; r++) {
         const uint8_t *row = (const uint8_t *)w->data +
                              (uint64_t)(r0 + (r < real ? r : real - 1)) * w->row_bytes;
+        if (ahead)
+            prefetch((const uint8_t *)w->data + (uint64_t)(r0 + QDOT_ROWS + r) * w->row_bytes, w->row_bytes);
         ty->decode(row, 0, (int)(cols / ty->block), s->stage_q + r * cols, s->tsc + r, s->tmn + r);
     }
     interleave(s->stage_q, cols, s->tq);
@@ -186,20 +208,34 @@ static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
 #define QDOT_TOKENS 8
 #endif
 
-static bool rows_quant(const weight *w, const qdot_acts *xa, float *y, int n, int64_t r0,
-                       int64_t r1, void *scratch) {
-    const qtype *ty = find_qtype(w->type);
-    if (!ty) return false;
+/* Up to this many tokens, decode_tile asks for the next tile ahead of time. */
+#define QDOT_PREFETCH_TOKENS 4
+
+typedef void (*tile_kernel_fn)(const qtile *t, const qdot_acts *xa, int t0, int nt, float *y,
+                               int64_t y_stride, int real);
+
+/* Rows [R0, R1) for N tokens: each tile decoded once, then KERNEL for TOKENS tokens at a
+ * time. */
+static void rows_quant_by(const qtype *ty, tile_kernel_fn kernel, int tokens, const weight *w,
+                          const qdot_acts *xa, float *y, int n, int64_t r0, int64_t r1,
+                          void *scratch) {
     const qdot_scratch s = qdot_scratch_carve(scratch, w->cols);
     for (int64_t tile = r0; tile < r1; tile += QDOT_ROWS) {
         const int real = r1 - tile < QDOT_ROWS ? (int)(r1 - tile) : QDOT_ROWS;
         qtile t;
-        decode_tile(ty, w, tile, real, &s, &t);
-        for (int t0 = 0; t0 < n; t0 += QDOT_TOKENS) {
-            const int nt = n - t0 < QDOT_TOKENS ? n - t0 : QDOT_TOKENS;
-            tile_kernel(&t, xa, t0, nt, y + (int64_t)t0 * w->rows + tile, w->rows, real);
+        decode_tile(ty, w, tile, real, &s, &t, n <= QDOT_PREFETCH_TOKENS);
+        for (int t0 = 0; t0 < n; t0 += tokens) {
+            const int nt = n - t0 < tokens ? n - t0 : tokens;
+            kernel(&t, xa, t0, nt, y + (int64_t)t0 * w->rows + tile, w->rows, real);
         }
     }
+}
+
+static bool rows_quant(const weight *w, const qdot_acts *xa, float *y, int n, int64_t r0,
+                       int64_t r1, void *scratch) {
+    const qtype *ty = find_qtype(w->type);
+    if (!ty) return false;
+    rows_quant_by(ty, tile_kernel, QDOT_TOKENS, w, xa, y, n, r0, r1, scratch);
     return true;
 }
 

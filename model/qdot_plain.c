@@ -22,8 +22,8 @@ static void tile_kernel(const qtile *t, const qdot_acts *xa, int t0, int nt, flo
     for (int k = 0; k < nt; k++) {
         const int tok = t0 + k;
         const int8_t *xq = xa->q + (int64_t)tok * cols;
-        const float *xd = xa->d + (int64_t)tok * (cols / 32);
-        const float *xs = (S == 16 ? xa->sum16 : xa->sum32) + (int64_t)tok * nsub;
+        const float *xd = xa->d + tok, *xs = (S == 16 ? xa->sum16 : xa->sum32) + tok; /* [j * n] */
+        const int64_t n = xa->n;
         float acc[QDOT_ROWS] = {0};
         for (int j = 0; j < nsub; j++) {
             int32_t isum[QDOT_ROWS] = {0};
@@ -33,11 +33,11 @@ static void tile_kernel(const qtile *t, const qdot_acts *xa, int t0, int nt, flo
                 for (int r = 0; r < QDOT_ROWS; r++)
                     for (int i = 0; i < 4; i++) isum[r] += wq[4 * r + i] * xv[i];
             }
-            const float dx = xd[j * S / 32];
+            const float dx = xd[j * S / 32 * n];
             const float *sc = t->sc + (int64_t)j * QDOT_ROWS, *mn = t->mn + (int64_t)j * QDOT_ROWS;
             for (int r = 0; r < QDOT_ROWS; r++) acc[r] += (float)isum[r] * (sc[r] * dx);
             if (t->has_min)
-                for (int r = 0; r < QDOT_ROWS; r++) acc[r] += mn[r] * xs[j];
+                for (int r = 0; r < QDOT_ROWS; r++) acc[r] += mn[r] * xs[j * n];
         }
         for (int r = 0; r < real; r++) y[(int64_t)k * y_stride + r] = acc[r];
     }
@@ -47,4 +47,4 @@ static void rows_float(const weight *w, const float *x, float *y, int n, int64_t
     fast_matmul_rows_portable(w, x, y, n, r0, r1);
 }
 
-const qdot_isa_ops qdot_plain_ops = {quantize_acts, rows_quant, rows_float};
+const qdot_isa_ops qdot_plain_ops = {quantize_acts, rows_quant, rows_float, NULL};

@@ -13,6 +13,7 @@
  * LLMSCOPE_TEST_VERBOSE=1 to print the measured errors. */
 #include "engine.h"
 #include "model.h"
+#include "qdot.h"
 #include "quant.h"
 #include "test.h"
 #include "test_unimplemented.h"
@@ -709,9 +710,10 @@ static void threads_and_reference_agree(void) {
             CHECKF(0, "model_load: %s", err);
             continue;
         }
-        /* 70 tokens: two micro-batches; ids spread over the vocabulary */
-        int T = m.hp.n_ctx_train - AGREE_DECODE < 70 ? m.hp.n_ctx_train - AGREE_DECODE : 70;
-        int32_t tokens[70];
+        /* two micro-batches (QDOT_BATCH tokens, then 12); ids spread over the vocabulary */
+        enum { AGREE_T = QDOT_BATCH + 12 };
+        int T = m.hp.n_ctx_train - AGREE_DECODE < AGREE_T ? m.hp.n_ctx_train - AGREE_DECODE : AGREE_T;
+        int32_t tokens[AGREE_T];
         for (int t = 0; t < T; t++) tokens[t] = (int32_t)((7919u * (unsigned)t + 3u) % (unsigned)m.hp.n_vocab);
         const cpu_engine_options reference = {1, true};
         engine_run judge = {0}, first = {0};

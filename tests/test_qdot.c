@@ -51,7 +51,7 @@ static void check_rounding(const char *what, const float *x, const qdot_acts *a)
         for (int64_t b = 0; b < a->cols / 32; b++) {
             const float *xb = x + (int64_t)t * a->cols + 32 * b;
             const int8_t *qb = a->q + (int64_t)t * a->cols + 32 * b;
-            const float d = a->d[(int64_t)t * (a->cols / 32) + b];
+            const float d = a->d[b * a->n + t]; /* token-minor */
             float amax = 0;
             int32_t sum = 0;
             for (int i = 0; i < 32; i++) {
@@ -61,7 +61,8 @@ static void check_rounding(const char *what, const float *x, const qdot_acts *a)
                 if (qb[i] < -127) bad++;
             }
             if (d != amax / 127.0f) bad++;
-            if (a->bias32[(int64_t)t * (a->cols / 32) + b] != -128 * sum) bad++;
+            if (a->bias32[b * a->n + t] != -128 * sum) bad++;
+            if (a->sum32[b * a->n + t] != d * (float)sum) bad++;
         }
     CHECKF(bad == 0, "%s: %d activations rounded wrongly", what, bad);
 }
@@ -116,7 +117,7 @@ static void compare_isa(const char *what, qdot_isa isa, const weight *w, const f
             for (int64_t c = 0; c < cols; c++) {
                 double xq = xt[c], half = 0;
                 if (quant) {
-                    const double d = a.d[(int64_t)t * (cols / 32) + c / 32];
+                    const double d = a.d[c / 32 * n + t];
                     xq = d * a.q[(int64_t)t * cols + c];
                     half = d / 2;
                 }
