@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "quant.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -431,45 +432,109 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 
 /* ---- attention ------------------------------------------------------------------------ */
 
-/* op_attention_head's arithmetic in the same order: each score is dot() of the query and
- * a key (eight partial sums, a tail into sum 0) times SCALE; op_softmax itself; then each
- * output element sums p_t * v_t over the keys in order. Only the loops are arranged for
- * the vectoriser: the output is built across all of its elements at once. */
-INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv,
-                           int head_dim, int kv_stride, float scale, float *scores, float *out) {
-    const int body = head_dim - head_dim % LANES;
+/* op_attention_head's formulas, not its bits: each score is the query's dot product with a
+ * key times SCALE, the scores go through a softmax, the output sums p_t * v_t over the keys
+ * in order. Where the copy has FMA, products are fused into their sums; dot products
+ * keep L partial sums (8, or 16 with AVX-512); and the softmax takes its exponentials from
+ * exp_nonpositive below, vectorised, where op_softmax calls expf once per score (the
+ * cost of attention in a long prompt). Within float rounding of op_attention_head
+ * (tests/test_ops_fast.c bounds it). */
+
+#define MAX_L 16
+
+INLINE float mul_add(float a, float b, float c, bool fma) { return fma ? fmaf(a, b, c) : a * b + c; }
+
+/* Round to nearest (ties to even) for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction. */
+INLINE float round_nearest(float v) { return (v + 0x1.8p23f) - 0x1.8p23f; }
+
+/* e^x for x <= 0 (a score minus the largest) and NaN: 2^n e^r with n = x / ln 2 rounded
+ * and |r| <= ln 2 / 2 (ln 2 in two parts, the first exact in a few bits, so that n ln 2 is
+ * subtracted without rounding), e^r by its Taylor polynomial to degree 7, whose remainder
+ * (below 6e-9 relative) is a tenth of float's rounding, and 2^n made in the exponent bits.
+ * Below -87 (where e^x leaves the normal floats) the result is 0; NaN stays NaN. */
+INLINE float exp_nonpositive(float x, bool fma) {
+    const float xc = x > -87.0f ? x : -87.0f; /* also NaN: computed, then replaced */
+    const float n = round_nearest(xc * 1.44269504f);
+    const float r = mul_add(n, 2.12194440e-4f, mul_add(n, -0.693359375f, xc, fma), fma);
+    float p = mul_add(1.0f / 5040, r, 1.0f / 720, fma);
+    p = mul_add(p, r, 1.0f / 120, fma);
+    p = mul_add(p, r, 1.0f / 24, fma);
+    p = mul_add(p, r, 1.0f / 6, fma);
+    p = mul_add(p, r, 0.5f, fma);
+    p = mul_add(p, r, 1.0f, fma);
+    p = mul_add(p, r, 1.0f, fma);
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    const float e = p * two_n;
+    return x < -87.0f ? 0.0f : x == x ? e : x;
+}
+
+/* The sum of L partial sums, in halves: ((a0 + a8) + (a4 + a12)) + ... for 16. */
+INLINE float partial_sum(const float *a, int L) {
+    float t[MAX_L];
+    memcpy(t, a, (size_t)L * sizeof *t);
+    for (int w = L / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) t[j] += t[j + w];
+    return t[0];
+}
+
+INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
+                           int kv_stride, float scale, float *scores, float *out, const int L,
+                           const bool fma) {
+    const int body = head_dim - head_dim % L;
     for (int t = 0; t < n_kv; t++) {
         const float *kt = k + (int64_t)t * kv_stride;
-        float a[LANES] = {0};
-        for (int i = 0; i < body; i += LANES)
-            for (int j = 0; j < LANES; j++) a[j] += q[i + j] * kt[i + j];
-        for (int i = body; i < head_dim; i++) a[0] += q[i] * kt[i];
-        scores[t] = lanes_sum(a) * scale;
+        float a[MAX_L] = {0};
+        for (int i = 0; i < body; i += L)
+            for (int j = 0; j < L; j++) a[j] = mul_add(q[i + j], kt[i + j], a[j], fma);
+        for (int i = body; i < head_dim; i++) a[0] = mul_add(q[i], kt[i], a[0], fma);
+        scores[t] = partial_sum(a, L) * scale;
     }
-    op_softmax(scores, n_kv);
+    /* softmax: the largest score, then exponentials and their sum in L partial sums */
+    float max = scores[0], sum[MAX_L] = {0};
+    for (int t = 1; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
+    for (int t = 0; t < n_kv; t++) scores[t] = exp_nonpositive(scores[t] - max, fma);
+    const int kbody = n_kv - n_kv % L;
+    for (int t = 0; t < kbody; t += L)
+        for (int j = 0; j < L; j++) sum[j] += scores[t + j];
+    for (int t = kbody; t < n_kv; t++) sum[0] += scores[t];
+    const float total = partial_sum(sum, L);
+    for (int t = 0; t < n_kv; t++) scores[t] /= total;
     for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
     for (int t = 0; t < n_kv; t++) {
         const float *vt = v + (int64_t)t * kv_stride;
         const float p = scores[t];
-        for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
+        for (int i = 0; i < head_dim; i++) out[i] = mul_add(p, vt[i], out[i], fma);
     }
 }
 
 #ifdef HAVE_AVX2_COPY
-__attribute__((target("avx2"))) static void attention_head_avx2(
+__attribute__((target("avx2,fma"))) static void attention_head_avx2(
     const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
     float scale, float *scores, float *out) {
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out);
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 8, true);
+}
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"))) static void attention_head_avx512(
+    const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
+    float scale, float *scores, float *out) {
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 16, true);
 }
 #endif
 
 void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
                          int kv_stride, float scale, float *scores_out, float *out) {
 #ifdef HAVE_AVX2_COPY
-    if (__builtin_cpu_supports("avx2")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq")) {
+        attention_head_avx512(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         attention_head_avx2(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
         return;
     }
 #endif
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out, 8, false);
 }

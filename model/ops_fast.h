@@ -36,7 +36,8 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
                                int64_t row_begin, int64_t row_end);
 
-/* op_attention_head (ops.h), the same bits, with loops the compiler vectorises. */
+/* op_attention_head (ops.h) within float rounding, not its bits: fused multiply-adds
+ * where the processor has them, and the softmax's exponentials vectorised (ops_fast.c). */
 void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
                          int kv_stride, float scale, float *scores_out, float *out);
 
