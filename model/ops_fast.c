@@ -470,20 +470,34 @@ INLINE float exp_nonpositive(float x, bool fma) {
     return x < -87.0f ? 0.0f : x == x ? e : x;
 }
 
-/* The sum of L partial sums, in halves: ((a0 + a8) + (a4 + a12)) + ... for 16. */
+/* The sum of L (8 or 16) partial sums, in halves: a[j] + a[j + 8], then + 4, + 2, + 1. */
 INLINE float partial_sum(const float *a, int L) {
     float t[MAX_L];
     memcpy(t, a, (size_t)L * sizeof *t);
-    for (int w = L / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) t[j] += t[j + w];
-    return t[0];
+    if (L == 16)
+        for (int j = 0; j < 8; j++) t[j] += t[j + 8];
+    for (int j = 0; j < 4; j++) t[j] += t[j + 4];
+    for (int j = 0; j < 2; j++) t[j] += t[j + 2];
+    return t[0] + t[1];
 }
 
+/* Elements [I0, I0 + W) of the output, W a constant: kept in registers over all keys. */
+INLINE void weighted_values(const float *v, const float *p, int n_kv, int kv_stride, int i0,
+                            float *out, const int W, const bool fma) {
+    float acc[64] = {0};
+    for (int t = 0; t < n_kv; t++) {
+        const float *vt = v + (int64_t)t * kv_stride + i0;
+        for (int i = 0; i < W; i++) acc[i] = mul_add(p[t], vt[i], acc[i], fma);
+    }
+    memcpy(out + i0, acc, (size_t)W * sizeof *acc);
+}
+
+/* Scores for keys [0, T_DONE) already computed by the caller (AVX-512 takes 16 at a time). */
 INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
                            int kv_stride, float scale, float *scores, float *out, const int L,
-                           const bool fma) {
+                           const bool fma, int t_done) {
     const int body = head_dim - head_dim % L;
-    for (int t = 0; t < n_kv; t++) {
+    for (int t = t_done; t < n_kv; t++) {
         const float *kt = k + (int64_t)t * kv_stride;
         float a[MAX_L] = {0};
         for (int i = 0; i < body; i += L)
@@ -501,11 +515,15 @@ INLINE void attention_head(const float *q, const float *k, const float *v, int n
     for (int t = kbody; t < n_kv; t++) sum[0] += scores[t];
     const float total = partial_sum(sum, L);
     for (int t = 0; t < n_kv; t++) scores[t] /= total;
-    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
-    for (int t = 0; t < n_kv; t++) {
-        const float *vt = v + (int64_t)t * kv_stride;
-        const float p = scores[t];
-        for (int i = 0; i < head_dim; i++) out[i] = mul_add(p, vt[i], out[i], fma);
+    /* the output 64 elements at a time (one key after another, as the reference) */
+    int i0 = 0;
+    for (; i0 + 64 <= head_dim; i0 += 64) weighted_values(v, scores, n_kv, kv_stride, i0, out, 64, fma);
+    for (; i0 + 8 <= head_dim; i0 += 8) weighted_values(v, scores, n_kv, kv_stride, i0, out, 8, fma);
+    if (i0 < head_dim) {
+        for (int i = i0; i < head_dim; i++) out[i] = 0.0f;
+        for (int t = 0; t < n_kv; t++)
+            for (int i = i0; i < head_dim; i++)
+                out[i] = mul_add(scores[t], v[(int64_t)t * kv_stride + i], out[i], fma);
     }
 }
 
@@ -513,13 +531,45 @@ INLINE void attention_head(const float *q, const float *k, const float *v, int n
 __attribute__((target("avx2,fma"))) static void attention_head_avx2(
     const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
     float scale, float *scores, float *out) {
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 8, true);
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 8, true, 0);
 }
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"))) static void attention_head_avx512(
-    const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
-    float scale, float *scores, float *out) {
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 16, true);
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+
+/* The sums of the 16 lanes of each of A[0..15], as lanes 0..15 of one vector: pairs of
+ * vectors are added across lanes in four rounds of shuffles (45 operations, where 16
+ * separate sums would take over a hundred and each a trip through memory). */
+AVX512_TARGET static inline __m512 sum16x16(const __m512 a[16]) {
+    __m512 s[8], u[4], v[2];
+    for (int m = 0; m < 8; m++) /* per 128-bit lane: a0 a1 a0 a1 halves summed */
+        s[m] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * m], a[2 * m + 1]),
+                             _mm512_unpackhi_ps(a[2 * m], a[2 * m + 1]));
+    for (int m = 0; m < 4; m++) /* per 128-bit lane: the sums of a[4m .. 4m+3] over it */
+        u[m] = _mm512_castpd_ps(_mm512_add_pd(
+            _mm512_unpacklo_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1])),
+            _mm512_unpackhi_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))));
+    for (int m = 0; m < 2; m++) /* 128-bit lanes 0+1 and 2+3 of two such */
+        v[m] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0x88),
+                             _mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], 0x88), _mm512_shuffle_f32x4(v[0], v[1], 0xdd));
+}
+
+AVX512_TARGET static void attention_head_avx512(const float *q, const float *k, const float *v,
+                                                int n_kv, int head_dim, int kv_stride, float scale,
+                                                float *scores, float *out) {
+    int t = 0;
+    if (head_dim % 16 == 0) /* 16 keys at a time: 16 dot products side by side */
+        for (; t + 16 <= n_kv; t += 16) {
+            __m512 a[16];
+            for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
+            for (int i = 0; i < head_dim; i += 16) {
+                const __m512 qv = _mm512_loadu_ps(q + i);
+                for (int j = 0; j < 16; j++)
+                    a[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (int64_t)(t + j) * kv_stride + i), a[j]);
+            }
+            _mm512_storeu_ps(scores + t, _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(scale)));
+        }
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 16, true, t);
 }
 #endif
 
@@ -536,5 +586,5 @@ void fast_attention_head(const float *q, const float *k, const float *v, int n_k
         return;
     }
 #endif
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out, 8, false);
+    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out, 8, false, 0);
 }

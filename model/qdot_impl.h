@@ -180,6 +180,10 @@ QDOT_INLINE void prefetch(const uint8_t *p, uint64_t len) {
 #endif
 }
 
+QDOT_INLINE void prefetch_row(const weight *w, int64_t r) {
+    prefetch((const uint8_t *)w->data + (uint64_t)r * w->row_bytes, w->row_bytes);
+}
+
 /* Rows R0 .. R0+REAL-1 of W into the tile (rows past REAL repeat the last real one; their
  * results are never stored). Each row is decoded whole, in order: the tile's rows are one
  * stretch of memory, read front to back; then the stage is spread into the kernel's
@@ -187,16 +191,14 @@ QDOT_INLINE void prefetch(const uint8_t *p, uint64_t len) {
  * and the processor's prefetcher stops guessing while the tile is spread out and
  * multiplied, so each row then also asks for the same row of the next tile (which may be
  * past the rows asked for, or past the matrix: a prefetch never faults). With many tokens
- * the tile's multiplication takes long enough for the prefetcher, and extra requests
- * would only wait for memory in the way. */
+ * rows_quant_by asks for the next tile while it multiplies this one instead. */
 static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
                         const qdot_scratch *s, qtile *t, bool ahead) {
     const int64_t cols = w->cols;
     for (int r = 0; r < QDOT_ROWS; r++) {
         const uint8_t *row = (const uint8_t *)w->data +
                              (uint64_t)(r0 + (r < real ? r : real - 1)) * w->row_bytes;
-        if (ahead)
-            prefetch((const uint8_t *)w->data + (uint64_t)(r0 + QDOT_ROWS + r) * w->row_bytes, w->row_bytes);
+        if (ahead) prefetch_row(w, r0 + QDOT_ROWS + r);
         ty->decode(row, 0, (int)(cols / ty->block), s->stage_q + r * cols, s->tsc + r, s->tmn + r);
     }
     interleave(s->stage_q, cols, s->tq);
@@ -215,17 +217,22 @@ typedef void (*tile_kernel_fn)(const qtile *t, const qdot_acts *xa, int t0, int 
                                int64_t y_stride, int real);
 
 /* Rows [R0, R1) for N tokens: each tile decoded once, then KERNEL for TOKENS tokens at a
- * time. */
+ * time. With many tokens, the next tile's rows are asked for a few before each call, so
+ * that they arrive while this tile is multiplied. */
 static void rows_quant_by(const qtype *ty, tile_kernel_fn kernel, int tokens, const weight *w,
                           const qdot_acts *xa, float *y, int n, int64_t r0, int64_t r1,
                           void *scratch) {
     const qdot_scratch s = qdot_scratch_carve(scratch, w->cols);
+    const bool ahead = n <= QDOT_PREFETCH_TOKENS;
+    const int calls = (n + tokens - 1) / tokens;
     for (int64_t tile = r0; tile < r1; tile += QDOT_ROWS) {
         const int real = r1 - tile < QDOT_ROWS ? (int)(r1 - tile) : QDOT_ROWS;
         qtile t;
-        decode_tile(ty, w, tile, real, &s, &t, n <= QDOT_PREFETCH_TOKENS);
-        for (int t0 = 0; t0 < n; t0 += tokens) {
-            const int nt = n - t0 < tokens ? n - t0 : tokens;
+        decode_tile(ty, w, tile, real, &s, &t, ahead);
+        int asked = 0; /* rows of the next tile asked for */
+        for (int c = 0; c < calls; c++) {
+            const int t0 = c * tokens, nt = n - t0 < tokens ? n - t0 : tokens;
+            for (; !ahead && asked < (c + 1) * QDOT_ROWS / calls; asked++) prefetch_row(w, tile + QDOT_ROWS + asked);
             kernel(&t, xa, t0, nt, y + (int64_t)t0 * w->rows + tile, w->rows, real);
         }
     }
