@@ -48,6 +48,7 @@ static inline __attribute__((always_inline)) void quantize_block_avx512(const fl
 #define QUANTIZE_BLOCK quantize_block_avx512
 
 #define QDOT_TOKENS 8
+#define QDOT_FUSED_TILES
 #define QDOT_DRIVER
 #include "qdot_impl.h"
 
@@ -95,6 +96,122 @@ static void interleave(const int8_t *stage, int64_t cols, int8_t *tq) {
             v ^= 0x80808080u;
             memcpy(tq + (c / 4 * 16 + i) * 4, &v, 4);
         }
+}
+
+/* ---- tiles of the 32-weight types, decoded straight into the kernel's layout --------- */
+
+/* Two consecutive blocks of a 32-weight type at P, P + BB: their 64 quants plus 128 (the
+ * tile's unsigned form), block P's in the low half. */
+typedef __m512i (*pair_fn)(const uint8_t *p, size_t bb);
+
+/* Any type with a vector decoder in qdot_blocks.h (its scale outputs unused here). */
+#define PAIR_FROM_VEC(name)                                                                    \
+    QDOT_INLINE __m512i pair_##name(const uint8_t *p, size_t bb) {                             \
+        float unused_sc, unused_mn;                                                            \
+        const __m256i lo = vec_##name(p, &unused_sc, &unused_mn);                              \
+        const __m256i hi = vec_##name(p + bb, &unused_sc, &unused_mn);                         \
+        return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),         \
+                                _mm512_set1_epi8((char)0x80));                                 \
+    }
+PAIR_FROM_VEC(q4_0)
+PAIR_FROM_VEC(q4_1)
+PAIR_FROM_VEC(q5_1)
+
+QDOT_INLINE __m512i pair_q8_0(const uint8_t *p, size_t bb) {
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(p + bb + 2));
+    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+                            _mm512_set1_epi8((char)0x80));
+}
+
+/* Q5_0, both blocks at once: the two 16-byte nibble runs side by side, low and high
+ * nibbles split and put in weight order (lo0 hi0 lo1 hi1), the 64 fifth bits as a mask
+ * adding 16, and -16 + 128 = +112. */
+QDOT_INLINE __m512i pair_q5_0(const uint8_t *p, size_t bb) {
+    const block_q5_0 *b0 = (const void *)p, *b1 = (const void *)(p + bb);
+    const __m256i qs = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)b0->qs)),
+        _mm_loadu_si128((const __m128i *)(const void *)b1->qs), 1);
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    const __m512i nib = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(qs, m)),
+                                           _mm256_and_si256(_mm256_srli_epi16(qs, 4), m), 1);
+    const __m512i q = _mm512_shuffle_i64x2(nib, nib, _MM_SHUFFLE(3, 1, 2, 0));
+    const __mmask64 fifth = (__mmask64)qdot_word(b0->qh) | (__mmask64)qdot_word(b1->qh) << 32;
+    return _mm512_add_epi8(_mm512_mask_add_epi8(q, fifth, q, _mm512_set1_epi8(16)),
+                           _mm512_set1_epi8(112));
+}
+
+/* The fp16 word at byte OFF of block B of each of the tile's rows (OFFSETS: each row's
+ * start from BASE), as floats: one gather of the 32 bits there (which stay inside the
+ * block); HIGH: the upper 16 bits instead (Q4_1/Q5_1's m after d). */
+QDOT_INLINE __m512 gather_halves(const uint8_t *base, __m512i offsets, int64_t off, bool high) {
+    __m512i g = _mm512_i32gather_epi32(offsets, (const void *)(base + off), 1);
+    if (high) g = _mm512_srli_epi32(g, 16);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+}
+
+/* Rows R0 .. R0+REAL-1 (qdot_impl.h's decode_tile) of a type with BB-byte blocks of 32
+ * weights, d (and m) at their start: each row's next two blocks become one vector (PAIR),
+ * the 16 rows' are transposed, and the scales of 16 rows come in one gather each, with no
+ * stage in between. A row of an odd number of blocks ends with one block done the plain
+ * way. */
+QDOT_INLINE void fused32(const qtype *ty, const weight *w, int64_t r0, int real,
+                         const qdot_scratch *s, bool ahead, const size_t bb, const bool has_min,
+                         pair_fn pair) {
+    const int64_t nb = w->cols / 32;
+    const uint8_t *base = (const uint8_t *)w->data + (uint64_t)r0 * w->row_bytes;
+    int32_t off[QDOT_ROWS];
+    for (int r = 0; r < QDOT_ROWS; r++) {
+        off[r] = (int32_t)((uint64_t)(r < real ? r : real - 1) * w->row_bytes);
+        if (ahead) prefetch_row(w, r0 + QDOT_ROWS + r);
+    }
+    const __m512i offsets = _mm512_loadu_si512(off);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i v[QDOT_ROWS];
+        for (int r = 0; r < QDOT_ROWS; r++) v[r] = pair(base + off[r] + b * bb, bb);
+        transpose16(v);
+        for (int i = 0; i < 16; i++) _mm512_store_si512(s->tq + (b * 8 + i) * 64, v[i]);
+        for (int h = 0; h < 2; h++) {
+            _mm512_store_ps(s->tsc + (b + h) * QDOT_ROWS, gather_halves(base, offsets, (b + h) * (int64_t)bb, false));
+            if (has_min)
+                _mm512_store_ps(s->tmn + (b + h) * QDOT_ROWS, gather_halves(base, offsets, (b + h) * (int64_t)bb, true));
+        }
+    }
+    if (b < nb) { /* the last block: decoded, then spread four bytes at a time */
+        int8_t q[32];
+        for (int r = 0; r < QDOT_ROWS; r++) {
+            ty->decode(base + off[r], b, 1, q, s->tsc + b * QDOT_ROWS + r, s->tmn + b * QDOT_ROWS + r);
+            for (int k4 = 0; k4 < 8; k4++) {
+                uint32_t x;
+                memcpy(&x, q + 4 * k4, 4);
+                x ^= 0x80808080u;
+                memcpy(s->tq + ((b * 8 + k4) * QDOT_ROWS + r) * 4, &x, 4);
+            }
+        }
+    }
+}
+
+#define FUSED32(name, type, btype, has_min)                                                    \
+    static void fused_##name(const weight *w, int64_t r0, int real, const qdot_scratch *s,     \
+                             bool ahead) {                                                     \
+        fused32(find_qtype(type), w, r0, real, s, ahead, sizeof(btype), has_min, pair_##name); \
+    }
+FUSED32(q8_0, GGML_TYPE_Q8_0, block_q8_0, false)
+FUSED32(q4_0, GGML_TYPE_Q4_0, block_q4_0, false)
+FUSED32(q4_1, GGML_TYPE_Q4_1, block_q4_1, true)
+FUSED32(q5_0, GGML_TYPE_Q5_0, block_q5_0, false)
+FUSED32(q5_1, GGML_TYPE_Q5_1, block_q5_1, true)
+
+static fused_tile_fn fused_tile(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: return fused_q8_0;
+    case GGML_TYPE_Q4_0: return fused_q4_0;
+    case GGML_TYPE_Q4_1: return fused_q4_1;
+    case GGML_TYPE_Q5_0: return fused_q5_0;
+    case GGML_TYPE_Q5_1: return fused_q5_1;
+    default: return NULL;
+    }
 }
 
 QDOT_INLINE __m512i broadcast4(const int8_t *p) {

@@ -87,6 +87,53 @@ QDOT_INLINE __m256i fifth_bits32(uint32_t qh) {
 QDOT_INLINE void store32(int8_t *q, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)q, v); }
 #endif
 
+#ifdef __AVX2__
+/* The 32-weight types' quants as one vector, their scale (and offset) into SC (MN): the
+ * decoders below store it; qdot_avx512.c builds its tiles from these directly. */
+QDOT_INLINE __m256i vec_q8_0(const void *p, float *sc, float *mn) {
+    const block_q8_0 *b = p;
+    (void)mn;
+    *sc = qdot_half(b->d);
+    return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+}
+
+QDOT_INLINE __m256i vec_q4_0(const void *p, float *sc, float *mn) {
+    const block_q4_0 *b = p;
+    (void)mn;
+    *sc = qdot_half(b->d);
+    return _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8));
+}
+
+QDOT_INLINE __m256i vec_q4_1(const void *p, float *sc, float *mn) {
+    const block_q4_1 *b = p;
+    *sc = qdot_half(b->d);
+    *mn = qdot_half(b->m);
+    return nibbles32(b->qs);
+}
+
+QDOT_INLINE __m256i vec_q5_0(const void *p, float *sc, float *mn) {
+    const block_q5_0 *b = p;
+    (void)mn;
+    *sc = qdot_half(b->d);
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), fifth_bits32(qdot_word(b->qh))),
+                           _mm256_set1_epi8(16));
+}
+
+QDOT_INLINE __m256i vec_q5_1(const void *p, float *sc, float *mn) {
+    const block_q5_1 *b = p;
+    *sc = qdot_half(b->d);
+    *mn = qdot_half(b->m);
+    return _mm256_or_si256(nibbles32(b->qs), fifth_bits32(qdot_word(b->qh)));
+}
+#define QDOT_VEC_BODY(vec) \
+    do {                   \
+        store32(q, vec(p, sc, mn)); \
+        return;            \
+    } while (0)
+#else
+#define QDOT_VEC_BODY(vec) (void)0
+#endif
+
 QDOT_INLINE void dec_q8_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q8_0 *b = p;
     (void)mn;
@@ -97,11 +144,8 @@ QDOT_INLINE void dec_q8_0(const void *p, int8_t *q, float *sc, float *mn) {
 QDOT_INLINE void dec_q4_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q4_0 *b = p;
     (void)mn;
+    QDOT_VEC_BODY(vec_q4_0);
     sc[0] = qdot_half(b->d);
-#ifdef __AVX2__
-    store32(q, _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8)));
-    return;
-#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)((b->qs[j] & 0x0F) - 8);
         q[j + 16] = (int8_t)((b->qs[j] >> 4) - 8);
@@ -110,12 +154,9 @@ QDOT_INLINE void dec_q4_0(const void *p, int8_t *q, float *sc, float *mn) {
 
 QDOT_INLINE void dec_q4_1(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q4_1 *b = p;
+    QDOT_VEC_BODY(vec_q4_1);
     sc[0] = qdot_half(b->d);
     mn[0] = qdot_half(b->m);
-#ifdef __AVX2__
-    store32(q, nibbles32(b->qs));
-    return;
-#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)(b->qs[j] & 0x0F);
         q[j + 16] = (int8_t)(b->qs[j] >> 4);
@@ -126,11 +167,8 @@ QDOT_INLINE void dec_q5_0(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q5_0 *b = p;
     const uint32_t qh = qdot_word(b->qh);
     (void)mn;
+    QDOT_VEC_BODY(vec_q5_0);
     sc[0] = qdot_half(b->d);
-#ifdef __AVX2__
-    store32(q, _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), fifth_bits32(qh)), _mm256_set1_epi8(16)));
-    return;
-#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)(((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
         q[j + 16] = (int8_t)(((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
@@ -140,12 +178,9 @@ QDOT_INLINE void dec_q5_0(const void *p, int8_t *q, float *sc, float *mn) {
 QDOT_INLINE void dec_q5_1(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q5_1 *b = p;
     const uint32_t qh = qdot_word(b->qh);
+    QDOT_VEC_BODY(vec_q5_1);
     sc[0] = qdot_half(b->d);
     mn[0] = qdot_half(b->m);
-#ifdef __AVX2__
-    store32(q, _mm256_or_si256(nibbles32(b->qs), fifth_bits32(qh)));
-    return;
-#endif
     for (int j = 0; j < 16; j++) {
         q[j] = (int8_t)((b->qs[j] & 0x0F) | ((qh >> j) & 1) << 4);
         q[j + 16] = (int8_t)((b->qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);

@@ -82,6 +82,17 @@ static inline size_t qdot_scratch_size(int64_t cols) {
 static void interleave(const int8_t *stage, int64_t cols, int8_t *tq);
 static void tile_kernel(const qtile *t, const qdot_acts *xa, int t0, int nt, float *y,
                         int64_t y_stride, int real);
+/* Optional (QDOT_FUSED_TILES defined): a whole tile of a type decoded straight into the
+ * kernel's layout, or NULL for decode_tile's way. */
+typedef void (*fused_tile_fn)(const weight *w, int64_t r0, int real, const qdot_scratch *s, bool ahead);
+#ifdef QDOT_FUSED_TILES
+static fused_tile_fn fused_tile(uint32_t type);
+#else
+static inline fused_tile_fn fused_tile(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+#endif
 
 /* ---- activations ----------------------------------------------------------------------- */
 
@@ -195,6 +206,12 @@ QDOT_INLINE void prefetch_row(const weight *w, int64_t r) {
 static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
                         const qdot_scratch *s, qtile *t, bool ahead) {
     const int64_t cols = w->cols;
+    *t = (qtile){s->tq, s->tsc, s->tmn, cols, ty->sub, ty->has_min};
+    const fused_tile_fn fused = fused_tile(ty->type);
+    if (fused) {
+        fused(w, r0, real, s, ahead);
+        return;
+    }
     for (int r = 0; r < QDOT_ROWS; r++) {
         const uint8_t *row = (const uint8_t *)w->data +
                              (uint64_t)(r0 + (r < real ? r : real - 1)) * w->row_bytes;
@@ -202,7 +219,6 @@ static void decode_tile(const qtype *ty, const weight *w, int64_t r0, int real,
         ty->decode(row, 0, (int)(cols / ty->block), s->stage_q + r * cols, s->tsc + r, s->tmn + r);
     }
     interleave(s->stage_q, cols, s->tq);
-    *t = (qtile){s->tq, s->tsc, s->tmn, cols, ty->sub, ty->has_min};
 }
 
 /* Tokens are taken this many at a time by tile_kernel (each has its accumulators). */
