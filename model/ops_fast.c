@@ -545,9 +545,9 @@ AVX512_TARGET static inline __m512 sum16x16(const __m512 a[16]) {
         s[m] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * m], a[2 * m + 1]),
                              _mm512_unpackhi_ps(a[2 * m], a[2 * m + 1]));
     for (int m = 0; m < 4; m++) /* per 128-bit lane: the sums of a[4m .. 4m+3] over it */
-        u[m] = _mm512_castpd_ps(_mm512_add_pd(
-            _mm512_unpacklo_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1])),
-            _mm512_unpackhi_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))));
+        u[m] = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))));
     for (int m = 0; m < 2; m++) /* 128-bit lanes 0+1 and 2+3 of two such */
         v[m] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0x88),
                              _mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0xdd));

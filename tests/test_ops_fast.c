@@ -214,8 +214,8 @@ static void shared_llama_k_tiny(void) {
  * the probabilities' errors times |v| plus its own sum's rounding. Also: scores that are all
  * equal, and one far below the others (whose exponential is 0 in both). */
 static void attention_within_rounding(void) {
-    static const int head_dims[] = {8, 12, 64, 80};
-    static const int lengths[] = {1, 7, 300};
+    static const int head_dims[] = {8, 12, 16, 64, 80};
+    static const int lengths[] = {1, 7, 16, 33, 300};
     double worst = 0;
     for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
         for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
