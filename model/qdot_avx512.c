@@ -161,15 +161,21 @@ QDOT_INLINE void fused32(const qtype *ty, const weight *w, int64_t r0, int real,
     const int64_t nb = w->cols / 32;
     const uint8_t *base = (const uint8_t *)w->data + (uint64_t)r0 * w->row_bytes;
     int32_t off[QDOT_ROWS];
-    for (int r = 0; r < QDOT_ROWS; r++) {
-        off[r] = (int32_t)((uint64_t)(r < real ? r : real - 1) * w->row_bytes);
-        if (ahead) prefetch_row(w, r0 + QDOT_ROWS + r);
-    }
+    for (int r = 0; r < QDOT_ROWS; r++) off[r] = (int32_t)((uint64_t)(r < real ? r : real - 1) * w->row_bytes);
     const __m512i offsets = _mm512_loadu_si512(off);
+    /* decoding few tokens: the same bytes of the next tile's rows, asked for as these are
+     * read, so that the requests keep pace with the reading instead of queueing at once */
+    const uint8_t *next = base + QDOT_ROWS * w->row_bytes;
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i v[QDOT_ROWS];
-        for (int r = 0; r < QDOT_ROWS; r++) v[r] = pair(base + off[r] + b * bb, bb);
+        for (int r = 0; r < QDOT_ROWS; r++) {
+            if (ahead) {
+                __builtin_prefetch(next + (int64_t)r * w->row_bytes + b * bb, 0, 2);
+                __builtin_prefetch(next + (int64_t)r * w->row_bytes + b * bb + 64, 0, 2);
+            }
+            v[r] = pair(base + off[r] + b * bb, bb);
+        }
         transpose16(v);
         for (int i = 0; i < 16; i++) _mm512_store_si512(s->tq + (b * 8 + i) * 64, v[i]);
         for (int h = 0; h < 2; h++) {
