@@ -109,7 +109,10 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
         vk_kernel_create(rt, &k->rope, "rope", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->attention, "attention", 7, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->attention_merge, "attention_merge", 4, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->swiglu, "swiglu", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->glu, "glu", 3, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->softcap, "softcap", 1, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->ple_gate, "ple_gate", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->scale, "scale", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->gelu, "gelu", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
@@ -126,7 +129,7 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->matmul[t]);
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
-    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->swiglu,
+    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->glu, &k->softcap, &k->ple_gate, &k->scale,
                            &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
 }
@@ -207,21 +210,13 @@ void vk_weight_free(vk_runtime *rt, vk_weight *w) {
     memset(w, 0, sizeof *w);
 }
 
-float *vk_rope_table(int n_ctx, int rope_dim, float base, float freq_scale,
-                     const float *freq_factors) {
-    const int half = rope_dim / 2;
+float *vk_rope_table(int n_ctx, const rope_desc *r, const float *factors) {
+    const int half = r->dim / 2;
     float *t = malloc((size_t)n_ctx * (size_t)(half > 0 ? half : 1) * 2 * sizeof *t);
     if (!t) return NULL;
-    for (int i = 0; i < half; i++) {
-        /* the same expression, in the same precision, as op_rope */
-        double freq = pow((double)base, -2.0 * i / rope_dim);
-        if (freq_factors) freq /= freq_factors[i];
-        for (int pos = 0; pos < n_ctx; pos++) {
-            double angle = (double)pos * freq_scale * freq;
-            t[((size_t)pos * half + i) * 2] = (float)cos(angle);
-            t[((size_t)pos * half + i) * 2 + 1] = (float)sin(angle);
-        }
-    }
+    for (int i = 0; i < half; i++)
+        for (int pos = 0; pos < n_ctx; pos++) /* the bits op_rope uses */
+            rope_cos_sin(r, factors, pos, i, &t[((size_t)pos * half + i) * 2], &t[((size_t)pos * half + i) * 2 + 1]);
     return t;
 }
 
@@ -305,8 +300,20 @@ void vk_op_attention(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, V
     }
 }
 
-void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_swiglu_push *p) {
-    dispatch_folded(rt, &k->swiglu, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+void vk_op_glu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_glu_push *p) {
+    dispatch_folded(rt, &k->glu, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+void vk_op_softcap(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_softcap_push *p) {
+    dispatch_folded(rt, &k->softcap, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+void vk_op_ple_gate(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_ple_gate_push *p) {
+    dispatch_folded(rt, &k->ple_gate, set, p, sizeof *p, div_up(p->n_tokens * p->width, k->wg), 1);
+}
+
+void vk_op_scale(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_scale_push *p) {
+    dispatch_folded(rt, &k->scale, set, p, sizeof *p, div_up(p->n, k->wg), 1);
 }
 
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {

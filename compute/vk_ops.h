@@ -19,7 +19,7 @@
 /* The most top-k entries the GPU reduction returns per row. */
 #define VK_TOPK_MAX 64
 /* The largest head_dim the attention kernel's shared memory holds. */
-#define VK_MAX_HEAD_DIM 256
+#define VK_MAX_HEAD_DIM 512
 /* Split-key attention: batches of at most this many tokens split their keys into chunks
  * (decode has too few (token, head) pairs to fill a GPU), at most this many chunks. */
 #define VK_ATTN_SPLIT_MAX_TOKENS 8
@@ -45,7 +45,10 @@ typedef struct vk_kernels {
     vk_kernel attention;                    /* q, k, v, out, scores, capture, partials */
     vk_kernel attention_merge;              /* partials, scores, out, capture */
     uint32_t attn_chunk;                    /* keys per chunk when attention splits */
-    vk_kernel swiglu, add;                  /* a, b, y */
+    vk_kernel glu, add;                     /* a, b, y */
+    vk_kernel softcap;                      /* x */
+    vk_kernel ple_gate;                     /* gate, per-layer inputs */
+    vk_kernel scale;                        /* x, params */
     vk_kernel gelu;                         /* x, y */
     vk_kernel topk_partial;                 /* logits, records */
     vk_kernel topk_merge;                   /* records, out */
@@ -86,15 +89,15 @@ int vk_weight_upload_rows(vk_runtime *rt, vk_buffer *staging, const weight *cons
                           const uint32_t *map, uint32_t rows, vk_weight *out, char *err, size_t errlen);
 void vk_weight_free(vk_runtime *rt, vk_weight *w);
 
-/* (cos, sin) for every position < N_CTX and pair < rope_dim/2, as op_rope computes them
- * (double precision, frequency factors, linear scaling). Returns a malloc'ed array of
- * n_ctx * rope_dim floats, or NULL when out of memory. */
-float *vk_rope_table(int n_ctx, int rope_dim, float base, float freq_scale,
-                     const float *freq_factors);
+/* (cos, sin) of rope R with divisors FACTORS for every position < N_CTX and pair <
+ * r->dim/2, as op_rope computes them (rope_cos_sin). Returns a malloc'ed array of
+ * n_ctx * r->dim floats, or NULL when out of memory. */
+float *vk_rope_table(int n_ctx, const rope_desc *r, const float *factors);
 
 /* --- push constants (std430 scalars, field for field as in the shaders) ------------- */
 /* matvec.glsl's flags; the matmul kernel takes BIAS and ACCUMULATE only. */
-enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2, VK_MATVEC_NORM = 4, VK_MATVEC_ROPE = 8, VK_MATVEC_GLU = 16 };
+enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2, VK_MATVEC_NORM = 4, VK_MATVEC_ROPE = 8, VK_MATVEC_GLU = 16,
+       VK_MATVEC_GELU = 32 };
 #define VK_MATVEC_FUSED (VK_MATVEC_NORM | VK_MATVEC_ROPE | VK_MATVEC_GLU)
 typedef struct {
     uint32_t cols, rows, row0, n, x_off, x_stride, y_off, y_stride, row_bytes, bias_off, flags;
@@ -103,9 +106,13 @@ typedef struct {
     uint32_t pos0, head_dim, rope_dim, row_base; /* ROPE: position of vector 0, head layout,
                                                     index of row 0 in the output vector */
 } vk_matvec_push;
-enum { VK_GET_ROWS_POSITIONS = 1 };
-typedef struct { uint32_t cols, n, row_bytes, part_row0, part_rows, y_off, y_stride, ids_off, flags; } vk_get_rows_push;
-enum { VK_NORM_SCALE = 1, VK_NORM_SHIFT = 2 };
+enum { VK_GET_ROWS_POSITIONS = 1, VK_GET_ROWS_SCALE = 2 };
+typedef struct {
+    uint32_t cols, n, row_bytes, part_row0, part_rows, y_off, y_stride, ids_off, flags;
+    float scale;
+} vk_get_rows_push;
+/* norms: scale by the gain, shift by the bias (LayerNorm), add into y (RMSNorm) */
+enum { VK_NORM_SCALE = 1, VK_NORM_SHIFT = 2, VK_NORM_ACCUMULATE = 4 };
 typedef struct { uint32_t n, dim, x_off, x_stride, y_off, y_stride, g_off, flags; float eps; } vk_rmsnorm_push;
 typedef struct { uint32_t n, dim, x_off, x_stride, y_off, y_stride, g_off, b_off, flags; float eps; } vk_layernorm_push;
 typedef struct { uint32_t n_tokens, n_heads, head_dim, rope_dim, pos0, x_off, x_stride, neox; } vk_rope_push;
@@ -115,15 +122,21 @@ typedef struct {
     uint32_t cap_rows, cap_stride, cap_off;
     float scale;
     uint32_t chunk, n_chunks; /* set by vk_op_attention */
+    uint32_t window;          /* keys per query, itself included; 0 = all */
+    float softcap;            /* 0 = none */
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
-/* swiglu: gate i at g_off + i * in_stride, up i at u_off + i * in_stride (stride 2: the
- * interleaved rows of a fused gate/up matrix) */
-typedef struct { uint32_t n, g_off, u_off, y_off, in_stride; } vk_swiglu_push;
+/* glu: act(gate i) * up i, gate i at g_off + i * in_stride, up i at u_off + i * in_stride
+ * (stride 2: the interleaved rows of a fused gate/up matrix); act GELU when gelu, else silu */
+typedef struct { uint32_t n, g_off, u_off, y_off, in_stride, gelu; } vk_glu_push;
+typedef struct { uint32_t n, off; float cap; } vk_softcap_push;
+typedef struct { uint32_t n_tokens, width, all, layer_off; } vk_ple_gate_push;
+typedef struct { uint32_t n, off, s_off; } vk_scale_push;
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
 typedef struct { uint32_t n_vocab, row_stride, k, n_chunks, row_off; } vk_topk_partial_push;
-/* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm), 8 last entry taken as it is */
-typedef struct { uint32_t dim, k, g_off, b_off, flags; float eps; } vk_lens_push;
+/* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm), 8 last entry taken as it is,
+ * 16 soft-cap the logits by CAP */
+typedef struct { uint32_t dim, k, g_off, b_off, flags; float eps, cap; } vk_lens_push;
 typedef struct { uint32_t n_valid, row_stride, k; } vk_lens_rank_push;
 typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
 
@@ -155,7 +168,10 @@ void vk_attention_split(const vk_kernels *k, uint32_t pos, uint32_t n_tokens, ui
                         uint32_t *n_chunks);
 /* Floats of the chunk records for contexts of N_CTX positions. */
 size_t vk_attention_part_floats(const vk_kernels *k, uint32_t n_ctx, uint32_t n_head, uint32_t head_dim);
-void vk_op_swiglu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_swiglu_push *p);
+void vk_op_glu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_glu_push *p);
+void vk_op_softcap(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_softcap_push *p);
+void vk_op_ple_gate(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_ple_gate_push *p);
+void vk_op_scale(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_scale_push *p);
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
 void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p);
 /* Both passes of the vocabulary reduction over N_ROWS rows, with a barrier between them.

@@ -1,10 +1,17 @@
 /* forward_cpu.c — the CPU engine: a plain transformer forward pass built from the ops in
  * ops.h, the yardstick every other backend is checked against.
  *
+ * The pass follows the model's description (arch.h): each layer runs its recipe (norms,
+ * attention over its window with its rope and scale, the feed-forward network with the
+ * model's activation, the sandwich norms, per-layer inputs and output scale where the
+ * architecture has them), and the end of the pass is head.c's, which the logit lens
+ * shares. Nothing here asks which architecture it runs.
+ *
  * One eval() runs a batch of tokens through every layer, a few tokens at a time (a
  * "micro-batch"), so that each block of weights is read from memory once per micro-batch
  * rather than once per token, while scratch memory stays bounded however long the prompt.
- * Keys and values go to an f32 cache of n_ctx positions per layer.
+ * Keys and values go to an f32 cache of n_ctx positions per layer that computes its own
+ * (layers that share keys read an earlier layer's cache).
  *
  * The two expensive steps are shared out over a pool of threads the engine owns
  * (workers.h): matrix products by ranges of output rows, attention by (head, token).
@@ -17,6 +24,7 @@
  * ops_fast.c, with op_attention_head's bits. The "reference" option runs ops.c's
  * op_matmul and op_attention_head themselves, on one thread: the judge of the others. */
 #include "engine.h"
+#include "head.h"
 #include "ops.h"
 #include "ops_fast.h"
 #include "qdot.h"
@@ -39,7 +47,6 @@
 
 typedef struct cpu_engine {
     engine base;          /* first, so an engine* is a cpu_engine* */
-    int q_dim, kv_dim;    /* n_head * head_dim, n_head_kv * head_dim */
     int n_filled;         /* positions 0 .. n_filled-1 hold valid keys and values */
     bool reference;       /* ops.c's op_matmul and op_attention_head instead of ops_fast.c */
     qdot_isa isa;         /* the instruction set of the matrix products */
@@ -48,14 +55,18 @@ typedef struct cpu_engine {
     void *prod_scratch;   /* [n_threads][prod_scratch_bytes] for qdot_rows */
     size_t prod_scratch_bytes;
     int64_t max_cols;     /* the widest input of any product */
-    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
-    /* scratch for one micro-batch of up to MICRO_BATCH tokens */
+    float **k_cache, **v_cache; /* [n_layer] -> [n_ctx][kv_dim of the layer]; NULL for a
+                                   layer that reads another's (layer_desc.kv_layer) */
+    const float *rope_factors[MODEL_MAX_ROPES]; /* each rope's divisors at this n_ctx */
+    /* scratch for one micro-batch of up to MICRO_BATCH tokens, sized for the widest layer */
     float *x;             /* [MB][n_embd] residual stream */
     float *xb;            /* [MB][n_embd] normalised input / sublayer output */
     float *q, *k, *v;     /* [MB][q_dim], [MB][kv_dim] x2 */
-    float *qkv;           /* [MB][3 * n_embd], gpt2's fused projection */
+    float *qkv;           /* [MB][q_dim + 2 kv_dim], a fused projection */
     float *att;           /* [MB][q_dim] attention output, all heads */
-    float *ff_a, *ff_b;   /* [MB][n_ff] */
+    float *ff_a, *ff_b;   /* [MB][2 n_ff] (a fused gate/up product fills twice n_ff) */
+    float *ple;           /* [MB][n_layer * n_embd_per_layer] each layer's per-layer input */
+    float *ple_row;       /* [n_layer * n_embd_per_layer] one token's row of per_layer_token_embd */
     float *scores;        /* [n_threads][n_ctx] one attention row per thread */
 } cpu_engine;
 
@@ -64,11 +75,17 @@ static size_t qdot_round_up(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static void cpu_destroy(engine *base) {
     cpu_engine *e = (cpu_engine *)base;
-    float *bufs[] = {e->k_cache, e->v_cache, e->x, e->xb, e->q, e->k, e->v,
-                     e->qkv, e->att, e->ff_a, e->ff_b, e->scores};
+    for (int l = 0; l < base->model->hp.n_layer; l++) {
+        if (base->model->desc[l].kv_layer != l) continue; /* another layer's cache */
+        if (e->k_cache) free(e->k_cache[l]);
+        if (e->v_cache) free(e->v_cache[l]);
+    }
+    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->ple, e->ple_row, e->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e->acts);
     free(e->prod_scratch);
+    free(e->k_cache);
+    free(e->v_cache);
     workers_destroy(e->pool);
     free(e);
 }
@@ -155,18 +172,21 @@ static void multiply(cpu_engine *e, const float *x, int n, const product *produc
     run_job(e, n_tasks, matmul_task, &job, work);
 }
 
-static void matmul(cpu_engine *e, const weight *w, const float *x, float *y, int n) {
-    multiply(e, x, n, &(product){w, y, 0, 0}, 1);
+/* The products' memory: room for one input rounded (the widest a product takes: every
+ * matrix's row length, from the file) and each thread's tile scratch. */
+static bool products_alloc(cpu_engine *e, int n_threads) {
+    const gguf_file *f = &e->base.model->file;
+    e->max_cols = QDOT_ACT_BLOCK;
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if ((int64_t)f->tensors[i].ne[0] > e->max_cols) e->max_cols = (int64_t)f->tensors[i].ne[0];
+    e->prod_scratch_bytes = qdot_round_up(qdot_scratch_bytes(e->max_cols));
+    e->acts = aligned_alloc(64, qdot_round_up(qdot_acts_bytes(MICRO_BATCH, e->max_cols)));
+    e->prod_scratch = aligned_alloc(64, (size_t)n_threads * e->prod_scratch_bytes);
+    return e->acts && e->prod_scratch;
 }
 
-/* The normalisation before attention, before the MLP and at the end: LayerNorm with a
- * shift for gpt2, RMSNorm otherwise. */
-static void norm(const model_hparams *hp, float *out, const float *x, const float *g,
-                 const float *b) {
-    if (hp->layer_norm)
-        op_layernorm(out, x, g, b, hp->n_embd, hp->norm_eps);
-    else
-        op_rmsnorm(out, x, g, hp->n_embd, hp->norm_eps);
+static void matmul(cpu_engine *e, const weight *w, const float *x, float *y, int n) {
+    multiply(e, x, n, &(product){w, y, 0, 0}, 1);
 }
 
 static void add_bias(float *y, const float *bias, int n_tokens, int dim) {
@@ -174,32 +194,142 @@ static void add_bias(float *y, const float *bias, int n_tokens, int dim) {
     for (int t = 0; t < n_tokens; t++) op_add(y + (size_t)t * dim, y + (size_t)t * dim, bias, dim);
 }
 
-/* Q, K and V for N tokens of the micro-batch from the normalised input e->xb. */
-static void project_qkv(cpu_engine *e, const layer_weights *lw, int n) {
-    const model_hparams *hp = &e->base.model->hp;
-    if (lw->wqkv.data) {
-        /* gpt2: one matrix produces [q | k | v] for each token */
-        const int d = hp->n_embd;
-        matmul(e, &lw->wqkv, e->xb, e->qkv, n);
-        add_bias(e->qkv, lw->bqkv, n, 3 * d);
-        for (int t = 0; t < n; t++) {
-            const float *src = e->qkv + (size_t)t * 3 * d;
-            memcpy(e->q + (size_t)t * e->q_dim, src, (size_t)d * sizeof(float));
-            memcpy(e->k + (size_t)t * e->kv_dim, src + d, (size_t)d * sizeof(float));
-            memcpy(e->v + (size_t)t * e->kv_dim, src + 2 * d, (size_t)d * sizeof(float));
+/* The model's norm of N vectors of DIM with gain G and shift B, X -> OUT (may alias). */
+static void norm_rows(const model_hparams *hp, float *out, const float *x, const float *g, const float *b, int n,
+                      int dim) {
+    for (int t = 0; t < n; t++) model_norm(hp, out + (size_t)t * dim, x + (size_t)t * dim, g, b, dim);
+}
+
+/* RMSNorm of each of N_HEADS heads of N vectors (STRIDE apart), with gain G (NULL: none). */
+static void norm_heads(float *x, const float *g, int n, int stride, int n_heads, int head_dim, float eps) {
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * head_dim;
+            op_rmsnorm(v, v, g, head_dim, eps);
         }
-        return;
+}
+
+/* x += the sublayer output in xb, normalised first when the layer has a sandwich norm. */
+static void residual_add(cpu_engine *e, const float *post_norm, int n) {
+    const model_hparams *hp = &e->base.model->hp;
+    const int d = hp->n_embd;
+    if (post_norm) norm_rows(hp, e->xb, e->xb, post_norm, NULL, n, d);
+    op_add(e->x, e->x, e->xb, n * d);
+}
+
+/* ---- embeddings ------------------------------------------------------------------------ */
+
+/* The input of the first layer: token rows (times the embedding scale), plus learned
+ * positions where the model has them. */
+static void embed(cpu_engine *e, const engine_batch *b, int start, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const int d = hp->n_embd, p0 = b->pos + start;
+    for (int t = 0; t < n; t++) {
+        float *x = e->x + (size_t)t * d;
+        weight_row(&m->token_embd, b->tokens[start + t], x);
+        if (hp->embed_scale != 1.0f)
+            for (int i = 0; i < d; i++) x[i] *= hp->embed_scale;
+        if (m->position_embd.data) {
+            weight_row(&m->position_embd, p0 + t, e->xb);
+            op_add(x, x, e->xb, d);
+        }
     }
-    const product qkv[3] = {{&lw->wq, e->q, 0, 0}, {&lw->wk, e->k, 0, 0}, {&lw->wv, e->v, 0, 0}};
-    multiply(e, e->xb, n, qkv, 3);
-    add_bias(e->q, lw->bq, n, e->q_dim);
-    add_bias(e->k, lw->bk, n, e->kv_dim);
-    add_bias(e->v, lw->bv, n, e->kv_dim);
+}
+
+/* Per-layer inputs (Gemma 4): for each token and layer, the token's row of the per-layer
+ * embedding (times sqrt(width)) plus a projection of its scaled token embedding, the
+ * projection normalised per layer (as if first scaled by 1/sqrt(n_embd), which an epsilon
+ * n_embd times larger does exactly), the sum times 1/sqrt(2). */
+static void embed_per_layer(cpu_engine *e, const engine_batch *b, int start, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const int w = hp->n_embd_per_layer, all = w * hp->n_layer;
+    const float row_scale = sqrtf((float)w), mix = 1.0f / sqrtf(2.0f);
+    matmul(e, &m->per_layer_proj, e->x, e->ple, n);
+    for (int t = 0; t < n; t++) {
+        float *p = e->ple + (size_t)t * all;
+        weight_row(&m->per_layer_embd, b->tokens[start + t], e->ple_row);
+        for (int l = 0; l < hp->n_layer; l++)
+            op_rmsnorm(p + (size_t)l * w, p + (size_t)l * w, m->per_layer_proj_norm, w, hp->norm_eps * (float)hp->n_embd);
+        for (int i = 0; i < all; i++) p[i] = (p[i] + e->ple_row[i] * row_scale) * mix;
+    }
+}
+
+/* Layer L's use of its per-layer input: gelu(inp_gate x) times the input, projected back
+ * to n_embd, normalised, added to x. */
+static void per_layer_input(cpu_engine *e, int l, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const layer_weights *lw = &m->layers[l];
+    const int w = hp->n_embd_per_layer, all = w * hp->n_layer;
+    matmul(e, &lw->inp_gate, e->x, e->ff_a, n);
+    for (int t = 0; t < n; t++)
+        op_geglu(e->ff_a + (size_t)t * w, e->ff_a + (size_t)t * w, e->ple + (size_t)t * all + (size_t)l * w, w);
+    matmul(e, &lw->proj, e->ff_a, e->xb, n);
+    residual_add(e, lw->post_norm, n);
 }
 
 /* ---- attention ----------------------------------------------------------------------- */
 
-/* The micro-batch's queries (tokens [start, start+n) of batch B) over layer LAYER's cache.
+/* Q, K and V of layer L for N tokens of the micro-batch from the normalised input e->xb,
+ * each [n][dim] in e->q, e->k, e->v. A layer that reads another's keys computes only q. */
+static void project_qkv(cpu_engine *e, int l, int n) {
+    const model *m = e->base.model;
+    const layer_weights *lw = &m->layers[l];
+    const layer_desc *ld = &m->desc[l];
+    const int qd = ld->n_head * ld->head_dim, kvd = ld->n_head_kv * ld->head_dim;
+    if (lw->wqkv.data) { /* one matrix produces [q | k | v] for each token */
+        const int all = qd + 2 * kvd;
+        matmul(e, &lw->wqkv, e->xb, e->qkv, n);
+        add_bias(e->qkv, lw->bqkv, n, all);
+        for (int t = 0; t < n; t++) {
+            const float *src = e->qkv + (size_t)t * all;
+            memcpy(e->q + (size_t)t * qd, src, (size_t)qd * sizeof(float));
+            memcpy(e->k + (size_t)t * kvd, src + qd, (size_t)kvd * sizeof(float));
+            memcpy(e->v + (size_t)t * kvd, src + qd + kvd, (size_t)kvd * sizeof(float));
+        }
+        return;
+    }
+    if (ld->kv_layer != l) {
+        matmul(e, &lw->wq, e->xb, e->q, n);
+        add_bias(e->q, lw->bq, n, qd);
+        return;
+    }
+    const product qkv[3] = {{&lw->wq, e->q, 0, 0}, {&lw->wk, e->k, 0, 0}, {&lw->wv, e->v, 0, 0}};
+    multiply(e, e->xb, n, qkv, 3);
+    add_bias(e->q, lw->bq, n, qd);
+    add_bias(e->k, lw->bk, n, kvd);
+    add_bias(e->v, lw->bv, n, kvd);
+}
+
+/* The per-head norms and rope of q (and of k and v when the layer computes its own),
+ * then k and v into the cache at positions P0 ... */
+static void prepare_qkv(cpu_engine *e, int l, int n, int p0) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const layer_weights *lw = &m->layers[l];
+    const layer_desc *ld = &m->desc[l];
+    const int hd = ld->head_dim, qd = ld->n_head * hd, kvd = ld->n_head_kv * hd;
+    const bool own_kv = ld->kv_layer == l;
+    if (lw->q_norm) norm_heads(e->q, lw->q_norm, n, qd, ld->n_head, hd, hp->norm_eps);
+    if (own_kv && lw->k_norm) norm_heads(e->k, lw->k_norm, n, kvd, ld->n_head_kv, hd, hp->norm_eps);
+    if (own_kv && (hp->arch->traits & AT_V_NORM)) norm_heads(e->v, NULL, n, kvd, ld->n_head_kv, hd, hp->norm_eps);
+    if (ld->rope >= 0) {
+        const rope_desc *r = &m->ropes[ld->rope];
+        const float *f = e->rope_factors[ld->rope];
+        for (int t = 0; t < n; t++) {
+            op_rope(e->q + (size_t)t * qd, ld->n_head, hd, r, f, p0 + t);
+            if (own_kv) op_rope(e->k + (size_t)t * kvd, ld->n_head_kv, hd, r, f, p0 + t);
+        }
+    }
+    if (!own_kv) return;
+    const size_t row = (size_t)kvd * sizeof(float);
+    memcpy(e->k_cache[l] + (size_t)p0 * kvd, e->k, (size_t)n * row);
+    memcpy(e->v_cache[l] + (size_t)p0 * kvd, e->v, (size_t)n * row);
+}
+
+/* The micro-batch's queries (tokens [start, start+n) of batch B) over layer LAYER's keys.
  * Task h * n + t is query head h of token t, so a thread taking consecutive tasks stays
  * on one head's keys and values. */
 typedef struct attention_job {
@@ -212,34 +342,76 @@ static void attention_task(void *arg, int task, int thread) {
     const attention_job *job = arg;
     cpu_engine *e = job->e;
     const engine_batch *b = job->b;
-    const model_hparams *hp = &e->base.model->hp;
-    const int hd = hp->head_dim, n_ctx = e->base.n_ctx;
+    const model *m = e->base.model;
+    const layer_desc *ld = &m->desc[job->layer];
+    const int hd = ld->head_dim, qd = ld->n_head * hd, kvd = ld->n_head_kv * hd, n_ctx = e->base.n_ctx;
     const int h = task / job->n, t = task % job->n;
-    const int kvh = h / (hp->n_head / hp->n_head_kv); /* query heads share kv heads */
-    const int n_kv = b->pos + job->start + t + 1; /* causal: the token itself and the past */
-    const size_t layer_off = (size_t)job->layer * n_ctx * e->kv_dim + (size_t)kvh * hd;
+    const int kvh = h / (ld->n_head / ld->n_head_kv); /* query heads share kv heads */
+    const int n_kv = b->pos + job->start + t + 1;   /* causal: the token itself and the past */
+    const attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
+                            .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd, .scale = ld->attn_scale,
+                            .softcap = ld->attn_softcap};
+    const size_t head_off = (size_t)kvh * hd;
     float *scores = e->scores + (size_t)thread * n_ctx;
     (e->reference ? op_attention_head : fast_attention_head)(
-        e->q + (size_t)t * e->q_dim + h * hd, e->k_cache + layer_off, e->v_cache + layer_off,
-        n_kv, hd, e->kv_dim, 1.0f / sqrtf((float)hd), scores, e->att + (size_t)t * e->q_dim + h * hd);
+        e->q + (size_t)t * qd + h * hd, e->k_cache[ld->kv_layer] + head_off, e->v_cache[ld->kv_layer] + head_off,
+        &span, scores, e->att + (size_t)t * qd + h * hd);
 
     /* where this token's attention rows go, if the caller wants them */
     const int bt = job->start + t; /* index within the batch */
     const int out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
     if (b->attention && out >= 0) {
         const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
-        float *dst = b->attention + (((size_t)job->layer * hp->n_head + h) * n_out + out) * row_len;
+        float *dst = b->attention + (((size_t)job->layer * m->hp.n_head + h) * n_out + out) * row_len;
         memcpy(dst, scores, (size_t)n_kv * sizeof(float));
         memset(dst + n_kv, 0, (size_t)(row_len - n_kv) * sizeof(float));
     }
 }
 
-static void attention(cpu_engine *e, const engine_batch *b, int layer, int start, int n) {
-    const model_hparams *hp = &e->base.model->hp;
-    attention_job job = {e, b, layer, start, n};
+/* Layer L's attention sublayer for the micro-batch: e->xb (normalised input) -> e->xb
+ * (its output, before any post-norm). */
+static void attention(cpu_engine *e, const engine_batch *b, int l, int start, int n) {
+    const layer_desc *ld = &e->base.model->desc[l];
+    const layer_weights *lw = &e->base.model->layers[l];
+    project_qkv(e, l, n);
+    prepare_qkv(e, l, n, b->pos + start);
+    attention_job job = {e, b, l, start, n};
     /* two multiply-adds per key and value element */
     const double keys = (double)n * (b->pos + start) + (double)n * (n + 1) / 2;
-    run_job(e, hp->n_head * n, attention_task, &job, 2.0 * keys * hp->n_head * hp->head_dim);
+    run_job(e, ld->n_head * n, attention_task, &job, 2.0 * keys * ld->n_head * ld->head_dim);
+    matmul(e, &lw->wo, e->att, e->xb, n);
+    add_bias(e->xb, lw->bo, n, e->base.model->hp.n_embd);
+}
+
+/* ---- the feed-forward network ---------------------------------------------------------- */
+
+/* e->xb (normalised input) -> e->xb: act(gate) * up, or act(up) without a gate, then down. */
+static void feed_forward(cpu_engine *e, int l, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const layer_weights *lw = &m->layers[l];
+    const int ff = m->desc[l].n_ff;
+    if (!hp->glu) {
+        matmul(e, &lw->ffn_up, e->xb, e->ff_a, n);
+        add_bias(e->ff_a, lw->ffn_up_b, n, ff);
+        op_gelu(e->ff_a, e->ff_a, n * ff);
+    } else {
+        const float *gate = e->ff_b, *up = e->ff_a;
+        if (!lw->ffn_gate.data) { /* one matrix: [gate | up] rows per token */
+            matmul(e, &lw->ffn_up, e->xb, e->ff_b, n);
+            for (int t = 0; t < n; t++)
+                memcpy(e->ff_a + (size_t)t * ff, e->ff_b + (size_t)t * 2 * ff, (size_t)ff * sizeof(float));
+            for (int t = 0; t < n; t++)
+                memmove(e->ff_b + (size_t)t * ff, e->ff_b + ((size_t)t * 2 + 1) * ff, (size_t)ff * sizeof(float));
+            gate = e->ff_a, up = e->ff_b;
+        } else {
+            const product up_gate[2] = {{&lw->ffn_up, e->ff_a, 0, 0}, {&lw->ffn_gate, e->ff_b, 0, 0}};
+            multiply(e, e->xb, n, up_gate, 2);
+        }
+        (hp->act == ACT_SILU ? op_swiglu : op_geglu)(e->ff_a, gate, up, n * ff);
+    }
+    matmul(e, &lw->ffn_down, e->ff_a, e->xb, n);
+    add_bias(e->xb, lw->ffn_down_b, n, hp->n_embd);
 }
 
 /* ---- the forward pass ------------------------------------------------------------------ */
@@ -248,69 +420,27 @@ static void attention(cpu_engine *e, const engine_batch *b, int layer, int start
 static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start, int n) {
     const model *m = e->base.model;
     const model_hparams *hp = &m->hp;
-    const int d = hp->n_embd, hd = hp->head_dim, n_ctx = e->base.n_ctx;
-    const int p0 = b->pos + start;
+    const int d = hp->n_embd;
     /* index within this micro-batch of the batch's last token, or -1 if not in it */
     const int last = start + n == b->n_tokens ? n - 1 : -1;
-
-    /* Embedding (plus the learned position for gpt2). */
-    for (int t = 0; t < n; t++) {
-        float *x = e->x + (size_t)t * d;
-        weight_row(&m->token_embd, b->tokens[start + t], x);
-        if (m->position_embd.data) {
-            weight_row(&m->position_embd, p0 + t, e->xb);
-            op_add(x, x, e->xb, d);
-        }
-    }
     const size_t row_bytes = (size_t)d * sizeof(float);
+
+    embed(e, b, start, n);
+    if (m->per_layer_embd.data) embed_per_layer(e, b, start, n);
     if (b->hidden && last >= 0) memcpy(b->hidden, e->x + (size_t)last * d, row_bytes);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *lw = &m->layers[l];
-        float *k_cache = e->k_cache + (size_t)l * n_ctx * e->kv_dim;
-        float *v_cache = e->v_cache + (size_t)l * n_ctx * e->kv_dim;
-
-        /* --- attention --- */
-        for (int t = 0; t < n; t++)
-            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->attn_norm,
-                 lw->attn_norm_b);
-        project_qkv(e, lw, n);
-        for (int t = 0; t < n; t++) {
-            float *q = e->q + (size_t)t * e->q_dim, *k = e->k + (size_t)t * e->kv_dim;
-            if (lw->q_norm) /* qwen3 normalises each head's query and key before rope */
-                for (int h = 0; h < hp->n_head; h++)
-                    op_rmsnorm(q + h * hd, q + h * hd, lw->q_norm, hd, hp->norm_eps);
-            if (lw->k_norm)
-                for (int h = 0; h < hp->n_head_kv; h++)
-                    op_rmsnorm(k + h * hd, k + h * hd, lw->k_norm, hd, hp->norm_eps);
-            op_rope(q, hp->n_head, hd, hp->rope_dim, p0 + t, hp->rope_base, hp->rope_freq_scale,
-                    hp->rope, m->rope_freqs);
-            op_rope(k, hp->n_head_kv, hd, hp->rope_dim, p0 + t, hp->rope_base,
-                    hp->rope_freq_scale, hp->rope, m->rope_freqs);
-            memcpy(k_cache + (size_t)(p0 + t) * e->kv_dim, k, (size_t)e->kv_dim * sizeof(float));
-            memcpy(v_cache + (size_t)(p0 + t) * e->kv_dim, e->v + (size_t)t * e->kv_dim,
-                   (size_t)e->kv_dim * sizeof(float));
-        }
+        norm_rows(hp, e->xb, e->x, lw->attn_norm, lw->attn_norm_b, n, d);
         attention(e, b, l, start, n);
-        matmul(e, &lw->wo, e->att, e->xb, n);
-        add_bias(e->xb, lw->bo, n, d);
-        op_add(e->x, e->x, e->xb, n * d);
+        residual_add(e, lw->post_attn_norm, n);
 
-        /* --- MLP --- */
-        for (int t = 0; t < n; t++)
-            norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, lw->ffn_norm, lw->ffn_norm_b);
-        if (hp->gelu) {
-            matmul(e, &lw->ffn_up, e->xb, e->ff_a, n);
-            add_bias(e->ff_a, lw->ffn_up_b, n, hp->n_ff);
-            op_gelu(e->ff_a, e->ff_a, n * hp->n_ff);
-        } else {
-            const product up_gate[2] = {{&lw->ffn_up, e->ff_a, 0, 0}, {&lw->ffn_gate, e->ff_b, 0, 0}};
-            multiply(e, e->xb, n, up_gate, 2);
-            op_swiglu(e->ff_a, e->ff_b, e->ff_a, n * hp->n_ff);
-        }
-        matmul(e, &lw->ffn_down, e->ff_a, e->xb, n);
-        add_bias(e->xb, lw->ffn_down_b, n, d);
-        op_add(e->x, e->x, e->xb, n * d);
+        norm_rows(hp, e->xb, e->x, lw->ffn_norm, lw->ffn_norm_b, n, d);
+        feed_forward(e, l, n);
+        residual_add(e, lw->post_ffw_norm, n);
+        if (lw->inp_gate.data) per_layer_input(e, l, n);
+        if (lw->out_scale)
+            for (int i = 0; i < n * d; i++) e->x[i] *= lw->out_scale[0];
 
         /* Hugging Face's hidden_states: entry l+1 is this layer's output, except the last
          * entry, which is taken after the final norm below. */
@@ -318,16 +448,19 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
             memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, row_bytes);
     }
 
-    /* Final norm and the output head, for the positions the caller asked about. */
-    for (int t = 0; t < n; t++)
-        norm(hp, e->xb + (size_t)t * d, e->x + (size_t)t * d, m->output_norm, m->output_norm_b);
-    if (b->hidden && last >= 0)
-        memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, row_bytes);
+    /* The final norm and the output head (head.c's), for the positions the caller asked about. */
+    for (int t = 0; t < n; t++) head_norm(m, e->xb + (size_t)t * d, e->x + (size_t)t * d);
+    if (b->hidden && last >= 0) memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, row_bytes);
     if (b->logits) {
-        if (b->all_positions)
-            matmul(e, &m->output, e->xb, b->logits + (size_t)start * hp->n_vocab, n);
-        else if (last >= 0)
+        const int V = hp->n_vocab;
+        if (b->all_positions) {
+            float *out = b->logits + (size_t)start * V;
+            matmul(e, &m->output, e->xb, out, n);
+            head_softcap(m, out, (int64_t)n * V);
+        } else if (last >= 0) {
             matmul(e, &m->output, e->xb + (size_t)last * d, b->logits, 1);
+            head_softcap(m, b->logits, V);
+        }
     }
 }
 
@@ -369,16 +502,68 @@ engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen) {
     return engine_cpu_create_opts(m, n_ctx, NULL, err, errlen);
 }
 
+/* The KV cache (for layers with their own keys) and the scratch, sized for the widest
+ * layer. Returns false when out of memory. */
+static bool cpu_alloc(cpu_engine *e, int n_threads) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const size_t mb = MICRO_BATCH, n_ctx = (size_t)e->base.n_ctx;
+    size_t q_dim = 0, kv_dim = 0;
+    e->k_cache = calloc((size_t)hp->n_layer, sizeof *e->k_cache);
+    e->v_cache = calloc((size_t)hp->n_layer, sizeof *e->v_cache);
+    if (!e->k_cache || !e->v_cache) return false;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const layer_desc *ld = &m->desc[l];
+        const size_t qd = (size_t)ld->n_head * ld->head_dim, kvd = (size_t)ld->n_head_kv * ld->head_dim;
+        if (qd > q_dim) q_dim = qd;
+        if (kvd > kv_dim) kv_dim = kvd;
+        if (ld->kv_layer != l) continue;
+        e->k_cache[l] = calloc(n_ctx * kvd, sizeof(float));
+        e->v_cache[l] = calloc(n_ctx * kvd, sizeof(float));
+        if (!e->k_cache[l] || !e->v_cache[l]) return false;
+    }
+    for (int l = 0; l < hp->n_layer; l++) { /* shared layers read their source's cache */
+        e->k_cache[l] = e->k_cache[m->desc[l].kv_layer];
+        e->v_cache[l] = e->v_cache[m->desc[l].kv_layer];
+    }
+    e->x = calloc(mb * hp->n_embd, sizeof(float));
+    e->xb = calloc(mb * hp->n_embd, sizeof(float));
+    e->q = calloc(mb * q_dim, sizeof(float));
+    e->k = calloc(mb * kv_dim, sizeof(float));
+    e->v = calloc(mb * kv_dim, sizeof(float));
+    e->qkv = calloc(mb * (q_dim + 2 * kv_dim), sizeof(float));
+    e->att = calloc(mb * q_dim, sizeof(float));
+    e->ff_a = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
+    e->ff_b = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
+    if (hp->n_embd_per_layer) { /* ff_a also holds the per-layer gate */
+        const size_t all = (size_t)hp->n_embd_per_layer * hp->n_layer;
+        free(e->ff_a);
+        e->ff_a = calloc(mb * (2 * (size_t)hp->n_ff > all ? 2 * (size_t)hp->n_ff : all), sizeof(float));
+        e->ple = calloc(mb * all, sizeof(float));
+        e->ple_row = calloc(all, sizeof(float));
+        if (!e->ple || !e->ple_row) return false;
+    }
+    e->scores = calloc((size_t)n_threads * n_ctx, sizeof(float));
+    return e->x && e->xb && e->q && e->k && e->v && e->qkv && e->att && e->ff_a && e->ff_b && e->scores;
+}
+
+/* Bytes of KV cache a context of N_CTX positions takes (for the out-of-memory message). */
+static double kv_cache_bytes(const model *m, int n_ctx) {
+    double bytes = 0;
+    for (int l = 0; l < m->hp.n_layer; l++)
+        if (m->desc[l].kv_layer == l) bytes += 2.0 * n_ctx * m->desc[l].n_head_kv * m->desc[l].head_dim * sizeof(float);
+    return bytes;
+}
+
 engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_options *opt,
                                char *err, size_t errlen) {
-    const model_hparams *hp = &m->hp;
     const cpu_engine_options defaults = {0, false};
     if (!opt) opt = &defaults;
     if (n_ctx < 1) {
         snprintf(err, errlen, "context size %d must be positive", n_ctx);
         return NULL;
     }
-    /* gpt2 has one learned position vector per position and nothing beyond them. */
+    /* learned positions: one vector per position and nothing beyond them */
     if (m->position_embd.data && n_ctx > m->position_embd.rows) {
         snprintf(err, errlen, "context size %d exceeds the model's %lld learned positions",
                  n_ctx, (long long)m->position_embd.rows);
@@ -398,17 +583,16 @@ engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_optio
     }
     e->base.ops = &CPU_OPS;
     e->base.model = m;
+    e->isa = qdot_best_isa();
     e->base.n_ctx = n_ctx;
     snprintf(e->base.backend, sizeof e->base.backend, "cpu");
     if (opt->reference)
         snprintf(e->base.device_name, sizeof e->base.device_name, "CPU (reference)");
     else
         snprintf(e->base.device_name, sizeof e->base.device_name, "CPU, %d thread%s, %s",
-                 n_threads, n_threads == 1 ? "" : "s", qdot_isa_name(qdot_best_isa()));
+                 n_threads, n_threads == 1 ? "" : "s", qdot_isa_name(e->isa));
     e->reference = opt->reference;
-    e->isa = qdot_best_isa();
-    e->q_dim = hp->n_head * hp->head_dim;
-    e->kv_dim = hp->n_head_kv * hp->head_dim;
+    for (int r = 0; r < m->n_ropes; r++) e->rope_factors[r] = rope_factors_for(&m->ropes[r], n_ctx);
 
     e->pool = workers_create(n_threads);
     if (!e->pool) {
@@ -416,30 +600,9 @@ engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_optio
         cpu_destroy(&e->base);
         return NULL;
     }
-    const size_t mb = MICRO_BATCH, cache = (size_t)hp->n_layer * (size_t)n_ctx;
-    e->k_cache = calloc(cache, (size_t)e->kv_dim * sizeof(float));
-    e->v_cache = calloc(cache, (size_t)e->kv_dim * sizeof(float));
-    e->x = calloc(mb * hp->n_embd, sizeof(float));
-    e->xb = calloc(mb * hp->n_embd, sizeof(float));
-    e->q = calloc(mb * e->q_dim, sizeof(float));
-    e->k = calloc(mb * e->kv_dim, sizeof(float));
-    e->v = calloc(mb * e->kv_dim, sizeof(float));
-    e->qkv = calloc(mb * 3 * hp->n_embd, sizeof(float));
-    e->att = calloc(mb * e->q_dim, sizeof(float));
-    e->ff_a = calloc(mb * hp->n_ff, sizeof(float));
-    e->ff_b = calloc(mb * hp->n_ff, sizeof(float));
-    e->scores = calloc((size_t)n_threads * (size_t)n_ctx, sizeof(float));
-    /* products' inputs: the residual stream, all heads' attention output, the MLP's */
-    e->max_cols = hp->n_embd > e->q_dim ? hp->n_embd : e->q_dim;
-    if (hp->n_ff > e->max_cols) e->max_cols = hp->n_ff;
-    const size_t acts_bytes = qdot_round_up(qdot_acts_bytes(MICRO_BATCH, e->max_cols));
-    e->prod_scratch_bytes = qdot_round_up(qdot_scratch_bytes(e->max_cols));
-    e->acts = aligned_alloc(64, acts_bytes);
-    e->prod_scratch = aligned_alloc(64, (size_t)n_threads * e->prod_scratch_bytes);
-    if (!e->k_cache || !e->v_cache || !e->x || !e->xb || !e->q || !e->k || !e->v || !e->qkv ||
-        !e->att || !e->ff_a || !e->ff_b || !e->scores || !e->acts || !e->prod_scratch) {
+    if (!cpu_alloc(e, n_threads) || !products_alloc(e, n_threads)) {
         snprintf(err, errlen, "out of memory for a %d-token context (KV cache %.1f MiB)", n_ctx,
-                 2.0 * cache * e->kv_dim * sizeof(float) / (1024.0 * 1024.0));
+                 kv_cache_bytes(m, n_ctx) / (1024.0 * 1024.0));
         cpu_destroy(&e->base);
         return NULL;
     }

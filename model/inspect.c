@@ -2,6 +2,7 @@
  * logit lens, the why card, probe summaries, breakpoints and distribution comparison.
  * See inspect.h for what each computes; the comments here say how. */
 #include "inspect.h"
+#include "head.h"
 
 #include "ops.h"
 #include "ops_fast.h"
@@ -310,7 +311,7 @@ void inspect_lens_logits(const model *m, const float *hidden, int i, float *out)
     const model_hparams *hp = &m->hp;
     const float *h = hidden + (size_t)i * (size_t)hp->n_embd;
     if (i >= hp->n_layer) { /* the last entry is already normalised */
-        fast_matmul_rows(&m->output, h, out, 1, 0, m->output.rows);
+        head_logits(m, h, out);
         return;
     }
     float small[1024];
@@ -319,11 +320,8 @@ void inspect_lens_logits(const model *m, const float *hidden, int i, float *out)
         for (int v = 0; v < hp->n_vocab; v++) out[v] = -INFINITY;
         return;
     }
-    if (hp->layer_norm)
-        op_layernorm(x, h, m->output_norm, m->output_norm_b, hp->n_embd, hp->norm_eps);
-    else
-        op_rmsnorm(x, h, m->output_norm, hp->n_embd, hp->norm_eps);
-    fast_matmul_rows(&m->output, x, out, 1, 0, m->output.rows); /* op_matvec's bits, faster */
+    head_norm(m, x, h);
+    head_logits(m, x, out);
     if (x != small) free(x);
 }
 

@@ -1,22 +1,17 @@
 /* model.h — a loaded model: hyper-parameters and the tensor map of one architecture.
  *
- * model_load() opens a GGUF file, reads the hyper-parameters of its architecture, finds
- * every tensor the forward pass needs and checks its shape and type, so that engines can
- * trust what they are given. Matrices stay in the file's storage type (memory-mapped);
+ * model_load() opens a GGUF file, finds its architecture's description (arch.h), reads
+ * the hyper-parameters and resolves each layer's recipe, finds every tensor the forward
+ * pass needs and checks its shape and type, so that engines can trust what they are given. Matrices stay in the file's storage type (memory-mapped);
  * vectors (norm weights, biases) are converted to f32 at load time. */
 #ifndef LLMSCOPE_MODEL_H
 #define LLMSCOPE_MODEL_H
 
+#include "arch.h"
 #include "gguf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-typedef enum { ARCH_LLAMA, ARCH_QWEN2, ARCH_QWEN3, ARCH_GPT2 } model_arch;
-
-/* How RoPE pairs dimensions: NORM rotates (2i, 2i+1) (llama); NEOX rotates (i, i+d/2)
- * (qwen2, qwen3); NONE for learned absolute positions (gpt2). */
-typedef enum { ROPE_NONE, ROPE_NORM, ROPE_NEOX } rope_kind;
 
 /* A matrix in storage form: ROWS rows of COLS elements each (GGUF ne[0] = cols).
  * y = W x computes y[r] = dot(row r, x). data == NULL means "absent". */
@@ -28,31 +23,42 @@ typedef struct weight {
     uint64_t row_bytes;   /* bytes per row */
 } weight;
 
+/* One layer's tensors (which exist follows from its architecture: arch.c's table).
+ * Vectors are f32 copies, NULL when absent; matrices stay in the file's storage. */
 typedef struct layer_weights {
-    /* vectors, f32, length n_embd unless noted; NULL when the architecture has none */
     float *attn_norm, *attn_norm_b, *ffn_norm, *ffn_norm_b;
-    float *bq, *bk, *bv;  /* qwen2 biases: n_head*head_dim, n_head_kv*head_dim (x2) */
-    float *bqkv;          /* gpt2 fused bias, 3*n_embd */
-    float *bo, *ffn_up_b, *ffn_down_b; /* gpt2 */
-    float *q_norm, *k_norm; /* qwen3, length head_dim */
-    /* matrices */
-    weight wq, wk, wv;    /* separate projections (llama, qwen2, qwen3) */
-    weight wqkv;          /* fused (gpt2): rows = 3*n_embd, order q, k, v */
+    float *bq, *bk, *bv;  /* q/k/v biases: q_dim, kv_dim, kv_dim */
+    float *bqkv;          /* fused bias, q_dim + 2 * kv_dim */
+    float *bo, *ffn_up_b, *ffn_down_b;
+    float *q_norm, *k_norm; /* per-head gains, head_dim */
+    float *post_attn_norm, *post_ffw_norm; /* sandwich norms */
+    weight wq, wk, wv;    /* separate projections */
+    weight wqkv;          /* fused: rows q | k | v */
     weight wo;
-    weight ffn_gate, ffn_up, ffn_down; /* gate absent for gpt2 */
+    weight ffn_gate, ffn_up, ffn_down; /* gate absent without a GLU; with AT_FUSED_UP ffn_up
+                                          holds gate rows then up rows */
+    /* per-layer inputs (Gemma 4): gelu(inp_gate x) * input -> proj -> post_norm, added */
+    weight inp_gate, proj;
+    float *post_norm;
+    float *out_scale;     /* [1]: the layer's output is multiplied by it */
 } layer_weights;
 
+/* Numbers every layer shares; the per-layer ones are in model.desc. */
 typedef struct model_hparams {
-    model_arch arch;
+    const arch_desc *arch;
     char arch_name[32];
-    int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train;
-    int rope_dim;         /* dimensions rotated per head (<= head_dim) */
-    rope_kind rope;
-    float rope_base;
-    float rope_freq_scale; /* linear scaling: positions multiplied by this (1 = none) */
+    int n_vocab, n_embd, n_layer, n_ctx_train;
+    int n_head;           /* query heads of every layer (step records keep [layer][head]) */
+    int n_head_kv;        /* key/value heads (the largest over the layers) */
+    int head_dim;         /* the largest head_dim over the layers */
+    int n_ff;             /* the largest feed-forward width over the layers */
+    int n_embd_per_layer; /* per-layer input width (AT_PER_LAYER_IN), else 0 */
+    norm_kind norm;
     float norm_eps;
-    bool layer_norm;      /* LayerNorm with bias (gpt2) instead of RMSNorm */
-    bool gelu;            /* GELU MLP (gpt2) instead of SwiGLU */
+    activation act;
+    bool glu;             /* gated feed-forward (act(gate) * up) */
+    float embed_scale;    /* token embeddings are multiplied by this (1: none) */
+    float final_softcap;  /* logits become cap * tanh(logit / cap); 0 = none */
     bool tied_output;     /* output head reuses token_embd */
 } model_hparams;
 
@@ -61,10 +67,16 @@ typedef struct model {
     model_hparams hp;
     char *name;           /* general.name or the file name */
     weight token_embd;    /* rows = n_vocab, cols = n_embd */
-    weight position_embd; /* gpt2: rows = n_ctx_train */
+    weight position_embd; /* learned positions: rows = n_ctx_train */
     weight output;        /* rows = n_vocab; == token_embd when tied */
     float *output_norm, *output_norm_b;
-    float *rope_freqs;    /* Llama 3 frequency factors, rope_dim/2 entries, or NULL */
+    rope_desc ropes[MODEL_MAX_ROPES]; /* [0] the global layers', [1] the sliding layers' when
+                                         it differs (layer_desc.rope picks one) */
+    int n_ropes;
+    weight per_layer_embd;  /* AT_PER_LAYER_IN: rows = n_vocab, cols = n_embd_per_layer * n_layer */
+    weight per_layer_proj;  /* rows = n_embd_per_layer * n_layer, cols = n_embd */
+    float *per_layer_proj_norm; /* n_embd_per_layer */
+    layer_desc *desc;     /* [n_layer]: each layer's recipe */
     layer_weights *layers;
 } model;
 
@@ -78,7 +90,6 @@ void model_free(model *m);
 /* Dequantises row R of W into OUT (W->cols floats). */
 void weight_row(const weight *w, int64_t r, float *out);
 
-const char *model_arch_name(model_arch a);
 
 /* What in an open GGUF file llmscope does not implement yet, as one line in BUF ("gemma2
  * not implemented yet", "type iq4_nl not implemented yet"), or NULL when its

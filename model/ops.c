@@ -82,20 +82,16 @@ void op_layernorm(float *out, const float *x, const float *g, const float *b, in
         out[i] = (x[i] - mean) * scale * (g ? g[i] : 1.0f) + (b ? b[i] : 0.0f);
 }
 
-/* Pair i (0 <= i < rope_dim/2) turns by angle pos * freq_scale * base^(-2i/rope_dim)
- * (divided by freq_factors[i] when given). NORM pairs neighbours (2i, 2i+1); NEOX pairs
- * the two halves of the rotated part (i, i + rope_dim/2). */
-void op_rope(float *vec, int n_heads, int head_dim, int rope_dim, int pos, float base,
-             float freq_scale, rope_kind kind, const float *freq_factors) {
-    if (kind == ROPE_NONE) return;
-    const int half = rope_dim / 2;
+/* Pair i (0 <= i < dim/2) turns by the angle rope_cos_sin gives (arch.c). NORM pairs
+ * neighbours (2i, 2i+1); NEOX pairs the two halves of the rotated part (i, i + dim/2). */
+void op_rope(float *vec, int n_heads, int head_dim, const rope_desc *r, const float *factors, int pos) {
+    if (r->kind == ROPE_NONE) return;
+    const int half = r->dim / 2;
     for (int i = 0; i < half; i++) {
-        double freq = pow((double)base, -2.0 * i / rope_dim);
-        if (freq_factors) freq /= freq_factors[i];
-        double angle = (double)pos * freq_scale * freq;
-        float c = (float)cos(angle), s = (float)sin(angle);
-        int a = kind == ROPE_NORM ? 2 * i : i;
-        int b = kind == ROPE_NORM ? 2 * i + 1 : i + half;
+        float c, s;
+        rope_cos_sin(r, factors, pos, i, &c, &s);
+        int a = r->kind == ROPE_NORM ? 2 * i : i;
+        int b = r->kind == ROPE_NORM ? 2 * i + 1 : i + half;
         for (int h = 0; h < n_heads; h++) {
             float *v = vec + (int64_t)h * head_dim;
             float x0 = v[a], x1 = v[b];
@@ -117,16 +113,22 @@ void op_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
-void op_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                       int kv_stride, float scale, float *scores_out, float *out) {
-    for (int t = 0; t < n_kv; t++)
-        scores_out[t] = dot(q, k + (int64_t)t * kv_stride, head_dim) * scale;
-    op_softmax(scores_out, n_kv);
-    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
-    for (int t = 0; t < n_kv; t++) {
-        const float *vt = v + (int64_t)t * kv_stride;
+void op_attention_scores(const float *q, const float *k, const attn_span *a, float *scores) {
+    for (int t = a->first; t < a->n_kv; t++)
+        scores[t] = dot(q, k + (int64_t)t * a->kv_stride, a->head_dim) * a->scale;
+    if (a->softcap > 0) op_softcap(scores + a->first, a->n_kv - a->first, a->softcap);
+}
+
+void op_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                       float *scores_out, float *out) {
+    for (int t = 0; t < a->first; t++) scores_out[t] = 0.0f;
+    op_attention_scores(q, k, a, scores_out);
+    op_softmax(scores_out + a->first, a->n_kv - a->first);
+    for (int i = 0; i < a->head_dim; i++) out[i] = 0.0f;
+    for (int t = a->first; t < a->n_kv; t++) {
+        const float *vt = v + (int64_t)t * a->kv_stride;
         float p = scores_out[t];
-        for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
+        for (int i = 0; i < a->head_dim; i++) out[i] += p * vt[i];
     }
 }
 
@@ -137,12 +139,21 @@ void op_swiglu(float *out, const float *gate, const float *up, int n) {
     }
 }
 
-void op_gelu(float *out, const float *x, int n) {
+static float gelu(float v) {
     const float sqrt_2_over_pi = 0.7978845608028654f;
-    for (int i = 0; i < n; i++) {
-        float v = x[i];
-        out[i] = 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
-    }
+    return 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+}
+
+void op_gelu(float *out, const float *x, int n) {
+    for (int i = 0; i < n; i++) out[i] = gelu(x[i]);
+}
+
+void op_geglu(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) out[i] = gelu(gate[i]) * up[i];
+}
+
+void op_softcap(float *x, int n, float cap) {
+    for (int i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
 }
 
 void op_add(float *out, const float *a, const float *b, int n) {

@@ -16,23 +16,35 @@ void op_matmul(const weight *w, const float *x, float *y, int n);
 void op_rmsnorm(float *out, const float *x, const float *g, int n, float eps);
 /* out = (x - mean) / sqrt(var + eps) * g + b. out may alias x. */
 void op_layernorm(float *out, const float *x, const float *g, const float *b, int n, float eps);
-/* Rotates the first ROPE_DIM dimensions of each of N_HEADS heads of VEC (head_dim apart)
- * for position POS. FREQ_FACTORS (rope_dim/2 entries) divide the frequencies (Llama 3),
- * FREQ_SCALE multiplies the position. */
-void op_rope(float *vec, int n_heads, int head_dim, int rope_dim, int pos, float base,
-             float freq_scale, rope_kind kind, const float *freq_factors);
+/* Rotates the first R->dim dimensions of each of N_HEADS heads of VEC (head_dim apart)
+ * for position POS, with the rope's frequency divisors FACTORS (rope_factors_for). */
+void op_rope(float *vec, int n_heads, int head_dim, const rope_desc *r, const float *factors, int pos);
 /* In-place numerically stable softmax over N values. */
 void op_softmax(float *x, int n);
-/* Causal attention of one query head over N_KV cached positions.
- * q: head_dim; k, v: [n_kv][kv_stride] with this head's slice at offset 0;
- * scores_out (n_kv): the softmax probabilities (the attention row users see);
- * out: head_dim. scale is usually 1/sqrt(head_dim). */
-void op_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                       int kv_stride, float scale, float *scores_out, float *out);
+/* What one query head attends over: keys FIRST .. N_KV-1 of the cache (the causal
+ * prefix, less what a sliding window leaves out), and how its scores are formed. */
+typedef struct attn_span {
+    int first, n_kv;
+    int head_dim, kv_stride;  /* k, v: [n_kv][kv_stride], this head's slice at offset 0 */
+    float scale;              /* multiplier of q.k (usually 1/sqrt(head_dim)) */
+    float softcap;            /* scores become cap * tanh(score / cap); 0 = none */
+} attn_span;
+/* Attention of one query head: scores_out[0 .. n_kv-1] gets the softmax probabilities
+ * (the attention row users see; 0 before FIRST), out[0 .. head_dim-1] the weighted sum
+ * of the values. */
+void op_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                       float *scores_out, float *out);
+/* Scores of the keys in A's span from query Q (scaled, then capped), into
+ * scores[first .. n_kv-1]: what op_attention_head softmaxes. */
+void op_attention_scores(const float *q, const float *k, const attn_span *a, float *scores);
 /* x[i] = silu(gate[i]) * up[i] -> out */
 void op_swiglu(float *out, const float *gate, const float *up, int n);
-/* tanh-approximation GELU, as GPT-2 uses */
+/* tanh-approximation GELU, as GPT-2 and Gemma use */
 void op_gelu(float *out, const float *x, int n);
+/* x[i] = gelu(gate[i]) * up[i] -> out (GeGLU) */
+void op_geglu(float *out, const float *gate, const float *up, int n);
+/* x = cap * tanh(x / cap), in place (Gemma's soft-capping of scores and logits) */
+void op_softcap(float *x, int n, float cap);
 void op_add(float *out, const float *a, const float *b, int n);
 
 #endif

@@ -433,12 +433,13 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 /* ---- attention ------------------------------------------------------------------------ */
 
 /* op_attention_head's formulas, not its bits: each score is the query's dot product with a
- * key times SCALE, the scores go through a softmax, the output sums p_t * v_t over the keys
- * in order. Where the copy has FMA, products are fused into their sums; dot products
- * keep L partial sums (8, or 16 with AVX-512); and the softmax takes its exponentials from
- * exp_nonpositive below, vectorised, where op_softmax calls expf once per score (the
- * cost of attention in a long prompt). Within float rounding of op_attention_head
- * (tests/test_ops_fast.c bounds it). */
+ * key times the scale (capped as op_softcap does), the scores go through a softmax, the
+ * output sums p_t * v_t over the keys in order. Where the copy has FMA, products are fused
+ * into their sums; dot products keep L partial sums (8, or 16 with AVX-512, which also
+ * takes 16 keys at a time); and the softmax takes its exponentials from exp_nonpositive
+ * below, vectorised, where op_softmax calls expf once per score (the cost of attention in
+ * a long prompt). Within float rounding of op_attention_head (tests/test_ops_fast.c
+ * bounds it). */
 
 #define MAX_L 16
 
@@ -482,56 +483,56 @@ INLINE float partial_sum(const float *a, int L) {
 }
 
 /* Elements [I0, I0 + W) of the output, W a constant: kept in registers over all keys. */
-INLINE void weighted_values(const float *v, const float *p, int n_kv, int kv_stride, int i0,
-                            float *out, const int W, const bool fma) {
+INLINE void weighted_values(const float *v, const float *p, const attn_span *s, int i0, float *out,
+                            const int W, const bool fma) {
     float acc[64] = {0};
-    for (int t = 0; t < n_kv; t++) {
-        const float *vt = v + (int64_t)t * kv_stride + i0;
+    for (int t = s->first; t < s->n_kv; t++) {
+        const float *vt = v + (int64_t)t * s->kv_stride + i0;
         for (int i = 0; i < W; i++) acc[i] = mul_add(p[t], vt[i], acc[i], fma);
     }
     memcpy(out + i0, acc, (size_t)W * sizeof *acc);
 }
 
-/* Scores for keys [0, T_DONE) already computed by the caller (AVX-512 takes 16 at a time). */
-INLINE void attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                           int kv_stride, float scale, float *scores, float *out, const int L,
-                           const bool fma, int t_done) {
-    const int body = head_dim - head_dim % L;
-    for (int t = t_done; t < n_kv; t++) {
-        const float *kt = k + (int64_t)t * kv_stride;
+/* Scores of keys [first, T_DONE) already computed by the caller (AVX-512, 16 at a time). */
+INLINE void attention_head(const float *q, const float *k, const float *v, const attn_span *s,
+                           float *scores, float *out, const int L, const bool fma, int t_done) {
+    const int head_dim = s->head_dim, body = head_dim - head_dim % L, first = s->first, n_kv = s->n_kv;
+    for (int t = 0; t < first; t++) scores[t] = 0.0f;
+    for (int t = t_done > first ? t_done : first; t < n_kv; t++) {
+        const float *kt = k + (int64_t)t * s->kv_stride;
         float a[MAX_L] = {0};
         for (int i = 0; i < body; i += L)
             for (int j = 0; j < L; j++) a[j] = mul_add(q[i + j], kt[i + j], a[j], fma);
         for (int i = body; i < head_dim; i++) a[0] = mul_add(q[i], kt[i], a[0], fma);
-        scores[t] = partial_sum(a, L) * scale;
+        scores[t] = partial_sum(a, L) * s->scale;
     }
+    if (s->softcap > 0) op_softcap(scores + first, n_kv - first, s->softcap);
     /* softmax: the largest score, then exponentials and their sum in L partial sums */
-    float max = scores[0], sum[MAX_L] = {0};
-    for (int t = 1; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
-    for (int t = 0; t < n_kv; t++) scores[t] = exp_nonpositive(scores[t] - max, fma);
-    const int kbody = n_kv - n_kv % L;
-    for (int t = 0; t < kbody; t += L)
+    float max = scores[first], sum[MAX_L] = {0};
+    for (int t = first + 1; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
+    for (int t = first; t < n_kv; t++) scores[t] = exp_nonpositive(scores[t] - max, fma);
+    const int kbody = n_kv - (n_kv - first) % L;
+    for (int t = first; t < kbody; t += L)
         for (int j = 0; j < L; j++) sum[j] += scores[t + j];
     for (int t = kbody; t < n_kv; t++) sum[0] += scores[t];
     const float total = partial_sum(sum, L);
-    for (int t = 0; t < n_kv; t++) scores[t] /= total;
+    for (int t = first; t < n_kv; t++) scores[t] /= total;
     /* the output 64 elements at a time (one key after another, as the reference) */
     int i0 = 0;
-    for (; i0 + 64 <= head_dim; i0 += 64) weighted_values(v, scores, n_kv, kv_stride, i0, out, 64, fma);
-    for (; i0 + 8 <= head_dim; i0 += 8) weighted_values(v, scores, n_kv, kv_stride, i0, out, 8, fma);
+    for (; i0 + 64 <= head_dim; i0 += 64) weighted_values(v, scores, s, i0, out, 64, fma);
+    for (; i0 + 8 <= head_dim; i0 += 8) weighted_values(v, scores, s, i0, out, 8, fma);
     if (i0 < head_dim) {
         for (int i = i0; i < head_dim; i++) out[i] = 0.0f;
-        for (int t = 0; t < n_kv; t++)
+        for (int t = first; t < n_kv; t++)
             for (int i = i0; i < head_dim; i++)
-                out[i] = mul_add(scores[t], v[(int64_t)t * kv_stride + i], out[i], fma);
+                out[i] = mul_add(scores[t], v[(int64_t)t * s->kv_stride + i], out[i], fma);
     }
 }
 
 #ifdef HAVE_AVX2_COPY
 __attribute__((target("avx2,fma"))) static void attention_head_avx2(
-    const float *q, const float *k, const float *v, int n_kv, int head_dim, int kv_stride,
-    float scale, float *scores, float *out) {
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 8, true, 0);
+    const float *q, const float *k, const float *v, const attn_span *s, float *scores, float *out) {
+    attention_head(q, k, v, s, scores, out, 8, true, 0);
 }
 
 #define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
@@ -555,36 +556,35 @@ AVX512_TARGET static inline __m512 sum16x16(const __m512 a[16]) {
 }
 
 AVX512_TARGET static void attention_head_avx512(const float *q, const float *k, const float *v,
-                                                int n_kv, int head_dim, int kv_stride, float scale,
-                                                float *scores, float *out) {
-    int t = 0;
-    if (head_dim % 16 == 0) /* 16 keys at a time: 16 dot products side by side */
-        for (; t + 16 <= n_kv; t += 16) {
+                                                const attn_span *s, float *scores, float *out) {
+    int t = s->first;
+    if (s->head_dim % 16 == 0) /* 16 keys at a time: 16 dot products side by side */
+        for (; t + 16 <= s->n_kv; t += 16) {
             __m512 a[16];
             for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
-            for (int i = 0; i < head_dim; i += 16) {
+            for (int i = 0; i < s->head_dim; i += 16) {
                 const __m512 qv = _mm512_loadu_ps(q + i);
                 for (int j = 0; j < 16; j++)
-                    a[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (int64_t)(t + j) * kv_stride + i), a[j]);
+                    a[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (int64_t)(t + j) * s->kv_stride + i), a[j]);
             }
-            _mm512_storeu_ps(scores + t, _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(scale)));
+            _mm512_storeu_ps(scores + t, _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(s->scale)));
         }
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores, out, 16, true, t);
+    attention_head(q, k, v, s, scores, out, 16, true, t);
 }
 #endif
 
-void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                         int kv_stride, float scale, float *scores_out, float *out) {
+void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                         float *scores_out, float *out) {
 #ifdef HAVE_AVX2_COPY
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq")) {
-        attention_head_avx512(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+        attention_head_avx512(q, k, v, a, scores_out, out);
         return;
     }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        attention_head_avx2(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out);
+        attention_head_avx2(q, k, v, a, scores_out, out);
         return;
     }
 #endif
-    attention_head(q, k, v, n_kv, head_dim, kv_stride, scale, scores_out, out, 8, false, 0);
+    attention_head(q, k, v, a, scores_out, out, 8, false, 0);
 }

@@ -16,6 +16,7 @@
 #define LLMSCOPE_OPS_FAST_H
 
 #include "model.h"
+#include "ops.h"
 
 #include <stdint.h>
 
@@ -38,7 +39,7 @@ void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
 
 /* op_attention_head (ops.h) within float rounding, not its bits: fused multiply-adds
  * where the processor has them, and the softmax's exponentials vectorised (ops_fast.c). */
-void fast_attention_head(const float *q, const float *k, const float *v, int n_kv, int head_dim,
-                         int kv_stride, float scale, float *scores_out, float *out);
+void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
+                         float *scores_out, float *out);
 
 #endif

@@ -19,6 +19,9 @@
 // (m_c, l_c, o_c) goes to PART and attention_merge.comp finishes the job, rescaling
 // every chunk by exp(m_c - M) for the row's overall maximum M: the same probabilities,
 // exactly normalised, written in the same place.
+// A sliding window (window > 0) leaves out keys before n_kv - window: chunks wholly
+// before that return at once (attention_merge skips them too), and the captured rows are
+// zero there. softcap > 0 caps each scaled score to softcap * tanh(s / softcap) (Gemma 2).
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Qbuf { float q[]; };
@@ -35,18 +38,23 @@ layout(push_constant) uniform Push {
     uint cap_rows, cap_stride, cap_off;
     float scale;
     uint chunk, n_chunks;
+    uint window;
+    float softcap;
 } pc;
 
-shared float q_sh[256]; // head_dim <= 256, checked when the engine is created
+shared float q_sh[512]; // head_dim <= 512 (VK_MAX_HEAD_DIM), checked when the engine is created
 shared float out_part[256]; // one partial output per invocation (WG <= 256)
 
 void main() {
     uint c = gl_WorkGroupID.x, h = gl_WorkGroupID.y, t = gl_WorkGroupID.z, lid = gl_LocalInvocationID.x;
     uint n_heads = gl_NumWorkGroups.y, n_tokens = gl_NumWorkGroups.z;
     uint n_kv = pc.pos + t + 1u;
+    uint first = pc.window > 0u && n_kv > pc.window ? n_kv - pc.window : 0u;
     uint j0 = c * pc.chunk;
-    if (j0 >= n_kv) return; // uniform over the workgroup: a chunk past this token's keys
+    // uniform over the workgroup: a chunk past this token's keys, or before its window
+    if (j0 >= n_kv || c < first / pc.chunk) return;
     uint j1 = min(n_kv, j0 + pc.chunk);
+    j0 = max(j0, first);
     bool direct = pc.n_chunks == 1u;
     uint kv_base = (h / pc.group) * pc.head_dim;
     uint srow = (h * n_tokens + t) * pc.score_stride;
@@ -60,6 +68,7 @@ void main() {
         float s = 0.0;
         for (uint d = 0; d < pc.head_dim; d++) s += q_sh[d] * k[kb + d];
         s *= pc.scale;
+        if (pc.softcap > 0.0) s = softcap(s, pc.softcap);
         scores[srow + j] = s;
         m = max(m, s);
     }
@@ -77,7 +86,8 @@ void main() {
         int crow = int(t) - pc.cap_first;
         if (crow >= 0 && crow < int(pc.cap_rows)) {
             uint cbase = pc.cap_off + (h * pc.cap_rows + uint(crow)) * pc.cap_stride;
-            for (uint j = lid; j < n_kv; j += WG) capture[cbase + j] = scores[srow + j] / l;
+            for (uint j = lid; j < first; j += WG) capture[cbase + j] = 0.0;
+            for (uint j = first + lid; j < n_kv; j += WG) capture[cbase + j] = scores[srow + j] / l;
             for (uint j = n_kv + lid; j < pc.cap_stride; j += WG) capture[cbase + j] = 0.0;
         }
     }

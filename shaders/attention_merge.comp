@@ -5,6 +5,8 @@
 // the output sum f_c o_c / L. Captured rows get p_j = e_j f_c / L for each key j of chunk
 // c (e_j = exp(s_j - m_c), left in the scores scratch by the first pass): the exact
 // softmax row, zero after the causal limit up to cap_stride.
+// Keys before a sliding window's start are left out: their chunks are skipped, their
+// captured probabilities are zero.
 // Grid: x = query head, y = query token; the push constants are attention.comp's.
 #include "common.glsl"
 
@@ -19,6 +21,8 @@ layout(push_constant) uniform Push {
     uint cap_rows, cap_stride, cap_off;
     float scale;
     uint chunk, n_chunks;
+    uint window;
+    float softcap;
 } pc;
 
 // chunk factors f_c; the host keeps n_chunks <= 256 (VK_ATTN_MAX_CHUNKS)
@@ -29,13 +33,14 @@ void main() {
     uint n_heads = gl_NumWorkGroups.x, n_tokens = gl_NumWorkGroups.y;
     uint n_kv = pc.pos + t + 1u;
     uint nc = (n_kv + pc.chunk - 1u) / pc.chunk; // chunks holding this token's keys
+    uint first = pc.window > 0u && n_kv > pc.window ? n_kv - pc.window : 0u, c0 = first / pc.chunk;
     uint rec0 = (t * n_heads + h) * pc.n_chunks * (2u + pc.head_dim), rec_len = 2u + pc.head_dim;
 
     float m = -1.0 / 0.0;
-    for (uint c = lid; c < nc; c += WG) m = max(m, part[rec0 + c * rec_len]);
+    for (uint c = c0 + lid; c < nc; c += WG) m = max(m, part[rec0 + c * rec_len]);
     float M = wg_max(m);
     float l = 0.0;
-    for (uint c = lid; c < nc; c += WG) {
+    for (uint c = c0 + lid; c < nc; c += WG) {
         float f = exp(part[rec0 + c * rec_len] - M);
         factor[c] = f;
         l += f * part[rec0 + c * rec_len + 1u];
@@ -46,7 +51,7 @@ void main() {
     uint ob = t * pc.out_stride + h * pc.head_dim;
     for (uint d = lid; d < pc.head_dim; d += WG) {
         float acc = 0.0;
-        for (uint c = 0; c < nc; c++) acc += factor[c] * part[rec0 + c * rec_len + 2u + d];
+        for (uint c = c0; c < nc; c++) acc += factor[c] * part[rec0 + c * rec_len + 2u + d];
         o[ob + d] = acc * inv;
     }
 
@@ -54,7 +59,8 @@ void main() {
     if (crow >= 0 && crow < int(pc.cap_rows)) {
         uint srow = (h * n_tokens + t) * pc.score_stride;
         uint cbase = pc.cap_off + (h * pc.cap_rows + uint(crow)) * pc.cap_stride;
-        for (uint j = lid; j < n_kv; j += WG) capture[cbase + j] = scores[srow + j] * (factor[j / pc.chunk] * inv);
+        for (uint j = lid; j < first; j += WG) capture[cbase + j] = 0.0;
+        for (uint j = first + lid; j < n_kv; j += WG) capture[cbase + j] = scores[srow + j] * (factor[j / pc.chunk] * inv);
         for (uint j = n_kv + lid; j < pc.cap_stride; j += WG) capture[cbase + j] = 0.0;
     }
 }

@@ -34,6 +34,18 @@ float wg_max(float v) {
     return m;
 }
 
+// GELU, tanh approximation (GPT-2, Gemma), as op_gelu. tanh saturates long before
+// |u| = 15; clamping keeps drivers that build tanh from exp() away from inf/inf = NaN.
+float gelu_tanh(float v) {
+    float u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
+    return 0.5 * v * (1.0 + tanh(u));
+}
+
+// cap * tanh(x / cap): soft-capping of scores and logits (Gemma), clamped likewise.
+float softcap(float x, float cap) {
+    return cap * tanh(clamp(x / cap, -15.0, 15.0));
+}
+
 // The flat workgroup index of a grid folded into x and z (see vk_fold_groups).
 uint folded_group() {
     return gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;

@@ -10,7 +10,8 @@
 // before the final norm: normalised here, it is the model's own distribution.
 // flags: 1 scale by g = params[g_off ..], 2 shift by b = params[b_off ..], 4 LayerNorm,
 // 8 the last entry is already normalised (hidden states handed in from a step record,
-// where entry n_layer is the final norm's output): it is dotted as it is.
+// where entry n_layer is the final norm's output): it is dotted as it is; 16 the logits
+// are soft-capped by CAP, as the model's own are.
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Hbuf { float hid[]; };   // [entries][dim]
@@ -18,7 +19,7 @@ layout(binding = 1, std430) readonly buffer Cbuf { float cand[]; };  // [k][dim]
 layout(binding = 2, std430) readonly buffer Params { float params[]; };
 layout(binding = 3, std430) writeonly buffer Obuf { float outv[]; }; // [entries][k]
 
-layout(push_constant) uniform Push { uint dim, k, g_off, b_off, flags; float eps; } pc;
+layout(push_constant) uniform Push { uint dim, k, g_off, b_off, flags; float eps, cap; } pc;
 
 void main() {
     uint e = gl_WorkGroupID.x, lid = gl_LocalInvocationID.x, hb = e * pc.dim;
@@ -50,6 +51,7 @@ void main() {
             acc += cand[j * pc.dim + i] * x;
         }
         acc = subgroupAdd(acc);
+        if ((pc.flags & 16u) != 0u) acc = softcap(acc, pc.cap);
         if (subgroupElect()) outv[e * pc.k + j] = acc;
     }
 }

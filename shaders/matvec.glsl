@@ -25,6 +25,7 @@
 //                  step; row_base is the first row's index in the output vector.
 //   16 GLU         rows in pairs (gate, up) of one interleaved matrix: y[r/2] = silu(gate)
 //                  * up. Saves the SwiGLU step.
+//   32 GELU        with GLU: gelu(gate) * up instead (GeGLU).
 layout(constant_id = 1) const uint NT = 8;
 layout(constant_id = 2) const uint ROWS = 8;
 
@@ -110,7 +111,8 @@ void main() {
                 }
                 uint yb = pc.y_off + (t0 + t) * pc.y_stride;
                 if (glu) {
-                    y[yb + r / 2u] = a / (1.0 + exp(-a)) * b;
+                    float act = (pc.flags & 32u) != 0u ? gelu_tanh(a) : a / (1.0 + exp(-a));
+                    y[yb + r / 2u] = act * b;
                 } else if (rope) {
                     uint i = ((pc.row_base + r) % pc.head_dim) / 2u, half_ = pc.rope_dim / 2u;
                     if (i < half_) {

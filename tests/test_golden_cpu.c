@@ -16,7 +16,7 @@
 #include "qdot.h"
 #include "quant.h"
 #include "test.h"
-#include "test_unimplemented.h"
+#include "test_models.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -26,7 +26,8 @@
 /* How close we must be to a golden file, by reference. */
 typedef struct tolerances {
     const char *why;
-    double logit_rel;      /* |logit error| <= logit_rel * (max - min of logits_last) */
+    double logit_rel;      /* |logit error| <= logit_rel * (max - min of logits_last), */
+    double logit_abs;      /* or this much when it is larger */
     double attention_abs;  /* attention probabilities (HF references only) */
     double hidden_rel;     /* |hidden error| <= hidden_rel * max |golden hidden entry| */
     int top10_overlap;     /* our top-10 set shares at least this many ids with the golden,
@@ -41,7 +42,21 @@ typedef struct tolerances {
 /* Hugging Face transformers in fp32 computes what we compute, in another summation
  * order: the errors are rounding only (measured: logits <= 4e-7 of the range, attention
  * <= 2e-6, hidden states <= 1e-6 of their largest entry). */
-static const tolerances TOL_HF = {"transformers fp32", 1e-3, 1e-4, 1e-4, 10, true, true, false};
+static const tolerances TOL_HF = {"transformers fp32", 1e-3, 0, 1e-4, 1e-4, 10, true, true, false};
+
+/* ik_llama.cpp references (the 2026 families) ran an f16 V cache, or f16 K and V with
+ * flash attention: ../shared/README-2026.md puts them about 1e-3 of the logit scale from
+ * exact f32 maths, more after near-ties, and their attention probabilities within ~1e-2.
+ * Measured here (gemma3): 6e-4 of the range. Twice the README's figure; greedy runs are
+ * compared teacher-forced, top-1 only away from near-ties (check_errors). */
+static const tolerances TOL_IK = {"ik_llama.cpp, f16 KV cache", 2e-3, 0, 1e-2, 0, 9, false, false, false};
+
+/* llama.cpp (c392e509) references of the 2026 f16 files: its f16 matrix product rounds the
+ * activations to fp16 and its GELU is an fp16 table; README-2026.md measures an exact
+ * f32-activation implementation 0.23-0.47 logits away on these files and says to compare
+ * with about 0.5 and the top-10 set (measured here: gemma2 0.2). */
+static const struct { const char *name; double logit_abs; } LLAMA_CPP_F16_2026[] = {
+    {"gemma2-tiny-f16", 0.5}, {"phi3-tiny-f16", 0.5}};
 
 /* llama.cpp rounds the activations to the weight's "dot product type" before each matrix
  * product with a non-f32 matrix (f16 -> f16, bf16 -> bf16, q8_0/q4_0 -> 8-bit blocks of
@@ -53,7 +68,8 @@ static const tolerances TOL_HF = {"transformers fp32", 1e-3, 1e-4, 1e-4, 10, tru
  * far below what a wrong block layout or a wrong graph produces (errors of the order of
  * the whole range). f32 matrices are multiplied exactly by llama.cpp, so the f32 files
  * (and stories260K, a real model with decisive margins) must match like an HF golden. */
-static tolerances tolerances_for(const char *model_name, bool hf) {
+static tolerances tolerances_for(const char *model_name, bool hf, bool ik) {
+    if (ik) return TOL_IK;
     if (hf) {
         tolerances t = TOL_HF;
         /* The HF references of the f16 files were built in float16 and cast to float32,
@@ -66,7 +82,9 @@ static tolerances tolerances_for(const char *model_name, bool hf) {
         t.rope_freq_f16 = n >= 4 && strcmp(model_name + n - 4, "-f16") == 0;
         return t;
     }
-    tolerances t = {"llama.cpp", 0, 0, 0, 9, false, false, false};
+    tolerances t = {"llama.cpp", 0, 0, 0, 0, 9, false, false, false};
+    for (size_t i = 0; i < sizeof LLAMA_CPP_F16_2026 / sizeof LLAMA_CPP_F16_2026[0]; i++)
+        if (!strcmp(model_name, LLAMA_CPP_F16_2026[i].name)) t.logit_abs = LLAMA_CPP_F16_2026[i].logit_abs;
     static const struct { const char *suffix; double logit_rel; } by_type[] = {
         {"-f32", 1e-5},  {"stories260K", 1e-5}, {"-f16", 1.5e-3},   {"-bf16", 1e-2},
         {"-q8_0", 4e-2}, {"-q4_0", 4e-2},       {"-q6_k", 5e-2},    {"-q5_k_m", 5e-2},
@@ -167,22 +185,14 @@ static int fixture_open(fixture *fx) {
            "golden.model does not name %s", current_case.name);
     fx->hf = gguf_get_str(g, "golden.reference", &s) && s.len >= 12 &&
              memcmp(s.ptr, "transformers", 12) == 0;
-    fx->tol = tolerances_for(current_case.name, fx->hf);
+    const bool ik = gguf_get_str(g, "golden.reference", &s) && s.len >= 11 && memcmp(s.ptr, "ik_llama.cpp", 11) == 0;
+    fx->tol = tolerances_for(current_case.name, fx->hf, ik);
 
-    const model_hparams *hp = &fx->m.hp;
-    if (fx->tol.rope_freq_f16 && hp->rope != ROPE_NONE && !fx->m.rope_freqs) {
-        /* Frequency factors divide each rope frequency: exact / factor = fp16(exact). */
-        float *f = malloc((size_t)(hp->rope_dim / 2) * sizeof *f);
-        if (!f) {
-            CHECKF(0, "out of memory");
-            return -1;
-        }
-        for (int i = 0; i < hp->rope_dim / 2; i++) {
-            double exact = pow((double)hp->rope_base, -2.0 * i / hp->rope_dim);
-            f[i] = (float)(exact / fp16_to_f32(f32_to_fp16((float)exact)));
-        }
-        fx->m.rope_freqs = f; /* owned and freed by the model */
+    if (fx->tol.rope_freq_f16 && !test_round_rope_f16(&fx->m)) {
+        CHECKF(0, "out of memory");
+        return -1;
     }
+    const model_hparams *hp = &fx->m.hp;
     golden_prompt *p = &fx->p;
     char key[64];
     int i = current_case.prompt;
@@ -238,6 +248,8 @@ typedef struct errors {
     double hidden_scale;                   /* max |golden hidden| */
     int logit_pos, lse_pos;
     int top1_mismatch, top1_mismatch_pos;  /* positions where the argmax differs */
+    double top1_tie_margin;                /* the golden's widest top-2 margin among them */
+    int top1_tie_pos;
     int min_overlap, min_overlap_pos;
 } errors;
 
@@ -294,6 +306,8 @@ static void compare_position(const fixture *fx, errors *err, int t, const float 
     if (ours[0] != gids[0]) {
         err->top1_mismatch++;
         if (err->top1_mismatch_pos < 0) err->top1_mismatch_pos = t;
+        double margin = (double)glog[0] - glog[1];
+        if (margin > err->top1_tie_margin) { err->top1_tie_margin = margin; err->top1_tie_pos = t; }
     }
     if (t == p->T - 1) {
         for (int v = 0; v < V; v++) {
@@ -323,9 +337,15 @@ static void compare_hidden(const fixture *fx, errors *err, const float *hidden) 
     }
 }
 
+/* The logit bound of FX's golden: relative to its logit range, or absolute where that is larger. */
+static double logit_tolerance(const fixture *fx) {
+    double rel = fx->tol.logit_rel * fx->logit_range;
+    return rel > fx->tol.logit_abs ? rel : fx->tol.logit_abs;
+}
+
 static void check_errors(const fixture *fx, const errors *err, const char *path) {
     const tolerances *tol = &fx->tol;
-    const double logit_tol = tol->logit_rel * fx->logit_range;
+    const double logit_tol = logit_tolerance(fx);
     if (verbose())
         fprintf(stderr, "  %s %s %s: logit err %.3g (%.2g of range %.3g), lse err %.3g, "
                         "attention err %.3g, hidden err %.3g (scale %.3g), min top-10 overlap %d\n",
@@ -343,6 +363,12 @@ static void check_errors(const fixture *fx, const errors *err, const char *path)
     if (tol->exact_top1)
         CHECKF(err->top1_mismatch == 0, "%s: top-1 token differs at %d positions (first: %d)",
                path, err->top1_mismatch, err->top1_mismatch_pos);
+    /* Otherwise the top-1 may differ only at a near-tie: with both logits within the
+     * tolerance, two tokens can change places only when the golden's own top-2 margin is
+     * below twice the tolerance. */
+    CHECKF(err->top1_tie_margin <= 2 * logit_tol,
+           "%s: top-1 token differs at position %d, where the golden's top-2 margin %g is no near-tie "
+           "(over twice the tolerance %g)", path, err->top1_tie_pos, err->top1_tie_margin, logit_tol);
     if (fx->p.attention)
         CHECKF(err->attention <= tol->attention_abs, "%s: attention error %g exceeds %g", path,
                err->attention, tol->attention_abs);
@@ -454,7 +480,7 @@ static void test_greedy(void) {
     fixture fx;
     if (fixture_open(&fx)) return;
     const int T = fx.p.T, V = fx.m.hp.n_vocab;
-    const double logit_tol = fx.tol.logit_rel * fx.logit_range;
+    const double logit_tol = logit_tolerance(&fx);
     engine *e = make_engine(&fx);
     float *logits = malloc((size_t)V * sizeof(float));
     char err[512];

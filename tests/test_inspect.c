@@ -11,6 +11,7 @@
 #include "sampler.h"
 #include "session.h"
 #include "test.h"
+#include "test_models.h"
 #include "tokenizer.h"
 #include "vk_engine.h"
 
@@ -613,17 +614,7 @@ static void lens_golden_one(const char *name, bool rope_f16) {
         return;
     }
     const model_hparams *hp = &m.hp;
-    if (rope_f16 && hp->rope != ROPE_NONE && !m.rope_freqs) {
-        /* These references were computed in float16, which rounds transformers' rotary
-         * frequencies to fp16 too; the frequency-factor hook reproduces that rounding
-         * (factor = exact / fp16(exact)), as test_golden_cpu explains. */
-        float *fr = malloc((size_t)(hp->rope_dim / 2) * sizeof *fr);
-        for (int i = 0; fr && i < hp->rope_dim / 2; i++) {
-            double exact = pow((double)hp->rope_base, -2.0 * i / hp->rope_dim);
-            fr[i] = (float)(exact / fp16_to_f32(f32_to_fp16((float)exact)));
-        }
-        m.rope_freqs = fr;
-    }
+    if (rope_f16) CHECK(test_round_rope_f16(&m)); /* as test_golden_cpu explains */
     const int V = hp->n_vocab, L = hp->n_layer, D = hp->n_embd;
     uint32_t n_prompts = 0;
     gguf_get_u32(&g, "golden.prompt_count", &n_prompts);

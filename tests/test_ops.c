@@ -150,14 +150,14 @@ static void softmax_known_values(void) {
  * NORM pairs (0,1) and (2,3); NEOX pairs (0,2) and (1,3). */
 static void rope_norm_vs_neox(void) {
     float v[4] = {1, 0, 0, 0};
-    op_rope(v, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    op_rope(v, 1, 4, &(rope_desc){.kind = ROPE_NORM, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 1);
     CHECK_NEAR(v[0], 0.5403023, TOL);   /* cos 1 */
     CHECK_NEAR(v[1], 0.8414710, TOL);   /* sin 1 */
     CHECK_NEAR(v[2], 0, TOL);
     CHECK_NEAR(v[3], 0, TOL);
 
     float u[4] = {1, 0, 0, 0};
-    op_rope(u, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    op_rope(u, 1, 4, &(rope_desc){.kind = ROPE_NEOX, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 1);
     CHECK_NEAR(u[0], 0.5403023, TOL);
     CHECK_NEAR(u[1], 0, TOL);
     CHECK_NEAR(u[2], 0.8414710, TOL);   /* the partner is half a head away */
@@ -165,19 +165,19 @@ static void rope_norm_vs_neox(void) {
 
     /* the slow pair: unit vector on dim 2 (NORM: first of pair 1) turns by 0.01 rad */
     float s[4] = {0, 0, 1, 0};
-    op_rope(s, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    op_rope(s, 1, 4, &(rope_desc){.kind = ROPE_NORM, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 1);
     CHECK_NEAR(s[2], 0.9999500, TOL);
     CHECK_NEAR(s[3], 0.0099998, TOL);
     float n[4] = {0, 1, 0, 0};          /* NEOX: dim 1 pairs with dim 3 */
-    op_rope(n, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    op_rope(n, 1, 4, &(rope_desc){.kind = ROPE_NEOX, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 1);
     CHECK_NEAR(n[1], 0.9999500, TOL);
     CHECK_NEAR(n[3], 0.0099998, TOL);
 
     /* position 0 is the identity; ROPE_NONE never rotates */
     float z[4] = {1, 2, 3, 4};
-    op_rope(z, 1, 4, 4, 0, 10000.0f, 1.0f, ROPE_NEOX, NULL);
+    op_rope(z, 1, 4, &(rope_desc){.kind = ROPE_NEOX, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 0);
     CHECK(z[0] == 1 && z[1] == 2 && z[2] == 3 && z[3] == 4);
-    op_rope(z, 1, 4, 4, 7, 10000.0f, 1.0f, ROPE_NONE, NULL);
+    op_rope(z, 1, 4, &(rope_desc){.kind = ROPE_NONE, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 7);
     CHECK(z[0] == 1 && z[1] == 2 && z[2] == 3 && z[3] == 4);
 }
 
@@ -186,7 +186,7 @@ static void rope_norm_vs_neox(void) {
 static void rope_partial_scaled_factors(void) {
     /* two heads of 4, rope_dim 2: only dims 0,1 of each head turn, at frequency 1 */
     float v[8] = {1, 0, 5, 6, 1, 0, 7, 8};
-    op_rope(v, 2, 4, 2, 2, 10000.0f, 0.5f, ROPE_NEOX, NULL); /* angle 2 * 0.5 = 1 */
+    op_rope(v, 2, 4, &(rope_desc){.kind = ROPE_NEOX, .dim = 2, .base = 10000.0f, .freq_scale = 0.5f, .attn_factor = 1}, NULL, 2); /* angle 2 * 0.5 = 1 */
     CHECK_NEAR(v[0], 0.5403023, TOL);
     CHECK_NEAR(v[1], 0.8414710, TOL);
     CHECK(v[2] == 5 && v[3] == 6);
@@ -197,7 +197,7 @@ static void rope_partial_scaled_factors(void) {
     /* factors {1, 4}: pair 1 turns by 0.01 / 4 = 0.0025 */
     const float factors[2] = {1, 4};
     float u[4] = {0, 0, 1, 0};
-    op_rope(u, 1, 4, 4, 1, 10000.0f, 1.0f, ROPE_NORM, factors);
+    op_rope(u, 1, 4, &(rope_desc){.kind = ROPE_NORM, .dim = 4, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, factors, 1);
     CHECK_NEAR(u[2], 0.9999969, TOL);
     CHECK_NEAR(u[3], 0.0025000, TOL);
 }
@@ -212,8 +212,8 @@ static void rope_norm_is_permuted_neox(void) {
         b[2 * i] = a[i];
         b[2 * i + 1] = a[i + D / 2];
     }
-    op_rope(a, 1, D, D, 5, 10000.0f, 1.0f, ROPE_NEOX, NULL);
-    op_rope(b, 1, D, D, 5, 10000.0f, 1.0f, ROPE_NORM, NULL);
+    op_rope(a, 1, D, &(rope_desc){.kind = ROPE_NEOX, .dim = D, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 5);
+    op_rope(b, 1, D, &(rope_desc){.kind = ROPE_NORM, .dim = D, .base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1}, NULL, 5);
     for (int i = 0; i < D / 2; i++) {
         CHECK_NEAR(b[2 * i], a[i], TOL);
         CHECK_NEAR(b[2 * i + 1], a[i + D / 2], TOL);
@@ -255,7 +255,7 @@ static void attention_three_keys(void) {
     const float k[3 * 4] = {0, 0, 99, 99, 1, 0, 99, 99, 2, 0, 99, 99};
     const float v[3 * 4] = {1, 0, 99, 99, 0, 1, 99, 99, 1, 1, 99, 99};
     float scores[3], out[2];
-    op_attention_head(q, k, v, 3, 2, 4, 1.0f, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 4, 1.0f, 0}, scores, out);
     CHECK_NEAR(scores[0], 0.0900306, TOL);
     CHECK_NEAR(scores[1], 0.2447285, TOL);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
@@ -265,12 +265,58 @@ static void attention_three_keys(void) {
     /* scale 1/sqrt(2) with q = [sqrt 2, 0] gives the same scores; a causal prefix of one
      * key attends to it fully */
     const float q2[2] = {1.41421356f, 0};
-    op_attention_head(q2, k, v, 3, 2, 4, 0.70710678f, scores, out);
+    op_attention_head(q2, k, v, &(attn_span){0, 3, 2, 4, 0.70710678f, 0}, scores, out);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
-    op_attention_head(q, k, v, 1, 2, 4, 1.0f, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 1, 2, 4, 1.0f, 0}, scores, out);
     CHECK_NEAR(scores[0], 1, TOL);
     CHECK_NEAR(out[0], 1, TOL);
     CHECK_NEAR(out[1], 0, TOL);
+}
+
+/* A sliding window of 2 over three keys leaves key 0 out: scores 1, 2 -> softmax
+ * 0.2689414, 0.7310586, key 0's probability written as 0; out = [p2, p1 + p2]. A cap of
+ * 1 turns scores 0, 1, 2 into tanh(0), tanh(1), tanh(2) = 0, 0.7615942, 0.9640276 before
+ * the softmax: 0.1734929, 0.3715676, 0.4549395 (computed apart, in double precision). */
+static void attention_window_and_softcap(void) {
+    const float q[2] = {1, 0};
+    const float k[3 * 2] = {0, 0, 1, 0, 2, 0};
+    const float v[3 * 2] = {1, 0, 0, 1, 1, 1};
+    float scores[3], out[2];
+    op_attention_head(q, k, v, &(attn_span){1, 3, 2, 2, 1.0f, 0}, scores, out);
+    CHECK(scores[0] == 0);
+    CHECK_NEAR(scores[1], 0.2689414, TOL);
+    CHECK_NEAR(scores[2], 0.7310586, TOL);
+    CHECK_NEAR(out[0], 0.7310586, TOL);
+    CHECK_NEAR(out[1], 1.0, TOL);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 1.0f}, scores, out);
+    CHECK_NEAR(scores[0], 0.1734929, TOL);
+    CHECK_NEAR(scores[1], 0.3715676, TOL);
+    CHECK_NEAR(scores[2], 0.4549395, TOL);
+}
+
+/* GeGLU: gelu(g) * u with the tanh GELU of gelu_known_points; the soft-cap 30 * tanh(x/30)
+ * at known points (tanh(1) = 0.7615942, tanh(2) = 0.9640276). */
+static void geglu_and_softcap_known_points(void) {
+    const float g[2] = {1, -1}, u[2] = {2, 3};
+    float y[2];
+    op_geglu(y, g, u, 2);
+    CHECK_NEAR(y[0], 2 * 0.8411920, TOL);
+    CHECK_NEAR(y[1], 3 * -0.1588080, TOL);
+    float x[3] = {0, 30, -60};
+    op_softcap(x, 3, 30);
+    CHECK_NEAR(x[0], 0, TOL);
+    CHECK_NEAR(x[1], 30 * 0.7615942, 1e-4);
+    CHECK_NEAR(x[2], -30 * 0.9640276, 1e-4);
+}
+
+/* LongRoPE's magnitude (attn_factor) multiplies cos and sin: with sqrt(2), a unit vector
+ * at position 1 of a one-pair rope comes out with length sqrt(2). */
+static void rope_magnitude(void) {
+    float v[2] = {1, 0};
+    rope_desc r = {.kind = ROPE_NORM, .dim = 2, .base = 10000.0f, .freq_scale = 1, .attn_factor = 1.41421356f};
+    op_rope(v, 1, 2, &r, NULL, 1);
+    CHECK_NEAR(v[0], 1.41421356 * 0.5403023, TOL);
+    CHECK_NEAR(v[1], 1.41421356 * 0.8414710, TOL);
 }
 
 int main(void) {
@@ -287,5 +333,8 @@ int main(void) {
     RUN(gelu_known_points);
     RUN(swiglu_known_points);
     RUN(attention_three_keys);
+    RUN(attention_window_and_softcap);
+    RUN(geglu_and_softcap_known_points);
+    RUN(rope_magnitude);
     return test_exit_code();
 }

@@ -205,14 +205,17 @@ static void shared_llama_k_tiny(void) {
 }
 
 /* fast_attention_head against op_attention_head, for head sizes that are and are not
- * multiples of 8 and 16, in a cache whose rows hold other heads. Not the same bits (fused
- * multiply-adds, other partial sums, its own exponential), so within what rounding allows:
- * each score is a dot product of HD terms, off by at most (HD + 16) 2^-24 times the sum of
- * their magnitudes in either version, and a softmax probability moves relatively by about
- * twice the largest score error, plus the exponential's error (below 2^-20: a degree-7
- * polynomial and ten roundings) and the sum's ((n_kv + 16) 2^-23); an output element by
- * the probabilities' errors times |v| plus its own sum's rounding. Also: scores that are all
- * equal, and one far below the others (whose exponential is 0 in both). */
+ * multiples of 8 and 16, in a cache whose rows hold other heads, over the whole prefix,
+ * over a sliding window (the later half of the keys) and with soft-capped scores. Not the
+ * same bits (fused multiply-adds, other partial sums, its own exponential), so within what
+ * rounding allows: each score is a dot product of HD terms, off by at most (HD + 16) 2^-24
+ * times the sum of their magnitudes in either version (a cap only shrinks differences, and
+ * its tanh adds a rounding of the cap's size), and a softmax probability moves relatively
+ * by about twice the largest score error, plus the exponential's error (below 2^-20: a
+ * degree-7 polynomial and ten roundings) and the sum's ((n_kv + 16) 2^-23); an output
+ * element by the probabilities' errors times |v| plus its own sum's rounding. Keys before
+ * a window's start get probability 0 in both. Also: the exponential alone, scores that
+ * are all equal, and one far below the others (whose exponential is 0 in both). */
 static void attention_within_rounding(void) {
     static const int head_dims[] = {8, 12, 16, 64, 80};
     static const int lengths[] = {1, 7, 16, 33, 300};
@@ -230,22 +233,29 @@ static void attention_within_rounding(void) {
                 for (int i = 0; i < hd; i++) q[i] = rnd_float(-2, 2);
                 for (int i = 0; i < 2 * n_kv * stride; i++) kv[i] = rnd_float(-2, 2);
                 const float *k = kv + hd, *v = kv + (size_t)n_kv * stride + 2 * hd;
-                op_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s1, o1);
-                fast_attention_head(q, k, v, n_kv, hd, stride, 0.125f, s2, o2);
-                double score_err = 0;
-                for (int t = 0; t < n_kv; t++) {
-                    double mag = 0;
-                    for (int i = 0; i < hd; i++) mag += fabs((double)q[i] * k[(size_t)t * stride + i]);
-                    score_err = fmax(score_err, 2 * (hd + 16) * 0x1p-24 * 0.125 * mag);
-                }
-                const double rel_p = 2 * score_err + 0x1p-20 + (n_kv + 16) * 0x1p-23;
-                for (int t = 0; t < n_kv; t++)
-                    worst = fmax(worst, fabs((double)s2[t] - s1[t]) / (s1[t] * rel_p + 1e-30));
-                for (int i = 0; i < hd; i++) {
-                    double mag = 0;
-                    for (int t = 0; t < n_kv; t++) mag += s1[t] * fabs((double)v[(size_t)t * stride + i]);
-                    const double bound = mag * (rel_p + (n_kv + 16) * 0x1p-23) + 1e-30;
-                    worst = fmax(worst, fabs((double)o2[i] - o1[i]) / bound);
+                const attn_span spans[3] = {{0, n_kv, hd, stride, 0.125f, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0},
+                                            {0, n_kv, hd, stride, 0.125f, 3.0f}};
+                for (int a = 0; a < 3; a++) {
+                    const attn_span *sp = &spans[a];
+                    op_attention_head(q, k, v, sp, s1, o1);
+                    fast_attention_head(q, k, v, sp, s2, o2);
+                    double score_err = sp->softcap > 0 ? 0x1p-22 * sp->softcap : 0;
+                    for (int t = sp->first; t < n_kv; t++) {
+                        double mag = 0;
+                        for (int i = 0; i < hd; i++) mag += fabs((double)q[i] * k[(size_t)t * stride + i]);
+                        score_err = fmax(score_err, 2 * (hd + 16) * 0x1p-24 * 0.125 * mag);
+                    }
+                    const double rel_p = 2 * score_err + 0x1p-20 + (n_kv + 16) * 0x1p-23;
+                    for (int t = 0; t < sp->first; t++) CHECK(s2[t] == 0.0f);
+                    for (int t = sp->first; t < n_kv; t++)
+                        worst = fmax(worst, fabs((double)s2[t] - s1[t]) / (s1[t] * rel_p + 1e-30));
+                    for (int i = 0; i < hd; i++) {
+                        double mag = 0;
+                        for (int t = sp->first; t < n_kv; t++) mag += s1[t] * fabs((double)v[(size_t)t * stride + i]);
+                        const double bound = mag * (rel_p + (n_kv + 16) * 0x1p-23) + 1e-30;
+                        worst = fmax(worst, fabs((double)o2[i] - o1[i]) / bound);
+                    }
                 }
             }
             free(q);
@@ -267,8 +277,9 @@ static void attention_within_rounding(void) {
         float qe[HDE] = {1}, *kve = calloc((size_t)2 * NE * HDE, sizeof *kve), pe1[NE], pe2[NE], oe[HDE];
         if (kve) {
             for (int t = 0; t < NE; t++) kve[(size_t)t * HDE] = -(float)t / 8;
-            op_attention_head(qe, kve, kve + NE * HDE, NE, HDE, HDE, 1.0f, pe1, oe);
-            fast_attention_head(qe, kve, kve + NE * HDE, NE, HDE, HDE, 1.0f, pe2, oe);
+            const attn_span span = {0, NE, HDE, HDE, 1.0f, 0};
+            op_attention_head(qe, kve, kve + NE * HDE, &span, pe1, oe);
+            fast_attention_head(qe, kve, kve + NE * HDE, &span, pe2, oe);
             double worst_exp = 0;
             for (int t = 0; t < NE; t++) {
                 const double want = (double)pe1[t] / pe1[0], got = (double)pe2[t] / pe2[0];
@@ -284,10 +295,11 @@ static void attention_within_rounding(void) {
     float q[HD], kv[2 * N * HD], sc[N], out[HD];
     for (int i = 0; i < HD; i++) q[i] = i == 0 ? 1.0f : 0.0f;
     for (int i = 0; i < 2 * N * HD; i++) kv[i] = i < N * HD && i % HD == 0 ? 3.0f : 0.5f;
-    fast_attention_head(q, kv, kv + N * HD, N, HD, HD, 1.0f, sc, out);
+    const attn_span span = {0, N, HD, HD, 1.0f, 0};
+    fast_attention_head(q, kv, kv + N * HD, &span, sc, out);
     for (int t = 0; t < N; t++) CHECK_NEAR(sc[t], 0.2, 1e-7);
     kv[2 * HD] = -200.0f;
-    fast_attention_head(q, kv, kv + N * HD, N, HD, HD, 1.0f, sc, out);
+    fast_attention_head(q, kv, kv + N * HD, &span, sc, out);
     CHECK(sc[2] == 0.0f && fabs(sc[0] - 0.25) < 1e-7);
 }
 

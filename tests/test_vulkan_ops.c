@@ -355,6 +355,7 @@ static void check_fused(const weight *w, int n, uint32_t flags) {
     const bool glu = flags & VK_MATVEC_GLU, rope = flags & VK_MATVEC_ROPE;
     const int64_t cols = w->cols, rows = glu ? 2 * w->rows : w->rows, out_rows = glu ? w->rows : w->rows;
     const int HD = 64, RD = 48, P0 = 300, CTX = 320;
+    const rope_desc rd = {.kind = ROPE_NORM, .dim = RD, .base = 10000.0f, .freq_scale = 1, .attn_factor = 1};
     char err[512];
     float *x = malloc((size_t)(n * cols) * 4), *xn = malloc((size_t)(n * cols) * 4), *g = malloc((size_t)cols * 4);
     float *pre = malloc((size_t)(n * rows) * 4), *want = malloc((size_t)(n * out_rows) * 4);
@@ -385,18 +386,18 @@ static void check_fused(const weight *w, int n, uint32_t flags) {
         if (glu) {
             for (int64_t r = 0; r < out_rows; r++) {
                 float a = pre[t * rows + 2 * r], b = pre[t * rows + 2 * r + 1];
-                op_swiglu(&want[t * out_rows + r], &a, &b, 1);
+                (flags & VK_MATVEC_GELU ? op_geglu : op_swiglu)(&want[t * out_rows + r], &a, &b, 1);
             }
         } else {
             memcpy(want + t * out_rows, pre + t * rows, (size_t)rows * 4);
-            if (rope) op_rope(want + t * out_rows, (int)(rows / HD), HD, RD, P0 + t, 10000.0f, 1.0f, ROPE_NORM, NULL);
+            if (rope) op_rope(want + t * out_rows, (int)(rows / HD), HD, &rd, NULL, P0 + t);
         }
     }
     vk_weight vw;
     if (vk_weight_upload_rows(&G->rt, &G->staging, &w, 1, map, (uint32_t)rows, &vw, err, sizeof err)) {
         CHECKF(0, "%s", err);
     } else {
-        float *table = vk_rope_table(CTX, RD, 10000.0f, 1.0f, NULL);
+        float *table = vk_rope_table(CTX, &rd, NULL);
         vk_buffer *bx = buf(x, (size_t)(n * cols) * 4), *by = buf(NULL, (size_t)(n * out_rows) * 4);
         vk_buffer *bp = buf(params, (size_t)(cols + rows) * 4), *bt = buf(table, (size_t)CTX * RD * 4);
         free(table);
@@ -449,7 +450,7 @@ static void test_matvec_fused(void) {
     fill(f32, R * C, 1);
     weight odd = {.name = "f32 64x172", .type = GGML_TYPE_F32, .cols = C, .rows = R, .data = f32, .row_bytes = C * 4};
     const uint32_t N = VK_MATVEC_NORM, RO = VK_MATVEC_ROPE, GL = VK_MATVEC_GLU;
-    const uint32_t modes[] = {N, N | RO, N | GL, RO, GL};
+    const uint32_t modes[] = {N, N | RO, N | GL, RO, GL, N | GL | VK_MATVEC_GELU};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
         check_fused(&odd, 1, modes[m]);
         check_fused(&odd, 11, modes[m]);
@@ -541,7 +542,49 @@ static void test_rmsnorm(void) {
             CHECKF(e <= 1e-5, "rmsnorm (scale %d): error %g", with_g, e);
         }
     }
+    /* ACCUMULATE: a sandwich norm's output added into the residual stream y */
+    static float y0[N * D];
+    fill(y0, N * D, 2);
+    if (bx && bp && by && begin()) {
+        memcpy(by->map, y0, sizeof y0);
+        for (int i = 0; i < N; i++) {
+            op_rmsnorm(want + i * D, x + i * D, g, D, 1e-5f);
+            op_add(want + i * D, want + i * D, y0 + i * D, D);
+        }
+        vk_rmsnorm_push p = {N, D, 0, D, 0, D, 0, VK_NORM_SCALE | VK_NORM_ACCUMULATE, 1e-5f};
+        vk_op_rmsnorm(&G->rt, &G->k, set_of(3, bx, bp, by, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(by->map, want, N * D);
+            CHECKF(e <= 1e-5, "rmsnorm accumulating: error %g", e);
+        }
+    }
     buf_free(bx), buf_free(bp), buf_free(by);
+}
+
+/* Gemma 4's per-layer steps: the gate (GELU of the gate times the token's slice of every
+ * layer's inputs, op_geglu per token) and the output scale by a stored scalar. */
+static void test_per_layer_ops(void) {
+    if (!gpu_ready()) return;
+    enum { T = 3, W = 24, L = 5, LAYER = 2 };
+    static float g[T * W], inp[T * W * L], want[T * W], params[4] = {0, 0, 1.25f, 0};
+    fill(g, T * W, 3), fill(inp, T * W * L, 2);
+    for (int t = 0; t < T; t++) op_geglu(want + t * W, g + t * W, inp + t * W * L + LAYER * W, W);
+    vk_buffer *bg = buf(g, sizeof g), *bi = buf(inp, sizeof inp), *bp = buf(params, sizeof params);
+    if (bg && bi && bp && begin()) {
+        vk_ple_gate_push p = {T, W, W * L, LAYER * W};
+        vk_op_ple_gate(&G->rt, &G->k, set_of(2, bg, bi, NULL, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(bg->map, want, T * W);
+            CHECKF(e <= 1e-5, "per-layer gate: error %g", e);
+        }
+    }
+    if (bg && bp && begin()) {
+        for (int i = 0; i < T * W; i++) want[i] = ((const float *)bg->map)[i] * 1.25f;
+        vk_scale_push ps = {T * W, 0, 2};
+        vk_op_scale(&G->rt, &G->k, set_of(2, bg, bp, NULL, NULL, NULL, NULL), &ps);
+        if (submit()) CHECKF(max_err(bg->map, want, T * W) == 0, "scale by params[2]: not exact");
+    }
+    buf_free(bg), buf_free(bi), buf_free(bp);
 }
 
 static void test_layernorm(void) {
@@ -569,12 +612,13 @@ static void test_rope(void) {
     static float x[T * H * HD], want[T * H * HD], factors[RD / 2];
     for (int i = 0; i < RD / 2; i++) factors[i] = 1.0f + (float)i / 3.0f;
     for (int kind = 0; kind < 2; kind++) {
-        rope_kind rk = kind ? ROPE_NEOX : ROPE_NORM;
+        /* linear scaling, frequency factors and a magnitude (LongRoPE's attn_factor) */
+        const rope_desc rd = {.kind = kind ? ROPE_NEOX : ROPE_NORM, .dim = RD, .base = 10000.0f, .freq_scale = 0.5f,
+                              .attn_factor = 1.25f};
         fill(x, T * H * HD, 1);
         memcpy(want, x, sizeof x);
-        for (int t = 0; t < T; t++)
-            op_rope(want + t * H * HD, H, HD, RD, P0 + t, 10000.0f, 0.5f, rk, factors);
-        float *table = vk_rope_table(CTX, RD, 10000.0f, 0.5f, factors);
+        for (int t = 0; t < T; t++) op_rope(want + t * H * HD, H, HD, &rd, factors, P0 + t);
+        float *table = vk_rope_table(CTX, &rd, factors);
         vk_buffer *bx = buf(x, sizeof x), *bt = buf(table, (size_t)CTX * RD * 4);
         free(table);
         if (bx && bt && begin()) {
@@ -597,27 +641,40 @@ static void test_elementwise(void) {
     a[0] = 30, a[1] = -30, a[2] = 100, a[3] = -100; /* saturated tanh and exp */
     vk_buffer *ba = buf(a, sizeof a), *bb = buf(b, sizeof b), *by = buf(NULL, sizeof a);
     if (!ba || !bb || !by) goto out;
-    for (int op = 0; op < 4; op++) {
+    for (int op = 0; op < 6; op++) {
         if (!begin()) break;
         vk_binary_push p = {N, 0, 0, 0};
         vk_gelu_push pg = {N, 0, 0};
-        vk_swiglu_push ps = {N, 0, 0, 0, 1};
-        const char *name = op == 0 ? "swiglu" : op == 1 ? "add" : op == 2 ? "gelu" : "swiglu (interleaved)";
-        if (op == 0) op_swiglu(want, a, b, N), vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &ps);
+        vk_glu_push ps = {N, 0, 0, 0, 1, 0}, pge = {N, 0, 0, 0, 1, 1};
+        const char *names[] = {"swiglu", "add", "gelu", "swiglu (interleaved)", "geglu", "softcap"};
+        const char *name = names[op];
+        if (op == 0) op_swiglu(want, a, b, N), vk_op_glu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &ps);
         if (op == 3) { /* gate i = a[2i], up i = a[2i + 1] */
             float g[N / 2], u[N / 2];
             for (int i = 0; i < N / 2; i++) g[i] = a[2 * i], u[i] = a[2 * i + 1];
             op_swiglu(want, g, u, N / 2);
-            vk_swiglu_push pi = {N / 2, 0, 1, 0, 2};
-            vk_op_swiglu(&G->rt, &G->k, set_of(3, ba, ba, by, NULL, NULL, NULL), &pi);
+            vk_glu_push pi = {N / 2, 0, 1, 0, 2, 0};
+            vk_op_glu(&G->rt, &G->k, set_of(3, ba, ba, by, NULL, NULL, NULL), &pi);
         }
         if (op == 1) op_add(want, a, b, N), vk_op_add(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &p);
         if (op == 2) op_gelu(want, a, N), vk_op_gelu(&G->rt, &G->k, set_of(2, ba, by, NULL, NULL, NULL, NULL), &pg);
+        if (op == 4) op_geglu(want, a, b, N), vk_op_glu(&G->rt, &G->k, set_of(3, ba, bb, by, NULL, NULL, NULL), &pge);
+        if (op == 5) { /* in place on a copy: the cap of the model's logits */
+            memcpy(want, a, sizeof a);
+            op_softcap(want, N, 7.5f);
+            memcpy(by->map, a, sizeof a);
+            vk_softcap_push pc = {N, 0, 7.5f};
+            vk_op_softcap(&G->rt, &G->k, set_of(1, by, NULL, NULL, NULL, NULL, NULL), &pc);
+        }
         if (!submit()) break;
         const float *got = by->map;
-        for (int i = 0; i < (op == 3 ? N / 2 : N); i++)
-            CHECKF(fabs(got[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])), "%s(%g, %g) = %g, expected %g",
-                   name, a[i], b[i], got[i], want[i]);
+        for (int i = 0; i < (op == 3 ? N / 2 : N); i++) {
+            /* GELU's 1 + tanh(u) cancels for negative inputs: both sides then err by about
+             * an ulp of the input (times the up value), not of the tiny result */
+            double scale = op == 4 ? fabs(a[i] * b[i]) : op == 2 ? fabs(a[i]) : fabs(want[i]);
+            CHECKF(fabs(got[i] - want[i]) <= 1e-6 * (1 + scale), "%s(%g, %g) = %g, expected %g", name, a[i], b[i],
+                   got[i], want[i]);
+        }
     }
 out:
     buf_free(ba), buf_free(bb), buf_free(by);
@@ -630,7 +687,7 @@ out:
  * is small enough to split), against op_attention_head; probabilities captured into
  * layer 2 of a 3-layer capture buffer, with zeros past each query. Scores are sharp
  * enough that the rows are far from uniform. */
-static void check_attention(int T, int POS, int HD, uint32_t chunk) {
+static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, float softcap) {
     enum { H = 4, HKV = 2 };
     const int NKV = POS + T, CTX = NKV + 5, QD = H * HD, KVD = HKV * HD;
     float *q = malloc((size_t)T * QD * 4), *k = malloc((size_t)CTX * KVD * 4), *v = malloc((size_t)CTX * KVD * 4);
@@ -639,8 +696,10 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk) {
     const float scale = 1.0f / sqrtf((float)HD);
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
-            op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, POS + t + 1, HD,
-                              KVD, scale, scores, want_out + t * QD + h * HD);
+            const int n_kv = POS + t + 1;
+            const attn_span span = {window && n_kv > window ? n_kv - window : 0, n_kv, HD, KVD, scale, softcap};
+            op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, &span, scores,
+                              want_out + t * QD + h * HD);
             for (int j = 0; j < NKV; j++) want_p[(h * T + t) * NKV + j] = j <= POS + t ? scores[j] : 0;
         }
     vk_kernels kk = G->k;
@@ -655,7 +714,8 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk) {
         vk_attention_push p = {.pos = (uint32_t)POS, .head_dim = (uint32_t)HD, .group = H / HKV, .q_stride = (uint32_t)QD,
                                .kv_stride = (uint32_t)KVD, .out_stride = (uint32_t)QD, .score_stride = (uint32_t)CTX,
                                .cap_first = 0, .cap_rows = (uint32_t)T, .cap_stride = (uint32_t)NKV,
-                               .cap_off = (uint32_t)(2 * H * T * NKV), .scale = scale};
+                               .cap_off = (uint32_t)(2 * H * T * NKV), .scale = scale, .window = (uint32_t)window,
+                               .softcap = softcap};
         memset(bc->map, 0x7f, bc->size); /* so that unwritten zeros would show */
         memset(bo->map, 0x7f, bo->size);
         vk_op_attention(&G->rt, &kk, set_of7(7, bq, bk, bv, bo, bs, bc, bp), set_of(4, bp, bs, bo, bc, NULL, NULL), &p,
@@ -663,10 +723,10 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk) {
         if (submit()) {
             double eo = max_err(bo->map, want_out, (size_t)T * QD);
             double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, (size_t)H * T * NKV);
-            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u): error %g", T, POS, HD,
-                   n_chunks, c, eo);
-            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u): error %g", T, POS,
-                   HD, n_chunks, c, ep);
+            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
+                   "error %g", T, POS, HD, n_chunks, c, window, softcap, eo);
+            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
+                   "error %g", T, POS, HD, n_chunks, c, window, softcap, ep);
         }
     }
     buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp);
@@ -675,12 +735,20 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk) {
 
 static void test_attention(void) {
     if (!gpu_ready()) return;
-    check_attention(4, 3, 32, 1024);   /* one pass */
-    check_attention(4, 37, 32, 16);    /* split: 3 chunks, the early tokens' last one partial */
-    check_attention(1, 200, 64, 7);    /* decode, 29 chunks; head_dim as wide as the workgroup */
-    check_attention(3, 60, 128, 1);    /* a chunk per key */
-    check_attention(1, 600, 16, 1);    /* more keys than chunks allowed: the chunk grows */
-    check_attention(12, 50, 32, 8);    /* too many tokens to split: one pass */
+    check_attention(4, 3, 32, 1024, 0, 0);   /* one pass */
+    check_attention(4, 37, 32, 16, 0, 0);    /* split: 3 chunks, the early tokens' last one partial */
+    check_attention(1, 200, 64, 7, 0, 0);    /* decode, 29 chunks; head_dim as wide as the workgroup */
+    check_attention(3, 60, 128, 1, 0, 0);    /* a chunk per key */
+    check_attention(1, 600, 16, 1, 0, 0);    /* more keys than chunks allowed: the chunk grows */
+    check_attention(12, 50, 32, 8, 0, 0);    /* too many tokens to split: one pass */
+    /* sliding windows (Gemma, gpt-oss): in one pass, split with whole chunks before the
+     * window skipped, a window starting inside a chunk; soft-capped scores (Gemma 2) */
+    check_attention(12, 50, 32, 1024, 16, 0);
+    check_attention(4, 37, 32, 16, 16, 0);
+    check_attention(1, 200, 64, 7, 23, 0);
+    check_attention(4, 37, 32, 16, 0, 2.0f);
+    check_attention(3, 60, 64, 8, 16, 2.0f);
+    check_attention(2, 40, 512, 1024, 0, 0); /* Gemma 4's global head_dim */
     uint32_t c, n;
     vk_kernels kk = G->k;
     kk.attn_chunk = 16;
@@ -741,6 +809,7 @@ int main(void) {
     RUN(test_matmul_tile_shapes);
     RUN(test_matvec_fused);
     RUN(test_rmsnorm);
+    RUN(test_per_layer_ops);
     RUN(test_layernorm);
     RUN(test_rope);
     RUN(test_elementwise);

@@ -53,24 +53,74 @@ static void print_tensors(const gguf_file *f) {
     printf("\n");
 }
 
+static void print_rope(const rope_desc *r, int index) {
+    static const char *const kinds[] = {"none", "normal", "neox"};
+    printf("rope %d:        %s, base %g, %d dims", index, kinds[r->kind], (double)r->base, r->dim);
+    if (r->freq_scale != 1.0f) printf(", linear scale %g", (double)r->freq_scale);
+    if (r->factors_long) printf(", LongRoPE factors (long beyond %d positions)", r->orig_ctx);
+    else if (r->factors) printf(", frequency factors");
+    if (r->attn_factor != 1.0f) printf(", magnitude %g", (double)r->attn_factor);
+    printf("\n");
+}
+
+/* One layer's kind in words: "global" or "sliding 4096", its rope, whose keys it reads. */
+static void layer_kind(const model *m, int l, char *buf, size_t cap) {
+    const layer_desc *d = &m->desc[l];
+    int n = d->window ? snprintf(buf, cap, "sliding %d", d->window) : snprintf(buf, cap, "global");
+    if (d->rope < 0 && m->n_ropes) n += snprintf(buf + n, cap - (size_t)n, ", no rope");
+    else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
+    if (d->kv_layer != l) n += snprintf(buf + n, cap - (size_t)n, ", keys of layer %d", d->kv_layer);
+    snprintf(buf + n, cap - (size_t)n, ", head dim %d, ff %d", d->head_dim, d->n_ff);
+}
+
+/* The layers grouped by kind: "0-4,6 sliding 16, rope 1, head dim 256, ff 128". */
+static void print_layer_kinds(const model *m) {
+    const int n = m->hp.n_layer;
+    char kind[160], other[160];
+    bool *done = calloc((size_t)n, sizeof *done);
+    if (!done) return;
+    for (int l = 0; l < n; l++) {
+        if (done[l]) continue;
+        layer_kind(m, l, kind, sizeof kind);
+        printf("layer kinds:  ");
+        int printed = 0;
+        for (int j = l; j < n; j++) {
+            layer_kind(m, j, other, sizeof other);
+            if (done[j] || strcmp(kind, other) != 0) continue;
+            int end = j;
+            while (end + 1 < n && !done[end + 1] && (layer_kind(m, end + 1, other, sizeof other), !strcmp(kind, other)))
+                end++;
+            for (int i = j; i <= end; i++) done[i] = true;
+            printf("%s%d", printed++ ? "," : " ", j);
+            if (end > j) printf("-%d", end);
+            j = end;
+        }
+        printf(" %s\n", kind);
+    }
+    free(done);
+}
+
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
+    static const char *const acts[] = {"SiLU", "GELU"};
     printf("name:          %s\n", m->name);
     printf("architecture:  %s\n", hp->arch_name);
     printf("layers:        %d\n", hp->n_layer);
-    printf("embedding:     %d\n", hp->n_embd);
+    printf("embedding:     %d", hp->n_embd);
+    if (hp->embed_scale != 1.0f) printf(" (scaled by %g)", (double)hp->embed_scale);
+    if (hp->n_embd_per_layer) printf(", per-layer inputs of %d", hp->n_embd_per_layer);
+    printf("\n");
     printf("heads:         %d (kv heads %d, head dim %d)\n", hp->n_head, hp->n_head_kv, hp->head_dim);
-    printf("feed-forward:  %d (%s)\n", hp->n_ff, hp->gelu ? "GELU" : "SwiGLU");
+    printf("feed-forward:  %d (%s%s)\n", hp->n_ff, acts[hp->act], hp->glu ? " gated" : "");
     printf("context:       %d\n", hp->n_ctx_train);
     printf("vocabulary:    %d\n", hp->n_vocab);
-    static const char *const rope_names[] = {"none (learned positions)", "normal", "neox"};
-    printf("positions:     rope %s", rope_names[hp->rope]);
-    if (hp->rope != ROPE_NONE) printf(", base %g, %d dims", (double)hp->rope_base, hp->rope_dim);
-    if (hp->rope_freq_scale != 1.0f) printf(", linear scale %g", (double)hp->rope_freq_scale);
-    if (m->rope_freqs) printf(", Llama 3 frequency factors");
-    printf("\n");
-    printf("norm:          %s, eps %g%s\n", hp->layer_norm ? "LayerNorm" : "RMSNorm", (double)hp->norm_eps,
+    if (!m->n_ropes) printf("positions:     %s\n", m->position_embd.data ? "learned" : "none");
+    for (int r = 0; r < m->n_ropes; r++) print_rope(&m->ropes[r], r);
+    print_layer_kinds(m);
+    printf("norm:          %s, eps %g%s%s\n", hp->norm == NORM_LAYER ? "LayerNorm" : "RMSNorm", (double)hp->norm_eps,
+           hp->arch->traits & AT_SANDWICH ? ", sandwich norms" : "",
            hp->tied_output ? "; output tied to the embedding" : "");
+    if (hp->final_softcap > 0) printf("logit cap:     %g\n", (double)hp->final_softcap);
 }
 
 static void print_token(const tokenizer *tok, const char *label, int32_t id) {

@@ -1,0 +1,179 @@
+/* arch.h — every architecture described once.
+ *
+ * An architecture is one row of a table (arch.c): the traits all its layers share (how
+ * activations are normalised, which activation the feed-forward network uses, how q/k/v
+ * and gate/up are stored, which extra norms, biases and caps it has) and the rules that
+ * give each layer its own recipe from the file's metadata (which layers slide over a
+ * window, which rope they use, whose keys they read). The tensors an architecture's file
+ * holds are listed once too, by role, with their shapes and when each exists: the loader
+ * reads a file through them and `llmscope synth` writes files from them.
+ *
+ * The loader (model.c) turns a file into one layer_desc per layer plus the model-level
+ * numbers in model_hparams; the engines (CPU and Vulkan) and the logit lens read only
+ * those. No engine asks which architecture it runs: adding a family is a row here, the
+ * metadata rules it needs, and only the operations that are really new. */
+#ifndef LLMSCOPE_ARCH_H
+#define LLMSCOPE_ARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How RoPE pairs dimensions: NORM rotates (2i, 2i+1) (llama); NEOX rotates (i, i+d/2)
+ * (qwen2, qwen3, gemma, phi3); NONE for no rotation (learned positions, NoPE layers). */
+typedef enum { ROPE_NONE, ROPE_NORM, ROPE_NEOX } rope_kind;
+
+typedef enum { NORM_RMS, NORM_LAYER } norm_kind;
+
+/* The feed-forward network's activation. GLU forms multiply it by the up projection. */
+typedef enum {
+    ACT_SILU,       /* silu(gate) * up (SwiGLU) */
+    ACT_GELU_TANH,  /* gelu_tanh(gate) * up (GeGLU, Gemma); gelu_tanh(up) without a gate (GPT-2) */
+} activation;
+
+/* Traits: what an architecture has, as bits of arch_desc.traits. */
+enum {
+    AT_NORM_BIAS    = 1u << 0,  /* norms have a shift (LayerNorm with bias, GPT-2) */
+    AT_ALL_BIASES   = 1u << 1,  /* every matrix of a layer has a bias (GPT-2) */
+    AT_QKV_BIAS     = 1u << 2,  /* q, k and v have biases (Qwen2) */
+    AT_FUSED_QKV    = 1u << 3,  /* q, k, v stored as one attn_qkv matrix, rows q | k | v */
+    AT_FUSED_UP     = 1u << 4,  /* gate and up stored as one ffn_up of 2*n_ff rows, gate first (Phi-3) */
+    AT_NO_GATE      = 1u << 5,  /* a plain MLP: act(up x) (GPT-2) */
+    AT_QK_NORM      = 1u << 6,  /* RMSNorm of each head of q and k, with gains, before rope */
+    AT_V_NORM       = 1u << 7,  /* RMSNorm of each head of v, without a gain (Gemma 4) */
+    AT_SANDWICH     = 1u << 8,  /* post_attention_norm / post_ffw_norm on each sublayer's
+                                   output before the residual add (Gemma 2/3/4) */
+    AT_EMBED_SCALE  = 1u << 9,  /* token embeddings multiplied by sqrt(n_embd) (Gemma) */
+    AT_LEARNED_POS  = 1u << 10, /* learned absolute positions, position_embd (GPT-2) */
+    AT_LONGROPE     = 1u << 11, /* rope_factors_short/long chosen by context (Phi-3) */
+    AT_PER_LAYER_IN = 1u << 12, /* per-layer token embeddings fed to every layer (Gemma 4 E2B/E4B) */
+    AT_OUT_SCALE    = 1u << 13, /* each layer's output multiplied by a stored scalar (Gemma 4) */
+    AT_KV_SHARING   = 1u << 14, /* the last layers read an earlier layer's keys and values (Gemma 4) */
+};
+
+/* Which layers attend over a sliding window rather than the whole prefix. */
+typedef enum {
+    SWA_NONE,        /* none (a sliding_window key, if any, is ignored as llama.cpp does) */
+    SWA_ALL,         /* every layer, when the file gives a window (Phi-3) */
+    SWA_EVEN,        /* layers 0, 2, 4, ... (Gemma 2, gpt-oss) */
+    SWA_PERIOD,      /* all but every swa_period-th layer: layer l slides when (l+1) % period != 0 (Gemma 3) */
+    SWA_PATTERN_KEY, /* attention.sliding_window_pattern: one bool per layer (Gemma 4) */
+} swa_rule;
+
+/* The scale of q.k scores. */
+typedef enum {
+    QSCALE_HEAD_DIM,  /* 1/sqrt(head_dim) */
+    QSCALE_ONE,       /* 1 (Gemma 4: its q/k norms fix the scale) */
+    QSCALE_GEMMA,     /* 1/sqrt(head_dim), but 1/sqrt(n_embd/n_head) for the block count in
+                         arch_desc.wide_scale_layers (Gemma 2 and 3 27B; GGUF has no key for
+                         query_pre_attn_scalar, so llama.cpp decides by layer count) */
+} qscale_rule;
+
+/* One rope: how the pairs of each head's first DIM dimensions turn with the position.
+ * Pair i turns by pos * freq_scale * base^(-2i/dim) / factors[i], blended with the
+ * unscaled angle by YaRN when ext_factor is set, and cos and sin are multiplied by
+ * attn_factor. */
+typedef struct rope_desc {
+    rope_kind kind;
+    int dim;              /* dimensions rotated per head (<= head_dim, even) */
+    float base;
+    float freq_scale;     /* linear scaling: positions multiplied by this (1 = none) */
+    float *factors;       /* dim/2 divisors of the frequencies, or NULL (owned by the model) */
+    float *factors_long;  /* LongRoPE: used instead of factors when the context exceeds orig_ctx */
+    int orig_ctx;         /* the context the model was trained at before scaling */
+    float attn_factor;    /* multiplies cos and sin (LongRoPE's and YaRN's magnitude); 1 = none */
+    float ext_factor;     /* YaRN's blend of interpolated and extrapolated angles; 0 = none */
+    float beta_fast, beta_slow;
+} rope_desc;
+
+/* The divisors an engine with a context of N_CTX positions uses (LongRoPE picks the long
+ * factors when the context is longer than the original one, as llama.cpp does). */
+const float *rope_factors_for(const rope_desc *r, int n_ctx);
+/* cos and sin of pair PAIR at position POS with divisors FACTORS (from rope_factors_for),
+ * in double precision: every engine and the Vulkan rope table share these bits. */
+void rope_cos_sin(const rope_desc *r, const float *factors, int pos, int pair, float *c, float *s);
+
+#define MODEL_MAX_ROPES 2
+
+typedef enum { MIXER_ATTENTION } mixer_kind;
+
+/* One layer's recipe, resolved by the loader from its architecture and the file. */
+typedef struct layer_desc {
+    mixer_kind mixer;
+    int n_head, n_head_kv, head_dim;  /* this layer's attention shape */
+    int window;       /* a query sees at most this many keys, itself included; 0 = all */
+    int kv_layer;     /* the layer whose keys and values it reads: itself, or an earlier
+                         one of its kind (KV sharing) */
+    int rope;         /* index into model.ropes; -1: no rope in this layer */
+    float attn_scale; /* multiplier of q.k */
+    float attn_softcap; /* scores become cap * tanh(score / cap) before the softmax; 0 = none */
+    int n_ff;         /* this layer's feed-forward width */
+} layer_desc;
+
+/* An architecture: one row of the table in arch.c. */
+typedef struct arch_desc {
+    const char *name;        /* general.architecture */
+    norm_kind norm;
+    activation act;
+    rope_kind rope;          /* how its rotated layers pair dimensions */
+    unsigned traits;         /* AT_* */
+    swa_rule swa;
+    int swa_period;          /* SWA_PERIOD */
+    float local_rope_base;   /* rope base of sliding layers when the file gives none
+                                (rope.freq_base_swa); 0: the global rope */
+    bool local_rope_unscaled; /* sliding layers drop the rope scaling (Gemma 3) */
+    int no_rope_every;       /* every N-th layer has no rope (SmolLM3: 4); 0 = none */
+    qscale_rule qscale;
+    int wide_scale_layers;   /* QSCALE_GEMMA */
+} arch_desc;
+
+/* The row for NAME (NUL-terminated), or NULL. */
+const arch_desc *arch_find(const char *name, size_t len);
+/* The names of every architecture llmscope loads, comma-separated, into BUF (for
+ * messages and --help). */
+void arch_list(char *buf, size_t cap);
+
+/* --- tensors ------------------------------------------------------------------------ */
+
+/* Symbolic sizes of a tensor's dimensions, resolved per layer. */
+typedef enum {
+    DIM_1, DIM_EMBD, DIM_VOCAB, DIM_CTX_TRAIN,
+    DIM_Q,        /* n_head * head_dim */
+    DIM_KV,       /* n_head_kv * head_dim */
+    DIM_QKV,      /* q + k + v rows */
+    DIM_HEAD,     /* head_dim */
+    DIM_FF,       /* n_ff */
+    DIM_FF2,      /* 2 * n_ff (gate and up in one matrix) */
+    DIM_ROPE_HALF,/* rope dim / 2 (global rope) */
+    DIM_PLE,      /* per-layer input width */
+    DIM_PLE_ALL,  /* per-layer input width * n_layer */
+} tensor_dim;
+
+/* When a tensor exists: in architectures with every trait of WHEN and none of UNLESS.
+ * There it is required, unless OPTIONAL (read when the file has it), which architectures
+ * with a trait of REQUIRED_BY override; OWN_KV tensors only exist in layers that compute
+ * their own keys and values. */
+typedef struct tensor_spec {
+    const char *name;        /* "attn_q.weight"; layer tensors get "blk.N." in front */
+    size_t field;            /* offsetof the weight / float* in layer_weights or model */
+    bool matrix;             /* a weight (matrix, any supported type), else an f32 vector */
+    tensor_dim cols, rows;   /* ne[0], ne[1] (rows DIM_1 for vectors) */
+    unsigned when, unless;   /* AT_* */
+    bool optional;
+    unsigned required_by;    /* AT_*: optional tensors these architectures must have */
+    bool own_kv;
+} tensor_spec;
+
+extern const tensor_spec ARCH_MODEL_TENSORS[];
+extern const size_t ARCH_N_MODEL_TENSORS;
+extern const tensor_spec ARCH_LAYER_TENSORS[];
+extern const size_t ARCH_N_LAYER_TENSORS;
+
+/* True when SPEC exists in a file of architecture A (before OWN_KV); *REQUIRED says
+ * whether the file must have it. */
+static inline bool tensor_spec_applies(const tensor_spec *s, const arch_desc *a, bool *required) {
+    *required = !s->optional || (a->traits & s->required_by);
+    return (a->traits & s->when) == s->when && !(a->traits & s->unless);
+}
+
+#endif
