@@ -21,8 +21,9 @@
  * rounded to 8 bits once (per micro-batch, before the threads start) and multiplied in
  * integers, which moves each output by at most what that rounding can (qdot.h bounds it);
  * types qdot.h has no decoder for use ops_fast.c's exact products. Attention comes from
- * ops_fast.c, with op_attention_head's bits. The "reference" option runs ops.c's
- * op_matmul and op_attention_head themselves, on one thread: the judge of the others. */
+ * ops_fast.c, within float rounding of op_attention_head. The "reference" option runs
+ * ops.c's op_matmul and op_attention_head themselves, on one thread: the judge of the
+ * others. */
 #include "engine.h"
 #include "head.h"
 #include "ops.h"

@@ -1,10 +1,13 @@
-/* ops_fast.h — the matrix product and attention of ops.h, the same results, faster.
+/* ops_fast.h — the matrix product of ops.h, the same results, faster; and attention
+ * within float rounding of it, much faster.
  *
  * op_matmul (ops.c) is the readable reference: it dequantises a whole row into a buffer,
- * then takes dot products with it. The CPU engine instead uses fast_matmul_rows, which
- * decodes one block of a row at a time (32 or 256 weights, kept in cache) and uses it for
- * every input vector of the batch before moving on, so each weight is read from memory
- * once per batch of up to FAST_MAX_TOKENS vectors.
+ * then takes dot products with it. fast_matmul_rows instead decodes one block of a row at
+ * a time (32 or 256 weights, kept in cache) and uses it for every input vector of the batch
+ * before moving on, so each weight is read from memory once per batch of up to
+ * FAST_MAX_TOKENS vectors. The CPU engine multiplies with qdot.h, faster still but not
+ * exact; it takes these products for types qdot.h has no decoder for, and the logit lens
+ * (head.c) takes them to stay exact.
  *
  * The arithmetic is the reference's, in the same order: each weight is decoded with the
  * formula of quant.c and the products are summed into the same eight partial sums, so the
