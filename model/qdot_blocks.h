@@ -10,9 +10,9 @@
  * tile's rows lie side by side. The kernels then multiply q with the rounded activations
  * in integers and apply sc and mn once per sub-block.
  *
- * Each decoder is plain C, which every copy compiles; the common 32-weight types also have
- * a body of AVX2 intrinsics for the copies that have AVX2 (the compiler does not turn
- * their bit fiddling into vector code by itself). Adding a type: a decoder below and one
+ * Each decoder is plain C, which every copy compiles, and has a body of AVX2 intrinsics
+ * for the copies that have AVX2 (the compiler does not turn the bit fiddling into vector
+ * code by itself); the tests check every copy. Adding a type: a decoder below and one
  * line in QDOT_TYPES. */
 #ifndef LLMSCOPE_QDOT_BLOCKS_H
 #define LLMSCOPE_QDOT_BLOCKS_H
@@ -85,6 +85,14 @@ QDOT_INLINE __m256i fifth_bits32(uint32_t qh) {
 }
 
 QDOT_INLINE void store32(int8_t *q, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)q, v); }
+
+QDOT_INLINE __m256i load32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+/* Bits SHIFT.. of each byte of V (a 16-bit shift and a mask: AVX2 shifts no bytes), then
+ * masked with M. */
+QDOT_INLINE __m256i bits_right(__m256i v, int shift, int m) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8((char)m));
+}
 #endif
 
 #ifdef __AVX2__
@@ -192,10 +200,17 @@ QDOT_INLINE void dec_q5_1(const void *p, int8_t *q, float *sc, float *mn) {
 QDOT_INLINE void dec_q2_k(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q2_K *b = p;
     const float d = qdot_half(b->d), dmin = qdot_half(b->dmin);
+#ifdef __AVX2__
+    for (int h = 0; h < 2; h++) {
+        const __m256i v = load32(b->qs + 32 * h);
+        for (int g = 0; g < 4; g++) store32(q + 128 * h + 32 * g, bits_right(v, 2 * g, 3));
+    }
+#else
     for (int h = 0; h < 2; h++)
         for (int g = 0; g < 4; g++)
             for (int l = 0; l < 32; l++)
                 q[128 * h + 32 * g + l] = (int8_t)((b->qs[32 * h + l] >> (2 * g)) & 3);
+#endif
     for (int s = 0; s < QK_K / 16; s++) {
         sc[s * QDOT_SC_STRIDE] = d * (b->scales[s] & 0xF);
         mn[s * QDOT_SC_STRIDE] = -(dmin * (b->scales[s] >> 4));
@@ -212,11 +227,23 @@ QDOT_INLINE void dec_q3_k(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q3_K *b = p;
     const float d = qdot_half(b->d);
     (void)mn;
+#ifdef __AVX2__
+    const __m256i hm = load32(b->hmask);
+    for (int h = 0; h < 2; h++) {
+        const __m256i v = load32(b->qs + 32 * h);
+        for (int g = 0; g < 4; g++) { /* minus 4 where the high bit is clear: + 4 * bit - 4 */
+            const __m256i high = _mm256_slli_epi16(bits_right(hm, 4 * h + g, 1), 2);
+            store32(q + 128 * h + 32 * g,
+                    _mm256_sub_epi8(_mm256_add_epi8(bits_right(v, 2 * g, 3), high), _mm256_set1_epi8(4)));
+        }
+    }
+#else
     for (int h = 0; h < 2; h++)
         for (int g = 0; g < 4; g++)
             for (int l = 0; l < 32; l++)
                 q[128 * h + 32 * g + l] = (int8_t)(((b->qs[32 * h + l] >> (2 * g)) & 3) -
                                                    ((b->hmask[l] >> (4 * h + g)) & 1 ? 0 : 4));
+#endif
     for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * qdot_q3_k_scale(b->scales, s);
 }
 
@@ -244,11 +271,19 @@ QDOT_INLINE void k4_scales(const uint8_t *scales, float d, float dmin, float *sc
 
 QDOT_INLINE void dec_q4_k(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q4_K *b = p;
+#ifdef __AVX2__
+    for (int c = 0; c < 4; c++) {
+        const __m256i v = load32(b->qs + 32 * c);
+        store32(q + 64 * c, bits_right(v, 0, 0xF));
+        store32(q + 64 * c + 32, bits_right(v, 4, 0xF));
+    }
+#else
     for (int c = 0; c < 4; c++)
         for (int l = 0; l < 32; l++) {
             q[64 * c + l] = (int8_t)(b->qs[32 * c + l] & 0xF);
             q[64 * c + 32 + l] = (int8_t)(b->qs[32 * c + l] >> 4);
         }
+#endif
     k4_scales(b->scales, qdot_half(b->d), qdot_half(b->dmin), sc, mn);
 }
 
@@ -256,12 +291,22 @@ QDOT_INLINE void dec_q4_k(const void *p, int8_t *q, float *sc, float *mn) {
  * 2c + 1. */
 QDOT_INLINE void dec_q5_k(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q5_K *b = p;
+#ifdef __AVX2__
+    const __m256i hb = load32(b->qh);
+    for (int c = 0; c < 4; c++) {
+        const __m256i v = load32(b->qs + 32 * c);
+        store32(q + 64 * c, _mm256_or_si256(bits_right(v, 0, 0xF), _mm256_slli_epi16(bits_right(hb, 2 * c, 1), 4)));
+        store32(q + 64 * c + 32,
+                _mm256_or_si256(bits_right(v, 4, 0xF), _mm256_slli_epi16(bits_right(hb, 2 * c + 1, 1), 4)));
+    }
+#else
     for (int c = 0; c < 4; c++)
         for (int l = 0; l < 32; l++) {
             q[64 * c + l] = (int8_t)((b->qs[32 * c + l] & 0xF) | ((b->qh[l] >> (2 * c)) & 1) << 4);
             q[64 * c + 32 + l] =
                 (int8_t)((b->qs[32 * c + l] >> 4) | ((b->qh[l] >> (2 * c + 1)) & 1) << 4);
         }
+#endif
     k4_scales(b->scales, qdot_half(b->d), qdot_half(b->dmin), sc, mn);
 }
 
@@ -272,6 +317,17 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
     const block_q6_K *b = p;
     const float d = qdot_half(b->d);
     (void)mn;
+#ifdef __AVX2__
+    for (int h = 0; h < 2; h++) {
+        const __m256i hi = load32(b->qh + 32 * h);
+        for (int k = 0; k < 4; k++) {
+            const __m256i lo = load32(b->ql + 64 * h + 32 * (k & 1));
+            const __m256i nib = bits_right(lo, k < 2 ? 0 : 4, 0xF);
+            const __m256i top = _mm256_slli_epi16(bits_right(hi, 2 * k, 3), 4);
+            store32(q + 128 * h + 32 * k, _mm256_sub_epi8(_mm256_or_si256(nib, top), _mm256_set1_epi8(32)));
+        }
+    }
+#else
     for (int h = 0; h < 2; h++)
         for (int k = 0; k < 4; k++)
             for (int l = 0; l < 32; l++) {
@@ -279,6 +335,7 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
                 const int nib = k < 2 ? lo & 0xF : lo >> 4;
                 q[128 * h + 32 * k + l] = (int8_t)((nib | ((b->qh[32 * h + l] >> (2 * k)) & 3) << 4) - 32);
             }
+#endif
     for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * b->scales[s];
 }
 
