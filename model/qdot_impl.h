@@ -4,13 +4,15 @@
  *
  * A file for an instruction set (qdot_plain.c, qdot_avx2.c, qdot_avx512.c) defines
  *   static void interleave(const int8_t *stage, int64_t cols, int8_t *tq);
- *       stage [QDOT_ROWS][kc] decoded quants, row by row -> tq [kc / 4][QDOT_ROWS][4],
- *       its kernel's layout (four consecutive weights of each row of the tile);
+ *       stage [QDOT_ROWS][cols] decoded quants, row by row -> tq [cols / 4][QDOT_ROWS][4],
+ *       its kernel's layout (four consecutive weights of each row of the tile together);
  *   static void tile_kernel(const qtile *t, const qdot_acts *xa, int t0, int nt, float *y,
  *                           int64_t y_stride, int real);
  *       tokens t0 .. t0+nt-1 times the tile's rows, the first REAL of which are written;
- * then includes this file with QDOT_DRIVER defined, and fills a qdot_isa_ops with
- * quantize_acts, rows_quant and its own rows_float. */
+ * and may define QUANTIZE_BLOCK (its own quantize_block, same results) and
+ * QDOT_FUSED_TILES (with fused_tile: types whose tiles it decodes in one go); then it
+ * includes this file with QDOT_DRIVER defined, and fills a qdot_isa_ops with
+ * quantize_acts, rows_quant (or its own, on rows_quant_by) and its own rows_float. */
 #ifndef LLMSCOPE_QDOT_IMPL_H
 #define LLMSCOPE_QDOT_IMPL_H
 
@@ -26,8 +28,8 @@ typedef struct qdot_isa_ops {
                        int64_t r1, void *scratch);
     /* qdot_rows for F32, F16 and BF16 weights */
     void (*rows_float)(const weight *w, const float *x, float *y, int n, int64_t r0, int64_t r1);
-    /* AVX-512's only: whether this process may use the AMX tiles (it asks the kernel);
-     * NULL when the build has no AMX kernel */
+    /* the AMX table's only: whether this process may use the tiles (it asks the
+     * operating system); NULL elsewhere, and when the build has no AMX kernel */
     bool (*amx_ready)(void);
 } qdot_isa_ops;
 
@@ -76,7 +78,6 @@ static inline size_t qdot_scratch_size(int64_t cols) {
 /* ---- the parts each instruction set's file compiles for itself ------------------------ */
 #if defined(QDOT_DRIVER) && !defined(LLMSCOPE_QDOT_DRIVER_DONE)
 #define LLMSCOPE_QDOT_DRIVER_DONE
-#include "qdot_blocks.h"
 
 /* The instruction set's own parts (see the top of this file). */
 static void interleave(const int8_t *stage, int64_t cols, int8_t *tq);
