@@ -18,7 +18,8 @@
  * The pool must run every task of a job exactly once, on a thread number in range, for
  * any thread count and over many jobs in a row, and helpers that went to sleep while the
  * pool was idle must wake for the next job (two tasks that wait for each other, for up to
- * five seconds: the one check here that a slow machine could only delay, not fail). */
+ * five seconds: the one check here that depends on timing, failing only if a woken thread
+ * waits five seconds for a core). */
 #include "model.h"
 #include "ops.h"
 #include "ops_fast.h"
