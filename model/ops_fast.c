@@ -47,22 +47,8 @@
 typedef float lanes[LANES];
 
 /* fp16_to_f32 without the call (scales need one per block): the same bits for every
- * input, computed as quant.c's fp16_to_f32_row does. */
-INLINE float half_to_float(uint16_t h) {
-    uint32_t bits;
-    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
-        float f = (float)(h & 0x3ffu) * 0x1p-24f;
-        memcpy(&bits, &f, sizeof bits);
-    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
-        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
-    } else { /* normal: rebias the exponent from 15 to 127 */
-        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
-    }
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+ * input. */
+INLINE float half_to_float(uint16_t h) { return fp16_to_f32_inline(h); }
 
 #ifdef HAVE_AVX2_COPY
 /* F16 rows in the AVX2 copy: the processor's own conversion (F16C, which every AVX2

@@ -58,9 +58,7 @@ static inline __attribute__((always_inline)) void quantize_block_avx2(const floa
 #include "qdot_impl.h"
 
 static void interleave(const int8_t *stage, int64_t cols, int8_t *tq) {
-    for (int64_t k4 = 0; k4 < cols / 4; k4++)
-        for (int r = 0; r < QDOT_ROWS; r++)
-            memcpy(tq + (k4 * QDOT_ROWS + r) * 4, stage + r * cols + 4 * k4, 4);
+    spread_columns(stage, cols, 0, tq, 0);
 }
 
 /* Eight rows (HALF of the tile) times NT tokens (a constant after inlining). */

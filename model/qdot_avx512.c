@@ -89,13 +89,7 @@ static void interleave(const int8_t *stage, int64_t cols, int8_t *tq) {
         for (int i = 0; i < 16; i++)
             _mm512_store_si512(tq + (c / 4 + i) * 64, _mm512_xor_si512(r[i], flip));
     }
-    for (; c < cols; c += 4) /* the last 32 of a row of 32 * odd */
-        for (int i = 0; i < 16; i++) {
-            uint32_t v;
-            memcpy(&v, stage + i * cols + c, 4);
-            v ^= 0x80808080u;
-            memcpy(tq + (c / 4 * 16 + i) * 4, &v, 4);
-        }
+    spread_columns(stage, cols, c, tq, 0x80808080u); /* the last 32 of a row of 32 * odd */
 }
 
 /* ---- tiles of the 32-weight types, decoded straight into the kernel's layout --------- */
@@ -185,16 +179,10 @@ QDOT_INLINE void fused32(const qtype *ty, const weight *w, int64_t r0, int real,
         }
     }
     if (b < nb) { /* the last block: decoded, then spread four bytes at a time */
-        int8_t q[32];
-        for (int r = 0; r < QDOT_ROWS; r++) {
-            ty->decode(base + off[r], b, 1, q, s->tsc + b * QDOT_ROWS + r, s->tmn + b * QDOT_ROWS + r);
-            for (int k4 = 0; k4 < 8; k4++) {
-                uint32_t x;
-                memcpy(&x, q + 4 * k4, 4);
-                x ^= 0x80808080u;
-                memcpy(s->tq + ((b * 8 + k4) * QDOT_ROWS + r) * 4, &x, 4);
-            }
-        }
+        int8_t q[QDOT_ROWS][32];
+        for (int r = 0; r < QDOT_ROWS; r++)
+            ty->decode(base + off[r], b, 1, q[r], s->tsc + b * QDOT_ROWS + r, s->tmn + b * QDOT_ROWS + r);
+        spread_columns(&q[0][0], 32, 0, s->tq + b * 8 * 64, 0x80808080u);
     }
 }
 

@@ -35,26 +35,14 @@
 #define QDOT_INLINE static inline
 #endif
 
-/* fp16 to float, exactly (quant.c's fp16_to_f32, inlined into each instruction set's
- * copy: every block needs one or two; with F16C one instruction, which differs only in
- * making a signalling NaN quiet). */
+/* fp16 to float, exactly (quant.h's fp16_to_f32_inline; every block needs one or two); with
+ * F16C one instruction, which differs only in making a signalling NaN quiet. */
 QDOT_INLINE float qdot_half(uint16_t h) {
 #ifdef __F16C__
     return _cvtsh_ss(h);
+#else
+    return fp16_to_f32_inline(h);
 #endif
-    uint32_t bits;
-    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
-        float f = (float)(h & 0x3ffu) * 0x1p-24f;
-        memcpy(&bits, &f, sizeof bits);
-    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
-        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
-    } else { /* normal: rebias the exponent from 15 to 127 */
-        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
-    }
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
 }
 
 /* The fifth bits of Q5_0/Q5_1: bit j of the little-endian word qh is weight j's. */

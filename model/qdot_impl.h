@@ -95,6 +95,18 @@ static inline fused_tile_fn fused_tile(uint32_t type) {
 }
 #endif
 
+/* Columns [C0, COLS) of the QDOT_ROWS rows of STAGE (COLS apart) into the tile TQ, four
+ * bytes at a time, each group XORed with FLIP (0x80808080: the quants plus 128). */
+QDOT_INLINE void spread_columns(const int8_t *stage, int64_t cols, int64_t c0, int8_t *tq, uint32_t flip) {
+    for (int64_t c = c0; c < cols; c += 4)
+        for (int r = 0; r < QDOT_ROWS; r++) {
+            uint32_t v;
+            memcpy(&v, stage + r * cols + c, 4);
+            v ^= flip;
+            memcpy(tq + (c / 4 * QDOT_ROWS + r) * 4, &v, 4);
+        }
+}
+
 /* ---- activations ----------------------------------------------------------------------- */
 
 /* Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction

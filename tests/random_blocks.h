@@ -5,7 +5,9 @@
 #ifndef LLMSCOPE_TEST_RANDOM_BLOCKS_H
 #define LLMSCOPE_TEST_RANDOM_BLOCKS_H
 
+#include "model.h"
 #include "quant.h"
+#include "test.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +103,48 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
     default: break;
     }
     return p;
+}
+
+/* The shapes the product tests multiply: per type, three row lengths. */
+static const struct random_case {
+    uint32_t type;
+    int64_t cols[3];
+} RANDOM_CASES[] = {
+    {GGML_TYPE_F32, {172, 64, 2501}},   /* 172: stories260K's n_ff, not a multiple of 8 */
+    {GGML_TYPE_F16, {172, 200, 2500}},  /* 2500: longer than the reference's pieces */
+    {GGML_TYPE_BF16, {172, 64, 2100}},
+    {GGML_TYPE_Q8_0, {32, 576, 2304}},  /* 32: one block; 576 = 2 * 256 + 64 */
+    {GGML_TYPE_Q4_0, {32, 576, 2304}},
+    {GGML_TYPE_Q4_1, {32, 576, 2304}},
+    {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544: 17 blocks of 22 bytes, rows at odd pairs */
+    {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
+    {GGML_TYPE_Q2_K, {256, 768, 2304}},
+    {GGML_TYPE_Q3_K, {256, 768, 2304}},
+    {GGML_TYPE_Q4_K, {256, 768, 2304}},
+    {GGML_TYPE_Q5_K, {256, 768, 2304}},
+    {GGML_TYPE_Q6_K, {256, 768, 2304}},
+};
+
+/* FN(WHAT, W, K) for a random ROWS x cols matrix of every case and each of its lengths
+ * (K: which of the three), WHAT naming it ("q4_K/768"). */
+static void for_each_random_matrix(int64_t rows, void (*fn)(const char *what, const weight *w, int k)) {
+    for (size_t c = 0; c < sizeof RANDOM_CASES / sizeof RANDOM_CASES[0]; c++) {
+        for (int k = 0; k < 3; k++) {
+            const uint32_t type = RANDOM_CASES[c].type;
+            const int64_t cols = RANDOM_CASES[c].cols[k];
+            uint64_t rb;
+            void *data = random_matrix(type, rows, cols, &rb);
+            if (!data) {
+                CHECKF(0, "cannot build a %s matrix of %lld columns", ggml_type_name(type), (long long)cols);
+                continue;
+            }
+            const weight w = {"random", type, cols, rows, data, rb};
+            char what[64];
+            snprintf(what, sizeof what, "%s/%lld", ggml_type_name(type), (long long)cols);
+            fn(what, &w, k);
+            free(data);
+        }
+    }
 }
 
 #endif

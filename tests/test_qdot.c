@@ -169,41 +169,16 @@ static void compare(const char *what, const weight *w, int n) {
     free(want);
 }
 
-static void every_type_random_blocks(void) {
-    static const struct { uint32_t type; int64_t cols[3]; } cases[] = {
-        {GGML_TYPE_F32, {172, 64, 2501}},   /* 172: stories260K's n_ff, not a multiple of 8 */
-        {GGML_TYPE_F16, {172, 200, 2500}},
-        {GGML_TYPE_BF16, {172, 64, 2100}},
-        {GGML_TYPE_Q8_0, {32, 576, 2304}},  /* 32: one block; 576 = 2 * 256 + 64 */
-        {GGML_TYPE_Q4_0, {32, 576, 2304}},
-        {GGML_TYPE_Q4_1, {32, 576, 2304}},
-        {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544, 2336: odd numbers of blocks */
-        {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
-        {GGML_TYPE_Q2_K, {256, 768, 2304}},
-        {GGML_TYPE_Q3_K, {256, 768, 2304}},
-        {GGML_TYPE_Q4_K, {256, 768, 2304}},
-        {GGML_TYPE_Q5_K, {256, 768, 2304}},
-        {GGML_TYPE_Q6_K, {256, 768, 2304}},
-    };
+static void compare_random(const char *what, const weight *w, int k) {
     static const int n_tokens[] = {1, 3, 19};
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        CHECKF(qdot_supports(cases[c].type), "%s has no qdot kernel", ggml_type_name(cases[c].type));
-        for (int k = 0; k < 3; k++) {
-            const int64_t rows = 37, cols = cases[c].cols[k]; /* 37: two tiles and a part */
-            uint64_t rb;
-            void *data = random_matrix(cases[c].type, rows, cols, &rb);
-            if (!data) {
-                CHECKF(0, "cannot build a %s matrix of %lld columns",
-                       ggml_type_name(cases[c].type), (long long)cols);
-                continue;
-            }
-            weight w = {"random", cases[c].type, cols, rows, data, rb};
-            char what[64];
-            snprintf(what, sizeof what, "%s/%lld", ggml_type_name(cases[c].type), (long long)cols);
-            for (int v = 0; v < 3; v++) compare(what, &w, n_tokens[v]);
-            free(data);
-        }
-    }
+    (void)k;
+    CHECKF(qdot_supports(w->type), "%s has no qdot kernel", ggml_type_name(w->type));
+    for (int v = 0; v < 3; v++) compare(what, w, n_tokens[v]);
+}
+
+/* 37 rows: two tiles and a part. */
+static void every_type_random_blocks(void) {
+    for_each_random_matrix(37, compare_random);
     CHECKF(isas_checked & 1, "the plain C kernels were not checked");
 }
 
