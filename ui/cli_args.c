@@ -90,8 +90,8 @@ void cli_usage(FILE *f) {
           "<|im_start|> written in TEXT, --bos adds the BOS token, --ids prints only the ids.\n"
           "\n"
           "Environment: LLMSCOPE_MODEL (the model when -m is not given), LLMSCOPE_THREADS (the CPU\n"
-          "engine's threads), LLMSCOPE_CPU_ISA (plain, avx2 or avx512: a narrower instruction set\n"
-          "for the CPU engine than the processor's best), NO_COLOR.\n"
+          "engine's threads), LLMSCOPE_CPU_ISA (plain, avx2, avx512 or amx: a narrower instruction\n"
+          "set for the CPU engine than the processor's best), NO_COLOR.\n"
           "Exit status: 0 success, 1 failure (one line on standard error), 2 usage error.\n",
           f);
 }
