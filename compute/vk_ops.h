@@ -124,6 +124,8 @@ typedef struct {
     uint32_t chunk, n_chunks; /* set by vk_op_attention */
     uint32_t window;          /* keys per query, itself included; 0 = all */
     float softcap;            /* 0 = none */
+    float temp;               /* attention temperature (layer_desc.attn_temp), 0 = none */
+    uint32_t temp_floor;
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
 /* glu: act(gate i) * up i, gate i at g_off + i * in_stride, up i at u_off + i * in_stride

@@ -110,6 +110,7 @@ typedef __m512i (*pair_fn)(const uint8_t *p, size_t bb);
 PAIR_FROM_VEC(q4_0)
 PAIR_FROM_VEC(q4_1)
 PAIR_FROM_VEC(q5_1)
+PAIR_FROM_VEC(iq4_nl)
 
 QDOT_INLINE __m512i pair_q8_0(const uint8_t *p, size_t bb) {
     const __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
@@ -196,6 +197,7 @@ FUSED32(q4_0, GGML_TYPE_Q4_0, block_q4_0, false)
 FUSED32(q4_1, GGML_TYPE_Q4_1, block_q4_1, true)
 FUSED32(q5_0, GGML_TYPE_Q5_0, block_q5_0, false)
 FUSED32(q5_1, GGML_TYPE_Q5_1, block_q5_1, true)
+FUSED32(iq4_nl, GGML_TYPE_IQ4_NL, block_iq4_nl, false)
 
 static fused_tile_fn fused_tile(uint32_t type) {
     switch (type) {
@@ -204,6 +206,7 @@ static fused_tile_fn fused_tile(uint32_t type) {
     case GGML_TYPE_Q4_1: return fused_q4_1;
     case GGML_TYPE_Q5_0: return fused_q5_0;
     case GGML_TYPE_Q5_1: return fused_q5_1;
+    case GGML_TYPE_IQ4_NL: return fused_iq4_nl;
     default: return NULL;
     }
 }

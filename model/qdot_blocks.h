@@ -121,6 +121,20 @@ QDOT_INLINE __m256i vec_q5_1(const void *p, float *sc, float *mn) {
     *mn = qdot_half(b->m);
     return _mm256_or_si256(nibbles32(b->qs), fifth_bits32(qdot_word(b->qh)));
 }
+/* IQ4_NL: the levels of the 32 nibble indices (a byte shuffle of the 16 levels each). */
+QDOT_INLINE __m256i iq4_levels32(const uint8_t *qs) {
+    const __m128i table = _mm_loadu_si128((const __m128i *)(const void *)IQ4_LEVELS);
+    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs), m = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), m)),
+                            _mm_shuffle_epi8(table, _mm_and_si128(b, m)));
+}
+
+QDOT_INLINE __m256i vec_iq4_nl(const void *p, float *sc, float *mn) {
+    const block_iq4_nl *b = p;
+    (void)mn;
+    *sc = qdot_half(b->d);
+    return iq4_levels32(b->qs);
+}
 #define QDOT_VEC_BODY(vec) \
     do {                   \
         store32(q, vec(p, sc, mn)); \
@@ -327,6 +341,39 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
     for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * b->scales[s];
 }
 
+/* IQ4_NL and IQ4_XS: 4-bit indices into IQ4_LEVELS (signed, -127..113), low nibbles
+ * weights 0..15 of each 32, high nibbles 16..31 (quant.c explains). */
+QDOT_INLINE void iq4_levels(const uint8_t *qs, int8_t *q) {
+#ifdef __AVX2__
+    store32(q, iq4_levels32(qs));
+#else
+    for (int j = 0; j < 16; j++) {
+        q[j] = IQ4_LEVELS[qs[j] & 0x0F];
+        q[j + 16] = IQ4_LEVELS[qs[j] >> 4];
+    }
+#endif
+}
+
+QDOT_INLINE void dec_iq4_nl(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_iq4_nl *b = p;
+    (void)mn;
+    iq4_levels(b->qs, q);
+    sc[0] = qdot_half(b->d);
+}
+
+/* IQ4_XS: eight IQ4_NL-like sub-blocks of 32, each scaled by d * (its 6-bit scale - 32),
+ * rounded once as in quant.c. */
+QDOT_INLINE void dec_iq4_xs(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_iq4_xs *b = p;
+    const float d = qdot_half(b->d);
+    (void)mn;
+    for (int s = 0; s < QK_K / 32; s++) {
+        const int lo = (b->scales_l[s / 2] >> (4 * (s % 2))) & 0xF, hi = (b->scales_h >> (2 * s)) & 3;
+        iq4_levels(b->qs + 16 * s, q + 32 * s);
+        sc[s * QDOT_SC_STRIDE] = d * ((lo | hi << 4) - 32);
+    }
+}
+
 /* Every type with a decoder: ggml type, block struct, weights per block, weights per
  * sub-block (one scale each), whether it has offsets, decoder. */
 #define QDOT_TYPES(X)                                           \
@@ -339,6 +386,8 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
     X(GGML_TYPE_Q3_K, block_q3_K, QK_K, 16, false, dec_q3_k)    \
     X(GGML_TYPE_Q4_K, block_q4_K, QK_K, 32, true, dec_q4_k)     \
     X(GGML_TYPE_Q5_K, block_q5_K, QK_K, 32, true, dec_q5_k)     \
-    X(GGML_TYPE_Q6_K, block_q6_K, QK_K, 16, false, dec_q6_k)
+    X(GGML_TYPE_Q6_K, block_q6_K, QK_K, 16, false, dec_q6_k)     \
+    X(GGML_TYPE_IQ4_NL, block_iq4_nl, QK4_NL, 32, false, dec_iq4_nl) \
+    X(GGML_TYPE_IQ4_XS, block_iq4_xs, QK_K, 32, false, dec_iq4_xs)
 
 #endif

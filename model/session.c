@@ -11,13 +11,18 @@
  * Positions and predictions: the engine's output at position q (logits and each head's
  * attention row over keys 0..q) is the prediction of the token at q+1, so it belongs to
  * record q+1. The output of the last evaluated position is kept aside ("pending") until
- * the next token exists: sampled by session_next, or given by the next prompt. */
+ * the next token exists: sampled by session_next, or given by the next prompt.
+ *
+ * A chat longer than the context goes on the way chat apps do: the oldest turns leave
+ * the window, the system prompt stays, and what is left is evaluated again at its new
+ * positions (fit_window, the one place that decides; see "the context window"). */
 #include "session.h"
 
 #include "chat_template.h"
 #include "quant.h"
 #include "tokenizer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +68,7 @@ struct session {
 
     chat_template *tmpl;
     const char *tmpl_warning;
+    chat_thinking thinking;  /* enable_thinking for the template */
     const char *bos_text, *eos_text; /* owned by the tokenizer; NULL if none */
     char *system_next;    /* system prompt installed by the next clear */
 
@@ -84,6 +90,13 @@ struct session {
 
     bool in_reply;
     int reply_turn, reply_count;
+    session_stop stop;    /* why the last reply ended */
+    int stale_from;       /* records from here on await a description (a context shift
+                             moved them to new positions); INT_MAX: none */
+
+    message *dropped;     /* messages that left the window, oldest first (context shifts) */
+    size_t n_dropped, cap_dropped;
+    session_window win;
 
     size_t att_bytes, att_dropped;
     int att_oldest;       /* records before this one hold no attention */
@@ -198,6 +211,7 @@ static void truncate_records(session *s, int k) {
     if (s->n_eval > k) s->n_eval = k;
     if (s->pred_pos >= k) s->pred_pos = -1;
     if (s->att_oldest > k) s->att_oldest = k;
+    if (s->stale_from >= k) s->stale_from = INT_MAX;
 }
 
 static int add_record(session *s, int32_t id, segment_kind seg, int turn, bool generated) {
@@ -453,6 +467,23 @@ static int push_template(prompt *p, size_t *cap, size_t a, size_t b, const size_
     return 0;
 }
 
+/* The options every rendering of this conversation uses. */
+static chat_render_options render_options(const session *s, bool generation_prompt) {
+    return (chat_render_options){
+        .add_generation_prompt = generation_prompt,
+        .bos_token = s->bos_text ? s->bos_text : "",
+        .eos_token = s->eos_text ? s->eos_text : "",
+        .enable_thinking = s->thinking,
+    };
+}
+
+/* The session's messages as the template takes them; malloc'd (one slot at least). */
+static chat_message *chat_messages(const session *s) {
+    chat_message *cm = malloc((s->n_msgs ? s->n_msgs : 1) * sizeof *cm);
+    for (size_t i = 0; cm && i < s->n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
+    return cm;
+}
+
 /* The whole conversation rendered through the template with the generation prompt,
  * split into template text and message content, each labelled with its turn (the
  * generation prompt introduces the reply, turn n_msgs). When the vocabulary wants a BOS
@@ -461,19 +492,14 @@ static int push_template(prompt *p, size_t *cap, size_t a, size_t b, const size_
 static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     size_t n_msgs = s->n_msgs;
-    chat_message *cm = malloc((n_msgs ? n_msgs : 1) * sizeof *cm);
+    chat_message *cm = chat_messages(s);
     size_t *ends = malloc((n_msgs ? n_msgs : 1) * sizeof *ends);
     if (!cm || !ends) {
         free(cm);
         free(ends);
         return fail(err, errlen, "out of memory");
     }
-    for (size_t i = 0; i < n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
-    chat_render_options opt = {
-        .add_generation_prompt = true,
-        .bos_token = s->bos_text ? s->bos_text : "",
-        .eos_token = s->eos_text ? s->eos_text : "",
-    };
+    chat_render_options opt = render_options(s, true);
     chat_span *cs = NULL;
     size_t n_cs = 0;
     char *body = chat_template_render_spans(s->tmpl, cm, n_msgs, &opt, &cs, &n_cs, err, errlen);
@@ -640,6 +666,194 @@ static int add_prompt_records(session *s, const prompt *p, size_t from, const in
     return 0;
 }
 
+/* Evaluates records K.. (the ones after the first K, which the cache holds; and from an
+ * earlier one when a context shift moved records up), starting one position early when
+ * the prediction of the first of them is not at hand (after a rewind). */
+static int evaluate_from(session *s, int k, char *err, size_t errlen) {
+    if (s->stale_from < k) k = s->stale_from; /* records moved up by a context shift */
+    s->stale_from = INT_MAX;
+    int start = s->n_eval < k ? s->n_eval : k;
+    if (s->pred_pos != k - 1 && start > k - 1) start = k - 1;
+    if (start == k && k > 0 && k < s->n) {
+        step_record *r = &s->recs[k];
+        predict_given(s, r, s->pred_logits, s->pred_sum.n_top ? &s->pred_sum : NULL, s->pred_att, (size_t)k);
+    }
+    if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
+        if (s->n_eval > start) s->n_eval = start;
+        s->pred_pos = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the context window ----
+ *
+ * When a conversation no longer fits, the oldest turns (a user message and the reply to
+ * it) are dropped from the front, after the system prompt if there is one; the messages
+ * are kept aside (session_dropped) so that a view can still show them. The tokens of the
+ * turns that stay are kept as they were (not tokenized again from their text, which can
+ * merge differently from how a reply was generated) and move up to fill the gap; from
+ * there on every record is evaluated again at its new position and described by that
+ * pass (the model's view, as for a replayed reply: the sampler's account of an earlier
+ * draw belonged to another context). That is one long evaluation per shift, so a shift
+ * frees a quarter of the context rather than just enough for the next token. */
+
+static void forget_dropped(session *s) {
+    for (size_t i = 0; i < s->n_dropped; i++) free(s->dropped[i].content);
+    s->n_dropped = 0;
+    memset(&s->win, 0, sizeof s->win);
+}
+
+/* Free room a new message wants for its reply before the oldest turns are dropped. */
+static int reply_room(const session *s) { return s->n_ctx / 8 < 64 ? s->n_ctx / 8 + 1 : 64; }
+
+static bool is_role(const message *m, const char *role) { return strcmp(m->role, role) == 0; }
+
+/* Removes the records of messages [A, B) and moves the later ones up, their turns
+ * renumbered; from the gap on they wait to be evaluated again (stale_from). */
+static int drop_records(session *s, size_t a, size_t b) {
+    int d0 = 0, d1;
+    while (d0 < s->n && s->recs[d0].turn < (int)a) d0++;
+    d1 = d0;
+    while (d1 < s->n && s->recs[d1].turn < (int)b) d1++;
+    int n_move = s->n - d1;
+    step_record *moved = malloc((size_t)(n_move ? n_move : 1) * sizeof *moved);
+    if (!moved) return -1;
+    memcpy(moved, s->recs + d1, (size_t)n_move * sizeof *moved);
+    truncate_records(s, d0);
+    int rc = 0;
+    for (int i = 0; i < n_move && rc == 0; i++)
+        rc = add_record(s, moved[i].token, moved[i].segment, moved[i].turn - (int)(b - a), false);
+    free(moved);
+    if (d0 < s->stale_from) s->stale_from = d0;
+    s->win.dropped_tokens += d1 - d0;
+    return rc;
+}
+
+/* The first message that may be dropped: the oldest after a system prompt. */
+static size_t first_droppable(const session *s) { return s->n_msgs && is_role(&s->msgs[0], "system") ? 1 : 0; }
+
+/* Moves the oldest turn, messages [first droppable, next user message), to the dropped
+ * list, with its records; KEEP_FROM: the first message that must stay (the caller knows
+ * one can go). 0, or -1 when out of memory. */
+static int drop_oldest_turn(session *s, size_t keep_from) {
+    size_t a = first_droppable(s), b = a + 1;
+    while (b < keep_from && !is_role(&s->msgs[b], "user")) b++;
+    size_t n = b - a;
+    if (s->n_dropped + n > s->cap_dropped) {
+        size_t cap = s->cap_dropped ? s->cap_dropped : 16;
+        while (cap < s->n_dropped + n) cap *= 2;
+        message *d = realloc(s->dropped, cap * sizeof *d);
+        if (!d) return -1;
+        s->dropped = d;
+        s->cap_dropped = cap;
+    }
+    if (drop_records(s, a, b) < 0) return -1;
+    memcpy(s->dropped + s->n_dropped, s->msgs + a, n * sizeof *s->msgs);
+    s->n_dropped += n;
+    memmove(s->msgs + a, s->msgs + b, (s->n_msgs - b) * sizeof *s->msgs);
+    s->n_msgs -= n;
+    s->win.dropped_turns++;
+    return 0;
+}
+
+/* Tokens of the smallest window: the system prompt and the last message alone, or -1. */
+static int smallest_window(session *s, char *err, size_t errlen) {
+    size_t a = first_droppable(s), n_msgs = s->n_msgs;
+    message keep[2] = {s->msgs[0], s->msgs[n_msgs - 1]}, *all = s->msgs;
+    s->msgs = a ? keep : keep + 1;
+    s->n_msgs = a + 1;
+    prompt p;
+    int32_t *toks = NULL;
+    int n = render_chat(s, &p, err, errlen);
+    if (n == 0) {
+        n = tokenize_prompt(s, &p, 0, false, &toks, err, errlen);
+        free(toks);
+        prompt_free(&p);
+    }
+    s->msgs = all;
+    s->n_msgs = n_msgs;
+    return n;
+}
+
+/* Renders the conversation (its last message a user's) into P and tokenizes what the
+ * records do not already hold: *K records are kept, the rest of the prompt from byte
+ * *FROM is *TOKS; returns their count. When those and N_REPLY tokens of a reply leave
+ * less than ROOM free, the oldest turns are dropped until a quarter of the context is
+ * free or none is left to drop (the caller then sees whether it fits at all). This is
+ * the one place that decides what the window holds. Returns -1 with ERR on failure. */
+static int fit_window(session *s, int n_reply, int room, prompt *p, int *k, size_t *from, int32_t **toks,
+                      char *err, size_t errlen) {
+    bool dropped = false;
+    for (;;) {
+        if (render_chat(s, p, err, errlen) < 0) return -1;
+        *k = kept_records(s, p, from);
+        int m = tokenize_prompt(s, p, *from, false, toks, err, errlen);
+        if (m < 0) {
+            prompt_free(p);
+            return -1;
+        }
+        size_t keep_from = s->n_msgs - 1; /* the user's message stays */
+        bool fits = *k + m + n_reply + room <= s->n_ctx;
+        if (!fits && !dropped && first_droppable(s) < keep_from) {
+            /* dropping helps only if the message and the reply fit without the others */
+            int least = smallest_window(s, err, errlen);
+            if (least < 0) {
+                free(*toks);
+                prompt_free(p);
+                return -1;
+            }
+            if (least + n_reply >= s->n_ctx) fits = true; /* no: the caller says it is too long */
+        }
+        if (fits || first_droppable(s) >= keep_from) {
+            if (dropped) s->win.shifts++;
+            return m;
+        }
+        prompt_free(p);
+        free(*toks);
+        *toks = NULL;
+        if (drop_oldest_turn(s, keep_from) < 0) return fail(err, errlen, "out of memory");
+        dropped = true;
+        room = s->n_ctx / 4;
+    }
+}
+
+/* The reply being written has reached the end of the context: drop the oldest turns and
+ * evaluate the window again with the reply so far at its end. Returns 1 when there is
+ * room again, 0 when no turn can go (the reply ends), -1 with ERR. */
+static int shift_mid_reply(session *s, char *err, size_t errlen) {
+    if (!s->chat || s->reply_turn != (int)s->n_msgs - 1) return 0;
+    int r0 = s->n;
+    while (r0 > 0 && s->recs[r0 - 1].segment == SEG_ASSISTANT && s->recs[r0 - 1].turn == s->reply_turn) r0--;
+    int n_reply = s->n - r0;
+    int32_t *ids = malloc((size_t)(n_reply ? n_reply : 1) * sizeof *ids);
+    if (!ids) return fail(err, errlen, "out of memory");
+    memcpy(ids, s->tokens + r0, (size_t)n_reply * sizeof *ids);
+    message reply = s->msgs[--s->n_msgs]; /* set aside while the window is rendered */
+    int shifts = s->win.shifts;
+    prompt p;
+    size_t from = 0;
+    int k = 0;
+    int32_t *toks = NULL;
+    int m = fit_window(s, n_reply, 1, &p, &k, &from, &toks, err, errlen);
+    int rc = m < 0 ? -1 : s->win.shifts == shifts || k + m + n_reply >= s->n_ctx ? 0 : 1;
+    if (rc == 1) { /* the prompt as rendered, then the reply's tokens as they were */
+        truncate_records(s, k);
+        if (add_prompt_records(s, &p, from, toks, m) < 0) rc = fail(err, errlen, "out of memory");
+        for (int i = 0; rc == 1 && i < n_reply; i++)
+            if (add_record(s, ids[i], SEG_ASSISTANT, (int)s->n_msgs, false) < 0) rc = fail(err, errlen, "out of memory");
+    }
+    s->msgs[s->n_msgs++] = reply;
+    s->reply_turn = (int)s->n_msgs - 1;
+    if (rc == 1 && evaluate_from(s, k, err, errlen) < 0) rc = -1;
+    if (m >= 0) {
+        free(toks);
+        prompt_free(&p);
+    }
+    free(ids);
+    return rc;
+}
+
 /* ---- the public interface ---- */
 
 session *session_create(const model *m, const struct tokenizer *tok, engine *e,
@@ -667,6 +881,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
     s->max_reply = cfg->max_reply_tokens;
     s->att_budget = cfg->attention_budget_bytes ? cfg->attention_budget_bytes : DEFAULT_ATTENTION_BUDGET;
     s->pred_pos = -1;
+    s->stale_from = INT_MAX;
     int n_ctx = cfg->n_ctx > 0 ? cfg->n_ctx : m->hp.n_ctx_train;
     if (cfg->n_ctx <= 0 && (n_ctx <= 0 || n_ctx > DEFAULT_CONTEXT)) n_ctx = DEFAULT_CONTEXT;
     s->n_ctx = n_ctx < e->n_ctx ? n_ctx : e->n_ctx;
@@ -704,6 +919,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
             s->tmpl = chat_template_create(jinja_text, cfg->template_name, &s->tmpl_warning, err, errlen);
             free(jinja_text);
             if (s->tmpl) {
+                s->thinking = cfg->enable_thinking;
                 if (cfg->system_prompt && *cfg->system_prompt) s->system_next = strdup(cfg->system_prompt);
                 session_clear(s);
                 return s;
@@ -719,6 +935,8 @@ void session_free(session *s) {
     if (s->recs) truncate_records(s, 0);
     while (s->n_msgs) pop_message(s);
     free(s->msgs);
+    forget_dropped(s);
+    free(s->dropped);
     free(s->tokens);
     free(s->recs);
     free(s->text_len);
@@ -744,16 +962,18 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     s->in_reply = false;
     if (push_message(s, "user", user_text, len) < 0) return fail(err, errlen, "out of memory");
 
-    /* the prompt, how much of the cache it keeps, and the tokens of the rest */
+    /* the prompt, how much of the cache it keeps, and the tokens of the rest (a chat
+     * that no longer fits drops its oldest turns here) */
     prompt p;
     size_t from = 0;
-    int k = s->n;
+    int k = s->n, m;
+    int32_t *toks = NULL;
     if (s->chat) {
-        if (render_chat(s, &p, err, errlen) < 0) {
+        m = fit_window(s, 0, reply_room(s), &p, &k, &from, &toks, err, errlen);
+        if (m < 0) {
             pop_message(s);
             return -1;
         }
-        k = kept_records(s, &p, &from);
     } else {
         p = (prompt){.text = strdup(user_text), .len = len, .spans = malloc(sizeof(span)), .n_spans = 1};
         if (!p.text || !p.spans) {
@@ -762,17 +982,18 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
             return fail(err, errlen, "out of memory");
         }
         p.spans[0] = (span){0, len, false, SEG_PLAIN, (int)s->n_msgs - 1};
+        m = tokenize_prompt(s, &p, from, k == 0, &toks, err, errlen);
     }
-    int32_t *toks = NULL;
-    int m = tokenize_prompt(s, &p, from, !s->chat && k == 0, &toks, err, errlen);
     int rc = m < 0 ? -1 : 0;
     if (rc == 0 && k + m == 0)
         rc = fail(err, errlen, "the prompt is empty and the model has no BOS token to start from");
     else if (rc == 0 && k + m >= s->n_ctx)
         rc = k == 0 ? fail(err, errlen, "the prompt is %d tokens but the context holds %d (use a larger context)",
                            m, s->n_ctx)
-                    : fail(err, errlen, "the conversation needs %d tokens but the context holds %d "
-                                        "(clear it or use a larger context)", k + m, s->n_ctx);
+           : s->chat ? fail(err, errlen, "the message needs %d tokens with the system prompt but the context holds %d "
+                                         "(shorten it, or use a larger context)", k + m, s->n_ctx)
+                     : fail(err, errlen, "the text needs %d tokens but the context holds %d "
+                                         "(clear it or use a larger context)", k + m, s->n_ctx);
     if (rc < 0) {
         free(toks);
         prompt_free(&p);
@@ -790,18 +1011,9 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
         return fail(err, errlen, "out of memory");
     }
 
-    /* Evaluate everything not yet in the cache, starting one position early when the
-     * prediction of the first new token is not at hand (after a rewind). */
-    int start = s->n_eval < k ? s->n_eval : k;
-    if (s->pred_pos != k - 1 && start > k - 1) start = k - 1;
-    if (start == k && k > 0 && k < s->n) {
-        step_record *r = &s->recs[k];
-        predict_given(s, r, s->pred_logits, s->pred_sum.n_top ? &s->pred_sum : NULL, s->pred_att, (size_t)k);
-    }
-    if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
+    /* Evaluate everything not yet in the cache. */
+    if (evaluate_from(s, k, err, errlen) < 0) {
         truncate_records(s, k);
-        if (s->n_eval > start) s->n_eval = start;
-        s->pred_pos = -1;
         pop_message(s);
         return -1;
     }
@@ -809,6 +1021,7 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     s->reply_turn = (int)s->n_msgs - 1;
     s->reply_count = 0;
     s->in_reply = true;
+    s->stop = SESSION_STOP_NONE;
     return 0;
 }
 
@@ -848,6 +1061,7 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
          * it keeps its record (why did the reply stop here?) but is not reply text. */
         r->segment = SEG_TEMPLATE;
         s->in_reply = false;
+        s->stop = SESSION_STOP_END;
         return 0;
     }
     if (append_to_message(&s->msgs[s->reply_turn], r->text, s->text_len[pos]) < 0) {
@@ -861,9 +1075,18 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
 int session_next(session *s, const step_record **out, char *err, size_t errlen) {
     if (out) *out = NULL;
     if (!s->in_reply) return 0;
-    if ((s->max_reply > 0 && s->reply_count >= s->max_reply) || s->n >= s->n_ctx) {
+    if (s->max_reply > 0 && s->reply_count >= s->max_reply) {
         s->in_reply = false;
+        s->stop = SESSION_STOP_LIMIT;
         return 0;
+    }
+    if (s->n >= s->n_ctx) { /* a chat makes room by dropping its oldest turns */
+        int rc = shift_mid_reply(s, err, errlen);
+        if (rc <= 0) {
+            s->in_reply = false;
+            s->stop = rc < 0 ? SESSION_STOP_NONE : SESSION_STOP_FULL;
+            return rc;
+        }
     }
     return reply_step(s, -1, NULL, NULL, out, err, errlen);
 }
@@ -931,6 +1154,7 @@ void session_stop_reply(session *s) {
     /* The reply stays as it is; the next turn's rendering closes it as the template
      * requires (an <|im_end|> the model never produced, say), and those tokens are
      * evaluated with the next prompt. */
+    if (s->in_reply) s->stop = SESSION_STOP_USER;
     s->in_reply = false;
 }
 
@@ -956,9 +1180,12 @@ void session_set_system_prompt(session *s, const char *text) {
     s->system_next = text && *text ? strdup(text) : NULL;
 }
 
+const char *session_system_prompt(const session *s) { return s->system_next; }
+
 void session_clear(session *s) {
     truncate_records(s, 0);
     while (s->n_msgs) pop_message(s);
+    forget_dropped(s);
     s->in_reply = false;
     s->pred_pos = -1;
     s->att_oldest = 0;
@@ -971,6 +1198,34 @@ const char *session_template_name(const session *s) {
 
 const char *session_template_warning(const session *s) { return s->tmpl_warning; }
 
+void session_set_thinking(session *s, chat_thinking mode) { s->thinking = mode; }
+
+size_t session_n_messages(const session *s) { return s->n_msgs; }
+
+const char *session_message_role(const session *s, size_t i) { return i < s->n_msgs ? s->msgs[i].role : NULL; }
+
+chat_thinking session_thinking(const session *s) { return s->thinking; }
+
+char *session_render_conversation(const session *s, chat_span **spans, size_t *n_spans, char *err,
+                                  size_t errlen) {
+    if (spans) *spans = NULL;
+    if (n_spans) *n_spans = 0;
+    if (!s->chat || !s->tmpl) {
+        fail(err, errlen, "completion mode has no chat template");
+        return NULL;
+    }
+    chat_message *cm = chat_messages(s);
+    if (!cm) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    bool replied = s->n_msgs > 0 && strcmp(s->msgs[s->n_msgs - 1].role, "assistant") == 0;
+    chat_render_options opt = render_options(s, !replied);
+    char *text = chat_template_render_spans(s->tmpl, cm, s->n_msgs, &opt, spans, n_spans, err, errlen);
+    free(cm);
+    return text;
+}
+
 bool session_is_chat(const session *s) { return s->chat; }
 
 int session_n_ctx(const session *s) { return s->n_ctx; }
@@ -982,3 +1237,15 @@ engine *session_lens_engine(const session *s) { return engine_has_lens(s->e) ? s
 size_t session_summarized(const session *s) { return s->n_summarized; }
 
 size_t session_attention_dropped(const session *s) { return s->att_dropped; }
+
+session_stop session_stop_reason(const session *s) { return s->stop; }
+
+void session_window_info(const session *s, session_window *out) { *out = s->win; }
+
+size_t session_n_dropped(const session *s) { return s->n_dropped; }
+
+const char *session_dropped(const session *s, size_t i, const char **role) {
+    if (i >= s->n_dropped) return NULL;
+    if (role) *role = s->dropped[i].role;
+    return s->dropped[i].content;
+}

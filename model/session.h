@@ -8,6 +8,7 @@
 #ifndef LLMSCOPE_SESSION_H
 #define LLMSCOPE_SESSION_H
 
+#include "chat_template.h"
 #include "engine.h"
 #include "model.h"
 #include "sampler.h"
@@ -51,8 +52,10 @@ typedef struct session_config {
     sampler_params sampling;
     int n_ctx;               /* 0: min(model context, 4096) */
     bool chat;               /* chat template (true) or plain completion */
-    const char *template_name; /* NULL: detect from the model; else a family name */
+    const char *template_name; /* NULL: the model's own template (run by the interpreter,
+                                  or the family it looks like); else a family name */
     const char *system_prompt; /* NULL: none */
+    chat_thinking enable_thinking; /* what reasoning templates get; 0: their default */
     bool capture_attention;
     int max_reply_tokens;    /* 0: until end-of-generation or the context is full */
     size_t attention_budget_bytes; /* attention kept for the records, f16; 0: 512 MiB. Past
@@ -61,18 +64,40 @@ typedef struct session_config {
 
 typedef struct session session;
 
+/* Why the last reply ended. */
+typedef enum {
+    SESSION_STOP_NONE,  /* still going, or an error */
+    SESSION_STOP_END,   /* the model's end-of-generation token */
+    SESSION_STOP_LIMIT, /* max_reply_tokens */
+    SESSION_STOP_FULL,  /* the context is full and nothing could leave it (completion mode,
+                           or a chat whose last message and reply fill it alone) */
+    SESSION_STOP_USER   /* session_stop_reply */
+} session_stop;
+
+/* What left a chat's context window since the last clear: when a message or a reply
+ * does not fit, the oldest turns (a user message with its reply) are dropped, the system
+ * prompt stays, and the rest is evaluated again at its new positions. */
+typedef struct session_window {
+    int shifts;          /* times turns were dropped */
+    int dropped_turns;   /* user messages dropped, with their replies */
+    int dropped_tokens;  /* tokens the window shrank by */
+} session_window;
+
 session *session_create(const model *m, const struct tokenizer *tok, engine *e,
                         const session_config *cfg, char *err, size_t errlen);
 void session_free(session *s);
 
 /* Adds the user's text (chat: a user message, rendered through the template with the
  * generation prompt; completion: text to continue) and evaluates it. User text is
- * tokenized with special-token parsing off. Returns 0 or -1 (ERR filled: invalid UTF-8,
- * prompt longer than the context, engine failure). */
+ * tokenized with special-token parsing off. When a chat would leave too little room for
+ * its reply, the oldest turns are dropped first (session_window_info). Returns 0 or -1
+ * (ERR filled: invalid UTF-8, a message longer than the context, engine failure). */
 int session_begin_reply(session *s, const char *user_text, char *err, size_t errlen);
 /* Generates the next token of the reply. Returns 1 and sets *OUT when a token was made,
- * 0 when the reply has ended (end-of-generation token, max tokens, context full),
- * -1 on error. An end-of-generation token is recorded (the last record, generated) but
+ * 0 when the reply has ended (end-of-generation token, max tokens, context full:
+ * session_stop_reason says which), -1 on error. A chat reply that reaches the end of
+ * the context drops the oldest turns and goes on (session_window_info counts them);
+ * records before the reply are then replaced (positions start over in the new window). An end-of-generation token is recorded (the last record, generated) but
  * not returned: 0 comes back and *OUT is NULL. */
 int session_next(session *s, const step_record **out, char *err, size_t errlen);
 /* Ends the current reply early (Ctrl-C): closes the turn as the template requires. */
@@ -107,8 +132,24 @@ bool session_attention_row(const session *s, const step_record *r, int layer, in
 void session_set_sampling(session *s, const sampler_params *p);
 const sampler_params *session_sampling(const session *s);
 void session_set_system_prompt(session *s, const char *text); /* applies from the next clear */
+/* The system prompt the next clear installs (the one set last), or NULL. */
+const char *session_system_prompt(const session *s);
 void session_clear(session *s);
 const char *session_template_name(const session *s);
+/* The conversation's messages: how many, and the role of message I ("system", "user",
+ * "assistant"; NULL past the end). */
+size_t session_n_messages(const session *s);
+const char *session_message_role(const session *s, size_t i);
+/* enable_thinking for templates that read it, from the next message on (the whole
+ * conversation is rendered again then: a template may change earlier turns for it). */
+void session_set_thinking(session *s, chat_thinking mode);
+chat_thinking session_thinking(const session *s);
+/* The conversation so far as the chat template writes it: every message as it stands
+ * (the reply being written included), with the generation prompt only when no reply has
+ * begun yet. Returns malloc'd text and, if SPANS is not NULL, the spans of message text
+ * (chat_template_render_spans), or NULL with ERR (a template's error; completion mode). */
+char *session_render_conversation(const session *s, chat_span **spans, size_t *n_spans, char *err,
+                                  size_t errlen);
 bool session_is_chat(const session *s);
 int session_n_ctx(const session *s);
 const model *session_model(const session *s);
@@ -124,5 +165,12 @@ size_t session_summarized(const session *s);
 const char *session_template_warning(const session *s);
 /* How many records gave up their attention to stay within attention_budget_bytes. */
 size_t session_attention_dropped(const session *s);
+
+session_stop session_stop_reason(const session *s);
+void session_window_info(const session *s, session_window *out);
+/* The messages dropped from the window, oldest first: text, and *ROLE ("user",
+ * "assistant"); NULL past the end. */
+size_t session_n_dropped(const session *s);
+const char *session_dropped(const session *s, size_t i, const char **role);
 
 #endif

@@ -23,6 +23,8 @@ layout(push_constant) uniform Push {
     uint chunk, n_chunks;
     uint window;
     float softcap;
+    float temp;      // attention temperature (layer_desc.attn_temp), 0 = none
+    uint temp_floor;
 } pc;
 
 // chunk factors f_c; the host keeps n_chunks <= 256 (VK_ATTN_MAX_CHUNKS)

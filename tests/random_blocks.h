@@ -60,7 +60,8 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
             memcpy(p + 2 * i, &h, 2);
         }
         break;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: { /* d is the first two bytes of each block */
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: case GGML_TYPE_IQ4_NL:
+    case GGML_TYPE_IQ4_XS: { /* d is the first two bytes of each block */
         const uint32_t bb = ggml_block_bytes(type);
         for (size_t b = 0; b < size / bb; b++) {
             uint16_t d = rnd_scale((int)b);
@@ -123,6 +124,8 @@ static const struct random_case {
     {GGML_TYPE_Q4_K, {256, 768, 2304}},
     {GGML_TYPE_Q5_K, {256, 768, 2304}},
     {GGML_TYPE_Q6_K, {256, 768, 2304}},
+    {GGML_TYPE_IQ4_NL, {32, 544, 2336}}, /* 18-byte blocks, as Q4_0's */
+    {GGML_TYPE_IQ4_XS, {256, 768, 2304}},
 };
 
 /* FN(WHAT, W, K) for a random ROWS x cols matrix of every case and each of its lengths

@@ -8,6 +8,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "quant.h"
+#include "synth.h"
 #include "tokenizer.h"
 #include "test.h"
 #include "gguf_builder.h"
@@ -395,6 +396,10 @@ static void test_unknown_types(void) {
     gbuf b = {0};
     build_one_tensor(&b, 1, ne100, GGML_TYPE_Q4_K, 0, 2048);
     expect_reject("partial block", &b, "not a multiple of the q4_K block size 256");
+    gb_free(&b);
+    static const uint64_t ne896[2] = {896, 2}; /* Qwen2.5-0.5B's width: IQ4_NL's, not IQ4_XS's */
+    build_one_tensor(&b, 2, ne896, GGML_TYPE_IQ4_XS, 0, 2048);
+    expect_reject("iq4_xs partial block", &b, "row length 896 is not a multiple of the iq4_xs block size 256");
     gb_free(&b);
     /* A known but unsupported type is the model loader's to refuse: the reader measures it
      * (so the error can say "iq2_xxs is not supported" rather than "corrupt file"). */
@@ -848,11 +853,12 @@ static void test_model_wrong_shape(void) {
 
 static void test_model_unsupported_type(void) {
     struct { const char *name; uint32_t type; const char *needle; } cases[] = {
-        {"blk.0.attn_q.weight", GGML_TYPE_Q8_1, "type q8_1, which llmscope cannot compute with"},
+        {"blk.0.attn_q.weight", GGML_TYPE_Q8_1,
+         "type q8_1, which llmscope cannot compute with (supported: f32, f16, q4_0, q4_1, q5_0, q5_1, "
+         "q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16)"},
         {"blk.0.ffn_up.weight", 39 /* mxfp4 */, "type mxfp4"},
         {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
-        {"token_embd.weight", GGML_TYPE_I32, "type i32"},
-        {"blk.0.attn_v.weight", GGML_TYPE_IQ4_NL, "type iq4_nl"}};
+        {"token_embd.weight", GGML_TYPE_I32, "type i32"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         model_spec s = tiny_llama();
         spec_tensor(&s, cases[i].name)->type = cases[i].type;
@@ -862,6 +868,22 @@ static void test_model_unsupported_type(void) {
     model_spec s = tiny_llama();
     spec_tensor(&s, "blk.0.attn_q.weight")->type = GGML_TYPE_Q8_0;
     expect_model("q8_0 attn_q", &s, NULL);
+}
+
+/* IQ4_XS blocks are 256 wide; llama.cpp stores narrower rows as IQ4_NL (32). A 32-wide
+ * matrix declared IQ4_XS is refused by the reader, in one line naming the type and its
+ * block size; every matrix of the same model as IQ4_NL loads. */
+static void test_model_iq4_xs_narrow_rows(void) {
+    model_spec s = tiny_llama();
+    spec_tensor(&s, "blk.0.attn_q.weight")->type = GGML_TYPE_IQ4_XS;
+    gbuf b = {0};
+    build_model(&b, &s);
+    expect_reject("iq4_xs rows of 32", &b, "row length 32 is not a multiple of the iq4_xs block size 256");
+    gb_free(&b);
+    s = tiny_llama();
+    for (int i = 0; i < s.nt; i++)
+        if (s.t[i].n_dims == 2) s.t[i].type = GGML_TYPE_IQ4_NL;
+    expect_model("iq4_nl matrices", &s, NULL);
 }
 
 static void test_model_bad_hyperparameters(void) {
@@ -1068,6 +1090,138 @@ static void test_tokenizer_bad_vocabulary(void) {
     expect_vocab("merge with empty right side", &v, "is not of the form");
 }
 
+/* --- the keys of the 2026 families ------------------------------------------------------ */
+
+/* Appends the value of KV (any type the reader accepts) to B as the file spells it. */
+static void copy_value(gbuf *b, const gguf_kv *kv) {
+    static const int size[GGUF_VT_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    if (kv->type == GGUF_VT_STRING) {
+        gb_strn(b, kv->str.ptr, (size_t)kv->str.len);
+    } else if (kv->type == GGUF_VT_ARRAY) {
+        gb_u32(b, kv->arr_type);
+        gb_u64(b, kv->arr_len);
+        if (kv->arr_type == GGUF_VT_STRING)
+            for (uint64_t i = 0; i < kv->arr_len; i++) gb_strn(b, kv->arr_strs[i].ptr, (size_t)kv->arr_strs[i].len);
+        else
+            gb_bytes(b, kv->arr_data, (size_t)(kv->arr_len * (uint64_t)size[kv->arr_type]));
+    } else if (kv->type == GGUF_VT_FLOAT32) { /* the reader widened floats to double */
+        gb_f32(b, (float)kv->num.f);
+    } else if (kv->type == GGUF_VT_FLOAT64) {
+        gb_f64(b, kv->num.f);
+    } else {
+        gb_le(b, kv->num.u, size[kv->type]);
+    }
+}
+
+/* F rewritten into B with key KEY's value replaced by what EMIT appends (its type TYPE),
+ * or added when F has no such key: every other key, the tensor table and the data as
+ * they were. */
+static void rewrite_with(gbuf *b, const gguf_file *f, const char *key, uint32_t type, void (*emit)(gbuf *)) {
+    const bool found = gguf_find(f, key) != NULL;
+    gb_header(b, 3, f->n_tensors, f->n_kv + (found ? 0 : 1));
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_kv *kv = &f->kv[i];
+        bool mine = gguf_str_eq(kv->key, key);
+        gb_strn(b, kv->key.ptr, (size_t)kv->key.len);
+        gb_u32(b, mine ? type : kv->type);
+        if (mine) emit(b);
+        else copy_value(b, kv);
+    }
+    if (!found) {
+        gb_kv_head(b, key, type);
+        emit(b);
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        gb_tensor(b, name, t->n_dims, t->ne, t->type, t->offset);
+    }
+    gb_pad(b, 32);
+    size_t data = b->len;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        gb_zeros(b, data + (size_t)t->offset - b->len);
+        gb_bytes(b, t->data, (size_t)t->nbytes);
+    }
+    gb_pad(b, 32);
+}
+
+static void emit_pattern_short(gbuf *b) { gb_u32(b, GB_BOOL), gb_u64(b, 3), gb_u8(b, 1), gb_u8(b, 1), gb_u8(b, 0); }
+static void emit_pattern_ints(gbuf *b) {
+    gb_u32(b, GB_U32), gb_u64(b, 5);
+    for (int i = 0; i < 5; i++) gb_u32(b, 1);
+}
+static void emit_ff_short(gbuf *b) {
+    gb_u32(b, GB_I32), gb_u64(b, 4);
+    for (int i = 0; i < 4; i++) gb_u32(b, 64);
+}
+static void emit_zero(gbuf *b) { gb_u32(b, 0); }
+static void emit_four(gbuf *b) { gb_u32(b, 4); }
+static void emit_huge(gbuf *b) { gb_u32(b, 1000000); }
+static void emit_dynamic(gbuf *b) { gb_str(b, "dynamic"); }
+
+/* A tiny Gemma 4 (5 layers: sliding, sliding, global, sliding, global; the last two
+ * reading layers 1 and 2's keys), then one broken key at a time: each gives one error line
+ * naming the key or the layer, never a crash (this binary also runs under ASan/UBSan). */
+static void test_model_2026_keys(void) {
+    static const bool pattern[5] = {1, 1, 0, 1, 0};
+    static const int ff[5] = {64, 64, 64, 128, 128};
+    const synth_shape shape = {.name = "tiny-gemma4", .arch = "gemma4", .n_embd = 64, .n_layer = 5, .n_head = 2,
+                               .n_head_kv = 1, .head_dim = 64, .head_dim_swa = 32, .n_ff_layers = ff, .n_vocab = 300,
+                               .n_ctx = 256, .rope_base = 1e6f, .rope_base_swa = 1e4f, .eps = 1e-6f, .tied = true,
+                               .window = 16, .window_pattern = pattern, .shared_kv = 2, .per_layer = 16,
+                               .final_softcap = 30.0f, .rope_factors = true};
+    char path[] = "/tmp/llmscope-hostile-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    close(fd);
+    gguf_file f;
+    model m;
+    if (synth_write_shape(&shape, "f32", path, 1, NULL, NULL, err, sizeof err) || gguf_open(&f, path, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        remove(path);
+        return;
+    }
+    CHECKF(model_load(&m, path, err, sizeof err) == 0, "the valid tiny gemma4: %s", err);
+    if (!test_failed_) {
+        CHECK(m.desc[3].kv_layer == 1 && m.desc[4].kv_layer == 2 && m.desc[2].window == 0 && m.desc[3].window == 16);
+        model_free(&m);
+    }
+    static const struct {
+        const char *key;
+        uint32_t type;
+        void (*emit)(gbuf *);
+        const char *needle;
+    } cases[] = {
+        {"gemma4.attention.sliding_window_pattern", GB_ARRAY, emit_pattern_short, "has 3 entries for 5 layers"},
+        {"gemma4.attention.sliding_window_pattern", GB_ARRAY, emit_pattern_ints, "must be an array of booleans"},
+        {"gemma4.feed_forward_length", GB_ARRAY, emit_ff_short, "has 4 entries for 5 layers"},
+        {"gemma4.attention.sliding_window", GB_U32, emit_zero, "sliding_window' = 0 is out of range"},
+        {"gemma4.attention.shared_kv_layers", GB_U32, emit_four, "an earlier global layer, and there is none"},
+        {"gemma4.attention.key_length_swa", GB_U32, emit_huge, "key_length_swa' = 1000000 is out of range"},
+        {"gemma4.rope.scaling.type", GB_STRING, emit_dynamic, "unsupported rope scaling type 'dynamic'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gbuf b = {0};
+        rewrite_with(&b, &f, cases[i].key, cases[i].type, cases[i].emit);
+        uint8_t *copy = gb_copy(&b, b.len);
+        gguf_file g;
+        int rc = gguf_open_memory(&g, copy, b.len, "tiny.gguf", err, sizeof err);
+        CHECKF(rc == 0, "%s: the GGUF layer refused it: %s", cases[i].key, err);
+        if (rc == 0) {
+            rc = model_load_gguf(&m, &g, err, sizeof err);
+            CHECKF(rc == -1 && names_problem(err, cases[i].needle) && strstr(err, "tiny.gguf"),
+                   "%s: rc %d, err \"%s\" (wanted one line naming %s)", cases[i].key, rc, err, cases[i].needle);
+            if (rc == 0) model_free(&m);
+        }
+        free(copy);
+        gb_free(&b);
+    }
+    gguf_close(&f);
+    remove(path);
+}
+
 int main(void) {
     RUN(test_truncated_at_every_byte);
     RUN(test_truncated_real_file_at_boundaries);
@@ -1088,7 +1242,9 @@ int main(void) {
     RUN(test_model_missing_tensor);
     RUN(test_model_wrong_shape);
     RUN(test_model_unsupported_type);
+    RUN(test_model_iq4_xs_narrow_rows);
     RUN(test_model_bad_hyperparameters);
+    RUN(test_model_2026_keys);
     RUN(test_tokenizer_arrays_disagree);
     RUN(test_tokenizer_bad_vocabulary);
     return test_exit_code();

@@ -138,7 +138,7 @@ static void misaligned_f32(void) {
 
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
 static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
     char path[512], rel[128], err[512];
     snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
     REQUIRE_SHARED(path, rel);
@@ -168,7 +168,8 @@ static void shared_llama_k_tiny(void) {
         model_free(&m);
     }
     static const uint32_t want[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
-                                    GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+                                    GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+                                    GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CHECKF(seen[want[i]], "no %s matrix among the llama-k-tiny files",
                ggml_type_name(want[i]));

@@ -8,9 +8,11 @@
  * bookkeeping that no golden covers against a from-scratch evaluation of the session's
  * own token sequence: multi-turn caching, rewinds, context limits, the attention budget. */
 #include "engine.h"
+#include "inspect.h"
 #include "model.h"
 #include "session.h"
 #include "test.h"
+#include "thinking.h"
 #include "tokenizer.h"
 
 #include <stdint.h>
@@ -170,7 +172,7 @@ static void chat_prompt_matches_hf(void) {
     session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
     CHECKF(s != NULL, "%s", err);
     if (s) {
-        CHECK(strcmp(session_template_name(s), "chatml") == 0);
+        CHECK(strcmp(session_template_name(s), "jinja") == 0); /* the file's own template, run as it is */
         CHECK(session_template_warning(s) == NULL);
         CHECKF(session_begin_reply(s, user, err, sizeof err) == 0, "%s", err);
         CHECKF((int)session_n_records(s) == n, "%zu prompt tokens, golden %d", session_n_records(s), n);
@@ -561,6 +563,263 @@ static void rewind_into_a_reply(void) {
     fixture_close(&f);
 }
 
+
+/* The tokens of a fresh session given SYSTEM and, for each of N turns, the message
+ * USERS[i] with the reply REPLIES[i] forced (ending with END[i] when the model ended it):
+ * what a window must hold after older turns left it. */
+static session *replay_turns(fixture *f, const char *system, const char *const *users, int32_t *const *replies,
+                             const int *n_replies, int n) {
+    session_config cfg = greedy_config(true);
+    cfg.system_prompt = system;
+    char err[512];
+    session *t = session_create(&f->m, f->tok, f->e, &cfg, err, sizeof err);
+    CHECKF(t != NULL, "%s", err);
+    for (int i = 0; t && i < n; i++) {
+        CHECKF(session_begin_reply(t, users[i], err, sizeof err) == 0, "turn %d: %s", i, err);
+        const step_record *r;
+        for (int j = 0; j < n_replies[i]; j++)
+            CHECKF(session_force_next(t, replies[i][j], &r, err, sizeof err) >= 0, "turn %d token %d: %s", i, j, err);
+        session_stop_reply(t);
+    }
+    return t;
+}
+
+/* A chat longer than its context goes on: the oldest turns leave the window (the system
+ * prompt stays), the window then holds exactly what a fresh session given the kept turns
+ * holds, every record is what a from-scratch evaluation of the window says, and the
+ * dropped messages and their count are reported. */
+static void chat_window_drops_oldest_turns(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    cfg.n_ctx = 96;
+    cfg.max_reply_tokens = 6;
+    cfg.system_prompt = "Be brief.";
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    enum { TURNS = 12 };
+    char users[TURNS][32];
+    const char *user_ptr[TURNS];
+    int32_t reply[TURNS][8];
+    int32_t *reply_ptr[TURNS];
+    int n_reply[TURNS];
+    int first_shift = -1;
+    for (int i = 0; i < TURNS; i++) {
+        snprintf(users[i], sizeof users[i], "Question number %d?", i);
+        user_ptr[i] = users[i];
+        reply_ptr[i] = reply[i];
+        CHECKF(session_begin_reply(s, users[i], err, sizeof err) == 0, "turn %d: %s", i, err);
+        const step_record *r;
+        while (session_next(s, &r, err, sizeof err) == 1) {}
+        /* the reply's tokens, its end-of-turn token included */
+        size_t n = session_n_records(s), a = n;
+        while (a > 0 && (session_record(s, a - 1)->segment == SEG_ASSISTANT ||
+                         (session_record(s, a - 1)->generated && session_record(s, a - 1)->segment == SEG_TEMPLATE)))
+            a--;
+        n_reply[i] = 0;
+        for (size_t j = a; j < n && n_reply[i] < 8; j++) reply[i][n_reply[i]++] = session_record(s, j)->token;
+        session_window w;
+        session_window_info(s, &w);
+        if (w.shifts && first_shift < 0) first_shift = i;
+        CHECKF((int)session_n_records(s) <= session_n_ctx(s), "turn %d: %zu records", i, session_n_records(s));
+    }
+    session_window w;
+    session_window_info(s, &w);
+    CHECKF(first_shift > 0 && w.shifts >= 1 && w.dropped_turns >= 1 && w.dropped_tokens > 0,
+           "first shift at turn %d; %d shifts, %d turns, %d tokens dropped", first_shift, w.shifts, w.dropped_turns,
+           w.dropped_tokens);
+    /* the dropped messages: the oldest ones, in order */
+    CHECK(session_n_dropped(s) == 2 * (size_t)w.dropped_turns);
+    const char *role = NULL, *text = session_dropped(s, 0, &role);
+    CHECK(text && role && strcmp(role, "user") == 0 && strcmp(text, users[0]) == 0);
+    text = session_dropped(s, 1, &role);
+    CHECK(text && role && strcmp(role, "assistant") == 0);
+    CHECK(session_dropped(s, session_n_dropped(s), &role) == NULL);
+    /* the system prompt is still at the front */
+    bool system = false;
+    for (size_t i = 0; i < 8 && i < session_n_records(s); i++) system |= session_record(s, i)->segment == SEG_SYSTEM;
+    CHECK(system);
+    /* the window is what a fresh session given the kept turns holds */
+    int kept = TURNS - w.dropped_turns;
+    session *t = replay_turns(&f, cfg.system_prompt, user_ptr + w.dropped_turns, reply_ptr + w.dropped_turns,
+                              n_reply + w.dropped_turns, kept);
+    CHECKF(t && session_n_records(t) == session_n_records(s), "%zu tokens, a fresh session of the %d kept turns %zu",
+           session_n_records(s), kept, t ? session_n_records(t) : 0);
+    for (size_t i = 0; t && i < session_n_records(s) && i < session_n_records(t); i++)
+        CHECKF(session_record(t, i)->token == session_record(s, i)->token, "token %zu differs", i);
+    session_free(t);
+    check_records_from_scratch(&f, s);
+    /* clear forgets what was dropped */
+    session_clear(s);
+    session_window_info(s, &w);
+    CHECK(w.shifts == 0 && w.dropped_turns == 0 && session_n_dropped(s) == 0);
+    session_free(s);
+    fixture_close(&f);
+}
+
+/* A reply that reaches the end of the context makes room by dropping the oldest turns
+ * and goes on, its tokens kept (described by the new window, as a replayed reply's are);
+ * when the last message
+ * and its reply fill the context alone, the reply ends and says why. Completion mode
+ * never drops anything: its reply ends at the full context. */
+static void reply_shifts_at_the_end_of_the_context(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    cfg.n_ctx = 64;
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    const step_record *r;
+    int32_t word = tokenizer_find(f.tok, "Ġok");
+    CHECK(word >= 0);
+    for (int i = 0; i < 2; i++) { /* two short turns to drop */
+        CHECKF(session_begin_reply(s, "Hello there", err, sizeof err) == 0, "%s", err);
+        CHECK(session_force_next(s, word, &r, err, sizeof err) == 1);
+        session_stop_reply(s);
+    }
+    CHECKF(session_begin_reply(s, "Tell me more", err, sizeof err) == 0, "%s", err);
+    size_t start = session_n_records(s);
+    int32_t made[128];
+    float p_after[128];
+    int n = 0, rc;
+    session_window w = {0};
+    while ((rc = session_next(s, &r, err, sizeof err)) == 1 && n < 128) {
+        made[n] = r->token;
+        p_after[n++] = r->sample.prob_after;
+        session_window_info(s, &w);
+        if (w.shifts) break;
+    }
+    CHECKF(rc == 1 && w.shifts == 1 && w.dropped_turns >= 1, "rc %d, %d shifts: %s", rc, w.shifts, rc < 0 ? err : "");
+    CHECKF(session_n_records(s) < start + (size_t)n, "the window did not shrink: %zu records", session_n_records(s));
+    /* the reply so far sits at the end of the new window, the newest token sampled in it */
+    size_t end = session_n_records(s);
+    for (int i = 0; i < n && end >= (size_t)n; i++) {
+        const step_record *ri = session_record(s, end - (size_t)n + (size_t)i);
+        CHECKF(ri->token == made[i] && ri->segment == SEG_ASSISTANT && ri->generated == (i == n - 1),
+               "reply token %d", i);
+    }
+    CHECK(session_record(s, end - 1)->sample.prob_after == p_after[n - 1]);
+    check_records_from_scratch(&f, s);
+    while ((rc = session_next(s, &r, err, sizeof err)) == 1) {}
+    CHECKF(rc == 0 && session_stop_reason(s) == SESSION_STOP_FULL && (int)session_n_records(s) == session_n_ctx(s),
+           "rc %d, stop %d, %zu records", rc, session_stop_reason(s), session_n_records(s));
+    session_free(s);
+
+    cfg = greedy_config(false);
+    cfg.n_ctx = 16;
+    s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s && session_begin_reply(s, "Once upon a time", err, sizeof err) == 0, "%s", err);
+    while (s && (rc = session_next(s, &r, err, sizeof err)) == 1) {}
+    session_window_info(s, &w);
+    CHECK(s && rc == 0 && session_stop_reason(s) == SESSION_STOP_FULL && w.shifts == 0);
+    session_free(s);
+    fixture_close(&f);
+}
+
+/* A reply that thinks: its reasoning tokens are reply tokens (SEG_ASSISTANT), found as
+ * thinking, and in the next turn (ChatML keeps replies as they are) attention on them
+ * counts as the model's own output in the grounding. The conversation as the template
+ * writes it (/prompt) holds the reasoning as the reply's text. */
+static void thinking_reply_is_own_output(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    const char *reply = "<think>\nwhy not\n</think>\n\nHello";
+    int32_t *ids = NULL;
+    int n = tokenizer_encode(f.tok, reply, strlen(reply), false, false, &ids, err, sizeof err);
+    CHECKF(n > 0 && session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
+    const step_record *r;
+    for (int i = 0; i < n; i++) CHECK(session_force_next(s, ids[i], &r, err, sizeof err) == 1);
+    free(ids);
+    session_stop_reply(s);
+    CHECKF(session_begin_reply(s, "And?", err, sizeof err) == 0, "%s", err);
+    CHECK(session_next(s, &r, err, sizeof err) == 1);
+
+    inspect_view v;
+    inspect_view_session(&v, s);
+    size_t total = session_n_records(s);
+    uint8_t *marks = calloc(total, 1);
+    float *row = calloc(total, sizeof *row);
+    think_marks(&v, marks);
+    size_t thinking = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (marks[i] != THINK_TEXT) continue;
+        thinking++;
+        CHECKF(session_record(s, i)->segment == SEG_ASSISTANT, "thinking record %zu is not the reply's", i);
+    }
+    CHECKF(thinking >= 2, "%zu thinking tokens found", thinking);
+    /* the newest token's grounding: the mass on thinking is inside "own" */
+    size_t last = total - 1;
+    grounding g;
+    CHECK(inspect_mean_attention(&v, last, -1, row));
+    CHECK(inspect_grounding(&v, last, NULL, &g));
+    double on_thinking = 0, on_reply = 0;
+    for (size_t k = 0; k < last; k++) {
+        if (marks[k] == THINK_TEXT) on_thinking += row[k];
+        if (session_record(s, k)->segment == SEG_ASSISTANT) on_reply += row[k];
+    }
+    CHECK(on_thinking > 0);
+    CHECK_NEAR(g.own, on_reply, 1e-4);
+    CHECK(g.own >= on_thinking - 1e-6);
+    free(marks);
+    free(row);
+
+    chat_span *spans = NULL;
+    size_t n_spans = 0;
+    char *text = session_render_conversation(s, &spans, &n_spans, err, sizeof err);
+    const char *why = text ? strstr(text, "why not") : NULL;
+    bool in_reply = false;
+    for (size_t i = 0; why && i < n_spans; i++)
+        in_reply |= spans[i].message == 1 && spans[i].start <= (size_t)(why - text) &&
+                    (size_t)(why - text) + 7 <= spans[i].start + spans[i].len;
+    CHECKF(in_reply, "/prompt: the reasoning is not the reply's text: %s", text ? text : err);
+    CHECK(text && !strstr(text + strlen(text) - 24, "<|im_start|>assistant\n<|im_end|>")); /* no generation prompt */
+    free(text);
+    free(spans);
+    session_free(s);
+    fixture_close(&f);
+}
+
+/* An empty conversation renders as the generation prompt alone; enable_thinking is kept
+ * (the terminal app's tmux test shows it reaching a Qwen3.5 template). */
+static void empty_render_and_thinking_setting(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    CHECK(session_thinking(s) == CHAT_THINK_DEFAULT);
+    char *text = session_render_conversation(s, NULL, NULL, err, sizeof err);
+    CHECKF(text && strcmp(text, "<|im_start|>assistant\n") == 0, "empty conversation: %s", text ? text : err);
+    free(text);
+    session_set_thinking(s, CHAT_THINK_OFF);
+    CHECK(session_thinking(s) == CHAT_THINK_OFF);
+    session_free(s);
+    fixture_close(&f);
+}
+
 int main(void) {
     RUN(chat_prompt_matches_hf);
     RUN(typed_control_tokens_are_text);
@@ -571,5 +830,9 @@ int main(void) {
     RUN(attention_budget);
     RUN(records_are_complete);
     RUN(rewind_into_a_reply);
+    RUN(thinking_reply_is_own_output);
+    RUN(empty_render_and_thinking_setting);
+    RUN(chat_window_drops_oldest_turns);
+    RUN(reply_shifts_at_the_end_of_the_context);
     return test_exit_code();
 }

@@ -65,7 +65,9 @@ cap() { tm capture-pane -p -t "$1"; }
 # the panes: left of the vertical rule is the chat, right of it attention/probabilities
 chat_text() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }' | sed 's/ *$//' | tr '\n' ' ' | tr -s ' '; }
 right() { cap "$1" | awk -F'│' 'NF > 1 { print $2 }'; }
-heat_rows() { right "$1" | grep -E '^h[0-9]+ '; }
+# heatmap rows, their labels as short as the narrowest screen has them ("head 5  kv 2
+# previous" where there is room for words, "h5 kv2 prev" otherwise): "h5 kv2 previous"
+heat_rows() { right "$1" | grep -E '^(h[0-9]+ |head [0-9]+  )' | sed -E 's/^head ([0-9]+)  kv ([0-9]+)  /h\1 kv\2 /; s/^head ([0-9]+)  kv ([0-9]+)/h\1 kv\2/'; }
 zoom_rows() { right "$1" | sed -n '/zoomed/,/^├/p' | sed '1d'; }
 title() { right "$1" | grep -m1 '^Attention'; }
 chosen() { right "$1" | grep -m1 '▶'; }
@@ -131,6 +133,8 @@ t=$(title $S)
 labels=$(heat_rows $S | awk '{ print $1, $2 }' | tr '\n' ',')
 [ "$labels" = "h0 kv0,h1 kv0,h2 kv1,h3 kv1,h4 kv2,h5 kv2,h6 kv3,h7 kv3," ]
 check attention_rows_are_query_heads_with_kv_groups $? "$labels"
+right $S | grep -q '^head 0  kv 0 ' && right $S | grep -qE '^head 0 looks most at .+ \(position [0-9]+, marked in the chat\): [0-9]+%'
+check attention_labels_in_words_where_there_is_room $?
 ncols=$(right $S | grep -m1 '^keys' | awk '{ print NF - 1 }')
 [ "$ncols" = 30 ]; check attention_one_column_per_key $? "label columns: $ncols"
 heat_rows $S | grep -q '[░▒▓█]'; check no_colour_heatmap_uses_shades $?
@@ -214,7 +218,7 @@ check save_writes_json_lines $?
 
 # commands: a good value shows in the status bar, a bad one is refused with a message
 keys $S "/temp 0.5" Enter
-wait_for $S '\| T0.5 k40' 5; check command_sets_temperature $?
+wait_for $S '\| temperature 0.5, top-k 40' 5; check command_sets_temperature $?
 keys $S "/top-k lots" Enter
 wait_for $S 'top-k takes a whole number' 5; check command_rejects_bad_value $?
 keys $S F1
@@ -224,6 +228,14 @@ wait_for $S 'llmscope help' 5 && keys $S x && wait_gone $S 'llmscope help' 5; ch
 keys $S C-d
 wait_for $S '^EXITED 0' 10 && ! cap $S | grep -q 'Attention'; check quit_restores_terminal $?
 tm kill-session -t $S
+
+# completion mode cannot drop anything: a reply that fills the context stops and says so
+start full 120 30 NO_COLOR=1 -- -m "$stories" --temp 0 -n 100 --ctx 40
+wait_for full 'TYPE \|' 20
+keys full Enter
+wait_for full 'it stops here because the context is full \(40 tokens\)' 20 && cap full | grep -q 'ctx 40/40'
+check completion_says_the_context_is_full $?
+tm kill-session -t full
 
 # ---- chat mode: llama-gqa-tiny with its ChatML template ----
 C=chat
@@ -258,6 +270,21 @@ keys $C Enter
 sent_as_one_message() { cap $C | awk -F'│' '{print $1}' | grep -A1 '^first line' | grep -q '^second line'; }
 wait_until 30 sent_as_one_message && wait_for $C 'reply: 12 tokens' 30
 check multiline_paste_sends_on_enter $?
+# bracketed paste is on while the app runs: a paste ending in a newline is not sent either
+tm set-buffer -b p2 "third line"$'\n'"fourth line"$'\n'
+n0=$(ctx_now $C)
+tm paste-buffer -p -b p2 -t $C
+wait_for $C '^  fourth line' 5 && sleep 0.5 && cap $C | grep -q '^> third line' && [ "$(ctx_now $C)" = "$n0" ] &&
+    ! cap $C | grep -q GENERATING
+check paste_with_trailing_newline_is_not_sent $? "ctx $n0 -> $(ctx_now $C)"
+keys $C C-c
+# /system without a text shows the system prompt instead of removing it
+keys $C "/system" Enter
+wait_for $C 'no system prompt of yours' 5; check system_without_text_shows_it $?
+keys $C "/system Answer in French." Enter
+wait_for $C 'system prompt set' 5
+keys $C "/system" Enter
+wait_for $C 'system prompt: Answer in French\.' 5; check system_shows_the_one_set $?
 tm kill-session -t $C
 
 # ---- a long reply streams, and Ctrl-C stops it without quitting ----
@@ -396,9 +423,11 @@ def pct(p): return "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
 def need(what, cond):
     if not cond: sys.exit("card lacks %s" % what)
 # the choice, against the trace: rank, probability, margin to the runner-up, entropy
-need("choice", "chosen %s  rank %d  p %s" % (vis(t["text"]), t["rank"] + 1, pct(t["prob"])) in card)
+need("choice", "chosen %s  rank %d  p %s" % (vis(t["text"]), t["rank"], pct(t["prob"])) in card)
 runner = [c for c in t["top_before"] if c["id"] != t["id"]][0]
-need("margin", "%+.1f points over the runner-up %s %s" % (100 * t["margin"], vis(runner["text"]), pct(runner["prob"])) in card)
+m = 100 * t["margin"]  # in words, as rounded: never "-0.0 points"
+said = "tied with" if abs(m) < 0.05 else "%.1f points ahead of" % m if m > 0 else "%.1f points behind" % -m
+need("margin", "margin %s the runner-up %s %s" % (said, vis(runner["text"]), pct(runner["prob"])) in card)
 need("entropy", "entropy %.2f nats before the sampler, %.2f after" % (t["entropy"], t["entropy_sampled"]) in card)
 # the top candidates before the sampler, in order, and the one left after it (greedy)
 for i, c in enumerate(t["top_before"][:10]):
@@ -473,10 +502,39 @@ sys.exit(0 if m.startswith("grounding ") and m.rstrip().endswith(" 0%") and len(
          and all(c in "\u2581!" for c in cells[1:]) else 1)' "$meter"
 check grounding_sparkline_one_cell_per_token $? "$meter"
 
+# looking for the bad token: the reply's summary line names its least likely and most
+# unsure tokens (the trace's), and n walks the cursor from the least likely token up
+read -r lo1 lo2 lo_text lo_p hi_pos hi_h < <(python3 -c '
+import json, sys
+t = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][:-0 or None]
+t = [x for x in t if not x["eog"]]
+by_p = sorted(t, key=lambda x: (x["prob"], x["pos"]))
+hi = max(t, key=lambda x: (x["entropy"], -x["pos"]))
+pct = lambda p: "%.1f%%" % (100 * p) if p >= 0.001 else "<0.1%"
+print(by_p[0]["pos"], by_p[1]["pos"], by_p[0]["text"].replace(" ", "\u00b7"), pct(by_p[0]["prob"]), hi["pos"], "%.2f" % hi["entropy"])' "$tmp/greedy.jsonl")
+[[ $(chat_text $W) == *"least likely $lo_text $lo_p at $lo1, most unsure"*"$hi_h nats at $hi_pos"* ]]
+check reply_summary_names_the_least_likely_token $? "want $lo_text $lo_p at $lo1, $hi_h at $hi_pos: $(chat_text $W | grep -o 'least likely.*')"
+keys $W Escape Tab n
+wait_for $W "cursor at $lo1 " 5; first=$?
+keys $W n
+wait_for $W "cursor at $lo2 " 5 && [ $first = 0 ]; check lowest_key_walks_the_least_likely_tokens $? "want $lo1 then $lo2: $(cap $W | tail -1)"
+# a click on an attention source in the why card inspects that token
+keys $W Home Right w
+wait_for $W 'Why ·upon\?  position 2' 5
+at=$(cap $W | awk -F'│' '$2 ~ /^all layers/ { print NR - 1, length($1) + 1 + 12; exit }')
+if [ -n "$at" ]; then
+    click $W $at
+    wait_for $W 'Why .*\?  position [01],' 5 && wait_for $W 'cursor at [01] ' 5; check why_card_source_click_moves_the_cursor $?
+else
+    fail why_card_source_click_moves_the_cursor "no 'all layers' line on screen"
+fi
+keys $W Escape Escape
+wait_gone $W 'Why ' 5 && wait_for $W '^ TYPE \|' 5
+
 # head roles label every row of the heatmap; a filter shows the heads of one role only
 roles=$(heat_rows $W | awk '{ print $3 }')
-role=$(echo "$roles" | grep -v '^-$' | head -1)
-echo "$roles" | grep -qvE '^(prev|induct|sink|broad|-)$'; all_labelled=$?
+role=$(echo "$roles" | grep -v '^unclear$' | head -1)
+echo "$roles" | grep -qvE '^(previous|induction|sink|broad|unclear)$'; all_labelled=$?
 [ "$(echo "$roles" | wc -l)" = 8 ] && [ $all_labelled = 1 ] && [ -n "$role" ]; check head_roles_label_heatmap_rows $? "$(echo $roles)"
 n_role=$(echo "$roles" | grep -c "^$role\$")
 keys $W Escape "/heads $role" Enter
@@ -563,10 +621,10 @@ wait_for blame "Why $btext\\?  position $bpos, sampled" 5; check typed_command_a
 tm kill-session -t blame
 
 # breakpoints: generation pauses at the tokens whose entropy (from the trace) is above 1.5
-read -r p1 h1 p2 h2 < <(python3 -c '
+read -r p1 h1 p2 h2 p3 h3 < <(python3 -c '
 import json, sys
 hot = [(t["pos"], t["entropy"]) for t in map(json.loads, open(sys.argv[1], encoding="utf-8")) if t["entropy"] > 1.5]
-print(hot[0][0], "%.2f" % hot[0][1], hot[1][0], "%.2f" % hot[1][1])' "$tmp/greedy.jsonl")
+print(" ".join("%d %.2f" % h for h in hot[:3]))' "$tmp/greedy.jsonl")
 start brk 200 50 NO_COLOR=1 -- -m "$stories" --temp 0 -n 30
 wait_for brk 'TYPE \|' 20
 keys brk "/break entropy 1.5" Enter
@@ -576,6 +634,11 @@ wait_for brk "PAUSED \\(entropy $h1 > 1.50 nats" 20 && cap brk | grep -q "ctx $(
 check breakpoint_pauses_generation $? "$(cap brk | tail -1)"
 keys brk g
 wait_for brk "PAUSED \\(entropy $h2 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p2 + 1))/"; check breakpoint_continues_to_the_next $?
+# the pause puts the cursor on the token (inspecting); Enter there goes on too
+inspecting=1; cap brk | grep -q '^. inspecting tokens' && inspecting=0
+keys brk Enter
+wait_for brk "PAUSED \\(entropy $h3 > 1.50 nats" 20 && cap brk | grep -q "ctx $((p3 + 1))/" && [ $inspecting = 0 ]
+check breakpoint_enter_while_inspecting_continues $?
 keys brk "/break off" Enter
 wait_for brk 'breakpoints off' 5
 keys brk Enter # an empty line goes on after a pause
@@ -603,6 +666,112 @@ echo "    why card at position 2000: ${ms:-?} ms"
 cap long2k | grep -q 'Why .*position 2000, sampled' && [ -n "$ms" ]
 check why_card_opens_at_2000_tokens $? "${ms:-?} ms"
 tm kill-session -t long2k
+
+# ---- a model's own chat template, run by the interpreter: Qwen3.5 and Gemma 4 ----
+# The shared test files carry no chat template, so each real template from
+# shared/chat-templates is put into a copy (tests/gguf_set_template.py): Gemma 4's into the
+# shared gemma4 file itself; Qwen3.5's into llama-gqa-tiny until the qwen35 family loads.
+# What /prompt shows is checked against `llmscope template` on the saved conversation.
+q35t=$shared/chat-templates/Qwen3.5-4B.jinja
+g4t=$shared/chat-templates/google-gemma-4-31B-it.jinja
+g4m=$shared/models/gemma4-tiny-f16.gguf
+if [ -f "$q35t" ] && [ -f "$g4t" ] && [ -f "$g4m" ] &&
+    python3 tests/gguf_set_template.py "$gqa" "$tmp/qwen35.gguf" "$q35t" &&
+    python3 tests/gguf_set_template.py "$g4m" "$tmp/gemma4.gguf" "$g4t"; then
+    chat_col() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }'; }
+    # after_reply NAME CTX: the reply begun after the context held CTX tokens is over
+    after_reply() { ! cap "$1" | grep -q GENERATING && [ "$(ctx_now "$1")" != "$2" ]; }
+    Q=qwen35
+    start $Q 160 40 NO_COLOR=1 -- -m "$tmp/qwen35.gguf" --temp 0 -n 12
+    wait_for $Q 'TYPE \|' 20
+    cap $Q | tail -1 | grep -q '| jinja *$'; check qwen35_template_run_by_interpreter $? "$(cap $Q | tail -1)"
+    keys $Q "hi" Enter
+    wait_for $Q 'reply: 12 tokens' 30; check qwen35_template_chat_replies $?
+    # its generation prompt opens <think>: the whole reply is thinking, folded to one line
+    folded() { chat_col $Q | grep -q 'thinking, 12 tokens (Tab z shows it)'; }
+    folded; check thinking_block_folded $? "$(chat_col $Q | head -8)"
+    keys $Q Tab End
+    wait_for $Q 'INSPECT' 5
+    keys_folded=$(title $Q)
+    keys $Q z
+    wait_for $Q 'thinking shown' 5 && ! folded && keys $Q End && sleep 0.3 &&
+        [ "$(title $Q)" != "$keys_folded" ]
+    check thinking_block_unfolds $? "$(title $Q) / folded: $keys_folded"
+    keys $Q z
+    wait_for $Q 'thinking folded' 5 && folded; check thinking_block_folds_again $?
+    keys $Q Escape "/save $tmp/q35.jsonl" Enter
+    wait_for $Q 'saved [0-9]+ tokens' 5
+    keys $Q "/prompt" Enter
+    wait_for $Q 'Prompt: the conversation as the jinja template writes it' 5
+    s=$(sheet $Q)
+    python3 - "$tmp/q35.jsonl" > "$tmp/q35-messages.json" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+reply = "".join(l["text"] for l in lines if l.get("type") == "token" and l.get("generated") and l["segment"] == "assistant")
+inputs = [l["text"] for l in lines if l.get("type") == "input"]
+print(json.dumps([{"role": "user", "content": inputs[0]}, {"role": "assistant", "content": reply}]))
+EOF
+    want=$("$bin" template "$tmp/qwen35.gguf" --messages "$tmp/q35-messages.json" --no-generation-prompt | wc -c)
+    [[ $s == *"($want bytes)"* && $s == *"<|im_start|>user↵"* && $s == *"<|im_start|>assistant↵"* && $s == *"<think>↵"* ]]
+    check prompt_sheet_is_the_render $? "want $want bytes; $(echo "$s" | head -3)"
+    keys $Q Escape "/think off" Enter
+    wait_for $Q 'thinking off' 5
+    n0=$(ctx_now $Q)
+    keys $Q "again" Enter
+    # enable_thinking=false: the template closes the think block itself, nothing to fold
+    reply_shown() { chat_col $Q | awk '/^again/ { u = 1 } u && /^Assistant/ { a = 1; next } a && /[^ ]/ { t = 1 } END { exit !t }'; }
+    wait_until 30 after_reply $Q "$n0" && ! chat_col $Q | grep -q 'thinking, ' && reply_shown
+    check think_off_reaches_qwen35_template $? "$(chat_col $Q | head -12)"
+    tm kill-session -t $Q
+
+    G=gemma4
+    start $G 160 40 NO_COLOR=1 -- -m "$tmp/gemma4.gguf" --temp 0 -n 12
+    wait_for $G 'TYPE \|' 20
+    keys $G "hi" Enter
+    wait_for $G 'reply: 12 tokens' 30 && chat_col $G | grep -q '^Assistant'; check gemma4_template_chat_replies $?
+    keys $G "/prompt" Enter
+    wait_for $G 'Prompt: the conversation' 5
+    s=$(sheet $G)
+    [[ $s == *"<|turn>user↵"* && $s == *"<|turn>model↵"* && $s != *"<|think|>"* ]]; check gemma4_prompt_sheet $? "$s"
+    keys $G Escape "/think on" Enter
+    wait_for $G 'thinking on' 5
+    n0=$(ctx_now $G)
+    keys $G "again" Enter
+    wait_until 30 after_reply $G "$n0"
+    keys $G "/prompt" Enter
+    wait_for $G 'Prompt: the conversation.*thinking on' 5 && sheet $G | grep -q '<|turn>system↵' &&
+        sheet $G | grep -q '^<|think|>↵'
+    check think_on_reaches_gemma4_template $? "$(sheet $G | head -5)"
+    tm kill-session -t $G
+else
+    skip qwen35_and_gemma4_templates "shared chat templates not found, or the test model could not be written"
+fi
+
+# The 2026 families: each file chats (completion mode for the ones without a template),
+# and a sliding-window layer draws the keys its window left out as such: the title names
+# the layer's kind, a key outside the window is a × (not zero attention), the legend says
+# so. Gemma 4's last layers read earlier layers' keys: the title says whose.
+for fam in gemma2-tiny-f16 gemma3-tiny-f16 gemma4-tiny-f16 phi3-tiny-f16 llama-k-tiny-iq4_xs; do
+    f=$shared/models/$fam.gguf
+    if [ ! -f "$f" ]; then skip "family_$fam" "$f not found"; continue; fi
+    start fam 160 48 NO_COLOR=1 -- -m "$f" --temp 0 -n 12 --color none
+    wait_for fam 'TYPE \|' 20
+    keys fam "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen" Enter
+    wait_for fam 'reply: 1[0-9] tokens|TYPE \|.*ctx [4-9][0-9]' 60 && wait_gone fam 'GENERATING' 30
+    keys fam Tab
+    ok=0
+    case $fam in
+    gemma2*) wait_for fam 'layer 0/46 sliding 16' 5 && right fam | grep -q '×' && cap fam | grep -q '× outside the window' || ok=1 ;;
+    gemma3*) wait_for fam 'layer 0/8 sliding 16' 5 && right fam | grep -q '×' || ok=1
+             keys fam ']' ']' ']' ']' ']'
+             wait_for fam 'layer 5/8 global' 5 || ok=1 ;;
+    gemma4*) keys fam ']' ']' ']'
+             wait_for fam "layer 3/5 sliding 16 reads layer 1's keys" 5 || ok=1 ;;
+    *) wait_for fam 'Attention  layer 0/' 5 && ! cap fam | grep -q 'outside the window' || ok=1 ;;
+    esac
+    check "family_$fam" $ok "$(title fam)"
+    tm kill-session -t fam
+done
 
 # /compare re-scores the conversation with another model like `llmscope replay` does on the
 # CLI's trace of the same run; against the model itself the divergence is exactly zero
@@ -635,5 +804,116 @@ if [ -f "$ktiny" ] && [ -f "$kq4" ]; then
     tm kill-session -t cmp
 else
     skip compare_matches_replay "llama-k-tiny models not found"
+fi
+
+# ---- the shipped model (assets/): a conversation as a person has it ----
+dict=assets/llmscope-dict.gguf
+if [ -f "$dict" ]; then
+    D=dict
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0
+    wait_for $D 'TYPE \|' 20
+    # a reply that ends with the end-of-turn token; then a branch in it, typed in one
+    # burst (b, a digit, Enter): the chooser has its choices before the next frame
+    keys $D "What does apple mean?" Enter
+    wait_for $D 'reply: [0-9]+ tokens' 20
+    keys $D "/save $tmp/d0.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    keys $D Tab End Left Left
+    wait_for $D 'INSPECT' 5
+    keys $D b 2 Enter
+    wait_for $D '\| branch 1 of 2' 10 && wait_for $D 'reply: [0-9]+ tokens' 20
+    burst=$?
+    keys $D "/save $tmp/d1.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    python3 - "$tmp" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+toks = lambda n: [t for t in (json.loads(l) for l in open("%s/%s.jsonl" % (d, n), encoding="utf-8")) if t.get("type") == "token"]
+a, b = toks("d0"), toks("d1")
+fork = next(i for i in range(min(len(a), len(b))) if a[i]["id"] != b[i]["id"])
+assert b[fork]["id"] == a[fork]["top"][1]["id"], (fork, b[fork], a[fork]["top"][:2])  # the second bar
+EOF2
+    [ $? = 0 ] && [ $burst = 0 ]; check branch_keys_typed_in_one_burst $? "$(cap $D | tail -2 | tr '\n' ' ')"
+    # back and forth: each branch comes back token for token, its end-of-turn included
+    keys $D "/switch 0" Enter
+    wait_for $D 'on branch 0 \(' 10 && ! cap $D | grep -q 'came out different'; sw0=$?
+    keys $D "/save $tmp/d0b.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    keys $D "/switch 1" Enter
+    wait_for $D 'on branch 1 \(' 10 && ! cap $D | grep -q 'came out different'; sw1=$?
+    keys $D "/save $tmp/d1b.jsonl" Enter
+    wait_for $D 'saved [0-9]+ tokens' 5
+    python3 - "$tmp" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+toks = lambda n: [json.loads(l) for l in open("%s/%s.jsonl" % (d, n), encoding="utf-8")][1:]
+ids = lambda n: [t.get("id") for t in toks(n)]
+assert ids("d0") == ids("d0b"), "branch 0 came back different"
+assert ids("d1") == ids("d1b"), "branch 1 came back different"
+assert ids("d0") != ids("d1")
+last = toks("d0")[-1]
+assert last["type"] == "token" and last["id"] == 2 and last["generated"], last  # <|im_end|>, the model's
+EOF2
+    [ $? = 0 ] && [ $sw0 = 0 ] && [ $sw1 = 0 ]; check branch_switch_back_and_forth_is_exact $?
+    # at temperature 0 a new draw cannot differ: said, and no branch is made
+    keys $D Tab End Left Left
+    keys $D "/branch resample" Enter
+    wait_for $D 'temperature 0 is the same token again' 5 && cap $D | grep -q '| branch 1 of 2'
+    check branch_resample_at_temperature_0_refused $?
+    tm kill-session -t $D
+    # thirty questions in a 512-token context: the oldest turns leave, the chat goes on;
+    # --trace writes every reply token, and a new context (with what left) after a shift
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --trace "$tmp/dict.jsonl"
+    wait_for $D 'TYPE \|' 20
+    words="apple dog house tree river car book stone cloud bread chair music water light city horse green table paper
+           glass fire snow money friend garden window ocean mountain doctor school"
+    n_ok=0
+    for w in $words; do
+        keys $D "What does $w mean?" Enter
+        if wait_for $D "What does $w mean\\?" 10 && wait_for $D 'reply: [0-9]+ tokens' 20; then n_ok=$((n_ok + 1)); fi
+    done
+    ctx=$(ctx_now $D)
+    [ "$n_ok" = 30 ] && [ "$ctx" -le 512 ] && cap $D | grep -q 'What does school mean?' && ! cap $D | grep -q EXITED
+    check thirty_questions_keep_going $? "$n_ok answered, ctx $ctx"
+    marked=1 # the chat keeps the dropped turns, dimmed, above a rule: scroll up to it
+    for i in $(seq 1 12); do
+        cap $D | grep -q 'the model no longer sees the text above' && marked=0 && break
+        keys $D PPage
+        sleep 0.2
+    done
+    keys $D "/messages" Enter
+    wait_for $D 'Messages: the last' 5 && right $D | grep -q 'was full: the oldest' ; said=$?
+    keys $D Escape "/context" Enter
+    wait_for $D 'Context window: [0-9]+ of 512 tokens' 5 && right $D | grep -qE 'Left the window \([0-9]+ turns'
+    [ $? = 0 ] && [ $marked = 0 ] && [ $said = 0 ]; check dropped_turns_said_and_shown $? "marked $marked said $said"
+    keys $D Escape
+    python3 - "$tmp/dict.jsonl" <<'EOF2'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+wins = [l["context"]["window"] for l in lines if "window" in l.get("context", {})]
+assert wins and wins[-1]["dropped_turns"] >= 1 and wins[-1]["shifts"] >= 1, wins[-1:]
+assert sum(l["eog"] for l in lines) == 30, "one end-of-turn per answer"
+EOF2
+    traced=$?
+    rep=$("$bin" replay "$tmp/dict.jsonl" -m "$dict" 2>&1 | tail -2)
+    [ $traced = 0 ] && echo "$rep" | grep -q 'mean KL 0.000000 nats' && ! echo "$rep" | grep -q 'differ from the recorded'
+    check trace_says_turns_were_dropped $? "$rep"
+    # a message longer than the left column is shown whole across the terminal
+    long="$tmp/$(printf 'a%.0s' $(seq 1 110)).jsonl"
+    keys $D "/load $long" Enter
+    msg="cannot open $long: No such file or directory"
+    wait_for $D 'cannot open' 5 && cap $D | grep -qF -- "$msg"; check long_message_shown_whole $? "${#msg} characters"
+    tm kill-session -t $D
+    # a narrow terminal wraps it, and /messages shows it in full
+    start dictn 90 30 NO_COLOR=1 -- -m "$dict" --temp 0
+    wait_for dictn 'TYPE \|' 20
+    keys dictn "/load $long" Enter
+    wait_for dictn 'cannot open' 5
+    keys dictn "/messages" Enter
+    wait_for dictn 'Messages: the last' 5 && cap dictn | tr -d '\n' | tr -d ' ' | grep -qF -- "$(echo "$msg" | tr -d ' ')"
+    check messages_shows_them_in_full $?
+    tm kill-session -t dictn
+else
+    skip tui_shipped_model "$dict not found"
 fi
 exit 0

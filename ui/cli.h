@@ -52,6 +52,7 @@ int cli_run(const cli_options *o);
 /* Subcommands; ARGV[0] is the subcommand's name. */
 int cli_tokenize_main(int argc, char **argv);
 int cli_info_main(int argc, char **argv);
+int cli_template_main(int argc, char **argv); /* cli_template.c */
 int cli_devices_main(int argc, char **argv);
 
 /* ---- finding and loading a model (cli_load.c) ---- */
@@ -93,6 +94,16 @@ int cli_trace_write(cli_trace *t, const session *s, const step_record *r, const 
 /* Attaches a "context" object to the next token written: the model file and every token
  * before it (replay_context_json), which `llmscope replay` needs. -1 when out of memory. */
 int cli_trace_set_context(cli_trace *t, const session *s, const char *model_path);
+/* The same with the first N records of S (the next token written is record N); a chat
+ * whose oldest turns left the context window also gets "window": {shifts, dropped_turns,
+ * dropped_tokens}. */
+int cli_trace_set_context_at(cli_trace *t, const session *s, const char *model_path, size_t n);
+/* Writes record R of S with its why card (attention sources, rollout where cheap enough,
+ * grounding, the logit lens where the engine computes it, or on the CPU with
+ * LENS_ON_CPU). */
+struct model;
+int cli_trace_record(cli_trace *t, session *s, const struct model *m, const struct tokenizer *tok,
+                     const step_record *r, bool eog, bool lens_on_cpu);
 /* Closes the file; -1 with ERR filled if anything failed to reach it. */
 int cli_trace_close(cli_trace *t, char *err, size_t errlen);
 

@@ -26,6 +26,9 @@ void cli_usage(FILE *f) {
           "       llmscope [-m MODEL] -p TEXT [OPTIONS]    stream the reply to standard output\n"
           "       llmscope tokenize [-m MODEL] [--special] [--bos] [--ids] TEXT\n"
           "       llmscope info [MODEL]                    architecture, sizes, types, tokenizer, template\n"
+          "       llmscope template MODEL|FILE.jinja --messages CONV.json [--bos T] [--eos T]\n"
+          "                [--var NAME=VALUE]... [--date DATE] [--no-generation-prompt]\n"
+          "                                               what the chat template writes, byte for byte\n"
           "       llmscope devices                         the Vulkan devices\n"
           "       llmscope pull NAME | llmscope list       download a known model | list them\n"
           "       llmscope bench [-m MODEL] ...            prompt and decode speed (bench --help)\n"
@@ -54,7 +57,8 @@ void cli_usage(FILE *f) {
           "                          (the default when the model has one)\n"
           "      --complete          continue the text as it is (the default without a template)\n"
           "      --system TEXT       system prompt (chat)\n"
-          "      --template NAME     chat template family instead of the detected one:\n"
+          "      --template NAME     a built-in chat template family instead of the model's own template\n"
+          "                          (which llmscope runs as written):\n"
           "                         ",
           f);
     for (const char *const *fam = chat_template_families(); *fam; fam++) fprintf(f, " %s", *fam);
@@ -74,7 +78,8 @@ void cli_usage(FILE *f) {
           "      --trace FILE        write one JSON object per generated token (JSON Lines): id, text,\n"
           "                          probability, entropy, rank, alternatives before and after sampling,\n"
           "                          sampler settings, and the why card's attention sources, grounding and\n"
-          "                          logit lens (the lens: on the GPU; on the CPU with --trace-lens)\n"
+          "                          logit lens (the lens: on the GPU; on the CPU with --trace-lens);\n"
+          "                          in the terminal app, every reply of the conversation\n"
           "      --trace-lens        the logit lens in the trace on the CPU too (a pass over the output\n"
           "                          head per layer and token: slow with a large vocabulary)\n"
           "  -v, --verbose           backend, model and timing on standard error\n"

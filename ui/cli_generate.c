@@ -32,34 +32,10 @@ static bool model_has_template(const model *m) {
     return gguf_get_str(&m->file, "tokenizer.chat_template", &s) && s.len > 0;
 }
 
-/* Work above which the trace leaves the rollout out (layers x keys^2 / 2 values read):
- * about 10 ms of one core per token, as in the terminal app's why card. */
-#define TRACE_ROLLOUT_WORK 2e7
-
-/* Writes record R (the last of S) to the trace with its why card. The card's lens is
- * computed where the engine offers it (on the GPU), else only with --trace-lens. */
+/* Writes record R (the last of S) to the trace with its why card. */
 static int trace_record(cli_trace *trace, session *s, const cli_model *cm, const cli_options *o,
                         const step_record *r, bool eog) {
-    size_t idx = session_n_records(s) - 1;
-    why_card w;
-    bool have = false;
-    if (r->has_prediction && (r->attention || r->hidden)) {
-        inspect_view v;
-        inspect_view_session(&v, s);
-        why_options wo;
-        why_options_default(&wo);
-        wo.n_valid_vocab = tokenizer_n_vocab(cm->tok);
-        wo.lens_engine = session_lens_engine(s);
-        wo.m = wo.lens_engine || o->trace_lens ? &cm->m : NULL;
-        wo.rollout = (double)cm->m.hp.n_layer * r->n_keys * r->n_keys / 2 <= TRACE_ROLLOUT_WORK;
-        char err[256];
-        have = inspect_why(&v, idx, &wo, &w, err, sizeof err) == 0;
-        if (!have) fprintf(stderr, "llmscope: warning: why card of position %d left out of the trace: %s\n",
-                           r->pos, err);
-    }
-    int rc = cli_trace_write(trace, s, r, cm->tok, eog, have ? &w : NULL);
-    if (have) why_card_free(&w);
-    return rc;
+    return cli_trace_record(trace, s, &cm->m, cm->tok, r, eog, o->trace_lens);
 }
 
 /* Streams the reply to PROMPT. Returns the exit status. */
@@ -194,6 +170,14 @@ int cli_run(const cli_options *o) {
         cli_error("%s", err);
         goto done;
     }
+    /* positions the model never saw in training: rope extrapolates, and the output
+     * degrades; said on every backend */
+    char ctx_warning[160] = "";
+    if (cm.m.hp.n_ctx_train > 0 && n_ctx > cm.m.hp.n_ctx_train)
+        snprintf(ctx_warning, sizeof ctx_warning,
+                 "a context of %d tokens is longer than the %d the model was trained on: past that its output may degrade",
+                 n_ctx, cm.m.hp.n_ctx_train);
+    if (ctx_warning[0] && !interactive) fprintf(stderr, "llmscope: warning: %s\n", ctx_warning);
     session_config cfg = {
         .sampling = o->sampling,
         .n_ctx = n_ctx,
@@ -213,6 +197,10 @@ int cli_run(const cli_options *o) {
         fprintf(stderr, "llmscope: %s (%s), %s\n", cm.m.name, cm.m.hp.arch_name,
                 chat ? session_template_name(s) : "completion");
 
+    if (o->trace_path && !(trace = cli_trace_open(o->trace_path, err, sizeof err))) {
+        cli_error("%s", err);
+        goto done;
+    }
     if (interactive) {
         tui_options to;
         tui_options_default(&to);
@@ -223,19 +211,20 @@ int cli_run(const cli_options *o) {
         to.color = o->color;
         to.no_mouse = o->no_mouse;
         to.device = o->device; /* the second engine (probes, /compare) on the same device */
+        to.warning = ctx_warning[0] ? ctx_warning : NULL;
+        to.trace = trace;
+        to.trace_lens = o->trace_lens;
         status = tui_run(&to);
-        goto done;
+    } else {
+        status = run_headless(s, &cm, o, prompt, trace);
     }
-    if (o->trace_path && !(trace = cli_trace_open(o->trace_path, err, sizeof err))) {
-        cli_error("%s", err);
-        goto done;
-    }
-    status = run_headless(s, &cm, o, prompt, trace);
     if (cli_trace_close(trace, err, sizeof err) < 0) {
         cli_error("%s", err);
         status = 1;
     }
+    trace = NULL;
 done:
+    cli_trace_close(trace, err, sizeof err);
     session_free(s);
     cli_model_free(&cm);
     free(stdin_text);

@@ -157,7 +157,7 @@ static cJSON *why_object(const why_card *w, const session *s, const tokenizer *t
             cJSON_AddNumberToObject(x, "top_id", e->top_id);
             add_token_text(x, tok, e->top_id);
             cJSON_AddNumberToObject(x, "top_prob", short_float(e->top_prob));
-            cJSON_AddNumberToObject(x, "rank", e->chosen_rank);
+            cJSON_AddNumberToObject(x, "rank", e->chosen_rank + 1); /* 1: the top, as on screen */
             cJSON_AddNumberToObject(x, "prob", short_float(e->chosen_prob));
             cJSON_AddItemToArray(layers, x);
         }
@@ -177,7 +177,7 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddBoolToObject(o, "eog", eog);
     cJSON_AddNumberToObject(o, "prob", short_float(s->prob_before));
     cJSON_AddNumberToObject(o, "entropy", short_float(s->entropy_before));
-    cJSON_AddNumberToObject(o, "rank", s->rank_before);
+    cJSON_AddNumberToObject(o, "rank", s->rank_before + 1); /* 1: the likeliest, as on screen */
     cJSON_AddNumberToObject(o, "margin", short_float(s->margin));
     cJSON_AddNumberToObject(o, "greedy_id", s->greedy_id);
     cJSON_AddNumberToObject(o, "prob_sampled", short_float(s->prob_after));
@@ -197,15 +197,62 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     char *line = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!line) return -1;
-    if ((fputs(line, t->f) < 0 || fputc('\n', t->f) == EOF) && !t->write_errno) t->write_errno = errno ? errno : EIO;
+    /* whole lines reach the file as they are made: a trace can be read while the
+     * terminal app is still writing it */
+    if ((fputs(line, t->f) < 0 || fputc('\n', t->f) == EOF || fflush(t->f) != 0) && !t->write_errno)
+        t->write_errno = errno ? errno : EIO;
     free(line);
     return t->write_errno ? -1 : 0;
 }
 
 int cli_trace_set_context(cli_trace *t, const session *s, const char *model_path) {
+    return cli_trace_set_context_at(t, s, model_path, session_n_records(s));
+}
+
+int cli_trace_set_context_at(cli_trace *t, const session *s, const char *model_path, size_t n) {
     cJSON_Delete(t->context);
     t->context = replay_context_json(s, model_path);
-    return t->context ? 0 : -1;
+    if (!t->context) return -1;
+    cJSON *toks = cJSON_GetObjectItemCaseSensitive(t->context, "tokens");
+    for (int k = cJSON_GetArraySize(toks); toks && k > (int)n; k--) cJSON_DeleteItemFromArray(toks, k - 1);
+    /* a chat that outgrew its context: what left the window, and when */
+    session_window w;
+    session_window_info(s, &w);
+    if (w.shifts) {
+        cJSON *win = cJSON_AddObjectToObject(t->context, "window");
+        if (!win) return -1;
+        cJSON_AddNumberToObject(win, "shifts", w.shifts);
+        cJSON_AddNumberToObject(win, "dropped_turns", w.dropped_turns);
+        cJSON_AddNumberToObject(win, "dropped_tokens", w.dropped_tokens);
+    }
+    return 0;
+}
+
+/* Work above which the trace leaves the rollout out (layers x keys^2 / 2 values read):
+ * about 10 ms of one core per token, as in the terminal app's why card. */
+#define TRACE_ROLLOUT_WORK 2e7
+
+int cli_trace_record(cli_trace *t, session *s, const model *m, const tokenizer *tok, const step_record *r, bool eog,
+                     bool lens_on_cpu) {
+    size_t idx = (size_t)r->pos;
+    why_card w;
+    bool have = false;
+    if (r->has_prediction && (r->attention || r->hidden)) {
+        inspect_view v;
+        inspect_view_session(&v, s);
+        why_options wo;
+        why_options_default(&wo);
+        wo.n_valid_vocab = tokenizer_n_vocab(tok);
+        wo.lens_engine = session_lens_engine(s);
+        wo.m = wo.lens_engine || lens_on_cpu ? m : NULL;
+        wo.rollout = (double)m->hp.n_layer * r->n_keys * r->n_keys / 2 <= TRACE_ROLLOUT_WORK;
+        char err[256];
+        have = inspect_why(&v, idx, &wo, &w, err, sizeof err) == 0;
+        if (!have) fprintf(stderr, "llmscope: warning: why card of position %d left out of the trace: %s\n", r->pos, err);
+    }
+    int rc = cli_trace_write(t, s, r, tok, eog, have ? &w : NULL);
+    if (have) why_card_free(&w);
+    return rc;
 }
 
 int cli_trace_close(cli_trace *t, char *err, size_t errlen) {

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,10 +118,6 @@ int render_score(engine *e, const int32_t *tokens, int T, int n_valid, float *pr
 
 /* ---- colours ---- */
 
-typedef struct rgb {
-    unsigned char r, g, b;
-} rgb;
-
 static rgb mix(rgb a, rgb b, double t) {
     if (!(t > 0)) t = 0;
     if (t > 1) t = 1;
@@ -132,7 +127,7 @@ static rgb mix(rgb a, rgb b, double t) {
 
 /* Attention: white to dark blue over the square root of the weight, so that the many
  * small weights of a broad head are still visible next to a sharp one. */
-static rgb attention_colour(float v) {
+rgb render_attention_colour(float v) {
     static const rgb stops[5] = {{255, 255, 255}, {198, 219, 239}, {107, 174, 214}, {33, 113, 181}, {8, 48, 107}};
     double t = v > 0 ? sqrt(v > 1 ? 1.0 : (double)v) : 0;
     int i = t >= 1 ? 3 : (int)(t * 4);
@@ -141,7 +136,7 @@ static rgb attention_colour(float v) {
 
 /* Confidence: white for a certain token, red for a surprising one, on a log scale
  * (p = 1 white, 0.1 a third of the way, 0.001 and below full red). */
-static rgb confidence_colour(float p) {
+rgb render_confidence_colour(float p) {
     double s = p > 0 ? -log10((double)p) / 3.0 : 1.0;
     return mix((rgb){255, 255, 255}, (rgb){227, 74, 51}, s);
 }
@@ -198,6 +193,32 @@ static float block_mean(const float *att, int T, int b, int qi, int ki) {
     return n ? (float)(s / n) : 0.0f;
 }
 
+/* A token in a tooltip: its text in quotes, whitespace as marks. */
+static void token_name(FILE *f, const char *text) {
+    if (!text) return;
+    fputc('"', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == ' ') fputs("\xc2\xb7", f);
+        else {
+            char one[2] = {*p, 0};
+            xml_text(f, one);
+        }
+    }
+    fputc('"', f);
+}
+
+/* The colour scale under a heatmap: weight 0 to 1 in 64 steps, its ends named. */
+static void svg_attention_scale(FILE *f, int x, int y) {
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">attention weight (colour by its square root): 0</text>\n", x,
+            y + 12);
+    for (int i = 0; i < 64; i++) {
+        rgb c = render_attention_colour((float)i / 63.0f);
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"3\" height=\"16\" fill=\"#%02x%02x%02x\"/>", x + 300 + 3 * i, y,
+                c.r, c.g, c.b);
+    }
+    fprintf(f, "\n<text x=\"%d\" y=\"%d\" font-size=\"12\">1</text>\n", x + 300 + 3 * 64 + 6, y + 12);
+}
+
 int render_heatmap_svg(FILE *f, const float *att, int T, const char *const *labels, const char *title) {
     const int b = (T + SVG_MAX_CELLS - 1) / SVG_MAX_CELLS, n = (T + b - 1) / b;
     int px = 800 / n;
@@ -205,7 +226,8 @@ int render_heatmap_svg(FILE *f, const float *att, int T, const char *const *labe
     if (px > 24) px = 24;
     const bool named = labels && b == 1 && px >= 10;
     const int margin = named ? 110 : 20, top = margin + 24;
-    const int W = margin + n * px + 20, Hh = top + n * px + 20;
+    int W = margin + n * px + 20, Hh = top + n * px + 60;
+    if (W < margin + 460) W = margin + 460; /* room for the colour scale */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"monospace\" font-size=\"10\">\n",
@@ -228,64 +250,43 @@ int render_heatmap_svg(FILE *f, const float *att, int T, const char *const *labe
     for (int qi = 0; qi < n; qi++) {
         for (int ki = 0; ki <= qi; ki++) {
             float v = block_mean(att, T, b, qi, ki);
-            rgb c = attention_colour(v);
+            rgb c = render_attention_colour(v);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%02x%02x%02x\"", margin + ki * px,
                     top + qi * px, px, px, c.r, c.g, c.b);
-            if (b == 1 && n <= 128)
-                fprintf(f, "><title>query %d, key %d: %.6f</title></rect>\n", qi, ki, (double)v);
-            else
+            if (b == 1 && n <= 128) { /* hovering names both tokens */
+                fprintf(f, "><title>query %d ", qi);
+                token_name(f, labels ? labels[qi] : NULL);
+                fprintf(f, ", key %d ", ki);
+                token_name(f, labels ? labels[ki] : NULL);
+                fprintf(f, ": %.6f</title></rect>\n", (double)v);
+            } else {
                 fputs("/>\n", f);
+            }
         }
     }
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999999\"/>\n</svg>\n",
-            margin, top, n * px, n * px);
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999999\"/>\n", margin,
+            top, n * px, n * px);
+    svg_attention_scale(f, margin, top + n * px + 16);
+    fputs("</svg>\n", f);
     return ferror(f) ? -1 : 0;
 }
 
-int render_heatmap_png(FILE *f, const float *att, int T, char *err, size_t errlen) {
-    int s = 1024 / T;
-    if (s < 1) s = 1;
-    const size_t side = (size_t)T * (size_t)s;
-    png_bytep row = malloc(side * 3);
-    if (!row) {
-        snprintf(err, errlen, "out of memory for a %zu-pixel row", side);
-        return -1;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        free(row);
-        snprintf(err, errlen, "out of memory for the PNG writer");
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) { /* libpng reports its errors by jumping here */
-        png_destroy_write_struct(&png, &info);
-        free(row);
-        snprintf(err, errlen, "cannot write the PNG image");
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int q = 0; q < T; q++) {
-        for (int k = 0; k < T; k++) {
-            rgb c = k <= q ? attention_colour(att[(size_t)q * T + k]) : (rgb){238, 238, 238};
-            for (int x = 0; x < s; x++) {
-                png_bytep p = row + ((size_t)k * s + x) * 3;
-                p[0] = c.r, p[1] = c.g, p[2] = c.b;
-            }
-        }
-        for (int y = 0; y < s; y++) png_write_row(png, row);
-    }
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    free(row);
-    return ferror(f) ? (snprintf(err, errlen, "cannot write the PNG image"), -1) : 0;
-}
-
 /* ---- the transcript ---- */
+
+int render_lay_out(const char *const *texts, int T, int wrap, int (*width)(const char *), int *line, int *col,
+                   int *cols) {
+    int ln = 0, c = 0;
+    for (int i = 0; i < T; i++) {
+        int w = width(texts[i]);
+        if (w < 1) w = 1;
+        if (c > 0 && c + w > wrap) ln++, c = 0;
+        line[i] = ln, col[i] = c, cols[i] = w;
+        c += w;
+        size_t len = strlen(texts[i]);
+        if (len && texts[i][len - 1] == '\n') ln++, c = 0;
+    }
+    return ln + 1;
+}
 
 #define WRAP_COLS 96
 #define CHAR_W 8.4
@@ -304,16 +305,7 @@ int render_transcript_svg(FILE *f, const char *const *texts, const float *prob, 
         free(cols);
         return -1;
     }
-    int ln = 0, c = 0;
-    for (int i = 0; i < T; i++) {
-        int w = text_columns(texts[i]);
-        if (w < 1) w = 1;
-        if (c > 0 && c + w > WRAP_COLS) ln++, c = 0;
-        line[i] = ln, col[i] = c, cols[i] = w;
-        c += w;
-        size_t len = strlen(texts[i]);
-        if (len && texts[i][len - 1] == '\n') ln++, c = 0;
-    }
+    int ln = render_lay_out(texts, T, WRAP_COLS, text_columns, line, col, cols) - 1;
     const int W = (int)(2 * MARGIN + WRAP_COLS * CHAR_W), top = MARGIN + 28;
     const int Hh = top + (ln + 1) * LINE_H + 60;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -326,7 +318,7 @@ int render_transcript_svg(FILE *f, const char *const *texts, const float *prob, 
     for (int i = 0; i < T; i++) {
         double x = MARGIN + col[i] * CHAR_W, y = top + line[i] * LINE_H;
         bool known = prob && !isnan(prob[i]);
-        rgb g = known ? confidence_colour(prob[i]) : (rgb){245, 245, 245};
+        rgb g = known ? render_confidence_colour(prob[i]) : (rgb){245, 245, 245};
         bool gen = generated && generated[i];
         fprintf(f, "<g class=\"token%s\"><title>position %d: \"", gen ? " generated" : "", i);
         xml_text(f, texts[i]);
@@ -345,7 +337,7 @@ int render_transcript_svg(FILE *f, const char *const *texts, const float *prob, 
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">probability of the token:</text>\n", MARGIN, ly + 14);
     static const float marks[4] = {1.0f, 0.1f, 0.01f, 0.001f};
     for (int i = 0; i < 4; i++) {
-        rgb g = confidence_colour(marks[i]);
+        rgb g = render_confidence_colour(marks[i]);
         int x = MARGIN + 200 + i * 90;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"24\" height=\"16\" fill=\"#%02x%02x%02x\" stroke=\"#999999\"/>"
                    "<text x=\"%d\" y=\"%d\" font-size=\"12\">%g</text>\n",
@@ -364,7 +356,7 @@ static void usage(FILE *f) {
     fputs("usage: llmscope render TRACE [options]\n"
           "Draws a --trace file's transcript, re-run through its model: the tokens coloured by\n"
           "the probability the model gave them, or an attention heatmap.\n"
-          "  -o, --output FILE    the picture: .svg, or .png for heatmaps\n"
+          "  -o, --output FILE    the picture: .svg or .png\n"
           "                       (default: TRACE's name with .transcript.svg or .heatmap-*.svg)\n"
           "      --heatmap WHICH  LAYER:HEAD, LAYER (its heads averaged) or mean (every head)\n"
           "      --base FILE      the model (default: the one named in the trace)\n"
@@ -462,10 +454,6 @@ int render_main(int argc, char **argv) {
         cli_error("render: %s: the picture must be .svg or .png", out_path);
         return 2;
     }
-    if (png && !heatmap) {
-        cli_error("render: the transcript is drawn as SVG only (PNG is for heatmaps)");
-        return 2;
-    }
 
     char err[1024] = "";
     replay_trace t;
@@ -516,12 +504,13 @@ int render_main(int argc, char **argv) {
         if (spec.layer < 0) snprintf(which, sizeof which, "every head averaged");
         else if (spec.head < 0) snprintf(which, sizeof which, "layer %d, heads averaged", spec.layer);
         else snprintf(which, sizeof which, "layer %d, head %d", spec.layer, spec.head);
-        snprintf(title, sizeof title, "%s: attention, %s (%d tokens)", cm.m.name, which, T);
-        rc = png ? render_heatmap_png(f, att, T, err, sizeof err)
+        snprintf(title, sizeof title, "%s: attention, %s, positions 0-%d", cm.m.name, which, T - 1);
+        rc = png ? render_heatmap_png(f, att, T, (const char *const *)texts, title, err, sizeof err)
                  : render_heatmap_svg(f, att, T, (const char *const *)texts, title);
     } else {
         snprintf(title, sizeof title, "%s: %d tokens, coloured by the probability the model gave each", cm.m.name, T);
-        rc = render_transcript_svg(f, (const char *const *)texts, prob, t.traced, T, title);
+        rc = png ? render_transcript_png(f, (const char *const *)texts, prob, t.traced, T, title, err, sizeof err)
+                 : render_transcript_svg(f, (const char *const *)texts, prob, t.traced, T, title);
     }
     if (fclose(f) != 0 || rc < 0) {
         f = NULL;

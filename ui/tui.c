@@ -1,4 +1,4 @@
-/* tui.c — the terminal app: screen set-up and restore, the main loop, keys and mouse.
+/* tui.c — the terminal app: screen set-up and restore, the main loop, generation.
  *
  * One thread. The loop draws, reads every pending key without waiting while a reply is
  * being generated, then asks the session for one more token; so Ctrl-C, scrolling and
@@ -6,13 +6,16 @@
  * Redraws are throttled to about 30 per second while tokens stream (small models make
  * thousands per second, faster than a terminal can show them). A probe (tui_probe.c)
  * runs the same way, one continuation per turn of the loop; a breakpoint pauses the
- * reply without ending it.
+ * reply without ending it. Such deferred work is the JOBS table: the loop runs the
+ * first that has something to do. Keys and the mouse go through tui_keys.c, the screen
+ * is the panes of tui_panes.def.
  *
  * The terminal is restored on every way out: a normal quit, SIGINT/SIGTERM/SIGHUP (a
  * flag the loop polls), exit() from anywhere (atexit), and crashes (a handler that writes
  * the reset sequences and the saved termios, then re-raises). */
 #include "tui_app.h"
 
+#include "cli.h"
 #include "vk_engine.h"
 
 #include <locale.h>
@@ -23,13 +26,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Keys we teach ncurses: the markers terminals put around pasted text once bracketed
- * paste mode (DEC private mode 2004) is on. */
-#define KEY_PASTE_BEGIN (KEY_MAX + 1)
-#define KEY_PASTE_END (KEY_MAX + 2)
-
-#define CTRL_KEY(c) ((c) & 0x1f)
 
 /* ---- the only process-wide state: what signal handlers need ---- */
 
@@ -56,6 +52,7 @@ static void on_fatal_signal(int sig) {
 static void restore_at_exit(void) {
     if (g_screen_active) {
         putp("\033[?2004l");
+        fflush(stdout);
         endwin();
         g_screen_active = 0;
     }
@@ -96,15 +93,6 @@ static double now_s(void) {
 
 double tui_now(void) { return now_s(); }
 
-void tui_message(tui_app *a, bool error, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
-    va_end(ap);
-    a->msg_error = error;
-    a->dirty = true;
-}
-
 bool tui_on_cursor(const tui_app *a) { return a->mode == MODE_INSPECT || a->hold_cursor; }
 
 const step_record *tui_current_record(const tui_app *a, size_t *index) {
@@ -123,21 +111,21 @@ const step_record *tui_current_record(const tui_app *a, size_t *index) {
     return session_record(a->s, i);
 }
 
+void tui_inspect_at(tui_app *a, size_t rec) {
+    a->mode = MODE_INSPECT;
+    a->hold_cursor = false;
+    a->cursor = rec;
+    a->grab = NULL;
+    tui_why_follow(a);
+    a->dirty = true;
+}
+
 const char *tui_record_text(const tui_app *a, int pos) {
     const step_record *r = pos >= 0 ? session_record(a->s, (size_t)pos) : NULL;
     return r && r->text ? r->text : "?";
 }
 
-const float *tui_attention_row(tui_app *a, const step_record *r, int layer, int head) {
-    if (!r || !r->attention || r->n_keys <= 0) return NULL;
-    if ((size_t)r->n_keys > a->row_cap) {
-        float *p = realloc(a->row, (size_t)r->n_keys * sizeof *p);
-        if (!p) return NULL;
-        a->row = p;
-        a->row_cap = (size_t)r->n_keys;
-    }
-    return session_attention_row(a->s, r, layer, head, a->row) ? a->row : NULL;
-}
+const char *tui_plural(int n, const char *one, const char *many) { return n == 1 ? one : many; }
 
 bool tui_turns_push(tui_app *a, const char *text, size_t first_record) {
     if (a->n_turns == a->cap_turns) {
@@ -164,12 +152,13 @@ void tui_records_changed(tui_app *a) {
 }
 
 void tui_start_generating(tui_app *a) {
-    a->generating = true;
-    a->paused = false;
-    a->reply_tokens = 0;
-    a->reply_t0 = now_s();
-    a->tok_per_s = 0;
-    a->chat.scroll = 0;
+    tui_gen *g = &a->gen;
+    g->generating = true;
+    g->paused = false;
+    g->reply_tokens = 0;
+    g->reply_t0 = now_s();
+    g->tok_per_s = 0;
+    tui_chat_scroll(a, -(1 << 30)); /* follow the end */
     a->mode = MODE_TYPE; /* the panes follow the newest token */
     a->hold_cursor = false;
 }
@@ -189,17 +178,19 @@ engine *tui_spare_engine(tui_app *a, char *err, size_t errlen) {
 }
 
 void tui_reset_conversation(tui_app *a) {
-    if (a->generating) session_stop_reply(a->s);
-    a->generating = a->paused = a->choosing = false;
+    if (a->gen.generating) session_stop_reply(a->s);
+    a->gen.generating = a->gen.paused = false;
+    a->grab = NULL;
     tui_probe_cancel(a);
     tui_branches_reset(a);
-    if (a->sheet.kind != SHEET_NONE) tui_sheet_close(a);
+    if (a->sheet.cls) tui_sheet_close(a);
     session_clear(a->s);
     free_turns(a);
+    tui_window_reset(a);
     a->epoch++;
     a->cursor = 0;
-    a->chat.scroll = 0;
-    a->tok_per_s = 0;
+    tui_chat_scroll(a, -(1 << 30));
+    a->gen.tok_per_s = 0;
     a->dirty = true;
 }
 
@@ -207,21 +198,12 @@ void tui_reset_conversation(tui_app *a) {
 
 static void draw(tui_app *a) {
     getmaxyx(stdscr, a->rows, a->cols);
-    tui_layout_compute(&a->lay, a->rows, a->cols, 1);
-    int input_rows = tui_input_rows(&a->input, a->lay.input.w);
-    if (input_rows != 1) tui_layout_compute(&a->lay, a->rows, a->cols, input_rows);
-    erase();
+    tui_panes_layout(a);
     a->caret_y = a->caret_x = -1;
-    tui_chat_update(a);
-    tui_chat_draw(a);
-    tui_input_draw(a);
-    tui_frame_draw(a);
-    if (a->lay.full) {
-        tui_attention_draw(a);
-        tui_probs_draw(a);
-    }
-    tui_ground_draw(a);
-    tui_status_draw(a);
+    tui_panes_update(a);
+    tui_sheet_update(a);
+    erase();
+    tui_panes_draw(a);
     tui_sheet_draw(a);
     if (a->help) tui_help_draw(a);
     if (a->caret_y >= 0 && !a->help) {
@@ -254,274 +236,121 @@ void tui_submit_text(tui_app *a, const char *text) {
     tui_records_changed(a); /* the prompt may have rewound into earlier records */
     size_t now = session_n_records(a->s), n = now > first ? now - first : 0; /* a rewind may shrink it */
     tui_message(a, false, "prompt: %zu tokens in %.2f s", n, now_s() - t0);
+    tui_window_check(a); /* the oldest turns may have left to make room */
     tui_start_generating(a);
 }
 
+/* --trace: the token R (EOG: the one that ended the reply) as headless writes it; a
+ * token that does not follow the last one written (a new message, a branch, a context
+ * shift) first gets the context of the tokens before it, which replay needs. */
+static void trace_token(tui_app *a, const step_record *r, bool eog) {
+    tui_gen *g = &a->gen;
+    struct cli_trace *t = a->opt->trace;
+    if (!t || g->trace_failed) return;
+    int rc = 0;
+    if (r->pos != g->trace_next) rc = cli_trace_set_context_at(t, a->s, a->opt->model_path, (size_t)r->pos);
+    if (rc == 0) rc = cli_trace_record(t, a->s, a->m, a->tok, r, eog, a->opt->trace_lens);
+    g->trace_next = r->pos + 1;
+    if (rc < 0) {
+        g->trace_failed = true;
+        tui_message(a, true, "cannot write the trace file: the rest of the conversation is not traced");
+    }
+}
+
 static void generate_one(tui_app *a) {
+    tui_gen *g = &a->gen;
     const step_record *r;
     char err[256];
     int rc = session_next(a->s, &r, err, sizeof err);
-    double dt = now_s() - a->reply_t0;
+    double dt = now_s() - g->reply_t0;
     if (rc == 1) {
-        a->reply_tokens++;
-        if (dt > 0) a->tok_per_s = a->reply_tokens / dt;
+        g->reply_tokens++;
+        if (dt > 0) g->tok_per_s = g->reply_tokens / dt;
+        tui_window_check(a); /* the oldest turns may have left to make room */
+        trace_token(a, r, false);
         tui_break_check(a, session_n_records(a->s) - 1);
     } else {
-        a->generating = a->paused = false;
+        size_t n = session_n_records(a->s);
+        const step_record *last = n ? session_record(a->s, n - 1) : NULL;
+        if (rc == 0 && session_stop_reason(a->s) == SESSION_STOP_END && last && last->generated) trace_token(a, last, true);
+        g->generating = g->paused = false;
         if (rc < 0) {
             session_stop_reply(a->s);
             tui_message(a, true, "%s", err);
+        } else if (session_stop_reason(a->s) == SESSION_STOP_FULL) {
+            tui_message(a, false, "reply: %d tokens, %.1f tok/s; it stops here because the context is full (%d tokens)%s",
+                        g->reply_tokens, g->tok_per_s, session_n_ctx(a->s),
+                        session_is_chat(a->s) ? ": the message and its reply fill it alone" : "; /clear starts over");
         } else {
-            tui_message(a, false, "reply: %d tokens, %.1f tok/s", a->reply_tokens, a->tok_per_s);
+            tui_message(a, false, "reply: %d tokens, %.1f tok/s", g->reply_tokens, g->tok_per_s);
         }
     }
     a->dirty = true;
 }
 
-static void stop_reply(tui_app *a) {
-    if (!a->generating) return;
+void tui_stop_reply(tui_app *a) {
+    if (!a->gen.generating) return;
     session_stop_reply(a->s);
-    a->generating = a->paused = false;
-    tui_message(a, false, "stopped after %d tokens", a->reply_tokens);
+    a->gen.generating = a->gen.paused = false;
+    tui_message(a, false, "stopped after %d tokens", a->gen.reply_tokens);
 }
 
-/* ---- keys ---- */
-
-static void change_layer(tui_app *a, int d) {
-    int n = a->m->hp.n_layer;
-    a->layer = (a->layer + d + n) % n;
-}
-
-static void change_head(tui_app *a, int d) {
-    int n = a->m->hp.n_head;
-    a->head = (a->head + d + n) % n;
-}
-
-static void cycle_tint(tui_app *a) {
-    a->tint = a->tint == TINT_OFF ? TINT_PROB : a->tint == TINT_PROB ? TINT_ENTROPY : TINT_OFF;
-    tui_message(a, false, "%s", a->tint == TINT_PROB ? "colouring tokens by their probability (red: unlikely)"
-                                : a->tint == TINT_ENTROPY ? "colouring tokens by entropy (red: the model was unsure)"
-                                                          : "token colouring off");
-}
-
-static void enter_inspect(tui_app *a) {
-    bool held = a->hold_cursor;
-    a->mode = MODE_INSPECT;
-    a->hold_cursor = false;
-    if (held) return; /* back to the token the command was about */
-    size_t cur;
-    if (tui_current_record(a, &cur)) a->cursor = cur;
-    tui_chat_cursor_end(a, false);
-}
-
-static void leave_inspect(tui_app *a) {
-    a->mode = MODE_TYPE;
-    a->hold_cursor = false;
-}
-
-/* Keys that act the same in both modes. Returns true if KEY was one. */
-static bool global_key(tui_app *a, bool is_key, wint_t ch) {
-    if (is_key) {
-        switch (ch) {
-        case KEY_F(1): a->help = true; return true;
-        case KEY_F(2): change_layer(a, -1); return true;
-        case KEY_F(3): change_layer(a, 1); return true;
-        case KEY_F(4): change_head(a, -1); return true;
-        case KEY_F(5): change_head(a, 1); return true;
-        case KEY_F(6): a->log_scale = !a->log_scale; return true;
-        case KEY_F(7): a->hide_sink = !a->hide_sink; return true;
-        case KEY_F(8): a->show_after = !a->show_after; return true;
-        case KEY_F(9): cycle_tint(a); return true;
-        case KEY_PPAGE: a->chat.scroll += a->lay.chat.h / 2 > 0 ? a->lay.chat.h / 2 : 1; return true;
-        case KEY_NPAGE: a->chat.scroll -= a->lay.chat.h / 2 > 0 ? a->lay.chat.h / 2 : 1; return true;
-        case KEY_BTAB: a->mode == MODE_TYPE ? enter_inspect(a) : leave_inspect(a); return true;
-        default: return false;
-        }
-    }
-    switch (ch) {
-    case CTRL_KEY('c'):
-        if (a->probe.running) tui_probe_cancel(a);
-        else if (a->generating) stop_reply(a);
-        else if (a->input.len) a->input.len = a->input.cursor = 0;
-        else tui_message(a, false, "Ctrl-D or /quit leaves");
-        return true;
-    case CTRL_KEY('d'):
-        if (a->input.len == 0 || a->mode == MODE_INSPECT || a->sheet.kind != SHEET_NONE) {
-            stop_reply(a);
-            a->quit = true;
-            return true;
-        }
-        return false; /* readline: delete the character under the cursor */
-    case CTRL_KEY('l'): clearok(curscr, TRUE); return true;
-    case L'\t':
-        if (a->mode == MODE_TYPE) enter_inspect(a);
-        else leave_inspect(a);
-        return true;
-    default: return false;
-    }
-}
-
-static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
-    if (is_key) {
-        switch (ch) {
-        case KEY_LEFT: tui_chat_move(a, -1, 0); return;
-        case KEY_RIGHT: tui_chat_move(a, 1, 0); return;
-        case KEY_UP: tui_chat_move(a, 0, -1); return;
-        case KEY_DOWN: tui_chat_move(a, 0, 1); return;
-        case KEY_HOME: tui_chat_cursor_end(a, true); return;
-        case KEY_END: tui_chat_cursor_end(a, false); return;
-        case KEY_ENTER: leave_inspect(a); return;
-        default: return;
-        }
-    }
-    switch (ch) {
-    case 27: case L'\r': case L'\n': leave_inspect(a); return;
-    case L'[': change_layer(a, -1); return;
-    case L']': change_layer(a, 1); return;
-    case L'-': change_head(a, -1); return;
-    case L'=': case L'+': change_head(a, 1); return;
-    case L'l': a->log_scale = !a->log_scale; return;
-    case L's': a->hide_sink = !a->hide_sink; return;
-    case L'a': a->show_after = !a->show_after; return;
-    case L'c': cycle_tint(a); return;
-    case L't': a->show_template = !a->show_template; return;
-    case L'w': tui_why_open(a); return;
-    case L'b': tui_branch_choose(a); return;
-    case L'B': tui_branch_list(a); return;
-    case L'p': tui_probe_command(a, ""); return;
-    case L'r': tui_heads_cycle(a); return;
-    case L'g': tui_break_continue(a); return;
-    case L'h': tui_chat_move(a, -1, 0); return;
-    case L'k': tui_chat_move(a, 0, -1); return;
-    case L'j': tui_chat_move(a, 0, 1); return;
-    case L'?': a->help = true; return;
-    default:
-        /* any other character: back to typing, and it is the first one typed; a
-         * command typed now (/why, /branch 2, /probe) is about the token under the
-         * cursor, so the panes stay on it until the line is sent */
-        if (ch >= 0x20 && ch != 0x7F) {
-            a->mode = MODE_TYPE;
-            a->hold_cursor = true;
-            tui_input_key(&a->input, false, ch);
-        }
-        return;
-    }
-}
-
-static void submit(tui_app *a) {
-    if (a->input.len > 0 && a->input.buf[0] == L'/' && !(a->input.len > 1 && a->input.buf[1] == L'/')) {
-        char *line = tui_input_take(&a->input);
+void tui_submit_line(tui_app *a) {
+    tui_input *in = &a->input;
+    if (in->len > 0 && in->buf[0] == L'/' && !(in->len > 1 && in->buf[1] == L'/')) {
+        char *line = tui_input_take(in);
         if (line) tui_command(a, line);
         free(line);
         a->hold_cursor = false;
         return;
     }
-    if (a->paused && a->input.len == 0) { /* Enter on an empty line: go on */
+    if (a->gen.paused && in->len == 0) { /* Enter on an empty line: go on */
         tui_break_continue(a);
         return;
     }
-    if (a->generating) {
+    if (a->gen.generating) {
         tui_message(a, true, "a reply is being written: wait, or Ctrl-C to stop it");
         return;
     }
-    char *text = tui_input_take(&a->input);
+    char *text = tui_input_take(in);
     if (!text) return;
-    a->msg[0] = 0;
+    tui_message_clear(a);
     a->hold_cursor = false;
     tui_submit_text(a, text[0] == '/' ? text + 1 : text); /* "//x" sends "/x" */
     free(text);
 }
 
-/* The next key if one is already waiting (part of the same paste or escape sequence). */
-static int peek_key(wint_t *ch) {
-    timeout(0);
-    return get_wch(ch);
+/* ---- deferred work: one step per turn of the loop, between keys ---- */
+
+typedef struct job {
+    const char *name;
+    bool (*pending)(const tui_app *a);
+    void (*step)(tui_app *a);
+    bool after_frame;   /* waits until the screen shows the current state */
+} job;
+
+static bool generation_pending(const tui_app *a) { return a->gen.generating && !a->gen.paused; }
+static bool probe_pending(const tui_app *a) { return a->probe.running; }
+
+static const job JOBS[] = {
+    {"the why card's slow parts", tui_why_pending, tui_why_finish, true},
+    {"the reply", generation_pending, generate_one, false},
+    {"a probe", probe_pending, tui_probe_step, false},
+};
+#define N_JOBS (sizeof JOBS / sizeof JOBS[0])
+
+static bool busy(const tui_app *a) {
+    for (size_t i = 0; i < N_JOBS; i++)
+        if (JOBS[i].pending(a)) return true;
+    return false;
 }
 
-static void type_key(tui_app *a, bool is_key, wint_t ch) {
-    if (is_key && ch == KEY_ENTER) ch = L'\r', is_key = false;
-    if (!is_key && (ch == L'\r')) {
-        if (a->input.pasting) {
-            tui_input_insert(&a->input, L'\n');
-            return;
-        }
-        /* Without bracketed paste a pasted newline looks like Enter; if more text is
-         * already waiting it was a paste, not a person pressing Enter. */
-        wint_t next;
-        int kind = peek_key(&next);
-        if (kind != ERR) {
-            tui_input_insert(&a->input, L'\n');
-            unget_wch((wchar_t)next);
-            if (kind == KEY_CODE_YES) ungetch((int)next);
-            return;
-        }
-        submit(a);
+static void run_a_job(tui_app *a) {
+    for (size_t i = 0; i < N_JOBS; i++) {
+        if (!JOBS[i].pending(a) || (JOBS[i].after_frame && a->dirty)) continue;
+        JOBS[i].step(a);
         return;
     }
-    if (!is_key && ch == 27) { /* Alt-Enter inserts a newline; a lone Esc does nothing */
-        wint_t next;
-        int kind = peek_key(&next);
-        if (kind == OK && (next == L'\r' || next == L'\n')) tui_input_insert(&a->input, L'\n');
-        else if (kind == KEY_CODE_YES) ungetch((int)next);
-        else if (kind == OK) unget_wch((wchar_t)next);
-        return;
-    }
-    if (!is_key && ch == CTRL_KEY('d')) { /* input not empty: delete forward */
-        tui_input_key(&a->input, true, KEY_DC);
-        return;
-    }
-    tui_input_key(&a->input, is_key, ch);
-}
-
-static void mouse_event(tui_app *a) {
-    MEVENT ev;
-    if (getmouse(&ev) != OK) return;
-    if (ev.bstate & BUTTON4_PRESSED) {
-        a->chat.scroll += 3;
-        return;
-    }
-    if (ev.bstate & BUTTON5_PRESSED) {
-        a->chat.scroll -= 3;
-        return;
-    }
-    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED))) return;
-    long rec = tui_chat_hit(a, ev.y, ev.x);
-    if (rec >= 0) {
-        a->mode = MODE_INSPECT;
-        a->cursor = (size_t)rec;
-        a->choosing = false;
-        if (a->sheet.kind == SHEET_WHY) tui_why_open(a);
-        return;
-    }
-    if (a->sheet.kind != SHEET_NONE) return; /* the panes are covered */
-    int head = tui_attention_hit(a, ev.y, ev.x);
-    if (head >= 0) a->head = head;
-}
-
-static void handle_key(tui_app *a, bool is_key, wint_t ch) {
-    if (is_key && ch == KEY_RESIZE) return; /* the next draw reads the new size */
-    if (a->help) { /* any key closes the help */
-        a->help = false;
-        return;
-    }
-    if (is_key && ch == KEY_MOUSE) {
-        mouse_event(a);
-        return;
-    }
-    if (is_key && (ch == KEY_PASTE_BEGIN || ch == KEY_PASTE_END)) {
-        a->input.pasting = ch == KEY_PASTE_BEGIN;
-        if (a->input.pasting) a->mode = MODE_TYPE;
-        return;
-    }
-    if (a->sheet.kind != SHEET_NONE) {
-        /* a sheet takes the keys; the global ones (Ctrl-C, F keys, Tab) still work */
-        if (!tui_sheet_key(a, is_key, ch)) global_key(a, is_key, ch);
-        return;
-    }
-    if (a->choosing && tui_branch_choose_key(a, is_key, ch)) return;
-    if (global_key(a, is_key, ch)) return;
-    if (a->mode == MODE_INSPECT) inspect_key(a, is_key, ch);
-    else type_key(a, is_key, ch);
 }
 
 /* ---- the entry point ---- */
@@ -534,7 +363,7 @@ void tui_options_default(tui_options *o) {
 
 /* Everything the app needs before its first frame; ncurses must already be running (the
  * palette asks the terminal about its colours). */
-void tui_app_init(tui_app *a, const tui_options *opt) {
+bool tui_app_init(tui_app *a, const tui_options *opt) {
     memset(a, 0, sizeof *a);
     a->opt = opt;
     a->s = opt->session;
@@ -542,25 +371,25 @@ void tui_app_init(tui_app *a, const tui_options *opt) {
     a->m = session_model(a->s);
     tui_palette_init(&a->pal, opt->color, a->color_name, sizeof a->color_name);
     tui_input_init(&a->input);
-    a->chat.width = -1;
     a->dirty = true;
-    a->role_filter = -1;
-    grounding_params_default(&a->ground_params);
+    a->heads.filter = -1;
+    a->gen.trace_next = -1;
+    a->jumped_to = -1;
+    if (tui_panes_init(a)) return true;
+    tui_app_free(a);
+    return false;
 }
 
 void tui_app_free(tui_app *a) {
     free_turns(a);
     free(a->turns);
-    tui_chat_free(&a->chat);
+    tui_panes_free(a);
     tui_input_free(&a->input);
-    free(a->row);
     tui_sheet_free(&a->sheet);
     tui_why_free(a);
     tui_branches_free(a);
     tui_probe_free(a);
-    free(a->ground);
-    free(a->ground_state);
-    free(a->roles);
+    tui_heads_free(a);
     engine_destroy(a->spare);
 }
 
@@ -614,11 +443,24 @@ int tui_run(const tui_options *opt) {
     }
     define_key("\033[200~", KEY_PASTE_BEGIN);
     define_key("\033[201~", KEY_PASTE_END);
-    putp("\033[?2004h"); /* bracketed paste: pasted newlines do not send */
+    /* bracketed paste: pasted newlines do not send. putp writes to stdout's buffer,
+     * which curses does not flush: without fflush the terminal would see it at exit */
+    putp("\033[?2004h");
+    fflush(stdout);
 
     tui_app app;
     tui_app *a = &app;
-    tui_app_init(a, opt);
+    if (!tui_app_init(a, opt)) {
+        putp("\033[?2004l");
+        fflush(stdout);
+        endwin();
+        g_screen_active = 0;
+        delscreen(screen);
+        restore_handlers(&old);
+        fprintf(stderr, "llmscope: out of memory for the screen\n");
+        return 1;
+    }
+    if (opt->warning) tui_message(a, true, "warning: %s", opt->warning);
     if (session_template_warning(a->s)) tui_message(a, true, "%s", session_template_warning(a->s));
     else if (a->pal.colors == 0 && opt->color != TUI_COLOR_NONE)
         tui_message(a, false, "no colours (NO_COLOR or the terminal): shades and attributes instead");
@@ -626,36 +468,35 @@ int tui_run(const tui_options *opt) {
     double last_draw = 0;
     while (!a->quit && !g_signal) {
         double t = now_s();
-        bool busy = (a->generating && !a->paused) || a->probe.running || tui_why_pending(a);
-        if (a->dirty && (!busy || t - last_draw >= 1.0 / 30)) {
+        bool working = busy(a);
+        if (a->dirty && (!working || t - last_draw >= 1.0 / 30)) {
             draw(a);
             last_draw = t;
-            if (a->why_timing && a->sheet.kind == SHEET_WHY) {
+            if (a->why.timing && tui_why_shown(a)) {
                 /* what opening the card cost: computing it, and the frame that shows it */
                 double drawn = (now_s() - t) * 1000;
                 tui_message(a, false, "why card: %.1f ms (%.1f computing, %.1f drawing the screen)",
                             a->sheet.compute_ms + drawn, a->sheet.compute_ms, drawn);
                 draw(a);
             }
-            a->why_timing = false;
+            a->why.timing = false;
         }
-        timeout(busy ? 0 : 500);
+        timeout(working ? 0 : 500);
         wint_t ch;
         int kind = get_wch(&ch);
         while (kind != ERR && !a->quit) {
-            handle_key(a, kind == KEY_CODE_YES, ch);
+            tui_handle_key(a, (tui_key){kind == KEY_CODE_YES, ch, false});
             a->dirty = true;
             timeout(0);
             kind = get_wch(&ch);
         }
         if (a->quit || g_signal) break;
-        if (tui_why_pending(a) && !a->dirty) tui_why_finish(a); /* once the card is on screen */
-        else if (a->generating && !a->paused) generate_one(a);
-        else if (a->probe.running) tui_probe_step(a);
+        run_a_job(a);
     }
-    if (a->generating) session_stop_reply(a->s);
+    if (a->gen.generating) session_stop_reply(a->s);
 
     putp("\033[?2004l");
+    fflush(stdout);
     endwin();
     g_screen_active = 0;
     delscreen(screen);

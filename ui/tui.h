@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 struct tokenizer;
+struct cli_trace;
 
 typedef enum {
     TUI_COLOR_AUTO = 0, /* NO_COLOR set or a terminal without colours: none; else the best
@@ -33,6 +34,10 @@ typedef struct tui_options {
     bool no_mouse;                      /* leave the mouse to the terminal (text selection) */
     int device;                         /* Vulkan device of the main engine (-1: chosen), for the
                                            second engine that probes and /compare use */
+    const char *warning;                /* shown as the first message (a context longer than
+                                           the model's); may be NULL */
+    struct cli_trace *trace;            /* --trace: every generated token, as headless; may be NULL */
+    bool trace_lens;                    /* --trace-lens */
 } tui_options;
 
 /* Sets every field to its default (no session: the caller fills the required ones). */

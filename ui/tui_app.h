@@ -1,9 +1,12 @@
 /* tui_app.h — state shared by the files of the terminal app (private to ui/tui*.c).
  *
- * One tui_app holds everything the screen shows; each tui_*.c draws one part of it
- * (layout, chat, input, attention, probabilities, status) or handles one kind of
- * action (commands, save/load). Include this header first: it selects the wide-character
- * curses API and wcwidth() before any system header is read. */
+ * The screen is a set of panes (tui_pane.h): each is a small object with its own state
+ * and callbacks, listed once in tui_panes.def; the layout, drawing, keys and the mouse
+ * walk that list. What is not a pane lives here: the session, the mode and the token
+ * under the cursor, the line being typed, the messages, and the tools that act on the
+ * conversation (generation, the why card, branches, probes, head roles, the overlay
+ * sheet). Include this header first: it selects the wide-character curses API and
+ * wcwidth() before any system header is read. */
 #ifndef LLMSCOPE_TUI_APP_H
 #define LLMSCOPE_TUI_APP_H
 
@@ -26,31 +29,30 @@
 #include "tokenizer.h"
 #include "tui.h"
 
-/* ---- geometry (tui_layout.c) ---- */
+typedef struct tui_app tui_app;
+
+/* ---- geometry ---- */
 
 typedef struct tui_rect {
     int y, x, h, w;
 } tui_rect;
 
+static inline bool tui_rect_has(tui_rect r, int y, int x) {
+    return y >= r.y && y < r.y + r.h && x >= r.x && x < r.x + r.w;
+}
+
 /* Terminals smaller than this show the chat only, with a hint. */
 #define TUI_MIN_COLS 80
 #define TUI_MIN_ROWS 24
 
+/* What the last layout decided beyond each pane's own rectangle (tui_panes.c). */
 typedef struct tui_layout {
-    bool full;       /* every pane, or chat + input + status only */
-    tui_rect meter;  /* one row above the chat: the grounding sparkline */
-    tui_rect chat;   /* conversation text */
-    tui_rect input;  /* the line being typed (1..TUI_INPUT_MAX_LINES rows) */
-    tui_rect attn;   /* attention heatmap, legend and zoomed head */
-    tui_rect probs;  /* next-token bars */
-    tui_rect status; /* bottom row */
-    int sep_x;       /* column of the vertical separator (full layout) */
-    int sep_y;       /* row of the separator between attention and probabilities */
+    bool full;       /* every pane, or the ones marked `always` only */
+    int sep_x;       /* column of the vertical rule between the left and right panes, -1 */
+    int content_h;   /* rows above the bottom panes (messages, status bar) */
 } tui_layout;
 
 #define TUI_INPUT_MAX_LINES 5
-
-void tui_layout_compute(tui_layout *l, int rows, int cols, int input_lines);
 
 /* ---- colours and characters (tui_color.c) ---- */
 
@@ -72,6 +74,7 @@ typedef enum {
     TC_ERROR,
     TC_INFO,
     TC_SELECTED,  /* selected head row label */
+    TC_MARK,      /* a token another pane points at (the key a head attends to most) */
     TC__COUNT
 } tui_role;
 
@@ -115,49 +118,23 @@ int tui_put_token(int y, int x, int maxw, const char *s, tui_style st);
 /* Display width of tui_put_token(S) / tui_put_text(S) without a limit. */
 int tui_token_width(const char *s);
 int tui_text_width(const char *s);
+/* Bytes of S that fit in MAXW cells as tui_put_text draws them (a wrap point). */
+size_t tui_text_fit(const char *s, int maxw);
+/* Bytes of S for its first row in WIDTH cells: broken after the last space that fits,
+ * or at the edge (at least one character); all of S when it fits. */
+size_t tui_wrap_cut(const char *s, int width);
+/* TEXT as the panes name a token in a sentence: spaces as '·', newlines as '↵'. */
+void tui_visible_token(const char *text, char *out, size_t cap);
 void tui_fill(int y, int x, int w, wchar_t wc, tui_style st);
 void tui_printf(int y, int x, int maxw, tui_style st, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Decodes the UTF-8 character at S (LEN bytes available). Returns the bytes it takes
  * (>= 1) and sets *WC, U+FFFD for an invalid or cut-off sequence. */
 int tui_utf8_decode(const char *s, size_t len, wchar_t *wc);
+/* A character in the locale: UNICODE in a UTF-8 one, else ASCII. */
+wchar_t tui_glyph(wchar_t unicode, wchar_t ascii);
 
-/* ---- the conversation pane (tui_chat.c) ---- */
-
-typedef enum {
-    CELL_TEXT,
-    CELL_NEWLINE, /* zero width: a token's '\n' ended the line here */
-    CELL_PART,    /* zero width: a token that only finished the character before it */
-    CELL_LABEL    /* role heading, not a token */
-} tui_cell_kind;
-
-typedef struct tui_cell {
-    wchar_t ch;
-    uint8_t width;
-    uint8_t kind;
-    uint8_t role;  /* tui_role of the text */
-    int32_t rec;   /* record index, -1 for headings */
-} tui_cell;
-
-typedef struct tui_line {
-    size_t start, n; /* cells [start, start + n) */
-} tui_line;
-
-typedef struct tui_chat {
-    tui_cell *cells;
-    size_t n_cells, cap_cells;
-    tui_line *lines;
-    size_t n_lines, cap_lines;
-    int32_t *rec_line;  /* first line of each record, -1 when hidden */
-    size_t cap_rec_line;
-    /* what the current layout was made from; a change means "lay out again" */
-    int width;
-    size_t n_records;
-    unsigned epoch;
-    bool show_template;
-    int scroll;         /* lines scrolled up from the bottom (0: follow the end) */
-    int top_line;       /* first line drawn last time (mouse hit-testing) */
-} tui_chat;
+#include "tui_pane.h"
 
 /* ---- the line being typed (tui_input.c) ---- */
 
@@ -183,18 +160,54 @@ void tui_input_set(tui_input *in, const char *utf8);
 /* Rows needed to show the text in WIDTH columns (1..TUI_INPUT_MAX_LINES). */
 int tui_input_rows(const tui_input *in, int width);
 
+/* ---- messages (tui_message.c): the latest on the bottom row, the recent ones kept ---- */
+
+#define TUI_MSG_KEEP 64   /* messages /messages can show */
+#define TUI_MSG_LEN 1024
+
+typedef struct tui_msg {
+    char text[TUI_MSG_LEN];
+    bool error;
+} tui_msg;
+
+typedef struct tui_msgs {
+    tui_msg ring[TUI_MSG_KEEP];
+    int n;              /* messages ever written (the newest is ring[(n - 1) % KEEP]) */
+    bool shown;         /* the newest is on screen (cleared when a line is sent) */
+} tui_msgs;
+
+void tui_message(tui_app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The message on screen, or NULL. */
+const tui_msg *tui_message_current(const tui_app *a);
+void tui_message_clear(tui_app *a);
+/* /messages: the recent ones, in full. */
+void tui_messages_command(tui_app *a, const char *name, const char *args);
+
 /* ---- overlays: the why card, the branch list, probe and compare results (tui_sheet.c) ----
  *
  * A sheet is a scrollable list of lines, each a row of styled segments at fixed columns,
  * drawn over the right-hand panes (over everything on a small screen). Some lines are
- * items that Up/Down select and Enter acts on (the branch list). */
+ * items that Up/Down select and Enter acts on (the branch list); a segment can name a
+ * record, and a click on it moves the cursor there. What a kind of sheet does with keys
+ * of its own is its class's. */
 
-typedef enum { SHEET_NONE, SHEET_WHY, SHEET_BRANCHES, SHEET_PROBE, SHEET_COMPARE } tui_sheet_kind;
+typedef struct tui_sheet_class {
+    const char *name;
+    /* Keys before the common ones (scrolling, Esc); NULL: none. True if used. */
+    bool (*key)(tui_app *a, tui_key k);
+    /* Enter on the selected item (sheets with items); NULL: Enter closes. */
+    void (*enter)(tui_app *a, int item);
+} tui_sheet_class;
+
+/* A plain sheet: scrolls and closes (probe and compare results, /messages, /context). */
+extern const tui_sheet_class tui_sheet_plain;
 
 typedef struct tui_seg {
     int x;          /* column from the sheet's left edge */
+    int w;          /* cells it may take (the next segment starts after) */
     uint8_t role;   /* tui_role */
     bool token;     /* token text: whitespace made visible */
+    int32_t rec;    /* the record it names (a click goes there), -1 */
     char *text;
 } tui_seg;
 
@@ -206,7 +219,7 @@ typedef struct tui_sheet_line {
 } tui_sheet_line;
 
 typedef struct tui_sheet {
-    tui_sheet_kind kind;
+    const tui_sheet_class *cls; /* NULL: no sheet open */
     char title[256];
     char footer[192];
     tui_sheet_line *lines;
@@ -217,22 +230,30 @@ typedef struct tui_sheet {
     double compute_ms; /* the why card: how long inspect_why and laying it out took */
 } tui_sheet;
 
-struct tui_app;
-void tui_sheet_reset(tui_sheet *sh, tui_sheet_kind kind);
+void tui_sheet_reset(tui_sheet *sh, const tui_sheet_class *cls);
 void tui_sheet_free(tui_sheet *sh);
+bool tui_sheet_is(const tui_app *a, const tui_sheet_class *cls);
 /* Starts a line (ITEM: its item index, or -1). */
 void tui_sheet_line_begin(tui_sheet *sh, int item);
 /* Adds text (printf) or a token's text (at most MAXW cells, 0: all) to the current line. */
 void tui_sheet_text(tui_sheet *sh, tui_role role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void tui_sheet_token(tui_sheet *sh, tui_role role, const char *text, int maxw);
+/* The last segment added names record REC: a click on it moves the cursor there. */
+void tui_sheet_link(tui_sheet *sh, size_t rec);
 /* Moves the current line's next segment to column X (at least one space after the last). */
 void tui_sheet_col(tui_sheet *sh, int x);
 /* A line of its own: a section heading. */
 void tui_sheet_heading(tui_sheet *sh, const char *text);
-void tui_sheet_draw(struct tui_app *a);
-/* Handles a key while a sheet is open; false if the sheet did not use it. */
-bool tui_sheet_key(struct tui_app *a, bool is_key, wint_t ch);
-void tui_sheet_close(struct tui_app *a);
+/* TEXT as lines of at most WIDTH cells, broken at spaces and at its newlines. */
+void tui_sheet_wrapped(tui_sheet *sh, tui_role role, const char *text, int width);
+/* Cells a sheet line has (to wrap text for it). */
+int tui_sheet_width(const tui_app *a);
+void tui_sheet_update(tui_app *a);
+void tui_sheet_draw(const tui_app *a);
+/* Handles a key / a mouse press while a sheet is open; false if the sheet did not use it. */
+bool tui_sheet_key(tui_app *a, tui_key k);
+bool tui_sheet_click(tui_app *a, int y, int x, mmask_t button);
+void tui_sheet_close(tui_app *a);
 
 /* ---- branches (tui_branch.c) ---- */
 
@@ -241,6 +262,7 @@ typedef struct tui_step {
     int32_t token;
     bool reply;         /* a token of a reply (the model's), not prompt or template */
     bool generated;
+    bool reply_end;     /* the token that ended a reply (end-of-turn), recorded as template */
     sample_result sample;
     sampler_params params;
 } tui_step;
@@ -282,10 +304,50 @@ typedef struct tui_probe {
     double t0;
 } tui_probe;
 
+/* ---- the why card (tui_why.c) ---- */
+
+typedef struct tui_why {
+    why_card card;      /* what the card shows (valid while valid) */
+    bool valid;
+    bool later_rollout, later_lens; /* parts computed once the card is on screen */
+    unsigned epoch;
+    bool timing;        /* report how long the card took once it is drawn */
+} tui_why;
+
+/* ---- head roles (tui_heads.c) ---- */
+
+typedef struct tui_heads {
+    head_stats *roles;  /* [n_layer][n_head] */
+    bool valid;
+    size_t n_records, from, to;
+    unsigned epoch;
+    int filter;         /* -1: every head; else a head_role */
+} tui_heads;
+
+/* ---- the reply being generated (tui.c, tui_break.c) ---- */
+
+typedef enum {
+    TUI_STOP_NONE,
+    TUI_STOP_END,       /* the model ended it */
+    TUI_STOP_LIMIT,     /* the reply length limit (-n) */
+    TUI_STOP_FULL,      /* the context is full (completion mode) */
+} tui_stop;
+
+typedef struct tui_gen {
+    bool generating;
+    bool paused;        /* a breakpoint stopped the reply; it goes on with 'g' */
+    char pause_why[96];
+    double paused_at;   /* when (the pause does not count against tokens per second) */
+    int reply_tokens;
+    double reply_t0, tok_per_s;
+    inspect_breakpoints breaks;
+    long trace_next;    /* --trace: the position its next line continues from, -1: none yet */
+    bool trace_failed;  /* said once */
+} tui_gen;
+
 /* ---- the application ---- */
 
 typedef enum { MODE_TYPE, MODE_INSPECT } tui_mode;
-typedef enum { TINT_OFF, TINT_PROB, TINT_ENTROPY } tui_tint;
 
 /* A message the user sent, kept for /save: its text and the first record it made. */
 typedef struct tui_turn {
@@ -293,102 +355,65 @@ typedef struct tui_turn {
     size_t first_record;
 } tui_turn;
 
-typedef struct tui_app {
+struct tui_app {
     const tui_options *opt;
     session *s;
     const tokenizer *tok;
     const model *m;
     tui_palette pal;
     char color_name[32];
-    tui_layout lay;
     int rows, cols;
 
     tui_mode mode;
     bool quit, dirty, help;
     unsigned epoch;        /* bumped whenever records may have been replaced (/clear, /load,
-                              a new message, a branch): the chat is laid out again and the
-                              grounding and head-role caches start over */
-
-    /* generation */
-    bool generating;
-    bool paused;           /* a breakpoint stopped the reply; it goes on with 'g' */
-    char pause_why[96];
-    double paused_at;      /* when (the pause does not count against tokens per second) */
-    int reply_tokens;
-    double reply_t0, tok_per_s;
-    inspect_breakpoints breaks;
-
-    /* what the panes look at */
+                              a new message, a branch, turns dropped from the context): the
+                              per-record cache and the layouts start over */
     size_t cursor;         /* inspected record (MODE_INSPECT) */
     bool hold_cursor;      /* typing began while inspecting (a /command about the token):
                               the panes stay on the cursor until the line is sent */
-    int layer, head;
-    bool log_scale, hide_sink, show_after, show_template;
-    tui_tint tint;
+    int caret_y, caret_x;  /* where the terminal cursor goes (input line), -1: hidden */
+    long jumped_to;        /* where n (least likely) last put the cursor, -1 */
 
-    tui_chat chat;
+    tui_pane panes[TUI_MAX_PANES];
+    int n_panes;
+    tui_pane *grab;        /* a pane that takes the keys first (the branch chooser) */
+    tui_layout lay;
+    tui_cache cache;
+
     tui_input input;
-
+    tui_msgs msgs;
     tui_turn *turns;
     size_t n_turns, cap_turns;
 
-    char msg[320];
-    bool msg_error;
-
-    int caret_y, caret_x;  /* where the terminal cursor goes (input line), -1: hidden */
-
-    /* heatmap geometry from the last draw, for mouse clicks */
-    int heat_y0, heat_rows;
-    int heat_head[256];    /* the head drawn on each heatmap row */
-
-    float *row;            /* scratch for one attention row */
-    size_t row_cap;
-
-    /* grounding of each record, computed when first needed (tui_ground.c) */
-    grounding *ground;
-    uint8_t *ground_state; /* 0: not yet, 1: valid, 2: none (no attention, no reply) */
-    size_t ground_cap;
-    unsigned ground_epoch;
-    grounding_params ground_params;
-
-    /* head roles over the recent queries (tui_heads.c) */
-    head_stats *roles;     /* [n_layer][n_head] */
-    bool roles_valid;
-    size_t roles_n_records, roles_from, roles_to;
-    unsigned roles_epoch;
-    int role_filter;       /* -1: every head; else a head_role */
-
-    /* the overlay sheet, the branch chooser in the probability bars, branches, probes */
+    tui_gen gen;
+    session_window window; /* what had left the context window when last looked */
     tui_sheet sheet;
-    why_card why;          /* what the why card shows (valid while why_valid) */
-    bool why_valid;
-    bool why_later_rollout, why_later_lens; /* parts computed once the card is on screen */
-    unsigned why_epoch;
-    bool why_timing;       /* report how long the why card took once it is drawn */
-    bool choosing;         /* picking a candidate in the bars to branch with */
-    int choice, n_choices;
-    int32_t choice_ids[SAMPLER_TOP_N];
+    tui_why why;
+    tui_heads heads;
     tui_branches branches;
     tui_probe probe;
     engine *spare;         /* a second engine of the same model (probes, /compare) */
-} tui_app;
+};
 
 /* tui.c */
-void tui_message(tui_app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const step_record *tui_current_record(const tui_app *a, size_t *index);
 /* The panes follow the cursor (inspecting, or a command typed from there). */
 bool tui_on_cursor(const tui_app *a);
+/* Puts the inspect cursor on record REC. */
+void tui_inspect_at(tui_app *a, size_t rec);
+/* Sends the line being typed: a /command, or text for the model. */
+void tui_submit_line(tui_app *a);
 /* Starts a reply to TEXT (chat message or text to continue). */
 void tui_submit_text(tui_app *a, const char *text);
 /* Forgets the conversation (session and the TUI's own notes of it). */
 void tui_reset_conversation(tui_app *a);
 bool tui_turns_push(tui_app *a, const char *text, size_t first_record);
-/* Decodes one attention row into a->row (grown as needed); NULL if not available. */
-const float *tui_attention_row(tui_app *a, const step_record *r, int layer, int head);
 /* Records may have been replaced: lay out again, recompute what is cached per record. */
 void tui_records_changed(tui_app *a);
 /* Starts generating (the reply is open in the session). */
 void tui_start_generating(tui_app *a);
+void tui_stop_reply(tui_app *a);
 /* The second engine of the session's model, created when first asked for (same backend
  * as the main one), or NULL with ERR. */
 engine *tui_spare_engine(tui_app *a, char *err, size_t errlen);
@@ -396,40 +421,66 @@ engine *tui_spare_engine(tui_app *a, char *err, size_t errlen);
 engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t errlen);
 /* Draws the screen now (before a long computation, so that its message shows). */
 void tui_draw_now(tui_app *a);
-void tui_app_init(tui_app *a, const tui_options *opt);
+/* False when out of memory (nothing is left to free). */
+bool tui_app_init(tui_app *a, const tui_options *opt);
 void tui_app_free(tui_app *a);
 double tui_now(void);
 
-/* tui_chat.c */
-void tui_chat_free(tui_chat *c);
-void tui_chat_update(tui_app *a);
-void tui_chat_draw(tui_app *a);
+/* tui_keys.c: every key and mouse event, and the keys that are not a pane's. */
+/* Keys we teach ncurses: the markers terminals put around pasted text once bracketed
+ * paste mode (DEC private mode 2004) is on. */
+#define KEY_PASTE_BEGIN (KEY_MAX + 1)
+#define KEY_PASTE_END (KEY_MAX + 2)
+#define TUI_CTRL(c) ((c) & 0x1f)
+void tui_handle_key(tui_app *a, tui_key k);
+void tui_enter_inspect(tui_app *a);
+void tui_leave_inspect(tui_app *a);
+
+/* tui_chat.c: the conversation pane's services to others. */
 /* Moves the inspect cursor: DX tokens sideways or DY lines up/down. */
 void tui_chat_move(tui_app *a, int dx, int dy);
 void tui_chat_cursor_end(tui_app *a, bool first);
-/* Record under screen cell (Y, X) of the chat pane, or -1. */
-long tui_chat_hit(const tui_app *a, int y, int x);
+void tui_chat_scroll(tui_app *a, int lines);
+/* " | colour: probability" for the status bar, or "". */
+const char *tui_chat_tint_name(const tui_app *a);
 
-/* tui_input.c */
-void tui_input_draw(tui_app *a);
+/* tui_probs.c: the bars' view and the branch chooser in them. */
+bool tui_probs_after(const tui_app *a);        /* the "after sampler" view is on */
+void tui_probs_choose(tui_app *a);             /* 'b': start picking in the bars */
 
-/* tui_attention.c, tui_probs.c, tui_status.c */
-void tui_attention_draw(tui_app *a);
-void tui_probs_draw(tui_app *a);
+/* tui_attention.c */
+int tui_attention_layer(const tui_app *a);
+/* The key the selected head attends to most at the current record, -1 (the chat marks it). */
+long tui_attention_mark(const tui_app *a);
+
+/* Shared formatting (tui_probs.c). */
 /* The text of token ID for display; bytes that are not UTF-8 on their own as \xNN. */
 void tui_piece_text(const tui_app *a, int32_t id, char *out, size_t cap);
 /* A probability as a percentage: "98.3%", "<0.1%". */
 void tui_pct(char *buf, size_t cap, double p);
 /* The text of the record at POS ("?" if there is none). */
 const char *tui_record_text(const tui_app *a, int pos);
-void tui_status_draw(tui_app *a);
-void tui_help_draw(tui_app *a);
-void tui_frame_draw(tui_app *a);
-/* Head under screen row Y of the heatmap, or -1. */
-int tui_attention_hit(const tui_app *a, int y, int x);
+/* "N thing" / "N things". */
+const char *tui_plural(int n, const char *one, const char *many);
+
+/* tui_status.c */
+void tui_help_draw(const tui_app *a);
 
 /* tui_commands.c: LINE starts with '/'. */
 void tui_command(tui_app *a, const char *line);
+/* The commands' names, "/temp  /top-k  ...", for the help screen. */
+void tui_command_names(char *out, size_t cap);
+/* Every handler of the command table (tui_commands.def) has this shape. */
+#define TUI_CMD_IDLE 1 /* waits until no reply is being written */
+typedef void tui_command_fn(tui_app *a, const char *name, const char *args);
+#define TUI_COMMAND(names, fn, flags, help) tui_command_fn fn;
+#include "tui_commands.def"
+#undef TUI_COMMAND
+
+/* tui_context.c: after a step that may have dropped turns from the context window
+ * (a new message, a reply's token), the app's notes follow and a message says so. */
+void tui_window_check(tui_app *a);
+void tui_window_reset(tui_app *a);
 
 /* tui_save.c: 0 or -1 with ERR filled; tui_load also fills ERR with a summary on success. */
 int tui_save(tui_app *a, const char *path, char *err, size_t errlen);
@@ -443,30 +494,36 @@ void tui_why_open(tui_app *a);
 bool tui_why_pending(const tui_app *a);
 void tui_why_finish(tui_app *a);
 void tui_why_free(tui_app *a);
+bool tui_why_shown(const tui_app *a);
+/* The cursor moved: an open card explains the new token. */
+void tui_why_follow(tui_app *a);
 
-/* tui_ground.c: grounding of record REC (NULL when it has none), and the meter row. */
+/* tui_suspect.c: the reply holding record REC (or the last before it): its records
+ * [FIRST, LAST]; and its one-line summary (least likely token, most unsure, flagged). */
+bool tui_reply_at(const tui_app *a, size_t rec, size_t *first, size_t *last);
+bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t cap);
+
+/* tui_ground.c: grounding of record REC (NULL when it has none). */
 const grounding *tui_grounding(tui_app *a, size_t rec);
-void tui_ground_draw(tui_app *a);
 
-/* tui_break.c: /break; after each generated token, whether to pause. */
-void tui_break_command(tui_app *a, const char *args);
+/* tui_break.c: after each generated token, whether to pause. */
 void tui_break_check(tui_app *a, size_t rec);
 void tui_break_continue(tui_app *a);
 
 /* tui_heads.c: head roles (recomputed when the conversation has changed and no reply is
- * being written), the role filter, and a head's short role label. */
+ * being written), the role filter, and a head's role label, short or in words. */
 void tui_heads_update(tui_app *a);
 const head_stats *tui_head_role(const tui_app *a, int layer, int head);
-void tui_heads_command(tui_app *a, const char *args);
 void tui_heads_cycle(tui_app *a);
 const char *tui_role_label(head_role r);
+const char *tui_role_words(head_role r);
+void tui_heads_free(tui_app *a);
 
-/* tui_branch.c: choosing a token in the bars, forking, listing and switching branches. */
-void tui_branch_choose(tui_app *a);          /* 'b': start picking in the bars */
-bool tui_branch_choose_key(tui_app *a, bool is_key, wint_t ch);
+/* tui_branch.c: forking, listing and switching branches. */
+/* Whether R is a token of a reply (what a branch can replace); else says why. */
+bool tui_branch_can_fork(tui_app *a, const step_record *r);
 /* Forks at the current record with token ID (-1: a new draw). */
 void tui_branch_fork(tui_app *a, int32_t id);
-void tui_branch_command(tui_app *a, const char *args);  /* /branch N|resample */
 void tui_branch_list(tui_app *a);           /* the tree as a sheet */
 int tui_branch_switch(tui_app *a, int index);
 void tui_branches_reset(tui_app *a);         /* /clear, /load: no tree any more */
@@ -475,12 +532,14 @@ void tui_branches_free(tui_app *a);
 long tui_branch_fork_record(const tui_app *a);
 
 /* tui_probe.c: sample continuations from the current record, one per main-loop turn. */
-void tui_probe_command(tui_app *a, const char *args);
 void tui_probe_step(tui_app *a);
 void tui_probe_cancel(tui_app *a);
 void tui_probe_free(tui_app *a);
 
-/* tui_compare.c: /compare OTHER.gguf */
-void tui_compare_command(tui_app *a, const char *args);
+/* tui_think.c: folding thinking blocks (the conversation pane draws them). */
+/* think_marks() of the N records, malloc'd; NULL when there is no thinking to fold. */
+uint8_t *tui_think_marks(const tui_app *a, size_t n);
+/* Reply tokens in the block that starts at record FROM. */
+size_t tui_think_block_tokens(const tui_app *a, const uint8_t *marks, size_t n, size_t from);
 
 #endif

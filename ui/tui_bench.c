@@ -31,13 +31,22 @@ int tui_bench_draw(session *s, const struct tokenizer *tok, int rows, int cols, 
     opt.tokenizer = tok;
     opt.color = TUI_COLOR_256;
     tui_app app;
-    tui_app_init(&app, &opt);
+    if (!tui_app_init(&app, &opt)) {
+        snprintf(err, errlen, "out of memory for the drawing benchmark");
+        endwin();
+        delscreen(screen);
+        fclose(out);
+        fclose(in);
+        return -1;
+    }
     *heatmap_ms = *frame_ms = -1;
     for (int r = 0; r < reps; r++) {
         double t0 = now_ms();
         tui_draw_now(&app); /* everything, and ncurses writing it out */
         double t1 = now_ms();
-        tui_attention_draw(&app); /* the heatmap and the zoomed head again, on their own */
+        tui_pane *att = tui_pane_of(&app, &tui_pane_attention); /* the heatmap and the zoomed head again, alone */
+        att->cls->update(&app, att);
+        att->cls->draw(&app, att);
         double t2 = now_ms();
         if (*frame_ms < 0 || t1 - t0 < *frame_ms) *frame_ms = t1 - t0;
         if (*heatmap_ms < 0 || t2 - t1 < *heatmap_ms) *heatmap_ms = t2 - t1;

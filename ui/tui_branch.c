@@ -50,7 +50,14 @@ static bool snapshot(tui_app *a, tui_branch *b) {
     }
     for (size_t i = 0; i < n; i++) {
         const step_record *r = session_record(a->s, i);
-        b->steps[i] = (tui_step){r->token, r->segment == SEG_ASSISTANT, r->generated, r->sample, r->params};
+        b->steps[i] = (tui_step){
+            .token = r->token,
+            .reply = r->segment == SEG_ASSISTANT,
+            .generated = r->generated,
+            .reply_end = r->segment == SEG_TEMPLATE && r->has_prediction && tokenizer_is_eog(a->tok, r->token),
+            .sample = r->sample,
+            .params = r->params,
+        };
     }
     b->n_steps = n;
     for (size_t t = 0; t < a->n_turns; t++) {
@@ -110,9 +117,15 @@ static void drop_turns_after(tui_app *a, size_t rec) {
 
 static void stop_everything(tui_app *a) {
     if (a->probe.running) tui_probe_cancel(a);
-    if (a->generating) session_stop_reply(a->s);
-    a->generating = a->paused = false;
-    a->choosing = false;
+    if (a->gen.generating) session_stop_reply(a->s);
+    a->gen.generating = a->gen.paused = false;
+    a->grab = NULL;
+}
+
+bool tui_branch_can_fork(tui_app *a, const step_record *r) {
+    if (is_reply_token(r)) return true;
+    tui_message(a, true, "branching works on the model's own tokens: move the cursor onto a token of a reply");
+    return false;
 }
 
 /* ---- forking ---- */
@@ -120,17 +133,17 @@ static void stop_everything(tui_app *a) {
 void tui_branch_fork(tui_app *a, int32_t id) {
     size_t idx;
     const step_record *r = tui_current_record(a, &idx);
-    a->choosing = false;
-    if (!is_reply_token(r)) {
-        tui_message(a, true, "branching works on the model's own tokens: move the cursor onto a token of a reply");
-        return;
-    }
+    a->grab = NULL;
+    if (!tui_branch_can_fork(a, r)) return;
     if (id >= 0 && id == r->token) {
         tui_message(a, true, "that token is the one already there: pick another, or resample");
         return;
     }
-    if (id < 0 && session_sampling(a->s)->temperature <= 0)
-        tui_message(a, false, "temperature 0 draws the same token again; /temp sets another");
+    if (id < 0 && session_sampling(a->s)->temperature <= 0) {
+        tui_message(a, true, "a new draw at temperature 0 is the same token again, so it cannot differ: /temp T first, "
+                             "or pick another candidate (/branch N)");
+        return;
+    }
     int32_t old = r->token;
     stop_everything(a);
     tui_branches *B = &a->branches;
@@ -180,14 +193,15 @@ void tui_branch_fork(tui_app *a, int32_t id) {
         for (size_t i = idx + 1; i-- > 0;) {
             const step_record *q = session_record(a->s, i);
             if (q->segment != SEG_ASSISTANT || q->turn != at->turn) break;
-            a->reply_tokens++;
+            a->gen.reply_tokens++;
         }
     }
     tui_message(a, false, "branch %d: '%s' instead of '%s' at position %zu%s", nb, now, was, idx,
                 rc == 1 ? "; the reply goes on from there" : "; that token ends the reply");
 }
 
-void tui_branch_command(tui_app *a, const char *args) {
+void tui_cmd_branch(tui_app *a, const char *name, const char *args) {
+    (void)name;
     size_t idx;
     const step_record *r = tui_current_record(a, &idx);
     if (!*args) {
@@ -206,7 +220,7 @@ void tui_branch_command(tui_app *a, const char *args) {
         return;
     }
     const sample_result *s = &r->sample;
-    bool after = a->show_after && r->generated;
+    bool after = tui_probs_after(a) && r->generated;
     const token_prob *list = after ? s->top_after : s->top_before;
     int n = s->n_top;
     if (after)
@@ -217,54 +231,6 @@ void tui_branch_command(tui_app *a, const char *args) {
         return;
     }
     tui_branch_fork(a, list[k - 1].id);
-}
-
-/* ---- choosing in the bars ---- */
-
-void tui_branch_choose(tui_app *a) {
-    const step_record *r = tui_current_record(a, NULL);
-    if (!is_reply_token(r)) {
-        tui_message(a, true, "branching works on the model's own tokens: move the cursor onto a token of a reply");
-        return;
-    }
-    if (!a->lay.full) {
-        tui_message(a, true, "the bars are hidden on a small screen: /branch N or /branch resample");
-        return;
-    }
-    a->choosing = true;
-    /* start on the runner-up: the likeliest token that is not the one there */
-    const sample_result *s = &r->sample;
-    const token_prob *list = a->show_after && r->generated ? s->top_after : s->top_before;
-    a->choice = list[0].id == r->token && s->n_top > 1 ? 1 : 0;
-    a->n_choices = 0;
-}
-
-bool tui_branch_choose_key(tui_app *a, bool is_key, wint_t ch) {
-    int n = a->n_choices;
-    if (is_key) {
-        switch (ch) {
-        case KEY_UP: if (a->choice > 0) a->choice--; return true;
-        case KEY_DOWN: if (a->choice + 1 < n) a->choice++; return true;
-        case KEY_ENTER: ch = L'\r'; break;
-        default: a->choosing = false; return false; /* e.g. the cursor moves: done choosing */
-        }
-    }
-    switch (ch) {
-    case L'k': if (a->choice > 0) a->choice--; return true;
-    case L'j': if (a->choice + 1 < n) a->choice++; return true;
-    case L'\r': case L'\n':
-        if (a->choice < n) tui_branch_fork(a, a->choice_ids[a->choice]);
-        return true;
-    case L'r': tui_branch_fork(a, -1); return true;
-    case 27: case L'b': a->choosing = false; return true;
-    default:
-        if (ch >= L'1' && ch <= L'9') {
-            if ((int)(ch - L'1') < n) tui_branch_fork(a, a->choice_ids[ch - L'1']);
-            return true;
-        }
-        a->choosing = false;
-        return false;
-    }
 }
 
 /* ---- switching ---- */
@@ -289,7 +255,9 @@ static int replay(tui_app *a, const tui_branch *y, size_t from, size_t t, bool o
             continue;
         }
         const tui_step *st = &y->steps[i++];
-        if (!st->reply || !open) continue; /* given tokens come from the messages */
+        /* given tokens come from the messages; while a reply is open, every step up to the
+         * next message is the reply's, its end-of-turn token included */
+        if (!open || (!st->reply && !st->reply_end)) continue;
         const step_record *r;
         int rc = st->generated ? session_restore_next(a->s, st->token, &st->sample, &st->params, &r, why, sizeof why)
                                : session_force_next(a->s, st->token, &r, why, sizeof why);
@@ -328,7 +296,7 @@ int tui_branch_switch(tui_app *a, int index) {
     tui_message(a, false, "rebuilding branch %d...", index);
     tui_draw_now(a);
     const step_record *at = d < n ? session_record(a->s, d) : NULL;
-    bool rewind = is_reply_token(at) && (d == y->n_steps || y->steps[d].reply);
+    bool rewind = is_reply_token(at) && (d == y->n_steps || y->steps[d].reply || y->steps[d].reply_end);
     char err[300];
     size_t t = 0;
     int rc = 0;
@@ -366,6 +334,10 @@ int tui_branch_switch(tui_app *a, int index) {
 }
 
 /* ---- the list ---- */
+
+static void switch_to_item(tui_app *a, int item) { tui_branch_switch(a, a->branches.order[item]); }
+
+static const tui_sheet_class tui_sheet_branches = {.name = "branches", .enter = switch_to_item};
 
 static int depth_of(const tui_branches *B, int i) {
     int d = 0;
@@ -407,7 +379,7 @@ void tui_branch_list(tui_app *a) {
         return;
     }
     tui_sheet *sh = &a->sheet;
-    tui_sheet_reset(sh, SHEET_BRANCHES);
+    tui_sheet_reset(sh, &tui_sheet_branches);
     snprintf(sh->title, sizeof sh->title, "Branches (%d)  * = the one shown", B->n);
     snprintf(sh->footer, sizeof sh->footer, "Up/Down pick  Enter switches  Esc closes  (/switch N does it directly)");
     int n = 0;
@@ -441,4 +413,18 @@ void tui_branch_list(tui_app *a) {
         if (active) sh->selected = k;
     }
     a->dirty = true;
+}
+
+void tui_cmd_branches(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    tui_branch_list(a);
+}
+
+void tui_cmd_switch(tui_app *a, const char *name, const char *args) {
+    char *end;
+    long k = strtol(args, &end, 10);
+    while (*end == ' ') end++;
+    (void)name;
+    if (!*args || *end || k < 0 || k > 1 << 20) tui_message(a, true, "/switch takes a branch number (/branches lists them)");
+    else tui_branch_switch(a, (int)k);
 }

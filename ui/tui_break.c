@@ -18,7 +18,7 @@
 #include <string.h>
 
 static void describe(const tui_app *a, char *buf, size_t cap) {
-    const inspect_breakpoints *b = &a->breaks;
+    const inspect_breakpoints *b = &a->gen.breaks;
     if (!b->on_entropy && !b->on_grounding) {
         snprintf(buf, cap, "no breakpoints");
         return;
@@ -41,7 +41,8 @@ static bool parse_number(const char *s, double *out) {
     return true;
 }
 
-void tui_break_command(tui_app *a, const char *args) {
+void tui_cmd_break(tui_app *a, const char *name, const char *args) {
+    (void)name;
     char what[32] = "";
     size_t n = 0;
     while (*args && *args != ' ' && n + 1 < sizeof what) what[n++] = *args++;
@@ -55,29 +56,29 @@ void tui_break_command(tui_app *a, const char *args) {
         return;
     }
     if (strcmp(what, "off") == 0 || strcmp(what, "clear") == 0) {
-        memset(&a->breaks, 0, sizeof a->breaks);
+        memset(&a->gen.breaks, 0, sizeof a->gen.breaks);
         tui_message(a, false, "breakpoints off");
         return;
     }
     if (strcmp(what, "entropy") == 0) {
         if (strcmp(args, "off") == 0) {
-            a->breaks.on_entropy = false;
+            a->gen.breaks.on_entropy = false;
         } else if (!parse_number(args, &v) || v < 0 || v > 100) {
             tui_message(a, true, "/break entropy takes a number of nats from 0 to 100 (or off)");
             return;
         } else {
-            a->breaks.on_entropy = true;
-            a->breaks.entropy_above = (float)v;
+            a->gen.breaks.on_entropy = true;
+            a->gen.breaks.entropy_above = (float)v;
         }
     } else if (strcmp(what, "grounding") == 0) {
         if (strcmp(args, "off") == 0) {
-            a->breaks.on_grounding = false;
+            a->gen.breaks.on_grounding = false;
         } else if (!parse_number(args, &v) || v < 0 || v > 1) {
             tui_message(a, true, "/break grounding takes a share from 0 to 1 (or off)");
             return;
         } else {
-            a->breaks.on_grounding = true;
-            a->breaks.grounding_below = (float)v;
+            a->gen.breaks.on_grounding = true;
+            a->gen.breaks.grounding_below = (float)v;
         }
     } else {
         tui_message(a, true, "/break entropy NATS, /break grounding SHARE or /break off");
@@ -88,27 +89,32 @@ void tui_break_command(tui_app *a, const char *args) {
 }
 
 void tui_break_check(tui_app *a, size_t rec) {
-    const inspect_breakpoints *b = &a->breaks;
+    const inspect_breakpoints *b = &a->gen.breaks;
     if (!b->on_entropy && !b->on_grounding) return;
     const step_record *r = session_record(a->s, rec);
     const grounding *g = b->on_grounding ? tui_grounding(a, rec) : NULL;
-    if (!inspect_should_break(b, r, g, a->pause_why, sizeof a->pause_why)) return;
-    a->paused = true;
-    a->paused_at = tui_now();
+    if (!inspect_should_break(b, r, g, a->gen.pause_why, sizeof a->gen.pause_why)) return;
+    a->gen.paused = true;
+    a->gen.paused_at = tui_now();
     /* look at the token that tripped it */
     a->mode = MODE_INSPECT;
     a->cursor = rec;
     tui_message(a, false, "paused at position %zu: %s. g continues, w explains, Ctrl-C ends the reply", rec,
-                a->pause_why);
+                a->gen.pause_why);
 }
 
 void tui_break_continue(tui_app *a) {
-    if (!a->paused) {
-        tui_message(a, false, a->generating ? "the reply is not paused" : "no reply to continue");
+    if (!a->gen.paused) {
+        tui_message(a, false, a->gen.generating ? "the reply is not paused" : "no reply to continue");
         return;
     }
-    a->paused = false;
-    a->reply_t0 += tui_now() - a->paused_at;
+    a->gen.paused = false;
+    a->gen.reply_t0 += tui_now() - a->gen.paused_at;
     a->mode = MODE_TYPE;
-    tui_message(a, false, "continuing (%s)", a->pause_why);
+    tui_message(a, false, "continuing (%s)", a->gen.pause_why);
+}
+
+void tui_cmd_continue(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    tui_break_continue(a);
 }

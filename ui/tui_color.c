@@ -45,6 +45,7 @@ static const role_colors ROLE_COLORS[TC__COUNT] = {
     [TC_ERROR] = {{255, 95, 95}, NO_RGB, COLOR_RED, -1, A_BOLD, A_BOLD},
     [TC_INFO] = {{135, 215, 135}, NO_RGB, COLOR_GREEN, -1, A_NORMAL, A_NORMAL},
     [TC_SELECTED] = {{0, 0, 0}, {150, 190, 230}, COLOR_BLACK, COLOR_CYAN, A_NORMAL, A_REVERSE},
+    [TC_MARK] = {{255, 215, 95}, NO_RGB, COLOR_YELLOW, -1, A_UNDERLINE, A_UNDERLINE | A_BOLD},
 };
 
 /* The heatmap ramp: dark blue (no attention) through purple and orange to pale yellow

@@ -1,7 +1,8 @@
 /* tui_commands.c — the slash commands typed on the input line.
  *
- * /why, /break, /heads, /branch, /branches, /switch, /probe and /compare hand over to
- * the files that implement them (tui_why.c, tui_break.c, ...).
+ * The commands are the table in tui_commands.def: each names its handler, which lives
+ * with the feature it belongs to (/why in tui_why.c, /break in tui_break.c, ...); the
+ * ones about the conversation itself and the sampler are here.
  *
  * Sampling changes apply from the next token, even in the middle of a reply; commands
  * that change the conversation itself wait until the reply is over. Every value is
@@ -96,27 +97,90 @@ static bool sampling_command(tui_app *a, const char *name, const char *args) {
     session_set_sampling(a->s, &p);
     tui_message(a, false, "sampling: T %.2g  top-k %d  top-p %.3g  min-p %.3g  penalty %.3g/%d  seed %llu%s",
                 (double)p.temperature, p.top_k, (double)p.top_p, (double)p.min_p, (double)p.repeat_penalty,
-                p.repeat_last_n, (unsigned long long)p.seed, a->generating ? " (from the next token)" : "");
+                p.repeat_last_n, (unsigned long long)p.seed, a->gen.generating ? " (from the next token)" : "");
     return true;
 }
 
-/* The "why this token?" commands; they act on the token under the cursor (or the
- * newest one). */
-static bool inspect_command(tui_app *a, const char *name, const char *args) {
-    if (strcmp(name, "why") == 0) tui_why_open(a);
-    else if (strcmp(name, "break") == 0) tui_break_command(a, args);
-    else if (strcmp(name, "continue") == 0 || strcmp(name, "go") == 0) tui_break_continue(a);
-    else if (strcmp(name, "heads") == 0) tui_heads_command(a, args);
-    else if (strcmp(name, "branch") == 0 || strcmp(name, "fork") == 0) tui_branch_command(a, args);
-    else if (strcmp(name, "branches") == 0) tui_branch_list(a);
-    else if (strcmp(name, "switch") == 0) {
-        long k;
-        if (!parse_int(args, 0, INT_MAX, &k)) tui_message(a, true, "/switch takes a branch number (/branches lists them)");
-        else tui_branch_switch(a, (int)k);
-    } else if (strcmp(name, "probe") == 0) tui_probe_command(a, args);
-    else if (strcmp(name, "compare") == 0) tui_compare_command(a, args);
-    else return false;
-    return true;
+
+void tui_cmd_sampling(tui_app *a, const char *name, const char *args) { sampling_command(a, name, args); }
+
+
+void tui_cmd_quit(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    a->quit = true;
+}
+
+void tui_cmd_clear(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    tui_reset_conversation(a);
+    tui_message(a, false, "conversation cleared");
+}
+
+void tui_cmd_system(tui_app *a, const char *name, const char *args) {
+    (void)name;
+    if (!*args) { /* show it; "/system none" removes it */
+        const char *now = session_system_prompt(a->s);
+        if (now) tui_message(a, false, "system prompt: %s  (/system none removes it)", now);
+        else tui_message(a, false, "no system prompt of yours (/system TEXT sets one; the chat template may add its own: t shows template text)");
+        return;
+    }
+    if (strcmp(args, "none") == 0 || strcmp(args, "off") == 0) args = "";
+    session_set_system_prompt(a->s, *args ? args : NULL);
+    if (a->n_turns == 0) { /* nothing said yet: start over with it right away */
+        tui_reset_conversation(a);
+        tui_message(a, false, *args ? "system prompt set" : "system prompt removed");
+    } else {
+        tui_message(a, false, "%s; it applies from /clear", *args ? "system prompt set" : "system prompt removed");
+    }
+}
+
+void tui_cmd_save(tui_app *a, const char *name, const char *args) {
+    char msg[512];
+    if (!*args) {
+        tui_message(a, true, "/%s needs a file name", name);
+        return;
+    }
+    if (tui_save(a, args, msg, sizeof msg) == 0) tui_message(a, false, "saved %zu tokens to %s", session_n_records(a->s), args);
+    else tui_message(a, true, "%s", msg);
+}
+
+void tui_cmd_load(tui_app *a, const char *name, const char *args) {
+    char msg[512];
+    if (!*args) {
+        tui_message(a, true, "/%s needs a file name", name);
+        return;
+    }
+    int rc = tui_load(a, args, msg, sizeof msg);
+    tui_message(a, rc != 0, "%s", msg);
+    tui_window_check(a); /* a long conversation may not have fitted the window */
+}
+
+/* ---- the table ---- */
+
+typedef struct command {
+    const char *names; /* the name and its aliases, separated by spaces */
+    tui_command_fn *fn;
+    int flags;
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+#define TUI_COMMAND(names, fn, flags, help) {names, fn, flags, help},
+#include "tui_commands.def"
+#undef TUI_COMMAND
+};
+
+/* Is NAME one of the words of NAMES? */
+static bool named(const char *names, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = names; *p;) {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
 }
 
 void tui_command(tui_app *a, const char *line) {
@@ -126,48 +190,53 @@ void tui_command(tui_app *a, const char *line) {
     while (*p && *p != ' ' && n + 1 < sizeof name) name[n++] = *p++;
     name[n] = 0;
     while (*p == ' ') p++;
-    const char *args = p;
-
-    if (strcmp(name, "help") == 0 || strcmp(name, "?") == 0) {
-        a->help = true;
-        return;
-    }
-    if (strcmp(name, "quit") == 0 || strcmp(name, "exit") == 0 || strcmp(name, "q") == 0) {
-        a->quit = true;
-        return;
-    }
-    if (sampling_command(a, name, args)) return;
-    if (inspect_command(a, name, args)) return;
-
-    bool known = strcmp(name, "clear") == 0 || strcmp(name, "system") == 0 || strcmp(name, "save") == 0 ||
-                 strcmp(name, "load") == 0;
-    if (!known) {
-        tui_message(a, true, "unknown command /%s (/help lists them; start with // to send a '/')", name);
-        return;
-    }
-    if (a->generating) {
-        tui_message(a, true, "/%s waits until the reply is over (Ctrl-C stops it)", name);
-        return;
-    }
-    char msg[512];
-    if (strcmp(name, "clear") == 0) {
-        tui_reset_conversation(a);
-        tui_message(a, false, "conversation cleared");
-    } else if (strcmp(name, "system") == 0) {
-        session_set_system_prompt(a->s, *args ? args : NULL);
-        if (a->n_turns == 0) { /* nothing said yet: start over with it right away */
-            tui_reset_conversation(a);
-            tui_message(a, false, *args ? "system prompt set" : "system prompt removed");
-        } else {
-            tui_message(a, false, "%s; it applies from /clear", *args ? "system prompt set" : "system prompt removed");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        const command *c = &COMMANDS[i];
+        if (!named(c->names, name)) continue;
+        if ((c->flags & TUI_CMD_IDLE) && a->gen.generating) {
+            tui_message(a, true, "/%s waits until the reply is over (Ctrl-C stops it)", name);
+            return;
         }
-    } else if (!*args) {
-        tui_message(a, true, "/%s needs a file name", name);
-    } else if (strcmp(name, "save") == 0) {
-        if (tui_save(a, args, msg, sizeof msg) == 0) tui_message(a, false, "saved %zu tokens to %s", session_n_records(a->s), args);
-        else tui_message(a, true, "%s", msg);
-    } else {
-        int rc = tui_load(a, args, msg, sizeof msg);
-        tui_message(a, rc != 0, "%s", msg);
+        c->fn(a, name, p);
+        return;
     }
+    tui_message(a, true, "unknown command /%s (/help lists them; start with // to send a '/')", name);
+}
+
+void tui_command_names(char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0] && o + 1 < cap; i++) {
+        const char *names = COMMANDS[i].names;
+        size_t len = strcspn(names, " ");
+        if (i > 0 && strncmp(names, COMMANDS[i - 1].names, len) == 0) continue;
+        int n = snprintf(out + o, cap - o, "%s/%.*s", o ? "  " : "", (int)len, names);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+}
+
+/* /help: every command, its aliases and what it does, from the table. */
+void tui_cmd_help(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    tui_sheet *sh = &a->sheet;
+    tui_sheet_reset(sh, &tui_sheet_plain);
+    snprintf(sh->title, sizeof sh->title, "Commands (F1: the keys)");
+    snprintf(sh->footer, sizeof sh->footer, "Up/Down scroll  Esc closes  (start a message with // to send a '/')");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        const command *c = &COMMANDS[i];
+        char first[32], aliases[96] = "";
+        size_t len = strcspn(c->names, " ");
+        snprintf(first, sizeof first, "/%.*s", (int)len, c->names);
+        if (c->names[len]) snprintf(aliases, sizeof aliases, " (also %s)", c->names + len + 1);
+        const char *colon = strchr(c->help, ':');
+        bool has_args = colon && colon - c->help < 32;
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_CHOSEN, "%s", first);
+        if (has_args) tui_sheet_text(sh, TC_NORMAL, " %.*s", (int)(colon - c->help), c->help);
+        tui_sheet_col(sh, 30);
+        tui_sheet_text(sh, TC_NORMAL, "%s", has_args ? colon + 2 : c->help);
+        if (aliases[0]) tui_sheet_text(sh, TC_DIM, "%s", aliases);
+    }
+    a->dirty = true;
 }

@@ -21,7 +21,7 @@
 
 static void show(tui_app *a, const char *other_path, const replay_result *res, bool all) {
     tui_sheet *sh = &a->sheet;
-    tui_sheet_reset(sh, SHEET_COMPARE);
+    tui_sheet_reset(sh, &tui_sheet_plain);
     const char *base = strrchr(other_path, '/');
     base = base ? base + 1 : other_path;
     snprintf(sh->title, sizeof sh->title, "Compare with %.160s: %d %s re-scored", base, res->n,
@@ -74,7 +74,8 @@ static void show(tui_app *a, const char *other_path, const replay_result *res, b
     a->dirty = true;
 }
 
-void tui_compare_command(tui_app *a, const char *args) {
+void tui_cmd_compare(tui_app *a, const char *name, const char *args) {
+    (void)name;
     if (!*args) {
         tui_message(a, true, "/compare OTHER.gguf re-scores this conversation with another model");
         return;
@@ -84,7 +85,7 @@ void tui_compare_command(tui_app *a, const char *args) {
         tui_message(a, true, "nothing to compare yet: the conversation needs at least two tokens");
         return;
     }
-    if (a->generating) {
+    if (a->gen.generating) {
         tui_message(a, true, "/compare waits until the reply is over (Ctrl-C stops it)");
         return;
     }

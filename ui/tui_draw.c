@@ -98,6 +98,22 @@ int tui_put_token(int y, int x, int maxw, const char *s, tui_style st) {
     return put_utf8(y, x, maxw, s, st, true);
 }
 
+size_t tui_text_fit(const char *s, int maxw) {
+    size_t len = strlen(s), i = 0;
+    int used = 0;
+    while (i < len) {
+        wchar_t wc;
+        int n = tui_utf8_decode(s + i, len - i, &wc);
+        int w = tui_wcwidth(visible(wc, false));
+        if (used + w > maxw) break;
+        used += w;
+        i += (size_t)n;
+    }
+    return i;
+}
+
+wchar_t tui_glyph(wchar_t unicode, wchar_t ascii) { return wide_locale() ? unicode : ascii; }
+
 int tui_token_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, true); }
 
 int tui_text_width(const char *s) { return put_utf8(-1, 0, 1 << 20, s, (tui_style){0, 0}, false); }
@@ -113,4 +129,21 @@ void tui_printf(int y, int x, int maxw, tui_style st, const char *fmt, ...) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     tui_put_text(y, x, maxw, buf, st);
+}
+
+void tui_visible_token(const char *text, char *out, size_t cap) {
+    size_t o = 0;
+    for (const char *p = text; *p && o + 4 < cap; p++) {
+        if (*p == ' ') memcpy(out + o, "\xc2\xb7", 2), o += 2;
+        else if (*p == '\n') memcpy(out + o, "\xe2\x86\xb5", 3), o += 3;
+        else out[o++] = *p;
+    }
+    out[o] = 0;
+}
+
+size_t tui_wrap_cut(const char *s, int width) {
+    size_t len = strlen(s), fit = tui_text_fit(s, width > 0 ? width : 1), cut = fit;
+    if (fit >= len) return len;
+    while (cut > 0 && s[cut - 1] != ' ') cut--;
+    return cut ? cut : fit ? fit : 1;
 }

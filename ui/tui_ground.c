@@ -15,109 +15,127 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool ensure_cache(tui_app *a, size_t n) {
-    if (a->ground_epoch != a->epoch) {
-        if (a->ground_state) memset(a->ground_state, 0, a->ground_cap);
-        a->ground_epoch = a->epoch;
-    }
-    if (n <= a->ground_cap) return true;
-    size_t cap = a->ground_cap ? a->ground_cap : 256;
-    while (cap < n) cap *= 2;
-    grounding *g = realloc(a->ground, cap * sizeof *g);
-    if (!g) return false;
-    a->ground = g;
-    uint8_t *st = realloc(a->ground_state, cap);
-    if (!st) return false;
-    memset(st + a->ground_cap, 0, cap - a->ground_cap);
-    a->ground_state = st;
-    a->ground_cap = cap;
-    return true;
-}
+/* A record's grounding in the shared cache: computed once, kept until the records change. */
+typedef struct ground_slot {
+    uint8_t state; /* 1: valid, 2: none (no attention, not a reply token) */
+    grounding g;
+} ground_slot;
+
+#define METER_MAX 512
+
+typedef struct meter {
+    bool reply;            /* a reply to show */
+    size_t first, last, at;/* the reply's records, and the current one */
+    size_t start;          /* the first record drawn */
+    int cells;             /* cells for the sparkline */
+    char tail[96];
+    int flagged;
+    int8_t level[METER_MAX]; /* per cell: -1 none (a dot), 0..7 the bar, 8 flagged */
+} meter;
 
 const grounding *tui_grounding(tui_app *a, size_t rec) {
-    size_t n = session_n_records(a->s);
-    if (rec >= n || !ensure_cache(a, n)) return NULL;
-    if (a->ground_state[rec] == 0) {
+    bool fresh;
+    ground_slot *slot = tui_cache_slot(a, tui_pane_of(a, &tui_pane_meter), rec, &fresh);
+    if (!slot) return NULL;
+    if (fresh) {
         const step_record *r = session_record(a->s, rec);
         inspect_view v;
         inspect_view_session(&v, a->s);
-        bool ok = r->segment == SEG_ASSISTANT && r->has_prediction &&
-                  inspect_grounding(&v, rec, &a->ground_params, &a->ground[rec]);
-        a->ground_state[rec] = ok ? 1 : 2;
+        grounding_params gp;
+        grounding_params_default(&gp);
+        bool ok = r->segment == SEG_ASSISTANT && r->has_prediction && inspect_grounding(&v, rec, &gp, &slot->g);
+        slot->state = ok ? 1 : 2;
     }
-    return a->ground_state[rec] == 1 ? &a->ground[rec] : NULL;
+    return slot->state == 1 ? &slot->g : NULL;
 }
 
 /* The reply tokens the meter shows: those of the reply holding the current record, or of
  * the last reply before it. FIRST..LAST (inclusive) bound it; *AT is the current one. */
 static bool reply_range(tui_app *a, size_t *first, size_t *last, size_t *at) {
     size_t cur;
-    if (!tui_current_record(a, &cur)) return false;
-    size_t n = session_n_records(a->s), i = cur;
-    while (i > 0 && session_record(a->s, i)->segment != SEG_ASSISTANT) i--;
-    const step_record *r = session_record(a->s, i);
-    if (r->segment != SEG_ASSISTANT) return false;
-    int turn = r->turn;
-    size_t f = i, l = i;
-    while (f > 0 && session_record(a->s, f - 1)->segment == SEG_ASSISTANT && session_record(a->s, f - 1)->turn == turn) f--;
-    while (l + 1 < n && session_record(a->s, l + 1)->segment == SEG_ASSISTANT && session_record(a->s, l + 1)->turn == turn) l++;
-    *first = f;
-    *last = l;
-    *at = i;
+    if (!tui_current_record(a, &cur) || !tui_reply_at(a, cur, first, last)) return false;
+    *at = cur < *first ? *first : cur > *last ? *last : cur;
     return true;
 }
 
-void tui_ground_draw(tui_app *a) {
-    tui_rect R = a->lay.meter;
+static int meter_rows(const tui_app *a, const tui_pane *p, int width, int avail) {
+    (void)a, (void)p, (void)width;
+    return avail >= 8 ? 1 : 0; /* gives its row back on tiny screens */
+}
+
+static void meter_update(tui_app *a, tui_pane *p) {
+    meter *m = p->st;
+    tui_rect R = p->r;
+    m->reply = R.w >= 20 && reply_range(a, &m->first, &m->last, &m->at);
+    if (!m->reply) return;
+    /* the figures on the right: this token's share, and the count of flagged tokens */
+    const grounding *g = tui_grounding(a, m->at);
+    m->flagged = 0;
+    for (size_t i = m->first; i <= m->last; i++) {
+        const grounding *gi = tui_grounding(a, i);
+        if (gi && gi->flagged) m->flagged++;
+    }
+    if (g) snprintf(m->tail, sizeof m->tail, " %3.0f%%", 100.0 * g->share);
+    else snprintf(m->tail, sizeof m->tail, "  --");
+    if (m->flagged)
+        snprintf(m->tail + strlen(m->tail), sizeof m->tail - strlen(m->tail), "  ! %d low+unsure", m->flagged);
+    int x = R.x + tui_text_width("grounding ");
+    m->cells = R.x + R.w - x - tui_text_width(m->tail) - 1;
+    if (m->cells > METER_MAX) m->cells = METER_MAX;
+    if (m->cells < 4) return;
+    /* a window of CELLS tokens that holds the current one, preferring the newest */
+    size_t n_tok = m->last - m->first + 1;
+    m->start = m->first;
+    if (n_tok > (size_t)m->cells) {
+        m->start = m->last + 1 - (size_t)m->cells;
+        if (m->at < m->start) m->start = m->at;
+    }
+    for (int c = 0; c < m->cells; c++) {
+        size_t i = m->start + (size_t)c;
+        const grounding *gi = i <= m->last ? tui_grounding(a, i) : NULL;
+        int level = gi ? (int)(gi->share * 7.0f + 0.5f) : -1;
+        if (level > 7) level = 7;
+        if (gi && level < 0) level = 0;
+        m->level[c] = (int8_t)(gi && gi->flagged ? 8 : level);
+    }
+}
+
+static void meter_draw(const tui_app *a, const tui_pane *p) {
+    const meter *m = p->st;
+    tui_rect R = p->r;
     if (R.h <= 0 || R.w < 20) return;
     tui_style dim = tui_role_style(&a->pal, TC_DIM), norm = tui_role_style(&a->pal, TC_NORMAL),
               bad = tui_role_style(&a->pal, TC_ERROR), cur = tui_role_style(&a->pal, TC_CURSOR),
               bar = tui_role_style(&a->pal, TC_BAR);
     int x = R.x + tui_put_text(R.y, R.x, R.w, "grounding ", dim);
-    size_t first, last, at;
-    if (!reply_range(a, &first, &last, &at)) {
+    if (!m->reply) {
         tui_put_text(R.y, x, R.x + R.w - x, "(no reply yet)", dim);
         return;
     }
-    /* the figures on the right: this token's share, and the count of flagged tokens */
-    const grounding *g = tui_grounding(a, at);
-    int flagged = 0;
-    for (size_t i = first; i <= last; i++) {
-        const grounding *gi = tui_grounding(a, i);
-        if (gi && gi->flagged) flagged++;
-    }
-    char tail[96];
-    if (g) snprintf(tail, sizeof tail, " %3.0f%%", 100.0 * g->share);
-    else snprintf(tail, sizeof tail, "  --");
-    if (flagged) snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "  ! %d low+unsure", flagged);
-    int tail_w = tui_text_width(tail);
-    int cells = R.x + R.w - x - tail_w - 1;
-    if (cells < 4) return;
-    /* a window of CELLS tokens that holds the current one, preferring the newest */
-    size_t n_tok = last - first + 1, start = first;
-    if (n_tok > (size_t)cells) {
-        start = last + 1 - (size_t)cells;
-        if (at < start) start = at;
-    }
+    int tail_w = tui_text_width(m->tail);
+    if (m->cells < 4) return;
     bool wide = a->pal.utf8 && MB_CUR_MAX > 1;
     static const char ascii_levels[] = "_.-:=+*#";
-    for (size_t i = start; i <= last && x < R.x + R.w - tail_w - 1; i++, x++) {
-        const grounding *gi = tui_grounding(a, i);
-        if (!gi) {
-            tui_put_wch(R.y, x, wide ? 0x00B7 : L'.', dim);
-            continue;
-        }
-        int level = (int)(gi->share * 7.0f + 0.5f);
-        if (level < 0) level = 0;
-        if (level > 7) level = 7;
-        wchar_t ch = wide ? (wchar_t)(0x2581 + level) : (wchar_t)ascii_levels[level];
+    for (size_t i = m->start; i <= m->last && x < R.x + R.w - tail_w - 1; i++, x++) {
+        int level = m->level[i - m->start];
+        wchar_t ch;
         tui_style st = bar;
-        if (gi->flagged) {
-            ch = L'!';
-            st = bad;
-        }
-        if (tui_on_cursor(a) && i == at) st = cur;
+        if (level < 0) ch = wide ? 0x00B7 : L'.', st = dim;
+        else if (level == 8) ch = L'!', st = bad;
+        else ch = wide ? (wchar_t)(0x2581 + level) : (wchar_t)ascii_levels[level];
+        if (tui_on_cursor(a) && i == m->at) st = cur;
         tui_put_wch(R.y, x, ch, st);
     }
-    tui_put_text(R.y, R.x + R.w - tail_w, tail_w, tail, flagged ? bad : norm);
+    tui_put_text(R.y, R.x + R.w - tail_w, tail_w, m->tail, m->flagged ? bad : norm);
 }
+
+const tui_pane_class tui_pane_meter = {
+    .name = "meter",
+    .area = TUI_LEFT,
+    .always = true,
+    .state_size = sizeof(meter),
+    .rec_size = sizeof(ground_slot),
+    .rows = meter_rows,
+    .update = meter_update,
+    .draw = meter_draw,
+};

@@ -30,15 +30,26 @@ const char *tui_role_label(head_role r) {
     return "-";
 }
 
+const char *tui_role_words(head_role r) {
+    switch (r) {
+    case HEAD_PREVIOUS: return "previous";
+    case HEAD_INDUCTION: return "induction";
+    case HEAD_SINK: return "sink";
+    case HEAD_BROAD: return "broad";
+    case HEAD_UNCLEAR: break;
+    }
+    return "unclear";
+}
+
 void tui_heads_update(tui_app *a) {
     size_t n = session_n_records(a->s);
-    bool same_conversation = a->roles_valid && a->roles_epoch == a->epoch;
-    if (same_conversation && (a->roles_n_records == n || a->generating)) return;
+    bool same_conversation = a->heads.valid && a->heads.epoch == a->epoch;
+    if (same_conversation && (a->heads.n_records == n || a->gen.generating)) return;
     const model_hparams *hp = &a->m->hp;
     size_t n_heads = (size_t)hp->n_layer * (size_t)hp->n_head;
-    if (!a->roles) {
-        a->roles = calloc(n_heads, sizeof *a->roles);
-        if (!a->roles) return;
+    if (!a->heads.roles) {
+        a->heads.roles = calloc(n_heads, sizeof *a->heads.roles);
+        if (!a->heads.roles) return;
     }
     double per_query = (double)n_heads * (double)(n > 0 ? n : 1);
     size_t q = (size_t)(ROLE_WORK / per_query);
@@ -46,18 +57,18 @@ void tui_heads_update(tui_app *a) {
     if (q > ROLE_MAX_QUERIES) q = ROLE_MAX_QUERIES;
     inspect_view v;
     inspect_view_session(&v, a->s);
-    a->roles_from = n > q ? n - q : 0;
-    a->roles_to = n;
-    inspect_head_roles(&v, a->roles_from, a->roles_to, a->roles);
-    a->roles_valid = true;
-    a->roles_epoch = a->epoch;
-    a->roles_n_records = n;
+    a->heads.from = n > q ? n - q : 0;
+    a->heads.to = n;
+    inspect_head_roles(&v, a->heads.from, a->heads.to, a->heads.roles);
+    a->heads.valid = true;
+    a->heads.epoch = a->epoch;
+    a->heads.n_records = n;
 }
 
 const head_stats *tui_head_role(const tui_app *a, int layer, int head) {
     const model_hparams *hp = &a->m->hp;
-    if (!a->roles_valid || layer < 0 || layer >= hp->n_layer || head < 0 || head >= hp->n_head) return NULL;
-    const head_stats *s = &a->roles[(size_t)layer * (size_t)hp->n_head + (size_t)head];
+    if (!a->heads.valid || layer < 0 || layer >= hp->n_layer || head < 0 || head >= hp->n_head) return NULL;
+    const head_stats *s = &a->heads.roles[(size_t)layer * (size_t)hp->n_head + (size_t)head];
     return s->n_queries > 0 ? s : NULL;
 }
 
@@ -65,33 +76,34 @@ static const head_role CYCLE[] = {HEAD_PREVIOUS, HEAD_INDUCTION, HEAD_SINK, HEAD
 #define N_CYCLE (int)(sizeof CYCLE / sizeof CYCLE[0])
 
 static void say_filter(tui_app *a) {
-    if (a->role_filter < 0) {
+    if (a->heads.filter < 0) {
         tui_message(a, false, "showing every head");
         return;
     }
     /* how many heads of this role the selected layer has */
     int count = 0;
     for (int h = 0; h < a->m->hp.n_head; h++) {
-        const head_stats *s = tui_head_role(a, a->layer, h);
-        if (s && (int)s->role == a->role_filter) count++;
+        const head_stats *s = tui_head_role(a, tui_attention_layer(a), h);
+        if (s && (int)s->role == a->heads.filter) count++;
     }
     tui_message(a, false, "showing %s heads only (%d in layer %d); /heads all or r to change",
-                a->role_filter == HEAD_UNCLEAR ? "unclassified" : head_role_name((head_role)a->role_filter), count,
-                a->layer);
+                a->heads.filter == HEAD_UNCLEAR ? "unclassified" : head_role_name((head_role)a->heads.filter), count,
+                tui_attention_layer(a));
 }
 
 void tui_heads_cycle(tui_app *a) {
     int i = 0;
-    if (a->role_filter >= 0)
-        while (i < N_CYCLE && (int)CYCLE[i] != a->role_filter) i++;
+    if (a->heads.filter >= 0)
+        while (i < N_CYCLE && (int)CYCLE[i] != a->heads.filter) i++;
     else
         i = -1;
     i++;
-    a->role_filter = i < N_CYCLE ? (int)CYCLE[i] : -1;
+    a->heads.filter = i < N_CYCLE ? (int)CYCLE[i] : -1;
     say_filter(a);
 }
 
-void tui_heads_command(tui_app *a, const char *args) {
+void tui_cmd_heads(tui_app *a, const char *name, const char *args) {
+    (void)name;
     static const struct {
         const char *name;
         int role;
@@ -106,9 +118,15 @@ void tui_heads_command(tui_app *a, const char *args) {
     }
     for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
         if (strcmp(args, NAMES[i].name) == 0) {
-            a->role_filter = NAMES[i].role;
+            a->heads.filter = NAMES[i].role;
             say_filter(a);
             return;
         }
     tui_message(a, true, "/heads takes all, prev, induction, sink, broad or unclear");
+}
+
+void tui_heads_free(tui_app *a) {
+    free(a->heads.roles);
+    a->heads.roles = NULL;
+    a->heads.valid = false;
 }

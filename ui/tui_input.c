@@ -222,37 +222,115 @@ int tui_input_rows(const tui_input *in, int width) {
 }
 
 typedef struct draw_ctx {
-    tui_app *a;
+    const tui_app *a;
+    tui_rect r;
     int first_row;
     tui_style text, mark;
 } draw_ctx;
 
 static void emit_char(void *vctx, int row, int col, wchar_t wc, int w, bool newline_mark) {
     draw_ctx *d = vctx;
-    tui_rect r = d->a->lay.input;
+    tui_rect r = d->r;
     int y = row - d->first_row;
     if (y < 0 || y >= r.h || col + w > r.w) return;
     tui_put_wch(r.y + y, r.x + col, wc, newline_mark ? d->mark : d->text);
 }
 
-void tui_input_draw(tui_app *a) {
-    tui_rect r = a->lay.input;
-    if (r.h <= 0 || r.w <= 4) return;
-    tui_input *in = &a->input;
-    placed p = place(in, r.w, NULL, NULL);
+/* ---- the pane ---- */
+
+typedef struct input_pane {
+    int first_row;      /* the text's first row shown (a tall text scrolls to the cursor) */
+} input_pane;
+
+static int input_rows(const tui_app *a, const tui_pane *p, int width, int avail) {
+    int n = tui_input_rows(&a->input, width);
+    (void)p;
+    return n > avail - 3 ? 1 : n;
+}
+
+static void input_update(tui_app *a, tui_pane *p) {
+    input_pane *st = p->st;
+    tui_rect r = p->r;
+    placed pl = place(&a->input, r.w, NULL, NULL);
     /* scroll so that the cursor's row is the last one shown when the text is taller */
-    int first = p.cursor_row - r.h + 1;
-    if (first < 0) first = 0;
-    draw_ctx d = {a, first, tui_role_style(&a->pal, TC_NORMAL), tui_role_style(&a->pal, TC_DIM)};
-    place(in, r.w, emit_char, &d);
-    bool typing = a->mode == MODE_TYPE;
-    tui_style prompt = tui_role_style(&a->pal, typing ? TC_USER : TC_DIM);
-    tui_put_wch(r.y, r.x, a->generating ? L'~' : L'>', prompt);
-    if (in->len == 0 && !typing) {
-        tui_put_text(r.y, r.x + 2, r.w - 2, "inspecting tokens: Tab or Esc to type", tui_role_style(&a->pal, TC_DIM));
-    }
-    if (typing) {
-        a->caret_y = r.y + p.cursor_row - first;
-        a->caret_x = r.x + p.cursor_col;
+    st->first_row = pl.cursor_row - r.h + 1;
+    if (st->first_row < 0) st->first_row = 0;
+    if (a->mode == MODE_TYPE && r.w > 4) {
+        a->caret_y = r.y + pl.cursor_row - st->first_row;
+        a->caret_x = r.x + pl.cursor_col;
     }
 }
+
+static void input_draw(const tui_app *a, const tui_pane *p) {
+    const input_pane *st = p->st;
+    tui_rect r = p->r;
+    if (r.h <= 0 || r.w <= 4) return;
+    draw_ctx d = {a, r, st->first_row, tui_role_style(&a->pal, TC_NORMAL), tui_role_style(&a->pal, TC_DIM)};
+    place(&a->input, r.w, emit_char, &d);
+    bool typing = a->mode == MODE_TYPE;
+    tui_style prompt = tui_role_style(&a->pal, typing ? TC_USER : TC_DIM);
+    tui_put_wch(r.y, r.x, a->gen.generating ? L'~' : L'>', prompt);
+    if (a->input.len == 0 && !typing)
+        tui_put_text(r.y, r.x + 2, r.w - 2, "inspecting tokens: Tab or Esc to type", tui_role_style(&a->pal, TC_DIM));
+}
+
+/* The next key if one is already waiting (part of the same paste or escape sequence). */
+static int peek_key(wint_t *ch) {
+    timeout(0);
+    return get_wch(ch);
+}
+
+static void put_back(int kind, wint_t next) {
+    if (kind == KEY_CODE_YES) ungetch((int)next);
+    else if (kind == OK) unget_wch((wchar_t)next);
+}
+
+/* Enter sends, unless it is part of a paste: inside bracketed paste it is a newline, and
+ * without bracketed paste a newline followed at once by more text was pasted too. */
+static void enter_key(tui_app *a) {
+    if (a->input.pasting) {
+        tui_input_insert(&a->input, L'\n');
+        return;
+    }
+    wint_t next;
+    int kind = peek_key(&next);
+    if (kind != ERR) {
+        tui_input_insert(&a->input, L'\n');
+        put_back(kind, next);
+        return;
+    }
+    tui_submit_line(a);
+}
+
+static bool input_key(tui_app *a, tui_pane *p, tui_key k) {
+    (void)p;
+    if (k.modal || a->mode != MODE_TYPE) return false;
+    if (tui_key_code(k, KEY_ENTER) || tui_key_is(k, L'\r')) {
+        enter_key(a);
+        return true;
+    }
+    if (tui_key_is(k, 27)) { /* Alt-Enter inserts a newline; a lone Esc does nothing */
+        wint_t next;
+        int kind = peek_key(&next);
+        if (kind == OK && (next == L'\r' || next == L'\n')) tui_input_insert(&a->input, L'\n');
+        else put_back(kind, next);
+        return true;
+    }
+    if (tui_key_is(k, 4)) { /* Ctrl-D with text on the line: delete forward */
+        tui_input_key(&a->input, true, KEY_DC);
+        return true;
+    }
+    return tui_input_key(&a->input, k.is_key, k.ch);
+}
+
+const tui_pane_class tui_pane_input = {
+    .name = "input",
+    .area = TUI_LEFT,
+    .rule_above = true,
+    .always = true,
+    .state_size = sizeof(input_pane),
+    .rows = input_rows,
+    .update = input_update,
+    .draw = input_draw,
+    .key = input_key,
+};

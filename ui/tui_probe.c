@@ -39,7 +39,8 @@ void tui_probe_cancel(tui_app *a) {
     tui_probe_free(a);
 }
 
-void tui_probe_command(tui_app *a, const char *args) {
+void tui_cmd_probe(tui_app *a, const char *name, const char *args) {
+    (void)name;
     long n = PROBE_DEFAULT_N, len = PROBE_DEFAULT_LEN;
     char *end;
     if (*args) {
@@ -113,7 +114,7 @@ static void show_result(tui_app *a) {
     probe_summary ps;
     inspect_probe_summary((const int32_t *const *)p->seqs, p->lens, p->n, &ps);
     tui_sheet *sh = &a->sheet;
-    tui_sheet_reset(sh, SHEET_PROBE);
+    tui_sheet_reset(sh, &tui_sheet_plain);
     const step_record *r = session_record(a->s, p->rec);
     char tok[64] = "?";
     if (r) tui_piece_text(a, r->token, tok, sizeof tok);

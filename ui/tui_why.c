@@ -26,6 +26,7 @@
 #define LENS_CANDS 6  /* columns of the candidates-by-layer table */
 
 static double lens_work(const tui_app *a);
+static const tui_sheet_class tui_sheet_why;
 
 
 
@@ -55,10 +56,14 @@ static void section_choice(tui_app *a, const why_card *w) {
     for (int i = 0; i < s->n_top && runner < 0; i++)
         if (s->top_before[i].id != w->token) runner = i;
     if (runner >= 0) {
+        /* in percentage points, as they round: "-0.0" would say nothing */
+        double points = (double)s->margin * 100;
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "margin ");
-        tui_sheet_text(sh, s->margin < 0 ? TC_ERROR : TC_NORMAL, "%+.1f points", (double)s->margin * 100);
-        tui_sheet_text(sh, TC_DIM, " over the runner-up ");
+        if (fabs(points) < 0.05) tui_sheet_text(sh, TC_NORMAL, "tied with");
+        else if (points > 0) tui_sheet_text(sh, TC_NORMAL, "%.1f points ahead of", points);
+        else tui_sheet_text(sh, TC_ERROR, "%.1f points behind", -points);
+        tui_sheet_text(sh, TC_DIM, " the runner-up ");
         add_piece(a, s->top_before[runner].id, TC_NORMAL, 20);
         tui_pct(p1, sizeof p1, s->top_before[runner].prob);
         tui_sheet_text(sh, TC_NORMAL, " %s", p1);
@@ -166,9 +171,11 @@ static void section_grounding(tui_app *a, const why_card *w) {
     tui_sheet_text(sh, TC_DIM, "  (context %.2f, the model's own output %.2f; template text %.2f left out)",
                    (double)g->context, (double)g->own, (double)g->tmpl);
     if (g->flagged) {
+        grounding_params gp;
+        grounding_params_default(&gp);
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_ERROR, "low grounding with high entropy (below %.0f%%, above %.1f nats): check this token",
-                       100.0 * a->ground_params.low_share, (double)a->ground_params.high_entropy);
+                       100.0 * gp.low_share, (double)gp.high_entropy);
     }
 }
 
@@ -179,6 +186,7 @@ static void source_line(tui_app *a, const char *label, const inspect_source *src
     tui_sheet_col(sh, 12);
     for (int i = 0; i < n && i < SRC_SHOWN; i++) {
         tui_sheet_token(sh, i == 0 ? TC_CHOSEN : TC_NORMAL, tui_record_text(a, src[i].pos), 12);
+        tui_sheet_link(sh, (size_t)src[i].pos);
         tui_sheet_text(sh, TC_DIM, "@%d", src[i].pos);
         tui_sheet_text(sh, TC_NORMAL, " %.0f%%  ", 100.0 * src[i].weight);
     }
@@ -194,7 +202,7 @@ static void section_sources(tui_app *a, const why_card *w) {
         return;
     }
     source_line(a, "all layers", w->overall, w->n_overall);
-    if (a->why_later_rollout) {
+    if (a->why.later_rollout) {
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "rollout");
         tui_sheet_col(sh, 12);
@@ -224,7 +232,7 @@ static void entry_label(const why_card *w, int i, char *buf, size_t cap) {
 static void section_lens(tui_app *a, const why_card *w) {
     tui_sheet *sh = &a->sheet;
     tui_sheet_heading(sh, "Logit lens: each layer's residual stream decoded through the final norm and output head");
-    if (a->why_later_lens) {
+    if (a->why.later_lens) {
         tui_sheet_line_begin(sh, -1);
         tui_sheet_text(sh, TC_DIM, "computing (every layer through the output head: %.0fM multiply-adds)...",
                        lens_work(a) / 1e6);
@@ -320,10 +328,10 @@ static double rollout_work(const tui_app *a, const step_record *r) {
 
 /* The sheet from a->why, for record R. */
 static void build(tui_app *a, const step_record *r, double ms) {
-    const why_card *w = &a->why;
+    const why_card *w = &a->why.card;
     tui_sheet *sh = &a->sheet;
-    int scroll = sh->kind == SHEET_WHY && sh->rec == w->rec ? sh->scroll : 0;
-    tui_sheet_reset(sh, SHEET_WHY);
+    int scroll = sh->cls == &tui_sheet_why && sh->rec == w->rec ? sh->scroll : 0;
+    tui_sheet_reset(sh, &tui_sheet_why);
     sh->rec = w->rec;
     sh->scroll = scroll;
     if (!r->has_prediction) {
@@ -341,13 +349,7 @@ static void build(tui_app *a, const step_record *r, double ms) {
     tui_piece_text(a, r->token, tok, sizeof tok);
     /* the title names the token the way the chat does: visible spaces */
     char shown[96];
-    size_t o2 = 0;
-    for (const char *p = tok; *p && o2 + 4 < sizeof shown; p++) {
-        if (*p == ' ') memcpy(shown + o2, "\xc2\xb7", 2), o2 += 2;
-        else if (*p == '\n') memcpy(shown + o2, "\xe2\x86\xb5", 3), o2 += 3;
-        else shown[o2++] = *p;
-    }
-    shown[o2] = 0;
+    tui_visible_token(tok, shown, sizeof shown);
     snprintf(sh->title, sizeof sh->title, "Why %s?  position %d, %s  (computed in %.1f ms)", shown, r->pos,
              r->generated ? "sampled" : r->segment == SEG_ASSISTANT ? "given" : "prompt", ms);
     snprintf(sh->footer, sizeof sh->footer, "<- -> another token  Up/Down PgUp/PgDn scroll  Esc or w closes");
@@ -355,8 +357,8 @@ static void build(tui_app *a, const step_record *r, double ms) {
 }
 
 void tui_why_free(tui_app *a) {
-    if (a->why_valid) why_card_free(&a->why);
-    a->why_valid = a->why_later_rollout = a->why_later_lens = false;
+    if (a->why.valid) why_card_free(&a->why.card);
+    a->why.valid = a->why.later_rollout = a->why.later_lens = false;
 }
 
 void tui_why_open(tui_app *a) {
@@ -373,43 +375,42 @@ void tui_why_open(tui_app *a) {
     why_options o;
     why_options_default(&o);
     o.n_valid_vocab = tokenizer_n_vocab(a->tok);
-    o.grounding = a->ground_params;
     o.rollout = rollout_work(a, r) <= WHY_INLINE_WORK;
     /* on a GPU the lens is one batched pass there: always quick enough to wait for */
     o.lens_engine = session_lens_engine(a->s);
     o.m = o.lens_engine || lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
     char err[256];
-    if (inspect_why(&v, idx, &o, &a->why, err, sizeof err) < 0) {
+    if (inspect_why(&v, idx, &o, &a->why.card, err, sizeof err) < 0) {
         tui_message(a, true, "why card: %s", err);
         return;
     }
-    a->why_valid = true;
-    a->why_epoch = a->epoch;
-    a->why_later_rollout = !o.rollout && a->why.has_attention;
-    a->why_later_lens = !o.m && r->hidden != NULL;
+    a->why.valid = true;
+    a->why.epoch = a->epoch;
+    a->why.later_rollout = !o.rollout && a->why.card.has_attention;
+    a->why.later_lens = !o.m && r->hidden != NULL;
     build(a, r, 0);
     double ms = (tui_now() - t0) * 1000;
     build(a, r, ms); /* again, to put the time in the title: laying out is cheap */
     a->sheet.compute_ms = ms;
-    a->why_timing = true;
+    a->why.timing = true;
 }
 
 bool tui_why_pending(const tui_app *a) {
-    return a->why_valid && (a->why_later_rollout || a->why_later_lens) && a->sheet.kind == SHEET_WHY;
+    return a->why.valid && (a->why.later_rollout || a->why.later_lens) && a->sheet.cls == &tui_sheet_why;
 }
 
 void tui_why_finish(tui_app *a) {
     if (!tui_why_pending(a)) return;
-    why_card *w = &a->why;
+    why_card *w = &a->why.card;
     const step_record *r = session_record(a->s, w->rec);
-    if (a->why_epoch != a->epoch || !r) { /* the conversation changed under the card */
-        a->why_later_rollout = a->why_later_lens = false;
+    if (a->why.epoch != a->epoch || !r) { /* the conversation changed under the card */
+        a->why.later_rollout = a->why.later_lens = false;
         return;
     }
     double t0 = tui_now();
     inspect_view v;
     inspect_view_session(&v, a->s);
-    if (a->why_later_rollout) {
+    if (a->why.later_rollout) {
         float *row = malloc((size_t)r->n_keys * sizeof *row);
         if (row && inspect_rollout(&v, w->rec, row, &w->rollout_unresolved)) {
             w->has_rollout = true;
@@ -417,7 +418,7 @@ void tui_why_finish(tui_app *a) {
         }
         free(row);
     }
-    if (a->why_later_lens) {
+    if (a->why.later_lens) {
         const model_hparams *hp = &a->m->hp;
         float *hidden = malloc((size_t)(hp->n_layer + 1) * (size_t)hp->n_embd * sizeof *hidden);
         char err[256];
@@ -427,8 +428,42 @@ void tui_why_finish(tui_app *a) {
             w->has_lens = true;
         free(hidden);
     }
-    a->why_later_rollout = a->why_later_lens = false;
+    a->why.later_rollout = a->why.later_lens = false;
     double ms = (tui_now() - t0) * 1000;
     build(a, r, a->sheet.compute_ms + ms);
     tui_message(a, false, "why card: rollout and logit lens followed in %.1f ms", ms);
+}
+
+/* The card follows the cursor: moving it explains the next token. */
+static bool why_key(tui_app *a, tui_key k) {
+    int dx = 0;
+    if (tui_key_code(k, KEY_LEFT) || tui_key_is(k, L'h')) dx = -1;
+    else if (tui_key_code(k, KEY_RIGHT) || tui_key_is(k, L'l')) dx = 1;
+    else if (tui_key_is(k, L'w')) {
+        tui_sheet_close(a);
+        return true;
+    }
+    if (dx == 0) return false;
+    if (a->mode != MODE_INSPECT) {
+        a->mode = MODE_INSPECT;
+        a->cursor = a->sheet.rec;
+    }
+    tui_chat_move(a, dx, 0);
+    int scroll = a->sheet.scroll;
+    tui_why_open(a);
+    a->sheet.scroll = scroll;
+    return true;
+}
+
+static const tui_sheet_class tui_sheet_why = {.name = "why", .key = why_key};
+
+void tui_cmd_why(tui_app *a, const char *name, const char *args) {
+    (void)name, (void)args;
+    tui_why_open(a);
+}
+
+bool tui_why_shown(const tui_app *a) { return a->sheet.cls == &tui_sheet_why; }
+
+void tui_why_follow(tui_app *a) {
+    if (tui_why_shown(a)) tui_why_open(a);
 }
