@@ -184,7 +184,7 @@ static void every_type_random_blocks(void) {
 
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
 static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
     char path[512], rel[128], err[512];
     snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
     REQUIRE_SHARED(path, rel);
