@@ -1,7 +1,8 @@
-/* random_blocks.h — random weight matrices of every storage type, for the tests of the
- * fast matrix products (test_ops_fast.c, test_qdot.c): random quant bytes, and block
- * scales that are mostly ordinary with every few blocks an awkward one (zero, negative
- * zero, subnormal). Deterministic: one xorshift generator per test binary. */
+/* random_blocks.h — the matrices the tests of the fast matrix products (test_ops_fast.c,
+ * test_qdot.c) multiply: random ones of every storage type (random quant bytes, block
+ * scales that are mostly ordinary with every few blocks an awkward one: zero, negative
+ * zero, subnormal; deterministic, one xorshift generator per test binary), and the real
+ * ones of the llama-k-tiny files in ../shared. */
 #ifndef LLMSCOPE_TEST_RANDOM_BLOCKS_H
 #define LLMSCOPE_TEST_RANDOM_BLOCKS_H
 
@@ -148,6 +149,39 @@ static void for_each_random_matrix(int64_t rows, void (*fn)(const char *what, co
             free(data);
         }
     }
+}
+
+/* FN(WHAT, W, I) for the last layer's matrices and the output head (I: which, 0..7) of each
+ * llama-k-tiny file in ../shared, whose blocks llama.cpp's own quantizer wrote, in every
+ * type it writes. Returns false, the test marked skipped, without ../shared. */
+static bool for_each_llama_k_tiny_matrix(void (*fn)(const char *what, const weight *w, int i)) {
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
+    char path[512], rel[128], err[512];
+    snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
+    if (!test_shared_path(path, sizeof path, rel)) {
+        snprintf(test_skip_reason_, sizeof test_skip_reason_, "../shared/%s not found", rel);
+        test_skipped_ = 1;
+        return false;
+    }
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
+        model m;
+        if (!test_shared_path(path, sizeof path, rel) || model_load(&m, path, err, sizeof err)) {
+            CHECKF(0, "../shared/%s: cannot load", rel);
+            continue;
+        }
+        /* one layer's matrices and the output head cover every type in the file */
+        const layer_weights *lw = &m.layers[m.hp.n_layer - 1];
+        const weight *ws[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn_gate, &lw->ffn_up,
+                              &lw->ffn_down, &m.output};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+            char what[128];
+            snprintf(what, sizeof what, "%s %s (%s)", files[f], ws[i]->name, ggml_type_name(ws[i]->type));
+            fn(what, ws[i], (int)i);
+        }
+        model_free(&m);
+    }
+    return true;
 }
 
 #endif

@@ -136,43 +136,21 @@ static void misaligned_f32(void) {
     free(buf);
 }
 
+static int seen_types[GGML_TYPE_COUNT_]; /* types among the llama-k-tiny matrices */
+
+static void compare_real(const char *what, const weight *w, int i) {
+    compare_products(what, w, i % 2 ? 1 : 4);
+    seen_types[w->type] = 1;
+}
+
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
 static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
-    char path[512], rel[128], err[512];
-    snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
-    REQUIRE_SHARED(path, rel);
-    int seen[GGML_TYPE_COUNT_] = {0};
-    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
-        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
-        if (!test_shared_path(path, sizeof path, rel)) {
-            CHECKF(0, "../shared/%s missing", rel);
-            continue;
-        }
-        model m;
-        if (model_load(&m, path, err, sizeof err)) {
-            CHECKF(0, "%s", err);
-            continue;
-        }
-        /* one layer's matrices and the output head cover every type in the file */
-        const layer_weights *lw = &m.layers[m.hp.n_layer - 1];
-        const weight *ws[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn_gate, &lw->ffn_up,
-                              &lw->ffn_down, &m.output};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            char what[128];
-            snprintf(what, sizeof what, "%s %s (%s)", files[f], ws[i]->name,
-                     ggml_type_name(ws[i]->type));
-            compare_products(what, ws[i], i % 2 ? 1 : 4);
-            seen[ws[i]->type] = 1;
-        }
-        model_free(&m);
-    }
+    if (!for_each_llama_k_tiny_matrix(compare_real)) return;
     static const uint32_t want[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
                                     GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        CHECKF(seen[want[i]], "no %s matrix among the llama-k-tiny files",
-               ggml_type_name(want[i]));
+        CHECKF(seen_types[want[i]], "no %s matrix among the llama-k-tiny files", ggml_type_name(want[i]));
 }
 
 /* fast_attention_head against op_attention_head, for head sizes that are and are not

@@ -182,30 +182,10 @@ static void every_type_random_blocks(void) {
     CHECKF(isas_checked & 1, "the plain C kernels were not checked");
 }
 
+static void compare_real(const char *what, const weight *w, int i) { compare(what, w, i % 2 ? 1 : 5); }
+
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
-static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
-    char path[512], rel[128], err[512];
-    snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
-    REQUIRE_SHARED(path, rel);
-    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
-        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
-        model m;
-        if (!test_shared_path(path, sizeof path, rel) || model_load(&m, path, err, sizeof err)) {
-            CHECKF(0, "../shared/%s: cannot load", rel);
-            continue;
-        }
-        const layer_weights *lw = &m.layers[m.hp.n_layer - 1];
-        const weight *ws[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn_gate, &lw->ffn_up,
-                              &lw->ffn_down, &m.output};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            char what[128];
-            snprintf(what, sizeof what, "%s %s (%s)", files[f], ws[i]->name, ggml_type_name(ws[i]->type));
-            compare(what, ws[i], i % 2 ? 1 : 5);
-        }
-        model_free(&m);
-    }
-}
+static void shared_llama_k_tiny(void) { for_each_llama_k_tiny_matrix(compare_real); }
 
 /* What the engine relies on to pick an instruction set. */
 static void instruction_sets(void) {
