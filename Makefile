@@ -67,6 +67,18 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/shaders_table.c
 # takes only the cheapest loops (same results either way: no -ffast-math).
 $(BUILD)/model/ops_fast.o: CFLAGS += -O3
 
+# qdot.h's kernels: one file per x86-64 instruction set, compiled for it; qdot.c picks the
+# widest the processor has when it runs (one binary for every x86-64). Other processors
+# build the plain C kernels only (the x86 files compile to nothing there).
+# A compiler that knows AMX (GCC 11, Clang 12 and later) also builds its tile kernels into
+# the AVX-512 file; they run only where the processor and the kernel allow them.
+ifneq (,$(findstring x86_64,$(shell $(CC) -dumpmachine)))
+AMX_FLAGS := $(shell echo | $(CC) -mamx-tile -mamx-int8 -E -x c - >/dev/null 2>&1 && echo -mamx-tile -mamx-int8)
+$(BUILD)/model/qdot_avx2.o: CFLAGS += -O3 -mavx2 -mfma -mf16c
+$(BUILD)/model/qdot_avx512.o: CFLAGS += -O3 -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni $(AMX_FLAGS)
+endif
+$(BUILD)/model/qdot_plain.o: CFLAGS += -O3
+
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libllmscope.a $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(BUILD)/libllmscope.a $(LDLIBS)

@@ -124,11 +124,14 @@ static inline void engine_destroy(engine *e) {
 /* The CPU reference engine (model/forward_cpu.c), with the default options below. */
 engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen);
 
-/* How the CPU engine computes; all zero is the default. Every setting gives the same
- * bits: threads share out whole rows and heads, and the fast products sum like ops.c. */
+/* How the CPU engine computes; all zero is the default. Every thread count gives the same
+ * bits (threads share out whole rows and heads). The fast products (qdot.h) round the
+ * activations of quantised weights to 8 bits, so they are not the reference's bits: they
+ * stay within what that rounding allows of them (tests/test_qdot.c, test_golden_cpu.c). */
 typedef struct cpu_engine_options {
-    int n_threads;   /* 0: $LLMSCOPE_THREADS if set, else the number of online cores */
-    bool reference;  /* ops.c's plain matrix products on one thread: the yardstick */
+    int n_threads;   /* 0: the physical cores */
+    bool reference;  /* ops.c's plain products and attention on one thread: the judge */
+    const char *isa; /* at most this instruction set for the products (qdot.h's names); NULL: the widest */
 } cpu_engine_options;
 engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_options *opt,
                                char *err, size_t errlen);

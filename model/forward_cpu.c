@@ -17,13 +17,18 @@
  * (workers.h): matrix products by ranges of output rows, attention by (head, token).
  * Each row and each attention row is computed whole by one thread, with arithmetic that
  * does not depend on which thread or how many, so every thread count gives the same bits.
- * Products and attention come from ops_fast.c, which gives the bits of ops.c's op_matmul
- * and op_attention_head without dequantising whole rows and with loops the compiler
- * vectorises; the "reference" option runs the ops.c functions themselves, on one thread. */
+ * Matrix products come from qdot.h: for quantised weights the input of a product is
+ * rounded to 8 bits once (per micro-batch, before the threads start) and multiplied in
+ * integers, which moves each output by at most what that rounding can (qdot.h bounds it);
+ * types qdot.h has no decoder for use ops_fast.c's exact products. Attention comes from
+ * ops_fast.c, within float rounding of op_attention_head. The "reference" option runs
+ * ops.c's op_matmul and op_attention_head themselves, on one thread: the judge of the
+ * others. */
 #include "engine.h"
 #include "head.h"
 #include "ops.h"
 #include "ops_fast.h"
+#include "qdot.h"
 #include "workers.h"
 
 #include <math.h>
@@ -31,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tokens per micro-batch: as many as one pass of the fast products serves. */
-#define MICRO_BATCH FAST_MAX_TOKENS
+/* Tokens per micro-batch: as many as one pass of the products serves. */
+#define MICRO_BATCH QDOT_BATCH
 
 /* Waking the pool costs microseconds, about as long as this many multiply-adds: a step
  * with less work than two of these runs on the calling thread, and no task is smaller. */
@@ -45,7 +50,12 @@ typedef struct cpu_engine {
     engine base;          /* first, so an engine* is a cpu_engine* */
     int n_filled;         /* positions 0 .. n_filled-1 hold valid keys and values */
     bool reference;       /* ops.c's op_matmul and op_attention_head instead of ops_fast.c */
+    qdot_isa isa;         /* the instruction set of the matrix products */
     workers *pool;
+    void *acts;           /* a product's input rounded for qdot_rows (qdot_acts_bytes) */
+    void *prod_scratch;   /* [n_threads][prod_scratch_bytes] for qdot_rows */
+    size_t prod_scratch_bytes;
+    int64_t max_cols;     /* the widest input of any product */
     float **k_cache, **v_cache; /* [n_layer] -> [n_ctx][kv_dim of the layer]; NULL for a
                                    layer that reads another's (layer_desc.kv_layer) */
     const float *rope_factors[MODEL_MAX_ROPES]; /* each rope's divisors at this n_ctx */
@@ -61,6 +71,9 @@ typedef struct cpu_engine {
     float *scores;        /* [n_threads][n_ctx] one attention row per thread */
 } cpu_engine;
 
+/* N rounded up to a multiple of 64 bytes, as aligned_alloc wants. */
+static size_t qdot_round_up(size_t n) { return (n + 63) & ~(size_t)63; }
+
 static void cpu_destroy(engine *base) {
     cpu_engine *e = (cpu_engine *)base;
     for (int l = 0; l < base->model->hp.n_layer; l++) {
@@ -70,6 +83,8 @@ static void cpu_destroy(engine *base) {
     }
     float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->ple, e->ple_row, e->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(e->acts);
+    free(e->prod_scratch);
     free(e->k_cache);
     free(e->v_cache);
     workers_destroy(e->pool);
@@ -89,7 +104,8 @@ static void run_job(cpu_engine *e, int n_tasks, workers_task_fn fn, void *arg, d
 /* ---- matrix products ----------------------------------------------------------------- */
 
 /* y = W x for the micro-batch; a job holds up to three products of the same input
- * (Q, K and V; gate and up), so that they share one wake-up of the pool. */
+ * (Q, K and V; gate and up), so that they share one rounding of the input and one wake-up
+ * of the pool. */
 typedef struct product {
     const weight *w;
     float *y;
@@ -98,21 +114,26 @@ typedef struct product {
 } product;
 
 typedef struct matmul_job {
+    cpu_engine *e;
     const float *x;       /* [n][cols] */
+    const qdot_acts *xa;  /* x rounded, when a product needs it */
     int n;
     int n_products;
     product p[3];
 } matmul_job;
 
 static void matmul_task(void *arg, int task, int thread) {
-    (void)thread;
     const matmul_job *job = arg;
     int k = job->n_products - 1;
     while (task < job->p[k].first_task) k--;
     const product *p = &job->p[k];
     const int64_t r0 = (int64_t)(task - p->first_task) * p->rows_per_task;
     const int64_t r1 = r0 + p->rows_per_task < p->w->rows ? r0 + p->rows_per_task : p->w->rows;
-    fast_matmul_rows(p->w, job->x, p->y, job->n, r0, r1);
+    if (qdot_supports(p->w->type))
+        qdot_rows(job->e->isa, p->w, job->x, job->xa, p->y, job->n, r0, r1,
+                  (char *)job->e->prod_scratch + (size_t)thread * job->e->prod_scratch_bytes);
+    else
+        fast_matmul_rows(p->w, job->x, p->y, job->n, r0, r1);
 }
 
 /* For each of the N_PRODUCTS pairs (W, Y): Y = W X for N vectors (x [n][cols], y [n][rows]). */
@@ -122,27 +143,47 @@ static void multiply(cpu_engine *e, const float *x, int n, const product *produc
         for (int k = 0; k < n_products; k++) op_matmul(products[k].w, x, products[k].y, n);
         return;
     }
-    matmul_job job = {x, n, n_products, {{0}}};
+    qdot_acts xa;
+    matmul_job job = {e, x, NULL, n, n_products, {{0}}};
     const int64_t max_tasks = (int64_t)workers_count(e->pool) * TASKS_PER_THREAD;
     int n_tasks = 0;
     double work = 0;
     for (int k = 0; k < n_products; k++) {
         product *p = &job.p[k];
         *p = products[k];
+        if (!job.xa && qdot_needs_acts(p->w->type)) { /* all products share one input */
+            qdot_acts_init(&xa, e->acts, n, p->w->cols);
+            qdot_quantize(e->isa, x, &xa);
+            job.xa = &xa;
+        }
         const int64_t rows = p->w->rows;
         const double macs = (double)rows * (double)p->w->cols * n;
         int64_t tasks = max_tasks;
         if (macs / MIN_TASK_WORK < (double)tasks) tasks = (int64_t)(macs / MIN_TASK_WORK);
         if (tasks > rows) tasks = rows;
         if (tasks < 1) tasks = 1;
-        /* rows per task: rounded up to whole groups of rows (see ops_fast.h) */
-        const int64_t groups = (rows + FAST_ROW_GROUP - 1) / FAST_ROW_GROUP;
-        p->rows_per_task = (groups + tasks - 1) / tasks * FAST_ROW_GROUP;
+        /* rows per task: rounded up to whole tiles (qdot.h) or groups (ops_fast.h) */
+        const int64_t group = qdot_supports(p->w->type) ? QDOT_ROWS : FAST_ROW_GROUP;
+        const int64_t groups = (rows + group - 1) / group;
+        p->rows_per_task = (groups + tasks - 1) / tasks * group;
         p->first_task = n_tasks;
         n_tasks += (int)((rows + p->rows_per_task - 1) / p->rows_per_task);
         work += macs;
     }
     run_job(e, n_tasks, matmul_task, &job, work);
+}
+
+/* The products' memory: room for one input rounded (the widest a product takes: every
+ * matrix's row length, from the file) and each thread's tile scratch. */
+static bool products_alloc(cpu_engine *e, int n_threads) {
+    const gguf_file *f = &e->base.model->file;
+    e->max_cols = QDOT_ACT_BLOCK;
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if ((int64_t)f->tensors[i].ne[0] > e->max_cols) e->max_cols = (int64_t)f->tensors[i].ne[0];
+    e->prod_scratch_bytes = qdot_round_up(qdot_scratch_bytes(e->max_cols));
+    e->acts = aligned_alloc(64, qdot_round_up(qdot_acts_bytes(MICRO_BATCH, e->max_cols)));
+    e->prod_scratch = aligned_alloc(64, (size_t)n_threads * e->prod_scratch_bytes);
+    return e->acts && e->prod_scratch;
 }
 
 static void matmul(cpu_engine *e, const weight *w, const float *x, float *y, int n) {
@@ -524,7 +565,7 @@ static double kv_cache_bytes(const model *m, int n_ctx) {
 
 engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_options *opt,
                                char *err, size_t errlen) {
-    const cpu_engine_options defaults = {0, false};
+    const cpu_engine_options defaults = {0};
     if (!opt) opt = &defaults;
     if (n_ctx < 1) {
         snprintf(err, errlen, "context size %d must be positive", n_ctx);
@@ -541,7 +582,7 @@ engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_optio
         snprintf(err, errlen, "thread count %d is not between 1 and %d", n_threads, WORKERS_MAX);
         return NULL;
     }
-    if (n_threads == 0 && !(n_threads = workers_default_count(err, errlen))) return NULL;
+    if (n_threads == 0) n_threads = workers_default_count();
 
     cpu_engine *e = calloc(1, sizeof *e);
     if (!e) {
@@ -550,13 +591,14 @@ engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_optio
     }
     e->base.ops = &CPU_OPS;
     e->base.model = m;
+    e->isa = qdot_best_isa(opt->isa);
     e->base.n_ctx = n_ctx;
     snprintf(e->base.backend, sizeof e->base.backend, "cpu");
     if (opt->reference)
         snprintf(e->base.device_name, sizeof e->base.device_name, "CPU (reference)");
     else
-        snprintf(e->base.device_name, sizeof e->base.device_name, "CPU, %d thread%s", n_threads,
-                 n_threads == 1 ? "" : "s");
+        snprintf(e->base.device_name, sizeof e->base.device_name, "CPU, %d thread%s, %s",
+                 n_threads, n_threads == 1 ? "" : "s", qdot_isa_name(e->isa));
     e->reference = opt->reference;
     for (int r = 0; r < m->n_ropes; r++) e->rope_factors[r] = rope_factors_for(&m->ropes[r], n_ctx);
 
@@ -566,7 +608,7 @@ engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_optio
         cpu_destroy(&e->base);
         return NULL;
     }
-    if (!cpu_alloc(e, n_threads)) {
+    if (!cpu_alloc(e, n_threads) || !products_alloc(e, n_threads)) {
         snprintf(err, errlen, "out of memory for a %d-token context (KV cache %.1f MiB)", n_ctx,
                  kv_cache_bytes(m, n_ctx) / (1024.0 * 1024.0));
         cpu_destroy(&e->base);

@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "quant.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,22 +47,8 @@
 typedef float lanes[LANES];
 
 /* fp16_to_f32 without the call (scales need one per block): the same bits for every
- * input, computed as quant.c's fp16_to_f32_row does. */
-INLINE float half_to_float(uint16_t h) {
-    uint32_t bits;
-    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
-        float f = (float)(h & 0x3ffu) * 0x1p-24f;
-        memcpy(&bits, &f, sizeof bits);
-    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
-        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
-    } else { /* normal: rebias the exponent from 15 to 127 */
-        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
-    }
-    bits |= (uint32_t)(h & 0x8000u) << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+ * input. */
+INLINE float half_to_float(uint16_t h) { return fp16_to_f32_inline(h); }
 
 #ifdef HAVE_AVX2_COPY
 /* F16 rows in the AVX2 copy: the processor's own conversion (F16C, which every AVX2
@@ -480,47 +467,159 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 
 /* ---- attention ------------------------------------------------------------------------ */
 
-/* op_attention_head's arithmetic in the same order: each score is dot() of the query and
- * a key (eight partial sums, a tail into sum 0) times the scale, capped as op_softcap
- * does; op_softmax itself; then each output element sums p_t * v_t over the keys in
- * order. Only the loops are arranged for the vectoriser: the output is built across all
- * of its elements at once. */
-INLINE void attention_head(const float *q, const float *k, const float *v, const attn_span *s,
-                           float *scores, float *out) {
-    const int head_dim = s->head_dim, body = head_dim - head_dim % LANES;
-    for (int t = 0; t < s->first; t++) scores[t] = 0.0f;
+/* op_attention_head's formulas, not its bits: each score is the query's dot product with a
+ * key times the scale (capped as op_softcap does), the scores go through a softmax, the
+ * output sums p_t * v_t over the keys in order. Where the copy has FMA, products are fused
+ * into their sums; dot products keep L partial sums (8, or 16 with AVX-512, which also
+ * takes 16 keys at a time); and the softmax takes its exponentials from exp_nonpositive
+ * below, vectorised, where op_softmax calls expf once per score (the cost of attention in
+ * a long prompt). Within float rounding of op_attention_head (tests/test_ops_fast.c
+ * bounds it). */
+
+#define MAX_L 16
+
+INLINE float mul_add(float a, float b, float c, bool fma) { return fma ? fmaf(a, b, c) : a * b + c; }
+
+/* Round to nearest (ties to even) for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction. */
+INLINE float round_nearest(float v) { return (v + 0x1.8p23f) - 0x1.8p23f; }
+
+/* e^x for x <= 0 (a score minus the largest) and NaN: 2^n e^r with n = x / ln 2 rounded
+ * and |r| <= ln 2 / 2 (ln 2 in two parts, the first exact in a few bits, so that n ln 2 is
+ * subtracted without rounding), e^r by its Taylor polynomial to degree 7, whose remainder
+ * (below 6e-9 relative) is a tenth of float's rounding, and 2^n made in the exponent bits.
+ * Below -87 (where e^x leaves the normal floats) the result is 0; NaN stays NaN. */
+INLINE float exp_nonpositive(float x, bool fma) {
+    const float xc = x > -87.0f ? x : -87.0f; /* also NaN: computed, then replaced */
+    const float n = round_nearest(xc * 1.44269504f);
+    const float r = mul_add(n, 2.12194440e-4f, mul_add(n, -0.693359375f, xc, fma), fma);
+    float p = mul_add(1.0f / 5040, r, 1.0f / 720, fma);
+    p = mul_add(p, r, 1.0f / 120, fma);
+    p = mul_add(p, r, 1.0f / 24, fma);
+    p = mul_add(p, r, 1.0f / 6, fma);
+    p = mul_add(p, r, 0.5f, fma);
+    p = mul_add(p, r, 1.0f, fma);
+    p = mul_add(p, r, 1.0f, fma);
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    const float e = p * two_n;
+    return x < -87.0f ? 0.0f : x == x ? e : x;
+}
+
+/* The sum of L (8 or 16) partial sums, in halves: a[j] + a[j + 8], then + 4, + 2, + 1. */
+INLINE float partial_sum(const float *a, int L) {
+    float t[MAX_L];
+    memcpy(t, a, (size_t)L * sizeof *t);
+    if (L == 16)
+        for (int j = 0; j < 8; j++) t[j] += t[j + 8];
+    for (int j = 0; j < 4; j++) t[j] += t[j + 4];
+    for (int j = 0; j < 2; j++) t[j] += t[j + 2];
+    return t[0] + t[1];
+}
+
+/* Elements [I0, I0 + W) of the output, W a constant: kept in registers over all keys. */
+INLINE void weighted_values(const float *v, const float *p, const attn_span *s, int i0, float *out,
+                            const int W, const bool fma) {
+    float acc[64] = {0};
     for (int t = s->first; t < s->n_kv; t++) {
-        const float *kt = k + (int64_t)t * s->kv_stride;
-        float a[LANES] = {0};
-        for (int i = 0; i < body; i += LANES)
-            for (int j = 0; j < LANES; j++) a[j] += q[i + j] * kt[i + j];
-        for (int i = body; i < head_dim; i++) a[0] += q[i] * kt[i];
-        scores[t] = lanes_sum(a) * s->scale;
+        const float *vt = v + (int64_t)t * s->kv_stride + i0;
+        for (int i = 0; i < W; i++) acc[i] = mul_add(p[t], vt[i], acc[i], fma);
     }
-    if (s->softcap > 0) op_softcap(scores + s->first, s->n_kv - s->first, s->softcap);
-    op_softmax(scores + s->first, s->n_kv - s->first);
-    for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
-    for (int t = s->first; t < s->n_kv; t++) {
-        const float *vt = v + (int64_t)t * s->kv_stride;
-        const float p = scores[t];
-        for (int i = 0; i < head_dim; i++) out[i] += p * vt[i];
+    memcpy(out + i0, acc, (size_t)W * sizeof *acc);
+}
+
+/* Scores of keys [first, T_DONE) already computed by the caller (AVX-512, 16 at a time). */
+INLINE void attention_head(const float *q, const float *k, const float *v, const attn_span *s,
+                           float *scores, float *out, const int L, const bool fma, int t_done) {
+    const int head_dim = s->head_dim, body = head_dim - head_dim % L, first = s->first, n_kv = s->n_kv;
+    for (int t = 0; t < first; t++) scores[t] = 0.0f;
+    for (int t = t_done > first ? t_done : first; t < n_kv; t++) {
+        const float *kt = k + (int64_t)t * s->kv_stride;
+        float a[MAX_L] = {0};
+        for (int i = 0; i < body; i += L)
+            for (int j = 0; j < L; j++) a[j] = mul_add(q[i + j], kt[i + j], a[j], fma);
+        for (int i = body; i < head_dim; i++) a[0] = mul_add(q[i], kt[i], a[0], fma);
+        scores[t] = partial_sum(a, L) * s->scale;
+    }
+    if (s->softcap > 0) op_softcap(scores + first, n_kv - first, s->softcap);
+    /* softmax: the largest score, then exponentials and their sum in L partial sums */
+    float max = scores[first], sum[MAX_L] = {0};
+    for (int t = first + 1; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
+    for (int t = first; t < n_kv; t++) scores[t] = exp_nonpositive(scores[t] - max, fma);
+    const int kbody = n_kv - (n_kv - first) % L;
+    for (int t = first; t < kbody; t += L)
+        for (int j = 0; j < L; j++) sum[j] += scores[t + j];
+    for (int t = kbody; t < n_kv; t++) sum[0] += scores[t];
+    const float total = partial_sum(sum, L);
+    for (int t = first; t < n_kv; t++) scores[t] /= total;
+    /* the output 64 elements at a time (one key after another, as the reference) */
+    int i0 = 0;
+    for (; i0 + 64 <= head_dim; i0 += 64) weighted_values(v, scores, s, i0, out, 64, fma);
+    for (; i0 + 8 <= head_dim; i0 += 8) weighted_values(v, scores, s, i0, out, 8, fma);
+    if (i0 < head_dim) {
+        for (int i = i0; i < head_dim; i++) out[i] = 0.0f;
+        for (int t = first; t < n_kv; t++)
+            for (int i = i0; i < head_dim; i++)
+                out[i] = mul_add(scores[t], v[(int64_t)t * s->kv_stride + i], out[i], fma);
     }
 }
 
 #ifdef HAVE_AVX2_COPY
-__attribute__((target("avx2"))) static void attention_head_avx2(
+__attribute__((target("avx2,fma"))) static void attention_head_avx2(
     const float *q, const float *k, const float *v, const attn_span *s, float *scores, float *out) {
-    attention_head(q, k, v, s, scores, out);
+    attention_head(q, k, v, s, scores, out, 8, true, 0);
+}
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+
+/* The sums of the 16 lanes of each of A[0..15], as lanes 0..15 of one vector: pairs of
+ * vectors are added across lanes in four rounds of shuffles (45 operations, where 16
+ * separate sums would take over a hundred and each a trip through memory). */
+AVX512_TARGET static inline __m512 sum16x16(const __m512 a[16]) {
+    __m512 s[8], u[4], v[2];
+    for (int m = 0; m < 8; m++) /* per 128-bit lane: a0 a1 a0 a1 halves summed */
+        s[m] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * m], a[2 * m + 1]),
+                             _mm512_unpackhi_ps(a[2 * m], a[2 * m + 1]));
+    for (int m = 0; m < 4; m++) /* per 128-bit lane: the sums of a[4m .. 4m+3] over it */
+        u[m] = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(s[2 * m]), _mm512_castps_pd(s[2 * m + 1]))));
+    for (int m = 0; m < 2; m++) /* 128-bit lanes 0+1 and 2+3 of two such */
+        v[m] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0x88),
+                             _mm512_shuffle_f32x4(u[2 * m], u[2 * m + 1], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], 0x88), _mm512_shuffle_f32x4(v[0], v[1], 0xdd));
+}
+
+AVX512_TARGET static void attention_head_avx512(const float *q, const float *k, const float *v,
+                                                const attn_span *s, float *scores, float *out) {
+    int t = s->first;
+    if (s->head_dim % 16 == 0) /* 16 keys at a time: 16 dot products side by side */
+        for (; t + 16 <= s->n_kv; t += 16) {
+            __m512 a[16];
+            for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
+            for (int i = 0; i < s->head_dim; i += 16) {
+                const __m512 qv = _mm512_loadu_ps(q + i);
+                for (int j = 0; j < 16; j++)
+                    a[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k + (int64_t)(t + j) * s->kv_stride + i), a[j]);
+            }
+            _mm512_storeu_ps(scores + t, _mm512_mul_ps(sum16x16(a), _mm512_set1_ps(s->scale)));
+        }
+    attention_head(q, k, v, s, scores, out, 16, true, t);
 }
 #endif
 
 void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
                          float *scores_out, float *out) {
 #ifdef HAVE_AVX2_COPY
-    if (__builtin_cpu_supports("avx2")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq")) {
+        attention_head_avx512(q, k, v, a, scores_out, out);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         attention_head_avx2(q, k, v, a, scores_out, out);
         return;
     }
 #endif
-    attention_head(q, k, v, a, scores_out, out);
+    attention_head(q, k, v, a, scores_out, out, 8, false, 0);
 }

@@ -1,10 +1,13 @@
-/* ops_fast.h — the matrix product and attention of ops.h, the same results, faster.
+/* ops_fast.h — the matrix product of ops.h, the same results, faster; and attention
+ * within float rounding of it, much faster.
  *
  * op_matmul (ops.c) is the readable reference: it dequantises a whole row into a buffer,
- * then takes dot products with it. The CPU engine instead uses fast_matmul_rows, which
- * decodes one block of a row at a time (32 or 256 weights, kept in cache) and uses it for
- * every input vector of the batch before moving on, so each weight is read from memory
- * once per batch of up to FAST_MAX_TOKENS vectors.
+ * then takes dot products with it. fast_matmul_rows instead decodes one block of a row at
+ * a time (32 or 256 weights, kept in cache) and uses it for every input vector of the batch
+ * before moving on, so each weight is read from memory once per batch of up to
+ * FAST_MAX_TOKENS vectors. The CPU engine multiplies with qdot.h, faster still but not
+ * exact; it takes these products for types qdot.h has no decoder for, and the logit lens
+ * (head.c) takes them to stay exact.
  *
  * The arithmetic is the reference's, in the same order: each weight is decoded with the
  * formula of quant.c and the products are summed into the same eight partial sums, so the
@@ -37,7 +40,8 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 void fast_matmul_rows_portable(const weight *w, const float *x, float *y, int n,
                                int64_t row_begin, int64_t row_end);
 
-/* op_attention_head (ops.h), the same bits, with loops the compiler vectorises. */
+/* op_attention_head (ops.h) within float rounding, not its bits: fused multiply-adds
+ * where the processor has them, and the softmax's exponentials vectorised (ops_fast.c). */
 void fast_attention_head(const float *q, const float *k, const float *v, const attn_span *a,
                          float *scores_out, float *out);
 

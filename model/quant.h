@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum ggml_type {
     GGML_TYPE_F32 = 0, GGML_TYPE_F16 = 1, GGML_TYPE_Q4_0 = 2, GGML_TYPE_Q4_1 = 3,
@@ -45,6 +46,23 @@ bool ggml_row_bytes(uint32_t type, uint64_t n, uint64_t *out);
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 float fp16_to_f32(uint16_t h);
+/* fp16_to_f32 for hot loops (one or two per block): the same bits for every input, without
+ * a call or a loop, computed as fp16_to_f32_row does. */
+static inline float fp16_to_f32_inline(uint16_t h) {
+    uint32_t bits;
+    if ((h & 0x7c00u) == 0) { /* zero or subnormal: the mantissa times 2^-24, exactly */
+        float f = (float)(h & 0x3ffu) * 0x1p-24f;
+        memcpy(&bits, &f, sizeof bits);
+    } else if ((h & 0x7c00u) == 0x7c00u) { /* infinity or NaN */
+        bits = 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13);
+    } else { /* normal: rebias the exponent from 15 to 127 */
+        bits = ((uint32_t)(h & 0x7fffu) << 13) + (112u << 23);
+    }
+    bits |= (uint32_t)(h & 0x8000u) << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 uint16_t f32_to_fp16(float f);    /* round to nearest even */
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);    /* round to nearest even */

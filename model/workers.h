@@ -28,10 +28,10 @@ int workers_count(const workers *w);
  * finished. One job at a time: a pool is not shared between threads that call this. */
 void workers_run(workers *w, int n_tasks, workers_task_fn fn, void *arg);
 
-/* Threads to use when the caller does not say: $LLMSCOPE_THREADS if set, else the number
- * of online cores. Returns 0 with ERR filled when $LLMSCOPE_THREADS is not a number from
- * 1 to WORKERS_MAX. */
+/* Threads to use when the caller does not say: one per physical core (online processors
+ * where the topology cannot be read), at most WORKERS_MAX. The environment is the
+ * program's business (ui/engine_options.c), not this library's. */
 #define WORKERS_MAX 256
-int workers_default_count(char *err, size_t errlen);
+int workers_default_count(void);
 
 #endif

@@ -44,7 +44,7 @@ expect_error() {
 
 flags="-m --model -p --prompt -n --n-predict --chat --complete --temp --top-k --top-p --min-p
 --repeat-penalty --repeat-last-n --seed --system --template --trace --trace-lens --backend --device --ctx
---no-capture --color --no-mouse -v --verbose -h --help --version --special --bos --ids
+--no-capture --threads --color --no-mouse -v --verbose -h --help --version --special --bos --ids
 --messages --eos --var --date --no-generation-prompt"
 commands="tokenize info template devices pull list bench synth"
 run --help >"$tmp/help" 2>&1

@@ -1,7 +1,8 @@
 /* test_families.c — the families without a golden in ../shared (SmolLM3, Ministral 3,
  * Qwen3-VL as a text model), on tiny files `synth` writes from the architecture tables:
  * the loader resolves each family's recipe (NoPE layers; YaRN and the attention
- * temperature; q/k norms and NEOX rope), the fast CPU engine matches the reference one,
+ * temperature; q/k norms and NEOX rope), the fast CPU engine agrees with the reference one
+ * (within float rounding, and the activation rounding of quantised weights),
  * and each family's own feature changes the result (so it is really computed). The Vulkan
  * engine is checked against these in test_vulkan_forward. */
 #include "engine.h"
@@ -86,8 +87,14 @@ static void families(void) {
             float *ref = malloc(n * sizeof *ref), *fast = malloc(n * sizeof *fast);
             if (ref && fast && run_prompt(&m, true, ref) && run_prompt(&m, false, fast)) {
                 double range, d = max_diff(fast, ref, n, &range);
-                /* the fast products sum as the reference does (ops_fast.h) */
-                CHECKF(d <= 1e-5 * range, "%s %s: fast engine differs from the reference by %g (range %g)", s->name, type,
+                /* the fast products (qdot.h) sum in another order with fused multiply-adds
+                 * (f32: within 1e-4 of the range, as in test_golden_cpu), and round q8_0's
+                 * activations to 8 bits (within 5e-2, the tolerance of the goldens made by
+                 * llama.cpp, which rounds them too) */
+                const double tol = q ? 5e-2 : 1e-4;
+                if (getenv("LLMSCOPE_TEST_VERBOSE"))
+                    fprintf(stderr, "  %s %s: fast vs reference %.3g of the range\n", s->name, type, d / range);
+                CHECKF(d <= tol * range, "%s %s: fast engine differs from the reference by %g (range %g)", s->name, type,
                        d, range);
                 if (drop_feature(&m) && run_prompt(&m, true, fast)) {
                     d = max_diff(fast, ref, n, &range);

@@ -11,112 +11,27 @@
  * a double-precision sum over quant.c's dequantisation, so that a mistake shared by the
  * two (the order of the partial sums, say) cannot hide.
  *
- * fast_matmul_rows_portable, the copy compiled for the baseline processor, must agree too,
- * and so must fast_attention_head with op_attention_head.
+ * fast_matmul_rows_portable, the copy compiled for the baseline processor, must agree too.
+ * fast_attention_head, no longer op_attention_head's bits, must stay within float
+ * rounding of it (the bound is derived below).
  *
  * The pool must run every task of a job exactly once, on a thread number in range, for
- * any thread count and over many jobs in a row. Nothing here depends on timing. */
+ * any thread count and over many jobs in a row, and helpers that went to sleep while the
+ * pool was idle must wake for the next job (two tasks that wait for each other, for up to
+ * five seconds: the one check here that depends on timing, failing only if a woken thread
+ * waits five seconds for a core). */
+#include "engine_options.h"
 #include "model.h"
 #include "ops.h"
 #include "ops_fast.h"
 #include "quant.h"
+#include "random_blocks.h"
 #include "test.h"
 #include "workers.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint32_t rnd(void) { /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
-}
-
-static float rnd_float(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() >> 8) / 16777216.0f; }
-
-/* A block scale: mostly ordinary values, and every few blocks one of the awkward ones. */
-static uint16_t rnd_scale(int i) {
-    static const uint16_t special[] = {0x0000, 0x8000, 0x0001, 0x03ff, 0x8200};
-    if (i % 7 == 3) return special[(i / 7) % 5];
-    float v = rnd_float(1e-3f, 5e-2f);
-    return f32_to_fp16(rnd() & 1 ? -v : v);
-}
-
-/* ROWS x COLS random weights of TYPE: random quant bytes, scales from rnd_scale. */
-static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *row_bytes) {
-    if (!ggml_row_bytes(type, (uint64_t)cols, row_bytes)) return NULL;
-    const size_t size = (size_t)(*row_bytes * (uint64_t)rows);
-    uint8_t *p = malloc(size + 8);
-    if (!p) return NULL;
-    for (size_t i = 0; i < size; i++) p[i] = (uint8_t)rnd();
-    const int64_t n_el = rows * cols;
-    switch (type) {
-    case GGML_TYPE_F32:
-        for (int64_t i = 0; i < n_el; i++) {
-            float v = rnd_float(-2, 2);
-            memcpy(p + 4 * i, &v, 4);
-        }
-        break;
-    case GGML_TYPE_F16:
-        for (int64_t i = 0; i < n_el; i++) { /* every 50th a subnormal half */
-            uint16_t h = i % 50 == 7 ? (uint16_t)(rnd() & 0x83ff) : f32_to_fp16(rnd_float(-2, 2));
-            memcpy(p + 2 * i, &h, 2);
-        }
-        break;
-    case GGML_TYPE_BF16:
-        for (int64_t i = 0; i < n_el; i++) {
-            uint16_t h = f32_to_bf16(rnd_float(-2, 2));
-            memcpy(p + 2 * i, &h, 2);
-        }
-        break;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: case GGML_TYPE_IQ4_NL:
-    case GGML_TYPE_IQ4_XS: { /* d is the first two bytes of each block */
-        const uint32_t bb = ggml_block_bytes(type);
-        for (size_t b = 0; b < size / bb; b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * bb, &d, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_1: {
-        /* d and dmin (the offset m of Q4_1/Q5_1) lead the block */
-        const uint32_t bb = ggml_block_bytes(type);
-        for (size_t b = 0; b < size / bb; b++) {
-            uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
-            memcpy(p + b * bb, &d, 2);
-            memcpy(p + b * bb + 2, &dmin, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q2_K: { /* d and dmin are the last four bytes */
-        for (size_t b = 0; b < size / sizeof(block_q2_K); b++) {
-            uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
-            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, d), &d, 2);
-            memcpy(p + b * sizeof(block_q2_K) + offsetof(block_q2_K, dmin), &dmin, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q3_K: { /* d is the last two bytes */
-        for (size_t b = 0; b < size / sizeof(block_q3_K); b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * sizeof(block_q3_K) + offsetof(block_q3_K, d), &d, 2);
-        }
-        break;
-    }
-    case GGML_TYPE_Q6_K: { /* d is the last two bytes */
-        for (size_t b = 0; b < size / sizeof(block_q6_K); b++) {
-            uint16_t d = rnd_scale((int)b);
-            memcpy(p + b * sizeof(block_q6_K) + offsetof(block_q6_K, d), &d, 2);
-        }
-        break;
-    }
-    default: break;
-    }
-    return p;
-}
+#include <time.h>
 
 static uint32_t bits_of(float f) {
     uint32_t u;
@@ -195,47 +110,14 @@ done:
     free(row);
 }
 
-static void every_type_random_blocks(void) {
-    static const struct { uint32_t type; int64_t cols[3]; } cases[] = {
-        {GGML_TYPE_F32, {172, 64, 2501}},   /* 172: stories260K's n_ff, not a multiple of 8 */
-        {GGML_TYPE_F16, {172, 200, 2500}},  /* 2500: longer than the reference's pieces */
-        {GGML_TYPE_BF16, {172, 64, 2100}},
-        {GGML_TYPE_Q8_0, {32, 576, 2304}},
-        {GGML_TYPE_Q4_0, {32, 576, 2304}},
-        {GGML_TYPE_Q4_1, {32, 576, 2304}},
-        {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544: 17 blocks of 22 bytes, rows at odd pairs */
-        {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
-        {GGML_TYPE_Q2_K, {256, 768, 2304}},
-        {GGML_TYPE_Q3_K, {256, 768, 2304}},
-        {GGML_TYPE_Q4_K, {256, 768, 2304}},
-        {GGML_TYPE_Q5_K, {256, 768, 2304}},
-        {GGML_TYPE_Q6_K, {256, 768, 2304}},
-        {GGML_TYPE_IQ4_NL, {32, 544, 2336}}, /* 18-byte blocks, as Q4_0's */
-        {GGML_TYPE_IQ4_XS, {256, 768, 2304}},
-    };
+/* The three lengths with 1, 3 and more tokens than one pass takes; the long rows with
+ * one vector only: they are there for the reference's pieces. */
+static void compare_random(const char *what, const weight *w, int k) {
     static const int n_vectors[] = {1, 3, FAST_MAX_TOKENS + 5};
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        for (int k = 0; k < 3; k++) {
-            const int64_t rows = 11, cols = cases[c].cols[k];
-            uint64_t rb;
-            void *data = random_matrix(cases[c].type, rows, cols, &rb);
-            if (!data) {
-                CHECKF(0, "cannot build a %s matrix of %lld columns",
-                       ggml_type_name(cases[c].type), (long long)cols);
-                continue;
-            }
-            weight w = {"random", cases[c].type, cols, rows, data, rb};
-            char what[64];
-            for (int v = 0; v < 3; v++) {
-                /* the long rows with one vector only: they are there for the pieces */
-                if (k == 2 && v > 0) break;
-                snprintf(what, sizeof what, "%s/%lld", ggml_type_name(cases[c].type), (long long)cols);
-                compare_products(what, &w, n_vectors[v]);
-            }
-            free(data);
-        }
-    }
+    for (int v = 0; v < (k == 2 ? 1 : 3); v++) compare_products(what, w, n_vectors[v]);
 }
+
+static void every_type_random_blocks(void) { for_each_random_matrix(11, compare_random); }
 
 /* F32 weights that are not float-aligned in the mapping (the reference copies them
  * first; the fast path always does): same bits. */
@@ -255,52 +137,39 @@ static void misaligned_f32(void) {
     free(buf);
 }
 
+static int seen_types[GGML_TYPE_COUNT_]; /* types among the llama-k-tiny matrices */
+
+static void compare_real(const char *what, const weight *w, int i) {
+    compare_products(what, w, i % 2 ? 1 : 4);
+    seen_types[w->type] = 1;
+}
+
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
 static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
-    char path[512], rel[128], err[512];
-    snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
-    REQUIRE_SHARED(path, rel);
-    int seen[GGML_TYPE_COUNT_] = {0};
-    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
-        snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[f]);
-        if (!test_shared_path(path, sizeof path, rel)) {
-            CHECKF(0, "../shared/%s missing", rel);
-            continue;
-        }
-        model m;
-        if (model_load(&m, path, err, sizeof err)) {
-            CHECKF(0, "%s", err);
-            continue;
-        }
-        /* one layer's matrices and the output head cover every type in the file */
-        const layer_weights *lw = &m.layers[m.hp.n_layer - 1];
-        const weight *ws[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn_gate, &lw->ffn_up,
-                              &lw->ffn_down, &m.output};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            char what[128];
-            snprintf(what, sizeof what, "%s %s (%s)", files[f], ws[i]->name,
-                     ggml_type_name(ws[i]->type));
-            compare_products(what, ws[i], i % 2 ? 1 : 4);
-            seen[ws[i]->type] = 1;
-        }
-        model_free(&m);
-    }
+    if (!for_each_llama_k_tiny_matrix(compare_real)) return;
     static const uint32_t want[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
                                     GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        CHECKF(seen[want[i]], "no %s matrix among the llama-k-tiny files",
-               ggml_type_name(want[i]));
+        CHECKF(seen_types[want[i]], "no %s matrix among the llama-k-tiny files", ggml_type_name(want[i]));
 }
 
-/* fast_attention_head against op_attention_head: scores and output, bit for bit, for
- * head sizes that are and are not multiples of 8, in a cache whose rows hold other heads,
- * over the whole prefix, over a sliding window (the later half of the keys) and with
- * soft-capped scores. */
-static void attention_same_bits(void) {
-    static const int head_dims[] = {8, 12, 64, 80};
-    static const int lengths[] = {1, 7, 300};
+/* fast_attention_head against op_attention_head, for head sizes that are and are not
+ * multiples of 8 and 16, in a cache whose rows hold other heads, over the whole prefix,
+ * over a sliding window (the later half of the keys) and with soft-capped scores. Not the
+ * same bits (fused multiply-adds, other partial sums, its own exponential), so within what
+ * rounding allows: each score is a dot product of HD terms, off by at most (HD + 16) 2^-24
+ * times the sum of their magnitudes in either version (a cap only shrinks differences, and
+ * its tanh adds a rounding of the cap's size), and a softmax probability moves relatively
+ * by about twice the largest score error, plus the exponential's error (below 2^-20: a
+ * degree-7 polynomial and ten roundings) and the sum's ((n_kv + 16) 2^-23); an output
+ * element by the probabilities' errors times |v| plus its own sum's rounding. Keys before
+ * a window's start get probability 0 in both. Also: the exponential alone, scores that
+ * are all equal, and one far below the others (whose exponential is 0 in both). */
+static void attention_within_rounding(void) {
+    static const int head_dims[] = {8, 12, 16, 64, 80};
+    static const int lengths[] = {1, 7, 16, 33, 300};
+    double worst = 0;
     for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
         for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
             const int hd = head_dims[h], n_kv = lengths[l], stride = 3 * hd + 4;
@@ -318,12 +187,25 @@ static void attention_same_bits(void) {
                                             {n_kv / 2, n_kv, hd, stride, 0.125f, 0},
                                             {0, n_kv, hd, stride, 0.125f, 3.0f}};
                 for (int a = 0; a < 3; a++) {
-                    op_attention_head(q, k, v, &spans[a], s1, o1);
-                    fast_attention_head(q, k, v, &spans[a], s2, o2);
-                    CHECKF(memcmp(s1, s2, (size_t)n_kv * sizeof *s1) == 0 &&
-                           memcmp(o1, o2, (size_t)hd * sizeof *o1) == 0,
-                           "head_dim %d, %d keys, case %d: fast attention differs from op_attention_head", hd,
-                           n_kv, a);
+                    const attn_span *sp = &spans[a];
+                    op_attention_head(q, k, v, sp, s1, o1);
+                    fast_attention_head(q, k, v, sp, s2, o2);
+                    double score_err = sp->softcap > 0 ? 0x1p-22 * sp->softcap : 0;
+                    for (int t = sp->first; t < n_kv; t++) {
+                        double mag = 0;
+                        for (int i = 0; i < hd; i++) mag += fabs((double)q[i] * k[(size_t)t * stride + i]);
+                        score_err = fmax(score_err, 2 * (hd + 16) * 0x1p-24 * 0.125 * mag);
+                    }
+                    const double rel_p = 2 * score_err + 0x1p-20 + (n_kv + 16) * 0x1p-23;
+                    for (int t = 0; t < sp->first; t++) CHECK(s2[t] == 0.0f);
+                    for (int t = sp->first; t < n_kv; t++)
+                        worst = fmax(worst, fabs((double)s2[t] - s1[t]) / (s1[t] * rel_p + 1e-30));
+                    for (int i = 0; i < hd; i++) {
+                        double mag = 0;
+                        for (int t = sp->first; t < n_kv; t++) mag += s1[t] * fabs((double)v[(size_t)t * stride + i]);
+                        const double bound = mag * (rel_p + (n_kv + 16) * 0x1p-23) + 1e-30;
+                        worst = fmax(worst, fabs((double)o2[i] - o1[i]) / bound);
+                    }
                 }
             }
             free(q);
@@ -334,6 +216,41 @@ static void attention_same_bits(void) {
             free(o2);
         }
     }
+    CHECKF(worst <= 1, "fast attention differs from op_attention_head by %g times the bound", worst);
+    if (getenv("LLMSCOPE_TEST_VERBOSE")) fprintf(stderr, "  worst: %.3g of the bound\n", worst);
+
+    /* The exponential alone: exact scores (one nonzero product each), 0, -1/8, ..., -37,
+     * whose probabilities' ratios to the first are exp(-t/8) up to the two exponentials'
+     * errors (below 2^-20 each) and one division. */
+    {
+        enum { HDE = 8, NE = 297 };
+        float qe[HDE] = {1}, *kve = calloc((size_t)2 * NE * HDE, sizeof *kve), pe1[NE], pe2[NE], oe[HDE];
+        if (kve) {
+            for (int t = 0; t < NE; t++) kve[(size_t)t * HDE] = -(float)t / 8;
+            const attn_span span = {0, NE, HDE, HDE, 1.0f, 0};
+            op_attention_head(qe, kve, kve + NE * HDE, &span, pe1, oe);
+            fast_attention_head(qe, kve, kve + NE * HDE, &span, pe2, oe);
+            double worst_exp = 0;
+            for (int t = 0; t < NE; t++) {
+                const double want = (double)pe1[t] / pe1[0], got = (double)pe2[t] / pe2[0];
+                worst_exp = fmax(worst_exp, fabs(got - want) / (want * (2 * 0x1p-20 + 0x1p-22)));
+            }
+            CHECKF(worst_exp <= 1, "the softmax's exponentials are off by %g times their bound", worst_exp);
+        }
+        free(kve);
+    }
+
+    /* equal scores: equal probabilities; a score 200 below the rest: probability 0 */
+    enum { HD = 16, N = 5 };
+    float q[HD], kv[2 * N * HD], sc[N], out[HD];
+    for (int i = 0; i < HD; i++) q[i] = i == 0 ? 1.0f : 0.0f;
+    for (int i = 0; i < 2 * N * HD; i++) kv[i] = i < N * HD && i % HD == 0 ? 3.0f : 0.5f;
+    const attn_span span = {0, N, HD, HD, 1.0f, 0};
+    fast_attention_head(q, kv, kv + N * HD, &span, sc, out);
+    for (int t = 0; t < N; t++) CHECK_NEAR(sc[t], 0.2, 1e-7);
+    kv[2 * HD] = -200.0f;
+    fast_attention_head(q, kv, kv + N * HD, &span, sc, out);
+    CHECK(sc[2] == 0.0f && fabs(sc[0] - 0.25) < 1e-7);
 }
 
 /* ---- the thread pool ---- */
@@ -374,25 +291,73 @@ static void pool_runs_every_task_once(void) {
     CHECK(workers_create(0) == NULL && workers_create(WORKERS_MAX + 1) == NULL);
 }
 
+/* Two tasks that each wait (up to 5 s) until both have started: they finish at once only
+ * if two threads run them side by side. */
+typedef struct meeting {
+    atomic_int started;
+    atomic_int met;
+} meeting;
+
+static void meet_task(void *arg, int task, int thread) {
+    (void)task;
+    (void)thread;
+    meeting *m = arg;
+    atomic_fetch_add(&m->started, 1);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (atomic_load(&m->started) == 2) {
+            atomic_fetch_add(&m->met, 1);
+            return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 5000000000L);
+}
+
+/* Helpers that have gone to sleep (the pool idle for longer than they spin and yield)
+ * wake for the next job, and the pool closes while they sleep. */
+static void pool_wakes_sleeping_helpers(void) {
+    workers *w = workers_create(2);
+    CHECK(w != NULL);
+    if (!w) return;
+    for (int round = 0; round < 3; round++) {
+        nanosleep(&(struct timespec){0, 50000000}, NULL); /* 50 ms: the helper sleeps */
+        meeting m;
+        atomic_init(&m.started, 0);
+        atomic_init(&m.met, 0);
+        workers_run(w, 2, meet_task, &m);
+        CHECKF(atomic_load(&m.met) == 2, "round %d: the sleeping helper did not take a task", round);
+    }
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    workers_destroy(w);
+}
+
+/* The program (ui/engine_options.c) reads the environment; the engine only its options. */
 static void thread_count_from_environment(void) {
     char err[128] = "";
+    cpu_engine_options o;
     setenv("LLMSCOPE_THREADS", "3", 1);
-    CHECK(workers_default_count(err, sizeof err) == 3);
+    setenv("LLMSCOPE_CPU_ISA", "plain", 1);
+    CHECK(cpu_options_from_env(&o, err, sizeof err) == 0 && o.n_threads == 3 && o.isa &&
+          strcmp(o.isa, "plain") == 0);
     setenv("LLMSCOPE_THREADS", "many", 1);
-    CHECK(workers_default_count(err, sizeof err) == 0 && strstr(err, "LLMSCOPE_THREADS") &&
+    CHECK(cpu_options_from_env(&o, err, sizeof err) == -1 && strstr(err, "LLMSCOPE_THREADS") &&
           !strchr(err, '\n'));
     setenv("LLMSCOPE_THREADS", "0", 1);
-    CHECK(workers_default_count(err, sizeof err) == 0);
+    CHECK(cpu_options_from_env(&o, err, sizeof err) == -1);
     unsetenv("LLMSCOPE_THREADS");
-    CHECK(workers_default_count(err, sizeof err) >= 1);
+    unsetenv("LLMSCOPE_CPU_ISA");
+    CHECK(cpu_options_from_env(&o, err, sizeof err) == 0 && o.n_threads == 0 && !o.isa);
+    CHECK(workers_default_count() >= 1 && workers_default_count() <= WORKERS_MAX);
 }
 
 int main(void) {
     RUN(every_type_random_blocks);
     RUN(misaligned_f32);
     RUN(shared_llama_k_tiny);
-    RUN(attention_same_bits);
+    RUN(attention_within_rounding);
     RUN(pool_runs_every_task_once);
+    RUN(pool_wakes_sleeping_helpers);
     RUN(thread_count_from_environment);
     return test_exit_code();
 }

@@ -8,8 +8,9 @@
  * is rewritten with every matrix quantised into the type by model/quantize.c, through
  * gguf_writer, into a temporary file. For each type:
  *   load    the file loads and its matrices have the type;
- *   cpu     the last logits of golden prompt p0 are those of the f32 model (the golden,
- *           computed by llama.cpp) up to quantisation noise: an rms error of at most 0.45
+ *   cpu     the last logits of golden prompt p0, from the CPU engine's reference products
+ *           and from its fast ones (which also round activations, qdot.h), are those of
+ *           the f32 model (the golden, computed by llama.cpp) up to quantisation noise: an rms error of at most 0.45
  *           of the golden logits' standard deviation, and at least 5 of their top 10 in
  *           the top 10. For scale, llama.cpp's own files of this model give 0.24 (q4_0)
  *           and 0.32 (q4_k_m) by the same measure, these types 0.21 (Q5_0), 0.23 (Q5_1),
@@ -21,7 +22,7 @@
  *           for scales) for the comparison to tell anything, so it is not made: its
  *           decoders rest on test_quant's hand-built blocks and the Vulkan check below;
  *   vulkan  the batch (every position at once: the matmul kernels) and one token at a
- *           time (the fused matvec kernels) against the CPU engine's logits within 1e-3
+ *           time (the fused matvec kernels) against the CPU reference's logits within 1e-3
  *           of their range, the tolerance of test_vulkan_forward.c (both engines decode
  *           the same blocks to the same values; only the order of the sums differs).
  * The Vulkan part SKIPs when the machine has no Vulkan device, and in the sanitizer build. */
@@ -176,6 +177,39 @@ static int top_overlap(const float *a, const float *b, int n, int k) {
     return common;
 }
 
+/* cpu: ENGINE's logits of the golden prompt (into LOGITS, [T][V]), the last position
+ * against the f32 model's golden logits. False when it cannot evaluate. */
+static bool close_to_f32(const golden *gd, const char *tn, const char *which, engine *e,
+                         float *logits, double max_rms, int min_top10) {
+    const int T = gd->T, V = gd->V;
+    char err[512];
+    engine_batch cb = {.tokens = gd->tokens, .n_tokens = T, .all_positions = true, .logits = logits};
+    if (engine_eval(e, &cb, err, sizeof err)) {
+        CHECKF(0, "%s: cpu eval: %s", tn, err);
+        return false;
+    }
+    const float *last = logits + (size_t)(T - 1) * V;
+    double se = 0, mean = 0, var = 0;
+    for (int v = 0; v < V; v++) mean += gd->logits_last[v];
+    mean /= V;
+    for (int v = 0; v < V; v++) {
+        se += ((double)last[v] - gd->logits_last[v]) * (last[v] - gd->logits_last[v]);
+        var += (gd->logits_last[v] - mean) * (gd->logits_last[v] - mean);
+    }
+    const double rms = sqrt(se / V), sd = sqrt(var / V);
+    const int overlap = top_overlap(last, gd->logits_last, V, 10);
+    if (verbose())
+        fprintf(stderr, "  %s (%s): rms error %.4g = %.3f standard deviations, top-10 overlap %d, top-1 %d vs %d\n",
+                tn, which, rms, rms / sd, overlap, argmax(last, V), argmax(gd->logits_last, V));
+    if (max_rms > 0) {
+        CHECKF(rms <= max_rms * sd, "%s (%s): logits differ from the f32 model's by %g rms (standard deviation %g)",
+               tn, which, rms, sd);
+        CHECKF(overlap >= min_top10, "%s (%s): only %d of the f32 model's top 10 are in the top 10", tn, which,
+               overlap);
+    }
+    return true;
+}
+
 /* The checks above for one type; the model file is PATH. MAX_RMS (in standard deviations
  * of the golden logits) and MIN_TOP10 bound the CPU's distance from the golden; MAX_RMS 0:
  * not compared. */
@@ -194,33 +228,16 @@ static void check_type(const golden *gd, uint32_t type, const char *path, double
     const int T = gd->T, V = gd->V;
     CHECKF(m.hp.n_vocab == V, "%s: vocabulary %d, golden %d", tn, m.hp.n_vocab, V);
     float *cl = malloc((size_t)T * V * sizeof *cl), *gl = malloc((size_t)T * V * sizeof *gl);
-    engine *cpu = engine_cpu_create(&m, T + 1, err, sizeof err);
-    CHECKF(cpu, "%s: engine_cpu_create: %s", tn, err);
-    engine_batch cb = {.tokens = gd->tokens, .n_tokens = T, .all_positions = true, .logits = cl};
-    if (!cpu || !cl || !gl || m.hp.n_vocab != V || engine_eval(cpu, &cb, err, sizeof err)) {
-        CHECKF(0, "%s: cpu eval: %s", tn, err);
+    /* the reference products (ops.c), which the shaders mirror; the fast ones (qdot.h)
+     * must stay as close to the f32 model's logits */
+    const cpu_engine_options reference = {.n_threads = 1, .reference = true};
+    engine *cpu = engine_cpu_create_opts(&m, T + 1, &reference, err, sizeof err);
+    engine *fast = engine_cpu_create(&m, T + 1, err, sizeof err);
+    CHECKF(cpu && fast, "%s: engine_cpu_create: %s", tn, err);
+    if (!cpu || !fast || !cl || !gl || m.hp.n_vocab != V ||
+        !close_to_f32(gd, tn, "fast", fast, gl, max_rms, min_top10) ||
+        !close_to_f32(gd, tn, "reference", cpu, cl, max_rms, min_top10))
         goto done;
-    }
-
-    /* cpu: the last position against the f32 model's golden logits */
-    const float *last = cl + (size_t)(T - 1) * V;
-    double se = 0, mean = 0, var = 0;
-    for (int v = 0; v < V; v++) mean += gd->logits_last[v];
-    mean /= V;
-    for (int v = 0; v < V; v++) {
-        se += ((double)last[v] - gd->logits_last[v]) * (last[v] - gd->logits_last[v]);
-        var += (gd->logits_last[v] - mean) * (gd->logits_last[v] - mean);
-    }
-    const double rms = sqrt(se / V), sd = sqrt(var / V);
-    const int overlap = top_overlap(last, gd->logits_last, V, 10);
-    if (verbose())
-        fprintf(stderr, "  %s: rms error %.4g = %.3f standard deviations, top-10 overlap %d, top-1 %d vs %d\n",
-                tn, rms, rms / sd, overlap, argmax(last, V), argmax(gd->logits_last, V));
-    if (max_rms > 0) {
-        CHECKF(rms <= max_rms * sd, "%s: logits differ from the f32 model's by %g rms (standard deviation %g)", tn,
-               rms, sd);
-        CHECKF(overlap >= min_top10, "%s: only %d of the f32 model's top 10 are in the top 10", tn, overlap);
-    }
 
     /* vulkan: the batch, then one token at a time */
 #ifdef SANITIZED
@@ -260,6 +277,7 @@ static void check_type(const golden *gd, uint32_t type, const char *path, double
     engine_destroy(gpu);
 done:
     engine_destroy(cpu);
+    engine_destroy(fast);
     free(cl);
     free(gl);
     model_free(&m);

@@ -5,7 +5,7 @@
 #define LLMSCOPE_TEST_VULKAN_H
 
 #include "vk_engine.h"
-#include "vk_options.h"
+#include "engine_options.h"
 
 static inline engine *test_vulkan_create(const model *m, int n_ctx, int device, bool capture, char *err,
                                          size_t errlen) {

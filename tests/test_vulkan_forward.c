@@ -4,7 +4,8 @@
  * Per model and prompt:
  *   batch   the whole prompt in one eval with every output on: logits at every position,
  *           attention rows of every layer and head, hidden states, and the GPU's own
- *           top-10 / log-sum-exp / entropy reduction. Checked against the CPU engine
+ *           top-10 / log-sum-exp / entropy reduction. Checked against the CPU engine's
+ *           reference configuration (ops.c's products, which the shaders mirror)
  *           (logits within 1e-3 of the logit range, attention within 1e-4, hidden states
  *           within 1e-4 of their largest entry) and against the golden (top-10 ids and
  *           log-sum-exp at every position, attention and hidden states for Hugging Face
@@ -37,6 +38,10 @@
 
 #define GREEDY_N 16
 #define TOPK 10
+
+/* The CPU engine's reference products (ops.c): the judge. Its fast products round the
+ * activations of quantised weights to 8 bits (qdot.h), which the shaders do not. */
+static const cpu_engine_options CPU_REFERENCE = {.n_threads = 1, .reference = true};
 
 static const char *current_model;
 static int current_prompt;
@@ -171,7 +176,7 @@ static bool fixture_open(fixture *fx) {
     fx->range = (double)hi - lo;
 
     const int n_ctx = fx->T + GREEDY_N + 1;
-    fx->cpu = engine_cpu_create(&fx->m, n_ctx, err, sizeof err);
+    fx->cpu = engine_cpu_create_opts(&fx->m, n_ctx, &CPU_REFERENCE, err, sizeof err);
     CHECKF(fx->cpu, "engine_cpu_create: %s", err);
     if (fx->cpu) {
         fx->gpu = test_vulkan_create(&fx->m, n_ctx, -1, true, err, sizeof err);
@@ -466,7 +471,7 @@ static void test_long(void) {
     fx.gpu = NULL;
     const int T = LONG_T + LONG_DECODE, V = fx.V, L = fx.L, H = fx.H, D = fx.D;
     char err[512];
-    fx.cpu = engine_cpu_create(&fx.m, T, err, sizeof err);
+    fx.cpu = engine_cpu_create_opts(&fx.m, T, &CPU_REFERENCE, err, sizeof err);
     CHECKF(fx.cpu, "engine_cpu_create: %s", err);
     if (fx.cpu) {
         fx.gpu = test_vulkan_create(&fx.m, T, -1, true, err, sizeof err);
@@ -788,8 +793,8 @@ static int by_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The families without a golden (test_families.c): the GPU against the CPU engine on the
- * same synthetic files, every position of a prompt past Mistral 3's original context,
+/* The families without a golden (test_families.c): the GPU against the CPU reference on
+ * the same synthetic files, every position of a prompt past Mistral 3's original context,
  * with attention captured, then decoding token by token. */
 static void synthetic_families(void) {
     if (!vulkan_ready()) return;
@@ -802,7 +807,8 @@ static void synthetic_families(void) {
             model m;
             if (!test_synth_load(s, type, path, sizeof path, &m)) continue;
             const int V = m.hp.n_vocab, LH = m.hp.n_layer * m.hp.n_head;
-            engine *cpu = engine_cpu_create(&m, T, err, sizeof err), *gpu = test_vulkan_create(&m, T, -1, true, err, sizeof err);
+            engine *cpu = engine_cpu_create_opts(&m, T, &CPU_REFERENCE, err, sizeof err);
+            engine *gpu = test_vulkan_create(&m, T, -1, true, err, sizeof err);
             CHECKF(cpu && gpu, "%s: engines: %s", s->name, err);
             float *cl = malloc((size_t)T * V * 4), *gl = malloc((size_t)T * V * 4);
             float *ca = malloc((size_t)LH * T * T * 4), *ga = malloc((size_t)LH * T * T * 4);

@@ -32,7 +32,10 @@ static void run_one(const char *name, float temperature) {
         return;
     }
     const int n_ctx = 128;
-    if (!(tok = tokenizer_load(&m.file, err, sizeof err)) || !(cpu = engine_cpu_create(&m, n_ctx, err, sizeof err))) {
+    /* the CPU engine's reference products (ops.c), which the shaders mirror; its fast
+     * products round quantised weights' activations to 8 bits (qdot.h) */
+    const cpu_engine_options reference = {.n_threads = 1, .reference = true};
+    if (!(tok = tokenizer_load(&m.file, err, sizeof err)) || !(cpu = engine_cpu_create_opts(&m, n_ctx, &reference, err, sizeof err))) {
         CHECKF(0, "%s", err);
         goto done;
     }

@@ -8,6 +8,12 @@
  * comes from a separate, profiled run (GPU timestamps cost a little), so the headline
  * numbers are unprofiled.
  *
+ * The cost of capture is a difference of a few percent between runs on a machine that
+ * other programs may be using: measured separately, a burst of their work in one run
+ * reads as a cost (or a negative one). So capture on and off run on one engine in pairs,
+ * back to back, the order flipped from pair to pair, and the cost printed is the median
+ * of the pairs' costs with their range beside it: a wide range says the machine was busy.
+ *
  * A second part measures the inspection features as the terminal app uses them, through
  * a session: decode with everything on (attention rows and hidden states kept in the step
  * records, grounding computed and breakpoints checked every token) against capture off,
@@ -47,6 +53,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: llmscope bench -m MODEL [--backend vulkan|cpu] [--device N]\n"
                "                      [--prompt N (512)] [--decode N (128)] [--repeat N (3)]\n"
                "                      [--why-context N (2000; 0 skips)] [--context N (0)]\n"
+               "                      [--threads N (the CPU engine's; default $LLMSCOPE_THREADS or the cores)]\n"
                "  prints prompt-evaluation and decode tokens/s with attention capture on and off,\n"
                "  (Vulkan) the GPU time per kernel from timestamp queries, and the cost of the\n"
                "  inspection features: decode through a session with everything on vs capture off,\n"
@@ -68,7 +75,7 @@ static void outputs_free(outputs *o) {
     free(o->lens_logits);
 }
 
-enum { TOP_K = 16 };
+enum { TOP_K = 16, MAX_REPEAT = 100 };
 
 /* One eval with the outputs capture on/off asks for. In decode the CPU reference (which
  * has no GPU-side reduction) returns the logits, since the next token comes from them. */
@@ -102,39 +109,104 @@ static int32_t next_token(const engine *e, const outputs *o, int n_vocab) {
     return best;
 }
 
-/* Returns tokens/s of the best of REPEAT runs, or a negative value on error. */
-static double bench_prompt(engine *e, const int32_t *tokens, int n, bool capture, int repeat,
-                           outputs *o, char *err, size_t errlen) {
+/* Tokens/s of one prompt evaluation of N tokens at position 0, or -1 on error. */
+static double prompt_once(engine *e, const int32_t *tokens, int n, bool capture, outputs *o,
+                          char *err, size_t errlen) {
+    double t0 = now_s();
+    if (run_eval(e, tokens, n, 0, capture, o, err, errlen)) return -1;
+    return n / (now_s() - t0);
+}
+
+/* Tokens/s of N decoding steps from position CONTEXT (whose context the caller has
+ * evaluated), each step's token the previous step's choice, or -1 on error. */
+static double decode_once(engine *e, int32_t first, int context, int n, bool capture, outputs *o,
+                          int n_vocab, char *err, size_t errlen) {
+    int32_t tok = first;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        if (run_eval(e, &tok, 1, context + i, capture, o, err, errlen)) return -1;
+        tok = next_token(e, o, n_vocab);
+    }
+    return n / (now_s() - t0);
+}
+
+/* Evaluates CONTEXT tokens of TOKENS (untimed) and one warm-up step after them. */
+static int decode_setup(engine *e, const int32_t *tokens, int context, bool capture, outputs *o,
+                        char *err, size_t errlen) {
+    int32_t tok = tokens[0];
+    if (context > 0 && run_eval(e, tokens, context, 0, false, o, err, errlen)) return -1;
+    return run_eval(e, &tok, 1, context, capture, o, err, errlen);
+}
+
+/* Best of REPEAT decodes (the profiled and the logit-lens runs), or -1 on error. */
+static double bench_decode(engine *e, const int32_t *tokens, int context, int n, bool capture, int repeat,
+                           outputs *o, int n_vocab, char *err, size_t errlen) {
     double best = 0;
-    if (run_eval(e, tokens, n < 16 ? n : 16, 0, capture, o, err, errlen)) return -1; /* warm-up */
+    if (decode_setup(e, tokens, context, capture, o, err, errlen)) return -1;
+    if (strcmp(e->backend, "vulkan") == 0) engine_vulkan_reset_profile(e); /* the timed steps only */
     for (int r = 0; r < repeat; r++) {
-        double t0 = now_s();
-        if (run_eval(e, tokens, n, 0, capture, o, err, errlen)) return -1;
-        double tps = n / (now_s() - t0);
+        const double tps = decode_once(e, tokens[0], context, n, capture, o, n_vocab, err, errlen);
+        if (tps < 0) return -1;
         if (tps > best) best = tps;
     }
     return best;
 }
 
-/* Decode of N tokens after CONTEXT tokens of TOKENS (evaluated first, untimed). */
-static double bench_decode(engine *e, const int32_t *tokens, int context, int n, bool capture, int repeat,
-                           outputs *o, int n_vocab, char *err, size_t errlen) {
-    double best = 0;
-    int32_t first = tokens[0], tok = first;
-    if (context > 0 && run_eval(e, tokens, context, 0, false, o, err, errlen)) return -1;
-    if (run_eval(e, &tok, 1, context, capture, o, err, errlen)) return -1; /* warm-up */
-    if (strcmp(e->backend, "vulkan") == 0) engine_vulkan_reset_profile(e); /* the timed steps only */
-    for (int r = 0; r < repeat; r++) {
-        tok = first;
-        double t0 = now_s();
-        for (int i = 0; i < n; i++) {
-            if (run_eval(e, &tok, 1, context + i, capture, o, err, errlen)) return -1;
-            tok = next_token(e, o, n_vocab);
+/* Speeds with capture off [0] and on [1], measured in pairs run back to back (the order
+ * flipped from pair to pair), so that a machine busy with other work slows both alike. */
+typedef struct paired {
+    double best[2];
+    double cost[MAX_REPEAT];  /* 1 - on / off of each pair */
+    int n;
+} paired;
+
+static void paired_add(paired *p, double off, double on) {
+    if (off > p->best[0]) p->best[0] = off;
+    if (on > p->best[1]) p->best[1] = on;
+    p->cost[p->n++] = 1.0 - on / off;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* "best on, best off, cost: median of the pairs and their range" */
+static void paired_print(const char *what, paired *p) {
+    double sorted[MAX_REPEAT];
+    memcpy(sorted, p->cost, (size_t)p->n * sizeof *sorted);
+    qsort(sorted, (size_t)p->n, sizeof *sorted, cmp_double);
+    const double median = p->n % 2 ? sorted[p->n / 2] : (sorted[p->n / 2 - 1] + sorted[p->n / 2]) / 2;
+    printf("%-28s %10.1f/s %10.1f/s %9.1f%%  (%.1f%% .. %.1f%%)\n", what, p->best[1], p->best[0],
+           100.0 * median, 100.0 * sorted[0], 100.0 * sorted[p->n - 1]);
+}
+
+/* Prompt and decode speeds, capture on and off interleaved (see paired). */
+static int bench_speeds(engine *e, const int32_t *tokens, const bench_opts *bo, outputs *o,
+                        int n_vocab, paired *prompt, paired *decode, char *err, size_t errlen) {
+    memset(prompt, 0, sizeof *prompt);
+    memset(decode, 0, sizeof *decode);
+    /* warm-up: a short prompt, and the decode's context */
+    if (run_eval(e, tokens, bo->n_prompt < 16 ? bo->n_prompt : 16, 0, true, o, err, errlen)) return -1;
+    for (int r = 0; r < bo->repeat; r++) {
+        double tps[2];
+        for (int k = 0; k < 2; k++) {
+            const int capture = (r + k) % 2;
+            if ((tps[capture] = prompt_once(e, tokens, bo->n_prompt, capture, o, err, errlen)) < 0) return -1;
         }
-        double tps = n / (now_s() - t0);
-        if (tps > best) best = tps;
+        paired_add(prompt, tps[0], tps[1]);
     }
-    return best;
+    if (decode_setup(e, tokens, bo->context, true, o, err, errlen)) return -1;
+    for (int r = 0; r < bo->repeat; r++) {
+        double tps[2];
+        for (int k = 0; k < 2; k++) {
+            const int capture = (r + k) % 2;
+            tps[capture] = decode_once(e, tokens[0], bo->context, bo->n_decode, capture, o, n_vocab, err, errlen);
+            if (tps[capture] < 0) return -1;
+        }
+        paired_add(decode, tps[0], tps[1]);
+    }
+    return 0;
 }
 
 /* Tokens/s of N greedy tokens through a session after a short prompt. With EVERYTHING,
@@ -242,9 +314,10 @@ int bench_main(int argc, char **argv) {
         else if (!strcmp(a, "--device")) { if (cli_parse_int(a, v, 0, 1024, &bo.device)) return 2; }
         else if (!strcmp(a, "--prompt")) { if (cli_parse_int(a, v, 1, 65536, &bo.n_prompt)) return 2; }
         else if (!strcmp(a, "--decode")) { if (cli_parse_int(a, v, 1, 65536, &bo.n_decode)) return 2; }
-        else if (!strcmp(a, "--repeat")) { if (cli_parse_int(a, v, 1, 100, &bo.repeat)) return 2; }
+        else if (!strcmp(a, "--repeat")) { if (cli_parse_int(a, v, 1, MAX_REPEAT, &bo.repeat)) return 2; }
         else if (!strcmp(a, "--why-context")) { if (cli_parse_int(a, v, 0, 1 << 20, &bo.why_context)) return 2; }
         else if (!strcmp(a, "--context")) { if (cli_parse_int(a, v, 0, 1 << 20, &bo.context)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_set_threads(v)) return 2; }
         else { fprintf(stderr, "llmscope bench: unknown option '%s'\n", a); usage(stderr); return 2; }
         i++;
     }
@@ -292,21 +365,18 @@ int bench_main(int argc, char **argv) {
         const gguf_tensor *t = &cm.m.file.tensors[i];
         params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     }
-    double results[2][2]; /* [prompt|decode][capture off|on] */
+    paired prompt, decode;
     double lens_tps = -1;  /* decode with capture and the GPU logit lens */
     int rc = 0;
-    for (int capture = 1; capture >= 0 && rc == 0; capture--) {
-        if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, capture, false, err, sizeof err)) { rc = 1; break; }
-        if (capture)
-            printf("llmscope bench: %s — %s, %d layers, %.3gM parameters, %.1f MB file\n"
-                   "device: %s (%s)\n",
-                   cm.path, hp->arch_name, hp->n_layer, (double)params / 1e6, (double)cm.m.file.size / 1e6,
-                   cm.e->device_name, cm.e->backend);
-        results[0][capture] = bench_prompt(cm.e, tokens, bo.n_prompt, capture, bo.repeat, &o, err, sizeof err);
-        results[1][capture] = results[0][capture] < 0 ? -1 :
-            bench_decode(cm.e, tokens, bo.context, bo.n_decode, capture, bo.repeat, &o, hp->n_vocab, err, sizeof err);
-        if (results[0][capture] < 0 || results[1][capture] < 0) rc = 1;
-        if (rc == 0 && capture && strcmp(cm.e->backend, "vulkan") == 0) {
+    /* One engine for both: capture on at creation only reserves the memory for it. */
+    if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, true, false, err, sizeof err)) rc = 1;
+    if (rc == 0) {
+        printf("llmscope bench: %s — %s, %d layers, %.3gM parameters, %.1f MB file\n"
+               "device: %s (%s)\n",
+               cm.path, hp->arch_name, hp->n_layer, (double)params / 1e6, (double)cm.m.file.size / 1e6,
+               cm.e->device_name, cm.e->backend);
+        if (bench_speeds(cm.e, tokens, &bo, &o, hp->n_vocab, &prompt, &decode, err, sizeof err)) rc = 1;
+        if (rc == 0 && strcmp(cm.e->backend, "vulkan") == 0) {
             o.lens = true;
             lens_tps = bench_decode(cm.e, tokens, bo.context, bo.n_decode, true, bo.repeat, &o, hp->n_vocab, err, sizeof err);
             o.lens = false;
@@ -316,23 +386,23 @@ int bench_main(int argc, char **argv) {
         cm.e = NULL;
     }
     if (rc == 0) {
-        printf("%-28s %12s %12s %10s\n", "", "capture on", "capture off", "cost");
-        printf("%-28s %10.1f/s %10.1f/s %9.1f%%\n", "prompt eval (tokens/s)", results[0][1], results[0][0],
-               100.0 * (1.0 - results[0][1] / results[0][0]));
-        printf("%-28s %10.1f/s %10.1f/s %9.1f%%\n", "decode (tokens/s)", results[1][1], results[1][0],
-               100.0 * (1.0 - results[1][1] / results[1][0]));
+        printf("%-28s %12s %12s %10s  %s\n", "", "capture on", "capture off", "cost", "(range)");
+        paired_print("prompt eval (tokens/s)", &prompt);
+        paired_print("decode (tokens/s)", &decode);
         if (lens_tps > 0)
             printf("%-28s %10.1f/s %12s %9.1f%%\n", "decode + logit lens (GPU)", lens_tps, "",
-                   100.0 * (1.0 - lens_tps / results[1][0]));
-        printf("(prompt: %d tokens in one eval; decode: %d tokens after a context of %d; best of %d)\n",
-               bo.n_prompt, bo.n_decode, bo.context, bo.repeat);
+                   100.0 * (1.0 - lens_tps / decode.best[0]));
+        printf("(prompt: %d tokens in one eval; decode: %d tokens after a context of %d; best of %d;\n"
+               " capture on and off alternate run by run, cost: the median of %d pairs and their range)\n",
+               bo.n_prompt, bo.n_decode, bo.context, bo.repeat, bo.repeat);
     }
     /* Per-kernel split: one more engine with GPU timestamps on, capture on. */
     if (rc == 0) {
         setenv("LLMSCOPE_VK_PROFILE", "1", 1);
         if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, true, false, err, sizeof err) == 0) {
             if (strcmp(cm.e->backend, "vulkan") == 0) {
-                if (bench_prompt(cm.e, tokens, bo.n_prompt, true, 1, &o, err, sizeof err) >= 0) {
+                if (prompt_once(cm.e, tokens, bo.n_prompt < 16 ? bo.n_prompt : 16, true, &o, err, sizeof err) >= 0 &&
+                    prompt_once(cm.e, tokens, bo.n_prompt, true, &o, err, sizeof err) >= 0) {
                     printf("\nGPU time per step, prompt evaluation of %d tokens with capture on (and a warm-up):\n",
                            bo.n_prompt);
                     engine_vulkan_print_profile(cm.e, stdout);
@@ -351,13 +421,18 @@ int bench_main(int argc, char **argv) {
     if (rc == 0) {
         int ctx = bo.why_context > bo.n_decode + 64 ? bo.why_context : bo.n_decode + 64;
         if (ctx > hp->n_ctx_train) ctx = hp->n_ctx_train;
-        double on = -1, off = -1, why = -1, heatmap = -1, frame = -1;
+        double why = -1, heatmap = -1, frame = -1;
+        paired sessions = {{0, 0}, {0}, 0};
+        bool ok = true;
         if (cli_create_engine(&cm, bo.backend, bo.device, ctx, true, false, err, sizeof err) == 0) {
-            for (int r = 0; r < bo.repeat; r++) { /* alternate, best of each: a busy machine slows both */
-                double a = session_decode(&cm, false, bo.n_decode, err, sizeof err);
-                double b = session_decode(&cm, true, bo.n_decode, err, sizeof err);
-                if (a > off) off = a;
-                if (b > on) on = b;
+            for (int r = 0; ok && r < bo.repeat; r++) { /* in pairs, as bench_speeds */
+                double tps[2];
+                for (int k = 0; k < 2; k++) {
+                    const int everything = (r + k) % 2;
+                    tps[everything] = session_decode(&cm, everything, bo.n_decode, err, sizeof err);
+                    ok &= tps[everything] > 0;
+                }
+                if (ok) paired_add(&sessions, tps[0], tps[1]);
             }
             if (bo.why_context > 0) {
                 if (bo.why_context <= hp->n_ctx_train)
@@ -367,10 +442,11 @@ int bench_main(int argc, char **argv) {
             engine_destroy(cm.e);
             cm.e = NULL;
         }
-        if (on > 0 && off > 0)
-            printf("\ninspection (through a session, %d tokens): everything on %.1f/s, capture off %.1f/s, cost %.1f%%\n",
-                   bo.n_decode, on, off, 100.0 * (1.0 - on / off));
-        else
+        if (ok && sessions.n > 0) {
+            printf("\ninspection, through a session (%d tokens; everything on: attention rows and hidden\n"
+                   "states kept, grounding and breakpoints checked every token):\n", bo.n_decode);
+            paired_print("decode (tokens/s)", &sessions);
+        } else
             fprintf(stderr, "llmscope bench: session decode failed: %s\n", err);
         if (why >= 0) printf("why card of a token at position ~%d: %.1f ms (best of 3)\n", bo.why_context, why);
         if (heatmap >= 0)

@@ -116,6 +116,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out);
 int cli_parse_float(const char *opt, const char *text, double lo, double hi, float *out);
 int cli_parse_u64(const char *opt, const char *text, uint64_t *out);
+/* --threads N: the CPU engine's thread count, passed on as $LLMSCOPE_THREADS (which
+ * cpu_options_from_env reads), 1 to WORKERS_MAX. */
+int cli_set_threads(const char *text);
 /* --backend's value: cpu, vulkan or auto. */
 int cli_parse_backend(const char *text, cli_backend *out);
 /* Writes LEN bytes of S with newlines, tabs, backslashes, control characters (C1 too),

@@ -46,6 +46,8 @@ void cli_usage(FILE *f) {
           "      --backend B         cpu, vulkan or auto (default auto: vulkan on a GPU, else cpu)\n"
           "      --device N          Vulkan device index, see 'llmscope devices' (default: the best)\n"
           "      --no-capture        do not record attention (less memory; no heatmaps)\n"
+          "      --threads N         threads of the CPU engine (default: $LLMSCOPE_THREADS, else\n"
+          "                          the physical cores)\n"
           "\n"
           "Prompt:\n"
           "  -p, --prompt TEXT       answer (chat) or continue (completion) TEXT and exit; without\n"
@@ -92,7 +94,9 @@ void cli_usage(FILE *f) {
           "tokenize prints each token's id and text: --special recognises control tokens such as\n"
           "<|im_start|> written in TEXT, --bos adds the BOS token, --ids prints only the ids.\n"
           "\n"
-          "Environment: LLMSCOPE_MODEL (the model when -m is not given), NO_COLOR.\n"
+          "Environment: LLMSCOPE_MODEL (the model when -m is not given), LLMSCOPE_THREADS (the CPU\n"
+          "engine's threads), LLMSCOPE_CPU_ISA (plain, avx2, avx512 or amx: a narrower instruction\n"
+          "set for the CPU engine than the processor's best), NO_COLOR.\n"
           "Exit status: 0 success, 1 failure (one line on standard error), 2 usage error.\n",
           f);
 }
@@ -100,7 +104,7 @@ void cli_usage(FILE *f) {
 enum {
     OPT_CHAT = 256, OPT_COMPLETE, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT_PENALTY,
     OPT_REPEAT_LAST_N, OPT_SEED, OPT_SYSTEM, OPT_TEMPLATE, OPT_TRACE, OPT_TRACE_LENS, OPT_BACKEND, OPT_DEVICE,
-    OPT_CTX, OPT_NO_CAPTURE, OPT_COLOR, OPT_NO_MOUSE, OPT_VERSION
+    OPT_CTX, OPT_NO_CAPTURE, OPT_COLOR, OPT_NO_MOUSE, OPT_VERSION, OPT_THREADS
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -124,6 +128,7 @@ static const struct option LONG_OPTIONS[] = {
     {"device", required_argument, 0, OPT_DEVICE},
     {"ctx", required_argument, 0, OPT_CTX},
     {"no-capture", no_argument, 0, OPT_NO_CAPTURE},
+    {"threads", required_argument, 0, OPT_THREADS},
     {"color", required_argument, 0, OPT_COLOR},
     {"no-mouse", no_argument, 0, OPT_NO_MOUSE},
     {"verbose", no_argument, 0, 'v'},
@@ -162,6 +167,7 @@ static int apply_option(cli_options *o, int c, const char *arg) {
     case OPT_DEVICE: return cli_parse_int("--device", arg, 0, 1024, &o->device);
     case OPT_CTX: return cli_parse_int("--ctx", arg, 2, 1 << 20, &o->n_ctx);
     case OPT_NO_CAPTURE: o->capture = false; return 0;
+    case OPT_THREADS: return cli_set_threads(arg);
     case OPT_COLOR: {
         static const char *const names[] = {"auto", "none", "8", "256", "true"};
         static const tui_color_mode modes[] = {TUI_COLOR_AUTO, TUI_COLOR_NONE, TUI_COLOR_8,

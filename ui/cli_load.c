@@ -5,7 +5,7 @@
 #include "pull.h"
 #include "tokenizer.h"
 #include "vk_engine.h"
-#include "vk_options.h"
+#include "engine_options.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -110,7 +110,11 @@ int cli_create_engine(cli_model *cm, cli_backend backend, int device, int n_ctx,
         /* AUTO: no usable device (or the model does not fit it); the CPU can still run it */
         if (!cm->e && verbose) fprintf(stderr, "llmscope: Vulkan unavailable (%s); using the CPU\n", err);
     }
-    if (!cm->e) cm->e = engine_cpu_create(&cm->m, n_ctx, err, errlen);
+    if (!cm->e) {
+        cpu_engine_options co;
+        if (cpu_options_from_env(&co, err, errlen) < 0) return -1;
+        cm->e = engine_cpu_create_opts(&cm->m, n_ctx, &co, err, errlen);
+    }
     if (!cm->e) return -1;
     if (verbose)
         fprintf(stderr, "llmscope: backend %s (%s), context %d\n", cm->e->backend, cm->e->device_name, n_ctx);

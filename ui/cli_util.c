@@ -1,6 +1,7 @@
 /* cli_util.c — small helpers the commands share: error lines, number arguments,
  * escaping token text for the terminal and for JSON, reading standard input. */
 #include "cli.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,6 +33,14 @@ int cli_parse_int(const char *opt, const char *text, long lo, long hi, int *out)
     }
     *out = (int)v;
     return 0;
+}
+
+int cli_set_threads(const char *text) {
+    int n;
+    if (cli_parse_int("--threads", text, 1, WORKERS_MAX, &n) < 0) return -1;
+    char value[16];
+    snprintf(value, sizeof value, "%d", n);
+    return setenv("LLMSCOPE_THREADS", value, 1) == 0 ? 0 : -1;
 }
 
 int cli_parse_backend(const char *text, cli_backend *out) {

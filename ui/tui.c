@@ -18,7 +18,7 @@
 
 #include "cli.h"
 #include "vk_engine.h"
-#include "vk_options.h"
+#include "engine_options.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -196,7 +196,9 @@ engine *tui_engine_for(tui_app *a, const model *m, int n_ctx, char *err, size_t 
         engine *e = engine_vulkan_create_opts(m, n_ctx, &vo, err, errlen);
         if (e) return e;
     }
-    return engine_cpu_create(m, n_ctx, err, errlen);
+    cpu_engine_options co;
+    if (cpu_options_from_env(&co, err, errlen) < 0) return NULL;
+    return engine_cpu_create_opts(m, n_ctx, &co, err, errlen);
 }
 
 engine *tui_spare_engine(tui_app *a, char *err, size_t errlen) {

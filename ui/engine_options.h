@@ -1,10 +1,19 @@
-/* vk_options.h — the Vulkan engine's options from the environment: the one place the
- * program reads LLMSCOPE_VK_* (and the validation layer's own VK_INSTANCE_LAYERS), so
- * that compute/ never does (vk_engine.h, vk_engine_options). */
-#ifndef LLMSCOPE_VK_OPTIONS_H
-#define LLMSCOPE_VK_OPTIONS_H
+/* engine_options.h — the engines' options from the environment: the one place the
+ * program reads LLMSCOPE_THREADS, LLMSCOPE_CPU_ISA and LLMSCOPE_VK_* (and the validation
+ * layer's own VK_INSTANCE_LAYERS), so that model/ and compute/ never do (engine.h's
+ * cpu_engine_options, vk_engine.h's vk_engine_options). */
+#ifndef LLMSCOPE_ENGINE_OPTIONS_H
+#define LLMSCOPE_ENGINE_OPTIONS_H
 
+#include "engine.h"
 #include "vk_engine.h"
+
+#include <stddef.h>
+
+/* The CPU engine's options: LLMSCOPE_THREADS (a number from 1 to WORKERS_MAX; --threads
+ * sets it) and LLMSCOPE_CPU_ISA (plain, avx2, avx512, amx: at most this instruction set).
+ * Returns 0, or -1 with ERR filled for a bad LLMSCOPE_THREADS. */
+int cpu_options_from_env(cpu_engine_options *o, char *err, size_t errlen);
 
 /* Options for DEVICE_INDEX (-1: choose) and CAPTURE, with what the environment says:
  *   LLMSCOPE_VK_VALIDATION=1   load the Khronos validation layer and count its errors

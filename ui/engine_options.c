@@ -1,5 +1,6 @@
-/* vk_options.c — see vk_options.h. */
-#include "vk_options.h"
+/* engine_options.c — see engine_options.h. */
+#include "engine_options.h"
+#include "workers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,4 +48,19 @@ vk_engine_options vk_options_from_env(int device_index, bool capture) {
     vk_matmul_tiles t;
     if (mm && sscanf(mm, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) == 5) o.tuning.tiles = t;
     return o;
+}
+
+int cpu_options_from_env(cpu_engine_options *o, char *err, size_t errlen) {
+    *o = (cpu_engine_options){0};
+    o->isa = getenv("LLMSCOPE_CPU_ISA");
+    const char *env = getenv("LLMSCOPE_THREADS");
+    if (!env || !*env) return 0;
+    char *end;
+    long n = strtol(env, &end, 10);
+    if (*end || n < 1 || n > WORKERS_MAX) {
+        snprintf(err, errlen, "LLMSCOPE_THREADS must be a number from 1 to %d, not '%.40s'", WORKERS_MAX, env);
+        return -1;
+    }
+    o->n_threads = (int)n;
+    return 0;
 }
