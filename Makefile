@@ -46,7 +46,7 @@ BIN     := $(BUILD)/llmscope
 # (CPU-only ones: the Vulkan driver itself is not sanitizer-clean).
 SANITIZE_TESTS ?= $(foreach t,$(notdir $(TEST_BIN)),$(if $(findstring vulkan,$t),,$t))
 
-.PHONY: all test check asan run bench install uninstall clean shaders gpu-check
+.PHONY: all test check asan run bench install uninstall clean shaders gpu-check FORCE
 all: $(BIN) llmscope
 
 llmscope: $(BIN)
@@ -85,11 +85,19 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libllmscope.a $(TEST_OBJ)
 
 # --- shaders: GLSL -> SPIR-V -> an assembler file that .incbin's each blob, plus a table.
 TO_SPV = $(GLSLC) $(SPV_TARGET) -O -Ishaders -o $@ $<
-$(BUILD)/spv/%.spv: shaders/%.comp $(wildcard shaders/*.glsl)
+# The compiler command line, rewritten only when it changes: every blob depends on it, so
+# a new target environment recompiles them (a stale SPIR-V 1.5 blob fails validation).
+SPV_FLAGS := $(BUILD)/gen/glslc.flags
+$(SPV_FLAGS): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GLSLC) $(SPV_TARGET) -O' | cmp -s - $@ || echo '$(GLSLC) $(SPV_TARGET) -O' > $@
+FORCE:
+
+$(BUILD)/spv/%.spv: shaders/%.comp $(wildcard shaders/*.glsl) $(SPV_FLAGS)
 	@mkdir -p $(dir $@)
 	$(TO_SPV)
 
-$(TYPED_SPV): $(BUILD)/spv/%.spv: $(BUILD)/gen/shaders/%.comp $(wildcard shaders/*.glsl)
+$(TYPED_SPV): $(BUILD)/spv/%.spv: $(BUILD)/gen/shaders/%.comp $(wildcard shaders/*.glsl) $(SPV_FLAGS)
 	@mkdir -p $(dir $@)
 	$(TO_SPV)
 
@@ -129,7 +137,7 @@ $(BUILD)/gen/shaders_table.c: $(SHADERS) shaders/types.def
 	@$(call blob_table,spv,SPIRV_BLOBS,$(SHADER_NAMES)) > $@
 
 # Test-only kernels (a deliberately out-of-bounds one for GPU-assisted validation).
-$(BUILD)/tests/spv/%.spv: tests/shaders/%.comp
+$(BUILD)/tests/spv/%.spv: tests/shaders/%.comp $(SPV_FLAGS)
 	@mkdir -p $(dir $@)
 	$(GLSLC) $(SPV_TARGET) -O -Ishaders -o $@ $<
 

@@ -887,6 +887,10 @@ EOF2
     wait_for $D 'Context window: [0-9]+ of 512 tokens' 5 && right $D | grep -qE 'Left the window \([0-9]+ turns'
     [ $? = 0 ] && [ $marked = 0 ] && [ $said = 0 ]; check dropped_turns_said_and_shown $? "marked $marked said $said"
     keys $D Escape
+    # the trace is written to a temporary file and renamed over dict.jsonl on the way out
+    # (a file a user keeps is never left half-written): quit, then read it
+    keys $D C-d
+    wait_for $D '^EXITED 0' 10
     python3 - "$tmp/dict.jsonl" <<'EOF2'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -898,6 +902,9 @@ EOF2
     rep=$("$bin" replay "$tmp/dict.jsonl" -m "$dict" 2>&1 | tail -2)
     [ $traced = 0 ] && echo "$rep" | grep -q 'mean KL 0.000000 nats' && ! echo "$rep" | grep -q 'differ from the recorded'
     check trace_says_turns_were_dropped $? "$rep"
+    tm kill-session -t $D
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0
+    wait_for $D 'TYPE \|' 20
     # a message longer than the left column is shown whole across the terminal
     long="$tmp/$(printf 'a%.0s' $(seq 1 110)).jsonl"
     keys $D "/load $long" Enter
