@@ -93,6 +93,17 @@ INLINE void decode_q4_0(const block_q4_0 *b, float *w) {
     for (int j = 0; j < QK4_0 / 2; j++) w[j + QK4_0 / 2] = ((b->qs[j] >> 4) - 8) * d;
 }
 
+/* MXFP4: the nibbles index the doubled E2M1 values, times the halved power-of-two scale
+ * (quant.c); a copy of the table in the block's own loop lets the compiler keep it in a
+ * register where it can (a byte shuffle). */
+INLINE void decode_mxfp4(const block_mxfp4 *b, float *w) {
+    const float d = mxfp4_scale_half(b->e);
+    int8_t v[16];
+    memcpy(v, MXFP4_VALUES, sizeof v);
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j] = d * v[b->qs[j] & 0x0F];
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j + QK_MXFP4 / 2] = d * v[b->qs[j] >> 4];
+}
+
 /* Eight bytes as one word and back, byte k in bits 8k..8k+7: the file's byte order,
  * which is the processor's (a little-endian host is assumed throughout, as in every
  * direct read of a block's fp16 scales). */
@@ -254,6 +265,7 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     case GGML_TYPE_Q4_1: decode_q4_1((const block_q4_1 *)(const void *)row + c0 / QK4_1, w); break;
     case GGML_TYPE_Q5_0: decode_q5_0((const block_q5_0 *)(const void *)row + c0 / QK5_0, w); break;
     case GGML_TYPE_Q5_1: decode_q5_1((const block_q5_1 *)(const void *)row + c0 / QK5_1, w); break;
+    case GGML_TYPE_MXFP4: decode_mxfp4((const block_mxfp4 *)(const void *)row + c0 / QK_MXFP4, w); break;
     case GGML_TYPE_Q2_K: decode_q2_k((const block_q2_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q3_K: decode_q3_k((const block_q3_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
@@ -362,6 +374,7 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_1: blocks_of(GGML_TYPE_Q4_1, QK4_1, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_0: blocks_of(GGML_TYPE_Q5_0, QK5_0, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_1: blocks_of(GGML_TYPE_Q5_1, QK5_1, cols, row, x, n, acc); break;
+    case GGML_TYPE_MXFP4: blocks_of(GGML_TYPE_MXFP4, QK_MXFP4, cols, row, x, n, acc); break;
     case GGML_TYPE_Q2_K: blocks_of(GGML_TYPE_Q2_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q3_K: blocks_of(GGML_TYPE_Q3_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;

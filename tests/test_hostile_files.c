@@ -849,7 +849,7 @@ static void test_model_wrong_shape(void) {
 static void test_model_unsupported_type(void) {
     struct { const char *name; uint32_t type; const char *needle; } cases[] = {
         {"blk.0.attn_q.weight", GGML_TYPE_Q8_1, "type q8_1, which llmscope cannot compute with"},
-        {"blk.0.ffn_up.weight", 39 /* mxfp4 */, "type mxfp4"},
+        {"blk.0.ffn_up.weight", GGML_TYPE_IQ2_XXS, "type iq2_xxs"},
         {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
         {"token_embd.weight", GGML_TYPE_I32, "type i32"},
         {"blk.0.attn_v.weight", GGML_TYPE_IQ4_NL, "type iq4_nl"}};
