@@ -26,6 +26,16 @@ static const arch_desc ARCHS[] = {
     /* Phi-3 / Phi-4-mini: fused q/k/v and gate/up, LongRoPE */
     {.name = "phi3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
      .traits = AT_FUSED_QKV | AT_FUSED_UP | AT_LONGROPE, .swa = SWA_ALL},
+    /* mixtures of experts */
+    /* gpt-oss: MXFP4 experts with biases (top-k of the raw router logits, softmax over the
+     * chosen, the clamped SwiGLU), attention sinks, q/k/v/o biases, sliding windows on
+     * even layers, YaRN (its metadata), untied output */
+    {.name = "gpt-oss", .norm = NORM_RMS, .act = ACT_SWIGLU_OAI, .rope = ROPE_NEOX,
+     .traits = AT_QKV_BIAS | AT_O_BIAS | AT_ATTN_SINKS | AT_FFN_NORM_POST | AT_MOE | AT_MOE_BIAS,
+     .swa = SWA_EVEN, .routing = ROUTE_TOPK_SOFTMAX},
+    /* Qwen3-MoE: Qwen3's attention; softmax over all experts, top-k, renormalised */
+    {.name = "qwen3moe", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX, .traits = AT_QK_NORM | AT_MOE,
+     .routing = ROUTE_SOFTMAX, .moe_norm = true},
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
 
@@ -66,21 +76,37 @@ const tensor_spec ARCH_LAYER_TENSORS[] = {
     {"attn_q_norm.weight", LW(q_norm), false, DIM_HEAD, DIM_1, AT_QK_NORM, 0, false, 0, false},
     {"attn_k_norm.weight", LW(k_norm), false, DIM_HEAD, DIM_1, AT_QK_NORM, 0, false, 0, true},
     {"attn_output.weight", LW(wo), true, DIM_Q, DIM_EMBD, 0, 0, false, 0, false},
-    {"attn_output.bias", LW(bo), false, DIM_EMBD, DIM_1, 0, 0, true, AT_ALL_BIASES, false},
+    {"attn_output.bias", LW(bo), false, DIM_EMBD, DIM_1, 0, 0, true, AT_ALL_BIASES | AT_O_BIAS, false},
+    {"attn_sinks.weight", LW(attn_sinks), false, DIM_N_HEAD, DIM_1, AT_ATTN_SINKS, 0, false, 0, false},
     {"post_attention_norm.weight", LW(post_attn_norm), false, DIM_EMBD, DIM_1, AT_SANDWICH, 0, false, 0, false},
-    {"ffn_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, 0, 0, false, 0, false},
+    {"ffn_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, 0, AT_FFN_NORM_POST, false, 0, false},
+    {"post_attention_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, AT_FFN_NORM_POST, 0, false, 0, false},
     {"ffn_norm.bias", LW(ffn_norm_b), false, DIM_EMBD, DIM_1, AT_NORM_BIAS, 0, false, 0, false},
-    {"ffn_gate.weight", LW(ffn_gate), true, DIM_EMBD, DIM_FF, 0, AT_NO_GATE | AT_FUSED_UP, false, 0, false},
-    {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF, 0, AT_FUSED_UP, false, 0, false},
+    {"ffn_gate.weight", LW(ffn_gate), true, DIM_EMBD, DIM_FF, 0, AT_NO_GATE | AT_FUSED_UP | AT_MOE, false, 0, false},
+    {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF, 0, AT_FUSED_UP | AT_MOE, false, 0, false},
     {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF2, AT_FUSED_UP, 0, false, 0, false},
     {"ffn_up.bias", LW(ffn_up_b), false, DIM_FF, DIM_1, AT_ALL_BIASES, 0, false, 0, false},
-    {"ffn_down.weight", LW(ffn_down), true, DIM_FF, DIM_EMBD, 0, 0, false, 0, false},
+    {"ffn_down.weight", LW(ffn_down), true, DIM_FF, DIM_EMBD, 0, AT_MOE, false, 0, false},
     {"ffn_down.bias", LW(ffn_down_b), false, DIM_EMBD, DIM_1, AT_ALL_BIASES, 0, false, 0, false},
     {"post_ffw_norm.weight", LW(post_ffw_norm), false, DIM_EMBD, DIM_1, AT_SANDWICH, 0, false, 0, false},
     {"inp_gate.weight", LW(inp_gate), true, DIM_EMBD, DIM_PLE, AT_PER_LAYER_IN, 0, false, 0, false},
     {"proj.weight", LW(proj), true, DIM_PLE, DIM_EMBD, AT_PER_LAYER_IN, 0, false, 0, false},
     {"post_norm.weight", LW(post_norm), false, DIM_EMBD, DIM_1, AT_PER_LAYER_IN, 0, false, 0, false},
     {"layer_output_scale.weight", LW(out_scale), false, DIM_1, DIM_1, AT_OUT_SCALE, 0, false, 0, false},
+    /* mixtures of experts: the router, the stacked experts (ne[2] = n_expert), their biases,
+     * the shared expert and its gate */
+    {"ffn_gate_inp.weight", LW(router), true, DIM_EMBD, DIM_EXPERT, AT_MOE, 0, false, 0, false},
+    {"ffn_gate_inp.bias", LW(router_b), false, DIM_EXPERT, DIM_1, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_gate_exps.weight", LW(gate_exps), true, DIM_EMBD, DIM_FF_EXP_X, AT_MOE, 0, false, 0, false},
+    {"ffn_up_exps.weight", LW(up_exps), true, DIM_EMBD, DIM_FF_EXP_X, AT_MOE, 0, false, 0, false},
+    {"ffn_down_exps.weight", LW(down_exps), true, DIM_FF_EXP, DIM_EMBD_X, AT_MOE, 0, false, 0, false},
+    {"ffn_gate_exps.bias", LW(gate_exps_b), false, DIM_FF_EXP, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_up_exps.bias", LW(up_exps_b), false, DIM_FF_EXP, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_down_exps.bias", LW(down_exps_b), false, DIM_EMBD, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_gate_inp_shexp.weight", LW(shexp_gate), false, DIM_EMBD, DIM_1, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_gate_shexp.weight", LW(gate_shexp), true, DIM_EMBD, DIM_FF, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_up_shexp.weight", LW(up_shexp), true, DIM_EMBD, DIM_FF, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_down_shexp.weight", LW(down_shexp), true, DIM_FF, DIM_EMBD, AT_SHARED_EXPERT, 0, false, 0, false},
 };
 const size_t ARCH_N_LAYER_TENSORS = sizeof ARCH_LAYER_TENSORS / sizeof ARCH_LAYER_TENSORS[0];
 

@@ -29,6 +29,8 @@ typedef enum { NORM_RMS, NORM_LAYER } norm_kind;
 typedef enum {
     ACT_SILU,       /* silu(gate) * up (SwiGLU) */
     ACT_GELU_TANH,  /* gelu_tanh(gate) * up (GeGLU, Gemma); gelu_tanh(up) without a gate (GPT-2) */
+    ACT_SWIGLU_OAI, /* gpt-oss: gate clamped above at 7, up clamped to +-7, then
+                       gate * sigmoid(1.702 gate) * (up + 1) (op_swiglu_oai) */
 } activation;
 
 /* Traits: what an architecture has, as bits of arch_desc.traits. */
@@ -49,7 +51,25 @@ enum {
     AT_PER_LAYER_IN = 1u << 12, /* per-layer token embeddings fed to every layer (Gemma 4 E2B/E4B) */
     AT_OUT_SCALE    = 1u << 13, /* each layer's output multiplied by a stored scalar (Gemma 4) */
     AT_KV_SHARING   = 1u << 14, /* the last layers read an earlier layer's keys and values (Gemma 4) */
+
+    /* mixture of experts and what came with it (gpt-oss, Qwen3-MoE, Qwen3.5-MoE) */
+    AT_MOE          = 1u << 24, /* every layer's FFN is a mixture of experts: a router
+                                   (ffn_gate_inp) and 3-D expert matrices ffn_*_exps */
+    AT_MOE_BIAS     = 1u << 25, /* the router and every expert matrix have biases (gpt-oss) */
+    AT_SHARED_EXPERT= 1u << 26, /* plus a shared expert, gated per token by
+                                   sigmoid(ffn_gate_inp_shexp . x) (Qwen3.5-MoE) */
+    AT_ATTN_SINKS   = 1u << 27, /* a learned logit per head in each softmax denominator (gpt-oss) */
+    AT_O_BIAS       = 1u << 28, /* attn_output has a bias (gpt-oss) */
+    AT_FFN_NORM_POST= 1u << 29, /* the FFN's input norm is stored as post_attention_norm */
 };
+
+/* How a MoE layer's router turns its logits into the chosen experts and their weights. */
+typedef enum {
+    ROUTE_SOFTMAX,      /* softmax over every expert, the top k by probability, their
+                           probabilities as weights (renormalised to sum 1 when
+                           arch_desc.moe_norm): Qwen3-MoE, Qwen3.5-MoE */
+    ROUTE_TOPK_SOFTMAX, /* the top k raw logits, then a softmax over those k: gpt-oss */
+} moe_routing;
 
 /* Which layers attend over a sliding window rather than the whole prefix. */
 typedef enum {
@@ -97,6 +117,10 @@ void rope_cos_sin(const rope_desc *r, const float *factors, int pos, int pair, f
 
 typedef enum { MIXER_ATTENTION } mixer_kind;
 
+/* What a layer's feed-forward sublayer is: one network, or a mixture of experts (the
+ * router picks moe_hparams.n_used of n_expert per token, model/moe.c). */
+typedef enum { FFN_DENSE, FFN_MOE } ffn_kind;
+
 /* One layer's recipe, resolved by the loader from its architecture and the file. */
 typedef struct layer_desc {
     mixer_kind mixer;
@@ -107,7 +131,9 @@ typedef struct layer_desc {
     int rope;         /* index into model.ropes; -1: no rope in this layer */
     float attn_scale; /* multiplier of q.k */
     float attn_softcap; /* scores become cap * tanh(score / cap) before the softmax; 0 = none */
-    int n_ff;         /* this layer's feed-forward width */
+    int n_ff;         /* this layer's feed-forward width (a MoE layer: its shared expert's,
+                         or 0; the experts' is moe_hparams.n_ff_exp) */
+    ffn_kind ffn;
 } layer_desc;
 
 /* An architecture: one row of the table in arch.c. */
@@ -125,6 +151,8 @@ typedef struct arch_desc {
     int no_rope_every;       /* every N-th layer has no rope (SmolLM3: 4); 0 = none */
     qscale_rule qscale;
     int wide_scale_layers;   /* QSCALE_GEMMA */
+    moe_routing routing;     /* AT_MOE */
+    bool moe_norm;           /* ROUTE_SOFTMAX: the chosen weights renormalised to sum 1 */
 } arch_desc;
 
 /* The row for NAME (NUL-terminated), or NULL. */
@@ -147,7 +175,17 @@ typedef enum {
     DIM_ROPE_HALF,/* rope dim / 2 (global rope) */
     DIM_PLE,      /* per-layer input width */
     DIM_PLE_ALL,  /* per-layer input width * n_layer */
+    DIM_N_HEAD,   /* the layer's query heads (attention sinks) */
+    DIM_EXPERT,   /* experts of a MoE layer */
+    DIM_FF_EXP,   /* one expert's feed-forward width */
+    /* rows of the 3-D expert tensors: ne[1] is this, ne[2] the number of experts, and the
+     * loader stacks the experts into one matrix of ne[1] * n_expert rows */
+    DIM_FF_EXP_X, /* one expert's feed-forward width, per expert */
+    DIM_EMBD_X,   /* n_embd, per expert */
 } tensor_dim;
+
+/* ne[2] of a tensor whose rows are ROWS: the experts for the stacked kinds, else 1. */
+static inline bool tensor_dim_stacked(tensor_dim rows) { return rows == DIM_FF_EXP_X || rows == DIM_EMBD_X; }
 
 /* When a tensor exists: in architectures with every trait of WHEN and none of UNLESS.
  * There it is required, unless OPTIONAL (read when the file has it), which architectures

@@ -65,6 +65,26 @@ typedef struct engine_batch {
     float *lens_top_logits;
     float *lens_logsumexp;
     int32_t *lens_ranks;
+    /* Mixture-of-experts routing (models with experts, moe.h), where non-NULL, for each
+     * output row (R = moe_rank_n, K = n_used):
+     *   route_ids      [n_layer][n_out][R]  the experts ranked by the router, best first,
+     *                                       the first K the chosen ones (-1 in layers
+     *                                       without experts)
+     *   route_probs    [n_layer][n_out][R]  each one's probability under a softmax over
+     *                                       every expert of the layer
+     *   route_weights  [n_layer][n_out][K]  the weights the chosen experts' outputs were
+     *                                       summed with
+     * and at the last token (like hidden):
+     *   moe_out        [n_layer + 1][n_embd] what each layer's experts (the shared one
+     *                                       included) added to the residual stream (zeros
+     *                                       in layers without experts), then the last
+     *                                       layer's output before the final norm, whose
+     *                                       scale a direct logit contribution uses
+     *                                       (head_contribution) */
+    int32_t *route_ids;
+    float *route_probs;
+    float *route_weights;
+    float *moe_out;
 } engine_batch;
 
 #define ENGINE_LENS_MAX 64

@@ -22,6 +22,7 @@
  * vectorises; the "reference" option runs the ops.c functions themselves, on one thread. */
 #include "engine.h"
 #include "head.h"
+#include "moe.h"
 #include "ops.h"
 #include "ops_fast.h"
 #include "workers.h"
@@ -57,6 +58,8 @@ typedef struct cpu_engine {
     float *att;           /* [MB][q_dim] attention output, all heads */
     float *ff_a, *ff_b;   /* [MB][2 n_ff] (a fused gate/up product fills twice n_ff) */
     float *scores;        /* [n_threads][n_ctx] one attention row per thread */
+    moe_scratch *moe;     /* the mixture of experts' scratch (models with experts) */
+    uint64_t weight_bytes; /* bytes of weights the products have read (bench) */
 } cpu_engine;
 
 static void cpu_destroy(engine *base) {
@@ -70,6 +73,7 @@ static void cpu_destroy(engine *base) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e->k_cache);
     free(e->v_cache);
+    moe_scratch_free(e->moe);
     workers_destroy(e->pool);
     free(e);
 }
@@ -116,6 +120,7 @@ static void matmul_task(void *arg, int task, int thread) {
 /* For each of the N_PRODUCTS pairs (W, Y): Y = W X for N vectors (x [n][cols], y [n][rows]). */
 static void multiply(cpu_engine *e, const float *x, int n, const product *products,
                      int n_products) {
+    for (int k = 0; k < n_products; k++) e->weight_bytes += (uint64_t)products[k].w->rows * products[k].w->row_bytes;
     if (e->reference) {
         for (int k = 0; k < n_products; k++) op_matmul(products[k].w, x, products[k].y, n);
         return;
@@ -273,9 +278,12 @@ static void attention_task(void *arg, int task, int thread) {
     const int h = task / job->n, t = task % job->n;
     const int kvh = h / (ld->n_head / ld->n_head_kv); /* query heads share kv heads */
     const int n_kv = b->pos + job->start + t + 1;   /* causal: the token itself and the past */
-    const attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
+    attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
                             .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd, .scale = ld->attn_scale,
                             .softcap = ld->attn_softcap};
+    const float *sinks = m->layers[job->layer].attn_sinks;
+    span.has_sink = sinks != NULL;
+    span.sink = sinks ? sinks[h] : 0.0f;
     const size_t head_off = (size_t)kvh * hd;
     float *scores = e->scores + (size_t)thread * n_ctx;
     (e->reference ? op_attention_head : fast_attention_head)(
@@ -309,6 +317,33 @@ static void attention(cpu_engine *e, const engine_batch *b, int l, int start, in
 }
 
 /* ---- the feed-forward network ---------------------------------------------------------- */
+
+/* The engine's products for moe.c (up to three of one input share a wake-up). */
+static void moe_multiply(void *ctx, const float *x, int n, const moe_product *p, int n_products) {
+    product ps[3];
+    for (int k = 0; k < n_products; k++) ps[k] = (product){p[k].w, p[k].y, 0, 0};
+    multiply(ctx, x, n, ps, n_products);
+}
+
+/* Layer L's mixture of experts for tokens [start, start+n) of batch B: e->xb (normalised
+ * input) -> e->xb, and the routing of the tokens B wants outputs for. */
+static void mixture_of_experts(cpu_engine *e, const engine_batch *b, int l, int start, int n) {
+    const model *m = e->base.model;
+    const moe_hparams *moe = &m->hp.moe;
+    const moe_multiplier mul = {moe_multiply, e};
+    moe_forward(m, l, e->xb, n, e->xb, &mul, e->moe);
+    const int R = moe_rank_n(moe), K = moe->n_used;
+    const int n_out = b->all_positions ? b->n_tokens : 1;
+    for (int t = 0; t < n; t++) {
+        const int bt = start + t, out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+        if (out < 0) continue;
+        const moe_token_route r = moe_route_of(e->moe, t);
+        const size_t row = (size_t)l * n_out + out;
+        if (b->route_ids) memcpy(b->route_ids + row * R, r.ranked, (size_t)R * sizeof(int32_t));
+        if (b->route_probs) memcpy(b->route_probs + row * R, r.probs, (size_t)R * sizeof(float));
+        if (b->route_weights) memcpy(b->route_weights + row * K, r.weights, (size_t)K * sizeof(float));
+    }
+}
 
 /* e->xb (normalised input) -> e->xb: act(gate) * up, or act(up) without a gate, then down. */
 static void feed_forward(cpu_engine *e, int l, int n) {
@@ -360,7 +395,11 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
         residual_add(e, lw->post_attn_norm, n);
 
         norm_rows(hp, e->xb, e->x, lw->ffn_norm, lw->ffn_norm_b, n, d);
-        feed_forward(e, l, n);
+        if (m->desc[l].ffn == FFN_MOE) mixture_of_experts(e, b, l, start, n);
+        else feed_forward(e, l, n);
+        if (b->moe_out && last >= 0)
+            for (int i = 0; i < d; i++) /* a dense layer's row stays 0 */
+                b->moe_out[(size_t)l * d + i] = m->desc[l].ffn == FFN_MOE ? e->xb[(size_t)last * d + i] : 0.0f;
         residual_add(e, lw->post_ffw_norm, n);
         if (lw->out_scale)
             for (int i = 0; i < n * d; i++) e->x[i] *= lw->out_scale[0];
@@ -371,6 +410,7 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
             memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, row_bytes);
     }
 
+    if (b->moe_out && last >= 0) memcpy(b->moe_out + (size_t)hp->n_layer * d, e->x + (size_t)last * d, row_bytes);
     /* The final norm and the output head (head.c's), for the positions the caller asked about. */
     for (int t = 0; t < n; t++) head_norm(m, e->xb + (size_t)t * d, e->x + (size_t)t * d);
     if (b->hidden && last >= 0) memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, row_bytes);
@@ -459,6 +499,7 @@ static bool cpu_alloc(cpu_engine *e, int n_threads) {
     e->ff_a = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
     e->ff_b = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
     e->scores = calloc((size_t)n_threads * n_ctx, sizeof(float));
+    if (hp->moe.n_expert && !(e->moe = moe_scratch_create(m, MICRO_BATCH))) return false;
     return e->x && e->xb && e->q && e->k && e->v && e->qkv && e->att && e->ff_a && e->ff_b && e->scores;
 }
 

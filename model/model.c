@@ -39,10 +39,13 @@ const char *loader_printable(gguf_str s, char *buf, size_t cap) {
 
 /* ---- one tensor ---------------------------------------------------------------------- */
 
-static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_t ne0, int64_t ne1) {
-    if (t->ne[0] == (uint64_t)ne0 && t->ne[1] == (uint64_t)ne1 && t->ne[2] == 1 && t->ne[3] == 1) return 0;
-    char want[64];
-    if (ne1 == 1) snprintf(want, sizeof want, "[%lld]", (long long)ne0);
+/* T must be NE0 x NE1 x NE2 (ne[0] first; the 3-D expert tensors have NE2 > 1). */
+static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_t ne0, int64_t ne1, int64_t ne2) {
+    if (t->ne[0] == (uint64_t)ne0 && t->ne[1] == (uint64_t)ne1 && t->ne[2] == (uint64_t)ne2 && t->ne[3] == 1)
+        return 0;
+    char want[96];
+    if (ne2 > 1) snprintf(want, sizeof want, "[%lld, %lld, %lld]", (long long)ne0, (long long)ne1, (long long)ne2);
+    else if (ne1 == 1) snprintf(want, sizeof want, "[%lld]", (long long)ne0);
     else snprintf(want, sizeof want, "[%lld, %lld]", (long long)ne0, (long long)ne1);
     return loader_fail(L, "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected %s", name,
                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)t->ne[2],
@@ -58,13 +61,17 @@ static int check_type(loader *L, const char *name, const gguf_tensor *t) {
     if (!ggml_row_bytes(t->type, t->ne[0], &row_bytes))
         return loader_fail(L, "tensor '%s': row length %llu is not a multiple of the %s block size", name,
                            (unsigned long long)t->ne[0], ggml_type_name(t->type));
-    if (row_bytes * t->ne[1] != t->nbytes) return loader_fail(L, "tensor '%s': data size does not match its shape", name);
+    if (row_bytes * t->ne[1] * t->ne[2] * t->ne[3] != t->nbytes)
+        return loader_fail(L, "tensor '%s': data size does not match its shape", name);
     return 0;
 }
 
-/* Matrix T (checked to be COLS x ROWS, ne[0] = cols, of a supported type) into *W. */
-static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows, weight *w) {
-    if (check_shape(L, name, t, cols, rows) || check_type(L, name, t)) return -1;
+/* Matrix T (checked to be COLS x ROWS x DEPTH, ne[0] = cols, of a supported type) into
+ * *W, as one matrix of ROWS * DEPTH rows (the DEPTH matrices of a 3-D tensor stacked). */
+static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows,
+                      int64_t depth, weight *w) {
+    if (check_shape(L, name, t, cols, rows, depth) || check_type(L, name, t)) return -1;
+    rows *= depth;
     w->name = gguf_str_dup(t->name);
     if (!w->name) return loader_fail(L, "out of memory");
     w->type = t->type;
@@ -75,9 +82,11 @@ static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t
     return 0;
 }
 
-/* Vector T of N elements converted to a new f32 array in *OUT; every value finite. */
-static int get_vector(loader *L, const char *name, const gguf_tensor *t, int64_t n, float **out) {
-    if (check_shape(L, name, t, n, 1) || check_type(L, name, t)) return -1;
+/* Vector T of COLS x ROWS elements (ROWS > 1: one vector per expert) converted to a new
+ * f32 array in *OUT; every value finite. */
+static int get_vector(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows, float **out) {
+    if (check_shape(L, name, t, cols, rows, 1) || check_type(L, name, t)) return -1;
+    const int64_t n = cols * rows;
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) return loader_fail(L, "out of memory");
     dequantize_row(t->type, t->data, v, n);
@@ -111,6 +120,10 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     case DIM_ROPE_HALF: return m->n_ropes ? m->ropes[0].dim / 2 : 0;
     case DIM_PLE: return hp->n_embd_per_layer;
     case DIM_PLE_ALL: return (int64_t)hp->n_embd_per_layer * hp->n_layer;
+    case DIM_N_HEAD: return ld ? ld->n_head : 0;
+    case DIM_EXPERT: return hp->moe.n_expert;
+    case DIM_FF_EXP: case DIM_FF_EXP_X: return hp->moe.n_ff_exp;
+    case DIM_EMBD_X: return hp->n_embd;
     }
     return 0;
 }
@@ -127,9 +140,9 @@ static int load_spec(loader *L, const tensor_spec *s, int layer, void *base) {
     else snprintf(name, sizeof name, "%s", s->name);
     const gguf_tensor *t = gguf_find_tensor(L->f, name);
     if (!t) return required ? loader_fail(L, "missing tensor '%s'", name) : 0;
-    int64_t cols = dim_size(m, s->cols, layer), rows = dim_size(m, s->rows, layer);
+    int64_t cols = dim_size(m, s->cols, layer), rows = dim_size(m, s->rows, layer), depth = tensor_dim_stacked(s->rows) ? m->hp.moe.n_expert : 1;
     void *field = (char *)base + s->field;
-    return s->matrix ? get_matrix(L, name, t, cols, rows, field) : get_vector(L, name, t, cols, field);
+    return s->matrix ? get_matrix(L, name, t, cols, rows, depth, field) : get_vector(L, name, t, cols, rows, field);
 }
 
 /* The vocabulary size is the embedding's row count; a vocab_size key must agree. */

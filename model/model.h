@@ -41,7 +41,27 @@ typedef struct layer_weights {
     weight inp_gate, proj;
     float *post_norm;
     float *out_scale;     /* [1]: the layer's output is multiplied by it */
+    /* attention sinks (AT_ATTN_SINKS): one logit per query head */
+    float *attn_sinks;
+    /* a mixture of experts (AT_MOE; model/moe.h): the router's n_expert rows, then every
+     * expert's gate, up and down matrices stacked (expert e's rows follow expert e-1's,
+     * moe_expert() gives one), their biases [n_expert][rows] (AT_MOE_BIAS), and a shared
+     * expert gated by sigmoid(shexp_gate . x) (AT_SHARED_EXPERT) */
+    weight router;
+    float *router_b;
+    weight gate_exps, up_exps, down_exps;
+    float *gate_exps_b, *up_exps_b, *down_exps_b;
+    float *shexp_gate;
+    weight gate_shexp, up_shexp, down_shexp;
 } layer_weights;
+
+/* The mixture of experts every MoE layer shares (AT_MOE). */
+typedef struct moe_hparams {
+    int n_expert, n_used; /* experts, and how many the router picks per token */
+    int n_ff_exp;         /* one expert's feed-forward width */
+    moe_routing routing;
+    bool norm;            /* ROUTE_SOFTMAX: the chosen weights renormalised */
+} moe_hparams;
 
 /* Numbers every layer shares; the per-layer ones are in model.desc. */
 typedef struct model_hparams {
@@ -60,6 +80,7 @@ typedef struct model_hparams {
     float embed_scale;    /* token embeddings are multiplied by this (1: none) */
     float final_softcap;  /* logits become cap * tanh(logit / cap); 0 = none */
     bool tied_output;     /* output head reuses token_embd */
+    moe_hparams moe;      /* n_expert 0: no MoE layers */
 } model_hparams;
 
 typedef struct model {

@@ -90,7 +90,7 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 
 /* Families whose files exist (../shared has some) that llmscope has not built yet. */
 static const char *const PLANNED_ARCHS[] = {"gemma4", "qwen35",
-                                            "qwen35moe", "qwen3moe", "gpt-oss", "smollm3",
+                                            "qwen35moe", "smollm3",
                                             "mistral3", "qwen3vl"};
 
 const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap) {
@@ -240,13 +240,37 @@ static float query_scale(const model_hparams *hp, int head_dim, int n_head) {
     return 1.0f / sqrtf((float)head_dim);
 }
 
+/* --- mixtures of experts ---------------------------------------------------------------- */
+
+/* The experts every MoE layer has (AT_MOE): how many, how many the router picks, one
+ * expert's width, and the shared expert's (AT_SHARED_EXPERT), which is the layer's dense
+ * width N_FF (0 without one). A MoE file's feed_forward_length, where present, describes
+ * no network the layers run, and is not read. */
+static int read_experts(loader *L, int *n_ff) {
+    model_hparams *hp = &L->m->hp;
+    const arch_desc *a = hp->arch;
+    moe_hparams *moe = &hp->moe;
+    int shared = 0;
+    if (hp_int(L, "expert_count", true, 0, 1, MAX_EXPERT, &moe->n_expert) ||
+        hp_int(L, "expert_used_count", true, 0, 1, moe->n_expert < MAX_EXPERT_USED ? moe->n_expert : MAX_EXPERT_USED,
+               &moe->n_used) ||
+        hp_int(L, "expert_feed_forward_length", true, 0, 1, MAX_FF, &moe->n_ff_exp) ||
+        (a->traits & AT_SHARED_EXPERT && hp_int(L, "expert_shared_feed_forward_length", true, 0, 1, MAX_FF, &shared)))
+        return -1;
+    moe->routing = a->routing;
+    moe->norm = a->moe_norm;
+    for (int i = 0; i < hp->n_layer; i++) n_ff[i] = shared;
+    return 0;
+}
+
 static int read_layers(loader *L, bool *slides, int *ints) {
     model *m = L->m;
     model_hparams *hp = &m->hp;
     const int n = hp->n_layer;
     int *n_head = ints, *n_head_kv = ints + n, *n_ff = ints + 2 * n, *head_dim = ints + 3 * n;
     if (hp_int_layers(L, "attention.head_count", true, 0, 1, MAX_HEAD, n_head) ||
-        hp_int_layers(L, "feed_forward_length", true, 0, 1, MAX_FF, n_ff))
+        (hp->arch->traits & AT_MOE ? read_experts(L, n_ff)
+                                   : hp_int_layers(L, "feed_forward_length", true, 0, 1, MAX_FF, n_ff)))
         return -1;
     for (int i = 0; i < n; i++)
         if (n_head[i] != n_head[0])
@@ -267,6 +291,7 @@ static int read_layers(loader *L, bool *slides, int *ints) {
         d->n_head_kv = n_head_kv[i];
         d->head_dim = head_dim[i];
         d->n_ff = n_ff[i];
+        d->ffn = hp->moe.n_expert ? FFN_MOE : FFN_DENSE;
         d->window = slides[i] ? window : 0;
         d->attn_scale = query_scale(hp, head_dim[i], n_head[i]);
         d->attn_softcap = attn_cap;
@@ -279,26 +304,46 @@ static int read_layers(loader *L, bool *slides, int *ints) {
 
 /* --- ropes ----------------------------------------------------------------------------- */
 
+/* YaRN ("rope.scaling.type" yarn, gpt-oss): positions divided by the factor for the
+ * slowly turning pairs, kept for the fast ones, a ramp between (rope_cos_sin). llama.cpp's
+ * defaults where the file is silent: the blend fully on (ext_factor 1), beta_fast 32,
+ * beta_slow 1, attention factor 1; the magnitude correction 1 + 0.1 ln(factor) is
+ * rope_cos_sin's. The attention factor is the file's yarn_attn_factor times its
+ * rope.scaling.attn_factor, as llama.cpp multiplies them. */
+static int read_yarn(loader *L, rope_desc *r) {
+    float yarn_attn;
+    if (hp_float(L, "rope.scaling.yarn_ext_factor", 1.0f, &r->ext_factor) ||
+        hp_float(L, "rope.scaling.yarn_beta_fast", 32.0f, &r->beta_fast) ||
+        hp_float(L, "rope.scaling.yarn_beta_slow", 1.0f, &r->beta_slow) ||
+        hp_float(L, "rope.scaling.yarn_attn_factor", 1.0f, &yarn_attn))
+        return -1;
+    r->attn_factor *= yarn_attn;
+    return 0;
+}
+
 /* The global rope's scaling: linear ("{arch}.rope.scaling.type"/".factor", or the older
- * ".rope.scale_linear"), LongRoPE's magnitude factor and original context. */
+ * ".rope.scale_linear") or YaRN, LongRoPE's magnitude factor and original context. */
 static int read_rope_scaling(loader *L, rope_desc *r) {
     model_hparams *hp = &L->m->hp;
     char key[160];
     float factor = 1.0f;
     gguf_str type;
     bool has_type = gguf_get_str(L->f, key_of(L, key, sizeof key, "rope.scaling.type"), &type);
-    if (has_type && !gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear")) {
+    bool yarn = has_type && gguf_str_eq(type, "yarn");
+    if (has_type && !gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear") && !yarn) {
         char buf[48];
-        return loader_fail(L, "unsupported rope scaling type '%s' (supported: none, linear)",
+        return loader_fail(L, "unsupported rope scaling type '%s' (supported: none, linear, yarn)",
                            loader_printable(type, buf, sizeof buf));
     }
-    if (!has_type || gguf_str_eq(type, "linear")) {
+    if (!has_type || !gguf_str_eq(type, "none")) {
         if (hp_float(L, "rope.scaling.factor", 1.0f, &factor)) return -1;
-        if (factor == 1.0f && hp_float(L, "rope.scale_linear", 1.0f, &factor)) return -1;
+        if (!yarn && factor == 1.0f && hp_float(L, "rope.scale_linear", 1.0f, &factor)) return -1;
     }
     r->freq_scale = 1.0f / factor;
-    return hp_float(L, "rope.scaling.attn_factor", 1.0f, &r->attn_factor) ||
-           hp_int(L, "rope.scaling.original_context_length", false, hp->n_ctx_train, 1, MAX_CTX, &r->orig_ctx);
+    if (hp_float(L, "rope.scaling.attn_factor", 1.0f, &r->attn_factor) ||
+        hp_int(L, "rope.scaling.original_context_length", false, hp->n_ctx_train, 1, MAX_CTX, &r->orig_ctx))
+        return -1;
+    return yarn ? read_yarn(L, r) : 0;
 }
 
 /* Checks that rope R fits every layer that uses it (index IDX). */

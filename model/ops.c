@@ -113,6 +113,19 @@ void op_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
+void op_softmax_sink(float *x, int n, float sink) {
+    float max = sink;
+    for (int i = 0; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    sum += expf(sink - max);
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
 void op_attention_scores(const float *q, const float *k, const attn_span *a, float *scores) {
     for (int t = a->first; t < a->n_kv; t++)
         scores[t] = dot(q, k + (int64_t)t * a->kv_stride, a->head_dim) * a->scale;
@@ -123,7 +136,8 @@ void op_attention_head(const float *q, const float *k, const float *v, const att
                        float *scores_out, float *out) {
     for (int t = 0; t < a->first; t++) scores_out[t] = 0.0f;
     op_attention_scores(q, k, a, scores_out);
-    op_softmax(scores_out + a->first, a->n_kv - a->first);
+    if (a->has_sink) op_softmax_sink(scores_out + a->first, a->n_kv - a->first, a->sink);
+    else op_softmax(scores_out + a->first, a->n_kv - a->first);
     for (int i = 0; i < a->head_dim; i++) out[i] = 0.0f;
     for (int t = a->first; t < a->n_kv; t++) {
         const float *vt = v + (int64_t)t * a->kv_stride;
@@ -137,6 +151,50 @@ void op_swiglu(float *out, const float *gate, const float *up, int n) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
+}
+
+void op_swiglu_oai(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = fminf(gate[i], SWIGLU_OAI_LIMIT), u = fmaxf(fminf(up[i], SWIGLU_OAI_LIMIT), -SWIGLU_OAI_LIMIT);
+        out[i] = g / (1.0f + expf(-SWIGLU_OAI_ALPHA * g)) * (u + 1.0f);
+    }
+}
+
+/* K passes, each taking the largest value not yet taken (K is small). */
+void op_top_k(const float *v, int n, int k, int32_t *ids) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            bool taken = false;
+            for (int p = 0; p < j && !taken; p++) taken = ids[p] == i;
+            if (!taken && (best < 0 || v[i] > v[best])) best = i;
+        }
+        ids[j] = best;
+    }
+}
+
+void op_moe_route(const float *logits, int n_expert, int k, moe_routing routing, bool norm, int32_t *ids,
+                  float *weights, float *probs) {
+    float max = logits[0], sum = 0.0f;
+    for (int i = 1; i < n_expert; i++)
+        if (logits[i] > max) max = logits[i];
+    for (int i = 0; i < n_expert; i++) sum += expf(logits[i] - max);
+    /* the softmax over every expert picks the same experts as the logits (it is monotone) */
+    op_top_k(logits, n_expert, k, ids);
+    if (probs)
+        for (int i = 0; i < n_expert; i++) probs[i] = expf(logits[i] - max) / sum;
+    if (routing == ROUTE_TOPK_SOFTMAX) {
+        for (int j = 0; j < k; j++) weights[j] = logits[ids[j]];
+        op_softmax(weights, k);
+        return;
+    }
+    float chosen = 0.0f;
+    for (int j = 0; j < k; j++) {
+        weights[j] = expf(logits[ids[j]] - max) / sum;
+        chosen += weights[j];
+    }
+    if (norm)
+        for (int j = 0; j < k; j++) weights[j] /= chosen;
 }
 
 static float gelu(float v) {

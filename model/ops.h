@@ -21,6 +21,9 @@ void op_layernorm(float *out, const float *x, const float *g, const float *b, in
 void op_rope(float *vec, int n_heads, int head_dim, const rope_desc *r, const float *factors, int pos);
 /* In-place numerically stable softmax over N values. */
 void op_softmax(float *x, int n);
+/* The same with one more logit, SINK, in the denominator only: the N outputs sum to
+ * 1 - exp(sink) / (exp(sink) + sum exp(x)). */
+void op_softmax_sink(float *x, int n, float sink);
 /* What one query head attends over: keys FIRST .. N_KV-1 of the cache (the causal
  * prefix, less what a sliding window leaves out), and how its scores are formed. */
 typedef struct attn_span {
@@ -28,6 +31,10 @@ typedef struct attn_span {
     int head_dim, kv_stride;  /* k, v: [n_kv][kv_stride], this head's slice at offset 0 */
     float scale;              /* multiplier of q.k (usually 1/sqrt(head_dim)) */
     float softcap;            /* scores become cap * tanh(score / cap); 0 = none */
+    bool has_sink;            /* gpt-oss: the head's learned logit SINK joins the softmax's
+                                 denominator (a key with no value): the row sums to less
+                                 than 1, and 1 - sum is the sink's share */
+    float sink;
 } attn_span;
 /* Attention of one query head: scores_out[0 .. n_kv-1] gets the softmax probabilities
  * (the attention row users see; 0 before FIRST), out[0 .. head_dim-1] the weighted sum
@@ -43,6 +50,21 @@ void op_swiglu(float *out, const float *gate, const float *up, int n);
 void op_gelu(float *out, const float *x, int n);
 /* x[i] = gelu(gate[i]) * up[i] -> out (GeGLU) */
 void op_geglu(float *out, const float *gate, const float *up, int n);
+/* gpt-oss's clamped SwiGLU: g = min(gate, 7), u = clamp(up, -7, 7),
+ * out = g * sigmoid(1.702 g) * (u + 1) */
+void op_swiglu_oai(float *out, const float *gate, const float *up, int n);
+#define SWIGLU_OAI_ALPHA 1.702f
+#define SWIGLU_OAI_LIMIT 7.0f
+/* The K largest of N values into IDS, largest first, ties to the lower index. */
+void op_top_k(const float *v, int n, int k, int32_t *ids);
+/* A MoE router's choice for one token from its N_EXPERT logits: the K experts in IDS,
+ * best first (ties to the lower id), and their weights. ROUTE_SOFTMAX: the K highest
+ * probabilities of a softmax over every expert, renormalised to sum 1 when NORM;
+ * ROUTE_TOPK_SOFTMAX: the K highest logits, their softmax. PROBS (may be NULL) gets the
+ * softmax over every expert, whichever the routing (what a view shows as the router's
+ * confidence, runners-up included). */
+void op_moe_route(const float *logits, int n_expert, int k, moe_routing routing, bool norm, int32_t *ids,
+                  float *weights, float *probs);
 /* x = cap * tanh(x / cap), in place (Gemma's soft-capping of scores and logits) */
 void op_softcap(float *x, int n, float cap);
 void op_add(float *out, const float *a, const float *b, int n);

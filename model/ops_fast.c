@@ -446,7 +446,7 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 
 /* op_attention_head's arithmetic in the same order: each score is dot() of the query and
  * a key (eight partial sums, a tail into sum 0) times the scale, capped as op_softcap
- * does; op_softmax itself; then each output element sums p_t * v_t over the keys in
+ * does; op_softmax (or op_softmax_sink) itself; then each output element sums p_t * v_t over the keys in
  * order. Only the loops are arranged for the vectoriser: the output is built across all
  * of its elements at once. */
 INLINE void attention_head(const float *q, const float *k, const float *v, const attn_span *s,
@@ -462,7 +462,8 @@ INLINE void attention_head(const float *q, const float *k, const float *v, const
         scores[t] = lanes_sum(a) * s->scale;
     }
     if (s->softcap > 0) op_softcap(scores + s->first, s->n_kv - s->first, s->softcap);
-    op_softmax(scores + s->first, s->n_kv - s->first);
+    if (s->has_sink) op_softmax_sink(scores + s->first, s->n_kv - s->first, s->sink);
+    else op_softmax(scores + s->first, s->n_kv - s->first);
     for (int i = 0; i < head_dim; i++) out[i] = 0.0f;
     for (int t = s->first; t < s->n_kv; t++) {
         const float *vt = v + (int64_t)t * s->kv_stride;

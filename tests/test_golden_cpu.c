@@ -47,6 +47,16 @@ static const tolerances TOL_HF = {"transformers fp32", 1e-3, 0, 1e-4, 1e-4, 10, 
  * compared teacher-forced, top-1 only away from near-ties (check_errors). */
 static const tolerances TOL_IK = {"ik_llama.cpp, f16 KV cache", 2e-3, 0, 1e-2, 0, 9, false, false, false};
 
+/* ik_llama.cpp references of the MXFP4 files (gpt-oss) also round the activations to 8-bit
+ * blocks of 32 (Q8_0) inside every MXFP4 product, as README-2026.md says. Measured here:
+ * logits 1.5e-3 and 5.9e-3 of the range on the two prompts with exact f32 activations,
+ * 1.1e-3 and 1.2e-3 when the test build rounds the activations as the reference does
+ * (so the rest is that rounding, not the model); attention 1.4e-2 either way, and the
+ * README says these probabilities come from a second pass that differs from the golden's
+ * by up to 3% of the largest logit. Limits about twice the measurements. */
+static const tolerances TOL_IK_MXFP4 = {"ik_llama.cpp, f16 KV cache, Q8_0 activations in MXFP4 products", 1.2e-2, 0,
+                                        2.5e-2, 0, 9, false, false, false};
+
 /* llama.cpp (c392e509) references of the 2026 f16 files: its f16 matrix product rounds the
  * activations to fp16 and its GELU is an fp16 table; README-2026.md measures an exact
  * f32-activation implementation 0.23-0.47 logits away on these files and says to compare
@@ -65,6 +75,8 @@ static const struct { const char *name; double logit_abs; } LLAMA_CPP_F16_2026[]
  * the whole range). f32 matrices are multiplied exactly by llama.cpp, so the f32 files
  * (and stories260K, a real model with decisive margins) must match like an HF golden. */
 static tolerances tolerances_for(const char *model_name, bool hf, bool ik) {
+    size_t len = strlen(model_name);
+    if (ik && len > 6 && !strcmp(model_name + len - 6, "-mxfp4")) return TOL_IK_MXFP4;
     if (ik) return TOL_IK;
     if (hf) {
         tolerances t = TOL_HF;

@@ -255,7 +255,7 @@ static void attention_three_keys(void) {
     const float k[3 * 4] = {0, 0, 99, 99, 1, 0, 99, 99, 2, 0, 99, 99};
     const float v[3 * 4] = {1, 0, 99, 99, 0, 1, 99, 99, 1, 1, 99, 99};
     float scores[3], out[2];
-    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 4, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 4, 1.0f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 0.0900306, TOL);
     CHECK_NEAR(scores[1], 0.2447285, TOL);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
@@ -265,9 +265,9 @@ static void attention_three_keys(void) {
     /* scale 1/sqrt(2) with q = [sqrt 2, 0] gives the same scores; a causal prefix of one
      * key attends to it fully */
     const float q2[2] = {1.41421356f, 0};
-    op_attention_head(q2, k, v, &(attn_span){0, 3, 2, 4, 0.70710678f, 0}, scores, out);
+    op_attention_head(q2, k, v, &(attn_span){0, 3, 2, 4, 0.70710678f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
-    op_attention_head(q, k, v, &(attn_span){0, 1, 2, 4, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 1, 2, 4, 1.0f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 1, TOL);
     CHECK_NEAR(out[0], 1, TOL);
     CHECK_NEAR(out[1], 0, TOL);
@@ -282,13 +282,13 @@ static void attention_window_and_softcap(void) {
     const float k[3 * 2] = {0, 0, 1, 0, 2, 0};
     const float v[3 * 2] = {1, 0, 0, 1, 1, 1};
     float scores[3], out[2];
-    op_attention_head(q, k, v, &(attn_span){1, 3, 2, 2, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){1, 3, 2, 2, 1.0f, 0, false, 0}, scores, out);
     CHECK(scores[0] == 0);
     CHECK_NEAR(scores[1], 0.2689414, TOL);
     CHECK_NEAR(scores[2], 0.7310586, TOL);
     CHECK_NEAR(out[0], 0.7310586, TOL);
     CHECK_NEAR(out[1], 1.0, TOL);
-    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 1.0f}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 1.0f, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 0.1734929, TOL);
     CHECK_NEAR(scores[1], 0.3715676, TOL);
     CHECK_NEAR(scores[2], 0.4549395, TOL);
@@ -319,6 +319,91 @@ static void rope_magnitude(void) {
     CHECK_NEAR(v[1], 1.41421356 * 0.8414710, TOL);
 }
 
+/* ---- gpt-oss and the mixtures of experts ---- */
+
+/* A sink logit of 1 beside scores 0, 1, 2 joins the denominator only: e^0, e^1, e^2 over
+ * e^0 + e^1 + e^2 + e^1 = 0.0723295, 0.1966119, 0.5344466 (computed apart), which sum to
+ * 0.8033881; the sink's share is the rest. The output weighs the values by those. */
+static void attention_with_sink(void) {
+    const float q[2] = {1, 0};
+    const float k[3 * 2] = {0, 0, 1, 0, 2, 0};
+    const float v[3 * 2] = {1, 0, 0, 1, 1, 1};
+    float scores[3], out[2];
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, 1.0f}, scores, out);
+    CHECK_NEAR(scores[0], 0.0723295, TOL);
+    CHECK_NEAR(scores[1], 0.1966119, TOL);
+    CHECK_NEAR(scores[2], 0.5344466, TOL);
+    CHECK_NEAR(scores[0] + scores[1] + scores[2], 0.8033881, TOL);
+    CHECK_NEAR(out[0], 0.0723295 + 0.5344466, TOL);
+    CHECK_NEAR(out[1], 0.1966119 + 0.5344466, TOL);
+    /* a sink far below the scores changes nothing; far above, it takes the whole row */
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, -100.0f}, scores, out);
+    CHECK_NEAR(scores[2], 0.6652410, TOL);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, 100.0f}, scores, out);
+    CHECK(scores[0] + scores[1] + scores[2] < 1e-30);
+}
+
+/* gpt-oss's clamped SwiGLU, g * sigmoid(1.702 g) * (u + 1) with g <= 7 and |u| <= 7:
+ * (1, 2) -> 3 sigmoid(1.702) = 2.5373873; (8, -9) clamps to (7, -7) -> -42 sigmoid(11.914)
+ * = -41.9997188; (-2, 0.5) -> -3 sigmoid(-3.404) = -0.0965121 (computed apart). */
+static void swiglu_oai_known_points(void) {
+    const float g[3] = {1, 8, -2}, u[3] = {2, -9, 0.5f};
+    float y[3];
+    op_swiglu_oai(y, g, u, 3);
+    CHECK_NEAR(y[0], 2.5373873, TOL);
+    CHECK_NEAR(y[1], -41.9997188, 1e-5);
+    CHECK_NEAR(y[2], -0.0965121, TOL);
+}
+
+/* Router logits 1, 3, 2, 0.5 have the softmax 0.0853689, 0.6307955, 0.2320567, 0.0517789.
+ * Top 2: experts 1 and 2. Qwen's routing weighs them by those probabilities (renormalised:
+ * e^3 / (e^3 + e^2) = 0.7310586 and 0.2689414); gpt-oss's by a softmax of their two
+ * logits, which is the same pair. Equal logits: the lower id first. */
+static void moe_routing_known_values(void) {
+    const float logits[4] = {1, 3, 2, 0.5f};
+    int32_t ids[2];
+    float w[2], probs[4];
+    op_moe_route(logits, 4, 2, ROUTE_SOFTMAX, false, ids, w, probs);
+    CHECK(ids[0] == 1 && ids[1] == 2);
+    CHECK_NEAR(w[0], 0.6307955, TOL);
+    CHECK_NEAR(w[1], 0.2320567, TOL);
+    CHECK_NEAR(probs[0], 0.0853689, TOL);
+    CHECK_NEAR(probs[3], 0.0517789, TOL);
+    op_moe_route(logits, 4, 2, ROUTE_SOFTMAX, true, ids, w, NULL);
+    CHECK_NEAR(w[0], 0.7310586, TOL);
+    CHECK_NEAR(w[1], 0.2689414, TOL);
+    op_moe_route(logits, 4, 2, ROUTE_TOPK_SOFTMAX, false, ids, w, probs);
+    CHECK(ids[0] == 1 && ids[1] == 2);
+    CHECK_NEAR(w[0], 0.7310586, TOL);
+    CHECK_NEAR(w[1], 0.2689414, TOL);
+    CHECK_NEAR(probs[1], 0.6307955, TOL);
+    const float ties[3] = {2, 2, 1};
+    int32_t r[3];
+    op_top_k(ties, 3, 3, r);
+    CHECK(r[0] == 0 && r[1] == 1 && r[2] == 2);
+}
+
+/* YaRN as gpt-oss configures it (64 dims, base 150000, factor 32, trained at 4096,
+ * beta_fast 32, beta_slow 1): the correction range is pairs 8 (floor of 8.09) to 18 (ceil
+ * of 17.40); pairs below turn unscaled, pairs above turn 32 times slower, pairs between
+ * blend linearly (pair 12: 60% unscaled), and cos and sin grow by 1 + 0.1 ln 32. Expected
+ * values worked out apart, in double precision:
+ *   pair 0, position 5:     ( 0.3819720, -1.2912621)
+ *   pair 12, position 100:  ( 1.0285519,  0.8691039)
+ *   pair 31, position 1000: ( 1.3465735,  0.0004071) */
+static void rope_yarn_regimes(void) {
+    const rope_desc r = {.kind = ROPE_NEOX, .dim = 64, .base = 150000.0f, .freq_scale = 1.0f / 32, .orig_ctx = 4096,
+                         .attn_factor = 1, .ext_factor = 1, .beta_fast = 32, .beta_slow = 1};
+    static const struct { int pair, pos; double c, s; } cases[] = {
+        {0, 5, 0.3819720, -1.2912621}, {12, 100, 1.0285519, 0.8691039}, {31, 1000, 1.3465735, 0.0004071}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float c, sn;
+        rope_cos_sin(&r, NULL, cases[i].pos, cases[i].pair, &c, &sn);
+        CHECK_NEAR(c, cases[i].c, 2e-6);
+        CHECK_NEAR(sn, cases[i].s, 2e-6);
+    }
+}
+
 int main(void) {
     RUN(matvec_f32);
     RUN(matmul_equals_matvecs);
@@ -336,5 +421,9 @@ int main(void) {
     RUN(attention_window_and_softcap);
     RUN(geglu_and_softcap_known_points);
     RUN(rope_magnitude);
+    RUN(attention_with_sink);
+    RUN(swiglu_oai_known_points);
+    RUN(moe_routing_known_values);
+    RUN(rope_yarn_regimes);
     return test_exit_code();
 }

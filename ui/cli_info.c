@@ -56,7 +56,9 @@ static void print_tensors(const gguf_file *f) {
 static void print_rope(const rope_desc *r, int index) {
     static const char *const kinds[] = {"none", "normal", "neox"};
     printf("rope %d:        %s, base %g, %d dims", index, kinds[r->kind], (double)r->base, r->dim);
-    if (r->freq_scale != 1.0f) printf(", linear scale %g", (double)r->freq_scale);
+    if (r->freq_scale != 1.0f)
+        printf(r->ext_factor != 0.0f ? ", YaRN factor %g (trained at %d)" : ", linear scale %g",
+               r->ext_factor != 0.0f ? 1.0 / (double)r->freq_scale : (double)r->freq_scale, r->orig_ctx);
     if (r->factors_long) printf(", LongRoPE factors (long beyond %d positions)", r->orig_ctx);
     else if (r->factors) printf(", frequency factors");
     if (r->attn_factor != 1.0f) printf(", magnitude %g", (double)r->attn_factor);
@@ -70,7 +72,14 @@ static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     if (d->rope < 0 && m->n_ropes) n += snprintf(buf + n, cap - (size_t)n, ", no rope");
     else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
     if (d->kv_layer != l) n += snprintf(buf + n, cap - (size_t)n, ", keys of layer %d", d->kv_layer);
-    snprintf(buf + n, cap - (size_t)n, ", head dim %d, ff %d", d->head_dim, d->n_ff);
+    n += snprintf(buf + n, cap - (size_t)n, ", head dim %d", d->head_dim);
+    if (d->ffn == FFN_MOE) {
+        const moe_hparams *moe = &m->hp.moe;
+        n += snprintf(buf + n, cap - (size_t)n, ", %d of %d experts of ff %d", moe->n_used, moe->n_expert, moe->n_ff_exp);
+        if (d->n_ff) snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
+    } else {
+        snprintf(buf + n, cap - (size_t)n, ", ff %d", d->n_ff);
+    }
 }
 
 /* The layers grouped by kind: "0-4,6 sliding 16, rope 1, head dim 256, ff 128". */
@@ -102,7 +111,7 @@ static void print_layer_kinds(const model *m) {
 
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
-    static const char *const acts[] = {"SiLU", "GELU"};
+    static const char *const acts[] = {"SiLU", "GELU", "clamped SwiGLU"};
     printf("name:          %s\n", m->name);
     printf("architecture:  %s\n", hp->arch_name);
     printf("layers:        %d\n", hp->n_layer);
@@ -111,7 +120,13 @@ static void print_hparams(const model *m) {
     if (hp->n_embd_per_layer) printf(", per-layer inputs of %d", hp->n_embd_per_layer);
     printf("\n");
     printf("heads:         %d (kv heads %d, head dim %d)\n", hp->n_head, hp->n_head_kv, hp->head_dim);
-    printf("feed-forward:  %d (%s%s)\n", hp->n_ff, acts[hp->act], hp->glu ? " gated" : "");
+    if (hp->moe.n_expert)
+        printf("experts:       %d, %d per token (%s), ff %d, %s\n", hp->moe.n_expert, hp->moe.n_used,
+               hp->moe.routing == ROUTE_SOFTMAX ? (hp->moe.norm ? "softmax, top-k renormalised" : "softmax, top-k")
+                                                : "top-k logits, softmax over them",
+               hp->moe.n_ff_exp, acts[hp->act]);
+    else
+        printf("feed-forward:  %d (%s%s)\n", hp->n_ff, acts[hp->act], hp->glu ? " gated" : "");
     printf("context:       %d\n", hp->n_ctx_train);
     printf("vocabulary:    %d\n", hp->n_vocab);
     if (!m->n_ropes) printf("positions:     %s\n", m->position_embd.data ? "learned" : "none");
