@@ -317,10 +317,12 @@ static void attention_same_bits(void) {
                 for (int i = 0; i < hd; i++) q[i] = rnd_float(-2, 2);
                 for (int i = 0; i < 2 * n_kv * stride; i++) kv[i] = rnd_float(-2, 2);
                 const float *k = kv + hd, *v = kv + (size_t)n_kv * stride + 2 * hd;
-                const attn_span spans[3] = {{0, n_kv, hd, stride, 0.125f, 0},
-                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0},
-                                            {0, n_kv, hd, stride, 0.125f, 3.0f}};
-                for (int a = 0; a < 3; a++) {
+                /* whole prefix, a window, a soft-cap, a sink (gpt-oss) */
+                const attn_span spans[4] = {{0, n_kv, hd, stride, 0.125f, 0, false, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0, false, 0},
+                                            {0, n_kv, hd, stride, 0.125f, 3.0f, false, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0, true, 0.7f}};
+                for (int a = 0; a < 4; a++) {
                     op_attention_head(q, k, v, &spans[a], s1, o1);
                     fast_attention_head(q, k, v, &spans[a], s2, o2);
                     CHECKF(memcmp(s1, s2, (size_t)n_kv * sizeof *s1) == 0 &&
