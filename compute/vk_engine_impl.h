@@ -38,6 +38,7 @@ typedef struct vk_layer {
     /* offsets of the layer's vectors in the params buffer (NO_PARAM: absent) */
     uint32_t attn_norm, attn_norm_b, ffn_norm, ffn_norm_b, bq, bk, bv, bqkv, bo, up_b, down_b,
         q_norm, k_norm, post_attn_norm, post_ffw_norm, out_scale;
+    uint32_t sinks;              /* gpt-oss: the heads' attention-sink logits */
     vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_gate_up, use_down;
     /* the decode path's uses read the residual stream x itself and normalise it on the fly */
     vk_use use_q_x, use_k_x, use_v_x, use_gate_up_x;

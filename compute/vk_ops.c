@@ -21,7 +21,7 @@ static const struct { uint32_t type; const char *suffix; uint32_t unit; } GPU_TY
     {GGML_TYPE_Q8_0, "q8_0", 8}, {GGML_TYPE_Q4_0, "q4_0", 8}, {GGML_TYPE_Q4_K, "q4_k", 8},
     {GGML_TYPE_Q5_K, "q5_k", 8}, {GGML_TYPE_Q6_K, "q6_k", 8}, {GGML_TYPE_Q4_1, "q4_1", 8},
     {GGML_TYPE_Q5_0, "q5_0", 8}, {GGML_TYPE_Q5_1, "q5_1", 8}, {GGML_TYPE_Q2_K, "q2_k", 8},
-    {GGML_TYPE_Q3_K, "q3_k", 8},
+    {GGML_TYPE_Q3_K, "q3_k", 8}, {GGML_TYPE_MXFP4, "mxfp4", 8},
 };
 #define N_GPU_TYPES (sizeof GPU_TYPES / sizeof GPU_TYPES[0])
 
@@ -107,8 +107,8 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     if (vk_kernel_create(rt, &k->rmsnorm, "rmsnorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->layernorm, "layernorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->rope, "rope", 2, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->attention, "attention", 7, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->attention_merge, "attention_merge", 4, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention, "attention", 8, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention_merge, "attention_merge", 5, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->glu, "glu", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->softcap, "softcap", 1, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||

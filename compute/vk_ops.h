@@ -42,8 +42,8 @@ typedef struct vk_kernels {
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
     vk_kernel rmsnorm, layernorm;           /* x, params, y */
     vk_kernel rope;                         /* x, cos/sin table */
-    vk_kernel attention;                    /* q, k, v, out, scores, capture, partials */
-    vk_kernel attention_merge;              /* partials, scores, out, capture */
+    vk_kernel attention;                    /* q, k, v, out, scores, capture, partials, params */
+    vk_kernel attention_merge;              /* partials, scores, out, capture, params */
     uint32_t attn_chunk;                    /* keys per chunk when attention splits */
     vk_kernel glu, add;                     /* a, b, y */
     vk_kernel softcap;                      /* x */
@@ -122,6 +122,7 @@ typedef struct {
     uint32_t chunk, n_chunks; /* set by vk_op_attention */
     uint32_t window;          /* keys per query, itself included; 0 = all */
     float softcap;            /* 0 = none */
+    uint32_t sink_off;        /* the heads' sink logits in params (gpt-oss); ~0u = none */
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
 /* glu: act(gate i) * up i, gate i at g_off + i * in_stride, up i at u_off + i * in_stride

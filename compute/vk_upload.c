@@ -147,7 +147,8 @@ static int pack_layer_params(param_pack *p, const vk_engine *e, int l) {
            pack_vector(p, lw->ffn_down_b, d, &L->down_b) ||
            pack_qk_vector(p, e, l, lw->q_norm, hd, hd, &L->q_norm) || pack_qk_vector(p, e, l, lw->k_norm, hd, hd, &L->k_norm) ||
            pack_vector(p, lw->post_attn_norm, d, &L->post_attn_norm) ||
-           pack_vector(p, lw->post_ffw_norm, d, &L->post_ffw_norm) || pack_vector(p, lw->out_scale, 1, &L->out_scale);
+           pack_vector(p, lw->post_ffw_norm, d, &L->post_ffw_norm) || pack_vector(p, lw->out_scale, 1, &L->out_scale) ||
+           pack_vector(p, lw->attn_sinks, m->desc[l].n_head, &L->sinks);
 }
 
 /* One rope's (cos, sin) table for the engine's context. */
@@ -343,8 +344,8 @@ static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t err
         (L->gate_up.n_parts && use_create(e, &L->use_gate_up, &L->gate_up, &e->xn, &e->ffb, table, err, errlen)) ||
         set_create(e, &L->set_q_norm, err, errlen, 3, &e->q, &e->params, &e->q) ||
         set_create(e, &L->set_rope_q, err, errlen, 2, &e->q, table) ||
-        set_create(e, &L->set_attention, err, errlen, 7, &e->q, &S->k_cache, &S->v_cache, &e->att, &e->scores, cap,
-                   &e->attn_part))
+        set_create(e, &L->set_attention, err, errlen, 8, &e->q, &S->k_cache, &S->v_cache, &e->att, &e->scores, cap,
+                   &e->attn_part, &e->params))
         return -1;
     if (own_kv && (use_create(e, &L->use_k, wk, &e->xn, &L->k_cache, table, err, errlen) ||
                    use_create(e, &L->use_v, wv, &e->xn, &L->v_cache, table, err, errlen) ||
@@ -374,7 +375,7 @@ int vk_engine_sets(vk_engine *e, char *err, size_t errlen) {
         set_create(e, &e->set_softcap, err, errlen, 1, &e->logits) ||
         set_create(e, &e->set_topk_partial, err, errlen, 2, &e->logits, &e->topk_part) ||
         set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out) ||
-        set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap) ||
+        set_create(e, &e->set_attn_merge, err, errlen, 5, &e->attn_part, &e->scores, &e->att, cap, &e->params) ||
         set_create(e, &e->set_lens_topk_partial, err, errlen, 2, &e->logits, &e->lens_topk_part) ||
         set_create(e, &e->set_lens_topk_merge, err, errlen, 2, &e->lens_topk_part, &e->lens_topk_out) ||
         use_create(e, &e->use_lens_rows, e->output, &e->lens_topk_out, &e->lens_cand, NULL, err, errlen) ||

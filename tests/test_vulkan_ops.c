@@ -75,14 +75,15 @@ static void buf_free(vk_buffer *b) {
     free(b);
 }
 
-static VkDescriptorSet set_of7(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
-                               vk_buffer *e, vk_buffer *f, vk_buffer *g) {
-    vk_buffer *bufs[7] = {a, b, c, d, e, f, g};
+static VkDescriptorSet set_of8(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
+                               vk_buffer *e, vk_buffer *f, vk_buffer *g, vk_buffer *h) {
+    vk_buffer *bufs[8] = {a, b, c, d, e, f, g, h};
     VkDescriptorSet s = VK_NULL_HANDLE;
     char err[512];
     CHECKF(vk_set_create(&G->rt, G->pool, n, bufs, &s, err, sizeof err) == 0, "%s", err);
     return s;
 }
+#define set_of7(n, a, b, c, d, e, f, g) set_of8(n, a, b, c, d, e, f, g, NULL)
 #define set_of(n, a, b, c, d, e, f) set_of7(n, a, b, c, d, e, f, NULL)
 
 /* Starts recording (with a fresh descriptor pool: each check allocates its few sets). */
@@ -253,7 +254,8 @@ static void test_matvec_real_tensors(void) {
 }
 
 /* The types no llama-k-tiny file holds: Q4_1, Q5_0, Q5_1 (what llama.cpp writes for rows
- * that K-quants cannot take), Q2_K and Q3_K. Random blocks, so every quant bit pattern
+ * that K-quants cannot take), Q2_K, Q3_K and MXFP4 (gpt-oss's experts: 17-byte blocks, so
+ * rows of an odd number of blocks start at every byte offset mod 4). Random blocks, so every quant bit pattern
  * occurs, with fp16 scales (and offsets or mins) of both signs at their places in the
  * block. Q5_0's 22- and Q3_K's 110-byte blocks make every other row (of an odd number of
  * blocks), and every other block, start at a byte offset of 2 mod 4; 37 rows give partial
@@ -264,7 +266,7 @@ static void test_matvec_other_types(void) {
     static const struct { uint32_t type; int n_halves; uint32_t halves[2]; int64_t widths[2]; } cases[] = {
         {GGML_TYPE_Q4_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q5_0, 1, {0}, {544, 896}},
         {GGML_TYPE_Q5_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q2_K, 2, {80, 82}, {768, 2048}},
-        {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}}};
+        {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}}, {GGML_TYPE_MXFP4, 0, {0}, {544, 2880}}};
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
         for (size_t c = 0; c < 2; c++) {
             const int64_t rows = 37, cols = cases[t].widths[c];
@@ -278,6 +280,8 @@ static void test_matvec_other_types(void) {
                     uint16_t h = f32_to_fp16(frand() * (k ? 0.5f : 0.05f));
                     memcpy(data + b * bb + cases[t].halves[k], &h, 2);
                 }
+            if (cases[t].type == GGML_TYPE_MXFP4) /* E8M0 scales 2^-10 .. 2^1 */
+                for (size_t b = 0; b < rb * rows / bb; b++) data[b * bb] = (uint8_t)(117 + (int)(frand() * 6 + 6));
             char name[32];
             snprintf(name, sizeof name, "random %lld", (long long)cols);
             weight w = {.name = name, .type = cases[t].type, .cols = cols, .rows = rows, .data = data, .row_bytes = rb};
@@ -645,8 +649,11 @@ out:
  * is small enough to split), against op_attention_head; probabilities captured into
  * layer 2 of a 3-layer capture buffer, with zeros past each query. Scores are sharp
  * enough that the rows are far from uniform. */
-static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, float softcap) {
+static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, float softcap, bool sinks) {
     enum { H = 4, HKV = 2 };
+    /* gpt-oss's sinks: one logit per head, as params at offset 3 (heads 0..3); the sharp
+     * scores below are of the order of 10, so these take visible shares of some rows */
+    const float params[3 + H] = {9, 9, 9, 2.0f, -1.0f, 6.0f, 30.0f};
     const int NKV = POS + T, CTX = NKV + 5, QD = H * HD, KVD = HKV * HD;
     float *q = malloc((size_t)T * QD * 4), *k = malloc((size_t)CTX * KVD * 4), *v = malloc((size_t)CTX * KVD * 4);
     float *want_out = malloc((size_t)T * QD * 4), *want_p = malloc((size_t)T * H * NKV * 4), *scores = malloc((size_t)NKV * 4);
@@ -655,7 +662,8 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, 
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
             const int n_kv = POS + t + 1;
-            const attn_span span = {window && n_kv > window ? n_kv - window : 0, n_kv, HD, KVD, scale, softcap};
+            const attn_span span = {window && n_kv > window ? n_kv - window : 0, n_kv, HD, KVD, scale, softcap, sinks,
+                                    params[3 + h]};
             op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, &span, scores,
                               want_out + t * QD + h * HD);
             for (int j = 0; j < NKV; j++) want_p[(h * T + t) * NKV + j] = j <= POS + t ? scores[j] : 0;
@@ -668,45 +676,51 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, 
     vk_buffer *bo = buf(NULL, (size_t)T * QD * 4), *bs = buf(NULL, (size_t)H * T * CTX * 4);
     vk_buffer *bc = buf(NULL, (size_t)3 * H * T * NKV * 4); /* layer 2 of 3 is written */
     vk_buffer *bp = buf(NULL, vk_attention_part_floats(&kk, (uint32_t)CTX, H, (uint32_t)HD) * 4);
-    if (bq && bk && bv && bo && bs && bc && bp && begin()) {
+    vk_buffer *bpar = buf(params, sizeof params);
+    if (bq && bk && bv && bo && bs && bc && bp && bpar && begin()) {
         vk_attention_push p = {.pos = (uint32_t)POS, .head_dim = (uint32_t)HD, .group = H / HKV, .q_stride = (uint32_t)QD,
                                .kv_stride = (uint32_t)KVD, .out_stride = (uint32_t)QD, .score_stride = (uint32_t)CTX,
                                .cap_first = 0, .cap_rows = (uint32_t)T, .cap_stride = (uint32_t)NKV,
                                .cap_off = (uint32_t)(2 * H * T * NKV), .scale = scale, .window = (uint32_t)window,
-                               .softcap = softcap};
+                               .softcap = softcap, .sink_off = sinks ? 3u : ~0u};
         memset(bc->map, 0x7f, bc->size); /* so that unwritten zeros would show */
         memset(bo->map, 0x7f, bo->size);
-        vk_op_attention(&G->rt, &kk, set_of7(7, bq, bk, bv, bo, bs, bc, bp), set_of(4, bp, bs, bo, bc, NULL, NULL), &p,
-                        (uint32_t)T, H);
+        vk_op_attention(&G->rt, &kk, set_of8(8, bq, bk, bv, bo, bs, bc, bp, bpar), set_of(5, bp, bs, bo, bc, bpar, NULL),
+                        &p, (uint32_t)T, H);
         if (submit()) {
             double eo = max_err(bo->map, want_out, (size_t)T * QD);
             double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, (size_t)H * T * NKV);
-            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
-                   "error %g", T, POS, HD, n_chunks, c, window, softcap, eo);
-            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
-                   "error %g", T, POS, HD, n_chunks, c, window, softcap, ep);
+            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g, sinks %d): "
+                   "error %g", T, POS, HD, n_chunks, c, window, softcap, sinks, eo);
+            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g, "
+                   "sinks %d): error %g", T, POS, HD, n_chunks, c, window, softcap, sinks, ep);
         }
     }
-    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp);
+    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp), buf_free(bpar);
     free(q), free(k), free(v), free(want_out), free(want_p), free(scores);
 }
 
 static void test_attention(void) {
     if (!gpu_ready()) return;
-    check_attention(4, 3, 32, 1024, 0, 0);   /* one pass */
-    check_attention(4, 37, 32, 16, 0, 0);    /* split: 3 chunks, the early tokens' last one partial */
-    check_attention(1, 200, 64, 7, 0, 0);    /* decode, 29 chunks; head_dim as wide as the workgroup */
-    check_attention(3, 60, 128, 1, 0, 0);    /* a chunk per key */
-    check_attention(1, 600, 16, 1, 0, 0);    /* more keys than chunks allowed: the chunk grows */
-    check_attention(12, 50, 32, 8, 0, 0);    /* too many tokens to split: one pass */
+    check_attention(4, 3, 32, 1024, 0, 0, false);   /* one pass */
+    check_attention(4, 37, 32, 16, 0, 0, false);    /* split: 3 chunks, the early tokens' last one partial */
+    check_attention(1, 200, 64, 7, 0, 0, false);    /* decode, 29 chunks; head_dim as wide as the workgroup */
+    check_attention(3, 60, 128, 1, 0, 0, false);    /* a chunk per key */
+    check_attention(1, 600, 16, 1, 0, 0, false);    /* more keys than chunks allowed: the chunk grows */
+    check_attention(12, 50, 32, 8, 0, 0, false);    /* too many tokens to split: one pass */
     /* sliding windows (Gemma, gpt-oss): in one pass, split with whole chunks before the
      * window skipped, a window starting inside a chunk; soft-capped scores (Gemma 2) */
-    check_attention(12, 50, 32, 1024, 16, 0);
-    check_attention(4, 37, 32, 16, 16, 0);
-    check_attention(1, 200, 64, 7, 23, 0);
-    check_attention(4, 37, 32, 16, 0, 2.0f);
-    check_attention(3, 60, 64, 8, 16, 2.0f);
-    check_attention(2, 40, 512, 1024, 0, 0); /* Gemma 4's global head_dim */
+    check_attention(12, 50, 32, 1024, 16, 0, false);
+    check_attention(4, 37, 32, 16, 16, 0, false);
+    check_attention(1, 200, 64, 7, 23, 0, false);
+    check_attention(4, 37, 32, 16, 0, 2.0f, false);
+    check_attention(3, 60, 64, 8, 16, 2.0f, false);
+    check_attention(2, 40, 512, 1024, 0, 0, false); /* Gemma 4's global head_dim */
+    /* attention sinks (gpt-oss): one pass, split (the merge adds the sink), with windows */
+    check_attention(4, 3, 64, 1024, 0, 0, true);
+    check_attention(4, 37, 64, 16, 0, 0, true);
+    check_attention(1, 200, 64, 7, 16, 0, true);
+    check_attention(12, 50, 64, 1024, 16, 0, true);
     uint32_t c, n;
     vk_kernels kk = G->k;
     kk.attn_chunk = 16;
