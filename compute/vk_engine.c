@@ -38,7 +38,7 @@ static const char *unsupported(const model *m) {
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
         if (m->layers[l].out_scale) return "layer output scales";
     }
-    return NULL;
+    return vk_moe_unsupported(m);
 }
 
 /* Each layer's shape from its description, and the widest. */
@@ -190,7 +190,7 @@ static bool ubatch_equal(const ubatch *a, const ubatch *b) {
            a->row_len == b->row_len && a->last == b->last && a->logits == b->logits &&
            a->attention == b->attention && a->hidden == b->hidden && a->stats == b->stats &&
            a->top_k == b->top_k && a->lens_k == b->lens_k && a->lens_n_valid == b->lens_n_valid &&
-           a->lens_full == b->lens_full;
+           a->lens_full == b->lens_full && a->routing == b->routing && a->moe_out == b->moe_out;
 }
 
 /* Runs micro-batch U on TOKENS and copies its results into B. The commands come from the
@@ -249,6 +249,7 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, cons
         memcpy(b->hidden, e->hidden_rb.map, (size_t)(hp->n_layer + 1) * d * f);
     }
     if (u->lens_k) vk_read_lens(e, b, u);
+    if (u->routing || u->moe_out) vk_read_moe(e, b, u, out_base, n_out_total);
     if (stats) {
         vk_buffer_invalidate(&e->rt, &e->topk_rb);
         const float *r = e->topk_rb.map;
@@ -307,6 +308,9 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         u.hidden = b->hidden && u.last;
         u.stats = u.n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
         u.top_k = u.stats && b->top_k > 0 ? b->top_k : 0;
+        const bool experts = hp->moe.n_expert > 0;
+        u.routing = experts && u.n_out > 0 && (b->route_ids || b->route_probs || b->route_weights);
+        u.moe_out = experts && u.last && b->moe_out;
         if (u.last && u.n_out > 0 && b->lens_k > 0) {
             u.lens_k = b->lens_k;
             u.lens_n_valid = b->lens_n_valid > 0 ? b->lens_n_valid : hp->n_vocab;

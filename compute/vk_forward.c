@@ -241,6 +241,16 @@ static void record_ffn(vk_engine *e, int l, uint32_t n, bool fused) {
     residual(e, n, L->post_ffw_norm, "ffn post-norm");
 }
 
+/* A mixture of experts' feed-forward sublayer (vk_moe.c), after its input norm. */
+static void record_moe_ffn(vk_engine *e, int l, const ubatch *u) {
+    vk_layer *L = &e->layers[l];
+    const uint32_t n = (uint32_t)u->n;
+    norm(e, 0, n, L->ffn_norm, L->ffn_norm_b);
+    step(e, "norm");
+    vk_record_moe(e, l, u);
+    residual(e, n, L->post_ffw_norm, "ffn post-norm");
+}
+
 /* One layer. The decode path (e->fuse and a batch the matvec kernel takes) is five steps,
  * each ending in a barrier: q/k/v (with the attention norm and rope inside), attention,
  * o (+ residual), gate/up (with the MLP norm and the GLU inside), down (+ residual).
@@ -268,7 +278,8 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     vk_matvec(e, &L->use_o, 0, d, vk_mv(n, 0, L->qd, 0, d, L->bo, !sandwich));
     step(e, "o");
     residual(e, n, L->post_attn_norm, "attn post-norm");
-    record_ffn(e, l, n, fused);
+    if (m->desc[l].ffn == FFN_MOE) record_moe_ffn(e, l, u);
+    else record_ffn(e, l, n, fused);
 }
 
 /* --- the whole pass ---------------------------------------------------------------------- */
@@ -329,6 +340,7 @@ int vk_record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t 
         if (u->lens_k) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hid, (VkDeviceSize)(l + 1) * d * f, d * f);
     }
 
+    if (u->moe_out) vk_record_moe_final(e, u);
     if (u->n_out > 0) {
         record_head(e, u);
         if (u->lens_k) vk_record_lens(e, u);

@@ -98,9 +98,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
         snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matvec[t], name, 5, k->wg, mv_spec, 2, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matvec[t], name, 6, k->wg, mv_spec, 2, err, errlen)) return -1;
         snprintf(name, sizeof name, "matmul_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matmul[t], name, 5, mm_wg, mm_spec, 5, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matmul[t], name, 6, mm_wg, mm_spec, 5, err, errlen)) return -1;
         snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
         if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
     }
@@ -116,7 +116,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
         vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
         vk_kernel_create(rt, &k->topk_merge, "topk_merge", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->lens, "lens", 4, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->lens_rank, "lens_rank", 3, k->wg, &chunk, 1, err, errlen))
+        vk_kernel_create(rt, &k->lens_rank, "lens_rank", 3, k->wg, &chunk, 1, err, errlen) ||
+        vk_kernel_create(rt, &k->moe_route, "moe_route", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->moe_combine, "moe_combine", 5, k->wg, NULL, 0, err, errlen))
         return -1;
     return 0;
 }
@@ -128,7 +130,8 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
     vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->glu, &k->softcap,
-                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank};
+                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank,
+                           &k->moe_route, &k->moe_combine};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
 }
 
@@ -234,7 +237,7 @@ void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescript
                   const vk_matvec_push *p) {
     uint32_t items = p->flags & (VK_MATVEC_ROPE | VK_MATVEC_GLU) ? p->rows / 2 : p->rows;
     dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(items, k->matvec_rows),
-                    div_up(p->n, VK_MATVEC_TOKENS));
+                    p->flags & VK_MATVEC_EXPERTS ? p->n : div_up(p->n, VK_MATVEC_TOKENS));
 }
 
 void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
@@ -341,4 +344,13 @@ void vk_op_lens(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const 
 void vk_op_lens_rank(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_rank_push *p,
                      uint32_t n_entries) {
     vk_dispatch(rt, &k->lens_rank, set, p, sizeof *p, div_up(p->n_valid, VK_TOPK_CHUNK), n_entries, 1);
+}
+
+void vk_op_moe_route(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_route_push *p,
+                     uint32_t n_tokens) {
+    dispatch_folded(rt, &k->moe_route, set, p, sizeof *p, n_tokens, 1);
+}
+
+void vk_op_moe_combine(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_combine_push *p) {
+    dispatch_folded(rt, &k->moe_combine, set, p, sizeof *p, div_up(p->n * p->dim, k->wg), 1);
 }

@@ -151,7 +151,7 @@ static void check_product(const weight *w, int n, bool matmul, const matmul_vari
         vk_buffer *bp = buf(&zero, 4);
         if (bx && by && bp && begin()) {
             for (int i = 0; i < vw.n_parts; i++) {
-                VkDescriptorSet s = set_of(5, &vw.parts[i].buf, bx, by, bp, bp, NULL); /* no rope table: any buffer */
+                VkDescriptorSet s = set_of(6, &vw.parts[i].buf, bx, by, bp, bp, bp); /* no rope table, no routing: any buffer */
                 vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .row0 = 0,
                                     .n = (uint32_t)n, .x_off = 0, .x_stride = (uint32_t)cols,
                                     .y_off = vw.parts[i].row0, .y_stride = (uint32_t)rows,
@@ -310,7 +310,7 @@ static void test_matvec_bias_accumulate(void) {
     vk_buffer *bx = buf(x, sizeof x), *by = buf(y0, sizeof y0), *bp = buf(bias, sizeof bias);
     for (int matmul = 0; matmul < 2 && bx && by && bp && begin(); matmul++) {
         memcpy(by->map, y0, sizeof y0);
-        VkDescriptorSet s = set_of(5, &vw.parts[0].buf, bx, by, bp, bp, NULL);
+        VkDescriptorSet s = set_of(6, &vw.parts[0].buf, bx, by, bp, bp, bp);
         /* rows R0 .. R0+RN-1 only: y[t][r] += W[r] x[t] + bias[r] */
         vk_matvec_push p = {.cols = C, .rows = RN, .row0 = R0, .n = N, .x_stride = C, .y_off = R0,
                             .y_stride = R, .row_bytes = C * 4, .bias_off = R0,
@@ -407,7 +407,7 @@ static void check_fused(const weight *w, int n, uint32_t flags) {
         free(table);
         if (bx && by && bp && bt && begin()) {
             for (int i = 0; i < vw.n_parts; i++) {
-                VkDescriptorSet s = set_of(5, &vw.parts[i].buf, bx, by, bp, bt, NULL);
+                VkDescriptorSet s = set_of(6, &vw.parts[i].buf, bx, by, bp, bt, bp);
                 vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .n = (uint32_t)n,
                                     .x_stride = (uint32_t)cols, .y_off = glu ? vw.parts[i].row0 / 2 : vw.parts[i].row0,
                                     .y_stride = (uint32_t)out_rows, .row_bytes = vw.row_bytes,
@@ -513,7 +513,7 @@ static void test_matmul_tile_shapes(void) {
             const uint32_t spec[5] = {t->bm, t->bn, t->bk, t->tm, t->tn};
             if (type >= sizeof names / sizeof names[0] || !names[type]) {
                 CHECKF(0, "unexpected type %s", ggml_type_name(type));
-            } else if (vk_kernel_create(&G->rt, &v->kernel, names[type], 5, wg, spec, 5, err, sizeof err)) {
+            } else if (vk_kernel_create(&G->rt, &v->kernel, names[type], 6, wg, spec, 5, err, sizeof err)) {
                 CHECKF(0, "tiles %ux%ux%u/%ux%u: %s", t->bm, t->bn, t->bk, t->tm, t->tn, err);
             } else {
                 v->k.matmul[type] = v->kernel;
