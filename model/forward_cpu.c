@@ -461,6 +461,10 @@ static int cpu_eval(engine *base, const engine_batch *b, char *err, size_t errle
 
 static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy, NULL};
 
+uint64_t engine_cpu_weight_bytes(const engine *e) {
+    return e->ops == &CPU_OPS ? ((const cpu_engine *)e)->weight_bytes : 0;
+}
+
 engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen) {
     return engine_cpu_create_opts(m, n_ctx, NULL, err, errlen);
 }

@@ -26,7 +26,21 @@ static const shape SHAPES[] = {
     {"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000.0f, 1e-5f, true, false, true},
     {"llama-3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 1e-5f, false, false, false},
 };
-static const char *const SHAPE_NAMES[] = {"smollm2-135m", "smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b", NULL};
+static const char *const SHAPE_NAMES[] = {"smollm2-135m", "smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b",
+                                          "qwen3-30b-a3b", "qwen3moe-tiny", NULL};
+
+/* Mixtures of experts (Qwen3-MoE): the shape above plus its head size (q is n_head x
+ * head_dim wide, not n_embd), its experts and their width; q/k norms. The tiny one is
+ * for tests: small enough to write in milliseconds, with routing that varies by token. */
+typedef struct moe_shape {
+    shape base;
+    int head_dim, n_expert, n_used, n_ff_exp;
+} moe_shape;
+static const moe_shape MOE_SHAPES[] = {
+    {{"qwen3-30b-a3b", "qwen3moe", 2048, 48, 32, 4, 6144, 151936, 40960, 1000000.0f, 1e-6f, false, false, false},
+     128, 128, 8, 768},
+    {{"qwen3moe-tiny", "qwen3moe", 64, 3, 4, 2, 96, 512, 512, 1000000.0f, 1e-6f, false, false, false}, 16, 8, 3, 32},
+};
 static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", NULL};
 
 const char *const *synth_shapes(void) { return SHAPE_NAMES; }
@@ -112,10 +126,16 @@ static void byte_token(int b, char out[8]) {
 int synth_write(const char *shape_name, const char *ftype, const char *path, uint64_t seed,
                 void (*progress)(uint64_t, uint64_t, void *), void *ctx, char *err, size_t errlen) {
     const shape *s = NULL;
+    const moe_shape *moe = NULL;
     for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++)
         if (!strcmp(SHAPES[i].name, shape_name)) s = &SHAPES[i];
+    for (size_t i = 0; i < sizeof MOE_SHAPES / sizeof *MOE_SHAPES; i++)
+        if (!strcmp(MOE_SHAPES[i].base.name, shape_name)) moe = &MOE_SHAPES[i], s = &moe->base;
     if (!s) {
-        snprintf(err, errlen, "unknown shape '%s' (known: smollm2-135m, smollm2-360m, qwen2.5-0.5b, llama-3.2-1b, llama-3-8b)", shape_name);
+        char known[256] = "";
+        for (int i = 0; SHAPE_NAMES[i]; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", SHAPE_NAMES[i]);
+        snprintf(err, errlen, "unknown shape '%s' (known: %s)", shape_name, known);
         return -1;
     }
     bool type_ok = false;
@@ -127,7 +147,8 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
         snprintf(err, errlen, "unknown type '%s' (known: %s)", ftype, known);
         return -1;
     }
-    const int head_dim = s->n_embd / s->n_head, kv_dim = head_dim * s->n_head_kv;
+    const int head_dim = moe ? moe->head_dim : s->n_embd / s->n_head, kv_dim = head_dim * s->n_head_kv,
+              q_dim = head_dim * s->n_head;
     gguf_writer *w = gguf_writer_create();
     if (!w) { snprintf(err, errlen, "out of memory"); return -1; }
     char key[128], name[64];
@@ -147,6 +168,13 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
     gguf_writer_add_f32(w, KEY("rope.freq_base"), s->rope_base);
     gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim);
     gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab);
+    if (moe) {
+        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)head_dim);
+        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)head_dim);
+        gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)moe->n_expert);
+        gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)moe->n_used);
+        gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)moe->n_ff_exp);
+    }
 #undef KEY
 
     /* Vocabulary: 256 byte tokens, three ChatML control tokens, then filler tokens. */
@@ -183,16 +211,19 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
     free(tokens); free(types); free(text);
 
     /* Tensor plan, in the order llama.cpp writes them. */
-    planned plan[8 + 12 * 64]; /* globals + 12 per layer; the largest shape has 32 layers */
+    planned plan[8 + 16 * 64]; /* globals + up to 16 per layer; the largest shape has 48 layers */
     int np = 0;
-    uint64_t ne[2];
-#define MATRIX(nm, role, layer, cols, rows)                                                   \
+    uint64_t ne[3];
+    /* a matrix, or with DEPTH > 1 a stack of DEPTH of them (the experts: ne[2]) */
+#define MATRIX3(nm, role, layer, cols, rows, depth)                                           \
     do {                                                                                     \
-        ne[0] = (uint64_t)(cols); ne[1] = (uint64_t)(rows);                                  \
-        uint32_t ty_ = matrix_type(ftype, role, layer, s->n_layer, cols);                          \
-        plan[np] = (planned){gguf_writer_add_tensor(w, nm, ty_, 2, ne), ty_, false, 0, (cols), (rows)}; \
+        ne[0] = (uint64_t)(cols); ne[1] = (uint64_t)(rows); ne[2] = (uint64_t)(depth);       \
+        uint32_t ty_ = !strcmp(role, "ffn_gate_inp") ? GGML_TYPE_F32 : matrix_type(ftype, role, layer, s->n_layer, cols); \
+        plan[np] = (planned){gguf_writer_add_tensor(w, nm, ty_, (depth) > 1 ? 3 : 2, ne), ty_, false, 0, (cols),   \
+                             (int64_t)(rows) * (depth)};                                    \
         np++;                                                                                \
     } while (0)
+#define MATRIX(nm, role, layer, cols, rows) MATRIX3(nm, role, layer, cols, rows, 1)
 #define VECTOR(nm, n, value)                                                                  \
     do {                                                                                     \
         ne[0] = (uint64_t)(n);                                                               \
@@ -207,7 +238,7 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
         char nm[64];
 #define BLK(x) (snprintf(nm, sizeof nm, "blk.%d." x, l), nm)
         VECTOR(BLK("attn_norm.weight"), s->n_embd, 1.0f);
-        MATRIX(BLK("attn_q.weight"), "attn_q", l, s->n_embd, s->n_embd);
+        MATRIX(BLK("attn_q.weight"), "attn_q", l, s->n_embd, q_dim);
         MATRIX(BLK("attn_k.weight"), "attn_k", l, s->n_embd, kv_dim);
         MATRIX(BLK("attn_v.weight"), "attn_v", l, s->n_embd, kv_dim);
         if (s->qkv_bias) {
@@ -215,14 +246,26 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
             VECTOR(BLK("attn_k.bias"), kv_dim, 0.0f);
             VECTOR(BLK("attn_v.bias"), kv_dim, 0.0f);
         }
-        MATRIX(BLK("attn_output.weight"), "attn_output", l, s->n_embd, s->n_embd);
+        if (moe) {
+            VECTOR(BLK("attn_q_norm.weight"), head_dim, 1.0f);
+            VECTOR(BLK("attn_k_norm.weight"), head_dim, 1.0f);
+        }
+        MATRIX(BLK("attn_output.weight"), "attn_output", l, q_dim, s->n_embd);
         VECTOR(BLK("ffn_norm.weight"), s->n_embd, 1.0f);
+        if (moe) { /* the router stays f32, as llama.cpp's converter keeps it */
+            MATRIX(BLK("ffn_gate_inp.weight"), "ffn_gate_inp", l, s->n_embd, moe->n_expert);
+            MATRIX3(BLK("ffn_gate_exps.weight"), "ffn_gate", l, s->n_embd, moe->n_ff_exp, moe->n_expert);
+            MATRIX3(BLK("ffn_up_exps.weight"), "ffn_up", l, s->n_embd, moe->n_ff_exp, moe->n_expert);
+            MATRIX3(BLK("ffn_down_exps.weight"), "ffn_down", l, moe->n_ff_exp, s->n_embd, moe->n_expert);
+            continue;
+        }
         MATRIX(BLK("ffn_gate.weight"), "ffn_gate", l, s->n_embd, s->n_ff);
         MATRIX(BLK("ffn_up.weight"), "ffn_up", l, s->n_embd, s->n_ff);
         MATRIX(BLK("ffn_down.weight"), "ffn_down", l, s->n_ff, s->n_embd);
 #undef BLK
     }
 #undef MATRIX
+#undef MATRIX3
 #undef VECTOR
     for (int i = 0; i < np; i++)
         if (plan[i].index < 0) {

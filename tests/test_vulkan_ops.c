@@ -734,6 +734,65 @@ static void test_attention(void) {
 
 /* ---- vocabulary reduction ------------------------------------------------------------ */
 
+/* ---- mixtures of experts ---------------------------------------------------------------- */
+
+/* moe_route.comp against op_moe_route and op_top_k: T tokens of E router logits (plus a
+ * shared expert's gate logit after them when SHARED), K chosen, the ranking of R. More
+ * experts than the workgroup has invocations, and equal logits (the lower id first). */
+static void check_moe_route(int T, int E, int K, int R, moe_routing routing, bool norm, bool shared) {
+    const int NL = E + (shared ? 1 : 0);
+    float *logits = malloc((size_t)T * NL * sizeof *logits), *probs = malloc((size_t)E * sizeof *probs);
+    for (int i = 0; i < T * NL; i++) logits[i] = 3 * frand();
+    for (int t = 0; t < T; t++) logits[(size_t)t * NL + 5] = logits[(size_t)t * NL + 9]; /* a tie */
+    const uint32_t ids_off = 0, w_off = (uint32_t)(T * K), rank_off = 2u * (uint32_t)(T * K),
+                   prob_off = rank_off + (uint32_t)(T * R), gate_off = prob_off + (uint32_t)(T * R);
+    vk_buffer *bl = buf(logits, (size_t)T * NL * 4), *br = buf(NULL, ((size_t)gate_off + T) * 4);
+    if (bl && br && begin()) {
+        vk_moe_route_push p = {(uint32_t)E, (uint32_t)NL, (uint32_t)K, (uint32_t)R, routing == ROUTE_TOPK_SOFTMAX,
+                               norm, shared, ids_off, w_off, rank_off, prob_off, gate_off};
+        vk_op_moe_route(&G->rt, &G->k, set_of(2, bl, br, NULL, NULL, NULL, NULL), &p, (uint32_t)T);
+        if (submit()) {
+            const uint32_t *got = br->map;
+            for (int t = 0; t < T; t++) {
+                int32_t ids[64], ranked[68];
+                float w[64];
+                op_moe_route(logits + (size_t)t * NL, E, K, routing, norm, ids, w, probs);
+                op_top_k(logits + (size_t)t * NL, E, R, ranked);
+                for (int j = 0; j < R; j++) {
+                    float gp;
+                    memcpy(&gp, &got[prob_off + t * R + j], 4);
+                    CHECKF((int32_t)got[rank_off + t * R + j] == ranked[j] && fabsf(gp - probs[ranked[j]]) <= 1e-6f,
+                           "E %d token %d rank %d: expert %u (p %g), expected %d (p %g)", E, t, j,
+                           got[rank_off + t * R + j], gp, ranked[j], probs[ranked[j]]);
+                }
+                for (int j = 0; j < K; j++) {
+                    float gw;
+                    memcpy(&gw, &got[w_off + t * K + j], 4);
+                    CHECKF((int32_t)got[ids_off + t * K + j] == ids[j] && fabsf(gw - w[j]) <= 1e-6f,
+                           "E %d token %d slot %d: expert %u weight %g, expected %d weight %g", E, t, j,
+                           got[ids_off + t * K + j], gw, ids[j], w[j]);
+                }
+                if (shared) {
+                    float g, want = 1.0f / (1.0f + expf(-logits[(size_t)t * NL + E]));
+                    memcpy(&g, &got[gate_off + t], 4);
+                    CHECKF(fabsf(g - want) <= 1e-6f, "token %d: shared gate %g, expected %g", t, g, want);
+                }
+            }
+        }
+    }
+    buf_free(bl), buf_free(br);
+    free(logits), free(probs);
+}
+
+static void test_moe_route(void) {
+    if (!gpu_ready()) return;
+    check_moe_route(3, 8, 2, 6, ROUTE_TOPK_SOFTMAX, false, false); /* gpt-oss-tiny */
+    check_moe_route(5, 130, 8, 12, ROUTE_SOFTMAX, true, false);    /* wider than the workgroup */
+    check_moe_route(2, 256, 8, 12, ROUTE_SOFTMAX, true, true);     /* Qwen3.5-MoE: a shared gate */
+    check_moe_route(2, 16, 4, 8, ROUTE_SOFTMAX, false, false);     /* weights not renormalised */
+    check_moe_route(1, 1024, 60, 64, ROUTE_SOFTMAX, true, false);  /* the limits */
+}
+
 static void test_topk(void) {
     if (!gpu_ready()) return;
     enum { V = 5000, ROWS = 3, K = 40 }; /* 5 chunks, the last one partial */
@@ -786,6 +845,7 @@ int main(void) {
     RUN(test_elementwise);
     RUN(test_attention);
     RUN(test_topk);
+    RUN(test_moe_route);
     if (G) {
         G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
         vk_buffer_destroy(&G->rt, &G->staging);

@@ -1,0 +1,174 @@
+/* test_moe.c — mixtures of experts on the CPU engine (model/moe.c): the captured routing
+ * is a plain recomputation from each layer's input, a batch routes as token-by-token
+ * decoding does, the fast engine gives the reference engine's bits, and a step reads the
+ * chosen experts only (the engine's count of weight bytes its products read).
+ *
+ * The model is a synthetic Qwen3-MoE file written by `llmscope synth` (qwen3moe-tiny:
+ * 3 layers, 8 experts, 3 chosen; no golden exists for the family), and gpt-oss-tiny from
+ * ../shared when present (top-k of raw logits, softmax over the chosen, biases). */
+#include "engine.h"
+#include "model.h"
+#include "moe.h"
+#include "test.h"
+#include "test_models.h"
+#include "test_moe_check.h"
+
+#define N_TOK 12
+
+static const int32_t PROMPT[N_TOK] = {257, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 300};
+
+/* Every position decoded one token at a time with the captures on: each layer's routing
+ * against the recomputation; then the whole prompt in one batch routes the same. */
+static void routing_of(const char *path, const char *what, int n_tok) {
+    model m;
+    char err[512];
+    if (model_load(&m, path, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        return;
+    }
+    const model_hparams *hp = &m.hp;
+    const int L = hp->n_layer, d = hp->n_embd, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
+    engine *e = engine_cpu_create(&m, 64, err, sizeof err);
+    float *hidden = malloc((size_t)(L + 1) * d * sizeof *hidden), *moe_out = malloc((size_t)(L + 1) * d * sizeof *moe_out);
+    float *probs = malloc((size_t)L * n_tok * R * sizeof *probs), *weights = malloc((size_t)L * n_tok * K * sizeof *weights);
+    int32_t *ranked = malloc((size_t)L * n_tok * R * sizeof *ranked), *batch_ranked = malloc((size_t)L * n_tok * R * sizeof *ranked);
+    int32_t tokens[N_TOK];
+    for (int t = 0; t < n_tok; t++) tokens[t] = PROMPT[t] % hp->n_vocab;
+    CHECKF(e != NULL, "%s", err);
+    int bad = 0, changes = 0;
+    for (int t = 0; e && t < n_tok; t++) {
+        int32_t *r = ranked + (size_t)t * L * R; /* this step's [L][R] */
+        engine_batch b = {.tokens = tokens + t, .n_tokens = 1, .pos = t, .hidden = hidden, .moe_out = moe_out,
+                          .route_ids = r, .route_probs = probs + (size_t)t * L * R,
+                          .route_weights = weights + (size_t)t * L * K};
+        if (engine_eval(e, &b, err, sizeof err)) {
+            CHECKF(0, "%s", err);
+            break;
+        }
+        moe_capture c = {hidden, moe_out, r, b.route_probs, b.route_weights, R, K};
+        char label[96];
+        snprintf(label, sizeof label, "%s position %d", what, t);
+        float sum = 0;
+        for (int l = 0; l < L; l++) bad += moe_check_layer(&m, &c, l, label);
+        for (int j = 0; j < K; j++) sum += b.route_weights[j];
+        if (hp->moe.norm || hp->moe.routing == ROUTE_TOPK_SOFTMAX)
+            CHECKF(fabsf(sum - 1) < 1e-5f, "%s: layer 0's weights sum to %g", label, sum);
+        if (t > 0 && memcmp(r, r - (size_t)L * R, (size_t)K * sizeof *r)) changes++;
+    }
+    CHECKF(bad == 0, "%s: %d routing differences", what, bad);
+    CHECKF(changes >= n_tok / 3, "%s: layer 0's choice changed only %d times in %d tokens", what, changes, n_tok);
+    /* the batch's routing at every position is the decoding's */
+    engine_batch b = {.tokens = tokens, .n_tokens = n_tok, .pos = 0, .all_positions = true, .route_ids = batch_ranked};
+    if (e && engine_eval(e, &b, err, sizeof err) == 0) {
+        int differ = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int l = 0; l < L; l++)
+                differ += memcmp(batch_ranked + ((size_t)l * n_tok + t) * R, ranked + ((size_t)t * L + l) * R,
+                                 (size_t)K * sizeof(int32_t)) != 0;
+        CHECKF(differ == 0, "%s: %d (layer, position) choices differ between the batch and decoding", what, differ);
+    }
+    engine_destroy(e);
+    free(hidden), free(moe_out), free(probs), free(weights), free(ranked), free(batch_ranked);
+    model_free(&m);
+}
+
+static void qwen3moe_routing_is_recomputable(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX";
+    if (!moe_synth_file(path, "f32")) return;
+    routing_of(path, "qwen3moe-tiny f32", N_TOK);
+    unlink(path);
+}
+
+static void gpt_oss_routing_is_recomputable(void) {
+    char path[512];
+    REQUIRE_SHARED(path, "models/gpt-oss-tiny-mxfp4.gguf");
+    routing_of(path, "gpt-oss-tiny", N_TOK);
+}
+
+/* The fast engine (ops_fast.c products, several threads, tokens grouped by expert) gives
+ * the reference engine's bits (ops.c, one thread). */
+static void fast_and_reference_agree(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX";
+    if (!moe_synth_file(path, "q8_0")) return;
+    model m;
+    char err[512];
+    if (model_load(&m, path, err, sizeof err) == 0) {
+        const int V = m.hp.n_vocab;
+        float *a = malloc((size_t)N_TOK * V * sizeof *a), *b = malloc((size_t)N_TOK * V * sizeof *b);
+        cpu_engine_options ref = {1, true}, fast = {3, false};
+        engine *er = engine_cpu_create_opts(&m, 64, &ref, err, sizeof err), *ef = engine_cpu_create_opts(&m, 64, &fast, err, sizeof err);
+        engine_batch ba = {.tokens = PROMPT, .n_tokens = N_TOK, .all_positions = true, .logits = a};
+        engine_batch bb = ba;
+        bb.logits = b;
+        CHECK(er && ef && engine_eval(er, &ba, err, sizeof err) == 0 && engine_eval(ef, &bb, err, sizeof err) == 0);
+        CHECKF(memcmp(a, b, (size_t)N_TOK * V * sizeof *a) == 0, "reference and fast engines differ");
+        engine_destroy(er), engine_destroy(ef);
+        free(a), free(b);
+        model_free(&m);
+    } else {
+        CHECKF(0, "%s", err);
+    }
+    unlink(path);
+}
+
+static uint64_t bytes_of(const weight *w) { return (uint64_t)w->rows * w->row_bytes; }
+
+/* One decoding step reads the attention, the routers and, per layer, the chosen experts'
+ * rows only; a batch reads each expert its tokens chose once. The expectation is counted
+ * from the model's matrices and the captured routing (no logits are asked for, so the
+ * output head is not read). */
+static void reads_only_chosen_experts(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX";
+    if (!moe_synth_file(path, "q8_0")) return;
+    model m;
+    char err[512];
+    if (model_load(&m, path, err, sizeof err)) {
+        CHECKF(0, "%s", err);
+        unlink(path);
+        return;
+    }
+    const model_hparams *hp = &m.hp;
+    const int L = hp->n_layer, E = hp->moe.n_expert, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
+    uint64_t dense = 0, per_expert = 0, all_experts = 0;
+    for (int l = 0; l < L; l++) {
+        const layer_weights *lw = &m.layers[l];
+        dense += bytes_of(&lw->wq) + bytes_of(&lw->wk) + bytes_of(&lw->wv) + bytes_of(&lw->wo) + bytes_of(&lw->router);
+        per_expert = (bytes_of(&lw->gate_exps) + bytes_of(&lw->up_exps) + bytes_of(&lw->down_exps)) / (uint64_t)E;
+        all_experts += per_expert * (uint64_t)E;
+    }
+    int32_t ranked[8 * 16 * 16];
+    CHECK((size_t)L * 8 * R <= sizeof ranked / sizeof ranked[0]);
+    engine *e = engine_cpu_create(&m, 64, err, sizeof err);
+    for (int n = 1; e && n <= 8; n += 7) { /* a decoding step, then a batch of 8 */
+        uint64_t before = engine_cpu_weight_bytes(e);
+        engine_batch b = {.tokens = PROMPT, .n_tokens = n, .all_positions = true, .route_ids = ranked};
+        if (engine_eval(e, &b, err, sizeof err)) {
+            CHECKF(0, "%s", err);
+            break;
+        }
+        uint64_t read = engine_cpu_weight_bytes(e) - before, expect = dense, chosen = 0;
+        for (int l = 0; l < L; l++) {
+            bool used[64] = {false};
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < K; j++) used[ranked[((size_t)l * n + t) * R + j]] = true;
+            for (int x = 0; x < E; x++) chosen += used[x];
+        }
+        expect += chosen * per_expert;
+        CHECKF(read == expect, "%d tokens: the products read %llu bytes, the chosen experts and the rest make %llu",
+               n, (unsigned long long)read, (unsigned long long)expect);
+        if (n == 1)
+            CHECKF(read < dense + all_experts / 2, "a decoding step read %llu of the %llu bytes a dense pass would",
+                   (unsigned long long)read, (unsigned long long)(dense + all_experts));
+    }
+    engine_destroy(e);
+    model_free(&m);
+    unlink(path);
+}
+
+int main(void) {
+    RUN(qwen3moe_routing_is_recomputable);
+    RUN(gpt_oss_routing_is_recomputable);
+    RUN(fast_and_reference_agree);
+    RUN(reads_only_chosen_experts);
+    return test_exit_code();
+}
