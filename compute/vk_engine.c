@@ -33,11 +33,8 @@ static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens};
 
 /* What the Vulkan backend does not compute yet, as one line, or NULL. */
 static const char *unsupported(const model *m) {
-    if (m->per_layer_embd.data) return "per-layer inputs";
-    for (int l = 0; l < m->hp.n_layer; l++) {
+    for (int l = 0; l < m->hp.n_layer; l++)
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
-        if (m->layers[l].out_scale) return "layer output scales";
-    }
     return vk_moe_unsupported(m);
 }
 

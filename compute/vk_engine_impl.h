@@ -45,14 +45,16 @@ typedef struct vk_layer {
      * share a type (or are one matrix), else gate and up apart. wq and wk of NEOX-rope
      * layers are stored with each rotated pair of rows side by side (rope_pair_source). */
     vk_weight wq, wk, wv, wqkv, wo, gate, up, gate_up, down;
+    vk_weight inp_gate, proj;    /* per-layer inputs (Gemma 4) */
     vk_buffer k_cache, v_cache;  /* [n_ctx][kvd]; unused by a layer that reads another's */
     /* offsets of the layer's vectors in the params buffer (NO_PARAM: absent) */
     uint32_t attn_norm, attn_norm_b, ffn_norm, ffn_norm_b, bq, bk, bv, bqkv, bo, up_b, down_b,
-        q_norm, k_norm, post_attn_norm, post_ffw_norm, out_scale;
+        q_norm, k_norm, post_attn_norm, post_ffw_norm, out_scale, post_norm;
     uint32_t sinks;              /* gpt-oss: the heads' attention-sink logits */
     vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_gate_up, use_down;
     /* the decode path's uses read the residual stream x itself and normalise it on the fly */
     vk_use use_q_x, use_k_x, use_v_x, use_gate_up_x;
+    vk_use use_inp_gate, use_proj; /* x -> ple_gate, ple_gate -> xn */
     VkDescriptorSet set_q_norm, set_k_norm, set_v_norm, set_rope_q, set_rope_k, set_attention;
     vk_moe_layer moe;            /* a mixture of experts' layer (FFN_MOE) */
 } vk_layer;
@@ -109,6 +111,13 @@ typedef struct vk_engine {
     bool fuse;
 
     vk_weight token_embd, position_embd, output_own; /* output_own: untied output head */
+    /* per-layer inputs (Gemma 4): each token's inputs of every layer in ple [ub][n_layer *
+     * width], built from rows of per_layer_embd (via ple_rows) and a projection of x */
+    vk_weight per_layer_embd, per_layer_proj;
+    uint32_t per_layer_proj_norm;
+    vk_buffer ple, ple_rows, ple_gate;
+    vk_use use_ple_rows, use_ple_proj;
+    VkDescriptorSet set_ple_norm, set_ple_add, set_ple_gate, set_scale;
     const vk_weight *output;
     uint32_t output_norm, output_norm_b;
     vk_layer *layers;

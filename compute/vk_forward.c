@@ -7,6 +7,7 @@
  * between barriers into one command buffer per micro-batch; vk_engine.c submits it. */
 #include "vk_engine_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 void vk_mark(vk_engine *e, const char *name) {
@@ -241,6 +242,48 @@ static void record_ffn(vk_engine *e, int l, uint32_t n, bool fused) {
     residual(e, n, L->post_ffw_norm, "ffn post-norm");
 }
 
+/* --- per-layer inputs (Gemma 4) -------------------------------------------------------- */
+
+/* Every layer's input for each token (model/forward_cpu.c, embed_per_layer): the token's
+ * rows of the per-layer embedding times sqrt(width) / sqrt(2), plus the projection of x
+ * normalised per layer (epsilon times n_embd; the gain carries the 1/sqrt(2)). */
+static void record_per_layer_inputs(vk_engine *e, uint32_t n) {
+    const model_hparams *hp = &e->base.model->hp;
+    const uint32_t w = (uint32_t)hp->n_embd_per_layer, all = w * (uint32_t)hp->n_layer, d = (uint32_t)hp->n_embd;
+    vk_get_rows(e, &e->use_ple_rows, n, 0, 0, sqrtf((float)w) / sqrtf(2.0f));
+    vk_matvec(e, &e->use_ple_proj, 0, all, vk_mv(n, 0, d, 0, all, NO_PARAM, false));
+    step(e, "per-layer rows+proj");
+    vk_rmsnorm_push pn = {n * (uint32_t)hp->n_layer, w, 0, w, 0, w, e->per_layer_proj_norm, VK_NORM_SCALE,
+                          hp->norm_eps * (float)hp->n_embd};
+    vk_op_rmsnorm(&e->rt, &e->k, e->set_ple_norm, &pn);
+    step(e, "per-layer norm");
+    vk_binary_push pa = {n * all, 0, 0, 0};
+    vk_op_add(&e->rt, &e->k, e->set_ple_add, &pa);
+    step(e, "per-layer add");
+}
+
+/* Layer L's use of its per-layer input, then its output scale. */
+static void record_layer_end(vk_engine *e, int l, uint32_t n) {
+    const model_hparams *hp = &e->base.model->hp;
+    vk_layer *L = &e->layers[l];
+    const uint32_t w = (uint32_t)hp->n_embd_per_layer, d = (uint32_t)hp->n_embd;
+    if (L->inp_gate.n_parts) {
+        vk_matvec(e, &L->use_inp_gate, 0, w, vk_mv(n, 0, d, 0, w, NO_PARAM, false));
+        step(e, "per-layer gate");
+        vk_ple_gate_push pg = {n, w, w * (uint32_t)hp->n_layer, (uint32_t)l * w};
+        vk_op_ple_gate(&e->rt, &e->k, e->set_ple_gate, &pg);
+        step(e, "per-layer gelu");
+        vk_matvec(e, &L->use_proj, 0, d, vk_mv(n, 0, w, 0, d, NO_PARAM, false));
+        step(e, "per-layer proj");
+        residual(e, n, L->post_norm, "per-layer post-norm");
+    }
+    if (L->out_scale != NO_PARAM) {
+        vk_scale_push ps = {n * d, 0, L->out_scale};
+        vk_op_scale(&e->rt, &e->k, e->set_scale, &ps);
+        step(e, "output scale");
+    }
+}
+
 /* A mixture of experts' feed-forward sublayer (vk_moe.c), after its input norm. */
 static void record_moe_ffn(vk_engine *e, int l, const ubatch *u) {
     vk_layer *L = &e->layers[l];
@@ -280,6 +323,7 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     residual(e, n, L->post_attn_norm, "attn post-norm");
     if (m->desc[l].ffn == FFN_MOE) record_moe_ffn(e, l, u);
     else record_ffn(e, l, n, fused);
+    record_layer_end(e, l, n);
 }
 
 /* --- the whole pass ---------------------------------------------------------------------- */
@@ -330,6 +374,7 @@ int vk_record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t 
         vk_op_add(&e->rt, &e->k, e->set_add_pos, &pa);
     }
     step(e, "embedding");
+    if (e->per_layer_embd.n_parts) record_per_layer_inputs(e, n);
     if (u->hidden) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hidden_rb, 0, d * f);
     if (u->lens_k) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hid, 0, d * f);
 

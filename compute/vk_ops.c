@@ -111,6 +111,8 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
         vk_kernel_create(rt, &k->attention_merge, "attention_merge", 5, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->glu, "glu", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->softcap, "softcap", 1, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->ple_gate, "ple_gate", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->scale, "scale", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->add, "add", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->gelu, "gelu", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
@@ -129,7 +131,7 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->matmul[t]);
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
-    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->glu, &k->softcap,
+    vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->glu, &k->softcap, &k->ple_gate, &k->scale,
                            &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank,
                            &k->moe_route, &k->moe_combine};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
@@ -307,6 +309,14 @@ void vk_op_glu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const v
 
 void vk_op_softcap(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_softcap_push *p) {
     dispatch_folded(rt, &k->softcap, set, p, sizeof *p, div_up(p->n, k->wg), 1);
+}
+
+void vk_op_ple_gate(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_ple_gate_push *p) {
+    dispatch_folded(rt, &k->ple_gate, set, p, sizeof *p, div_up(p->n_tokens * p->width, k->wg), 1);
+}
+
+void vk_op_scale(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_scale_push *p) {
+    dispatch_folded(rt, &k->scale, set, p, sizeof *p, div_up(p->n, k->wg), 1);
 }
 
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p) {

@@ -47,6 +47,8 @@ typedef struct vk_kernels {
     uint32_t attn_chunk;                    /* keys per chunk when attention splits */
     vk_kernel glu, add;                     /* a, b, y */
     vk_kernel softcap;                      /* x */
+    vk_kernel ple_gate;                     /* gate, per-layer inputs */
+    vk_kernel scale;                        /* x, params */
     vk_kernel gelu;                         /* x, y */
     vk_kernel topk_partial;                 /* logits, records */
     vk_kernel topk_merge;                   /* records, out */
@@ -135,6 +137,8 @@ typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
  * (stride 2: the interleaved rows of a fused gate/up matrix); act GELU when gelu, else silu */
 typedef struct { uint32_t n, g_off, u_off, y_off, in_stride, gelu; } vk_glu_push;
 typedef struct { uint32_t n, off; float cap; } vk_softcap_push;
+typedef struct { uint32_t n_tokens, width, all, layer_off; } vk_ple_gate_push;
+typedef struct { uint32_t n, off, s_off; } vk_scale_push;
 typedef struct { uint32_t n, x_off, y_off; } vk_gelu_push;
 typedef struct { uint32_t n_vocab, row_stride, k, n_chunks, row_off; } vk_topk_partial_push;
 /* lens: flags 1 scale, 2 shift, 4 LayerNorm (else RMSNorm), 8 last entry taken as it is,
@@ -183,6 +187,8 @@ void vk_attention_split(const vk_kernels *k, uint32_t pos, uint32_t n_tokens, ui
 size_t vk_attention_part_floats(const vk_kernels *k, uint32_t n_ctx, uint32_t n_head, uint32_t head_dim);
 void vk_op_glu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_glu_push *p);
 void vk_op_softcap(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_softcap_push *p);
+void vk_op_ple_gate(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_ple_gate_push *p);
+void vk_op_scale(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_scale_push *p);
 void vk_op_add(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_binary_push *p);
 void vk_op_gelu(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_gelu_push *p);
 /* Both passes of the vocabulary reduction over N_ROWS rows, with a barrier between them.

@@ -5,6 +5,7 @@
  * limits, and one descriptor set per (operation, buffers) use. */
 #include "vk_engine_impl.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,8 @@ static int upload_layer_weights(vk_engine *e, int l, char *err, size_t errlen) {
         (m->desc[l].ffn == FFN_MOE && vk_moe_upload(e, l, err, errlen)))
         return -1;
     struct { const weight *src; vk_weight *dst; } mats[] = {
-        {&lw->wv, &L->wv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down},
+        {&lw->wv, &L->wv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down}, {&lw->inp_gate, &L->inp_gate},
+        {&lw->proj, &L->proj},
         {m->hp.glu ? NULL : &lw->ffn_up, &L->up},
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
@@ -144,8 +146,22 @@ static int pack_layer_params(param_pack *p, const vk_engine *e, int l) {
            pack_qk_vector(p, e, l, lw->q_norm, hd, hd, &L->q_norm) || pack_qk_vector(p, e, l, lw->k_norm, hd, hd, &L->k_norm) ||
            pack_vector(p, lw->post_attn_norm, d, &L->post_attn_norm) ||
            pack_vector(p, lw->post_ffw_norm, d, &L->post_ffw_norm) || pack_vector(p, lw->out_scale, 1, &L->out_scale) ||
-           pack_vector(p, lw->attn_sinks, m->desc[l].n_head, &L->sinks) ||
+           pack_vector(p, lw->post_norm, d, &L->post_norm) || pack_vector(p, lw->attn_sinks, m->desc[l].n_head, &L->sinks) ||
            (m->desc[l].ffn == FFN_MOE && vk_moe_pack(e, l, p));
+}
+
+/* The per-layer inputs' norm gain (Gemma 4) times 1/sqrt(2): the sum of the normalised
+ * projection and the embedding rows is halved in power that way, the rows' share by their
+ * lookup's scale (vk_forward.c). */
+static int pack_per_layer_norm(param_pack *p, const model *m, uint32_t *offset) {
+    const int w = m->hp.n_embd_per_layer;
+    if (!m->per_layer_proj_norm) return pack_vector(p, NULL, 0, offset);
+    float *g = malloc((size_t)w * sizeof *g);
+    if (!g) return -1;
+    for (int i = 0; i < w; i++) g[i] = m->per_layer_proj_norm[i] / sqrtf(2.0f);
+    int rc = pack_vector(p, g, w, offset);
+    free(g);
+    return rc;
 }
 
 /* One rope's (cos, sin) table for the engine's context. */
@@ -178,10 +194,15 @@ int vk_engine_upload(vk_engine *e, char *err, size_t errlen) {
     }
     for (int l = 0; l < hp->n_layer; l++)
         if (upload_layer_weights(e, l, err, errlen)) return -1;
+    if (m->per_layer_embd.data &&
+        (vk_weight_upload(&e->rt, &e->staging, &m->per_layer_embd, &e->per_layer_embd, err, errlen) ||
+         vk_weight_upload(&e->rt, &e->staging, &m->per_layer_proj, &e->per_layer_proj, err, errlen)))
+        return -1;
     /* the vectors in one upload */
     param_pack pack = {0};
     bool oom = pack_vector(&pack, m->output_norm, hp->n_embd, &e->output_norm) ||
-               pack_vector(&pack, m->output_norm_b, hp->n_embd, &e->output_norm_b);
+               pack_vector(&pack, m->output_norm_b, hp->n_embd, &e->output_norm_b) ||
+               pack_per_layer_norm(&pack, m, &e->per_layer_proj_norm);
     for (int l = 0; l < hp->n_layer && !oom; l++) oom = pack_layer_params(&pack, e, l);
     int rc = oom ? vk_fail(err, errlen, "out of memory")
                  : vk_buffer_create(&e->rt, &e->params, pack.n * sizeof(float), VK_MEM_DEVICE, "norm weights and biases",
@@ -245,6 +266,9 @@ int vk_engine_buffers(vk_engine *e, char *err, size_t errlen) {
         {&e->hidden_rb, (VkDeviceSize)(hp->n_layer + 1) * hp->n_embd * f, VK_MEM_READBACK, "hidden states"},
         {&e->topk_rb, ub * (2 + 2 * VK_TOPK_MAX) * f, VK_MEM_READBACK, "top-k readback"},
         {&e->dummy, 16, VK_MEM_DEVICE, "placeholder"},
+        {&e->ple, ub * (VkDeviceSize)hp->n_embd_per_layer * hp->n_layer * f + 16, VK_MEM_DEVICE, "per-layer inputs"},
+        {&e->ple_rows, ub * (VkDeviceSize)hp->n_embd_per_layer * hp->n_layer * f + 16, VK_MEM_DEVICE, "per-layer inputs"},
+        {&e->ple_gate, ub * (VkDeviceSize)hp->n_embd_per_layer * f + 16, VK_MEM_DEVICE, "per-layer inputs"},
         {&e->capture_buf, e->capture ? (VkDeviceSize)hp->n_layer * hp->n_head * e->cap_rows * n_ctx * f : 16,
          VK_MEM_READBACK, "attention capture"},
     };
@@ -319,11 +343,12 @@ int vk_pack_vector(param_pack *p, const float *v, int n, uint32_t *offset) { ret
 
 /* Descriptor sets the weights' uses need (each use binds every part of its weight). */
 static int total_parts(const vk_engine *e, int n_layer) {
-    int n = e->token_embd.n_parts + e->position_embd.n_parts + 4 * e->output->n_parts;
+    int n = e->token_embd.n_parts + e->position_embd.n_parts + 4 * e->output->n_parts + e->per_layer_embd.n_parts +
+            e->per_layer_proj.n_parts;
     for (int l = 0; l < n_layer; l++) {
         const vk_layer *L = &e->layers[l];
         n += 2 * (L->wq.n_parts + L->wk.n_parts + L->wv.n_parts + L->gate_up.n_parts) + 3 * L->wqkv.n_parts +
-             L->wo.n_parts + L->gate.n_parts + L->up.n_parts + L->down.n_parts;
+             L->wo.n_parts + L->gate.n_parts + L->up.n_parts + L->down.n_parts + L->inp_gate.n_parts + L->proj.n_parts;
     }
     return n;
 }
@@ -352,6 +377,9 @@ static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t err
                    &e->attn_part, &e->params))
         return -1;
     if (m->desc[l].ffn == FFN_MOE && vk_moe_sets(e, l, err, errlen)) return -1;
+    if (L->inp_gate.n_parts && (use_create(e, &L->use_inp_gate, &L->inp_gate, &e->x, &e->ple_gate, table, err, errlen) ||
+                                use_create(e, &L->use_proj, &L->proj, &e->ple_gate, &e->xn, table, err, errlen)))
+        return -1;
     if (own_kv && (use_create(e, &L->use_k, wk, &e->xn, &L->k_cache, table, err, errlen) ||
                    use_create(e, &L->use_v, wv, &e->xn, &L->v_cache, table, err, errlen) ||
                    set_create(e, &L->set_k_norm, err, errlen, 3, &L->k_cache, &e->params, &L->k_cache) ||
@@ -400,6 +428,14 @@ int vk_engine_sets(vk_engine *e, char *err, size_t errlen) {
         (use_create(e, &e->use_pos, &e->position_embd, &e->ids, &e->xn, NULL, err, errlen) ||
          set_create(e, &e->set_add_pos, err, errlen, 3, &e->x, &e->xn, &e->x)))
         return -1;
+    if (e->per_layer_embd.n_parts &&
+        (use_create(e, &e->use_ple_rows, &e->per_layer_embd, &e->ids, &e->ple_rows, NULL, err, errlen) ||
+         use_create(e, &e->use_ple_proj, &e->per_layer_proj, &e->x, &e->ple, &e->dummy, err, errlen) ||
+         set_create(e, &e->set_ple_norm, err, errlen, 3, &e->ple, &e->params, &e->ple) ||
+         set_create(e, &e->set_ple_add, err, errlen, 3, &e->ple, &e->ple_rows, &e->ple) ||
+         set_create(e, &e->set_ple_gate, err, errlen, 2, &e->ple_gate, &e->ple)))
+        return -1;
+    if (set_create(e, &e->set_scale, err, errlen, 2, &e->x, &e->params)) return -1;
     for (int l = 0; l < hp->n_layer; l++)
         if (layer_sets(e, l, cap, err, errlen)) return -1;
     return 0;
@@ -418,28 +454,34 @@ void vk_engine_free_device(vk_engine *e) {
     for (int l = 0; e->layers && l < hp->n_layer; l++) {
         vk_layer *L = &e->layers[l];
         if (live) {
-            vk_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->gate, &L->up, &L->gate_up, &L->down};
+            vk_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->gate, &L->up, &L->gate_up, &L->down,
+                               &L->inp_gate, &L->proj};
             for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) vk_weight_free(rt, ws[i]);
             vk_buffer_destroy(rt, &L->k_cache);
             vk_buffer_destroy(rt, &L->v_cache);
         }
         vk_use *us[] = {&L->use_q, &L->use_k, &L->use_v, &L->use_o, &L->use_gate, &L->use_up, &L->use_gate_up,
-                        &L->use_down, &L->use_q_x, &L->use_k_x, &L->use_v_x, &L->use_gate_up_x};
+                        &L->use_down, &L->use_q_x, &L->use_k_x, &L->use_v_x, &L->use_gate_up_x, &L->use_inp_gate,
+                        &L->use_proj};
         for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) use_free(us[i]);
     }
-    vk_use *us[] = {&e->use_embd, &e->use_pos, &e->use_out, &e->use_out_x, &e->use_lens_rows, &e->use_lens_out};
+    vk_use *us[] = {&e->use_embd,      &e->use_pos,       &e->use_out,      &e->use_out_x,
+                    &e->use_lens_rows, &e->use_lens_out,  &e->use_ple_rows, &e->use_ple_proj};
     for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) use_free(us[i]);
     vk_moe_free(e, live);
     if (!live) return;
     vk_weight_free(rt, &e->token_embd);
     vk_weight_free(rt, &e->position_embd);
     vk_weight_free(rt, &e->output_own);
+    vk_weight_free(rt, &e->per_layer_embd);
+    vk_weight_free(rt, &e->per_layer_proj);
     vk_buffer *bufs[] = {&e->params, &e->rope_tables[0], &e->rope_tables[1], &e->dummy, &e->staging, &e->x, &e->xn,
                          &e->q, &e->att, &e->ffa, &e->ffb, &e->logits, &e->scores, &e->attn_part,
                          &e->topk_part, &e->topk_out, &e->ids, &e->logits_rb,
                          &e->capture_buf, &e->hidden_rb, &e->topk_rb, &e->hid, &e->lens_topk_part,
                          &e->lens_topk_out, &e->lens_cand, &e->lens_out, &e->lens_xn, &e->lens_logits,
-                         &e->lens_stats_part, &e->lens_stats, &e->lens_ranks, &e->lens_rb, &e->lens_upload};
+                         &e->lens_stats_part, &e->lens_stats, &e->lens_ranks, &e->lens_rb, &e->lens_upload,
+                         &e->ple, &e->ple_rows, &e->ple_gate};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vk_buffer_destroy(rt, bufs[i]);
     if (e->pool) rt->vk.DestroyDescriptorPool(rt->dev, e->pool, NULL);
     vk_kernels_destroy(rt, &e->k);

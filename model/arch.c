@@ -23,6 +23,12 @@ static const arch_desc ARCHS[] = {
     {.name = "gemma3", .norm = NORM_RMS, .act = ACT_GELU_TANH, .rope = ROPE_NEOX,
      .traits = AT_SANDWICH | AT_EMBED_SCALE | AT_QK_NORM, .swa = SWA_PERIOD, .swa_period = 6,
      .local_rope_base = 10000.0f, .local_rope_unscaled = true, .qscale = QSCALE_GEMMA, .wide_scale_layers = 62},
+    /* Gemma 4 (E2B/E4B text): per-layer pattern of sliding layers with their own head size
+     * and rope, proportional rope on global layers (rope_freqs), the last layers reading
+     * earlier layers' keys, per-layer inputs, an output scale per layer, the logit cap */
+    {.name = "gemma4", .norm = NORM_RMS, .act = ACT_GELU_TANH, .rope = ROPE_NEOX,
+     .traits = AT_SANDWICH | AT_EMBED_SCALE | AT_QK_NORM | AT_V_NORM | AT_PER_LAYER_IN | AT_OUT_SCALE | AT_KV_SHARING,
+     .swa = SWA_PATTERN_KEY, .qscale = QSCALE_ONE},
     /* Phi-3 / Phi-4-mini: fused q/k/v and gate/up, LongRoPE */
     {.name = "phi3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
      .traits = AT_FUSED_QKV | AT_FUSED_UP | AT_LONGROPE, .swa = SWA_ALL},

@@ -57,6 +57,8 @@ typedef struct cpu_engine {
     float *qkv;           /* [MB][q_dim + 2 kv_dim], a fused projection */
     float *att;           /* [MB][q_dim] attention output, all heads */
     float *ff_a, *ff_b;   /* [MB][2 n_ff] (a fused gate/up product fills twice n_ff) */
+    float *ple;           /* [MB][n_layer * n_embd_per_layer] each layer's per-layer input */
+    float *ple_row;       /* [n_layer * n_embd_per_layer] one token's row of per_layer_token_embd */
     float *scores;        /* [n_threads][n_ctx] one attention row per thread */
     moe_scratch *moe;     /* the mixture of experts' scratch (models with experts) */
     uint64_t weight_bytes; /* bytes of weights the products have read (bench) */
@@ -69,7 +71,7 @@ static void cpu_destroy(engine *base) {
         if (e->k_cache) free(e->k_cache[l]);
         if (e->v_cache) free(e->v_cache[l]);
     }
-    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->scores};
+    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->ple, e->ple_row, e->scores};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e->k_cache);
     free(e->v_cache);
@@ -198,6 +200,39 @@ static void embed(cpu_engine *e, const engine_batch *b, int start, int n) {
             op_add(x, x, e->xb, d);
         }
     }
+}
+
+/* Per-layer inputs (Gemma 4): for each token and layer, the token's row of the per-layer
+ * embedding (times sqrt(width)) plus a projection of its scaled token embedding, the
+ * projection normalised per layer (as if first scaled by 1/sqrt(n_embd), which an epsilon
+ * n_embd times larger does exactly), the sum times 1/sqrt(2). */
+static void embed_per_layer(cpu_engine *e, const engine_batch *b, int start, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const int w = hp->n_embd_per_layer, all = w * hp->n_layer;
+    const float row_scale = sqrtf((float)w), mix = 1.0f / sqrtf(2.0f);
+    matmul(e, &m->per_layer_proj, e->x, e->ple, n);
+    for (int t = 0; t < n; t++) {
+        float *p = e->ple + (size_t)t * all;
+        weight_row(&m->per_layer_embd, b->tokens[start + t], e->ple_row);
+        for (int l = 0; l < hp->n_layer; l++)
+            op_rmsnorm(p + (size_t)l * w, p + (size_t)l * w, m->per_layer_proj_norm, w, hp->norm_eps * (float)hp->n_embd);
+        for (int i = 0; i < all; i++) p[i] = (p[i] + e->ple_row[i] * row_scale) * mix;
+    }
+}
+
+/* Layer L's use of its per-layer input: gelu(inp_gate x) times the input, projected back
+ * to n_embd, normalised, added to x. */
+static void per_layer_input(cpu_engine *e, int l, int n) {
+    const model *m = e->base.model;
+    const model_hparams *hp = &m->hp;
+    const layer_weights *lw = &m->layers[l];
+    const int w = hp->n_embd_per_layer, all = w * hp->n_layer;
+    matmul(e, &lw->inp_gate, e->x, e->ff_a, n);
+    for (int t = 0; t < n; t++)
+        op_geglu(e->ff_a + (size_t)t * w, e->ff_a + (size_t)t * w, e->ple + (size_t)t * all + (size_t)l * w, w);
+    matmul(e, &lw->proj, e->ff_a, e->xb, n);
+    residual_add(e, lw->post_norm, n);
 }
 
 /* ---- attention ----------------------------------------------------------------------- */
@@ -386,6 +421,7 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
     const size_t row_bytes = (size_t)d * sizeof(float);
 
     embed(e, b, start, n);
+    if (m->per_layer_embd.data) embed_per_layer(e, b, start, n);
     if (b->hidden && last >= 0) memcpy(b->hidden, e->x + (size_t)last * d, row_bytes);
 
     for (int l = 0; l < hp->n_layer; l++) {
@@ -401,6 +437,7 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
             for (int i = 0; i < d; i++) /* a dense layer's row stays 0 */
                 b->moe_out[(size_t)l * d + i] = m->desc[l].ffn == FFN_MOE ? e->xb[(size_t)last * d + i] : 0.0f;
         residual_add(e, lw->post_ffw_norm, n);
+        if (lw->inp_gate.data) per_layer_input(e, l, n);
         if (lw->out_scale)
             for (int i = 0; i < n * d; i++) e->x[i] *= lw->out_scale[0];
 
@@ -502,6 +539,14 @@ static bool cpu_alloc(cpu_engine *e, int n_threads) {
     e->att = calloc(mb * q_dim, sizeof(float));
     e->ff_a = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
     e->ff_b = calloc(mb * 2 * (size_t)hp->n_ff, sizeof(float));
+    if (hp->n_embd_per_layer) { /* ff_a also holds the per-layer gate */
+        const size_t all = (size_t)hp->n_embd_per_layer * hp->n_layer;
+        free(e->ff_a);
+        e->ff_a = calloc(mb * (2 * (size_t)hp->n_ff > all ? 2 * (size_t)hp->n_ff : all), sizeof(float));
+        e->ple = calloc(mb * all, sizeof(float));
+        e->ple_row = calloc(all, sizeof(float));
+        if (!e->ple || !e->ple_row) return false;
+    }
     e->scores = calloc((size_t)n_threads * n_ctx, sizeof(float));
     if (hp->moe.n_expert && !(e->moe = moe_scratch_create(m, MICRO_BATCH))) return false;
     return e->x && e->xb && e->q && e->k && e->v && e->qkv && e->att && e->ff_a && e->ff_b && e->scores;

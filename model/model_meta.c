@@ -89,7 +89,7 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 /* --- the architecture ------------------------------------------------------------------ */
 
 /* Families whose files exist (../shared has some) that llmscope has not built yet. */
-static const char *const PLANNED_ARCHS[] = {"gemma4", "qwen35",
+static const char *const PLANNED_ARCHS[] = {"qwen35",
                                             "qwen35moe", "smollm3",
                                             "mistral3", "qwen3vl"};
 

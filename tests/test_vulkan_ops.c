@@ -546,7 +546,49 @@ static void test_rmsnorm(void) {
             CHECKF(e <= 1e-5, "rmsnorm (scale %d): error %g", with_g, e);
         }
     }
+    /* ACCUMULATE: a sandwich norm's output added into the residual stream y */
+    static float y0[N * D];
+    fill(y0, N * D, 2);
+    if (bx && bp && by && begin()) {
+        memcpy(by->map, y0, sizeof y0);
+        for (int i = 0; i < N; i++) {
+            op_rmsnorm(want + i * D, x + i * D, g, D, 1e-5f);
+            op_add(want + i * D, want + i * D, y0 + i * D, D);
+        }
+        vk_rmsnorm_push p = {N, D, 0, D, 0, D, 0, VK_NORM_SCALE | VK_NORM_ACCUMULATE, 1e-5f};
+        vk_op_rmsnorm(&G->rt, &G->k, set_of(3, bx, bp, by, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(by->map, want, N * D);
+            CHECKF(e <= 1e-5, "rmsnorm accumulating: error %g", e);
+        }
+    }
     buf_free(bx), buf_free(bp), buf_free(by);
+}
+
+/* Gemma 4's per-layer steps: the gate (GELU of the gate times the token's slice of every
+ * layer's inputs, op_geglu per token) and the output scale by a stored scalar. */
+static void test_per_layer_ops(void) {
+    if (!gpu_ready()) return;
+    enum { T = 3, W = 24, L = 5, LAYER = 2 };
+    static float g[T * W], inp[T * W * L], want[T * W], params[4] = {0, 0, 1.25f, 0};
+    fill(g, T * W, 3), fill(inp, T * W * L, 2);
+    for (int t = 0; t < T; t++) op_geglu(want + t * W, g + t * W, inp + t * W * L + LAYER * W, W);
+    vk_buffer *bg = buf(g, sizeof g), *bi = buf(inp, sizeof inp), *bp = buf(params, sizeof params);
+    if (bg && bi && bp && begin()) {
+        vk_ple_gate_push p = {T, W, W * L, LAYER * W};
+        vk_op_ple_gate(&G->rt, &G->k, set_of(2, bg, bi, NULL, NULL, NULL, NULL), &p);
+        if (submit()) {
+            double e = max_err(bg->map, want, T * W);
+            CHECKF(e <= 1e-5, "per-layer gate: error %g", e);
+        }
+    }
+    if (bg && bp && begin()) {
+        for (int i = 0; i < T * W; i++) want[i] = ((const float *)bg->map)[i] * 1.25f;
+        vk_scale_push ps = {T * W, 0, 2};
+        vk_op_scale(&G->rt, &G->k, set_of(2, bg, bp, NULL, NULL, NULL, NULL), &ps);
+        if (submit()) CHECKF(max_err(bg->map, want, T * W) == 0, "scale by params[2]: not exact");
+    }
+    buf_free(bg), buf_free(bi), buf_free(bp);
 }
 
 static void test_layernorm(void) {
@@ -840,6 +882,7 @@ int main(void) {
     RUN(test_matmul_tile_shapes);
     RUN(test_matvec_fused);
     RUN(test_rmsnorm);
+    RUN(test_per_layer_ops);
     RUN(test_layernorm);
     RUN(test_rope);
     RUN(test_elementwise);
