@@ -2,6 +2,7 @@
  * logit lens, the why card, probe summaries, breakpoints and distribution comparison.
  * See inspect.h for what each computes; the comments here say how. */
 #include "inspect.h"
+#include "routing.h"
 #include "head.h"
 
 #include "ops.h"
@@ -596,6 +597,11 @@ int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_car
         }
         out->has_lens = true;
     }
+    if (inspect_experts(o->push_model ? o->push_model : o->m, r, v->n_layer, v->n_embd, out) < 0) {
+        why_card_free(out);
+        snprintf(err, errlen, "out of memory for the why card");
+        return -1;
+    }
     return 0;
 }
 
@@ -603,6 +609,10 @@ void why_card_free(why_card *w) {
     free(w->layer_sources);
     free(w->layer_n);
     logit_lens_free(&w->lens);
+    routing_free(w->routing);
+    free(w->expert_push);
+    w->routing = NULL;
+    w->expert_push = NULL;
     w->layer_sources = NULL;
     w->layer_n = NULL;
     w->has_attention = w->has_lens = false;

@@ -223,6 +223,8 @@ typedef struct why_options {
     int n_valid_vocab;          /* as for inspect_logit_lens */
     bool rollout;               /* compute the rollout (costs O(layers * heads * pos^2)) */
     grounding_params grounding;
+    const model *push_model;    /* for the experts' pushes, which cost next to nothing
+                                   (a dot product per layer); NULL: m */
 } why_options;
 
 void why_options_default(why_options *o); /* 8 sources, rollout on, default grounding */
@@ -256,6 +258,14 @@ typedef struct why_card {
 
     bool has_lens;              /* the record held hidden states and a model was given */
     logit_lens lens;
+
+    /* experts (models with experts, inspect_moe.c): the record's routing (a copy; per
+     * layer the chosen experts, their weights and the runners-up) and, where the record
+     * kept the experts' outputs (reply tokens) and a model was given, how much each
+     * layer's experts pushed the token's logit directly (head_contribution; NaN in layers
+     * without experts) */
+    struct record_routing *routing;
+    float *expert_push;         /* [n_layer], or NULL */
 } why_card;
 
 /* Everything the why card shows for record REC. Returns 0, or -1 with ERR (no such
@@ -263,6 +273,9 @@ typedef struct why_card {
 int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_card *out, char *err,
                 size_t errlen);
 void why_card_free(why_card *w);
+/* The why card's "experts" for record R (inspect_why calls it): copies R's routing and,
+ * with M and R's experts' outputs, computes the pushes. Returns 0, or -1 out of memory. */
+int inspect_experts(const model *m, const step_record *r, int n_layer, int n_embd, why_card *out);
 
 /* ---- fork and probe ---- */
 

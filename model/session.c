@@ -15,7 +15,9 @@
 #include "session.h"
 
 #include "chat_template.h"
+#include "moe.h"
 #include "quant.h"
+#include "routing.h"
 #include "tokenizer.h"
 
 #include <math.h>
@@ -104,6 +106,15 @@ struct session {
     float pred_top_logits[SAMPLER_TOP_N];
     logit_summary pred_sum;   /* of pred_logits; n_top = 0: none */
     size_t n_summarized;      /* descriptions made from a summary */
+
+    /* A mixture of experts' routing (capturing, models with experts): each eval's rows
+     * (engine_batch.route_*), and the pending prediction's, with its experts' outputs. */
+    bool want_routing;
+    int32_t *batch_route_ids;
+    float *batch_route_probs, *batch_route_weights;
+    size_t batch_route_cap;   /* rows of all layers */
+    record_routing *pred_routing;
+    float *pred_moe;          /* [n_layer + 1][n_embd] */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -179,6 +190,11 @@ static void drop_attention(session *s, step_record *r) {
         free(r->hidden);
         r->hidden = NULL;
     }
+    if (r->moe_out) {
+        s->att_bytes -= record_hidden_bytes(s);
+        free(r->moe_out);
+        r->moe_out = NULL;
+    }
     if (!r->attention) return;
     s->att_bytes -= record_att_bytes(s, r);
     free(r->attention);
@@ -191,6 +207,7 @@ static void drop_attention(session *s, step_record *r) {
 static void truncate_records(session *s, int k) {
     for (int i = k; i < s->n; i++) {
         drop_attention(s, &s->recs[i]);
+        routing_free(s->recs[i].routing);
         free(s->recs[i].text);
         memset(&s->recs[i], 0, sizeof s->recs[i]);
     }
@@ -270,6 +287,42 @@ static void keep_hidden(session *s, step_record *r) {
     s->att_bytes += n * sizeof *r->hidden;
 }
 
+/* The experts' outputs of the pending prediction with reply record R (the why card's
+ * "experts"), f16 like the hidden states and under the same budget. */
+static void keep_moe_out(session *s, step_record *r) {
+    if (!s->pred_moe) return;
+    size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
+    r->moe_out = malloc(n * sizeof *r->moe_out);
+    if (!r->moe_out) return;
+    for (size_t i = 0; i < n; i++) {
+        float x = s->pred_moe[i];
+        s->pred_moe[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
+    }
+    f32_to_fp16_row(s->pred_moe, r->moe_out, n);
+    s->att_bytes += n * sizeof *r->moe_out;
+}
+
+/* Room for the routing of N output rows of every layer. */
+static int grow_routing(session *s, size_t n) {
+    const size_t rows = n * (size_t)s->n_layer, R = (size_t)moe_rank_n(&s->m->hp.moe), K = (size_t)s->m->hp.moe.n_used;
+    if (rows <= s->batch_route_cap) return 0;
+    int32_t *ids = realloc(s->batch_route_ids, rows * R * sizeof *ids);
+    if (ids) s->batch_route_ids = ids;
+    float *p = realloc(s->batch_route_probs, rows * R * sizeof *p);
+    if (p) s->batch_route_probs = p;
+    float *w = realloc(s->batch_route_weights, rows * K * sizeof *w);
+    if (w) s->batch_route_weights = w;
+    if (!ids || !p || !w) return -1;
+    s->batch_route_cap = rows;
+    return 0;
+}
+
+/* Row J of the last eval's routing (N rows), as a record's. */
+static record_routing *batch_routing(const session *s, int n, int j) {
+    if (!s->want_routing) return NULL;
+    return routing_from_batch(s->m, s->batch_route_ids, s->batch_route_probs, s->batch_route_weights, n, j);
+}
+
 /* Tokens the tokenizer cannot turn into text must never be chosen. */
 static void mask_logits(const session *s, float *logits) {
     for (int i = s->n_tok_vocab; i < s->n_vocab; i++) logits[i] = -INFINITY;
@@ -340,7 +393,8 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         size_t stride = (size_t)(a + n); /* attention row length in this batch */
         if (grow(&s->batch_logits, &s->batch_logits_cap, (size_t)n * (size_t)s->n_vocab) < 0 ||
             (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0) ||
-            (s->want_summary && grow_summaries(s, (size_t)n) < 0))
+            (s->want_summary && grow_summaries(s, (size_t)n) < 0) ||
+            (s->want_routing && grow_routing(s, (size_t)n) < 0))
             return fail(err, errlen, "out of memory evaluating %d tokens", n);
         if (s->want_summary)
             for (int j = 0; j < n; j++) s->batch_lse[j] = NAN; /* stays NaN: no summary */
@@ -353,6 +407,12 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             .attention = s->capture ? s->batch_att : NULL,
             .hidden = s->pred_hidden, /* the last token's, which becomes pred_pos */
         };
+        if (s->want_routing) {
+            b.route_ids = s->batch_route_ids;
+            b.route_probs = s->batch_route_probs;
+            b.route_weights = s->batch_route_weights;
+            b.moe_out = s->pred_moe;
+        }
         if (s->want_summary) {
             b.top_k = SAMPLER_TOP_N;
             b.top_ids = s->batch_top_ids;
@@ -370,8 +430,14 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             logit_summary sum;
             bool has_sum = batch_summary(s, j, &sum);
             if (q + 1 < end) {
-                if (q + 1 >= first_new) predict_given(s, &s->recs[q + 1], logits, has_sum ? &sum : NULL, att, head_stride);
+                if (q + 1 >= first_new) {
+                    predict_given(s, &s->recs[q + 1], logits, has_sum ? &sum : NULL, att, head_stride);
+                    routing_free(s->recs[q + 1].routing);
+                    s->recs[q + 1].routing = batch_routing(s, n, j);
+                }
             } else {
+                routing_free(s->pred_routing);
+                s->pred_routing = batch_routing(s, n, j);
                 memcpy(s->pred_logits, logits, (size_t)s->n_vocab * sizeof *logits);
                 mask_logits(s, s->pred_logits);
                 s->pred_sum.n_top = 0;
@@ -693,8 +759,10 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
         s->pred_logits = calloc((size_t)s->n_vocab, sizeof *s->pred_logits);
         if (s->capture) s->pred_att = calloc(rows * (size_t)s->n_ctx, sizeof *s->pred_att);
         if (s->capture) s->pred_hidden = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
+        s->want_routing = s->capture && m->hp.moe.n_expert > 0;
+        if (s->want_routing) s->pred_moe = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
         if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits ||
-            (s->capture && (!s->pred_att || !s->pred_hidden))) {
+            (s->capture && (!s->pred_att || !s->pred_hidden)) || (s->want_routing && !s->pred_moe)) {
             fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
         } else if (!s->chat) {
             return s;
@@ -725,6 +793,11 @@ void session_free(session *s) {
     free(s->pred_logits);
     free(s->pred_att);
     free(s->pred_hidden);
+    free(s->pred_moe);
+    routing_free(s->pred_routing);
+    free(s->batch_route_ids);
+    free(s->batch_route_probs);
+    free(s->batch_route_weights);
     free(s->batch_logits);
     free(s->batch_att);
     free(s->batch_top_ids);
@@ -797,6 +870,8 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     if (start == k && k > 0 && k < s->n) {
         step_record *r = &s->recs[k];
         predict_given(s, r, s->pred_logits, s->pred_sum.n_top ? &s->pred_sum : NULL, s->pred_att, (size_t)k);
+        routing_free(r->routing);
+        r->routing = routing_copy(s->pred_routing);
     }
     if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
         truncate_records(s, k);
@@ -840,7 +915,9 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     r->sample = res;
     if (kept && kept_params) r->params = *kept_params;
     r->has_prediction = true;
+    r->routing = routing_copy(s->pred_routing);
     keep_hidden(s, r);
+    keep_moe_out(s, r);
     keep_attention(s, r, s->pred_att, (size_t)pos);
     s->reply_count++;
     if (tokenizer_is_eog(s->tok, id)) {

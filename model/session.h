@@ -45,6 +45,13 @@ typedef struct step_record {
                             at the position that predicted this token, for the logit lens;
                             reply tokens only, NULL when not captured. Kept and dropped
                             together with the attention, under the same budget */
+    struct record_routing *routing; /* mixture of experts: which experts the pass that
+                            predicted this token ran, per layer (routing.h); NULL when the
+                            model has none or capture is off. Every record keeps its own */
+    uint16_t *moe_out;   /* f16 [n_layer + 1][n_embd]: what each layer's experts added at
+                            that position, then the last layer's output before the final
+                            norm (engine_batch.moe_out): the why card's "experts". Reply
+                            tokens only, kept and dropped with hidden */
 } step_record;
 
 typedef struct session_config {

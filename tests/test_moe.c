@@ -7,6 +7,11 @@
  * 3 layers, 8 experts, 3 chosen; no golden exists for the family), and gpt-oss-tiny from
  * ../shared when present (top-k of raw logits, softmax over the chosen, biases). */
 #include "engine.h"
+#include "head.h"
+#include "inspect.h"
+#include "routing.h"
+#include "session.h"
+#include "tokenizer.h"
 #include "model.h"
 #include "moe.h"
 #include "test.h"
@@ -165,10 +170,116 @@ static void reads_only_chosen_experts(void) {
     unlink(path);
 }
 
+/* head_contribution: the last layer's output taken whole pushes its own logit (before a
+ * cap): the linearised norm at X is the norm itself; and pushes add up. */
+static void contributions_add_up(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX";
+    if (!moe_synth_file(path, "f32")) return;
+    model m;
+    char err[512];
+    if (model_load(&m, path, err, sizeof err) == 0) {
+        const int d = m.hp.n_embd, L = m.hp.n_layer, V = m.hp.n_vocab;
+        float *moe_out = malloc((size_t)(L + 1) * d * sizeof *moe_out), *logits = malloc((size_t)V * sizeof *logits);
+        float *half = malloc((size_t)d * sizeof *half);
+        engine *e = engine_cpu_create(&m, 64, err, sizeof err);
+        engine_batch b = {.tokens = PROMPT, .n_tokens = 5, .logits = logits, .moe_out = moe_out};
+        if (e && engine_eval(e, &b, err, sizeof err) == 0) {
+            const float *x = moe_out + (size_t)L * d;
+            for (int tok = 0; tok < V; tok += 97) {
+                float whole = head_contribution(&m, x, x, tok);
+                CHECKF(fabsf(whole - logits[tok]) <= 1e-4f * (1 + fabsf(logits[tok])), "token %d: %g, logit %g", tok,
+                       whole, logits[tok]);
+                for (int i = 0; i < d; i++) half[i] = 0.5f * x[i];
+                CHECKF(fabsf(2 * head_contribution(&m, x, half, tok) - whole) <= 1e-5f * (1 + fabsf(whole)),
+                       "token %d: two halves do not add up", tok);
+            }
+        } else {
+            CHECKF(0, "%s", err);
+        }
+        engine_destroy(e);
+        free(moe_out), free(logits), free(half);
+        model_free(&m);
+    }
+    unlink(path);
+}
+
+/* A session on a model with experts: every record with a prediction keeps the routing
+ * of the pass that predicted it (the engine's, at the position before), reply tokens
+ * keep the experts' outputs, and the why card of a reply token has the experts and their
+ * pushes. */
+static void session_keeps_routing(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX";
+    if (!moe_synth_file(path, "f32")) return;
+    model m;
+    char err[512];
+    tokenizer *tok = NULL;
+    engine *e = NULL;
+    session *s = NULL;
+    if (model_load(&m, path, err, sizeof err) == 0 && (tok = tokenizer_load(&m.file, err, sizeof err)) &&
+        (e = engine_cpu_create(&m, 128, err, sizeof err))) {
+        session_config cfg = {0};
+        sampler_params_default(&cfg.sampling);
+        cfg.sampling.temperature = 0;
+        cfg.capture_attention = true;
+        s = session_create(&m, tok, e, &cfg, err, sizeof err);
+    }
+    CHECKF(s, "%s", err);
+    const step_record *last = NULL;
+    if (s && session_begin_reply(s, "hello there", err, sizeof err) == 0)
+        for (int i = 0; i < 4; i++)
+            if (session_next(s, &last, err, sizeof err) != 1) break;
+    const size_t n = s ? session_n_records(s) : 0;
+    CHECK(n > 5);
+    /* the engine's routing of the same tokens, all positions at once */
+    const int L = m.hp.n_layer, R = moe_rank_n(&m.hp.moe), K = m.hp.moe.n_used;
+    int32_t *tokens = malloc(n * sizeof *tokens), *ranked = malloc((size_t)L * n * R * sizeof *ranked);
+    engine *check = n ? engine_cpu_create(&m, 128, err, sizeof err) : NULL;
+    for (size_t i = 0; i < n; i++) tokens[i] = session_record(s, i)->token;
+    engine_batch b = {.tokens = tokens, .n_tokens = (int)n - 1, .all_positions = true, .route_ids = ranked};
+    if (check && engine_eval(check, &b, err, sizeof err) == 0) {
+        for (size_t i = 1; i < n; i++) {
+            const step_record *r = session_record(s, i);
+            CHECKF(r->routing != NULL, "record %zu has no routing", i);
+            if (!r->routing) continue;
+            for (int l = 0; l < L; l++)
+                for (int j = 0; j < K; j++)
+                    CHECKF(routing_id(r->routing, l, j) == ranked[((size_t)l * (n - 1) + i - 1) * R + j],
+                           "record %zu layer %d slot %d: expert %d, the engine chose %d at position %zu", i, l, j,
+                           routing_id(r->routing, l, j), ranked[((size_t)l * (n - 1) + i - 1) * R + j], i - 1);
+            CHECKF(!r->generated || r->moe_out, "reply record %zu kept no experts' outputs", i);
+        }
+        inspect_view v;
+        inspect_view_session(&v, s);
+        why_options o;
+        why_options_default(&o);
+        o.push_model = &m;
+        why_card w;
+        if (last && inspect_why(&v, (size_t)last->pos, &o, &w, err, sizeof err) == 0) {
+            CHECK(w.routing && w.expert_push);
+            for (int l = 0; w.expert_push && l < L; l++)
+                CHECKF(isfinite(w.expert_push[l]), "layer %d's push is %g", l, w.expert_push[l]);
+            why_card_free(&w);
+        } else {
+            CHECKF(0, "why card: %s", err);
+        }
+    } else {
+        CHECKF(0, "%s", err);
+    }
+    engine_destroy(check);
+    free(tokens), free(ranked);
+    session_free(s);
+    engine_destroy(e);
+    tokenizer_free(tok);
+    model_free(&m);
+    unlink(path);
+}
+
 int main(void) {
     RUN(qwen3moe_routing_is_recomputable);
     RUN(gpt_oss_routing_is_recomputable);
     RUN(fast_and_reference_agree);
     RUN(reads_only_chosen_experts);
+    RUN(contributions_add_up);
+    RUN(session_keeps_routing);
     return test_exit_code();
 }

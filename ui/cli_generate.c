@@ -51,6 +51,7 @@ static int trace_record(cli_trace *trace, session *s, const cli_model *cm, const
         wo.n_valid_vocab = tokenizer_n_vocab(cm->tok);
         wo.lens_engine = session_lens_engine(s);
         wo.m = wo.lens_engine || o->trace_lens ? &cm->m : NULL;
+        wo.push_model = &cm->m;
         wo.rollout = (double)cm->m.hp.n_layer * r->n_keys * r->n_keys / 2 <= TRACE_ROLLOUT_WORK;
         char err[256];
         have = inspect_why(&v, idx, &wo, &w, err, sizeof err) == 0;

@@ -378,6 +378,7 @@ void tui_why_open(tui_app *a) {
     /* on a GPU the lens is one batched pass there: always quick enough to wait for */
     o.lens_engine = session_lens_engine(a->s);
     o.m = o.lens_engine || lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
+    o.push_model = a->m;
     char err[256];
     if (inspect_why(&v, idx, &o, &a->why, err, sizeof err) < 0) {
         tui_message(a, true, "why card: %s", err);
