@@ -217,7 +217,8 @@ static void draw(tui_app *a) {
     tui_input_draw(a);
     tui_frame_draw(a);
     if (a->lay.full) {
-        tui_attention_draw(a);
+        if (a->router.shown && tui_router_available(a)) tui_router_draw(a);
+        else tui_attention_draw(a);
         tui_probs_draw(a);
     }
     tui_ground_draw(a);
@@ -391,6 +392,7 @@ static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
     case L'p': tui_probe_command(a, ""); return;
     case L'r': tui_heads_cycle(a); return;
     case L'g': tui_break_continue(a); return;
+    case L'x': tui_router_toggle(a); return;
     case L'h': tui_chat_move(a, -1, 0); return;
     case L'k': tui_chat_move(a, 0, -1); return;
     case L'j': tui_chat_move(a, 0, 1); return;
@@ -556,6 +558,7 @@ void tui_app_free(tui_app *a) {
     free(a->row);
     tui_sheet_free(&a->sheet);
     tui_why_free(a);
+    tui_router_free(a);
     tui_branches_free(a);
     tui_probe_free(a);
     free(a->ground);

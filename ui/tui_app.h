@@ -293,6 +293,18 @@ typedef struct tui_turn {
     size_t first_record;
 } tui_turn;
 
+/* ---- the router pane (tui_router.c): which experts answered ---- */
+
+typedef struct tui_router {
+    bool shown;            /* in place of the attention pane (x while inspecting) */
+    int *usage;            /* [n_layer][n_expert] picks over the conversation's records */
+    int *reply_usage;      /* the same within the reply at hand */
+    int n_tokens, n_reply; /* records counted, and of those in the reply */
+    size_t counted;        /* records 0 .. counted-1 are in the counts */
+    unsigned epoch;
+    int reply_turn;
+} tui_router;
+
 typedef struct tui_app {
     const tui_options *opt;
     session *s;
@@ -371,6 +383,7 @@ typedef struct tui_app {
     tui_branches branches;
     tui_probe probe;
     engine *spare;         /* a second engine of the same model (probes, /compare) */
+    tui_router router;
 } tui_app;
 
 /* tui.c */
@@ -412,6 +425,15 @@ long tui_chat_hit(const tui_app *a, int y, int x);
 
 /* tui_input.c */
 void tui_input_draw(tui_app *a);
+
+/* tui_router.c: the router pane, and gpt-oss's sink column of the attention pane */
+bool tui_router_available(const tui_app *a);
+void tui_router_toggle(tui_app *a);
+void tui_router_draw(tui_app *a);
+void tui_router_free(tui_app *a);
+int tui_sink_width(const tui_app *a);      /* cells the sink column takes (0: no sinks) */
+void tui_sink_label(const tui_app *a, int y, int x);
+void tui_sink_cell(tui_app *a, int y, int x, const step_record *r, int head);
 
 /* tui_attention.c, tui_probs.c, tui_status.c */
 void tui_attention_draw(tui_app *a);

@@ -199,7 +199,8 @@ void tui_attention_draw(tui_app *a) {
     columns cols;
     cols.n = 0;
     cols.cw = MIN_CW;
-    if (n_keys > 0) choose_columns(&cols, n_keys, a->hide_sink, R.w - lw);
+    const int sink_w = tui_sink_width(a); /* gpt-oss: the sink's share of each row, at the right */
+    if (n_keys > 0) choose_columns(&cols, n_keys, a->hide_sink, R.w - lw - sink_w);
     int shown = 0;
     for (int c = 0; c < cols.n; c++) shown += cols.key[c] >= 0;
     char note[48] = "";
@@ -259,6 +260,7 @@ void tui_attention_draw(tui_app *a) {
         tui_style st = key == top_key ? tui_role_style(&a->pal, TC_CHOSEN) : tui_role_style(&a->pal, TC_NORMAL);
         tui_put_token(y, x, cols.cw - 1, k && k->text ? k->text : "?", st);
     }
+    if (sink_w) tui_sink_label(a, y, R.x + lw + cols.n * cols.cw);
 
     /* heads: decode each visible row once, scale to the largest visible value */
     float *vals = malloc((size_t)head_rows * (size_t)cols.n * sizeof *vals);
@@ -289,6 +291,7 @@ void tui_attention_draw(tui_app *a) {
             if (v < 0) draw_blank(a, y, x, cols.cw);
             else draw_cell(a, y, x, cols.cw, scaled(a, v, max));
         }
+        if (sink_w) tui_sink_cell(a, y, R.x + lw + cols.n * cols.cw, r, h);
     }
     free(vals);
     if (first > 0 || first + head_rows < n_list)

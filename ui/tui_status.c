@@ -86,6 +86,7 @@ static const char *const HELP[] = {
     "  b            branch: pick another candidate in the bars (Enter), or r to resample",
     "  B            list branches, Enter switches  p  probe: 8 continuations from here",
     "  g            go on after a breakpoint (or Enter on an empty line)",
+    "  x            mixtures of experts: the router pane (which experts answered) / attention",
     "Anywhere: F2/F3 layer  F4/F5 head  F6 scale  F7 sink  F8 before/after  F9 colour",
     "Commands",
     "  /temp T  /top-k K  /top-p P  /min-p P  /repeat-penalty R [LAST_N]  /seed S",
