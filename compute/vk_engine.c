@@ -29,7 +29,7 @@ static int imin(int a, int b) { return a < b ? a : b; }
 
 static void vk_destroy(engine *base);
 static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
-static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens};
+static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, NULL, NULL};
 
 /* What the Vulkan backend does not compute yet, as one line, or NULL. */
 static const char *unsupported(const model *m) {
