@@ -29,12 +29,13 @@ static int imin(int a, int b) { return a < b ? a : b; }
 
 static void vk_destroy(engine *base);
 static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
-static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens};
+static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, NULL, NULL};
 
-/* What the Vulkan backend does not compute yet, as one line, or NULL. */
-static const char *unsupported(const model *m) {
-    for (int l = 0; l < m->hp.n_layer; l++)
+const char *engine_vulkan_unsupported(const model *m) {
+    for (int l = 0; l < m->hp.n_layer; l++) {
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
+        if (m->desc[l].mixer == MIXER_DELTANET) return "Gated DeltaNet layers";
+    }
     return vk_moe_unsupported(m);
 }
 
@@ -59,7 +60,7 @@ engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool c
         vk_fail(err, errlen, "context size must be positive (got %d)", n_ctx);
         return NULL;
     }
-    const char *gap = unsupported(m);
+    const char *gap = engine_vulkan_unsupported(m);
     if (gap) {
         vk_fail(err, errlen, "%s: %s is not supported by the Vulkan backend yet (use --backend cpu)", m->name, gap);
         return NULL;

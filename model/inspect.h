@@ -43,6 +43,10 @@ typedef struct inspect_view {
     const step_record *recs;
     size_t n;
     int n_layer, n_head, n_embd;
+    /* each layer's recipe (its own head count, and whether its rows are a Gated DeltaNet's
+     * signed effective weights), or NULL: every layer softmax attention with n_head heads.
+     * Set from the session's model; set it on a records view when the model is known. */
+    const layer_desc *desc;
 } inspect_view;
 
 void inspect_view_session(inspect_view *v, const session *s);
@@ -51,7 +55,13 @@ void inspect_view_records(inspect_view *v, const step_record *recs, size_t n, in
 size_t inspect_n_records(const inspect_view *v);
 const step_record *inspect_record(const inspect_view *v, size_t i);
 
-/* ---- attention sources ---- */
+/* ---- attention sources ----
+ *
+ * Gated DeltaNet layers (deltanet.h) have no attention probabilities: their rows are the
+ * effective weights w_ts of each head's read-out, signed and not summing to 1. Sources,
+ * rollout, grounding and head roles take such a row as attention mass: |w_ts| normalised
+ * to sum 1 over the keys (how much of the read-out's weight each earlier token carries,
+ * whichever its sign); the session's head-averaged rows are made that way too. */
 
 typedef struct inspect_source {
     int pos;      /* an earlier token */

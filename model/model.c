@@ -112,6 +112,7 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     case DIM_VOCAB: return hp->n_vocab;
     case DIM_CTX_TRAIN: return hp->n_ctx_train;
     case DIM_Q: return ld ? (int64_t)ld->n_head * ld->head_dim : 0;
+    case DIM_QG: return ld ? (int64_t)ld->n_head * ld->head_dim * (ld->out_gate ? 2 : 1) : 0;
     case DIM_KV: return ld ? (int64_t)ld->n_head_kv * ld->head_dim : 0;
     case DIM_QKV: return ld ? (int64_t)(ld->n_head + 2 * ld->n_head_kv) * ld->head_dim : 0;
     case DIM_HEAD: return ld ? ld->head_dim : 0;
@@ -124,6 +125,11 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     case DIM_EXPERT: return hp->moe.n_expert;
     case DIM_FF_EXP: case DIM_FF_EXP_X: return hp->moe.n_ff_exp;
     case DIM_EMBD_X: return hp->n_embd;
+    case DIM_SSM_CONV: return ld ? 2 * (int64_t)ld->n_head_kv * ld->head_dim + (int64_t)ld->n_head * ld->head_dim_v : 0;
+    case DIM_SSM_V: return ld ? (int64_t)ld->n_head * ld->head_dim_v : 0;
+    case DIM_SSM_HEADS: return ld ? ld->n_head : 0;
+    case DIM_SSM_HEAD_V: return ld ? ld->head_dim_v : 0;
+    case DIM_SSM_KERNEL: return ld ? ld->conv_kernel : 0;
     }
     return 0;
 }
@@ -134,7 +140,7 @@ static int load_spec(loader *L, const tensor_spec *s, int layer, void *base) {
     const model *m = L->m;
     bool required;
     if (!tensor_spec_applies(s, m->hp.arch, &required)) return 0;
-    if (s->own_kv && layer >= 0 && m->desc[layer].kv_layer != layer) return 0;
+    if (layer >= 0 && !tensor_spec_in_layer(s, &m->desc[layer], layer)) return 0;
     char name[128];
     if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, s->name);
     else snprintf(name, sizeof name, "%s", s->name);

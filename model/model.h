@@ -53,6 +53,12 @@ typedef struct layer_weights {
     float *gate_exps_b, *up_exps_b, *down_exps_b;
     float *shexp_gate;
     weight gate_shexp, up_shexp, down_shexp;
+    /* Gated DeltaNet layers (deltanet.h): ssm_qkv rows q | k | v (key heads, key heads,
+     * value heads), ssm_z the output gate, ssm_conv [conv rows][taps], ssm_beta/ssm_alpha
+     * one row per value head; vectors: ssm_dt and ssm_a per value head, ssm_norm a value
+     * head's gain */
+    weight ssm_qkv, ssm_z, ssm_conv, ssm_beta, ssm_alpha, ssm_out;
+    float *ssm_dt, *ssm_a, *ssm_norm;
 } layer_weights;
 
 /* The mixture of experts every MoE layer shares (AT_MOE). */
@@ -68,11 +74,16 @@ typedef struct model_hparams {
     const arch_desc *arch;
     char arch_name[32];
     int n_vocab, n_embd, n_layer, n_ctx_train;
-    int n_head;           /* query heads of every layer (step records keep [layer][head]) */
+    int n_head;           /* heads of the widest layer (step records keep [layer][head];
+                             a layer's own count is desc[l].n_head, the rest of its rows
+                             are zero): query heads, or a DeltaNet layer's value heads */
     int n_head_kv;        /* key/value heads (the largest over the layers) */
     int head_dim;         /* the largest head_dim over the layers */
     int n_ff;             /* the largest feed-forward width over the layers */
     int n_embd_per_layer; /* per-layer input width (AT_PER_LAYER_IN), else 0 */
+    int n_layer_nextn;    /* multi-token-prediction blocks the file appends after the
+                             n_layer layers (block_count counts them): not loaded, not run */
+    int n_deltanet;       /* layers whose mixer is a Gated DeltaNet */
     norm_kind norm;
     float norm_eps;
     activation act;

@@ -57,7 +57,8 @@ static int hp_int_layers(loader *L, const char *suffix, bool required, int def, 
         for (int i = 0; i < n; i++) out[i] = v;
         return 0;
     }
-    if (kv->arr_len != (uint64_t)n)
+    /* one entry per block, multi-token-prediction blocks included, is one per layer too */
+    if (kv->arr_len != (uint64_t)n && kv->arr_len != (uint64_t)(n + L->m->hp.n_layer_nextn))
         return loader_fail(L, "metadata '%s' has %llu entries for %d layers", key,
                            (unsigned long long)kv->arr_len, n);
     if (kv->arr_type == GGUF_VT_BOOL || kv->arr_type == GGUF_VT_STRING || kv->arr_type == GGUF_VT_FLOAT32 ||
@@ -89,8 +90,7 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 /* --- the architecture ------------------------------------------------------------------ */
 
 /* Families whose files exist (../shared has some) that llmscope has not built yet. */
-static const char *const PLANNED_ARCHS[] = {"qwen35",
-                                            "qwen35moe", "smollm3",
+static const char *const PLANNED_ARCHS[] = {"qwen35moe", "smollm3",
                                             "mistral3", "qwen3vl"};
 
 const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap) {
@@ -132,12 +132,23 @@ int loader_read_arch(loader *L) {
 
 /* --- the numbers every layer shares --------------------------------------------------- */
 
+/* Multi-token-prediction blocks (Qwen3.5, GLM-4.5): block_count counts them, and their
+ * tensors (blk.N.nextn.*, with attention and FFN tensors of their own) follow the last
+ * layer's. They predict a second token for speculative decoding, which llmscope does not
+ * do, so they are left out deliberately: n_layer is block_count less them. */
+static int read_nextn(loader *L) {
+    model_hparams *hp = &L->m->hp;
+    if (hp_int(L, "nextn_predict_layers", false, 0, 0, hp->n_layer - 1, &hp->n_layer_nextn)) return -1;
+    hp->n_layer -= hp->n_layer_nextn;
+    return 0;
+}
+
 static int read_shared(loader *L) {
     model_hparams *hp = &L->m->hp;
     const arch_desc *a = hp->arch;
     if (hp_int(L, "embedding_length", true, 0, 1, MAX_EMBD, &hp->n_embd) ||
         hp_int(L, "block_count", true, 0, 1, MAX_LAYER, &hp->n_layer) ||
-        hp_int(L, "context_length", true, 0, 1, MAX_CTX, &hp->n_ctx_train))
+        hp_int(L, "context_length", true, 0, 1, MAX_CTX, &hp->n_ctx_train) || read_nextn(L))
         return -1;
     hp->norm = a->norm;
     hp->act = a->act;
@@ -295,6 +306,8 @@ static int read_layers(loader *L, bool *slides, int *ints) {
         d->window = slides[i] ? window : 0;
         d->attn_scale = query_scale(hp, head_dim[i], n_head[i]);
         d->attn_softcap = attn_cap;
+        d->out_gate = hp->arch->traits & AT_ATTN_GATE;
+        d->head_dim_v = head_dim[i];
         if (d->n_head_kv > hp->n_head_kv) hp->n_head_kv = d->n_head_kv;
         if (d->head_dim > hp->head_dim) hp->head_dim = d->head_dim;
         if (d->n_ff > hp->n_ff) hp->n_ff = d->n_ff;
@@ -400,6 +413,44 @@ static int read_ropes(loader *L, const bool *slides) {
     return 0;
 }
 
+/* --- Gated DeltaNet layers -------------------------------------------------------------- */
+
+/* Qwen3.5: every full_attention_interval-th layer (l + 1 a multiple of it) is a gated
+ * attention layer, the others Gated DeltaNet layers whose shape comes from the ssm.* keys:
+ * state_size is a key head's size, group_count the key heads, time_step_rank the value
+ * heads (one decay rate each), inner_size all value heads together, conv_kernel the taps
+ * of the convolution. Their rope, window and scale do not apply. */
+static int read_deltanet(loader *L) {
+    model *m = L->m;
+    model_hparams *hp = &m->hp;
+    if (!(hp->arch->traits & AT_DELTANET)) return 0;
+    int interval, d_k, n_k, n_v, inner, taps;
+    if (hp_int(L, "full_attention_interval", false, 4, 1, MAX_LAYER, &interval) ||
+        hp_int(L, "ssm.state_size", true, 0, 1, MAX_HEAD_DIM, &d_k) ||
+        hp_int(L, "ssm.group_count", true, 0, 1, MAX_HEAD, &n_k) ||
+        hp_int(L, "ssm.time_step_rank", true, 0, 1, MAX_HEAD, &n_v) ||
+        hp_int(L, "ssm.inner_size", true, 0, 1, MAX_HEAD * MAX_HEAD_DIM, &inner) ||
+        hp_int(L, "ssm.conv_kernel", true, 0, 1, 16, &taps))
+        return -1;
+    if (n_v % n_k)
+        return loader_fail(L, "ssm.time_step_rank %d (value heads) is not a multiple of ssm.group_count %d (key heads)",
+                           n_v, n_k);
+    if (inner % n_v || inner / n_v > MAX_HEAD_DIM)
+        return loader_fail(L, "ssm.inner_size %d does not split into %d value heads of at most %d", inner, n_v,
+                           MAX_HEAD_DIM);
+    hp->n_deltanet = 0;
+    for (int i = 0; i < hp->n_layer; i++) {
+        if ((i + 1) % interval == 0) continue;
+        layer_desc *d = &m->desc[i];
+        *d = (layer_desc){.mixer = MIXER_DELTANET, .n_head = n_v, .n_head_kv = n_k, .head_dim = d_k,
+                          .head_dim_v = inner / n_v, .conv_kernel = taps, .kv_layer = i, .rope = -1,
+                          .n_ff = d->n_ff};
+        hp->n_deltanet++;
+        if (n_v > hp->n_head) hp->n_head = n_v;
+    }
+    return 0;
+}
+
 int loader_read_meta(loader *L) {
     model *m = L->m;
     if (read_shared(L)) return -1;
@@ -408,7 +459,8 @@ int loader_read_meta(loader *L) {
     bool *slides = calloc((size_t)n, sizeof *slides);
     int *ints = calloc((size_t)n * 4, sizeof *ints);
     int rc = !m->desc || !slides || !ints ? loader_fail(L, "out of memory")
-                                          : read_layers(L, slides, ints) || read_ropes(L, slides);
+                                          : read_layers(L, slides, ints) || read_ropes(L, slides) ||
+                                                read_deltanet(L);
     free(slides);
     free(ints);
     return rc ? -1 : 0;

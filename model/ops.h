@@ -69,4 +69,64 @@ void op_moe_route(const float *logits, int n_expert, int k, moe_routing routing,
 void op_softcap(float *x, int n, float cap);
 void op_add(float *out, const float *a, const float *b, int n);
 
+/* ---- Gated DeltaNet and gated attention (deltanet.h tells the whole layer) ---- */
+
+/* out = x / max(|x|, eps): the L2 norm DeltaNet gives each head of q and k. */
+void op_l2norm(float *out, const float *x, int n, float eps);
+/* x[i] *= sigmoid(gate[i]): the output gate of gated attention. */
+void op_sigmoid_mul(float *x, const float *gate, int n);
+/* out = rmsnorm(x) * g * silu(z) over one value head of N: DeltaNet's gated output norm. */
+void op_gated_rmsnorm(float *out, const float *x, const float *g, const float *z, int n, float eps);
+/* One token's convolution: out[c] = silu(sum_j w[c * taps + j] * rows[j][c]) for the
+ * TAPS input rows ROWS (oldest first; rows[taps - 1] is the token's own). */
+void op_conv_silu(float *out, const float *const *rows, const float *w, int channels, int taps);
+/* The per-head gates of one token from its projections B and A: beta = sigmoid(b), and
+ * the log of the decay g = softplus(a + dt_bias) * rate (rate < 0: the decay e^g is in
+ * (0, 1]). */
+void op_deltanet_gates(const float *b, const float *a, const float *dt_bias, const float *rate, int n_heads,
+                       float *beta, float *g);
+/* The delta rule for one token of one head, written as the recurrence it is: the state S
+ * ([d_v][d_k], row r the value dimension r) forgets by e^g, moves its value for key k
+ * towards v by beta, and is read with q:
+ *     S <- e^g S (I - beta k k^T) + beta v k^T,    out = S q.
+ * The yardstick of op_deltanet_chunked (q already scaled). */
+void op_deltanet_step(float *S, const float *q, const float *k, const float *v, float beta, float g, int d_k,
+                      int d_v, float *out);
+
+/* Tokens per chunk of the chunked form. Chunks start at positions that are multiples of
+ * it, whatever the batch, so a token's result does not depend on how the tokens arrived. */
+#define DN_CHUNK 64
+
+/* One value head's state in the chunked form: S at the last chunk boundary, and for each
+ * token of the chunk since then (token j at k + j * stride_k, ...) its key, the value u it
+ * wrote into the state (the delta-rule correction applied), and lc, its log-decay summed
+ * from the chunk's start. */
+typedef struct dn_head_state {
+    float *S;          /* [d_v][d_k] */
+    float *k, *u, *lc;
+    size_t stride_k, stride_u, stride_lc;
+    int d_k, d_v;
+} dn_head_state;
+
+/* N tokens of one head through the chunked form from position POS (the state holds the
+ * tokens before it): q, k [n][qk_stride] (L2-normed, q scaled), v [n][v_stride], beta and
+ * g [n][gb_stride], out [n][out_stride]. Token t of a chunk starting at state S0, with
+ * L_t its log-decay summed over the chunk up to t:
+ *     u_t = beta_t (v_t - e^L_t S0 k_t - sum_{s<t} e^(L_t-L_s) (k_s.k_t) u_s)
+ *     o_t = e^L_t S0 q_t + sum_{s<=t} e^(L_t-L_s) (k_s.q_t) u_s
+ * (forward substitution over the chunk's keys, the triangular solve of the chunked form),
+ * and at the chunk's end S0 <- e^L S0 + sum_s e^(L-L_s) u_s k_s^T. The same numbers as
+ * op_deltanet_step's, in another order; SCRATCH holds 3 * DN_CHUNK floats. */
+void op_deltanet_chunked(const dn_head_state *st, int pos, int n, const float *q, const float *k, size_t qk_stride,
+                         const float *v, size_t v_stride, const float *beta, const float *g, size_t gb_stride,
+                         float *out, size_t out_stride, float *scratch);
+
+/* What a DeltaNet head's read-out at token T looks at: o_T = sum_{s<=T} w_s v_s, with
+ *     w_s = beta_s k_s^T A_{s+1} ... A_T q,   A_r = e^g_r (I - beta_r k_r k_r^T),
+ * found by one sweep back from T: x = q; for s = T .. 0: w_s = beta_s (k_s.x), then
+ * x = e^g_s (x - w_s k_s). Signed, not summing to 1. k [T+1][k_stride], beta and g
+ * [T+1][gb_stride]; W gets T+1 values; X is d_k floats of scratch. */
+void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *g,
+                         size_t gb_stride, int t, int d_k, float *w, float *x);
+
 #endif

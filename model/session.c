@@ -90,8 +90,9 @@ struct session {
     size_t att_bytes, att_dropped;
     int att_oldest;       /* records before this one hold no attention */
 
-    float *batch_logits, *batch_att;
-    size_t batch_logits_cap, batch_att_cap;
+    float *batch_logits, *batch_att, *batch_gates;
+    size_t batch_logits_cap, batch_att_cap, batch_gates_cap;
+    bool gates;           /* capturing, and the model has DeltaNet layers */
 
     /* The engine's own summary of each output row (engine_batch top_ids .. entropy), which
      * the Vulkan engine computes on the GPU: with it, describing a prediction needs no
@@ -208,6 +209,7 @@ static void truncate_records(session *s, int k) {
     for (int i = k; i < s->n; i++) {
         drop_attention(s, &s->recs[i]);
         routing_free(s->recs[i].routing);
+        free(s->recs[i].gates);
         free(s->recs[i].text);
         memset(&s->recs[i], 0, sizeof s->recs[i]);
     }
@@ -240,6 +242,31 @@ static void add_rows(float *restrict acc, const float *restrict x, size_t n) {
     for (; k < n; k++) acc[k] += x[k];
 }
 
+/* MEAN = layer L's N-key rows (head h at LAYER + h * HEAD_STRIDE) averaged over its own
+ * heads. A DeltaNet layer's effective weights are signed and do not sum to 1, so each
+ * head enters as attention mass, |w| normalised to sum 1 (ROW: scratch); a head whose
+ * weights are all zero adds nothing. */
+static void layer_mean_row(const session *s, int l, const float *layer, size_t head_stride, size_t n, float *mean,
+                           float *row) {
+    const layer_desc *d = &s->m->desc[l];
+    const int nh = d->n_head;
+    memset(mean, 0, n * sizeof *mean);
+    for (int h = 0; h < nh; h++) {
+        const float *src = layer + (size_t)h * head_stride;
+        if (d->mixer != MIXER_DELTANET) {
+            add_rows(mean, src, n);
+            continue;
+        }
+        double total = 0;
+        for (size_t k = 0; k < n; k++) total += fabsf(src[k]);
+        if (total <= 0) continue;
+        const float scale = (float)(1.0 / total);
+        for (size_t k = 0; k < n; k++) row[k] = fabsf(src[k]) * scale;
+        add_rows(mean, row, n);
+    }
+    for (size_t k = 0; k < n; k++) mean[k] *= 1.0f / (float)nh;
+}
+
 /* Stores one attention row per layer and head for R (keys 0 .. r->pos-1) as f16.
  * SRC + (layer * n_head + head) * HEAD_STRIDE is the row of that head. When the stored
  * rows exceed the budget, the oldest records give theirs up. */
@@ -250,14 +277,11 @@ static void keep_attention(session *s, step_record *r, const float *src, size_t 
     r->attention = malloc(rows * n * sizeof *r->attention);
     if (!r->attention) return; /* out of memory: this record simply has none */
     for (size_t h = 0; h < rows; h++) f32_to_fp16_row(src + h * head_stride, r->attention + h * n, n);
-    /* each layer's rows averaged over heads, from the f32 rows */
-    float *mean = malloc(n * sizeof *mean);
+    /* each layer's rows averaged over its heads, from the f32 rows */
+    float *mean = malloc(2 * n * sizeof *mean);
     r->attention_mean = mean ? malloc((size_t)s->n_layer * n * sizeof *r->attention_mean) : NULL;
     for (int l = 0; r->attention_mean && l < s->n_layer; l++) {
-        const float *layer = src + (size_t)l * (size_t)s->n_head * head_stride;
-        memcpy(mean, layer, n * sizeof *mean);
-        for (int h = 1; h < s->n_head; h++) add_rows(mean, layer + (size_t)h * head_stride, n);
-        for (size_t k = 0; k < n; k++) mean[k] *= 1.0f / (float)s->n_head;
+        layer_mean_row(s, l, src + (size_t)l * (size_t)s->n_head * head_stride, head_stride, n, mean, mean + n);
         f32_to_fp16_row(mean, r->attention_mean + (size_t)l * n, n);
     }
     free(mean);
@@ -321,6 +345,12 @@ static int grow_routing(session *s, size_t n) {
 static record_routing *batch_routing(const session *s, int n, int j) {
     if (!s->want_routing) return NULL;
     return routing_from_batch(s->m, s->batch_route_ids, s->batch_route_probs, s->batch_route_weights, n, j);
+}
+
+/* The token's DeltaNet gates (engine_batch.gates, N values) as f16 in its record. */
+static void keep_gates(step_record *r, const float *src, size_t n) {
+    if (!r->gates) r->gates = malloc(n * sizeof *r->gates);
+    if (r->gates) f32_to_fp16_row(src, r->gates, n); /* out of memory: the record has none */
 }
 
 /* Tokens the tokenizer cannot turn into text must never be chosen. */
@@ -394,7 +424,8 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         if (grow(&s->batch_logits, &s->batch_logits_cap, (size_t)n * (size_t)s->n_vocab) < 0 ||
             (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0) ||
             (s->want_summary && grow_summaries(s, (size_t)n) < 0) ||
-            (s->want_routing && grow_routing(s, (size_t)n) < 0))
+            (s->want_routing && grow_routing(s, (size_t)n) < 0) ||
+            (s->gates && grow(&s->batch_gates, &s->batch_gates_cap, (size_t)n * rows * 2) < 0))
             return fail(err, errlen, "out of memory evaluating %d tokens", n);
         if (s->want_summary)
             for (int j = 0; j < n; j++) s->batch_lse[j] = NAN; /* stays NaN: no summary */
@@ -406,6 +437,7 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             .logits = s->batch_logits,
             .attention = s->capture ? s->batch_att : NULL,
             .hidden = s->pred_hidden, /* the last token's, which becomes pred_pos */
+            .gates = s->gates ? s->batch_gates : NULL,
         };
         if (s->want_routing) {
             b.route_ids = s->batch_route_ids;
@@ -422,6 +454,8 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         }
         if (engine_eval(s->e, &b, err, errlen) < 0) return -1;
         s->n_eval = a + n;
+        if (s->gates)
+            for (int j = 0; j < n; j++) keep_gates(&s->recs[a + j], s->batch_gates + (size_t)j * rows * 2, rows * 2);
         for (int j = 0; j < n; j++) {
             int q = a + j;
             float *logits = s->batch_logits + (size_t)j * (size_t)s->n_vocab;
@@ -729,6 +763,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
     s->n_head = m->hp.n_head;
     s->chat = cfg->chat;
     s->capture = cfg->capture_attention;
+    s->gates = s->capture && m->hp.n_deltanet > 0;
     s->spm = tokenizer_get_kind(tok) == TOKENIZER_SPM;
     s->max_reply = cfg->max_reply_tokens;
     s->att_budget = cfg->attention_budget_bytes ? cfg->attention_budget_bytes : DEFAULT_ATTENTION_BUDGET;
@@ -800,6 +835,7 @@ void session_free(session *s) {
     free(s->batch_route_weights);
     free(s->batch_logits);
     free(s->batch_att);
+    free(s->batch_gates);
     free(s->batch_top_ids);
     free(s->batch_top_logits);
     free(s->batch_lse);
@@ -880,6 +916,8 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
         pop_message(s);
         return -1;
     }
+    /* a turn boundary: rewinds into the reply (branches) start from here (state_ckpt.h) */
+    engine_checkpoint(s->e);
     if (push_message(s, "assistant", "", 0) < 0) return fail(err, errlen, "out of memory");
     s->reply_turn = (int)s->n_msgs - 1;
     s->reply_count = 0;

@@ -124,7 +124,9 @@ typedef struct golden_prompt {
     const float *logsumexp;      /* [T] */
     const int32_t *top10_ids;    /* [T][10] */
     const float *top10_logits;   /* [T][10] */
-    const float *attention;      /* [L][H][T][T] or NULL */
+    const float *attention;      /* [L][H][T][T] or NULL; with att_layers, [n_att][att_heads][T][T] */
+    int n_att, att_heads;        /* 2026 goldens: the softmax layers only (golden.attention_layers), */
+    int att_layers[64];          /* their indices and heads; n_att = 0: every layer, n_head heads */
     const float *hidden;         /* [L+1][D] or NULL */
     const int32_t *greedy;       /* [16] */
 } golden_prompt;
@@ -159,6 +161,37 @@ static const void *golden_tensor(const gguf_file *g, const char *name, uint32_t 
               t->ne[3] == ne3;
     CHECKF(ok, "golden tensor %s has an unexpected type or shape", name);
     return ok ? t->data : NULL;
+}
+
+/* The 2026 goldens' attention covers only the softmax layers of hybrid models, listed in
+ * golden.attention_layers (every one with the same heads). True when the golden has that
+ * list (fx->p.n_att > 0 then; a bad list fails the test). */
+static bool read_attention_layers(fixture *fx) {
+    const gguf_kv *kv = gguf_find(&fx->golden, "golden.attention_layers");
+    golden_prompt *p = &fx->p;
+    if (!kv) return false;
+    const int n_layer = fx->m.hp.n_layer;
+    bool ok = kv->type == GGUF_VT_ARRAY && kv->arr_len >= 1 && kv->arr_len <= 64;
+    for (uint64_t i = 0; ok && i < kv->arr_len; i++) {
+        int64_t l = gguf_arr_int(kv, i);
+        ok = l >= 0 && l < n_layer && fx->m.desc[l].mixer == MIXER_ATTENTION &&
+             (i == 0 || fx->m.desc[l].n_head == p->att_heads);
+        if (ok) p->att_layers[i] = (int)l, p->att_heads = fx->m.desc[l].n_head;
+    }
+    CHECKF(ok, "golden.attention_layers does not list softmax-attention layers of the model");
+    p->n_att = ok ? (int)kv->arr_len : 0;
+    return ok;
+}
+
+/* The golden attention row of query T for layer L, head H, or NULL when it has none. */
+static const float *golden_attention_row(const fixture *fx, int l, int h, int t) {
+    const golden_prompt *p = &fx->p;
+    const int T = p->T;
+    if (!p->attention) return NULL;
+    if (p->n_att == 0) return p->attention + (((size_t)l * fx->m.hp.n_head + h) * T + t) * T;
+    for (int i = 0; i < p->n_att; i++)
+        if (p->att_layers[i] == l) return h < p->att_heads ? p->attention + (((size_t)i * p->att_heads + h) * T + t) * T : NULL;
+    return NULL;
 }
 
 /* Opens the model and golden of CURRENT_CASE. Returns 0, or -1 after SKIP/FAIL. */
@@ -224,7 +257,11 @@ static int fixture_open(fixture *fx) {
     GT(logsumexp, "logsumexp", GGML_TYPE_F32, T, 1, 1, 1, true);
     GT(top10_ids, "top10_ids", GGML_TYPE_I32, 10, T, 1, 1, true);
     GT(top10_logits, "top10_logits", GGML_TYPE_F32, 10, T, 1, 1, true);
-    GT(attention, "attention", GGML_TYPE_F32, T, T, H, L, fx->hf);
+    if (read_attention_layers(fx)) {
+        GT(attention, "attention", GGML_TYPE_F32, T, T, (uint64_t)p->att_heads, (uint64_t)p->n_att, false);
+    } else {
+        GT(attention, "attention", GGML_TYPE_F32, T, T, H, L, fx->hf);
+    }
     GT(hidden, "hidden_last", GGML_TYPE_F32, D, L + 1, 1, 1, fx->hf);
     GT(greedy, "greedy16", GGML_TYPE_I32, GREEDY_N, 1, 1, 1, true);
 #undef GT
@@ -325,8 +362,8 @@ static void compare_position(const fixture *fx, errors *err, int t, const float 
 static void compare_attention_row(const fixture *fx, errors *err, int l, int h, int t,
                                   const float *row, int row_len) {
     const int T = fx->p.T;
-    const float *g = fx->p.attention + (((size_t)l * fx->m.hp.n_head + h) * T + t) * T;
-    for (int j = 0; j < row_len && j < T; j++) {
+    const float *g = golden_attention_row(fx, l, h, t);
+    for (int j = 0; g && j < row_len && j < T; j++) {
         double d = fabs((double)row[j] - g[j]);
         if (d > err->attention) err->attention = d;
     }

@@ -404,6 +404,173 @@ static void rope_yarn_regimes(void) {
     }
 }
 
+/* ---- Gated DeltaNet ---- */
+
+static void deltanet_small_ops(void) {
+    float v[2] = {3, 4}, out[3];
+    op_l2norm(out, v, 2, 1e-6f);
+    CHECK_NEAR(out[0], 0.6, TOL);
+    CHECK_NEAR(out[1], 0.8, TOL);
+    float tiny[1] = {1e-7f}; /* below eps: divided by eps, not by its own length */
+    op_l2norm(out, tiny, 1, 1e-6f);
+    CHECK_NEAR(out[0], 0.1, TOL);
+
+    float x[2] = {2, 2}, gate[2] = {0, logf(3)};
+    op_sigmoid_mul(x, gate, 2);
+    CHECK_NEAR(x[0], 1, TOL);
+    CHECK_NEAR(x[1], 1.5, TOL);
+
+    /* rms of (1, -1) is 1; silu(1) = 0.7310586, silu(-1) = -0.2689414 */
+    const float xn[2] = {1, -1}, g[2] = {2, 1}, z[2] = {1, -1};
+    op_gated_rmsnorm(out, xn, g, z, 2, 0);
+    CHECK_NEAR(out[0], 1.4621172, 1e-6);
+    CHECK_NEAR(out[1], 0.2689414, 1e-6);
+
+    /* channel 0: 0.5*1 + 1*0 - 1*1 = -0.5, silu = -0.5 * sigmoid(-0.5) = -0.1887703;
+     * channel 1: 1*0 + 0.25*2 + 0.5*1 = 1, silu = 0.7310586 */
+    const float r0[2] = {1, 0}, r1[2] = {0, 2}, r2[2] = {1, 1}, taps[6] = {0.5f, 1, -1, 1, 0.25f, 0.5f};
+    const float *rows[3] = {r0, r1, r2};
+    op_conv_silu(out, rows, taps, 2, 3);
+    CHECK_NEAR(out[0], -0.1887703, 1e-6);
+    CHECK_NEAR(out[1], 0.7310586, 1e-6);
+
+    /* head 0: softplus(ln(e - 1)) = 1, times -0.5; head 1: softplus(30) = 30 (ggml's
+     * threshold), times -0.1 */
+    const float b[2] = {0, -1}, a[2] = {0, 29}, dt[2] = {logf(expf(1) - 1), 1}, rate[2] = {-0.5f, -0.1f};
+    float beta[2], lg[2];
+    op_deltanet_gates(b, a, dt, rate, 2, beta, lg);
+    CHECK_NEAR(beta[0], 0.5, TOL);
+    CHECK_NEAR(beta[1], 0.2689414, 1e-6);
+    CHECK_NEAR(lg[0], -0.5, 1e-6);
+    CHECK_NEAR(lg[1], -3, 1e-5);
+}
+
+/* Two tokens by hand, d_k = d_v = 2, both decays 0.5 (g = ln 0.5):
+ *   token 1: S = 0.5 * 0 + 0.5 (2, 3)^T (1, 0) = [[1, 0], [1.5, 0]]; S (1, 1) = (1, 1.5)
+ *   token 2: 0.5 S = [[0.5, 0], [0.75, 0]], (0.5 S) k = (0.3, 0.45), delta = 1 * ((1, -1) -
+ *            (0.3, 0.45)) = (0.7, -1.45), S = [[0.92, 0.56], [-0.12, -1.16]];
+ *            S (0, 2) = (1.12, -2.32)
+ * and the weights of token 2's read-out: w_2 = 1 * k2.q = 1.6; x = 0.5 (q - 1.6 k2) =
+ * (-0.48, 0.36); w_1 = 0.5 * k1.x = -0.24, so 1.6 (1, -1) - 0.24 (2, 3) = (1.12, -2.32). */
+static void deltanet_two_tokens_by_hand(void) {
+    float S[4] = {0}, out[2];
+    const float q1[2] = {1, 1}, k1[2] = {1, 0}, v1[2] = {2, 3}, q2[2] = {0, 2}, k2[2] = {0.6f, 0.8f}, v2[2] = {1, -1};
+    const float g = logf(0.5f);
+    op_deltanet_step(S, q1, k1, v1, 0.5f, g, 2, 2, out);
+    CHECK_NEAR(out[0], 1, TOL);
+    CHECK_NEAR(out[1], 1.5, TOL);
+    op_deltanet_step(S, q2, k2, v2, 1.0f, g, 2, 2, out);
+    CHECK_NEAR(S[0], 0.92, 1e-6);
+    CHECK_NEAR(S[1], 0.56, 1e-6);
+    CHECK_NEAR(S[2], -0.12, 1e-6);
+    CHECK_NEAR(S[3], -1.16, 1e-6);
+    CHECK_NEAR(out[0], 1.12, 1e-6);
+    CHECK_NEAR(out[1], -2.32, 1e-6);
+
+    const float keys[4] = {1, 0, 0.6f, 0.8f}, betas[2] = {0.5f, 1}, gs[2] = {g, g};
+    float w[2], x[2];
+    op_deltanet_weights(q2, keys, 2, betas, gs, 1, 1, 2, w, x);
+    CHECK_NEAR(w[1], 1.6, 1e-6);
+    CHECK_NEAR(w[0], -0.24, 1e-6);
+}
+
+/* Random but fixed inputs for the chunked form: unit keys, scaled queries, betas in
+ * (0, 1), decays in (0.1, 1). */
+enum { DN_T = 150, DN_DK = 8, DN_DV = 6 };
+typedef struct dn_inputs {
+    float q[DN_T][DN_DK], k[DN_T][DN_DK], v[DN_T][DN_DV], beta[DN_T], g[DN_T];
+} dn_inputs;
+
+static float lcg(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / (float)(1u << 24);
+}
+
+static void dn_fill(dn_inputs *in) {
+    uint32_t seed = 12345;
+    for (int t = 0; t < DN_T; t++) {
+        for (int c = 0; c < DN_DK; c++) in->q[t][c] = lcg(&seed) - 0.5f, in->k[t][c] = lcg(&seed) - 0.5f;
+        for (int c = 0; c < DN_DV; c++) in->v[t][c] = 4 * lcg(&seed) - 2;
+        op_l2norm(in->k[t], in->k[t], DN_DK, 1e-6f);
+        op_l2norm(in->q[t], in->q[t], DN_DK, 1e-6f);
+        for (int c = 0; c < DN_DK; c++) in->q[t][c] /= sqrtf(DN_DK);
+        in->beta[t] = 0.05f + 0.9f * lcg(&seed);
+        in->g[t] = logf(0.1f + 0.9f * lcg(&seed));
+    }
+}
+
+typedef struct dn_chunk_state {
+    float S[DN_DV * DN_DK], k[DN_CHUNK][DN_DK], u[DN_CHUNK][DN_DV], lc[DN_CHUNK];
+} dn_chunk_state;
+
+/* The chunked form over the inputs in batches of the sizes in SPLITS (0-terminated). */
+static void dn_run_chunked(const dn_inputs *in, const int *splits, dn_chunk_state *cs, float out[DN_T][DN_DV]) {
+    memset(cs, 0, sizeof *cs);
+    dn_head_state st = {cs->S, cs->k[0], cs->u[0], cs->lc, DN_DK, DN_DV, 1, DN_DK, DN_DV};
+    float scratch[3 * DN_CHUNK];
+    int pos = 0;
+    for (int i = 0; splits[i] && pos < DN_T; i++) {
+        int n = splits[i] < DN_T - pos ? splits[i] : DN_T - pos;
+        op_deltanet_chunked(&st, pos, n, in->q[pos], in->k[pos], DN_DK, in->v[pos], DN_DV, in->beta + pos, in->g + pos,
+                            1, out[pos], DN_DV, scratch);
+        pos += n;
+    }
+}
+
+/* The chunked form gives the recurrence's outputs and, at a chunk boundary, its state;
+ * and the same bits however the tokens are batched. */
+static void deltanet_chunked_is_the_recurrence(void) {
+    static dn_inputs in;
+    dn_fill(&in);
+    static float want[DN_T][DN_DV], got[DN_T][DN_DV], other[DN_T][DN_DV];
+    float S[DN_DV * DN_DK] = {0}, S_at_128[DN_DV * DN_DK];
+    for (int t = 0; t < DN_T; t++) {
+        op_deltanet_step(S, in.q[t], in.k[t], in.v[t], in.beta[t], in.g[t], DN_DK, DN_DV, want[t]);
+        if (t == 2 * DN_CHUNK - 1) memcpy(S_at_128, S, sizeof S);
+    }
+    static dn_chunk_state cs, cs2;
+    const int whole[] = {DN_T, 0};
+    dn_run_chunked(&in, whole, &cs, got);
+    double worst = 0;
+    for (int t = 0; t < DN_T; t++)
+        for (int c = 0; c < DN_DV; c++) worst = fmax(worst, fabs(got[t][c] - want[t][c]));
+    CHECKF(worst < 1e-5, "chunked outputs differ from the recurrence by %g", worst);
+    /* the state folded at 128 is S after token 127; after 150 it holds 22 tokens' records */
+    const int to_128[] = {2 * DN_CHUNK, 0};
+    dn_run_chunked(&in, to_128, &cs2, other);
+    worst = 0;
+    for (int i = 0; i < DN_DV * DN_DK; i++) worst = fmax(worst, fabs(cs2.S[i] - S_at_128[i]));
+    CHECKF(worst < 1e-5, "the state at a chunk boundary differs from the recurrence's by %g", worst);
+
+    int ones[DN_T + 1];
+    for (int t = 0; t < DN_T; t++) ones[t] = 1;
+    ones[DN_T] = 0;
+    const int *batchings[] = {ones, (const int[]){37, 100, 13, 0}, (const int[]){63, 2, 85, 0}};
+    for (size_t b = 0; b < sizeof batchings / sizeof batchings[0]; b++) {
+        dn_run_chunked(&in, batchings[b], &cs2, other);
+        CHECKF(memcmp(other, got, sizeof got) == 0 && memcmp(&cs2, &cs, sizeof cs) == 0,
+               "batching %zu changes the bits of the chunked form", b);
+    }
+}
+
+/* The effective weights reconstruct every read-out of the recurrence: sum_s w_ts v_s. */
+static void deltanet_weights_reconstruct(void) {
+    static dn_inputs in;
+    dn_fill(&in);
+    float S[DN_DV * DN_DK] = {0}, want[DN_DV], w[DN_T], x[DN_DK];
+    double worst = 0;
+    for (int t = 0; t < DN_T; t++) {
+        op_deltanet_step(S, in.q[t], in.k[t], in.v[t], in.beta[t], in.g[t], DN_DK, DN_DV, want);
+        op_deltanet_weights(in.q[t], in.k[0], DN_DK, in.beta, in.g, 1, t, DN_DK, w, x);
+        for (int c = 0; c < DN_DV; c++) {
+            double sum = 0;
+            for (int s = 0; s <= t; s++) sum += (double)w[s] * in.v[s][c];
+            worst = fmax(worst, fabs(sum - want[c]));
+        }
+    }
+    CHECKF(worst < 1e-5, "sum of w v differs from the read-out by %g", worst);
+}
+
 int main(void) {
     RUN(matvec_f32);
     RUN(matmul_equals_matvecs);
@@ -425,5 +592,9 @@ int main(void) {
     RUN(swiglu_oai_known_points);
     RUN(moe_routing_known_values);
     RUN(rope_yarn_regimes);
+    RUN(deltanet_small_ops);
+    RUN(deltanet_two_tokens_by_hand);
+    RUN(deltanet_chunked_is_the_recurrence);
+    RUN(deltanet_weights_reconstruct);
     return test_exit_code();
 }

@@ -120,6 +120,13 @@ static bool fixture_open(fixture *fx) {
         CHECKF(0, "model_load: %s", err);
         return false;
     }
+    const char *gap = engine_vulkan_unsupported(&fx->m);
+    if (gap) { /* a family whose Vulkan half is still to come: skipped by name */
+        snprintf(test_skip_reason_, sizeof test_skip_reason_, "%s: not on Vulkan yet", gap);
+        test_skipped_ = 1;
+        model_free(&fx->m);
+        return false;
+    }
     if (gguf_open(&fx->g, gpath, err, sizeof err)) {
         CHECKF(0, "golden: %s", err);
         model_free(&fx->m);

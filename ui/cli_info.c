@@ -6,6 +6,7 @@
  * status then says 1. */
 #include "chat_template.h"
 #include "cli.h"
+#include "deltanet.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -68,6 +69,10 @@ static void print_rope(const rope_desc *r, int index) {
 /* One layer's kind in words: "global" or "sliding 4096", its rope, whose keys it reads. */
 static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     const layer_desc *d = &m->desc[l];
+    if (d->mixer == MIXER_DELTANET) {
+        deltanet_describe(d, buf, cap);
+        return;
+    }
     int n = d->window ? snprintf(buf, cap, "sliding %d", d->window) : snprintf(buf, cap, "global");
     if (d->rope < 0 && m->n_ropes) n += snprintf(buf + n, cap - (size_t)n, ", no rope");
     else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
@@ -76,10 +81,11 @@ static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     if (d->ffn == FFN_MOE) {
         const moe_hparams *moe = &m->hp.moe;
         n += snprintf(buf + n, cap - (size_t)n, ", %d of %d experts of ff %d", moe->n_used, moe->n_expert, moe->n_ff_exp);
-        if (d->n_ff) snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
+        if (d->n_ff) n += snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
     } else {
-        snprintf(buf + n, cap - (size_t)n, ", ff %d", d->n_ff);
+        n += snprintf(buf + n, cap - (size_t)n, ", ff %d", d->n_ff);
     }
+    if (d->out_gate) snprintf(buf + n, cap - (size_t)n, ", gated output");
 }
 
 /* The layers grouped by kind: "0-4,6 sliding 16, rope 1, head dim 256, ff 128". */
