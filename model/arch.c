@@ -43,6 +43,11 @@ static const arch_desc ARCHS[] = {
     {.name = "gpt-oss", .norm = NORM_RMS, .act = ACT_SWIGLU_OAI, .rope = ROPE_NEOX,
      .traits = AT_QKV_BIAS | AT_O_BIAS | AT_ATTN_SINKS | AT_FFN_NORM_POST | AT_MOE | AT_MOE_BIAS,
      .swa = SWA_EVEN, .routing = ROUTE_TOPK_SOFTMAX},
+    /* Qwen3.5-MoE: Qwen3.5's hybrid with Qwen3-MoE's routing and a shared expert gated by
+     * sigmoid(ffn_gate_inp_shexp . x) */
+    {.name = "qwen35moe", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
+     .traits = AT_QK_NORM | AT_ATTN_GATE | AT_DELTANET | AT_FFN_NORM_POST | AT_MOE | AT_SHARED_EXPERT,
+     .routing = ROUTE_SOFTMAX, .moe_norm = true},
     /* Qwen3-MoE: Qwen3's attention; softmax over all experts, top-k, renormalised */
     {.name = "qwen3moe", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX, .traits = AT_QK_NORM | AT_MOE,
      .routing = ROUTE_SOFTMAX, .moe_norm = true},

@@ -90,7 +90,7 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 /* --- the architecture ------------------------------------------------------------------ */
 
 /* Families whose files exist (../shared has some) that llmscope has not built yet. */
-static const char *const PLANNED_ARCHS[] = {"qwen35moe", "smollm3",
+static const char *const PLANNED_ARCHS[] = {"smollm3",
                                             "mistral3", "qwen3vl"};
 
 const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap) {
@@ -444,7 +444,7 @@ static int read_deltanet(loader *L) {
         layer_desc *d = &m->desc[i];
         *d = (layer_desc){.mixer = MIXER_DELTANET, .n_head = n_v, .n_head_kv = n_k, .head_dim = d_k,
                           .head_dim_v = inner / n_v, .conv_kernel = taps, .kv_layer = i, .rope = -1,
-                          .n_ff = d->n_ff};
+                          .n_ff = d->n_ff, .ffn = d->ffn};
         hp->n_deltanet++;
         if (n_v > hp->n_head) hp->n_head = n_v;
     }

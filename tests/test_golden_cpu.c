@@ -12,6 +12,7 @@
  * Tolerances depend on what produced the golden; see tolerances_for(). Set
  * LLMSCOPE_TEST_VERBOSE=1 to print the measured errors. */
 #include "engine.h"
+#include "moe.h"
 #include "model.h"
 #include "quant.h"
 #include "test.h"
@@ -296,6 +297,8 @@ typedef struct errors {
     double top1_tie_margin;                /* the golden's widest top-2 margin among them */
     int top1_tie_pos;
     int min_overlap, min_overlap_pos;
+    int router_ties;                       /* positions excused for a router near-tie */
+    double router_tie_logit;               /* the largest logit error among them */
 } errors;
 
 static void errors_init(errors *e) {
@@ -324,12 +327,39 @@ static void top10(const float *logits, int n, int32_t *ids) {
     }
 }
 
-/* Compares our LOGITS at prompt position T with the golden's. */
-static void compare_position(const fixture *fx, errors *err, int t, const float *logits) {
+/* A mixture of experts' router near-tie at output row ROW (of N_OUT): some layer's last
+ * chosen expert and the first runner-up have probabilities within 0.2% of each other
+ * (PROBS: engine_batch.route_probs). The references' f16 activations and KV cache move
+ * router logits by about that much, and then pick the other expert: a different FFN for
+ * that token, so different logits there (README-2026.md: "a routing flip"; qwen35moe p1
+ * position 43, layer 3: 0.12662 against 0.12658). Such positions are reported, not
+ * compared. NULL PROBS: no experts. */
+#define ROUTER_TIE 2e-3
+static bool router_near_tie(const fixture *fx, const float *probs, int n_out, int row) {
+    const moe_hparams *moe = &fx->m.hp.moe;
+    if (!probs || moe->n_used >= moe->n_expert) return false;
+    const int R = moe_rank_n(moe), K = moe->n_used;
+    for (int l = 0; l < fx->m.hp.n_layer; l++) {
+        const float *p = probs + ((size_t)l * n_out + row) * R;
+        if (fx->m.desc[l].ffn == FFN_MOE && p[K] > 0 && log((double)p[K - 1] / p[K]) < ROUTER_TIE) return true;
+    }
+    return false;
+}
+
+/* Compares our LOGITS at prompt position T with the golden's (TIE: a router near-tie
+ * there excuses it). */
+static void compare_position(const fixture *fx, errors *err, int t, const float *logits, bool tie) {
     const golden_prompt *p = &fx->p;
     const int V = fx->m.hp.n_vocab;
     const int32_t *gids = p->top10_ids + (size_t)t * 10;
     const float *glog = p->top10_logits + (size_t)t * 10;
+    if (tie && t < p->T - 1) {
+        err->router_ties++;
+        for (int k = 0; k < 10; k++)
+            if (gids[k] >= 0 && gids[k] < V)
+                err->router_tie_logit = fmax(err->router_tie_logit, fabs((double)logits[gids[k]] - glog[k]));
+        return;
+    }
     for (int k = 0; k < 10; k++) {
         if (gids[k] < 0 || gids[k] >= V) continue;
         double d = fabs((double)logits[gids[k]] - glog[k]);
@@ -393,11 +423,17 @@ static void check_errors(const fixture *fx, const errors *err, const char *path)
                 current_case.name, fx->p.label, path, err->logit, err->logit / fx->logit_range,
                 fx->logit_range, err->lse, err->attention, err->hidden, err->hidden_scale,
                 err->min_overlap);
+    if (verbose() && err->router_ties)
+        fprintf(stderr, "  %s: %d positions at a router near-tie not compared (their logit error up to %.3g)\n", path,
+                err->router_ties, err->router_tie_logit);
     CHECKF(err->logit <= logit_tol,
            "%s: logit error %g at position %d exceeds %g (%s: %g of the logit range %g)",
            path, err->logit, err->logit_pos, logit_tol, tol->why, tol->logit_rel, fx->logit_range);
     CHECKF(err->lse <= logit_tol, "%s: log-sum-exp error %g at position %d exceeds %g", path,
            err->lse, err->lse_pos, logit_tol);
+    /* near-ties are rare in a working router: many of them would hide a wrong one */
+    CHECKF(err->router_ties * 10 <= fx->p.T, "%s: %d of %d positions at a router near-tie", path, err->router_ties,
+           fx->p.T);
     CHECKF(err->min_overlap >= tol->top10_overlap,
            "%s: top-10 sets share only %d ids at position %d (need %d)", path, err->min_overlap,
            err->min_overlap_pos, tol->top10_overlap);
@@ -439,16 +475,18 @@ static void test_batch(void) {
     const size_t att_floats = (size_t)hp->n_layer * hp->n_head * T * T;
     float *att = fx.p.attention ? malloc(att_floats * sizeof(float)) : NULL;
     float *hidden = malloc((size_t)(hp->n_layer + 1) * hp->n_embd * sizeof(float));
+    float *probs = hp->moe.n_expert ? malloc((size_t)hp->n_layer * T * moe_rank_n(&hp->moe) * sizeof(float)) : NULL;
     char err[512];
     engine_batch b = {.tokens = fx.p.tokens, .n_tokens = T, .pos = 0, .all_positions = true,
-                      .logits = logits, .attention = att, .hidden = hidden};
+                      .logits = logits, .attention = att, .hidden = hidden, .route_probs = probs};
     if (e && logits && hidden && (!fx.p.attention || att)) {
         int rc = engine_eval(e, &b, err, sizeof err);
         CHECKF(rc == 0, "eval: %s", err);
         if (rc == 0) {
             errors er;
             errors_init(&er);
-            for (int t = 0; t < T; t++) compare_position(&fx, &er, t, logits + (size_t)t * V);
+            for (int t = 0; t < T; t++)
+                compare_position(&fx, &er, t, logits + (size_t)t * V, router_near_tie(&fx, probs, T, t));
             if (att)
                 for (int l = 0; l < hp->n_layer; l++)
                     for (int h = 0; h < hp->n_head; h++)
@@ -463,6 +501,7 @@ static void test_batch(void) {
     free(logits);
     free(att);
     free(hidden);
+    free(probs);
     engine_destroy(e);
     fixture_close(&fx);
 }
@@ -476,18 +515,19 @@ static void test_decode(void) {
     float *logits = malloc((size_t)V * sizeof(float));
     float *att = malloc((size_t)hp->n_layer * hp->n_head * T * sizeof(float));
     float *hidden = malloc((size_t)(hp->n_layer + 1) * hp->n_embd * sizeof(float));
+    float *probs = hp->moe.n_expert ? malloc((size_t)hp->n_layer * moe_rank_n(&hp->moe) * sizeof(float)) : NULL;
     char err[512];
     errors er;
     errors_init(&er);
     for (int t = 0; e && logits && att && hidden && t < T; t++) {
         engine_batch b = {.tokens = fx.p.tokens + t, .n_tokens = 1, .pos = t,
                           .all_positions = false, .logits = logits,
-                          .attention = fx.p.attention ? att : NULL, .hidden = hidden};
+                          .attention = fx.p.attention ? att : NULL, .hidden = hidden, .route_probs = probs};
         if (engine_eval(e, &b, err, sizeof err)) {
             CHECKF(0, "eval at position %d: %s", t, err);
             break;
         }
-        compare_position(&fx, &er, t, logits);
+        compare_position(&fx, &er, t, logits, router_near_tie(&fx, probs, 1, 0));
         if (fx.p.attention)
             for (int l = 0; l < hp->n_layer; l++)
                 for (int h = 0; h < hp->n_head; h++)
@@ -499,6 +539,7 @@ static void test_decode(void) {
     free(logits);
     free(att);
     free(hidden);
+    free(probs);
     engine_destroy(e);
     fixture_close(&fx);
 }

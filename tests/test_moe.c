@@ -90,6 +90,14 @@ static void gpt_oss_routing_is_recomputable(void) {
     routing_of(path, "gpt-oss-tiny", N_TOK);
 }
 
+/* Qwen3.5-MoE (../shared): the hybrid's DeltaNet layers, routing renormalised over the
+ * chosen, and a shared expert beside them. */
+static void qwen35moe_routing_is_recomputable(void) {
+    char path[512];
+    REQUIRE_SHARED(path, "models/qwen35moe-tiny-f16.gguf");
+    routing_of(path, "qwen35moe-tiny", N_TOK);
+}
+
 /* The fast engine (ops_fast.c products, several threads, tokens grouped by expert) gives
  * the reference engine's bits (ops.c, one thread). */
 static void fast_and_reference_agree(void) {
@@ -277,6 +285,7 @@ static void session_keeps_routing(void) {
 int main(void) {
     RUN(qwen3moe_routing_is_recomputable);
     RUN(gpt_oss_routing_is_recomputable);
+    RUN(qwen35moe_routing_is_recomputable);
     RUN(fast_and_reference_agree);
     RUN(reads_only_chosen_experts);
     RUN(contributions_add_up);

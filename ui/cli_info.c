@@ -66,11 +66,23 @@ static void print_rope(const rope_desc *r, int index) {
     printf("\n");
 }
 
+/* A layer's feed-forward part in words: ", ff 128" or ", 2 of 8 experts of ff 64 + shared
+ * ff 128"; returns the length written. */
+static int describe_ffn(const model *m, const layer_desc *d, char *buf, size_t cap) {
+    if (d->ffn != FFN_MOE) return snprintf(buf, cap, ", ff %d", d->n_ff);
+    const moe_hparams *moe = &m->hp.moe;
+    int n = snprintf(buf, cap, ", %d of %d experts of ff %d", moe->n_used, moe->n_expert, moe->n_ff_exp);
+    if (d->n_ff) n += snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
+    return n;
+}
+
 /* One layer's kind in words: "global" or "sliding 4096", its rope, whose keys it reads. */
 static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     const layer_desc *d = &m->desc[l];
     if (d->mixer == MIXER_DELTANET) {
         deltanet_describe(d, buf, cap);
+        char *ff = strstr(buf, ", ff ");
+        if (ff && d->ffn == FFN_MOE) describe_ffn(m, d, ff, cap - (size_t)(ff - buf));
         return;
     }
     int n = d->window ? snprintf(buf, cap, "sliding %d", d->window) : snprintf(buf, cap, "global");
@@ -78,13 +90,7 @@ static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
     if (d->kv_layer != l) n += snprintf(buf + n, cap - (size_t)n, ", keys of layer %d", d->kv_layer);
     n += snprintf(buf + n, cap - (size_t)n, ", head dim %d", d->head_dim);
-    if (d->ffn == FFN_MOE) {
-        const moe_hparams *moe = &m->hp.moe;
-        n += snprintf(buf + n, cap - (size_t)n, ", %d of %d experts of ff %d", moe->n_used, moe->n_expert, moe->n_ff_exp);
-        if (d->n_ff) n += snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
-    } else {
-        n += snprintf(buf + n, cap - (size_t)n, ", ff %d", d->n_ff);
-    }
+    n += describe_ffn(m, d, buf + n, cap - (size_t)n);
     if (d->out_gate) snprintf(buf + n, cap - (size_t)n, ", gated output");
 }
 
