@@ -826,6 +826,41 @@ static void check_moe_route(int T, int E, int K, int R, moe_routing routing, boo
     free(logits), free(probs);
 }
 
+/* moe_combine.comp: the weighted sum of T tokens' K expert outputs in the router's order
+ * (model/moe.c's additions), plus a gated shared expert, into x (accumulating) and out. */
+static void test_moe_combine(void) {
+    if (!gpu_ready()) return;
+    enum { T = 3, K = 4, D = 70 };
+    static float y[T * K * D], sh[T * D], x0[T * D], want_o[T * D];
+    fill(y, T * K * D, 1), fill(sh, T * D, 1), fill(x0, T * D, 1);
+    uint32_t route[2 * T * K + T]; /* weights at T * K, gates at 2 * T * K */
+    float w[T * K], gate[T];
+    for (int i = 0; i < T * K; i++) w[i] = 0.5f + 0.5f * frand(), memcpy(&route[T * K + i], &w[i], 4);
+    for (int t = 0; t < T; t++) gate[t] = 0.5f + 0.4f * frand(), memcpy(&route[2 * T * K + t], &gate[t], 4);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < D; i++) {
+            float o = w[t * K] * y[(t * K) * D + i];
+            for (int j = 1; j < K; j++) o += w[t * K + j] * y[(t * K + j) * D + i];
+            want_o[t * D + i] = o + gate[t] * sh[t * D + i];
+        }
+    vk_buffer *br = buf(route, sizeof route), *by = buf(y, sizeof y), *bs = buf(sh, sizeof sh), *bx = buf(x0, sizeof x0),
+              *bo = buf(NULL, sizeof x0);
+    if (br && by && bs && bx && bo && begin()) {
+        vk_moe_combine_push p = {T, D, K, T * K, 2 * T * K, 1, 1};
+        vk_op_moe_combine(&G->rt, &G->k, set_of(5, br, by, bs, bx, bo, NULL), &p);
+        if (submit()) {
+            const float *o = bo->map, *x = bx->map;
+            for (int i = 0; i < T * D; i++) {
+                CHECKF(fabsf(o[i] - want_o[i]) <= 1e-6f * (1 + fabsf(want_o[i])), "out[%d] = %g, expected %g", i, o[i],
+                       want_o[i]);
+                CHECKF(fabsf(x[i] - (x0[i] + want_o[i])) <= 1e-5f * (1 + fabsf(x0[i])), "x[%d] = %g, expected %g", i,
+                       x[i], x0[i] + want_o[i]);
+            }
+        }
+    }
+    buf_free(br), buf_free(by), buf_free(bs), buf_free(bx), buf_free(bo);
+}
+
 static void test_moe_route(void) {
     if (!gpu_ready()) return;
     check_moe_route(3, 8, 2, 6, ROUTE_TOPK_SOFTMAX, false, false); /* gpt-oss-tiny */
@@ -889,6 +924,7 @@ int main(void) {
     RUN(test_attention);
     RUN(test_topk);
     RUN(test_moe_route);
+    RUN(test_moe_combine);
     if (G) {
         G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
         vk_buffer_destroy(&G->rt, &G->staging);
