@@ -431,6 +431,8 @@ bool tui_router_available(const tui_app *a);
 void tui_router_toggle(tui_app *a);
 void tui_router_draw(tui_app *a);
 void tui_router_free(tui_app *a);
+/* The why card's "Experts" section (models with experts). */
+void tui_why_experts(tui_app *a, const why_card *w);
 int tui_sink_width(const tui_app *a);      /* cells the sink column takes (0: no sinks) */
 void tui_sink_label(const tui_app *a, int y, int x);
 void tui_sink_cell(tui_app *a, int y, int x, const step_record *r, int head);

@@ -236,6 +236,32 @@ void tui_router_draw(tui_app *a) {
     if (map_rows >= MIN_MAP_ROWS) draw_usage(a, R.y + 1 + tok_rows, map_rows, R);
 }
 
+/* ---- the why card's experts ---- */
+
+void tui_why_experts(tui_app *a, const why_card *w) {
+    if (!w->routing) return;
+    tui_sheet *sh = &a->sheet;
+    const record_routing *rt = w->routing;
+    tui_sheet_heading(sh, w->expert_push ? "Experts: chosen per layer (weight), and how much they pushed this token's logit"
+                                         : "Experts: chosen per layer (weight)");
+    char buf[48];
+    for (int l = 0; l < rt->n_layer; l++) {
+        if (!routing_layer_has_experts(rt, l)) continue;
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "layer %-3d", l);
+        for (int j = 0; j < rt->n_used; j++) {
+            snprintf(buf, sizeof buf, "e%d %.0f%%", routing_id(rt, l, j), (double)routing_weight(rt, l, j) * 100);
+            tui_sheet_text(sh, TC_CHOSEN, "%s  ", buf);
+        }
+        if (w->expert_push && !isnan(w->expert_push[l]))
+            tui_sheet_text(sh, w->expert_push[l] >= 0 ? TC_NORMAL : TC_DIM, "push %+.2f", (double)w->expert_push[l]);
+    }
+    if (!w->expert_push) {
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "(the pushes need the experts' outputs, kept for reply tokens)");
+    }
+}
+
 /* ---- gpt-oss's attention sinks: a column of the attention pane ---- */
 
 int tui_sink_width(const tui_app *a) {

@@ -336,6 +336,7 @@ static void build(tui_app *a, const step_record *r, double ms) {
         section_grounding(a, w);
         section_sources(a, w);
         section_lens(a, w);
+        tui_why_experts(a, w);
     }
     char tok[64];
     tui_piece_text(a, r->token, tok, sizeof tok);
