@@ -93,17 +93,6 @@ INLINE void decode_q4_0(const block_q4_0 *b, float *w) {
     for (int j = 0; j < QK4_0 / 2; j++) w[j + QK4_0 / 2] = ((b->qs[j] >> 4) - 8) * d;
 }
 
-/* MXFP4: the nibbles index the doubled E2M1 values, times the halved power-of-two scale
- * (quant.c); a copy of the table in the block's own loop lets the compiler keep it in a
- * register where it can (a byte shuffle). */
-INLINE void decode_mxfp4(const block_mxfp4 *b, float *w) {
-    const float d = mxfp4_scale_half(b->e);
-    int8_t v[16];
-    memcpy(v, MXFP4_VALUES, sizeof v);
-    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j] = d * v[b->qs[j] & 0x0F];
-    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j + QK_MXFP4 / 2] = d * v[b->qs[j] >> 4];
-}
-
 /* Eight bytes as one word and back, byte k in bits 8k..8k+7: the file's byte order,
  * which is the processor's (a little-endian host is assumed throughout, as in every
  * direct read of a block's fp16 scales). */
@@ -131,6 +120,15 @@ INLINE void block32_quants(const uint8_t qs[16], const uint8_t *qh, uint8_t q[32
         v[i] |= (((x + BYTES(0x7f)) | x) & BYTES(0x80)) >> 3;
     }
     for (int i = 0; i < 4; i++) word_bytes(v[i], q + 8 * i);
+}
+
+/* MXFP4: the nibbles (placed as Q4_0's) index the doubled E2M1 values of quant.c's
+ * table, times the halved power-of-two scale: the same integers and the same products.
+ * The AVX2 copy looks the sixteen values up with a byte shuffle (mxfp4_blocks_avx2). */
+INLINE void decode_mxfp4(const block_mxfp4 *b, float *w) {
+    const float d = mxfp4_scale_half(b->e);
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j] = d * MXFP4_VALUES[b->qs[j] & 0x0F];
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j + QK_MXFP4 / 2] = d * MXFP4_VALUES[b->qs[j] >> 4];
 }
 
 INLINE void decode_q4_1(const block_q4_1 *b, float *w) {
@@ -362,6 +360,39 @@ INLINE void plain_chunks(uint32_t type, int64_t cols, const uint8_t *const row[R
     }
 }
 
+#ifdef HAVE_AVX2_COPY
+/* MXFP4 rows in the AVX2 copy: the table lookup of decode_mxfp4 as a byte shuffle (sixteen
+ * int8 values in a register, indexed by the nibbles), widened to floats and times the
+ * scale: the same values as the table, so the same products. */
+__attribute__((target("avx2"))) static void decode_mxfp4_avx2(const block_mxfp4 *b, float *w) {
+    const __m128i table = _mm_loadu_si128((const void *)MXFP4_VALUES);
+    const __m128i q = _mm_loadu_si128((const void *)b->qs), low = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(q, low));
+    const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(q, 4), low));
+    const __m256 d = _mm256_set1_ps(mxfp4_scale_half(b->e));
+    _mm256_storeu_ps(w, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+    _mm256_storeu_ps(w + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(w + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+    _mm256_storeu_ps(w + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+}
+#endif
+
+/* MXFP4 rows block by block, decoded by the AVX2 shuffle where this is the AVX2 copy. */
+INLINE void mxfp4_blocks(int64_t cols, const uint8_t *const row[ROWS], const float *x, int n,
+                         lanes (*acc)[FAST_MAX_TOKENS], bool avx2) {
+#ifdef HAVE_AVX2_COPY
+    if (avx2) {
+        for (int64_t c0 = 0; c0 < cols; c0 += QK_MXFP4) {
+            float wb[ROWS][QK_MXFP4];
+            for (int r = 0; r < ROWS; r++) decode_mxfp4_avx2((const block_mxfp4 *)(const void *)row[r] + c0 / QK_MXFP4, wb[r]);
+            for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], QK_MXFP4, x + c0, cols, n);
+        }
+        return;
+    }
+#endif
+    blocks_of(GGML_TYPE_MXFP4, QK_MXFP4, cols, row, x, n, acc);
+}
+
 /* ACC[r][t] = the partial sums of row ROW[r] times x_t, for ROWS rows and N <=
  * FAST_MAX_TOKENS vectors (x is [n][w->cols]). */
 INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const float *x, int n,
@@ -374,7 +405,7 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_1: blocks_of(GGML_TYPE_Q4_1, QK4_1, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_0: blocks_of(GGML_TYPE_Q5_0, QK5_0, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_1: blocks_of(GGML_TYPE_Q5_1, QK5_1, cols, row, x, n, acc); break;
-    case GGML_TYPE_MXFP4: blocks_of(GGML_TYPE_MXFP4, QK_MXFP4, cols, row, x, n, acc); break;
+    case GGML_TYPE_MXFP4: mxfp4_blocks(cols, row, x, n, acc, avx2); break;
     case GGML_TYPE_Q2_K: blocks_of(GGML_TYPE_Q2_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q3_K: blocks_of(GGML_TYPE_Q3_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
