@@ -193,7 +193,8 @@ static void record_attention(vk_engine *e, int l, const ubatch *u) {
         .q_stride = L->qd, .kv_stride = L->kvd, .out_stride = L->qd, .score_stride = (uint32_t)e->base.n_ctx,
         .cap_first = capture ? u->out_first : -1, .cap_rows = capture ? (uint32_t)u->n_out : 0,
         .cap_stride = row_len, .cap_off = capture ? (uint32_t)l * n_head * (uint32_t)u->n_out * row_len : 0,
-        .scale = ld->attn_scale, .window = (uint32_t)ld->window, .softcap = ld->attn_softcap, .sink_off = L->sinks};
+        .scale = ld->attn_scale, .window = (uint32_t)ld->window, .softcap = ld->attn_softcap,
+        .temp = ld->attn_temp, .temp_floor = (uint32_t)ld->attn_temp_floor, .sink_off = L->sinks};
     vk_op_attention(&e->rt, &e->k, L->set_attention, e->set_attn_merge, &pa, n, n_head);
     step(e, "attention");
 }

@@ -1,6 +1,7 @@
 /* vk_ops.c — kernels, device weights and op recording (see vk_ops.h). */
 #include "vk_ops.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdarg.h>
@@ -15,20 +16,27 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-/* The storage types with a GPU kernel, and the suffix of their shader names. */
-static const struct { uint32_t type; const char *suffix; uint32_t unit; } GPU_TYPES[] = {
-    {GGML_TYPE_F32, "f32", 8},   {GGML_TYPE_F16, "f16", 8},   {GGML_TYPE_BF16, "bf16", 8},
-    {GGML_TYPE_Q8_0, "q8_0", 8}, {GGML_TYPE_Q4_0, "q4_0", 8}, {GGML_TYPE_Q4_K, "q4_k", 8},
-    {GGML_TYPE_Q5_K, "q5_k", 8}, {GGML_TYPE_Q6_K, "q6_k", 8}, {GGML_TYPE_Q4_1, "q4_1", 8},
-    {GGML_TYPE_Q5_0, "q5_0", 8}, {GGML_TYPE_Q5_1, "q5_1", 8}, {GGML_TYPE_Q2_K, "q2_k", 8},
-    {GGML_TYPE_Q3_K, "q3_k", 8}, {GGML_TYPE_MXFP4, "mxfp4", 8},
+/* The storage types with a GPU kernel: shaders/types.def, which the Makefile also reads to
+ * generate each type's matvec_, matmul_ and get_rows_ shaders. */
+#define GPU_TYPE(T, UNIT) {GGML_TYPE_##T, #T, UNIT},
+static const struct { uint32_t type; const char *name; uint32_t unit; } GPU_TYPES[] = {
+#include "shaders/types.def"
 };
+#undef GPU_TYPE
 #define N_GPU_TYPES (sizeof GPU_TYPES / sizeof GPU_TYPES[0])
 
 uint32_t vk_type_unit(uint32_t type) {
     for (size_t i = 0; i < N_GPU_TYPES; i++)
         if (GPU_TYPES[i].type == type) return GPU_TYPES[i].unit;
     return 0;
+}
+
+/* "KERNEL_t": the name the Makefile gives KERNEL's shader for GPU_TYPES[I] (the type's
+ * name in lower case). */
+static const char *typed_kernel(char *buf, size_t cap, const char *kernel, size_t i) {
+    snprintf(buf, cap, "%s_%s", kernel, GPU_TYPES[i].name);
+    for (char *c = buf; *c; c++) *c = (char)tolower((unsigned char)*c);
+    return buf;
 }
 
 /* Shared memory the matmul kernel needs for tiles T (its two padded tiles, plus the
@@ -97,12 +105,13 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, char *err, size_t errlen) {
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
-        snprintf(name, sizeof name, "matvec_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matvec[t], name, 6, k->wg, mv_spec, 2, err, errlen)) return -1;
-        snprintf(name, sizeof name, "matmul_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->matmul[t], name, 6, mm_wg, mm_spec, 5, err, errlen)) return -1;
-        snprintf(name, sizeof name, "get_rows_%s", GPU_TYPES[i].suffix);
-        if (vk_kernel_create(rt, &k->get_rows[t], name, 3, k->wg, NULL, 0, err, errlen)) return -1;
+        if (vk_kernel_create(rt, &k->matvec[t], typed_kernel(name, sizeof name, "matvec", i), 6, k->wg,
+                             mv_spec, 2, err, errlen) ||
+            vk_kernel_create(rt, &k->matmul[t], typed_kernel(name, sizeof name, "matmul", i), 6, mm_wg,
+                             mm_spec, 5, err, errlen) ||
+            vk_kernel_create(rt, &k->get_rows[t], typed_kernel(name, sizeof name, "get_rows", i), 3, k->wg,
+                             NULL, 0, err, errlen))
+            return -1;
     }
     if (vk_kernel_create(rt, &k->rmsnorm, "rmsnorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->layernorm, "layernorm", 3, k->wg, NULL, 0, err, errlen) ||

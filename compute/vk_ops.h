@@ -130,6 +130,8 @@ typedef struct {
     uint32_t chunk, n_chunks; /* set by vk_op_attention */
     uint32_t window;          /* keys per query, itself included; 0 = all */
     float softcap;            /* 0 = none */
+    float temp;               /* attention temperature (layer_desc.attn_temp), 0 = none */
+    uint32_t temp_floor;
     uint32_t sink_off;        /* the heads' sink logits in params (gpt-oss); ~0u = none */
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */

@@ -156,7 +156,8 @@ typedef struct vk_kernel {
     uint32_t wg_size;            /* local_size_x, specialization constant 0 */
 } vk_kernel;
 
-/* Builds the pipeline for the embedded shader NAME (shaders/NAME.comp) with
+/* Builds the pipeline for the embedded shader NAME (shaders/NAME.comp, or a wrapper the
+ * Makefile generated from shaders/types.def) with
  * N_BINDINGS storage buffers at bindings 0..n-1 and specialization constants
  * 0 = WG_SIZE, 1.. = EXTRA[0..n_extra-1]. */
 int vk_kernel_create(vk_runtime *rt, vk_kernel *k, const char *name, int n_bindings,

@@ -29,6 +29,13 @@ static const arch_desc ARCHS[] = {
     {.name = "gemma4", .norm = NORM_RMS, .act = ACT_GELU_TANH, .rope = ROPE_NEOX,
      .traits = AT_SANDWICH | AT_EMBED_SCALE | AT_QK_NORM | AT_V_NORM | AT_PER_LAYER_IN | AT_OUT_SCALE | AT_KV_SHARING,
      .swa = SWA_PATTERN_KEY, .qscale = QSCALE_ONE},
+    /* SmolLM3: Llama layers, every 4th without rope */
+    {.name = "smollm3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NORM, .no_rope_every = 4},
+    /* Ministral 3: Llama layers, YaRN rope, attention temperature past the original context */
+    {.name = "mistral3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NORM, .traits = AT_ATTN_TEMP},
+    /* Qwen3-VL as a text model: Qwen3 layers; its multi-section rope is NEOX when the three
+     * position components are equal, as they are for text */
+    {.name = "qwen3vl", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX, .traits = AT_QK_NORM},
     /* Phi-3 / Phi-4-mini: fused q/k/v and gate/up, LongRoPE */
     {.name = "phi3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
      .traits = AT_FUSED_QKV | AT_FUSED_UP | AT_LONGROPE, .swa = SWA_ALL},

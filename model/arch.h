@@ -51,6 +51,7 @@ enum {
     AT_PER_LAYER_IN = 1u << 12, /* per-layer token embeddings fed to every layer (Gemma 4 E2B/E4B) */
     AT_OUT_SCALE    = 1u << 13, /* each layer's output multiplied by a stored scalar (Gemma 4) */
     AT_KV_SHARING   = 1u << 14, /* the last layers read an earlier layer's keys and values (Gemma 4) */
+    AT_ATTN_TEMP    = 1u << 15, /* queries scaled up past the original context (Llama 4, Ministral 3) */
     /* Qwen3.5's hybrid (bits kept apart from the others' so that families added in
      * parallel do not collide): */
     AT_ATTN_GATE    = 1u << 24, /* attn_q holds [q | gate] per head; the attention output is
@@ -139,6 +140,10 @@ typedef struct layer_desc {
     int rope;         /* index into model.ropes; -1: no rope in this layer */
     float attn_scale; /* multiplier of q.k */
     float attn_softcap; /* scores become cap * tanh(score / cap) before the softmax; 0 = none */
+    /* attention temperature: the scale is multiplied by 1 + temp * ln(1 + floor((pos + 1) /
+     * temp_floor)) for the query at POS, so past the original context queries sharpen */
+    float attn_temp;
+    int attn_temp_floor;
     int n_ff;         /* this layer's feed-forward width (a MoE layer: its shared expert's,
                          or 0; the experts' is moe_hparams.n_ff_exp) */
     ffn_kind ffn;

@@ -1,6 +1,7 @@
 /* chat_template.c — see chat_template.h.
  *
- * Two halves. Detection looks at the Jinja text the model file carries: a few distinctive
+ * A template the file carries is run by the interpreter (chat_jinja.c); this file picks
+ * that or a family, and holds the families. Two halves for those. Detection looks at the Jinja text the model file carries: a few distinctive
  * substrings pick the family, and a handful of string literals read out of the template
  * (never executed) pick the variation inside it — Qwen's default system prompt, the date
  * Llama 3.1 hard-codes, whether a Mistral template writes "[INST] " or "[INST]", and so
@@ -12,6 +13,7 @@
  * template) is recorded as a span, so the caller can tokenize message text with special
  * tokens off (typed "<|im_end|>" must not end a turn) and label tokens by turn. */
 #include "chat_template.h"
+#include "chat_jinja.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -51,6 +53,8 @@ typedef enum {
 
 struct chat_template {
     family fam;
+    jinja_template *jinja; /* the file's own template, run as it is; NULL: the family */
+    char warning[384];     /* why the file's template is not the one being run */
 
     /* qwen: the system turn written when the conversation has none, and whether tool
      * results are wrapped in <tool_response> (2.5; then other roles are dropped). */
@@ -357,8 +361,8 @@ static bool read_variation(chat_template *t, const char *j) {
 
 static void free_variation(chat_template *t);
 
-chat_template *chat_template_create(const char *jinja, const char *name, const char **warning,
-                                    char *err, size_t errlen) {
+chat_template *chat_template_create_family(const char *jinja, const char *name, const char **warning,
+                                           char *err, size_t errlen) {
     if (warning) *warning = NULL;
     family named = FAM_COUNT;
     if (name) {
@@ -403,6 +407,38 @@ chat_template *chat_template_create(const char *jinja, const char *name, const c
     return t;
 }
 
+chat_template *chat_template_create_jinja(const char *jinja, char *err, size_t errlen) {
+    jinja_template *jt = jinja_parse(jinja ? jinja : "", jinja ? strlen(jinja) : 0, err, errlen);
+    chat_template *t = jt ? calloc(1, sizeof *t) : NULL;
+    if (!t) {
+        if (jt) set_err(err, errlen, "out of memory");
+        jinja_free(jt);
+        return NULL;
+    }
+    t->jinja = jt;
+    return t;
+}
+
+chat_template *chat_template_create(const char *jinja, const char *name, const char **warning,
+                                    char *err, size_t errlen) {
+    if (name || !jinja || !*jinja) return chat_template_create_family(jinja, name, warning, err, errlen);
+    char why[256];
+    chat_template *t = chat_template_create_jinja(jinja, why, sizeof why);
+    if (t) {
+        if (warning) *warning = NULL;
+        return t;
+    }
+    /* a template the interpreter cannot read: the family it looks like, and a warning */
+    t = chat_template_create_family(jinja, NULL, NULL, err, errlen);
+    if (t) {
+        snprintf(t->warning, sizeof t->warning,
+                 "llmscope cannot run this model's chat template (%s); rendering it as %s instead "
+                 "(choose another with --template NAME)", why, FAMILY_NAMES[t->fam]);
+        if (warning) *warning = t->warning;
+    }
+    return t;
+}
+
 static void free_variation(chat_template *t) {
     free(t->default_system);
     free(t->knowledge_line);
@@ -414,10 +450,11 @@ static void free_variation(chat_template *t) {
 void chat_template_free(chat_template *t) {
     if (!t) return;
     free_variation(t);
+    jinja_free(t->jinja);
     free(t);
 }
 
-const char *chat_template_name(const chat_template *t) { return FAMILY_NAMES[t->fam]; }
+const char *chat_template_name(const chat_template *t) { return t->jinja ? "jinja" : FAMILY_NAMES[t->fam]; }
 
 const char *const *chat_template_families(void) { return FAMILY_NAMES; }
 
@@ -933,6 +970,7 @@ char *chat_template_render_spans(const chat_template *t, const chat_message *msg
             return NULL;
         }
     }
+    if (t->jinja) return chat_jinja_render(t->jinja, msgs, n, NULL, opt, NULL, spans, n_spans, err, errlen);
     render_args a = {msgs, n, false, "", "", NULL};
     if (opt) {
         a.gen = opt->add_generation_prompt;
@@ -963,4 +1001,53 @@ char *chat_template_render_spans(const chat_template *t, const chat_message *msg
 char *chat_template_render(const chat_template *t, const chat_message *msgs, size_t n,
                            const chat_render_options *opt, char *err, size_t errlen) {
     return chat_template_render_spans(t, msgs, n, opt, NULL, NULL, err, errlen);
+}
+
+/* The families read role and content strings only. */
+static chat_message *messages_from_json(const cJSON *arr, size_t *n, char *err, size_t errlen) {
+    if (!cJSON_IsArray(arr)) {
+        set_err(err, errlen, "messages: expected a JSON array of {\"role\": ..., \"content\": ...} objects");
+        return NULL;
+    }
+    *n = (size_t)cJSON_GetArraySize(arr);
+    chat_message *m = calloc(*n + 1, sizeof *m);
+    if (!m) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr) {
+        m[i].role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "role"));
+        m[i].content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "content"));
+        if (!m[i].role || !m[i].content) {
+            set_err(err, errlen, "messages[%zu]: the built-in templates need \"role\" and \"content\" strings", i);
+            free(m);
+            return NULL;
+        }
+        i++;
+    }
+    return m;
+}
+
+char *chat_template_render_json(const chat_template *t, const char *messages_json,
+                                const chat_render_options *opt, size_t *len, char *err, size_t errlen) {
+    if (len) *len = 0;
+    if (!t || !messages_json) {
+        set_err(err, errlen, "chat template: no template or no messages");
+        return NULL;
+    }
+    if (t->jinja) return chat_jinja_render(t->jinja, NULL, 0, messages_json, opt, len, NULL, NULL, err, errlen);
+    cJSON *root = cJSON_Parse(messages_json);
+    if (!root) {
+        set_err(err, errlen, "messages: not valid JSON");
+        return NULL;
+    }
+    size_t n = 0;
+    chat_message *m = messages_from_json(root, &n, err, errlen);
+    char *text = m ? chat_template_render(t, m, n, opt, err, errlen) : NULL;
+    if (text && len) *len = strlen(text);
+    free(m);
+    cJSON_Delete(root);
+    return text;
 }

@@ -331,6 +331,13 @@ typedef struct attention_job {
     int layer, start, n;
 } attention_job;
 
+/* The query scale's factor at position POS (layer_desc.attn_temp), in float as llama.cpp
+ * computes it. */
+static float attn_temperature(const layer_desc *ld, int pos) {
+    if (ld->attn_temp == 0) return 1.0f;
+    return logf(floorf((float)(pos + 1) / (float)ld->attn_temp_floor) + 1.0f) * ld->attn_temp + 1.0f;
+}
+
 static void attention_task(void *arg, int task, int thread) {
     const attention_job *job = arg;
     cpu_engine *e = job->e;
@@ -342,8 +349,8 @@ static void attention_task(void *arg, int task, int thread) {
     const int kvh = h / (ld->n_head / ld->n_head_kv); /* query heads share kv heads */
     const int n_kv = b->pos + job->start + t + 1;   /* causal: the token itself and the past */
     attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
-                            .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd, .scale = ld->attn_scale,
-                            .softcap = ld->attn_softcap};
+                      .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd,
+                      .scale = ld->attn_scale * attn_temperature(ld, n_kv - 1), .softcap = ld->attn_softcap};
     const float *sinks = m->layers[job->layer].attn_sinks;
     span.has_sink = sinks != NULL;
     span.sink = sinks ? sinks[h] : 0.0f;

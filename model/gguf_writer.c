@@ -66,6 +66,15 @@ void gguf_writer_add_f32_array(gguf_writer *w, const char *key, const float *v, 
     put_u64(w, n);
     put(w, v, n * 4);
 }
+void gguf_writer_add_bool_array(gguf_writer *w, const char *key, const bool *v, size_t n) {
+    put_key(w, key, GGUF_VT_ARRAY);
+    put_u32(w, GGUF_VT_BOOL);
+    put_u64(w, n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = v[i] ? 1 : 0;
+        put(w, &b, 1);
+    }
+}
 void gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *v, size_t n) {
     put_key(w, key, GGUF_VT_ARRAY);
     put_u32(w, GGUF_VT_INT32);

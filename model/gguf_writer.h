@@ -24,6 +24,7 @@ void gguf_writer_add_bool(gguf_writer *w, const char *key, bool value);
 void gguf_writer_add_str_array(gguf_writer *w, const char *key, const char *const *values, size_t n);
 void gguf_writer_add_f32_array(gguf_writer *w, const char *key, const float *values, size_t n);
 void gguf_writer_add_i32_array(gguf_writer *w, const char *key, const int32_t *values, size_t n);
+void gguf_writer_add_bool_array(gguf_writer *w, const char *key, const bool *values, size_t n);
 
 /* Declares a tensor (ne[0] innermost). Returns its index, or -1 if the type/shape is invalid. */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, int n_dims,

@@ -53,10 +53,11 @@ static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_
 }
 
 static int check_type(loader *L, const char *name, const gguf_tensor *t) {
-    if (!ggml_type_supported(t->type))
-        return loader_fail(L, "tensor '%s' has type %s, which llmscope cannot compute with "
-                              "(supported: f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)",
-                           name, ggml_type_name(t->type));
+    if (!ggml_type_supported(t->type)) {
+        char names[256];
+        return loader_fail(L, "tensor '%s' has type %s, which llmscope cannot compute with (supported: %s)", name,
+                           ggml_type_name(t->type), ggml_supported_type_names(names, sizeof names));
+    }
     uint64_t row_bytes;
     if (!ggml_row_bytes(t->type, t->ne[0], &row_bytes))
         return loader_fail(L, "tensor '%s': row length %llu is not a multiple of the %s block size", name,
@@ -134,21 +135,40 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     return 0;
 }
 
-/* Loads tensor SPEC of LAYER (-1: model-level) into the struct at BASE, when this
- * architecture and layer have it. */
-static int load_spec(loader *L, const tensor_spec *s, int layer, void *base) {
-    const model *m = L->m;
+/* Calls FN for every tensor spec that exists in LAYER (-1: the model's) of M. */
+static void plan_specs(const model *m, const tensor_spec *specs, size_t n, int layer, model_tensor_fn fn, void *ctx) {
+    for (size_t i = 0; i < n; i++) {
+        const tensor_spec *s = &specs[i];
+        bool required;
+        if (!tensor_spec_applies(s, m->hp.arch, &required)) continue;
+        if (layer >= 0 && !tensor_spec_in_layer(s, &m->desc[layer], layer)) continue;
+        char name[128];
+        if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, s->name);
+        else snprintf(name, sizeof name, "%s", s->name);
+        fn(ctx, name, s, layer, dim_size(m, s->cols, layer), dim_size(m, s->rows, layer));
+    }
+}
+
+/* Loading, one tensor at a time through plan_specs: the first problem stops it. */
+typedef struct load_ctx {
+    loader *L;
+    int rc;
+} load_ctx;
+
+static void load_one(void *arg, const char *name, const tensor_spec *s, int layer, int64_t cols, int64_t rows) {
+    load_ctx *c = arg;
+    if (c->rc) return;
+    model *m = c->L->m;
+    const gguf_tensor *t = gguf_find_tensor(c->L->f, name);
     bool required;
-    if (!tensor_spec_applies(s, m->hp.arch, &required)) return 0;
-    if (layer >= 0 && !tensor_spec_in_layer(s, &m->desc[layer], layer)) return 0;
-    char name[128];
-    if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, s->name);
-    else snprintf(name, sizeof name, "%s", s->name);
-    const gguf_tensor *t = gguf_find_tensor(L->f, name);
-    if (!t) return required ? loader_fail(L, "missing tensor '%s'", name) : 0;
-    int64_t cols = dim_size(m, s->cols, layer), rows = dim_size(m, s->rows, layer), depth = tensor_dim_stacked(s->rows) ? m->hp.moe.n_expert : 1;
-    void *field = (char *)base + s->field;
-    return s->matrix ? get_matrix(L, name, t, cols, rows, depth, field) : get_vector(L, name, t, cols, rows, field);
+    tensor_spec_applies(s, m->hp.arch, &required);
+    if (!t) {
+        if (required) c->rc = loader_fail(c->L, "missing tensor '%s'", name);
+        return;
+    }
+    const int64_t depth = tensor_dim_stacked(s->rows) ? m->hp.moe.n_expert : 1; /* experts: ne[2] */
+    void *field = (char *)(layer >= 0 ? (void *)&m->layers[layer] : (void *)m) + s->field;
+    c->rc = s->matrix ? get_matrix(c->L, name, t, cols, rows, depth, field) : get_vector(c->L, name, t, cols, rows, field);
 }
 
 /* The vocabulary size is the embedding's row count; a vocab_size key must agree. */
@@ -175,8 +195,9 @@ static int load_tensors(loader *L) {
     model *m = L->m;
     model_hparams *hp = &m->hp;
     if (read_vocab(L)) return -1;
-    for (size_t i = 0; i < ARCH_N_MODEL_TENSORS; i++)
-        if (load_spec(L, &ARCH_MODEL_TENSORS[i], -1, m)) return -1;
+    load_ctx c = {L, 0};
+    plan_specs(m, ARCH_MODEL_TENSORS, ARCH_N_MODEL_TENSORS, -1, load_one, &c);
+    if (c.rc) return -1;
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->token_embd;
     for (int r = 0; r < m->n_ropes; r++)
@@ -186,10 +207,29 @@ static int load_tensors(loader *L) {
                 return loader_fail(L, "the rope frequency factors hold a non-positive value at %d", i);
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return loader_fail(L, "out of memory");
-    for (int l = 0; l < hp->n_layer; l++)
-        for (size_t i = 0; i < ARCH_N_LAYER_TENSORS; i++)
-            if (load_spec(L, &ARCH_LAYER_TENSORS[i], l, &m->layers[l])) return -1;
-    return 0;
+    for (int l = 0; l < hp->n_layer && !c.rc; l++) plan_specs(m, ARCH_LAYER_TENSORS, ARCH_N_LAYER_TENSORS, l, load_one, &c);
+    return c.rc ? -1 : 0;
+}
+
+int model_plan_tensors(const gguf_file *f, model_tensor_fn fn, void *ctx, char *err, size_t errlen) {
+    model m;
+    memset(&m, 0, sizeof m);
+    loader L = {&m, f, err, errlen};
+    int rc = loader_read_arch(&L);
+    if (rc == 0) {
+        char key[160];
+        int64_t v = 0;
+        snprintf(key, sizeof key, "%s.vocab_size", m.hp.arch_name);
+        rc = gguf_get_i64(f, key, &v) && v >= 1 && v <= MAX_VOCAB ? 0 : loader_fail(&L, "missing or bad '%s'", key);
+        m.hp.n_vocab = (int)v;
+    }
+    if (rc == 0) rc = loader_read_meta(&L);
+    if (rc == 0) {
+        plan_specs(&m, ARCH_MODEL_TENSORS, ARCH_N_MODEL_TENSORS, -1, fn, ctx);
+        for (int l = 0; l < m.hp.n_layer; l++) plan_specs(&m, ARCH_LAYER_TENSORS, ARCH_N_LAYER_TENSORS, l, fn, ctx);
+    }
+    free(m.desc);
+    return rc;
 }
 
 static char *model_display_name(const gguf_file *f) {

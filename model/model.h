@@ -119,6 +119,16 @@ int model_load(model *m, const char *path, char *err, size_t errlen);
 int model_load_gguf(model *m, gguf_file *f, char *err, size_t errlen);
 void model_free(model *m);
 
+/* The tensors a file with the metadata of F (architecture, hyper-parameters, and its
+ * `{arch}.vocab_size`) holds, as its architecture's description lists them: FN is called
+ * for each, in order, with its name, spec, layer (-1: model-level) and shape; OPTIONAL
+ * ones are offered too (spec->optional), for the caller to write or leave out. For
+ * `llmscope synth`, which so writes exactly what the loader reads. Returns 0, or -1 with
+ * ERR filled when the metadata is refused. */
+typedef void (*model_tensor_fn)(void *ctx, const char *name, const tensor_spec *spec, int layer, int64_t cols,
+                                int64_t rows);
+int model_plan_tensors(const gguf_file *f, model_tensor_fn fn, void *ctx, char *err, size_t errlen);
+
 /* Dequantises row R of W into OUT (W->cols floats). */
 void weight_row(const weight *w, int64_t r, float *out);
 

@@ -89,15 +89,15 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 
 /* --- the architecture ------------------------------------------------------------------ */
 
-/* Families whose files exist (../shared has some) that llmscope has not built yet. */
-static const char *const PLANNED_ARCHS[] = {"smollm3",
-                                            "mistral3", "qwen3vl"};
+/* Families whose files exist (../shared has some) that llmscope has not built yet, NULL
+ * last (none at present: every family of ../shared is built). */
+static const char *const PLANNED_ARCHS[] = {NULL};
 
 const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap) {
     gguf_str s;
     if (!gguf_get_str(f, "general.architecture", &s)) return NULL;
     if (!arch_find(s.ptr, (size_t)s.len)) {
-        for (size_t i = 0; i < sizeof PLANNED_ARCHS / sizeof PLANNED_ARCHS[0]; i++)
+        for (size_t i = 0; PLANNED_ARCHS[i]; i++)
             if (gguf_str_eq(s, PLANNED_ARCHS[i])) {
                 snprintf(buf, cap, "%s not implemented yet", PLANNED_ARCHS[i]);
                 return buf;
@@ -317,25 +317,29 @@ static int read_layers(loader *L, bool *slides, int *ints) {
 
 /* --- ropes ----------------------------------------------------------------------------- */
 
-/* YaRN ("rope.scaling.type" yarn, gpt-oss): positions divided by the factor for the
- * slowly turning pairs, kept for the fast ones, a ramp between (rope_cos_sin). llama.cpp's
- * defaults where the file is silent: the blend fully on (ext_factor 1), beta_fast 32,
- * beta_slow 1, attention factor 1; the magnitude correction 1 + 0.1 ln(factor) is
- * rope_cos_sin's. The attention factor is the file's yarn_attn_factor times its
- * rope.scaling.attn_factor, as llama.cpp multiplies them. */
-static int read_yarn(loader *L, rope_desc *r) {
-    float yarn_attn;
+/* YaRN (rope.scaling.type yarn: gpt-oss, Ministral 3): the angles blend interpolated and
+ * extrapolated by pair (rope_cos_sin), between the pairs that turn beta_fast and beta_slow
+ * times over the original context; llama.cpp's defaults where the file is silent: the
+ * blend fully on (yarn_ext_factor 1), beta_fast 32, beta_slow 1, yarn_attn_factor 1 (which
+ * multiplies rope.scaling.attn_factor, as llama.cpp multiplies them). A
+ * yarn_log_multiplier divides the magnitude correction by its own (Ministral 3: their
+ * ratio). */
+static int read_yarn(loader *L, rope_desc *r, float factor) {
+    float log_mul = 0, yarn_attn;
     if (hp_float(L, "rope.scaling.yarn_ext_factor", 1.0f, &r->ext_factor) ||
         hp_float(L, "rope.scaling.yarn_beta_fast", 32.0f, &r->beta_fast) ||
         hp_float(L, "rope.scaling.yarn_beta_slow", 1.0f, &r->beta_slow) ||
-        hp_float(L, "rope.scaling.yarn_attn_factor", 1.0f, &yarn_attn))
+        hp_float(L, "rope.scaling.yarn_attn_factor", 1.0f, &yarn_attn) ||
+        hp_float(L, "rope.scaling.yarn_log_multiplier", 1.0f, &log_mul))
         return -1;
     r->attn_factor *= yarn_attn;
+    if (factor > 1.0f && log_mul != 1.0f)
+        r->attn_factor *= (0.1f * logf(factor) + 1.0f) / (0.1f * log_mul * logf(factor) + 1.0f);
     return 0;
 }
 
 /* The global rope's scaling: linear ("{arch}.rope.scaling.type"/".factor", or the older
- * ".rope.scale_linear") or YaRN, LongRoPE's magnitude factor and original context. */
+ * ".rope.scale_linear") or YaRN, LongRoPE's magnitude factor and the original context. */
 static int read_rope_scaling(loader *L, rope_desc *r) {
     model_hparams *hp = &L->m->hp;
     char key[160];
@@ -343,12 +347,12 @@ static int read_rope_scaling(loader *L, rope_desc *r) {
     gguf_str type;
     bool has_type = gguf_get_str(L->f, key_of(L, key, sizeof key, "rope.scaling.type"), &type);
     bool yarn = has_type && gguf_str_eq(type, "yarn");
-    if (has_type && !gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear") && !yarn) {
+    if (has_type && !yarn && !gguf_str_eq(type, "none") && !gguf_str_eq(type, "linear")) {
         char buf[48];
         return loader_fail(L, "unsupported rope scaling type '%s' (supported: none, linear, yarn)",
                            loader_printable(type, buf, sizeof buf));
     }
-    if (!has_type || !gguf_str_eq(type, "none")) {
+    if (!has_type || yarn || gguf_str_eq(type, "linear")) {
         if (hp_float(L, "rope.scaling.factor", 1.0f, &factor)) return -1;
         if (!yarn && factor == 1.0f && hp_float(L, "rope.scale_linear", 1.0f, &factor)) return -1;
     }
@@ -356,7 +360,22 @@ static int read_rope_scaling(loader *L, rope_desc *r) {
     if (hp_float(L, "rope.scaling.attn_factor", 1.0f, &r->attn_factor) ||
         hp_int(L, "rope.scaling.original_context_length", false, hp->n_ctx_train, 1, MAX_CTX, &r->orig_ctx))
         return -1;
-    return yarn ? read_yarn(L, r) : 0;
+    return yarn ? read_yarn(L, r, factor) : 0;
+}
+
+/* The attention temperature (AT_ATTN_TEMP): attention.temperature_scale (llama.cpp's
+ * default 0.1 when absent), growing in steps of the original context. */
+static int read_attn_temp(loader *L) {
+    model *m = L->m;
+    if (!(m->hp.arch->traits & AT_ATTN_TEMP)) return 0;
+    float temp;
+    if (hp_float(L, "attention.temperature_scale", 0.1f, &temp)) return -1;
+    const int floor_scale = m->n_ropes ? m->ropes[0].orig_ctx : m->hp.n_ctx_train;
+    for (int i = 0; i < m->hp.n_layer; i++) {
+        m->desc[i].attn_temp = temp;
+        m->desc[i].attn_temp_floor = floor_scale;
+    }
+    return 0;
 }
 
 /* Checks that rope R fits every layer that uses it (index IDX). */
@@ -460,7 +479,7 @@ int loader_read_meta(loader *L) {
     int *ints = calloc((size_t)n * 4, sizeof *ints);
     int rc = !m->desc || !slides || !ints ? loader_fail(L, "out of memory")
                                           : read_layers(L, slides, ints) || read_ropes(L, slides) ||
-                                                read_deltanet(L);
+                                                read_deltanet(L) || read_attn_temp(L);
     free(slides);
     free(ints);
     return rc ? -1 : 0;

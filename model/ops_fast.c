@@ -255,6 +255,51 @@ INLINE void decode_q6_k(const block_q6_K *b, float *w) {
     }
 }
 
+/* The levels of the 32 nibble indices of 16 bytes (low nibbles weights 0..15, high
+ * nibbles 16..31) into V. GCC: as two 16-way byte shuffles of the table, one instruction
+ * each in the AVX2 copy (`llmscope bench --backend cpu --prompt 64 --decode 32` on
+ * `synth --shape smollm2-135m --type iq4_nl`, GCC 12: decode 20 tokens/s, against 14 byte
+ * by byte; Q4_0 of the same shape 31 in both runs). The SSE2 copy, which has no byte
+ * shuffle and only runs on processors without AVX2, emulates it, more slowly than byte
+ * by byte. Other compilers: byte by byte. */
+#if defined(__GNUC__) && !defined(__clang__)
+typedef int8_t bytes16 __attribute__((vector_size(16)));
+INLINE void iq4_levels(const uint8_t qs[16], int8_t v[32]) {
+    bytes16 table, b;
+    memcpy(&table, IQ4_LEVELS, sizeof table);
+    memcpy(&b, qs, sizeof b);
+    const bytes16 lo = __builtin_shuffle(table, b & 0x0f), hi = __builtin_shuffle(table, (b >> 4) & 0x0f);
+    memcpy(v, &lo, sizeof lo);
+    memcpy(v + 16, &hi, sizeof hi);
+}
+#else
+INLINE void iq4_levels(const uint8_t qs[16], int8_t v[32]) {
+    for (int j = 0; j < 16; j++) v[j] = IQ4_LEVELS[qs[j] & 0x0F];
+    for (int j = 0; j < 16; j++) v[j + 16] = IQ4_LEVELS[qs[j] >> 4];
+}
+#endif
+
+/* 32 weights of IQ4_NL's layout with scale STEP: step * level, as in quant.c. */
+INLINE void iq4_levels_times(const uint8_t qs[16], float step, float *w) {
+    int8_t v[32];
+    iq4_levels(qs, v);
+    for (int j = 0; j < 32; j++) w[j] = step * v[j];
+}
+
+INLINE void decode_iq4_nl(const block_iq4_nl *b, float *w) {
+    iq4_levels_times(b->qs, half_to_float(b->d), w);
+}
+
+/* IQ4_XS: eight IQ4_NL-like sub-blocks, each with a 6-bit scale split between scales_l
+ * and scales_h (quant.c explains); the step d * (scale - 32) is rounded once, as there. */
+INLINE void decode_iq4_xs(const block_iq4_xs *b, float *w) {
+    const float d = half_to_float(b->d);
+    for (int s = 0; s < QK_K / 32; s++) {
+        const int lo = (b->scales_l[s / 2] >> (4 * (s % 2))) & 0xF, hi = (b->scales_h >> (2 * s)) & 3;
+        iq4_levels_times(b->qs + 16 * s, d * ((lo | hi << 4) - 32), w + 32 * s);
+    }
+}
+
 /* Block C0 / block size of a row of quantised TYPE into W. */
 INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w) {
     switch (type) {
@@ -268,6 +313,8 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     case GGML_TYPE_Q3_K: decode_q3_k((const block_q3_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q5_K: decode_q5_k((const block_q5_K *)(const void *)row + c0 / QK_K, w); break;
+    case GGML_TYPE_IQ4_NL: decode_iq4_nl((const block_iq4_nl *)(const void *)row + c0 / QK4_NL, w); break;
+    case GGML_TYPE_IQ4_XS: decode_iq4_xs((const block_iq4_xs *)(const void *)row + c0 / QK_K, w); break;
     default: decode_q6_k((const block_q6_K *)(const void *)row + c0 / QK_K, w); break;
     }
 }
@@ -411,6 +458,8 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_K: blocks_of(GGML_TYPE_Q5_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q6_K: blocks_of(GGML_TYPE_Q6_K, QK_K, cols, row, x, n, acc); break;
+    case GGML_TYPE_IQ4_NL: blocks_of(GGML_TYPE_IQ4_NL, QK4_NL, cols, row, x, n, acc); break;
+    case GGML_TYPE_IQ4_XS: blocks_of(GGML_TYPE_IQ4_XS, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_F32: plain_chunks(GGML_TYPE_F32, cols, row, x, n, acc, avx2); break;
     case GGML_TYPE_F16: plain_chunks(GGML_TYPE_F16, cols, row, x, n, acc, avx2); break;
     default: plain_chunks(GGML_TYPE_BF16, cols, row, x, n, acc, avx2); break;

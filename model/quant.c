@@ -4,6 +4,7 @@
 #include "quant.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct { const char *name; uint32_t block_elems, block_bytes; bool supported; } type_info;
@@ -18,8 +19,8 @@ static const type_info TYPES[GGML_TYPE_COUNT_] = {
     [GGML_TYPE_Q6_K] = {"q6_K", 256, 210, true}, [GGML_TYPE_Q8_K] = {"q8_K", 256, 292, false},
     [GGML_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, false}, [GGML_TYPE_IQ2_XS] = {"iq2_xs", 256, 74, false},
     [GGML_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98, false}, [GGML_TYPE_IQ1_S] = {"iq1_s", 256, 50, false},
-    [GGML_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, false},    [GGML_TYPE_IQ3_S] = {"iq3_s", 256, 110, false},
-    [GGML_TYPE_IQ2_S] = {"iq2_s", 256, 82, false},     [GGML_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, false},
+    [GGML_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, true},    [GGML_TYPE_IQ3_S] = {"iq3_s", 256, 110, false},
+    [GGML_TYPE_IQ2_S] = {"iq2_s", 256, 82, false},     [GGML_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, true},
     [GGML_TYPE_I8] = {"i8", 1, 1, false},   [GGML_TYPE_I16] = {"i16", 1, 2, false},
     [GGML_TYPE_I32] = {"i32", 1, 4, false}, [GGML_TYPE_I64] = {"i64", 1, 8, false},
     [GGML_TYPE_F64] = {"f64", 1, 8, false}, [GGML_TYPE_IQ1_M] = {"iq1_m", 256, 56, false},
@@ -37,6 +38,21 @@ const char *ggml_type_name(uint32_t t) {
     return i ? i->name : "unknown";
 }
 bool ggml_type_supported(uint32_t t) { const type_info *i = info(t); return i && i->supported; }
+const char *ggml_supported_type_names(char *buf, size_t cap) {
+    size_t len = 0;
+    if (cap) buf[0] = 0;
+    for (uint32_t t = 0; t < GGML_TYPE_COUNT_ && cap; t++) {
+        if (!ggml_type_supported(t)) continue;
+        int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", TYPES[t].name);
+        if (n < 0 || (size_t)n >= cap - len) { /* does not fit: end at the last whole name */
+            buf[len] = 0;
+            break;
+        }
+        len += (size_t)n;
+    }
+    return buf;
+}
+
 uint32_t ggml_block_elems(uint32_t t) { const type_info *i = info(t); return i ? i->block_elems : 0; }
 uint32_t ggml_block_bytes(uint32_t t) { const type_info *i = info(t); return i ? i->block_bytes : 0; }
 
@@ -357,6 +373,40 @@ static void dq_q6_k(const block_q6_K *b, float *y, int64_t nb) {
     }
 }
 
+const int8_t IQ4_LEVELS[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* IQ4_NL: Q4_0's block (fp16 d, then 16 bytes whose low nibbles are weights 0..15 and high
+ * nibbles weights 16..31), but each nibble indexes IQ4_LEVELS: weight = d * level. */
+static void dq_iq4_nl(const block_iq4_nl *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK4_NL) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int j = 0; j < QK4_NL / 2; j++) {
+            y[j] = d * IQ4_LEVELS[b[i].qs[j] & 0x0F];
+            y[j + QK4_NL / 2] = d * IQ4_LEVELS[b[i].qs[j] >> 4];
+        }
+    }
+}
+
+/* IQ4_XS: a super-block of 256 is eight IQ4_NL-like sub-blocks of 32 (16 bytes of nibbles
+ * each, laid out as in IQ4_NL, one after another) under one fp16 d. Sub-block s has a
+ * 6-bit scale stored plus 32: its low 4 bits are the low (s even) or high (s odd) nibble
+ * of scales_l[s / 2], its top 2 bits are bits 2s, 2s+1 of scales_h. The sub-block's
+ * step, d * (scale - 32), is rounded to float once: weight = step * level. */
+static void dq_iq4_xs(const block_iq4_xs *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int s = 0; s < QK_K / 32; s++, y += 32) {
+            const int lo = (b[i].scales_l[s / 2] >> (4 * (s % 2))) & 0xF, hi = (b[i].scales_h >> (2 * s)) & 3;
+            const float step = d * ((lo | hi << 4) - 32);
+            const uint8_t *qs = b[i].qs + 16 * s;
+            for (int j = 0; j < 16; j++) {
+                y[j] = step * IQ4_LEVELS[qs[j] & 0x0F];
+                y[j + 16] = step * IQ4_LEVELS[qs[j] >> 4];
+            }
+        }
+    }
+}
+
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     switch (type) {
     case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); break;
@@ -381,6 +431,8 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     case GGML_TYPE_Q4_K: dq_q4_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q5_K: dq_q5_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q6_K: dq_q6_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_IQ4_NL: dq_iq4_nl(src, dst, n / QK4_NL); break;
+    case GGML_TYPE_IQ4_XS: dq_iq4_xs(src, dst, n / QK_K); break;
     default: memset(dst, 0, (size_t)n * sizeof *dst); break; /* callers check support first */
     }
 }
@@ -396,3 +448,5 @@ _Static_assert(sizeof(block_q3_K) == 110, "q3_K layout");
 _Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");
 _Static_assert(sizeof(block_q5_K) == 176, "q5_K layout");
 _Static_assert(sizeof(block_q6_K) == 210, "q6_K layout");
+_Static_assert(sizeof(block_iq4_nl) == 18, "iq4_nl layout");
+_Static_assert(sizeof(block_iq4_xs) == 136, "iq4_xs layout");

@@ -27,8 +27,12 @@ enum ggml_type {
  * written into a static table of names, never a mutable buffer). */
 const char *ggml_type_name(uint32_t type);
 /* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
- * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4. */
+ * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4. */
 bool ggml_type_supported(uint32_t type);
+/* The names of the supported types, ", "-separated in type-id order, into BUF (as many
+ * whole names as fit in CAP - 1 characters; terminated when CAP > 0): for messages, so
+ * that they cannot drift from the table. Returns BUF. */
+const char *ggml_supported_type_names(char *buf, size_t cap);
 /* Elements per block and bytes per block; 0 for unknown types. Known-but-unsupported types
  * still report sizes so that files using them can be measured and named in errors. */
 uint32_t ggml_block_elems(uint32_t type);
@@ -56,6 +60,7 @@ void fp16_to_f32_row(const uint16_t *x, float *y, size_t n);
 #define QK5_0 32
 #define QK5_1 32
 #define QK8_0 32
+#define QK4_NL 32
 #define QK_MXFP4 32
 #define QK_K 256
 #define K_SCALE_SIZE 12
@@ -83,5 +88,14 @@ typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[K
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K; /* 176 */
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K; /* 210 */
+/* IQ4_NL and IQ4_XS store 4-bit indices into IQ4_LEVELS, not the integers themselves. */
+typedef struct { uint16_t d; uint8_t qs[QK4_NL / 2]; } block_iq4_nl;                /* 18 bytes */
+typedef struct { uint16_t d, scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; } block_iq4_xs; /* 136 */
+
+/* The sixteen levels of IQ4_NL and IQ4_XS, ascending: a weight is its (sub-)block's scale
+ * times IQ4_LEVELS[index]. They are closer together near zero, where most weights lie, and
+ * run from -127 to 113 (a quantiser maps the block's largest magnitude onto -127). A
+ * constant of the format, not stored in files. */
+extern const int8_t IQ4_LEVELS[16];
 
 #endif

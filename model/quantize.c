@@ -157,42 +157,119 @@ static void q3_k(const float *x, block_q3_K *b, int64_t nb) {
     }
 }
 
-/* Q4_K: eight sub-blocks of 32, each x ~ d*sc*q - dmin*m with q in 0..15 and 6-bit sc, m. */
+/* Q4_K / Q5_K: eight sub-blocks of 32, each x ~ d*sc*q - dmin*m with q in 0..LEVELS (15 or
+ * 31) and 6-bit sc, m. Writes d, dmin and the 12 packed scale bytes, and the quants into Q
+ * (one per weight, unpacked). */
+static void k_sub_blocks(const float *x, int levels, uint16_t *d_out, uint16_t *dmin_out,
+                         uint8_t scales[K_SCALE_SIZE], uint8_t q[QK_K]) {
+    float scale[8], minv[8], max_scale = 0, max_min = 0;
+    for (int s = 0; s < 8; s++) {
+        float lo = 0, hi = 0; /* the range always includes 0, so mins are >= 0 */
+        for (int l = 0; l < 32; l++) { lo = fminf(lo, x[32 * s + l]); hi = fmaxf(hi, x[32 * s + l]); }
+        scale[s] = (hi - lo) / (float)levels;
+        minv[s] = -lo;
+        max_scale = fmaxf(max_scale, scale[s]);
+        max_min = fmaxf(max_min, minv[s]);
+    }
+    float d = max_scale / 63.0f, dmin = max_min / 63.0f;
+    uint8_t sc[8], m[8];
+    for (int s = 0; s < 8; s++) {
+        sc[s] = (uint8_t)clampi(d ? (int)lrintf(scale[s] / d) : 0, 0, 63);
+        m[s] = (uint8_t)clampi(dmin ? (int)lrintf(minv[s] / dmin) : 0, 0, 63);
+    }
+    *d_out = f32_to_fp16(d);
+    *dmin_out = f32_to_fp16(dmin);
+    /* Use the scales as they will be decoded (after fp16 rounding). */
+    float dd = fp16_to_f32(*d_out), dm = fp16_to_f32(*dmin_out);
+    for (int j = 0; j < 4; j++) {
+        scales[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        scales[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        scales[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
+    }
+    for (int s = 0; s < 8; s++) {
+        float step = dd * sc[s], off = dm * m[s];
+        for (int l = 0; l < 32; l++)
+            q[32 * s + l] = (uint8_t)clampi(step ? (int)lrintf((x[32 * s + l] + off) / step) : 0, 0, levels);
+    }
+}
+
+/* Q4_K: sub-blocks 2j and 2j+1 share the bytes qs[32j .. 32j+31], low and high nibbles. */
 static void q4_k(const float *x, block_q4_K *b, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
-        float scale[8], minv[8], max_scale = 0, max_min = 0;
-        for (int s = 0; s < 8; s++) {
-            float lo = 0, hi = 0; /* the range always includes 0, so mins are >= 0 */
-            for (int l = 0; l < 32; l++) { lo = fminf(lo, x[32 * s + l]); hi = fmaxf(hi, x[32 * s + l]); }
-            scale[s] = (hi - lo) / 15.0f;
-            minv[s] = -lo;
-            max_scale = fmaxf(max_scale, scale[s]);
-            max_min = fmaxf(max_min, minv[s]);
-        }
-        float d = max_scale / 63.0f, dmin = max_min / 63.0f;
-        uint8_t sc[8], m[8];
-        for (int s = 0; s < 8; s++) {
-            sc[s] = (uint8_t)clampi(d ? (int)lrintf(scale[s] / d) : 0, 0, 63);
-            m[s] = (uint8_t)clampi(dmin ? (int)lrintf(minv[s] / dmin) : 0, 0, 63);
-        }
-        b[i].d = f32_to_fp16(d);
-        b[i].dmin = f32_to_fp16(dmin);
-        /* Use the scales as they will be decoded (after fp16 rounding). */
-        float dd = fp16_to_f32(b[i].d), dm = fp16_to_f32(b[i].dmin);
-        for (int j = 0; j < 4; j++) {
-            b[i].scales[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
-            b[i].scales[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
-            b[i].scales[j + 8] = (uint8_t)((sc[j + 4] & 0xF) | ((m[j + 4] & 0xF) << 4));
-        }
         uint8_t q[QK_K];
-        for (int s = 0; s < 8; s++) {
-            float step = dd * sc[s], off = dm * m[s];
-            for (int l = 0; l < 32; l++)
-                q[32 * s + l] = (uint8_t)clampi(step ? (int)lrintf((x[32 * s + l] + off) / step) : 0, 0, 15);
-        }
+        k_sub_blocks(x, 15, &b[i].d, &b[i].dmin, b[i].scales, q);
         for (int j = 0; j < 4; j++)
             for (int l = 0; l < 32; l++)
                 b[i].qs[32 * j + l] = (uint8_t)(q[64 * j + l] | (q[64 * j + 32 + l] << 4));
+    }
+}
+
+/* Q5_K: Q4_K's nibbles, and the fifth bit of weight 32s + l in bit s of qh[l]. */
+static void q5_k(const float *x, block_q5_K *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        uint8_t q[QK_K];
+        k_sub_blocks(x, 31, &b[i].d, &b[i].dmin, b[i].scales, q);
+        memset(b[i].qh, 0, sizeof b[i].qh);
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++)
+                b[i].qs[32 * j + l] = (uint8_t)((q[64 * j + l] & 15) | ((q[64 * j + 32 + l] & 15) << 4));
+        for (int e = 0; e < QK_K; e++) b[i].qh[e % 32] |= (uint8_t)((q[e] >> 4) << (e / 32));
+    }
+}
+
+/* IQ4_NL / IQ4_XS: the index of the level of IQ4_LEVELS nearest to V. */
+static int iq4_nearest(float v) {
+    int best = 0;
+    for (int k = 1; k < 16; k++)
+        if (fabsf(v - IQ4_LEVELS[k]) < fabsf(v - IQ4_LEVELS[best])) best = k;
+    return best;
+}
+
+/* 32 weights as the indices of their nearest levels times STEP, packed as Q4_0's nibbles
+ * (weight j < 16 in the low nibble of byte j, weight j + 16 in its high nibble). */
+static void iq4_indices(const float *x, float step, uint8_t qs[16]) {
+    const float inv = step ? 1.0f / step : 0;
+    for (int j = 0; j < 16; j++)
+        qs[j] = (uint8_t)(iq4_nearest(x[j] * inv) | iq4_nearest(x[j + 16] * inv) << 4);
+}
+
+/* The value of largest magnitude among X[0..N), with its sign. */
+static float signed_extreme(const float *x, int n) {
+    float amax = 0, vmax = 0;
+    for (int j = 0; j < n; j++)
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
+    return vmax;
+}
+
+/* IQ4_NL: the block's extreme mapped onto the level -127 (Q4_0's scheme on the non-linear
+ * grid), without llama.cpp's search for a better scale. */
+static void iq4_nl(const float *x, block_iq4_nl *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK4_NL) {
+        b[i].d = f32_to_fp16(signed_extreme(x, QK4_NL) / -127.0f);
+        iq4_indices(x, fp16_to_f32(b[i].d), b[i].qs);
+    }
+}
+
+/* IQ4_XS: each sub-block of 32 wants IQ4_NL's scale; those are written as d * (an integer
+ * in -32..31), the largest in magnitude mapped onto -32 (Q3_K's scheme on 6 bits), and the
+ * indices are rounded against the steps as they will be decoded. */
+static void iq4_xs(const float *x, block_iq4_xs *b, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float scale[QK_K / 32], extreme = 0;
+        for (int s = 0; s < QK_K / 32; s++) {
+            scale[s] = signed_extreme(x + 32 * s, 32) / -127.0f;
+            if (fabsf(scale[s]) > fabsf(extreme)) extreme = scale[s];
+        }
+        b[i].d = f32_to_fp16(extreme / -32.0f);
+        const float d = fp16_to_f32(b[i].d);
+        b[i].scales_h = 0;
+        memset(b[i].scales_l, 0, sizeof b[i].scales_l);
+        for (int s = 0; s < QK_K / 32; s++) {
+            const int u = clampi(d ? (int)lrintf(scale[s] / d) : 0, -32, 31) + 32;
+            b[i].scales_l[s / 2] |= (uint8_t)((u & 15) << (4 * (s % 2)));
+            b[i].scales_h |= (uint16_t)((u >> 4) << (2 * s));
+            iq4_indices(x + 32 * s, d * (u - 32), b[i].qs + 16 * s);
+        }
     }
 }
 
@@ -232,7 +309,8 @@ static void q6_k(const float *x, block_q6_K *b, int64_t nb) {
 bool quantize_supported(uint32_t t) {
     return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
            t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q5_0 || t == GGML_TYPE_Q5_1 ||
-           t == GGML_TYPE_Q2_K || t == GGML_TYPE_Q3_K || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q6_K;
+           t == GGML_TYPE_Q2_K || t == GGML_TYPE_Q3_K || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K ||
+           t == GGML_TYPE_Q6_K || t == GGML_TYPE_IQ4_NL || t == GGML_TYPE_IQ4_XS;
 }
 
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
@@ -252,7 +330,10 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n) {
     case GGML_TYPE_Q2_K: q2_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q3_K: q3_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q4_K: q4_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_Q5_K: q5_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q6_K: q6_k(src, dst, n / QK_K); break;
+    case GGML_TYPE_IQ4_NL: iq4_nl(src, dst, n / QK4_NL); break;
+    case GGML_TYPE_IQ4_XS: iq4_xs(src, dst, n / QK_K); break;
     default: break;
     }
 }

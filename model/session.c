@@ -65,6 +65,7 @@ struct session {
 
     chat_template *tmpl;
     const char *tmpl_warning;
+    chat_thinking thinking;  /* enable_thinking for the template */
     const char *bos_text, *eos_text; /* owned by the tokenizer; NULL if none */
     char *system_next;    /* system prompt installed by the next clear */
 
@@ -553,6 +554,23 @@ static int push_template(prompt *p, size_t *cap, size_t a, size_t b, const size_
     return 0;
 }
 
+/* The options every rendering of this conversation uses. */
+static chat_render_options render_options(const session *s, bool generation_prompt) {
+    return (chat_render_options){
+        .add_generation_prompt = generation_prompt,
+        .bos_token = s->bos_text ? s->bos_text : "",
+        .eos_token = s->eos_text ? s->eos_text : "",
+        .enable_thinking = s->thinking,
+    };
+}
+
+/* The session's messages as the template takes them; malloc'd (one slot at least). */
+static chat_message *chat_messages(const session *s) {
+    chat_message *cm = malloc((s->n_msgs ? s->n_msgs : 1) * sizeof *cm);
+    for (size_t i = 0; cm && i < s->n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
+    return cm;
+}
+
 /* The whole conversation rendered through the template with the generation prompt,
  * split into template text and message content, each labelled with its turn (the
  * generation prompt introduces the reply, turn n_msgs). When the vocabulary wants a BOS
@@ -561,19 +579,14 @@ static int push_template(prompt *p, size_t *cap, size_t a, size_t b, const size_
 static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     size_t n_msgs = s->n_msgs;
-    chat_message *cm = malloc((n_msgs ? n_msgs : 1) * sizeof *cm);
+    chat_message *cm = chat_messages(s);
     size_t *ends = malloc((n_msgs ? n_msgs : 1) * sizeof *ends);
     if (!cm || !ends) {
         free(cm);
         free(ends);
         return fail(err, errlen, "out of memory");
     }
-    for (size_t i = 0; i < n_msgs; i++) cm[i] = (chat_message){s->msgs[i].role, s->msgs[i].content};
-    chat_render_options opt = {
-        .add_generation_prompt = true,
-        .bos_token = s->bos_text ? s->bos_text : "",
-        .eos_token = s->eos_text ? s->eos_text : "",
-    };
+    chat_render_options opt = render_options(s, true);
     chat_span *cs = NULL;
     size_t n_cs = 0;
     char *body = chat_template_render_spans(s->tmpl, cm, n_msgs, &opt, &cs, &n_cs, err, errlen);
@@ -807,6 +820,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
             s->tmpl = chat_template_create(jinja_text, cfg->template_name, &s->tmpl_warning, err, errlen);
             free(jinja_text);
             if (s->tmpl) {
+                s->thinking = cfg->enable_thinking;
                 if (cfg->system_prompt && *cfg->system_prompt) s->system_next = strdup(cfg->system_prompt);
                 session_clear(s);
                 return s;
@@ -1085,6 +1099,34 @@ const char *session_template_name(const session *s) {
 }
 
 const char *session_template_warning(const session *s) { return s->tmpl_warning; }
+
+void session_set_thinking(session *s, chat_thinking mode) { s->thinking = mode; }
+
+size_t session_n_messages(const session *s) { return s->n_msgs; }
+
+const char *session_message_role(const session *s, size_t i) { return i < s->n_msgs ? s->msgs[i].role : NULL; }
+
+chat_thinking session_thinking(const session *s) { return s->thinking; }
+
+char *session_render_conversation(const session *s, chat_span **spans, size_t *n_spans, char *err,
+                                  size_t errlen) {
+    if (spans) *spans = NULL;
+    if (n_spans) *n_spans = 0;
+    if (!s->chat || !s->tmpl) {
+        fail(err, errlen, "completion mode has no chat template");
+        return NULL;
+    }
+    chat_message *cm = chat_messages(s);
+    if (!cm) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    bool replied = s->n_msgs > 0 && strcmp(s->msgs[s->n_msgs - 1].role, "assistant") == 0;
+    chat_render_options opt = render_options(s, !replied);
+    char *text = chat_template_render_spans(s->tmpl, cm, s->n_msgs, &opt, spans, n_spans, err, errlen);
+    free(cm);
+    return text;
+}
 
 bool session_is_chat(const session *s) { return s->chat; }
 

@@ -8,6 +8,7 @@
 #ifndef LLMSCOPE_SESSION_H
 #define LLMSCOPE_SESSION_H
 
+#include "chat_template.h"
 #include "engine.h"
 #include "model.h"
 #include "sampler.h"
@@ -66,8 +67,10 @@ typedef struct session_config {
     sampler_params sampling;
     int n_ctx;               /* 0: min(model context, 4096) */
     bool chat;               /* chat template (true) or plain completion */
-    const char *template_name; /* NULL: detect from the model; else a family name */
+    const char *template_name; /* NULL: the model's own template (run by the interpreter,
+                                  or the family it looks like); else a family name */
     const char *system_prompt; /* NULL: none */
+    chat_thinking enable_thinking; /* what reasoning templates get; 0: their default */
     bool capture_attention;
     int max_reply_tokens;    /* 0: until end-of-generation or the context is full */
     size_t attention_budget_bytes; /* attention kept for the records, f16; 0: 512 MiB. Past
@@ -124,6 +127,20 @@ const sampler_params *session_sampling(const session *s);
 void session_set_system_prompt(session *s, const char *text); /* applies from the next clear */
 void session_clear(session *s);
 const char *session_template_name(const session *s);
+/* The conversation's messages: how many, and the role of message I ("system", "user",
+ * "assistant"; NULL past the end). */
+size_t session_n_messages(const session *s);
+const char *session_message_role(const session *s, size_t i);
+/* enable_thinking for templates that read it, from the next message on (the whole
+ * conversation is rendered again then: a template may change earlier turns for it). */
+void session_set_thinking(session *s, chat_thinking mode);
+chat_thinking session_thinking(const session *s);
+/* The conversation so far as the chat template writes it: every message as it stands
+ * (the reply being written included), with the generation prompt only when no reply has
+ * begun yet. Returns malloc'd text and, if SPANS is not NULL, the spans of message text
+ * (chat_template_render_spans), or NULL with ERR (a template's error; completion mode). */
+char *session_render_conversation(const session *s, chat_span **spans, size_t *n_spans, char *err,
+                                  size_t errlen);
 bool session_is_chat(const session *s);
 int session_n_ctx(const session *s);
 const model *session_model(const session *s);

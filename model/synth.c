@@ -1,5 +1,7 @@
 /* synth.c — see synth.h. */
 #include "synth.h"
+#include "gguf.h"
+#include "model.h"
 #include "gguf_writer.h"
 #include "quant.h"
 #include "quantize.h"
@@ -11,39 +13,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct shape {
-    const char *name, *arch;
-    int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
-    float rope_base, eps;
-    bool tied, qkv_bias, llama3_rope;
-} shape;
-
-/* Hyper-parameters as published in each model's config.json. */
-static const shape SHAPES[] = {
-    {"smollm2-135m", "llama", 576, 30, 9, 3, 1536, 49152, 8192, 100000.0f, 1e-5f, true, false, false},
-    {"smollm2-360m", "llama", 960, 32, 15, 5, 2560, 49152, 8192, 100000.0f, 1e-5f, true, false, false},
-    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.0f, 1e-6f, true, true, false},
-    {"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000.0f, 1e-5f, true, false, true},
-    {"llama-3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 1e-5f, false, false, false},
+/* Hyper-parameters as published in each model's config.json (the Gemma 4, Ministral 3 and
+ * Qwen3-VL rows from their model cards as remembered, not checked against the files, which
+ * are not available offline: their speed is what matters, and it depends on the shapes). */
+static const bool GEMMA4_E2B_PATTERN[35] = {
+    1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0};
+static const int GEMMA4_E2B_FF[35] = {
+    6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144, 6144,
+    12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288, 12288,
+    12288, 12288, 12288, 12288, 12288};
+static const synth_shape SHAPES[] = {
+    {.name = "smollm2-135m", .arch = "llama", .n_embd = 576, .n_layer = 30, .n_head = 9, .n_head_kv = 3, .n_ff = 1536,
+     .n_vocab = 49152, .n_ctx = 8192, .rope_base = 100000.0f, .eps = 1e-5f, .tied = true},
+    {.name = "smollm2-360m", .arch = "llama", .n_embd = 960, .n_layer = 32, .n_head = 15, .n_head_kv = 5, .n_ff = 2560,
+     .n_vocab = 49152, .n_ctx = 8192, .rope_base = 100000.0f, .eps = 1e-5f, .tied = true},
+    {.name = "qwen2.5-0.5b", .arch = "qwen2", .n_embd = 896, .n_layer = 24, .n_head = 14, .n_head_kv = 2, .n_ff = 4864,
+     .n_vocab = 151936, .n_ctx = 32768, .rope_base = 1000000.0f, .eps = 1e-6f, .tied = true},
+    {.name = "llama-3.2-1b", .arch = "llama", .n_embd = 2048, .n_layer = 16, .n_head = 32, .n_head_kv = 8, .n_ff = 8192,
+     .n_vocab = 128256, .n_ctx = 131072, .rope_base = 500000.0f, .eps = 1e-5f, .tied = true, .rope_factors = true},
+    {.name = "llama-3-8b", .arch = "llama", .n_embd = 4096, .n_layer = 32, .n_head = 32, .n_head_kv = 8, .n_ff = 14336,
+     .n_vocab = 128256, .n_ctx = 8192, .rope_base = 500000.0f, .eps = 1e-5f},
+    {.name = "gemma3-1b", .arch = "gemma3", .n_embd = 1152, .n_layer = 26, .n_head = 4, .n_head_kv = 1, .head_dim = 256,
+     .n_ff = 6912, .n_vocab = 262144, .n_ctx = 32768, .rope_base = 1000000.0f, .eps = 1e-6f, .tied = true,
+     .window = 512},
+    {.name = "gemma4-e2b", .arch = "gemma4", .n_embd = 1536, .n_layer = 35, .n_head = 8, .n_head_kv = 1, .head_dim = 512,
+     .head_dim_swa = 256, .n_ff_layers = GEMMA4_E2B_FF, .n_vocab = 262144, .n_ctx = 131072, .rope_base = 1000000.0f,
+     .rope_base_swa = 10000.0f, .eps = 1e-6f, .tied = true, .window = 512, .window_pattern = GEMMA4_E2B_PATTERN,
+     .shared_kv = 20, .per_layer = 256, .final_softcap = 30.0f, .rope_factors = true},
+    {.name = "phi4-mini", .arch = "phi3", .n_embd = 3072, .n_layer = 32, .n_head = 24, .n_head_kv = 8, .n_ff = 8192,
+     .n_vocab = 200064, .n_ctx = 131072, .rope_base = 10000.0f, .rope_dim = 96, .eps = 1e-5f, .tied = true,
+     .rope_orig_ctx = 4096, .rope_attn_factor = 1.1902f},
+    {.name = "smollm3-3b", .arch = "smollm3", .n_embd = 2048, .n_layer = 36, .n_head = 16, .n_head_kv = 4, .n_ff = 11008,
+     .n_vocab = 128256, .n_ctx = 65536, .rope_base = 5000000.0f, .eps = 1e-6f, .tied = true},
+    {.name = "ministral3-3b", .arch = "mistral3", .n_embd = 3072, .n_layer = 26, .n_head = 32, .n_head_kv = 8,
+     .head_dim = 128, .n_ff = 9216, .n_vocab = 131072, .n_ctx = 262144, .rope_base = 1000000.0f, .eps = 1e-5f,
+     .tied = true, .rope_scaling = "yarn", .rope_factor = 16.0f, .rope_orig_ctx = 16384, .attn_temp = 0.1f},
+    /* a mixture of experts (Qwen3-30B-A3B), and a tiny one for the tests: small enough to
+     * write in milliseconds, with routing that varies from token to token */
+    {.name = "qwen3-30b-a3b", .arch = "qwen3moe", .n_embd = 2048, .n_layer = 48, .n_head = 32, .n_head_kv = 4,
+     .head_dim = 128, .n_ff = 6144, .n_vocab = 151936, .n_ctx = 40960, .rope_base = 1000000.0f, .eps = 1e-6f,
+     .n_expert = 128, .n_expert_used = 8, .n_ff_exp = 768},
+    {.name = "qwen3moe-tiny", .arch = "qwen3moe", .n_embd = 64, .n_layer = 3, .n_head = 4, .n_head_kv = 2,
+     .head_dim = 16, .n_ff = 96, .n_vocab = 512, .n_ctx = 512, .rope_base = 1000000.0f, .eps = 1e-6f,
+     .n_expert = 8, .n_expert_used = 3, .n_ff_exp = 32},
+    {.name = "qwen3-vl-2b", .arch = "qwen3vl", .n_embd = 2048, .n_layer = 28, .n_head = 16, .n_head_kv = 8,
+     .head_dim = 128, .n_ff = 6144, .n_vocab = 151936, .n_ctx = 262144, .rope_base = 5000000.0f, .eps = 1e-6f,
+     .tied = true},
 };
-static const char *const SHAPE_NAMES[] = {"smollm2-135m", "smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b",
-                                          "qwen3-30b-a3b", "qwen3moe-tiny", NULL};
+#define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "iq4_nl", "iq4_xs", NULL};
 
-/* Mixtures of experts (Qwen3-MoE): the shape above plus its head size (q is n_head x
- * head_dim wide, not n_embd), its experts and their width; q/k norms. The tiny one is
- * for tests: small enough to write in milliseconds, with routing that varies by token. */
-typedef struct moe_shape {
-    shape base;
-    int head_dim, n_expert, n_used, n_ff_exp;
-} moe_shape;
-static const moe_shape MOE_SHAPES[] = {
-    {{"qwen3-30b-a3b", "qwen3moe", 2048, 48, 32, 4, 6144, 151936, 40960, 1000000.0f, 1e-6f, false, false, false},
-     128, 128, 8, 768},
-    {{"qwen3moe-tiny", "qwen3moe", 64, 3, 4, 2, 96, 512, 512, 1000000.0f, 1e-6f, false, false, false}, 16, 8, 3, 32},
-};
-static const char *const TYPE_NAMES[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", NULL};
+const char *synth_shape_name(size_t i) { return i < N_SHAPES ? SHAPES[i].name : NULL; }
 
-const char *const *synth_shapes(void) { return SHAPE_NAMES; }
+const synth_shape *synth_find_shape(const char *name) {
+    for (size_t i = 0; i < N_SHAPES; i++)
+        if (!strcmp(SHAPES[i].name, name)) return &SHAPES[i];
+    return NULL;
+}
+
 const char *const *synth_types(void) { return TYPE_NAMES; }
 
 /* xorshift64* — seeded, fast, good enough for weights. */
@@ -55,25 +82,32 @@ static uint64_t next_u64(uint64_t *s) {
 }
 static float next_uniform(uint64_t *s) { return (float)(next_u64(s) >> 40) / (float)(1 << 24) * 2.0f - 1.0f; }
 
-static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, int n_layer);
+static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, const synth_shape *s);
 
 /* The storage type of one matrix for a file type. q4_k_m follows llama.cpp's mix: Q6_K
  * for the output head and for attn_v / ffn_down in the first and last eighth of the
- * layers and every third layer between; Q4_K elsewhere. */
-static uint32_t matrix_type(const char *ftype, const char *role, int layer, int n_layer, int64_t cols) {
-    /* K-quants need rows that are a multiple of 256. For other rows (SmolLM2's 576-wide
-     * and Qwen2.5-0.5B's 896-wide matrices, for two) llama.cpp's quantizer falls back to a
-     * 32-block type of about as many bits: Q5_0 where Q4_K was wanted, Q8_0 where Q6_K
-     * was. Real Q4_K_M files of those models are made that way, so synthetic ones are too. */
-    uint32_t t = matrix_type_for(ftype, role, layer, n_layer);
+ * layers and every third layer between; Q4_K elsewhere. iq4_nl and iq4_xs follow its mix
+ * for files made without an importance matrix: Q6_K for the output head, Q5_K for attn_v
+ * where four or more query heads share each KV head and for ffn_down in the first eighth
+ * of the layers; the type itself elsewhere. */
+static uint32_t matrix_type(const char *ftype, const char *role, int layer, const synth_shape *s, int64_t cols) {
+    /* K-quants and IQ4_XS need rows that are a multiple of 256. For other rows (SmolLM2's
+     * 576-wide and Qwen2.5-0.5B's 896-wide matrices, for two) llama.cpp's quantizer falls
+     * back to a 32-block type of about as many bits: Q5_0 where Q4_K was wanted, Q5_1 for
+     * Q5_K, Q8_0 for Q6_K, IQ4_NL for IQ4_XS. Real files of those models are made that
+     * way, so synthetic ones are too. */
+    uint32_t t = matrix_type_for(ftype, role, layer, s);
     if (cols % QK_K) {
         if (t == GGML_TYPE_Q4_K) t = GGML_TYPE_Q5_0;
+        else if (t == GGML_TYPE_Q5_K) t = GGML_TYPE_Q5_1;
         else if (t == GGML_TYPE_Q6_K) t = GGML_TYPE_Q8_0;
+        else if (t == GGML_TYPE_IQ4_XS) t = GGML_TYPE_IQ4_NL;
     }
     return t;
 }
 
-static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, int n_layer) {
+static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, const synth_shape *s) {
+    const int n_layer = s->n_layer;
     if (!strcmp(ftype, "f32")) return GGML_TYPE_F32;
     if (!strcmp(ftype, "f16")) return GGML_TYPE_F16;
     if (!strcmp(ftype, "bf16")) return GGML_TYPE_BF16;
@@ -83,6 +117,13 @@ static uint32_t matrix_type_for(const char *ftype, const char *role, int layer, 
     if (!strcmp(ftype, "q4_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q4_1;
     if (!strcmp(ftype, "q5_0")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_0;
     if (!strcmp(ftype, "q5_1")) return !strcmp(role, "output") ? GGML_TYPE_Q6_K : GGML_TYPE_Q5_1;
+    if (!strcmp(ftype, "iq4_nl") || !strcmp(ftype, "iq4_xs")) {
+        if (!strcmp(role, "output")) return GGML_TYPE_Q6_K;
+        if ((!strcmp(role, "attn_v") && s->n_head >= 4 * s->n_head_kv) ||
+            (!strcmp(role, "ffn_down") && layer < n_layer / 8))
+            return GGML_TYPE_Q5_K;
+        return !strcmp(ftype, "iq4_nl") ? GGML_TYPE_IQ4_NL : GGML_TYPE_IQ4_XS;
+    }
     /* q4_k_m */
     if (!strcmp(role, "output")) return GGML_TYPE_Q6_K;
     if (!strcmp(role, "attn_v") || !strcmp(role, "ffn_down")) {
@@ -102,10 +143,11 @@ static uint32_t file_type_id(const char *t) {
     if (!strcmp(t, "q5_1")) return 9;
     if (!strcmp(t, "q8_0")) return 7;
     if (!strcmp(t, "q4_k_m")) return 15;
+    if (!strcmp(t, "iq4_nl")) return 25;
+    if (!strcmp(t, "iq4_xs")) return 30;
     return 32; /* bf16 */
 }
 
-typedef struct planned { int index; uint32_t type; bool vector; float vector_value; int64_t cols, rows; } planned;
 
 /* GPT-2's byte-to-text mapping: printable bytes stand for themselves, the rest are moved
  * to U+0100 onwards, so every byte has a visible one-character token. */
@@ -123,70 +165,11 @@ static void byte_token(int b, char out[8]) {
     else { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); out[2] = 0; }
 }
 
-int synth_write(const char *shape_name, const char *ftype, const char *path, uint64_t seed,
-                void (*progress)(uint64_t, uint64_t, void *), void *ctx, char *err, size_t errlen) {
-    const shape *s = NULL;
-    const moe_shape *moe = NULL;
-    for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++)
-        if (!strcmp(SHAPES[i].name, shape_name)) s = &SHAPES[i];
-    for (size_t i = 0; i < sizeof MOE_SHAPES / sizeof *MOE_SHAPES; i++)
-        if (!strcmp(MOE_SHAPES[i].base.name, shape_name)) moe = &MOE_SHAPES[i], s = &moe->base;
-    if (!s) {
-        char known[256] = "";
-        for (int i = 0; SHAPE_NAMES[i]; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", SHAPE_NAMES[i]);
-        snprintf(err, errlen, "unknown shape '%s' (known: %s)", shape_name, known);
-        return -1;
-    }
-    bool type_ok = false;
-    for (int i = 0; TYPE_NAMES[i]; i++) type_ok |= !strcmp(TYPE_NAMES[i], ftype);
-    if (!type_ok) {
-        char known[128] = "";
-        for (int i = 0; TYPE_NAMES[i]; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", TYPE_NAMES[i]);
-        snprintf(err, errlen, "unknown type '%s' (known: %s)", ftype, known);
-        return -1;
-    }
-    const int head_dim = moe ? moe->head_dim : s->n_embd / s->n_head, kv_dim = head_dim * s->n_head_kv,
-              q_dim = head_dim * s->n_head;
-    gguf_writer *w = gguf_writer_create();
-    if (!w) { snprintf(err, errlen, "out of memory"); return -1; }
-    char key[128], name[64];
-#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, s->arch), key)
-    gguf_writer_add_str(w, "general.architecture", s->arch);
-    snprintf(name, sizeof name, "synth-%s-%s", s->name, ftype);
-    gguf_writer_add_str(w, "general.name", name);
-    gguf_writer_add_u32(w, "general.file_type", file_type_id(ftype));
-    gguf_writer_add_u32(w, "general.quantization_version", 2);
-    gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)s->n_ctx);
-    gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)s->n_embd);
-    gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)s->n_layer);
-    gguf_writer_add_u32(w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
-    gguf_writer_add_u32(w, KEY("attention.head_count"), (uint32_t)s->n_head);
-    gguf_writer_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
-    gguf_writer_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->eps);
-    gguf_writer_add_f32(w, KEY("rope.freq_base"), s->rope_base);
-    gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)head_dim);
-    gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab);
-    if (moe) {
-        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)head_dim);
-        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)head_dim);
-        gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)moe->n_expert);
-        gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)moe->n_used);
-        gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)moe->n_ff_exp);
-    }
-#undef KEY
+/* --- metadata ------------------------------------------------------------------------ */
 
+static void write_tokenizer(gguf_writer *w, int n_vocab, char *text, const char **tokens, int32_t *types) {
     /* Vocabulary: 256 byte tokens, three ChatML control tokens, then filler tokens. */
-    const char **tokens = calloc((size_t)s->n_vocab, sizeof *tokens);
-    int32_t *types = calloc((size_t)s->n_vocab, sizeof *types);
-    char *text = malloc((size_t)s->n_vocab * 24);
-    if (!tokens || !types || !text) {
-        free(tokens); free(types); free(text); gguf_writer_free(w);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < s->n_vocab; i++) {
+    for (int i = 0; i < n_vocab; i++) {
         char *t = text + (size_t)i * 24;
         types[i] = 1; /* normal */
         if (i < 256) byte_token(i, t);
@@ -198,8 +181,8 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
     }
     gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2");
     gguf_writer_add_str(w, "tokenizer.ggml.pre", "default");
-    gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", tokens, (size_t)s->n_vocab);
-    gguf_writer_add_i32_array(w, "tokenizer.ggml.token_type", types, (size_t)s->n_vocab);
+    gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", tokens, (size_t)n_vocab);
+    gguf_writer_add_i32_array(w, "tokenizer.ggml.token_type", types, (size_t)n_vocab);
     gguf_writer_add_str_array(w, "tokenizer.ggml.merges", NULL, 0);
     gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 257);
     gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 258);
@@ -208,118 +191,251 @@ int synth_write(const char *shape_name, const char *ftype, const char *path, uin
                         "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
                         "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if "
                         "add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
-    free(tokens); free(types); free(text);
+}
 
-    /* Tensor plan, in the order llama.cpp writes them. */
-    planned plan[8 + 16 * 64]; /* globals + up to 16 per layer; the largest shape has 48 layers */
-    int np = 0;
-    uint64_t ne[3];
-    /* a matrix, or with DEPTH > 1 a stack of DEPTH of them (the experts: ne[2]) */
-#define MATRIX3(nm, role, layer, cols, rows, depth)                                           \
-    do {                                                                                     \
-        ne[0] = (uint64_t)(cols); ne[1] = (uint64_t)(rows); ne[2] = (uint64_t)(depth);       \
-        uint32_t ty_ = !strcmp(role, "ffn_gate_inp") ? GGML_TYPE_F32 : matrix_type(ftype, role, layer, s->n_layer, cols); \
-        plan[np] = (planned){gguf_writer_add_tensor(w, nm, ty_, (depth) > 1 ? 3 : 2, ne), ty_, false, 0, (cols),   \
-                             (int64_t)(rows) * (depth)};                                    \
-        np++;                                                                                \
-    } while (0)
-#define MATRIX(nm, role, layer, cols, rows) MATRIX3(nm, role, layer, cols, rows, 1)
-#define VECTOR(nm, n, value)                                                                  \
-    do {                                                                                     \
-        ne[0] = (uint64_t)(n);                                                               \
-        plan[np] = (planned){gguf_writer_add_tensor(w, nm, GGML_TYPE_F32, 1, ne), GGML_TYPE_F32, true, value, (n), 1}; \
-        np++;                                                                                \
-    } while (0)
-    MATRIX("token_embd.weight", s->tied ? "output" : "token_embd", -1, s->n_embd, s->n_vocab);
-    VECTOR("output_norm.weight", s->n_embd, 1.0f);
-    if (!s->tied) MATRIX("output.weight", "output", -1, s->n_embd, s->n_vocab);
-    if (s->llama3_rope) VECTOR("rope_freqs.weight", head_dim / 2, 1.0f);
-    for (int l = 0; l < s->n_layer; l++) {
-        char nm[64];
-#define BLK(x) (snprintf(nm, sizeof nm, "blk.%d." x, l), nm)
-        VECTOR(BLK("attn_norm.weight"), s->n_embd, 1.0f);
-        MATRIX(BLK("attn_q.weight"), "attn_q", l, s->n_embd, q_dim);
-        MATRIX(BLK("attn_k.weight"), "attn_k", l, s->n_embd, kv_dim);
-        MATRIX(BLK("attn_v.weight"), "attn_v", l, s->n_embd, kv_dim);
-        if (s->qkv_bias) {
-            VECTOR(BLK("attn_q.bias"), s->n_embd, 0.0f);
-            VECTOR(BLK("attn_k.bias"), kv_dim, 0.0f);
-            VECTOR(BLK("attn_v.bias"), kv_dim, 0.0f);
-        }
-        if (moe) {
-            VECTOR(BLK("attn_q_norm.weight"), head_dim, 1.0f);
-            VECTOR(BLK("attn_k_norm.weight"), head_dim, 1.0f);
-        }
-        MATRIX(BLK("attn_output.weight"), "attn_output", l, q_dim, s->n_embd);
-        VECTOR(BLK("ffn_norm.weight"), s->n_embd, 1.0f);
-        if (moe) { /* the router stays f32, as llama.cpp's converter keeps it */
-            MATRIX(BLK("ffn_gate_inp.weight"), "ffn_gate_inp", l, s->n_embd, moe->n_expert);
-            MATRIX3(BLK("ffn_gate_exps.weight"), "ffn_gate", l, s->n_embd, moe->n_ff_exp, moe->n_expert);
-            MATRIX3(BLK("ffn_up_exps.weight"), "ffn_up", l, s->n_embd, moe->n_ff_exp, moe->n_expert);
-            MATRIX3(BLK("ffn_down_exps.weight"), "ffn_down", l, moe->n_ff_exp, s->n_embd, moe->n_expert);
-            continue;
-        }
-        MATRIX(BLK("ffn_gate.weight"), "ffn_gate", l, s->n_embd, s->n_ff);
-        MATRIX(BLK("ffn_up.weight"), "ffn_up", l, s->n_embd, s->n_ff);
-        MATRIX(BLK("ffn_down.weight"), "ffn_down", l, s->n_ff, s->n_embd);
-#undef BLK
+/* The keys model_meta.c reads, from the shape: every number a real file of its family has. */
+static void write_hparams(gguf_writer *w, const synth_shape *s, const char *ftype) {
+    char key[128], name[96];
+    const int head_dim = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, s->arch), key)
+    gguf_writer_add_str(w, "general.architecture", s->arch);
+    snprintf(name, sizeof name, "synth-%s-%s", s->name, ftype);
+    gguf_writer_add_str(w, "general.name", name);
+    gguf_writer_add_u32(w, "general.file_type", file_type_id(ftype));
+    gguf_writer_add_u32(w, "general.quantization_version", 2);
+    gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)s->n_ctx);
+    gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)s->n_embd);
+    gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)s->n_layer);
+    if (s->n_ff_layers) {
+        int32_t ff[256];
+        for (int i = 0; i < s->n_layer && i < 256; i++) ff[i] = s->n_ff_layers[i];
+        gguf_writer_add_i32_array(w, KEY("feed_forward_length"), ff, (size_t)s->n_layer);
+    } else {
+        gguf_writer_add_u32(w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
     }
-#undef MATRIX
-#undef MATRIX3
-#undef VECTOR
-    for (int i = 0; i < np; i++)
-        if (plan[i].index < 0) {
-            snprintf(err, errlen, "internal error: tensor %d could not be declared", i);
-            gguf_writer_free(w);
-            return -1;
-        }
-    FILE *out = fopen(path, "wb");
-    if (!out) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        gguf_writer_free(w);
-        return -1;
+    gguf_writer_add_u32(w, KEY("attention.head_count"), (uint32_t)s->n_head);
+    gguf_writer_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    if (s->head_dim) {
+        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)s->head_dim);
+        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)s->head_dim);
     }
+    if (s->head_dim_swa) {
+        gguf_writer_add_u32(w, KEY("attention.key_length_swa"), (uint32_t)s->head_dim_swa);
+        gguf_writer_add_u32(w, KEY("attention.value_length_swa"), (uint32_t)s->head_dim_swa);
+        gguf_writer_add_u32(w, KEY("rope.dimension_count_swa"), (uint32_t)s->head_dim_swa);
+    }
+    gguf_writer_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->eps);
+    gguf_writer_add_f32(w, KEY("rope.freq_base"), s->rope_base);
+    if (s->rope_base_swa) gguf_writer_add_f32(w, KEY("rope.freq_base_swa"), s->rope_base_swa);
+    gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)(s->rope_dim ? s->rope_dim : head_dim));
+    if (s->rope_scaling) {
+        gguf_writer_add_str(w, KEY("rope.scaling.type"), s->rope_scaling);
+        gguf_writer_add_f32(w, KEY("rope.scaling.factor"), s->rope_factor);
+    }
+    if (s->rope_orig_ctx) gguf_writer_add_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)s->rope_orig_ctx);
+    if (s->rope_attn_factor) gguf_writer_add_f32(w, KEY("rope.scaling.attn_factor"), s->rope_attn_factor);
+    if (s->window) gguf_writer_add_u32(w, KEY("attention.sliding_window"), (uint32_t)s->window);
+    if (s->window_pattern) gguf_writer_add_bool_array(w, KEY("attention.sliding_window_pattern"), s->window_pattern,
+                                                      (size_t)s->n_layer);
+    if (s->shared_kv) gguf_writer_add_u32(w, KEY("attention.shared_kv_layers"), (uint32_t)s->shared_kv);
+    if (s->per_layer) gguf_writer_add_u32(w, KEY("embedding_length_per_layer_input"), (uint32_t)s->per_layer);
+    if (s->attn_softcap) gguf_writer_add_f32(w, KEY("attn_logit_softcapping"), s->attn_softcap);
+    if (s->final_softcap) gguf_writer_add_f32(w, KEY("final_logit_softcapping"), s->final_softcap);
+    if (s->attn_temp) gguf_writer_add_f32(w, KEY("attention.temperature_scale"), s->attn_temp);
+    if (s->n_expert) {
+        gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)s->n_expert);
+        gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
+        gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->n_ff_exp);
+    }
+    if (s->n_ff_shexp) gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)s->n_ff_shexp);
+    gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab);
+#undef KEY
+}
+
+/* --- tensors --------------------------------------------------------------------------- */
+
+typedef struct planned {
+    int index;
+    uint32_t type;
+    bool vector;
+    float vector_value;
+    int64_t cols, rows;
+} planned;
+
+typedef struct plan_ctx {
+    gguf_writer *w;
+    const synth_shape *s;
+    const char *ftype;
+    planned *plan;
+    int n, cap;
+} plan_ctx;
+
+/* The role of a tensor for the storage-type rules ("attn_v", "ffn_down", "output"...). */
+static void role_of(const char *spec_name, char *role, size_t cap) {
+    snprintf(role, cap, "%s", spec_name);
+    char *dot = strchr(role, '.');
+    if (dot) *dot = 0;
+}
+
+/* model_plan_tensors' callback: declares each tensor the file must hold (and the optional
+ * ones this shape has: an untied output head, rope frequency factors). */
+static void plan_tensor(void *arg, const char *name, const tensor_spec *spec, int layer, int64_t cols, int64_t rows) {
+    plan_ctx *c = arg;
+    const synth_shape *s = c->s;
+    if (spec->optional) {
+        bool want = (!strcmp(spec->name, "output.weight") && !s->tied) ||
+                    (!strcmp(spec->name, "rope_freqs.weight") && s->rope_factors);
+        if (!want) return;
+    }
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 256;
+        planned *p = realloc(c->plan, (size_t)cap * sizeof *p);
+        if (!p) { c->n = -1; return; }
+        c->plan = p, c->cap = cap;
+    }
+    if (c->n < 0) return;
+    char role[64];
+    role_of(spec->name, role, sizeof role);
+    if (!strcmp(role, "token_embd") && s->tied) snprintf(role, sizeof role, "output");
+    /* the experts' matrices are 3-D (ne[2] = n_expert); expert biases are [n, n_expert] */
+    const int64_t depth = tensor_dim_stacked(spec->rows) ? s->n_expert : 1;
+    uint64_t ne[3] = {(uint64_t)cols, (uint64_t)rows, (uint64_t)depth};
+    char *exps = strstr(role, "_exps");
+    if (exps) *exps = 0; /* the experts' matrices follow the dense ones' rules */
+    /* routers stay f32, as llama.cpp's converters keep them */
+    uint32_t type = !spec->matrix || !strcmp(role, "ffn_gate_inp") ? GGML_TYPE_F32
+                                                                    : matrix_type(c->ftype, role, layer, s, cols);
+    /* norms, scales and frequency factors 1, biases 0 */
+    float value = strstr(spec->name, ".bias") ? 0.0f : 1.0f;
+    const int n_dims = depth > 1 ? 3 : spec->matrix || rows > 1 ? 2 : 1;
+    c->plan[c->n++] = (planned){gguf_writer_add_tensor(c->w, name, type, n_dims, ne), type, !spec->matrix, value, cols,
+                                rows * depth};
+}
+
+/* The tensors of S's architecture, from the description the loader reads (arch.c). */
+static int plan_tensors(gguf_writer *w, plan_ctx *c, char *err, size_t errlen) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) return snprintf(err, errlen, "out of memory"), -1;
+    int rc = gguf_writer_write_header(w, mem);
+    if (fclose(mem) != 0) rc = -1;
+    gguf_file f;
+    if (rc == 0) rc = gguf_open_memory(&f, buf, len, c->s->name, err, errlen);
+    else snprintf(err, errlen, "out of memory");
+    if (rc == 0) {
+        rc = model_plan_tensors(&f, plan_tensor, c, err, errlen);
+        gguf_close(&f);
+        if (rc == 0 && c->n < 0) rc = -1, snprintf(err, errlen, "out of memory");
+    }
+    free(buf);
+    return rc;
+}
+
+static int write_data(gguf_writer *w, FILE *out, const plan_ctx *c, uint64_t seed,
+                      void (*progress)(uint64_t, uint64_t, void *), void *ctx) {
     uint64_t total = 0, done = 0;
-    for (int i = 0; i < np; i++) total += gguf_writer_tensor_bytes(w, plan[i].index);
+    for (int i = 0; i < c->n; i++) total += gguf_writer_tensor_bytes(w, c->plan[i].index);
     int rc = gguf_writer_write_header(w, out);
     uint64_t rng = seed ? seed : 0x9E3779B97F4A7C15ULL;
     void *buf = NULL;
     float *row = NULL;
     size_t buf_cap = 0;
-    for (int i = 0; i < np && rc == 0; i++) {
-        uint64_t nbytes = gguf_writer_tensor_bytes(w, plan[i].index);
+    for (int i = 0; i < c->n && rc == 0; i++) {
+        const planned *p = &c->plan[i];
+        uint64_t nbytes = gguf_writer_tensor_bytes(w, p->index);
         if (nbytes > buf_cap) {
             free(buf);
             buf = malloc((size_t)nbytes);
             buf_cap = buf ? (size_t)nbytes : 0;
         }
         free(row);
-        row = malloc((size_t)plan[i].cols * sizeof *row);
+        row = malloc((size_t)p->cols * sizeof *row);
         if (!buf || !row) { rc = -1; errno = ENOMEM; break; }
-        if (plan[i].vector) {
-            for (int64_t c = 0; c < plan[i].cols; c++) row[c] = plan[i].vector_value;
-            memcpy(buf, row, (size_t)nbytes);
+        if (p->vector) { /* one row per expert for the experts' biases */
+            for (int64_t k = 0; k < p->cols; k++) row[k] = p->vector_value;
+            for (int64_t r = 0; r < p->rows; r++)
+                memcpy((uint8_t *)buf + (uint64_t)r * p->cols * sizeof *row, row, (size_t)p->cols * sizeof *row);
         } else {
             /* Uniform in [-a, a] with variance 1/cols keeps activations of order 1. */
-            const float a = sqrtf(3.0f / (float)plan[i].cols);
-            const uint64_t row_bytes = nbytes / (uint64_t)plan[i].rows;
-            for (int64_t r = 0; r < plan[i].rows; r++) {
-                for (int64_t c = 0; c < plan[i].cols; c++) row[c] = a * next_uniform(&rng);
-                quantize_row(plan[i].type, row, (uint8_t *)buf + (uint64_t)r * row_bytes, plan[i].cols);
+            const float a = sqrtf(3.0f / (float)p->cols);
+            const uint64_t row_bytes = nbytes / (uint64_t)p->rows;
+            for (int64_t r = 0; r < p->rows; r++) {
+                for (int64_t k = 0; k < p->cols; k++) row[k] = a * next_uniform(&rng);
+                quantize_row(p->type, row, (uint8_t *)buf + (uint64_t)r * row_bytes, p->cols);
             }
         }
-        if (rc == 0 && gguf_writer_write_tensor(w, out, plan[i].index, buf)) rc = -1;
+        if (rc == 0 && gguf_writer_write_tensor(w, out, p->index, buf)) rc = -1;
         done += nbytes;
         if (progress) progress(done, total, ctx);
     }
     free(buf);
     free(row);
-    if (fclose(out) != 0 && rc == 0) rc = -1;
-    gguf_writer_free(w);
-    if (rc) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(path);
+    return rc;
+}
+
+int synth_write_shape(const synth_shape *s, const char *ftype, const char *path, uint64_t seed,
+                      void (*progress)(uint64_t, uint64_t, void *), void *ctx, char *err, size_t errlen) {
+    bool type_ok = false;
+    for (int i = 0; TYPE_NAMES[i]; i++) type_ok |= !strcmp(TYPE_NAMES[i], ftype);
+    if (!type_ok) {
+        char known[128] = "";
+        for (int i = 0; TYPE_NAMES[i]; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", TYPE_NAMES[i]);
+        snprintf(err, errlen, "unknown type '%s' (known: %s)", ftype, known);
         return -1;
     }
-    return 0;
+    if (s->n_layer > 256 || s->n_vocab < 259) {
+        snprintf(err, errlen, "shape '%s': at most 256 layers and at least 259 tokens", s->name);
+        return -1;
+    }
+    gguf_writer *w = gguf_writer_create();
+    const char **tokens = calloc((size_t)s->n_vocab, sizeof *tokens);
+    int32_t *types = calloc((size_t)s->n_vocab, sizeof *types);
+    char *text = malloc((size_t)s->n_vocab * 24);
+    plan_ctx c = {w, s, ftype, NULL, 0, 0};
+    int rc = 0;
+    if (!w || !tokens || !types || !text) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    } else {
+        write_hparams(w, s, ftype);
+        write_tokenizer(w, s->n_vocab, text, tokens, types);
+        rc = plan_tensors(w, &c, err, errlen);
+    }
+    free(tokens), free(types), free(text);
+    for (int i = 0; rc == 0 && i < c.n; i++)
+        if (c.plan[i].index < 0) {
+            snprintf(err, errlen, "internal error: tensor %d could not be declared", i);
+            rc = -1;
+        }
+    FILE *out = NULL;
+    if (rc == 0 && !(out = fopen(path, "wb"))) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) {
+        rc = write_data(w, out, &c, seed, progress, ctx);
+        if (fclose(out) != 0 && rc == 0) rc = -1;
+        if (rc) {
+            snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+            remove(path);
+        }
+    }
+    free(c.plan);
+    gguf_writer_free(w);
+    return rc;
+}
+
+int synth_write(const char *shape_name, const char *ftype, const char *path, uint64_t seed,
+                void (*progress)(uint64_t, uint64_t, void *), void *ctx, char *err, size_t errlen) {
+    const synth_shape *s = synth_find_shape(shape_name);
+    if (!s) {
+        char known[512] = "";
+        for (size_t i = 0; i < N_SHAPES; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", SHAPES[i].name);
+        snprintf(err, errlen, "unknown shape '%s' (known: %s)", shape_name, known);
+        return -1;
+    }
+    return synth_write_shape(s, ftype, path, seed, progress, ctx, err, errlen);
 }

@@ -45,6 +45,8 @@ layout(push_constant) uniform Push {
     uint chunk, n_chunks;
     uint window;
     float softcap;
+    float temp;      // attention temperature (layer_desc.attn_temp), 0 = none
+    uint temp_floor;
     uint sink_off;
 } pc;
 
@@ -62,6 +64,8 @@ void main() {
     uint j1 = min(n_kv, j0 + pc.chunk);
     j0 = max(j0, first);
     bool direct = pc.n_chunks == 1u;
+    float scale = pc.scale;
+    if (pc.temp > 0.0) scale *= log(floor(float(pc.pos + t + 1u) / float(pc.temp_floor)) + 1.0) * pc.temp + 1.0;
     uint kv_base = (h / pc.group) * pc.head_dim;
     uint srow = (h * n_tokens + t) * pc.score_stride;
 
@@ -73,7 +77,7 @@ void main() {
         uint kb = j * pc.kv_stride + kv_base;
         float s = 0.0;
         for (uint d = 0; d < pc.head_dim; d++) s += q_sh[d] * k[kb + d];
-        s *= pc.scale;
+        s *= scale;
         if (pc.softcap > 0.0) s = softcap(s, pc.softcap);
         scores[srow + j] = s;
         m = max(m, s);

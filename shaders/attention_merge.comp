@@ -25,6 +25,8 @@ layout(push_constant) uniform Push {
     uint chunk, n_chunks;
     uint window;
     float softcap;
+    float temp;      // attention temperature (layer_desc.attn_temp), 0 = none
+    uint temp_floor;
     uint sink_off;
 } pc;
 

@@ -44,8 +44,9 @@ expect_error() {
 
 flags="-m --model -p --prompt -n --n-predict --chat --complete --temp --top-k --top-p --min-p
 --repeat-penalty --repeat-last-n --seed --system --template --trace --trace-lens --backend --device --ctx
---no-capture --color --no-mouse -v --verbose -h --help --version --special --bos --ids"
-commands="tokenize info devices pull list bench synth"
+--no-capture --color --no-mouse -v --verbose -h --help --version --special --bos --ids
+--messages --eos --var --date --no-generation-prompt"
+commands="tokenize info template devices pull list bench synth"
 run --help >"$tmp/help" 2>&1
 missing=""
 for f in $flags $commands; do
@@ -54,7 +55,7 @@ for f in $flags $commands; do
     grep -qF -- "$(printf '%s' "$f" | sed 's/-/\\-/g')" docs/llmscope.1 || missing="$missing $f(man)"
 done
 # and every long option the program accepts is among them
-for f in $(grep -o '{"[a-z-]*", [a-z_]*_argument' ui/cli_args.c ui/cli_tokenize.c | sed 's/.*{"\([a-z-]*\)".*/--\1/'); do
+for f in $(grep -o '{"[a-z-]*", [a-z_]*_argument' ui/cli_args.c ui/cli_tokenize.c ui/cli_template.c | sed 's/.*{"\([a-z-]*\)".*/--\1/'); do
     case " $(echo $flags) " in *" $f "*) ;; *) missing="$missing $f(untested)" ;; esac
 done
 [ -z "$missing" ] && pass help_lists_every_flag || fail help_lists_every_flag "missing:$missing"
@@ -132,7 +133,7 @@ done
 
 if have llama-gqa-tiny-f32.gguf; then
     run info "$chat" >"$tmp/info" 2>&1
-    grep -q '^chat template: chatml$' "$tmp/info" && grep -q 'pre-tokenizer smollm, 49152 tokens' "$tmp/info" &&
+    grep -q "^chat template: jinja (the file's own, 196 bytes, run as written; like chatml)$" "$tmp/info" && grep -q 'pre-tokenizer smollm, 49152 tokens' "$tmp/info" &&
         grep -q "im_start|>' + message\['role'\]" "$tmp/info" &&
         pass info_chat_template || fail info_chat_template "$(cat "$tmp/info")"
 
@@ -284,6 +285,74 @@ else
         trace_json_lines trace_greedy trace_why trace_why_vulkan_lens trace_unwritable chat_prompt_with_control_text verbose_names_backend; do
         skip $t "$no_shared"
     done
+fi
+
+# ---- llmscope template: a chat template's render, byte for byte ----
+templates=$shared/chat-templates
+if [ -f "$templates/expected-2026.json" ]; then
+    # every render of both reference files, through the command (the C test checks the
+    # same through the library): options as the file says, the date pinned
+    python3 - "$templates" "$bin" >"$tmp/check" 2>&1 <<'EOF'
+import json, subprocess, sys
+d, bin = sys.argv[1], sys.argv[2]
+bad = n = 0
+for name in ("expected.json", "expected-2026.json"):
+    e = json.load(open(f"{d}/{name}", encoding="utf-8"))
+    for key, t in e["templates"].items():
+        file = t.get("template_file", key + ".jinja")
+        for conv, want in t["renders"].items():
+            msgs = json.dumps(e["conversations"][conv])
+            args = [bin, "template", f"{d}/{file}", "--messages", "-", "--bos", t["bos_token"], "--eos",
+                    t["eos_token"], "--date", "26 Jul 2024"]
+            for k, v in t.get("kwargs", {}).items():
+                args += ["--var", f"{k}={json.dumps(v)}"]
+            p = subprocess.run(args, input=msgs.encode(), capture_output=True)
+            n += 1
+            if isinstance(want, str):
+                ok = p.returncode == 0 and p.stdout.decode() == want and not p.stderr
+            else:
+                err = p.stderr.decode()
+                ok = p.returncode == 1 and not p.stdout and err.count("\n") == 1 and want["error"] in err
+            if not ok:
+                bad += 1
+                print(f"{key} x {conv}: exit {p.returncode}: {p.stderr.decode()[:200]}")
+print(f"{n - bad} of {n}")
+sys.exit(1 if bad or n < 57 else 0)
+EOF
+    [ $? -eq 0 ] && pass template_expected_renders || fail template_expected_renders "$(tail -5 "$tmp/check")"
+    printf '[{"role": "user", "content": "Tell me a story."}]' >"$tmp/conv.json"
+    # no generation prompt; a variable; the file's template on a GGUF file with its BOS/EOS
+    out=$(run template "$templates/Qwen3.5-4B.jinja" --messages "$tmp/conv.json" --no-generation-prompt --var enable_thinking=false)
+    [ "$out" = $'<|im_start|>user\nTell me a story.<|im_end|>' ] && pass template_no_generation_prompt ||
+        fail template_no_generation_prompt "got: $out"
+    expect_error template_raises "Conversation roles must alternate" template "$templates/google-gemma-2-2b-it.jinja" \
+        --messages <(printf '[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]')
+    printf '{%% if messages %%}unclosed' >"$tmp/bad.jinja"
+    expect_error template_syntax_error "line 1: missing" template "$tmp/bad.jinja" --messages "$tmp/conv.json"
+    printf '{%% for i in range(100000) %%}{%% for j in range(100000) %%}{%% endfor %%}{%% endfor %%}' >"$tmp/loop.jinja"
+    expect_error template_endless_loop_stops "steps" template "$tmp/loop.jinja" --messages "$tmp/conv.json"
+    printf '{{ raise_exception("two\nlines") }}' >"$tmp/raise.jinja"
+    expect_error template_error_is_one_line 'two\nlines' template "$tmp/raise.jinja" --messages "$tmp/conv.json"
+    expect_error template_bad_messages "messages" template "$templates/HuggingFaceTB-SmolLM2-ChatML.jinja" --messages README.md
+    expect_error template_bad_date "26 Jul 2024" template "$templates/meta-llama-Llama-3.2-3B-Instruct.jinja" \
+        --messages "$tmp/conv.json" --date tomorrow
+    expect_error template_missing_file "/nonexistent.jinja" template /nonexistent.jinja --messages "$tmp/conv.json"
+    run template "$tmp/bad.jinja" >/dev/null 2>&1; rc=$?
+    [ "$rc" -eq 2 ] && pass template_usage_error || fail template_usage_error "exit $rc, expected 2"
+else
+    for t in template_expected_renders template_no_generation_prompt template_raises template_syntax_error \
+        template_endless_loop_stops template_error_is_one_line template_bad_messages template_bad_date \
+        template_missing_file template_usage_error; do skip $t "$templates/expected-2026.json not found"; done
+fi
+if have llama-gqa-tiny-f32.gguf; then
+    # the GGUF file's own template, with its BOS and EOS texts as bos_token/eos_token
+    out=$(run template "$chat" --messages "$tmp/conv.json")
+    [ "$out" = $'<|im_start|>user\nTell me a story.<|im_end|>\n<|im_start|>assistant' ] && pass template_gguf ||
+        fail template_gguf "got: $out"
+    expect_error template_gguf_without_one "no chat template" template "$story" --messages "$tmp/conv.json"
+else
+    skip template_gguf "$no_shared"
+    skip template_gguf_without_one "$no_shared"
 fi
 
 exit $failed

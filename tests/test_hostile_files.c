@@ -396,6 +396,10 @@ static void test_unknown_types(void) {
     build_one_tensor(&b, 1, ne100, GGML_TYPE_Q4_K, 0, 2048);
     expect_reject("partial block", &b, "not a multiple of the q4_K block size 256");
     gb_free(&b);
+    static const uint64_t ne896[2] = {896, 2}; /* Qwen2.5-0.5B's width: IQ4_NL's, not IQ4_XS's */
+    build_one_tensor(&b, 2, ne896, GGML_TYPE_IQ4_XS, 0, 2048);
+    expect_reject("iq4_xs partial block", &b, "row length 896 is not a multiple of the iq4_xs block size 256");
+    gb_free(&b);
     /* A known but unsupported type is the model loader's to refuse: the reader measures it
      * (so the error can say "iq2_xxs is not supported" rather than "corrupt file"). */
     build_one_tensor(&b, 1, ne256, GGML_TYPE_IQ2_XXS, 0, 66);
@@ -848,11 +852,12 @@ static void test_model_wrong_shape(void) {
 
 static void test_model_unsupported_type(void) {
     struct { const char *name; uint32_t type; const char *needle; } cases[] = {
-        {"blk.0.attn_q.weight", GGML_TYPE_Q8_1, "type q8_1, which llmscope cannot compute with"},
-        {"blk.0.ffn_up.weight", GGML_TYPE_IQ2_XXS, "type iq2_xxs"},
+        {"blk.0.attn_q.weight", GGML_TYPE_Q8_1,
+         "type q8_1, which llmscope cannot compute with (supported: f32, f16, q4_0, q4_1, q5_0, q5_1, "
+         "q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16, mxfp4)"},
+        {"blk.0.ffn_up.weight", GGML_TYPE_I16, "type i16"},
         {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
-        {"token_embd.weight", GGML_TYPE_I32, "type i32"},
-        {"blk.0.attn_v.weight", GGML_TYPE_IQ4_NL, "type iq4_nl"}};
+        {"token_embd.weight", GGML_TYPE_I32, "type i32"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         model_spec s = tiny_llama();
         spec_tensor(&s, cases[i].name)->type = cases[i].type;
@@ -862,6 +867,22 @@ static void test_model_unsupported_type(void) {
     model_spec s = tiny_llama();
     spec_tensor(&s, "blk.0.attn_q.weight")->type = GGML_TYPE_Q8_0;
     expect_model("q8_0 attn_q", &s, NULL);
+}
+
+/* IQ4_XS blocks are 256 wide; llama.cpp stores narrower rows as IQ4_NL (32). A 32-wide
+ * matrix declared IQ4_XS is refused by the reader, in one line naming the type and its
+ * block size; every matrix of the same model as IQ4_NL loads. */
+static void test_model_iq4_xs_narrow_rows(void) {
+    model_spec s = tiny_llama();
+    spec_tensor(&s, "blk.0.attn_q.weight")->type = GGML_TYPE_IQ4_XS;
+    gbuf b = {0};
+    build_model(&b, &s);
+    expect_reject("iq4_xs rows of 32", &b, "row length 32 is not a multiple of the iq4_xs block size 256");
+    gb_free(&b);
+    s = tiny_llama();
+    for (int i = 0; i < s.nt; i++)
+        if (s.t[i].n_dims == 2) s.t[i].type = GGML_TYPE_IQ4_NL;
+    expect_model("iq4_nl matrices", &s, NULL);
 }
 
 static void test_model_bad_hyperparameters(void) {
@@ -1088,6 +1109,7 @@ int main(void) {
     RUN(test_model_missing_tensor);
     RUN(test_model_wrong_shape);
     RUN(test_model_unsupported_type);
+    RUN(test_model_iq4_xs_narrow_rows);
     RUN(test_model_bad_hyperparameters);
     RUN(test_tokenizer_arrays_disagree);
     RUN(test_tokenizer_bad_vocabulary);

@@ -11,9 +11,11 @@
 #include "test.h"
 #include "model.h"
 #include "quant.h"
+#include "synth.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* True (and the current test marked skipped) when PATH is such a file. */
 static inline bool test_skip_unimplemented(const char *path) {
@@ -44,6 +46,40 @@ static inline bool test_round_rope_f16(model *m) {
         f[i] = (float)(exact / fp16_to_f32(f32_to_fp16((float)exact)));
     }
     r->factors = f;
+    return true;
+}
+
+/* Tiny models of the families that have no golden in ../shared (smollm3, mistral3,
+ * qwen3vl), written by `synth` from the same architecture tables the loader reads: 4
+ * layers of 4 query and 2 key/value heads, a vocabulary of 300. Mistral 3's YaRN context of
+ * 16 and its temperature make prompts past 16 tokens exercise both. */
+static const synth_shape TEST_FAMILY_SHAPES[] = {
+    {.name = "tiny-smollm3", .arch = "smollm3", .n_embd = 64, .n_layer = 4, .n_head = 4, .n_head_kv = 2, .n_ff = 128,
+     .n_vocab = 300, .n_ctx = 256, .rope_base = 10000.0f, .eps = 1e-6f, .tied = true},
+    {.name = "tiny-mistral3", .arch = "mistral3", .n_embd = 64, .n_layer = 4, .n_head = 4, .n_head_kv = 2,
+     .head_dim = 32, .n_ff = 128, .n_vocab = 300, .n_ctx = 256, .rope_base = 1000000.0f, .eps = 1e-5f,
+     .rope_scaling = "yarn", .rope_factor = 4.0f, .rope_orig_ctx = 16, .attn_temp = 0.5f},
+    {.name = "tiny-qwen3vl", .arch = "qwen3vl", .n_embd = 64, .n_layer = 4, .n_head = 4, .n_head_kv = 2,
+     .head_dim = 32, .n_ff = 128, .n_vocab = 300, .n_ctx = 256, .rope_base = 5000000.0f, .eps = 1e-6f, .tied = true},
+};
+#define TEST_N_FAMILY_SHAPES (sizeof TEST_FAMILY_SHAPES / sizeof TEST_FAMILY_SHAPES[0])
+
+/* Writes shape S in storage TYPE to a new temporary file PATH (at least 32 bytes) and
+ * loads it into M. Returns false (the test marked failed) on any error. */
+static inline bool test_synth_load(const synth_shape *s, const char *type, char *path, size_t cap, model *m) {
+    char err[512];
+    snprintf(path, cap, "/tmp/llmscope-family-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        CHECKF(0, "mkstemp failed");
+        return false;
+    }
+    close(fd);
+    if (synth_write_shape(s, type, path, 11, NULL, NULL, err, sizeof err) || model_load(m, path, err, sizeof err)) {
+        CHECKF(0, "%s (%s): %s", s->name, type, err);
+        remove(path);
+        return false;
+    }
     return true;
 }
 

@@ -571,6 +571,23 @@ static void deltanet_weights_reconstruct(void) {
     CHECKF(worst < 1e-5, "sum of w v differs from the read-out by %g", worst);
 }
 
+/* YaRN (rope_cos_sin): dim 8, base 10000, factor 4 (freq_scale 0.25), original context 16,
+ * beta 32 / 1: the correction dims are pairs 0 .. 1, so pair 0 keeps its extrapolated angle
+ * (position 5 radians) and pairs 1.. the interpolated one (a quarter), all with magnitude
+ * 1 + 0.1 ln 4 = 1.1386294. Expected values computed apart from the YaRN formula. */
+static void rope_yarn(void) {
+    const rope_desc r = {.kind = ROPE_NEOX, .dim = 8, .base = 10000.0f, .freq_scale = 0.25f, .orig_ctx = 16,
+                         .attn_factor = 1, .ext_factor = 1, .beta_fast = 32, .beta_slow = 1};
+    const double want[4][2] = {{0.3229861, -1.0918594}, {1.1297455, 0.1419583}, {1.1385405, 0.0142325},
+                               {1.1386285, 0.0014233}};
+    for (int i = 0; i < 4; i++) {
+        float c, s;
+        rope_cos_sin(&r, NULL, 5, i, &c, &s);
+        CHECK_NEAR(c, want[i][0], TOL);
+        CHECK_NEAR(s, want[i][1], TOL);
+    }
+}
+
 int main(void) {
     RUN(matvec_f32);
     RUN(matmul_equals_matvecs);
@@ -596,5 +613,6 @@ int main(void) {
     RUN(deltanet_two_tokens_by_hand);
     RUN(deltanet_chunked_is_the_recurrence);
     RUN(deltanet_weights_reconstruct);
+    RUN(rope_yarn);
     return test_exit_code();
 }

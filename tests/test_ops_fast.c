@@ -72,7 +72,8 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
             memcpy(p + 2 * i, &h, 2);
         }
         break;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: { /* d is the first two bytes of each block */
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q5_0: case GGML_TYPE_IQ4_NL:
+    case GGML_TYPE_IQ4_XS: { /* d is the first two bytes of each block */
         const uint32_t bb = ggml_block_bytes(type);
         for (size_t b = 0; b < size / bb; b++) {
             uint16_t d = rnd_scale((int)b);
@@ -216,6 +217,8 @@ static void every_type_random_blocks(void) {
         {GGML_TYPE_Q4_K, {256, 768, 2304}},
         {GGML_TYPE_Q5_K, {256, 768, 2304}},
         {GGML_TYPE_Q6_K, {256, 768, 2304}},
+        {GGML_TYPE_IQ4_NL, {32, 544, 2336}}, /* 18-byte blocks, as Q4_0's */
+        {GGML_TYPE_IQ4_XS, {256, 768, 2304}},
     };
     static const int n_vectors[] = {1, 3, FAST_MAX_TOKENS + 5};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -261,7 +264,7 @@ static void misaligned_f32(void) {
 
 /* Every matrix of the llama-k-tiny files: real blocks in every type llama.cpp writes. */
 static void shared_llama_k_tiny(void) {
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
     char path[512], rel[128], err[512];
     snprintf(rel, sizeof rel, "models/llama-k-tiny-%s.gguf", files[0]);
     REQUIRE_SHARED(path, rel);
@@ -291,7 +294,8 @@ static void shared_llama_k_tiny(void) {
         model_free(&m);
     }
     static const uint32_t want[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
-                                    GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+                                    GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+                                    GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CHECKF(seen[want[i]], "no %s matrix among the llama-k-tiny files",
                ggml_type_name(want[i]));

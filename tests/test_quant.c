@@ -54,25 +54,35 @@ static void check_exact(const char *what, const float *got, const float *want, i
 
 /* --- 1. hand-built blocks ------------------------------------------------------------------ */
 
-/* Q4_0 (18 bytes per 32): fp16 d, then 16 bytes; element j < 16 is the low nibble of byte
- * j, element j + 16 the high nibble of byte j; value (nibble - 8) * d. */
-static void test_q4_0_block(void) {
+/* IQ4_NL and IQ4_XS: 4-bit indices into a fixed table of sixteen levels, which the format
+ * defines (ggml's kvalues_iq4nl) and is written down here from its definition, not taken
+ * from the code under test. */
+static const int IQ4_SPEC_LEVELS[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                        1,    13,   25,  38,  53,  69,  89,  113};
+
+/* Q4_0 and IQ4_NL (18 bytes per 32): fp16 d, then 16 bytes; element j < 16 is the low
+ * nibble of byte j, element j + 16 the high nibble of byte j; value (nibble - 8) * d for
+ * Q4_0, d * level[nibble] for IQ4_NL. The nibbles of each block take all sixteen values,
+ * so a wrong table entry shows. */
+static void test_q4_0_iq4_nl_blocks(void) {
     static const uint16_t d_bits[2] = {0x3800 /* 0.5 */, 0xC000 /* -2 */};
     static const float d_val[2] = {0.5f, -2.0f};
-    uint8_t raw[2 * 18] = {0};
-    float want[64], got[64];
-    for (int b = 0; b < 2; b++) {
-        uint8_t *blk = raw + 18 * b;
-        put_le16(blk, d_bits[b]);
-        for (int e = 0; e < 32; e++) {
-            int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
-            uint8_t *byte = &blk[2 + e % 16];
-            *byte |= (uint8_t)(e < 16 ? q : q << 4);
-            want[32 * b + e] = (float)(q - 8) * d_val[b];
+    for (int nl = 0; nl < 2; nl++) { /* Q4_0, then IQ4_NL */
+        uint8_t raw[2 * 18] = {0};
+        float want[64], got[64];
+        for (int b = 0; b < 2; b++) {
+            uint8_t *blk = raw + 18 * b;
+            put_le16(blk, d_bits[b]);
+            for (int e = 0; e < 32; e++) {
+                int q = b == 0 ? (e * 5 + 3) % 16 : 15 - e % 16;
+                uint8_t *byte = &blk[2 + e % 16];
+                *byte |= (uint8_t)(e < 16 ? q : q << 4);
+                want[32 * b + e] = nl ? d_val[b] * (float)IQ4_SPEC_LEVELS[q] : (float)(q - 8) * d_val[b];
+            }
         }
+        dequantize_row(nl ? GGML_TYPE_IQ4_NL : GGML_TYPE_Q4_0, raw, got, 64);
+        check_exact(nl ? "iq4_nl" : "q4_0", got, want, 64);
     }
-    dequantize_row(GGML_TYPE_Q4_0, raw, got, 64);
-    check_exact("q4_0", got, want, 64);
 }
 
 /* Q4_1 (20 bytes per 32): fp16 d, fp16 m, then 16 bytes of nibbles placed as in Q4_0
@@ -322,6 +332,39 @@ static void test_q6_k_block(void) {
     check_exact("q6_K", got, want, 512);
 }
 
+/* IQ4_XS (136 bytes per 256): fp16 d, a little-endian 16-bit scales_h, scales_l[4], then
+ * qs[128]. Element e is in sub-block s = e/32 at j = e%32; its index is the low (j < 16)
+ * or high (j >= 16) nibble of qs[16s + j%16]. Sub-block s has a 6-bit scale stored as
+ * u = scale + 32: the low 4 bits of u are the low (s even) or high (s odd) nibble of
+ * scales_l[s/2], its top 2 bits are bits 2s, 2s+1 of scales_h. Value d * scale * level.
+ * The scales include -32 and 31 and each sub-block's u sets other bits, so every packed
+ * bit is exercised. */
+static void test_iq4_xs_block(void) {
+    static const int sc[2][8] = {{-32, 31, 1, -1, 17, -17, 5, -30}, {3, -5, 16, 13, -21, 29, 0, -9}};
+    static const uint16_t d_bits[2] = {0x3400 /* 0.25 */, 0xB800 /* -0.5 */};
+    static const float d_val[2] = {0.25f, -0.5f};
+    uint8_t raw[2 * 136] = {0};
+    float want[512], got[512];
+    for (int b = 0; b < 2; b++) {
+        uint8_t *blk = raw + 136 * b, *scales_l = blk + 4, *qs = blk + 8;
+        uint16_t scales_h = 0;
+        put_le16(blk, d_bits[b]);
+        for (int s = 0; s < 8; s++) {
+            int u = sc[b][s] + 32;
+            scales_l[s / 2] |= (uint8_t)((u & 15) << (4 * (s % 2)));
+            scales_h |= (uint16_t)((u >> 4) << (2 * s));
+        }
+        put_le16(blk + 2, scales_h);
+        for (int e = 0; e < 256; e++) {
+            int s = e / 32, j = e % 32, q = (e * 7 + 3 + b) % 16;
+            qs[16 * s + j % 16] |= (uint8_t)(j < 16 ? q : q << 4);
+            want[256 * b + e] = d_val[b] * (float)sc[b][s] * (float)IQ4_SPEC_LEVELS[q];
+        }
+    }
+    dequantize_row(GGML_TYPE_IQ4_XS, raw, got, 512);
+    check_exact("iq4_xs", got, want, 512);
+}
+
 /* F32 is copied; F16 and BF16 rows decode element by element (values from the IEEE
  * definitions: fp16 1.0 = 0x3C00, 65504 = 0x7BFF, 2^-24 = 0x0001; bf16 is the top half
  * of a float). */
@@ -356,7 +399,8 @@ static void test_type_table(void) {
         {GGML_TYPE_Q5_1, 32, 24, "q5_1"},   {GGML_TYPE_Q2_K, 256, 84, "q2_K"},
         {GGML_TYPE_Q3_K, 256, 110, "q3_K"},
         {GGML_TYPE_Q8_0, 32, 34, "q8_0"},   {GGML_TYPE_Q4_K, 256, 144, "q4_K"},
-        {GGML_TYPE_Q5_K, 256, 176, "q5_K"}, {GGML_TYPE_Q6_K, 256, 210, "q6_K"}};
+        {GGML_TYPE_Q5_K, 256, 176, "q5_K"}, {GGML_TYPE_Q6_K, 256, 210, "q6_K"},
+        {GGML_TYPE_IQ4_NL, 32, 18, "iq4_nl"}, {GGML_TYPE_IQ4_XS, 256, 136, "iq4_xs"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         CHECKF(ggml_block_elems(t[i].type) == t[i].elems && ggml_block_bytes(t[i].type) == t[i].bytes,
                "%s sizes", t[i].name);
@@ -369,9 +413,26 @@ static void test_type_table(void) {
     CHECK(!ggml_row_bytes(GGML_TYPE_F32, UINT64_MAX / 2, &rb)); /* size overflows */
     CHECK(ggml_row_bytes(GGML_TYPE_Q5_0, 576, &rb) && rb == 18 * 22); /* SmolLM2's width */
     CHECK(!ggml_type_supported(GGML_TYPE_Q8_1) && ggml_block_bytes(GGML_TYPE_Q8_1) == 36);
-    CHECK(!ggml_type_supported(GGML_TYPE_IQ4_XS) && ggml_block_bytes(GGML_TYPE_IQ4_XS) == 136);
+    CHECK(!ggml_type_supported(GGML_TYPE_IQ2_XXS) && ggml_block_bytes(GGML_TYPE_IQ2_XXS) == 66);
+    CHECK(ggml_row_bytes(GGML_TYPE_IQ4_XS, 512, &rb) && rb == 272);
+    CHECK(!ggml_row_bytes(GGML_TYPE_IQ4_XS, 896, &rb));          /* Qwen2.5-0.5B's width: IQ4_NL's */
+    CHECK(ggml_row_bytes(GGML_TYPE_IQ4_NL, 896, &rb) && rb == 28 * 18);
     CHECK(!ggml_type_supported(4) && ggml_block_elems(4) == 0 && !strcmp(ggml_type_name(4), "unknown"));
     CHECK(ggml_block_elems(UINT32_MAX) == 0 && !ggml_type_supported(UINT32_MAX));
+}
+
+/* The list the model loader's "supported types" message prints is built from the table:
+ * exactly the types above, in type-id order; a short buffer gets whole names only. */
+static void test_supported_type_names(void) {
+    char buf[256], small[12];
+    CHECK(ggml_supported_type_names(buf, sizeof buf) == buf);
+    CHECKF(strcmp(buf, "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, "
+                       "iq4_xs, bf16, mxfp4") == 0, "supported: %s", buf);
+    ggml_supported_type_names(small, sizeof small);
+    CHECKF(strcmp(small, "f32, f16") == 0, "truncated: %s", small);
+    small[0] = 'x';
+    ggml_supported_type_names(small, 0); /* writes nothing */
+    CHECK(small[0] == 'x');
 }
 
 /* --- 2. the llama-k-tiny family against its f32 original ------------------------------------ */
@@ -392,6 +453,13 @@ static void test_type_table(void) {
  *         rounding plus at most half a step for clipping and scale/min rounding. Bound: 1.
  *   Q6_K  step = amax/32 (q in -32..31), 16-element sub-blocks, 8-bit scales: same
  *         argument as the other k-quants.                   Bound: 1.
+ *   IQ4_NL / IQ4_XS  levels -127..113 of d (sixteen, unevenly spaced) with d about amax/127:
+ *         step = the levels' mean spacing, 240/15 = 16 units of amax/127, i.e. amax/7.94.
+ *         Rounding to the nearest level costs up to half the widest gap, 12 units; the
+ *         quantizer's search for d may stretch it by up to 127/120 and clip values beyond
+ *         the grid's ends; IQ4_XS's 6-bit sub-block scales add their rounding (its blocks
+ *         here are the 256-element super-blocks, amax over all eight sub-blocks). Measured
+ *         worst 15.3 units (0.96 step) for IQ4_NL, 13.9 (0.87) for IQ4_XS.  Bound: 1.1.
  *
  * Over a whole tensor the root-mean-square error must also stay within 1.25 x the RMS of
  * step/sqrt(12), the RMS error of an ideal rounding quantiser (measured: 0.64-1.00).
@@ -407,7 +475,8 @@ typedef struct qbound {
 static const qbound BOUNDS[] = {
     {GGML_TYPE_Q8_0, 127, false, 0.5 + 127.0 / 2048}, {GGML_TYPE_Q4_0, 8, false, 1 + 8.0 / 2048},
     {GGML_TYPE_Q4_K, 15, true, 1.0},   {GGML_TYPE_Q5_K, 31, true, 1.0},
-    {GGML_TYPE_Q6_K, 32, false, 1.0}};
+    {GGML_TYPE_Q6_K, 32, false, 1.0},  {GGML_TYPE_IQ4_NL, 127.0 / 16, false, 1.1},
+    {GGML_TYPE_IQ4_XS, 127.0 / 16, false, 1.1}};
 #define RMS_STEPS 1.25
 
 static const qbound *bound_for(uint32_t type) {
@@ -465,7 +534,7 @@ static float *dequant_tensor(const gguf_tensor *t) {
     return out;
 }
 
-static const char *const K_TINY_QUANT[] = {"q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+static const char *const K_TINY_QUANT[] = {"q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
 
 static void test_k_tiny_quantized_vs_f32(void) {
     char path[1024];
@@ -518,14 +587,17 @@ static void test_k_tiny_quantized_vs_f32(void) {
         gguf_close(&q);
     }
     static const uint32_t must[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
-                                    GGML_TYPE_Q6_K};
+                                    GGML_TYPE_Q6_K, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         CHECKF(seen[must[i]], "no %s tensor found in the llama-k-tiny files", ggml_type_name(must[i]));
     gguf_close(&ref);
 }
 
 /* The same comparison on copies of real blocks corrupted the way a decoder bug would see
- * them: it must fail by a wide margin, or the bounds above could not catch such a bug. */
+ * them: it must fail by a wide margin, or the bounds above could not catch such a bug.
+ * (IQ4_XS sub-blocks trading scales is not among them: the sub-block scales of this
+ * random model are nearly equal, so that bug stays near 2 rms bounds here; the distinct
+ * scales of test_iq4_xs_block catch it.) */
 typedef enum { BUG_SWAP_NIBBLES, BUG_SWAP_SCALES, BUG_SWAP_SCALE_MIN, BUG_DROP_HIGH_BITS,
                BUG_SWAP_D_BYTES, BUG_ROTATE_QH } decoder_bug;
 
@@ -539,6 +611,17 @@ static void inject(uint32_t type, uint8_t *blk, decoder_bug bug) {
     case GGML_TYPE_Q8_0:
         if (bug == BUG_SWAP_D_BYTES) { tmp = blk[0]; blk[0] = blk[1]; blk[1] = tmp; }
         break;
+    case GGML_TYPE_IQ4_NL: /* indices read from the wrong nibble, or as Q4_0's q - 8 */
+        if (bug == BUG_SWAP_NIBBLES)
+            for (int j = 0; j < 16; j++) blk[2 + j] = (uint8_t)(blk[2 + j] << 4 | blk[2 + j] >> 4);
+        break;
+    case GGML_TYPE_IQ4_XS: {
+        uint8_t *qs = blk + 8;
+        if (bug == BUG_SWAP_NIBBLES)
+            for (int j = 0; j < 128; j++) qs[j] = (uint8_t)(qs[j] << 4 | qs[j] >> 4);
+        if (bug == BUG_DROP_HIGH_BITS) blk[2] = blk[3] = 0; /* scales_h */
+        break;
+    }
     case GGML_TYPE_Q4_K:
     case GGML_TYPE_Q5_K: {
         uint8_t *sc = blk + 4, *qs = blk + (type == GGML_TYPE_Q4_K ? 16 : 48);
@@ -575,7 +658,8 @@ static void test_bounds_catch_decoder_bugs(void) {
         {"q4_k_m", GGML_TYPE_Q4_K, BUG_SWAP_SCALE_MIN}, {"q4_k_m", GGML_TYPE_Q4_K, BUG_DROP_HIGH_BITS},
         {"q5_k_m", GGML_TYPE_Q5_K, BUG_SWAP_NIBBLES},  {"q5_k_m", GGML_TYPE_Q5_K, BUG_SWAP_SCALES},
         {"q6_k", GGML_TYPE_Q6_K, BUG_SWAP_NIBBLES},    {"q6_k", GGML_TYPE_Q6_K, BUG_ROTATE_QH},
-        {"q6_k", GGML_TYPE_Q6_K, BUG_SWAP_SCALES}};
+        {"q6_k", GGML_TYPE_Q6_K, BUG_SWAP_SCALES},     {"iq4_nl", GGML_TYPE_IQ4_NL, BUG_SWAP_NIBBLES},
+        {"iq4_xs", GGML_TYPE_IQ4_XS, BUG_SWAP_NIBBLES}, {"iq4_xs", GGML_TYPE_IQ4_XS, BUG_DROP_HIGH_BITS}};
     char path[1024];
     REQUIRE_SHARED(path, "models/llama-k-tiny-f32.gguf");
     gguf_file ref;
@@ -856,7 +940,7 @@ static void test_fp16_rows_match_scalar(void) {
 }
 
 int main(void) {
-    RUN(test_q4_0_block);
+    RUN(test_q4_0_iq4_nl_blocks);
     RUN(test_q4_1_block);
     RUN(test_q5_blocks);
     RUN(test_q8_0_block);
@@ -866,8 +950,10 @@ int main(void) {
     RUN(test_q2_k_block);
     RUN(test_q3_k_block);
     RUN(test_q6_k_block);
+    RUN(test_iq4_xs_block);
     RUN(test_float_rows);
     RUN(test_type_table);
+    RUN(test_supported_type_names);
     RUN(test_k_tiny_quantized_vs_f32);
     RUN(test_bounds_catch_decoder_bugs);
     RUN(test_k_tiny_f16_bf16_exact);

@@ -1,9 +1,10 @@
-/* test_requant_forward.c — whole models stored as Q5_0, Q4_1, Q5_1, Q3_K and Q2_K, from
- * the file to the logits, on the CPU and on Vulkan.
+/* test_requant_forward.c — whole models stored as Q5_0, Q4_1, Q5_1, Q3_K, Q2_K, IQ4_NL
+ * and IQ4_XS, from the file to the logits, on the CPU and on Vulkan.
  *
- * No file in ../shared uses these types (real Q4_K_M files of SmolLM2 and Qwen2.5 store
- * their 576- and 896-wide matrices as Q5_0; Q3_K and Q2_K fill Q3_K_M and Q2_K files), so
- * the test makes them: llama-k-tiny-f32.gguf
+ * No file in ../shared uses the first five types (real Q4_K_M files of SmolLM2 and Qwen2.5
+ * store their 576- and 896-wide matrices as Q5_0; Q3_K and Q2_K fill Q3_K_M and Q2_K
+ * files), and its IQ4 files hold only the blocks llama.cpp's quantizer chose (the golden
+ * tests check those), so the test makes them: llama-k-tiny-f32.gguf
  * is rewritten with every matrix quantised into the type by model/quantize.c, through
  * gguf_writer, into a temporary file. For each type:
  *   load    the file loads and its matrices have the type;
@@ -11,9 +12,10 @@
  *           computed by llama.cpp) up to quantisation noise: an rms error of at most 0.45
  *           of the golden logits' standard deviation, and at least 5 of their top 10 in
  *           the top 10. For scale, llama.cpp's own files of this model give 0.24 (q4_0)
- *           and 0.32 (q4_k_m) by the same measure, these types 0.21 (Q5_0), 0.23 (Q5_1)
- *           and 0.28 (Q4_1), with 8 or 9 of the top 10; unrelated logits (a decoder that
- *           put bits in the wrong places) would be about 1.4 and share none. Q3_K (0.54,
+ *           and 0.32 (q4_k_m) by the same measure, these types 0.21 (Q5_0), 0.23 (Q5_1),
+ *           0.28 (Q4_1), 0.27 (IQ4_NL) and 0.26 (IQ4_XS), with 8 or 9 of the top 10;
+ *           unrelated logits (a decoder that put bits in the wrong places) would be
+ *           about 1.4 and share none. Q3_K (0.54,
  *           5 of 10) is allowed 0.75 and 3; Q2_K keeps too little of this random model
  *           (1.0: quantize.c rounds to the nearest of 4 levels, without llama.cpp's search
  *           for scales) for the comparison to tell anything, so it is not made: its
@@ -297,6 +299,8 @@ static void q4_1_model(void) { run_type(GGML_TYPE_Q4_1, 0.45, 5); }
 static void q5_1_model(void) { run_type(GGML_TYPE_Q5_1, 0.45, 5); }
 static void q3_k_model(void) { run_type(GGML_TYPE_Q3_K, 0.75, 3); }
 static void q2_k_model(void) { run_type(GGML_TYPE_Q2_K, 0, 0); }
+static void iq4_nl_model(void) { run_type(GGML_TYPE_IQ4_NL, 0.45, 5); }
+static void iq4_xs_model(void) { run_type(GGML_TYPE_IQ4_XS, 0.45, 5); }
 
 int main(void) {
     RUN(q5_0_model);
@@ -304,5 +308,7 @@ int main(void) {
     RUN(q5_1_model);
     RUN(q3_k_model);
     RUN(q2_k_model);
+    RUN(iq4_nl_model);
+    RUN(iq4_xs_model);
     return test_exit_code();
 }

@@ -8,9 +8,11 @@
  * bookkeeping that no golden covers against a from-scratch evaluation of the session's
  * own token sequence: multi-turn caching, rewinds, context limits, the attention budget. */
 #include "engine.h"
+#include "inspect.h"
 #include "model.h"
 #include "session.h"
 #include "test.h"
+#include "thinking.h"
 #include "tokenizer.h"
 
 #include <stdint.h>
@@ -170,7 +172,7 @@ static void chat_prompt_matches_hf(void) {
     session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
     CHECKF(s != NULL, "%s", err);
     if (s) {
-        CHECK(strcmp(session_template_name(s), "chatml") == 0);
+        CHECK(strcmp(session_template_name(s), "jinja") == 0); /* the file's own template, run as it is */
         CHECK(session_template_warning(s) == NULL);
         CHECKF(session_begin_reply(s, user, err, sizeof err) == 0, "%s", err);
         CHECKF((int)session_n_records(s) == n, "%zu prompt tokens, golden %d", session_n_records(s), n);
@@ -658,6 +660,100 @@ static void hybrid_rewind_branch_and_load(void) {
     fixture_close(&f);
 }
 
+/* A reply that thinks: its reasoning tokens are reply tokens (SEG_ASSISTANT), found as
+ * thinking, and in the next turn (ChatML keeps replies as they are) attention on them
+ * counts as the model's own output in the grounding. The conversation as the template
+ * writes it (/prompt) holds the reasoning as the reply's text. */
+static void thinking_reply_is_own_output(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    const char *reply = "<think>\nwhy not\n</think>\n\nHello";
+    int32_t *ids = NULL;
+    int n = tokenizer_encode(f.tok, reply, strlen(reply), false, false, &ids, err, sizeof err);
+    CHECKF(n > 0 && session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
+    const step_record *r;
+    for (int i = 0; i < n; i++) CHECK(session_force_next(s, ids[i], &r, err, sizeof err) == 1);
+    free(ids);
+    session_stop_reply(s);
+    CHECKF(session_begin_reply(s, "And?", err, sizeof err) == 0, "%s", err);
+    CHECK(session_next(s, &r, err, sizeof err) == 1);
+
+    inspect_view v;
+    inspect_view_session(&v, s);
+    size_t total = session_n_records(s);
+    uint8_t *marks = calloc(total, 1);
+    float *row = calloc(total, sizeof *row);
+    think_marks(&v, marks);
+    size_t thinking = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (marks[i] != THINK_TEXT) continue;
+        thinking++;
+        CHECKF(session_record(s, i)->segment == SEG_ASSISTANT, "thinking record %zu is not the reply's", i);
+    }
+    CHECKF(thinking >= 2, "%zu thinking tokens found", thinking);
+    /* the newest token's grounding: the mass on thinking is inside "own" */
+    size_t last = total - 1;
+    grounding g;
+    CHECK(inspect_mean_attention(&v, last, -1, row));
+    CHECK(inspect_grounding(&v, last, NULL, &g));
+    double on_thinking = 0, on_reply = 0;
+    for (size_t k = 0; k < last; k++) {
+        if (marks[k] == THINK_TEXT) on_thinking += row[k];
+        if (session_record(s, k)->segment == SEG_ASSISTANT) on_reply += row[k];
+    }
+    CHECK(on_thinking > 0);
+    CHECK_NEAR(g.own, on_reply, 1e-4);
+    CHECK(g.own >= on_thinking - 1e-6);
+    free(marks);
+    free(row);
+
+    chat_span *spans = NULL;
+    size_t n_spans = 0;
+    char *text = session_render_conversation(s, &spans, &n_spans, err, sizeof err);
+    const char *why = text ? strstr(text, "why not") : NULL;
+    bool in_reply = false;
+    for (size_t i = 0; why && i < n_spans; i++)
+        in_reply |= spans[i].message == 1 && spans[i].start <= (size_t)(why - text) &&
+                    (size_t)(why - text) + 7 <= spans[i].start + spans[i].len;
+    CHECKF(in_reply, "/prompt: the reasoning is not the reply's text: %s", text ? text : err);
+    CHECK(text && !strstr(text + strlen(text) - 24, "<|im_start|>assistant\n<|im_end|>")); /* no generation prompt */
+    free(text);
+    free(spans);
+    session_free(s);
+    fixture_close(&f);
+}
+
+/* An empty conversation renders as the generation prompt alone; enable_thinking is kept
+ * (the terminal app's tmux test shows it reaching a Qwen3.5 template). */
+static void empty_render_and_thinking_setting(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
+    session_config cfg = greedy_config(true);
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    CHECK(session_thinking(s) == CHAT_THINK_DEFAULT);
+    char *text = session_render_conversation(s, NULL, NULL, err, sizeof err);
+    CHECKF(text && strcmp(text, "<|im_start|>assistant\n") == 0, "empty conversation: %s", text ? text : err);
+    free(text);
+    session_set_thinking(s, CHAT_THINK_OFF);
+    CHECK(session_thinking(s) == CHAT_THINK_OFF);
+    session_free(s);
+    fixture_close(&f);
+}
+
 int main(void) {
     RUN(chat_prompt_matches_hf);
     RUN(typed_control_tokens_are_text);
@@ -669,5 +765,7 @@ int main(void) {
     RUN(records_are_complete);
     RUN(rewind_into_a_reply);
     RUN(hybrid_rewind_branch_and_load);
+    RUN(thinking_reply_is_own_output);
+    RUN(empty_render_and_thinking_setting);
     return test_exit_code();
 }

@@ -2,6 +2,7 @@
  * `synth` writes files our reader accepts with the published shapes. */
 #include "test.h"
 #include "gguf.h"
+#include "model.h"
 #include "quant.h"
 #include "quantize.h"
 #include "synth.h"
@@ -44,19 +45,37 @@ static void test_quantize_roundtrip(void) {
     roundtrip(GGML_TYPE_Q2_K, 2.0 / 6 * 1.2);   /* half step = range/6, 4-bit sub-scales and mins */
     roundtrip(GGML_TYPE_Q6_K, 1.0 / 31 * 0.75); /* half step = max/62, 8-bit sub-scales */
     roundtrip(GGML_TYPE_Q4_K, 2.0 / 15 * 0.75); /* half step = range/30, 6-bit sub-scales */
+    roundtrip(GGML_TYPE_Q5_K, 2.0 / 31 * 0.75); /* half step = range/62, 6-bit sub-scales */
+    /* IQ4: the extreme maps onto the level -127 of d = max/127; the widest gap between
+     * levels is 24 (half: 12) and values of the other sign beyond the top level 113 lose
+     * up to 14 units of d: 14/127 of the max, plus fp16 rounding of d. IQ4_XS writes each
+     * sub-block's d as a multiple k in -32..31 of the super-block's largest d / 32:
+     * rounding moves it by half a multiple, and a sub-block whose extreme has the other
+     * sign and the same size wants k = 32 and gets 31, a whole multiple: up to 127/32
+     * units of the largest d more, 1/32 of the max (measured 0.130). */
+    roundtrip(GGML_TYPE_IQ4_NL, 14.0 / 127 * 1.01);
+    roundtrip(GGML_TYPE_IQ4_XS, 14.0 / 127 * 1.01 + 1.0 / 32);
+}
+
+/* Writes SHAPE as TYPE into the temporary file PATH (a mkstemp template, which the caller
+ * removes) and opens it into *F; false after a CHECK. */
+static bool synth_temp(const char *shape, const char *type, uint64_t seed, char *path, gguf_file *f) {
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return false;
+    close(fd);
+    char err[512];
+    int rc = synth_write(shape, type, path, seed, NULL, NULL, err, sizeof err);
+    CHECKF(rc == 0, "synth_write: %s", err);
+    if (rc == 0 && gguf_open(f, path, err, sizeof err) == 0) return true;
+    CHECKF(rc != 0, "reading the synthetic file back: %s", err);
+    return false;
 }
 
 static void test_synth_file(void) {
-    char path[] = "/tmp/llmscope-synth-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    if (fd < 0) return;
-    close(fd);
-    char err[512];
-    int rc = synth_write("smollm2-135m", "q4_k_m", path, 7, NULL, NULL, err, sizeof err);
-    CHECKF(rc == 0, "synth_write: %s", err);
+    char path[] = "/tmp/llmscope-synth-XXXXXX", err[512];
     gguf_file f;
-    if (rc == 0 && gguf_open(&f, path, err, sizeof err) == 0) {
+    if (synth_temp("smollm2-135m", "q4_k_m", 7, path, &f)) {
         uint32_t n = 0;
         CHECK(gguf_get_u32(&f, "llama.embedding_length", &n) && n == 576);
         CHECK(gguf_get_u32(&f, "llama.block_count", &n) && n == 30);
@@ -80,8 +99,6 @@ static void test_synth_file(void) {
         const gguf_kv *toks = gguf_get_arr(&f, "tokenizer.ggml.tokens", GGUF_VT_STRING);
         CHECK(toks && toks->arr_len == 49152);
         gguf_close(&f);
-    } else if (rc == 0) {
-        CHECKF(0, "reading the synthetic file back: %s", err);
     }
     remove(path);
     CHECK(synth_write("no-such-shape", "q8_0", path, 1, NULL, NULL, err, sizeof err) == -1 &&
@@ -90,8 +107,38 @@ static void test_synth_file(void) {
           strstr(err, "q3_k"));
 }
 
+/* iq4_xs as llama.cpp mixes it without an importance matrix, and its fallbacks for rows
+ * that are not a multiple of 256 (SmolLM2's 576): IQ4_NL for IQ4_XS, Q8_0 for the Q6_K
+ * output head (tied: the embedding); Q5_K for ffn_down in the first eighth of the layers
+ * (attn_v stays: 9 query heads over 3 KV heads share fewer than 4). The file loads. */
+static void test_synth_iq4_xs_mix(void) {
+    char path[] = "/tmp/llmscope-synth-XXXXXX", err[512];
+    gguf_file f;
+    if (synth_temp("smollm2-135m", "iq4_xs", 3, path, &f)) {
+        static const struct { const char *name; uint32_t type; } want[] = {
+            {"token_embd.weight", GGML_TYPE_Q8_0},        {"blk.10.attn_q.weight", GGML_TYPE_IQ4_NL},
+            {"blk.10.attn_v.weight", GGML_TYPE_IQ4_NL},   {"blk.10.ffn_up.weight", GGML_TYPE_IQ4_NL},
+            {"blk.10.ffn_down.weight", GGML_TYPE_IQ4_XS}, {"blk.2.ffn_down.weight", GGML_TYPE_Q5_K},
+            {"blk.3.ffn_down.weight", GGML_TYPE_IQ4_XS}};
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+            const gguf_tensor *t = gguf_find_tensor(&f, want[i].name);
+            CHECKF(t && t->type == want[i].type, "%s: %s, expected %s", want[i].name,
+                   t ? ggml_type_name(t->type) : "missing", ggml_type_name(want[i].type));
+        }
+        uint32_t ft = 0;
+        CHECK(gguf_get_u32(&f, "general.file_type", &ft) && ft == 30); /* LLAMA_FTYPE_MOSTLY_IQ4_XS */
+        gguf_close(&f);
+        model m;
+        int rc = model_load(&m, path, err, sizeof err);
+        CHECKF(rc == 0, "model_load: %s", err);
+        if (rc == 0) model_free(&m);
+    }
+    remove(path);
+}
+
 int main(void) {
     RUN(test_quantize_roundtrip);
     RUN(test_synth_file);
+    RUN(test_synth_iq4_xs_mix);
     return test_exit_code();
 }

@@ -318,11 +318,13 @@ static void test_batch(void) {
                     att_golden, hid_golden, overlap_min);
         /* Against the golden: exact references within 1e-3 of the range; llama.cpp's
          * quantized-activation products (see test_golden_cpu.c) within 5e-2 of it and at
-         * least 9 of 10 top ids shared. */
+         * least 9 of 10 top ids shared (8 for IQ4_XS, whose crowded 9th to 11th logits
+         * test_golden_cpu.c measures). */
         double gtol = (fx.exact ? 1e-3 : 5e-2) * fx.range;
+        const int min_overlap = fx.exact ? 10 : ends_with(current_model, "-iq4_xs") ? 8 : 9;
         CHECKF(lse_golden <= gtol, "log-sum-exp differs from the golden by %g (> %g)", lse_golden, gtol);
         CHECKF(last_golden <= gtol, "last logits differ from the golden by %g (> %g)", last_golden, gtol);
-        CHECKF(overlap_min >= (fx.exact ? 10 : 9), "top-10 shares only %d ids with the golden", overlap_min);
+        CHECKF(overlap_min >= min_overlap, "top-10 shares only %d ids with the golden", overlap_min);
         if (fx.exact) CHECKF(top1_miss == 0, "top-1 differs from the golden at %d positions", top1_miss);
         if (fx.hf) {
             CHECKF(att_golden <= 1e-4, "attention differs from the golden by %g", att_golden);
@@ -548,7 +550,10 @@ static void test_long(void) {
         fprintf(stderr, "  %s long: vs CPU logits %.3g (range %.3g) attention %.3g hidden %.3g (scale %.3g)\n",
                 current_model, dl, range, da, dh, hs);
     CHECKF(dl <= 1e-3 * range, "long prompt: logits differ from the CPU by %g (range %g)", dl, range);
-    CHECKF(da <= 1e-4, "long prompt: attention differs from the CPU by %g", da);
+    /* Rounding in a score grows with its size: a rope magnitude (Phi-3's LongRoPE: sqrt 2 on
+     * both q and k) multiplies every score, so it multiplies the bound too. */
+    const double mag = fx.m.n_ropes ? (double)fx.m.ropes[0].attn_factor * fx.m.ropes[0].attn_factor : 1.0;
+    CHECKF(da <= 1e-4 * fmax(1.0, mag), "long prompt: attention differs from the CPU by %g", da);
     CHECKF(dh <= 1e-4 * hs, "long prompt: hidden states differ from the CPU by %g (scale %g)", dh, hs);
     free(cl), free(ca), free(ch), free(gh), free(gl), free(ga);
     fixture_close(&fx);
@@ -787,6 +792,57 @@ static int by_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The families without a golden (test_families.c): the GPU against the CPU engine on the
+ * same synthetic files, every position of a prompt past Mistral 3's original context,
+ * with attention captured, then decoding token by token. */
+static void synthetic_families(void) {
+    if (!vulkan_ready()) return;
+    enum { T = 40 };
+    for (size_t i = 0; i < TEST_N_FAMILY_SHAPES; i++)
+        for (int q = 0; q < 2; q++) {
+            const synth_shape *s = &TEST_FAMILY_SHAPES[i];
+            const char *type = q ? "q8_0" : "f32";
+            char path[64], err[512];
+            model m;
+            if (!test_synth_load(s, type, path, sizeof path, &m)) continue;
+            const int V = m.hp.n_vocab, LH = m.hp.n_layer * m.hp.n_head;
+            engine *cpu = engine_cpu_create(&m, T, err, sizeof err), *gpu = engine_vulkan_create(&m, T, -1, true, err, sizeof err);
+            CHECKF(cpu && gpu, "%s: engines: %s", s->name, err);
+            float *cl = malloc((size_t)T * V * 4), *gl = malloc((size_t)T * V * 4);
+            float *ca = malloc((size_t)LH * T * T * 4), *ga = malloc((size_t)LH * T * T * 4);
+            int32_t tokens[T];
+            for (int t = 0; t < T; t++) tokens[t] = (int32_t)((t * 37 + 11) % V);
+            if (cpu && gpu && cl && gl && ca && ga) {
+                engine_batch cb = {.tokens = tokens, .n_tokens = T, .all_positions = true, .logits = cl, .attention = ca};
+                engine_batch gb = {.tokens = tokens, .n_tokens = T, .all_positions = true, .logits = gl, .attention = ga};
+                if (engine_eval(cpu, &cb, err, sizeof err) || engine_eval(gpu, &gb, err, sizeof err)) {
+                    CHECKF(0, "%s: eval: %s", s->name, err);
+                } else {
+                    double range = max_abs(cl, (size_t)T * V) * 2, dl = max_abs_diff(gl, cl, (size_t)T * V);
+                    double da = max_abs_diff(ga, ca, (size_t)LH * T * T);
+                    CHECKF(dl <= 1e-3 * range, "%s %s batch: logits differ from the CPU by %g", s->name, type, dl);
+                    CHECKF(da <= 1e-4, "%s %s batch: attention differs from the CPU by %g", s->name, type, da);
+                    /* decode, one token at a time from position 0, against the batch */
+                    double dd = 0;
+                    for (int t = 0; t < T; t++) {
+                        engine_batch db = {.tokens = tokens + t, .n_tokens = 1, .pos = t, .logits = gl};
+                        if (engine_eval(gpu, &db, err, sizeof err)) {
+                            CHECKF(0, "%s: decode at %d: %s", s->name, t, err);
+                            break;
+                        }
+                        dd = fmax(dd, max_abs_diff(gl, cl + (size_t)t * V, (size_t)V));
+                    }
+                    CHECKF(dd <= 1e-3 * range, "%s %s decode: logits differ from the CPU by %g", s->name, type, dd);
+                }
+            }
+            free(cl), free(gl), free(ca), free(ga);
+            engine_destroy(cpu);
+            engine_destroy(gpu);
+            model_free(&m);
+            remove(path);
+        }
+}
+
 int main(void) {
     char dir[512], *names[64];
     int n = 0;
@@ -819,13 +875,15 @@ int main(void) {
         }
     }
     static const char *long_models[] = {"llama-k-tiny-q4_k_m", "llama-k-tiny-q5_k_m", "llama-k-tiny-q6_k",
-                                        "llama-k-tiny-q8_0", "llama-k-tiny-q4_0", "llama-k-tiny-bf16",
+                                        "llama-k-tiny-q8_0", "llama-k-tiny-q4_0", "llama-k-tiny-iq4_nl",
+                                        "llama-k-tiny-iq4_xs", "llama-k-tiny-bf16",
                                         "llama-k-tiny-f16", "qwen2-tiny-f16", "qwen3-tiny-f16",
-                                        "gpt2-tiny-f16", "stories260K"};
+                                        "gpt2-tiny-f16", "stories260K", "gemma2-tiny-f16", "gemma3-tiny-f16",
+                                        "gemma4-tiny-f16", "phi3-tiny-f16"};
     for (size_t i = 0; i < sizeof long_models / sizeof long_models[0]; i++)
         if (!only || !*only || strcmp(only, long_models[i]) == 0) run_named(long_models[i], 0, "long", test_long);
     static const char *lens_models[] = {"llama-k-tiny-q4_k_m", "qwen2-tiny-f16", "qwen3-tiny-f16", "gpt2-tiny-f16",
-                                        "stories260K", "llama-gqa-tiny-f32"};
+                                        "stories260K", "llama-gqa-tiny-f32", "gemma2-tiny-f16", "gemma4-tiny-f16"};
     for (size_t i = 0; i < sizeof lens_models / sizeof lens_models[0]; i++)
         if (!only || !*only || strcmp(only, lens_models[i]) == 0) {
             run_named(lens_models[i], 0, "lens", test_lens);
@@ -834,6 +892,7 @@ int main(void) {
     run_named("gpt2-tiny-f16", 0, "split-weights", test_split_weights);
     run_named("llama-gqa-tiny-f32", 0, "split-weights", test_split_weights);
     run_named("qwen2-tiny-f16", 0, "errors", test_errors);
+    if (!only || !*only) RUN(synthetic_families);
     for (int i = 0; i < n; i++) free(names[i]);
     return test_exit_code();
 }

@@ -220,10 +220,12 @@ static void check_get_rows(const weight *w) {
  * files (q4_k_m and q5_k_m mix in q6_K and q5_K tensors). */
 static void test_matvec_real_tensors(void) {
     if (!gpu_ready()) return;
-    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
+    static const char *files[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs"};
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
-                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
-    int seen[8] = {0};
+                                     GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+                                     GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
+    enum { N_TYPES = sizeof types / sizeof types[0] };
+    int seen[N_TYPES] = {0};
     bool any = false;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char rel[128], path[512], err[512];
@@ -239,7 +241,7 @@ static void test_matvec_real_tensors(void) {
                               &m.layers[0].ffn_gate, &m.layers[0].ffn_up, &m.layers[0].ffn_down,
                               &m.layers[1].ffn_down, &m.layers[1].wv, &m.output, &m.token_embd};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            for (size_t t = 0; t < 8; t++)
+            for (size_t t = 0; t < N_TYPES; t++)
                 if (ws[i]->data && ws[i]->type == types[t] && seen[t] < 2) {
                     seen[t]++;
                     check_product(ws[i], 1, false, NULL);
@@ -250,23 +252,26 @@ static void test_matvec_real_tensors(void) {
         model_free(&m);
     }
     if (!any) SKIP("../shared/models/llama-k-tiny-*.gguf not found");
-    for (size_t t = 0; t < 8; t++) CHECKF(seen[t] > 0, "no %s tensor was tested", ggml_type_name(types[t]));
+    for (size_t t = 0; t < N_TYPES; t++) CHECKF(seen[t] > 0, "no %s tensor was tested", ggml_type_name(types[t]));
 }
 
 /* The types no llama-k-tiny file holds: Q4_1, Q5_0, Q5_1 (what llama.cpp writes for rows
- * that K-quants cannot take), Q2_K, Q3_K and MXFP4 (gpt-oss's experts: 17-byte blocks, so
- * rows of an odd number of blocks start at every byte offset mod 4). Random blocks, so every quant bit pattern
- * occurs, with fp16 scales (and offsets or mins) of both signs at their places in the
- * block. Q5_0's 22- and Q3_K's 110-byte blocks make every other row (of an odd number of
- * blocks), and every other block, start at a byte offset of 2 mod 4; 37 rows give partial
- * row groups. Each product within the tolerance above against op_matmul, each looked-up
- * row against weight_row. */
+ * that K-quants cannot take), Q2_K and Q3_K; IQ4_NL and IQ4_XS, whose files hold only
+ * the quants llama.cpp's quantizer chose; and MXFP4 (gpt-oss's experts: 17-byte blocks, so
+ * rows of an odd number of blocks start at every byte offset mod 4). Random blocks, so
+ * every quant bit pattern occurs (every IQ4_XS sub-block scale too), with fp16 scales (and
+ * offsets or mins) of both signs at their places in the block. Q5_0's 22-, IQ4_NL's 18-
+ * and Q3_K's 110-byte blocks make every other row (of an odd number of blocks), and every
+ * other block, start at a byte offset of 2 mod 4; 37 rows give partial row groups. Each
+ * product within the tolerance above against op_matmul, each looked-up row against
+ * weight_row. */
 static void test_matvec_other_types(void) {
     if (!gpu_ready()) return;
     static const struct { uint32_t type; int n_halves; uint32_t halves[2]; int64_t widths[2]; } cases[] = {
         {GGML_TYPE_Q4_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q5_0, 1, {0}, {544, 896}},
         {GGML_TYPE_Q5_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q2_K, 2, {80, 82}, {768, 2048}},
-        {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}}, {GGML_TYPE_MXFP4, 0, {0}, {544, 2880}}};
+        {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}},  {GGML_TYPE_IQ4_NL, 1, {0}, {544, 896}},
+        {GGML_TYPE_IQ4_XS, 1, {0}, {768, 2048}}, {GGML_TYPE_MXFP4, 0, {0}, {544, 2880}}};
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
         for (size_t c = 0; c < 2; c++) {
             const int64_t rows = 37, cols = cases[t].widths[c];

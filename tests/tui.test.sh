@@ -604,6 +604,85 @@ cap long2k | grep -q 'Why .*position 2000, sampled' && [ -n "$ms" ]
 check why_card_opens_at_2000_tokens $? "${ms:-?} ms"
 tm kill-session -t long2k
 
+# ---- a model's own chat template, run by the interpreter: Qwen3.5 and Gemma 4 ----
+# The shared qwen35 and gemma4 test files are of architectures llmscope does not load yet
+# (and carry no chat template), so a copy of llama-gqa-tiny with each real template from
+# shared/chat-templates stands in, made here by tests/gguf_set_template.py. What /prompt
+# shows is checked against `llmscope template` on the saved conversation.
+q35t=$shared/chat-templates/Qwen3.5-4B.jinja
+g4t=$shared/chat-templates/google-gemma-4-31B-it.jinja
+if [ -f "$q35t" ] && [ -f "$g4t" ] &&
+    python3 tests/gguf_set_template.py "$gqa" "$tmp/qwen35.gguf" "$q35t" &&
+    python3 tests/gguf_set_template.py "$gqa" "$tmp/gemma4.gguf" "$g4t"; then
+    chat_col() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }'; }
+    # after_reply NAME CTX: the reply begun after the context held CTX tokens is over
+    after_reply() { ! cap "$1" | grep -q GENERATING && [ "$(ctx_now "$1")" != "$2" ]; }
+    Q=qwen35
+    start $Q 160 40 NO_COLOR=1 -- -m "$tmp/qwen35.gguf" --temp 0 -n 12
+    wait_for $Q 'TYPE \|' 20
+    cap $Q | tail -1 | grep -q '| jinja *$'; check qwen35_template_run_by_interpreter $? "$(cap $Q | tail -1)"
+    keys $Q "hi" Enter
+    wait_for $Q 'reply: 12 tokens' 30; check qwen35_template_chat_replies $?
+    # its generation prompt opens <think>: the whole reply is thinking, folded to one line
+    folded() { chat_col $Q | grep -q 'thinking, 12 tokens (Tab z shows it)'; }
+    folded; check thinking_block_folded $? "$(chat_col $Q | head -8)"
+    keys $Q Tab End
+    wait_for $Q 'INSPECT' 5
+    keys_folded=$(title $Q)
+    keys $Q z
+    wait_for $Q 'thinking shown' 5 && ! folded && keys $Q End && sleep 0.3 &&
+        [ "$(title $Q)" != "$keys_folded" ]
+    check thinking_block_unfolds $? "$(title $Q) / folded: $keys_folded"
+    keys $Q z
+    wait_for $Q 'thinking folded' 5 && folded; check thinking_block_folds_again $?
+    keys $Q Escape "/save $tmp/q35.jsonl" Enter
+    wait_for $Q 'saved [0-9]+ tokens' 5
+    keys $Q "/prompt" Enter
+    wait_for $Q 'Prompt: the conversation as the jinja template writes it' 5
+    s=$(sheet $Q)
+    python3 - "$tmp/q35.jsonl" > "$tmp/q35-messages.json" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+reply = "".join(l["text"] for l in lines if l.get("type") == "token" and l.get("generated") and l["segment"] == "assistant")
+inputs = [l["text"] for l in lines if l.get("type") == "input"]
+print(json.dumps([{"role": "user", "content": inputs[0]}, {"role": "assistant", "content": reply}]))
+EOF
+    want=$("$bin" template "$tmp/qwen35.gguf" --messages "$tmp/q35-messages.json" --no-generation-prompt | wc -c)
+    [[ $s == *"($want bytes)"* && $s == *"<|im_start|>user↵"* && $s == *"<|im_start|>assistant↵"* && $s == *"<think>↵"* ]]
+    check prompt_sheet_is_the_render $? "want $want bytes; $(echo "$s" | head -3)"
+    keys $Q Escape "/think off" Enter
+    wait_for $Q 'thinking off' 5
+    n0=$(ctx_now $Q)
+    keys $Q "again" Enter
+    # enable_thinking=false: the template closes the think block itself, nothing to fold
+    reply_shown() { chat_col $Q | awk '/^again/ { u = 1 } u && /^Assistant/ { a = 1; next } a && /[^ ]/ { t = 1 } END { exit !t }'; }
+    wait_until 30 after_reply $Q "$n0" && ! chat_col $Q | grep -q 'thinking, ' && reply_shown
+    check think_off_reaches_qwen35_template $? "$(chat_col $Q | head -12)"
+    tm kill-session -t $Q
+
+    G=gemma4
+    start $G 160 40 NO_COLOR=1 -- -m "$tmp/gemma4.gguf" --temp 0 -n 12
+    wait_for $G 'TYPE \|' 20
+    keys $G "hi" Enter
+    wait_for $G 'reply: 12 tokens' 30 && chat_col $G | grep -q '^Assistant'; check gemma4_template_chat_replies $?
+    keys $G "/prompt" Enter
+    wait_for $G 'Prompt: the conversation' 5
+    s=$(sheet $G)
+    [[ $s == *"<|turn>user↵"* && $s == *"<|turn>model↵"* && $s != *"<|think|>"* ]]; check gemma4_prompt_sheet $? "$s"
+    keys $G Escape "/think on" Enter
+    wait_for $G 'thinking on' 5
+    n0=$(ctx_now $G)
+    keys $G "again" Enter
+    wait_until 30 after_reply $G "$n0"
+    keys $G "/prompt" Enter
+    wait_for $G 'Prompt: the conversation.*thinking on' 5 && sheet $G | grep -q '<|turn>system↵' &&
+        sheet $G | grep -q '^<|think|>↵'
+    check think_on_reaches_gemma4_template $? "$(sheet $G | head -5)"
+    tm kill-session -t $G
+else
+    skip qwen35_and_gemma4_templates "shared chat templates not found, or the test model could not be written"
+fi
+
 # /compare re-scores the conversation with another model like `llmscope replay` does on the
 # CLI's trace of the same run; against the model itself the divergence is exactly zero
 ktiny=$shared/models/llama-k-tiny-f32.gguf

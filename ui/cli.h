@@ -52,6 +52,7 @@ int cli_run(const cli_options *o);
 /* Subcommands; ARGV[0] is the subcommand's name. */
 int cli_tokenize_main(int argc, char **argv);
 int cli_info_main(int argc, char **argv);
+int cli_template_main(int argc, char **argv); /* cli_template.c */
 int cli_devices_main(int argc, char **argv);
 
 /* ---- finding and loading a model (cli_load.c) ---- */

@@ -26,6 +26,9 @@ void cli_usage(FILE *f) {
           "       llmscope [-m MODEL] -p TEXT [OPTIONS]    stream the reply to standard output\n"
           "       llmscope tokenize [-m MODEL] [--special] [--bos] [--ids] TEXT\n"
           "       llmscope info [MODEL]                    architecture, sizes, types, tokenizer, template\n"
+          "       llmscope template MODEL|FILE.jinja --messages CONV.json [--bos T] [--eos T]\n"
+          "                [--var NAME=VALUE]... [--date DATE] [--no-generation-prompt]\n"
+          "                                               what the chat template writes, byte for byte\n"
           "       llmscope devices                         the Vulkan devices\n"
           "       llmscope pull NAME | llmscope list       download a known model | list them\n"
           "       llmscope bench [-m MODEL] ...            prompt and decode speed (bench --help)\n"
@@ -52,7 +55,8 @@ void cli_usage(FILE *f) {
           "                          (the default when the model has one)\n"
           "      --complete          continue the text as it is (the default without a template)\n"
           "      --system TEXT       system prompt (chat)\n"
-          "      --template NAME     chat template family instead of the detected one:\n"
+          "      --template NAME     a built-in chat template family instead of the model's own template\n"
+          "                          (which llmscope runs as written):\n"
           "                         ",
           f);
     for (const char *const *fam = chat_template_families(); *fam; fam++) fprintf(f, " %s", *fam);

@@ -190,10 +190,16 @@ static void print_template(const gguf_file *f) {
     }
     char *jinja = gguf_str_dup(js);
     if (!jinja) return;
-    const char *warning = NULL;
+    const char *warning = NULL, *family_warning = NULL;
     char err[256];
     chat_template *t = chat_template_create(jinja, NULL, &warning, err, sizeof err);
-    printf("chat template: %s%s\n", t ? chat_template_name(t) : "?", warning ? " (not recognised; rendered as ChatML)" : "");
+    chat_template *family = chat_template_create_family(jinja, NULL, &family_warning, err, sizeof err);
+    if (t && !warning) /* run by the interpreter, as it is */
+        printf("chat template: jinja (the file's own, %zu bytes, run as written; like %s)\n", js.len,
+               family && !family_warning ? chat_template_name(family) : "no built-in family");
+    else
+        printf("chat template: %s (%s)\n", t ? chat_template_name(t) : "?", warning ? warning : err);
+    chat_template_free(family);
     chat_template_free(t);
     /* the first lines of the raw template, so the user can see what it is */
     const char *p = jinja;

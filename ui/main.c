@@ -1,5 +1,5 @@
-/* main.c — llmscope's entry point: a subcommand (tokenize, info, devices, pull, list,
- * bench, synth) or the main command (the terminal app, or a headless reply with -p). */
+/* main.c — llmscope's entry point: a subcommand (tokenize, info, template, devices, pull,
+ * list, bench, synth, replay, render) or the main command (the terminal app, or a headless reply with -p). */
 #include "bench_cmd.h"
 #include "cli.h"
 #include "pull.h"
@@ -18,6 +18,7 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"tokenize", cli_tokenize_main},
     {"info", cli_info_main},
+    {"template", cli_template_main},
     {"devices", cli_devices_main},
     {"pull", pull_main},
     {"list", list_main},

@@ -11,7 +11,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: llmscope synth --shape SHAPE --type TYPE -o FILE [--seed N]\n"
                  "  writes a GGUF file with random weights and the exact shape of a real model\n"
                  "  SHAPE:");
-    for (const char *const *s = synth_shapes(); *s; s++) fprintf(out, " %s", *s);
+    for (size_t i = 0; synth_shape_name(i); i++) fprintf(out, " %s", synth_shape_name(i));
     fprintf(out, "\n  TYPE: ");
     for (const char *const *t = synth_types(); *t; t++) fprintf(out, " %s", *t);
     fprintf(out, "\n");

@@ -386,6 +386,7 @@ static void inspect_key(tui_app *a, bool is_key, wint_t ch) {
     case L'a': a->show_after = !a->show_after; return;
     case L'c': cycle_tint(a); return;
     case L't': a->show_template = !a->show_template; return;
+    case L'z': tui_think_toggle(a); return;
     case L'w': tui_why_open(a); return;
     case L'b': tui_branch_choose(a); return;
     case L'B': tui_branch_list(a); return;

@@ -155,6 +155,7 @@ typedef struct tui_chat {
     size_t n_records;
     unsigned epoch;
     bool show_template;
+    bool show_thinking;
     int scroll;         /* lines scrolled up from the bottom (0: follow the end) */
     int top_line;       /* first line drawn last time (mouse hit-testing) */
 } tui_chat;
@@ -189,7 +190,7 @@ int tui_input_rows(const tui_input *in, int width);
  * drawn over the right-hand panes (over everything on a small screen). Some lines are
  * items that Up/Down select and Enter acts on (the branch list). */
 
-typedef enum { SHEET_NONE, SHEET_WHY, SHEET_BRANCHES, SHEET_PROBE, SHEET_COMPARE } tui_sheet_kind;
+typedef enum { SHEET_NONE, SHEET_WHY, SHEET_BRANCHES, SHEET_PROBE, SHEET_COMPARE, SHEET_PROMPT } tui_sheet_kind;
 
 typedef struct tui_seg {
     int x;          /* column from the sheet's left edge */
@@ -230,6 +231,8 @@ void tui_sheet_col(tui_sheet *sh, int x);
 /* A line of its own: a section heading. */
 void tui_sheet_heading(tui_sheet *sh, const char *text);
 void tui_sheet_draw(struct tui_app *a);
+/* Columns a sheet has on the current screen. */
+int tui_sheet_width(const struct tui_app *a);
 /* Handles a key while a sheet is open; false if the sheet did not use it. */
 bool tui_sheet_key(struct tui_app *a, bool is_key, wint_t ch);
 void tui_sheet_close(struct tui_app *a);
@@ -336,6 +339,7 @@ typedef struct tui_app {
                               the panes stay on the cursor until the line is sent */
     int layer, head;
     bool log_scale, hide_sink, show_after, show_template;
+    bool show_thinking;    /* thinking blocks unfolded (tui_think.c) */
     tui_tint tint;
 
     tui_chat chat;
@@ -506,5 +510,16 @@ void tui_probe_free(tui_app *a);
 
 /* tui_compare.c: /compare OTHER.gguf */
 void tui_compare_command(tui_app *a, const char *args);
+
+/* tui_prompt.c: /prompt, the conversation as the chat template writes it, in a sheet. */
+void tui_prompt_open(tui_app *a);
+
+/* tui_think.c: /think on|off|default (enable_thinking); folding thinking blocks. */
+void tui_think_command(tui_app *a, const char *args);
+void tui_think_toggle(tui_app *a);             /* 'z': fold / unfold every block */
+/* think_marks() of the N records, malloc'd; NULL when there is no thinking to fold. */
+uint8_t *tui_think_marks(const tui_app *a, size_t n);
+/* Reply tokens in the block that starts at record FROM. */
+size_t tui_think_block_tokens(const tui_app *a, const uint8_t *marks, size_t n, size_t from);
 
 #endif

@@ -172,6 +172,33 @@ static void add_label(builder *b, const char *label) {
     new_line(b);
 }
 
+/* A role heading when the turn changes ("You", "Assistant"). */
+static void heading(builder *b, const char *label, int turn, int *cur_turn, bool any) {
+    if (turn == *cur_turn || !label) return;
+    flush_pending(b);
+    if (last_line(b)->n) new_line(b);
+    if (any) new_line(b);
+    add_label(b, label);
+    *cur_turn = turn;
+}
+
+/* The line a folded thinking block shows instead of its tokens; its cells belong to the
+ * block's first record, so the cursor and a click can land on it. */
+static void add_fold_line(tui_app *a, builder *b, const uint8_t *think, size_t n, size_t i) {
+    char text[96];
+    size_t tokens = tui_think_block_tokens(a, think, n, i);
+    snprintf(text, sizeof text, "%s thinking, %zu token%s (Tab z shows it)", a->pal.utf8 ? "\u25B8" : "+", tokens,
+             tokens == 1 ? "" : "s");
+    flush_pending(b);
+    if (last_line(b)->n) new_line(b);
+    for (const char *p = text; *p;) {
+        wchar_t wc;
+        p += tui_utf8_decode(p, strlen(p), &wc);
+        add_cell(b, (tui_cell){wc, 1, CELL_LABEL, TC_DIM, (int32_t)i});
+    }
+    new_line(b);
+}
+
 static uint8_t record_role(const tui_app *a, const step_record *r) {
     if (r->segment == SEG_TEMPLATE) return TC_TEMPLATE;
     if (r->generated && tokenizer_is_control(a->tok, r->token)) return TC_TEMPLATE;
@@ -203,25 +230,31 @@ static void layout(tui_app *a, int width) {
     bool chat = session_is_chat(a->s);
     int turn = INT_MIN;
     bool any = false;
+    uint8_t *think = tui_think_marks(a, n); /* thinking blocks: folded, or shown dim */
+    bool folding = false;                   /* in a folded block that has reply tokens */
     for (size_t i = 0; i < n && !b.oom; i++) {
         const step_record *r = session_record(a->s, i);
         if (!r) continue;
+        if (think && think[i] && (i == 0 || !think[i - 1] || session_record(a->s, i - 1)->turn != r->turn)) {
+            folding = !a->show_thinking && tui_think_block_tokens(a, think, n, i) > 0;
+            if (folding) {
+                if (chat && !a->show_template) heading(&b, segment_label(SEG_ASSISTANT), r->turn, &turn, any);
+                add_fold_line(a, &b, think, n, i);
+                any = true;
+            }
+        }
+        if (think && think[i] && folding) continue;
         if (r->segment == SEG_TEMPLATE && !a->show_template) {
             flush_pending(&b);
             continue;
         }
         /* headings name the roles, unless the template text that names them is shown */
         const char *label = a->show_template ? NULL : segment_label(r->segment);
-        if (chat && r->turn != turn && label) {
-            flush_pending(&b);
-            if (last_line(&b)->n) new_line(&b);
-            if (any) new_line(&b);
-            add_label(&b, label);
-            turn = r->turn;
-        }
-        add_text(&b, r->text ? r->text : "", (int32_t)i, record_role(a, r));
+        if (chat) heading(&b, label, r->turn, &turn, any);
+        add_text(&b, r->text ? r->text : "", (int32_t)i, think && think[i] ? TC_DIM : record_role(a, r));
         any = true;
     }
+    free(think);
     flush_pending(&b);
     if (b.oom) {
         /* keep what fits; the status line says why the rest is missing */
@@ -237,13 +270,14 @@ static void layout(tui_app *a, int width) {
     c->n_records = n;
     c->epoch = a->epoch;
     c->show_template = a->show_template;
+    c->show_thinking = a->show_thinking;
 }
 
 void tui_chat_update(tui_app *a) {
     tui_chat *c = &a->chat;
     int width = a->lay.chat.w - 1; /* the last column stays free for the scroll mark */
     if (c->width == width && c->n_records == session_n_records(a->s) && c->epoch == a->epoch &&
-        c->show_template == a->show_template && c->lines)
+        c->show_template == a->show_template && c->show_thinking == a->show_thinking && c->lines)
         return;
     layout(a, width);
 }

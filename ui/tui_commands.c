@@ -1,7 +1,7 @@
 /* tui_commands.c — the slash commands typed on the input line.
  *
- * /why, /break, /heads, /branch, /branches, /switch, /probe and /compare hand over to
- * the files that implement them (tui_why.c, tui_break.c, ...).
+ * /why, /break, /heads, /branch, /branches, /switch, /probe, /compare, /prompt and
+ * /think hand over to the files that implement them (tui_why.c, tui_break.c, ...).
  *
  * Sampling changes apply from the next token, even in the middle of a reply; commands
  * that change the conversation itself wait until the reply is over. Every value is
@@ -115,6 +115,8 @@ static bool inspect_command(tui_app *a, const char *name, const char *args) {
         else tui_branch_switch(a, (int)k);
     } else if (strcmp(name, "probe") == 0) tui_probe_command(a, args);
     else if (strcmp(name, "compare") == 0) tui_compare_command(a, args);
+    else if (strcmp(name, "prompt") == 0) tui_prompt_open(a);
+    else if (strcmp(name, "think") == 0) tui_think_command(a, args);
     else return false;
     return true;
 }

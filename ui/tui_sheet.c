@@ -102,6 +102,8 @@ static tui_rect sheet_rect(const tui_app *a) {
     return (tui_rect){0, 0, a->lay.status.y, a->cols};
 }
 
+int tui_sheet_width(const tui_app *a) { return sheet_rect(a).w; }
+
 /* Rows for lines: the title row and the footer row are the sheet's own. */
 static int body_rows(const tui_app *a) {
     int h = sheet_rect(a).h - 2;

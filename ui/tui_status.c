@@ -81,6 +81,7 @@ static const char *const HELP[] = {
     "  l            linear/log scale s             hide/show the sink (first) token",
     "  a            before/after sampler           c  colour text: off/probability/entropy",
     "  t            show chat-template text        mouse: click a token or a head row",
+    "  z            show / fold thinking blocks    (a reply's <think> ... </think>)",
     "Why this token? (inspecting)",
     "  w            why card of the token          r  show heads of one role (cycle)",
     "  b            branch: pick another candidate in the bars (Enter), or r to resample",
@@ -93,6 +94,7 @@ static const char *const HELP[] = {
     "  /system TEXT  /clear  /save FILE  /load FILE  /help  /quit",
     "  /why  /break entropy H | grounding G | off  /continue  /heads ROLE|all",
     "  /branch N|resample  /branches  /switch N  /probe [N] [LEN]  /compare OTHER.gguf",
+    "  /prompt (what the model reads)  /think on|off|default (enable_thinking)",
     "",
     "Press any key to close.",
 };

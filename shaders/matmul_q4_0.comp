@@ -1,6 +1,0 @@
-#version 450
-// matmul_q4_0.comp — Y = W X with W stored as q4_0, tiled for micro-batches (see matmul.glsl).
-#include "common.glsl"
-#include "weights.glsl"
-#include "dequant_q4_0.glsl"
-#include "matmul.glsl"
