@@ -73,8 +73,8 @@ typedef struct engine_batch {
     /* Mixture-of-experts routing (models with experts, moe.h), where non-NULL, for each
      * output row (R = moe_rank_n, K = n_used):
      *   route_ids      [n_layer][n_out][R]  the experts ranked by the router, best first,
-     *                                       the first K the chosen ones (-1 in layers
-     *                                       without experts)
+     *                                       the first K the chosen ones (rows of layers
+     *                                       without experts are left as they are)
      *   route_probs    [n_layer][n_out][R]  each one's probability under a softmax over
      *                                       every expert of the layer
      *   route_weights  [n_layer][n_out][K]  the weights the chosen experts' outputs were
