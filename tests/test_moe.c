@@ -23,7 +23,8 @@
 static const int32_t PROMPT[N_TOK] = {257, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 300};
 
 /* Every position decoded one token at a time with the captures on: each layer's routing
- * against the recomputation; then the whole prompt in one batch routes the same. */
+ * against the recomputation (moe_check_decoding); the choice changes from token to token;
+ * then the whole prompt in one batch routes as the decoding did. */
 static void routing_of(const char *path, const char *what, int n_tok) {
     model m;
     char err[512];
@@ -32,34 +33,15 @@ static void routing_of(const char *path, const char *what, int n_tok) {
         return;
     }
     const model_hparams *hp = &m.hp;
-    const int L = hp->n_layer, d = hp->n_embd, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
+    const int L = hp->n_layer, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
     engine *e = engine_cpu_create(&m, 64, err, sizeof err);
-    float *hidden = malloc((size_t)(L + 1) * d * sizeof *hidden), *moe_out = malloc((size_t)(L + 1) * d * sizeof *moe_out);
-    float *probs = malloc((size_t)L * n_tok * R * sizeof *probs), *weights = malloc((size_t)L * n_tok * K * sizeof *weights);
     int32_t *ranked = malloc((size_t)L * n_tok * R * sizeof *ranked), *batch_ranked = malloc((size_t)L * n_tok * R * sizeof *ranked);
     int32_t tokens[N_TOK];
     for (int t = 0; t < n_tok; t++) tokens[t] = PROMPT[t] % hp->n_vocab;
     CHECKF(e != NULL, "%s", err);
-    int bad = 0, changes = 0;
-    for (int t = 0; e && t < n_tok; t++) {
-        int32_t *r = ranked + (size_t)t * L * R; /* this step's [L][R] */
-        engine_batch b = {.tokens = tokens + t, .n_tokens = 1, .pos = t, .hidden = hidden, .moe_out = moe_out,
-                          .route_ids = r, .route_probs = probs + (size_t)t * L * R,
-                          .route_weights = weights + (size_t)t * L * K};
-        if (engine_eval(e, &b, err, sizeof err)) {
-            CHECKF(0, "%s", err);
-            break;
-        }
-        moe_capture c = {hidden, moe_out, r, b.route_probs, b.route_weights, R, K};
-        char label[96];
-        snprintf(label, sizeof label, "%s position %d", what, t);
-        float sum = 0;
-        for (int l = 0; l < L; l++) bad += moe_check_layer(&m, &c, l, label);
-        for (int j = 0; j < K; j++) sum += b.route_weights[j];
-        if (hp->moe.norm || hp->moe.routing == ROUTE_TOPK_SOFTMAX)
-            CHECKF(fabsf(sum - 1) < 1e-5f, "%s: layer 0's weights sum to %g", label, sum);
-        if (t > 0 && memcmp(r, r - (size_t)L * R, (size_t)K * sizeof *r)) changes++;
-    }
+    int bad = e ? moe_check_decoding(&m, e, tokens, n_tok, what, ranked) : 0, changes = 0;
+    for (int t = 1; e && t < n_tok; t++) /* layer 0's choice, step by step */
+        changes += memcmp(ranked + (size_t)t * L * R, ranked + (size_t)(t - 1) * L * R, (size_t)K * sizeof *ranked) != 0;
     CHECKF(bad == 0, "%s: %d routing differences", what, bad);
     CHECKF(changes >= n_tok / 3, "%s: layer 0's choice changed only %d times in %d tokens", what, changes, n_tok);
     /* the batch's routing at every position is the decoding's */
@@ -73,7 +55,7 @@ static void routing_of(const char *path, const char *what, int n_tok) {
         CHECKF(differ == 0, "%s: %d (layer, position) choices differ between the batch and decoding", what, differ);
     }
     engine_destroy(e);
-    free(hidden), free(moe_out), free(probs), free(weights), free(ranked), free(batch_ranked);
+    free(ranked), free(batch_ranked);
     model_free(&m);
 }
 

@@ -91,4 +91,37 @@ static inline int moe_check_layer(const model *m, const moe_capture *c, int l, c
     return bad;
 }
 
+/* Decodes TOKENS (N of them) on E one at a time from position 0 with the captures on, and
+ * checks every layer's routing at every step against the recomputation; the weights of
+ * renormalised routings must sum to 1. RANKED (may be NULL) gets each step's ranking
+ * [n_layer][R], step t at t * n_layer * R. Returns the differences no near tie excuses. */
+static inline int moe_check_decoding(const model *m, engine *e, const int32_t *tokens, int n, const char *what,
+                                     int32_t *ranked) {
+    const model_hparams *hp = &m->hp;
+    const int L = hp->n_layer, d = hp->n_embd, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
+    float *hidden = malloc((size_t)(L + 1) * d * sizeof *hidden), *moe_out = malloc((size_t)(L + 1) * d * sizeof *moe_out);
+    float *probs = malloc((size_t)L * R * sizeof *probs), *weights = malloc((size_t)L * K * sizeof *weights);
+    int32_t *step = malloc((size_t)L * R * sizeof *step);
+    char err[512], label[96];
+    int bad = 0;
+    for (int t = 0; hidden && moe_out && probs && weights && step && t < n; t++) {
+        engine_batch b = {.tokens = tokens + t, .n_tokens = 1, .pos = t, .hidden = hidden, .moe_out = moe_out,
+                          .route_ids = step, .route_probs = probs, .route_weights = weights};
+        if (engine_eval(e, &b, err, sizeof err)) {
+            CHECKF(0, "%s: %s", what, err);
+            break;
+        }
+        const moe_capture c = {hidden, moe_out, step, probs, weights, R, K};
+        snprintf(label, sizeof label, "%s (%s) position %d", what, e->backend, t);
+        for (int l = 0; l < L; l++) bad += moe_check_layer(m, &c, l, label);
+        float sum = 0;
+        for (int j = 0; j < K; j++) sum += weights[j];
+        if (hp->moe.norm || hp->moe.routing == ROUTE_TOPK_SOFTMAX)
+            CHECKF(fabsf(sum - 1) < 1e-5f, "%s: layer 0's weights sum to %g", label, sum);
+        if (ranked) memcpy(ranked + (size_t)t * L * R, step, (size_t)L * R * sizeof *step);
+    }
+    free(hidden), free(moe_out), free(probs), free(weights), free(step);
+    return bad;
+}
+
 #endif

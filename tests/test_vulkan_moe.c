@@ -22,19 +22,6 @@
 
 static const int32_t PROMPT[N_TOK] = {257, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 300};
 
-static bool vulkan_ready(void) {
-    char err[512];
-    FILE *null = fopen("/dev/null", "w");
-    int n = engine_vulkan_list_devices(null ? null : stderr, err, sizeof err);
-    if (null) fclose(null);
-    if (n <= 0) {
-        snprintf(test_skip_reason_, sizeof test_skip_reason_, "no Vulkan device: %.400s", n < 0 ? err : "none listed");
-        test_skipped_ = 1;
-        return false;
-    }
-    return true;
-}
-
 typedef struct outputs {
     float *logits, *attention, *probs, *weights;
     int32_t *ranked;
@@ -135,7 +122,7 @@ static void agree_on(const char *path, const char *what) {
 }
 
 /* Decoding one token at a time on Vulkan, the captured routing of every layer against
- * the recomputation from its input. */
+ * the recomputation from its input (moe_check_decoding). */
 static void routing_on(const char *path, const char *what) {
     model m;
     char err[512];
@@ -143,35 +130,19 @@ static void routing_on(const char *path, const char *what) {
         CHECKF(0, "%s", err);
         return;
     }
-    const model_hparams *hp = &m.hp;
-    const int L = hp->n_layer, d = hp->n_embd, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
     engine *gpu = engine_vulkan_create(&m, 64, -1, true, err, sizeof err);
     CHECKF(gpu, "%s", err);
-    float *hidden = malloc((size_t)(L + 1) * d * sizeof *hidden), *moe_out = malloc((size_t)(L + 1) * d * sizeof *moe_out);
-    float *probs = malloc((size_t)L * R * sizeof *probs), *weights = malloc((size_t)L * K * sizeof *weights);
-    int32_t *ranked = malloc((size_t)L * R * sizeof *ranked);
-    int bad = 0;
-    for (int t = 0; gpu && t < N_TOK; t++) {
-        engine_batch b = {.tokens = PROMPT + t, .n_tokens = 1, .pos = t, .hidden = hidden, .moe_out = moe_out,
-                          .route_ids = ranked, .route_probs = probs, .route_weights = weights};
-        if (engine_eval(gpu, &b, err, sizeof err)) {
-            CHECKF(0, "%s", err);
-            break;
-        }
-        moe_capture c = {hidden, moe_out, ranked, probs, weights, R, K};
-        char label[96];
-        snprintf(label, sizeof label, "%s (Vulkan) position %d", what, t);
-        for (int l = 0; l < L; l++) bad += moe_check_layer(&m, &c, l, label);
+    if (gpu) {
+        const int bad = moe_check_decoding(&m, gpu, PROMPT, N_TOK, what, NULL);
+        CHECKF(bad == 0, "%s: %d routing differences", what, bad);
+        CHECKF(engine_vulkan_validation_errors(gpu) == 0, "%d Vulkan validation errors", engine_vulkan_validation_errors(gpu));
     }
-    CHECKF(bad == 0, "%s: %d routing differences", what, bad);
-    if (gpu) CHECKF(engine_vulkan_validation_errors(gpu) == 0, "%d Vulkan validation errors", engine_vulkan_validation_errors(gpu));
     engine_destroy(gpu);
-    free(hidden), free(moe_out), free(probs), free(weights), free(ranked);
     model_free(&m);
 }
 
 static void synth_case(const char *type, bool routing) {
-    if (!vulkan_ready()) return;
+    if (!test_vulkan_ready()) return;
     char path[] = "/tmp/llmscope-vkmoe-XXXXXX";
     if (!moe_synth_file(path, type)) return;
     char what[64];
@@ -188,7 +159,7 @@ static void qwen3moe_routing_is_recomputable(void) { synth_case("f32", true); }
 static void gpt_oss_routing_is_recomputable(void) {
     char path[512];
     REQUIRE_SHARED(path, "models/gpt-oss-tiny-mxfp4.gguf");
-    if (vulkan_ready()) routing_on(path, "gpt-oss-tiny");
+    if (test_vulkan_ready()) routing_on(path, "gpt-oss-tiny");
 }
 
 int main(void) {
