@@ -188,6 +188,8 @@ void vk_engine_free_device(vk_engine *e); /* everything the four above made */
 /* vk_forward.c */
 /* Marks the end of the work recorded since the previous mark as NAME's (profiling). */
 void vk_mark(vk_engine *e, const char *name);
+/* A barrier ending a step of the pass, named for the profile. */
+void vk_step(vk_engine *e, const char *name);
 /* Records micro-batch U into command buffer SLOT, ready to launch. */
 int vk_record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t errlen);
 /* W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight (one dispatch per part). */

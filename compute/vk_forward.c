@@ -16,11 +16,12 @@ void vk_mark(vk_engine *e, const char *name) {
     if (i >= 0) e->marks[i] = name;
 }
 
-/* A barrier ending a step of the pass, named for the profile. */
-static void step(vk_engine *e, const char *name) {
+void vk_step(vk_engine *e, const char *name) {
     vk_barrier(&e->rt);
     vk_mark(e, name);
 }
+
+static void step(vk_engine *e, const char *name) { vk_step(e, name); }
 
 /* Records W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight, one dispatch per part the
  * range touches; P carries the vector layout and flags, and its y_off / bias_off refer

@@ -235,11 +235,6 @@ static vk_matvec_push expert_push(const vk_engine *e, vk_matvec_push p, uint32_t
     return p;
 }
 
-static void step(vk_engine *e, const char *name) {
-    vk_barrier(&e->rt);
-    vk_mark(e, name);
-}
-
 /* The routing of U's output rows and layer L's output at the last token, into the
  * readbacks. */
 static void capture(vk_engine *e, int l, const ubatch *u) {
@@ -266,12 +261,12 @@ void vk_record_moe(vk_engine *e, int l, const ubatch *u) {
     const uint32_t nl = n_logits(m, l);
 
     vk_matvec(e, &M->use_router, 0, nl, vk_mv(n, 0, d, 0, nl, M->router_b, false));
-    step(e, "router");
+    vk_step(e, "router");
     vk_moe_route_push pr = {(uint32_t)hp->moe.n_expert, nl, k, S->n_rank,
                             hp->moe.routing == ROUTE_TOPK_SOFTMAX ? 1u : 0u, hp->moe.norm, nl > (uint32_t)hp->moe.n_expert,
                             S->ids_off, S->w_off, S->rank_off, S->prob_off, S->gate_off};
     vk_op_moe_route(&e->rt, &e->k, M->set_route, &pr, n);
-    step(e, "route");
+    vk_step(e, "route");
 
     vk_matvec_push pg = expert_push(e, vk_mv(n * k, 0, d, 0, ff, M->gate_up_b, false), 2 * ff, false);
     pg.flags |= glu_flags(hp);
@@ -282,13 +277,13 @@ void vk_record_moe(vk_engine *e, int l, const ubatch *u) {
         ps.flags |= glu_flags(hp);
         vk_matvec(e, &M->use_sh_gate_up, 0, 2 * sff, ps);
     }
-    step(e, "experts gate/up");
+    vk_step(e, "experts gate/up");
     vk_matvec(e, &M->use_down, 0, d, expert_push(e, vk_mv(n * k, 0, ff, 0, d, M->down_b, false), d, true));
     if (M->sh_down.n_parts) vk_matvec(e, &M->use_sh_down, 0, d, vk_mv(n, 0, sff, 0, d, NO_PARAM, false));
-    step(e, "experts down");
+    vk_step(e, "experts down");
     vk_moe_combine_push pc = {n, d, k, S->w_off, S->gate_off, M->sh_gate_up.n_parts > 0, L->post_ffw_norm == NO_PARAM};
     vk_op_moe_combine(&e->rt, &e->k, M->set_combine, &pc);
-    step(e, "experts combine");
+    vk_step(e, "experts combine");
     capture(e, l, u);
 }
 

@@ -286,6 +286,9 @@ void why_card_free(why_card *w);
 /* The why card's "experts" for record R (inspect_why calls it): copies R's routing and,
  * with M and R's experts' outputs, computes the pushes. Returns 0, or -1 out of memory. */
 int inspect_experts(const model *m, const step_record *r, int n_layer, int n_embd, why_card *out);
+/* How much each layer's experts pushed record R's token's logit, into PUSH [n_layer] (NaN
+ * in layers without experts); false when R kept no experts' outputs (or out of memory). */
+bool inspect_expert_pushes(const model *m, const step_record *r, float *push);
 
 /* ---- fork and probe ---- */
 

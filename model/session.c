@@ -296,35 +296,32 @@ static void keep_attention(session *s, step_record *r, const float *src, size_t 
     }
 }
 
-/* Keeps the hidden states of the pending prediction with reply record R, for the logit
- * lens: f16 (clamped to its range) and counted in the attention budget, which
- * keep_attention enforces next. */
-static void keep_hidden(session *s, step_record *r) {
-    if (!s->pred_hidden) return;
+/* A copy of SRC ([n_layer + 1][n_embd] floats) in f16 (clamped to its range: past it, its
+ * largest value rather than infinity), counted in the attention budget; NULL when out of
+ * memory (the record then simply has none). */
+static uint16_t *keep_states(session *s, float *src) {
     size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
-    r->hidden = malloc(n * sizeof *r->hidden);
-    if (!r->hidden) return; /* out of memory: this record simply has none */
-    for (size_t i = 0; i < n; i++) { /* past f16's range: its largest value, not infinity */
-        float x = s->pred_hidden[i];
-        s->pred_hidden[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
+    uint16_t *out = malloc(n * sizeof *out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        float x = src[i];
+        src[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
     }
-    f32_to_fp16_row(s->pred_hidden, r->hidden, n);
-    s->att_bytes += n * sizeof *r->hidden;
+    f32_to_fp16_row(src, out, n);
+    s->att_bytes += n * sizeof *out;
+    return out;
+}
+
+/* Keeps the hidden states of the pending prediction with reply record R, for the logit
+ * lens, under the attention budget (which keep_attention enforces next). */
+static void keep_hidden(session *s, step_record *r) {
+    if (s->pred_hidden) r->hidden = keep_states(s, s->pred_hidden);
 }
 
 /* The experts' outputs of the pending prediction with reply record R (the why card's
- * "experts"), f16 like the hidden states and under the same budget. */
+ * "experts"), like the hidden states. */
 static void keep_moe_out(session *s, step_record *r) {
-    if (!s->pred_moe) return;
-    size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
-    r->moe_out = malloc(n * sizeof *r->moe_out);
-    if (!r->moe_out) return;
-    for (size_t i = 0; i < n; i++) {
-        float x = s->pred_moe[i];
-        s->pred_moe[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
-    }
-    f32_to_fp16_row(s->pred_moe, r->moe_out, n);
-    s->att_bytes += n * sizeof *r->moe_out;
+    if (s->pred_moe) r->moe_out = keep_states(s, s->pred_moe);
 }
 
 /* Room for the routing of N output rows of every layer. */

@@ -17,9 +17,6 @@
  * over when the records are replaced (the app's epoch). */
 #include "tui_app.h"
 
-#include "head.h"
-#include "moe.h"
-#include "quant.h"
 #include "routing.h"
 
 #include <math.h>
@@ -143,21 +140,6 @@ static void draw_layer(const tui_app *a, int y, tui_rect R, const record_routing
     if (tail_w) tui_put_text(y, right - tail_w, tail_w, tail, push >= 0 ? chosen : dim);
 }
 
-/* The pushes of record R's experts on its token (reply tokens), into PUSH [n_layer]. */
-static bool pushes(const tui_app *a, const step_record *r, float *push) {
-    const int L = a->m->hp.n_layer, d = a->m->hp.n_embd;
-    for (int l = 0; l < L; l++) push[l] = NAN;
-    if (!r->moe_out) return false;
-    float *v = malloc((size_t)(L + 1) * d * sizeof *v);
-    if (!v) return false;
-    fp16_to_f32_row(r->moe_out, v, (size_t)(L + 1) * d);
-    for (int l = 0; l < L; l++)
-        if (routing_layer_has_experts(r->routing, l))
-            push[l] = head_contribution(a->m, v + (size_t)L * d, v + (size_t)l * d, r->token);
-    free(v);
-    return true;
-}
-
 /* The usage map: a row per layer from FIRST, a cell per GROUP experts. */
 static void draw_usage(tui_app *a, int y0, int rows, tui_rect R) {
     const tui_router *t = &a->router;
@@ -220,7 +202,7 @@ void tui_router_draw(tui_app *a) {
                      dim);
     } else {
         float *push = malloc((size_t)hp->n_layer * sizeof *push);
-        const bool has_push = push && pushes(a, r, push);
+        const bool has_push = push && inspect_expert_pushes(a->m, r, push);
         int y = R.y + 1;
         char head[64];
         snprintf(head, sizeof head, "token @%d: ", r->pos);
