@@ -34,7 +34,7 @@ static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, NULL, NULL};
 const char *engine_vulkan_unsupported(const model *m) {
     for (int l = 0; l < m->hp.n_layer; l++) {
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
-        if (m->desc[l].mixer == MIXER_DELTANET) return "Gated DeltaNet layers";
+        if (m->desc[l].mixer == MIXER_DELTANET) return "Gated DeltaNet";
     }
     return vk_moe_unsupported(m);
 }

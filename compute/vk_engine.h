@@ -19,13 +19,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* What of model M the Vulkan backend does not compute yet, as one line ("Gated DeltaNet"),
+ * or NULL: engine_vulkan_create refuses such a model with it. */
+const char *engine_vulkan_unsupported(const model *m);
+
 /* DEVICE_INDEX: as listed by engine_vulkan_list_devices, or -1 to choose (discrete GPU,
  * then integrated, then CPU). CAPTURE: false skips the attention-capture memory and
  * rejects batches that ask for attention rows. NULL with ERR filled on failure (no
  * loader, no device, unsupported model or tensor type, out of device memory). */
-/* What of model M the Vulkan backend does not compute yet, as one line ("Gated DeltaNet
- * layers"), or NULL: engine_vulkan_create refuses such a model with it. */
-const char *engine_vulkan_unsupported(const model *m);
 engine *engine_vulkan_create(const model *m, int n_ctx, int device_index, bool capture,
                              char *err, size_t errlen);
 

@@ -264,6 +264,62 @@ static void session_keeps_routing(void) {
     unlink(path);
 }
 
+/* A copy of the file at PATH with the 8 bytes after the first occurrence of NEEDLE (plus
+ * SKIP bytes) replaced by VALUE's low BYTES bytes; false when NEEDLE is not there. */
+static bool patched_copy(const char *path, const char *out, const char *needle, size_t skip, uint64_t value,
+                         size_t bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n);
+    bool ok = buf && fread(buf, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    uint8_t *at = NULL;
+    for (long i = 0; ok && i + (long)strlen(needle) <= n && !at; i++)
+        if (!memcmp(buf + i, needle, strlen(needle))) at = buf + i + strlen(needle) + skip;
+    if (at && at + bytes <= buf + n) {
+        memcpy(at, &value, bytes); /* little-endian, as GGUF */
+        FILE *o = fopen(out, "wb");
+        ok = o && fwrite(buf, 1, (size_t)n, o) == (size_t)n;
+        if (o) fclose(o);
+    } else {
+        ok = false;
+    }
+    free(buf);
+    return ok;
+}
+
+/* Hostile experts' metadata and shapes: one clear error line each, naming what is wrong. */
+static void hostile_experts(void) {
+    char path[] = "/tmp/llmscope-moe-XXXXXX", bad[64];
+    if (!moe_synth_file(path, "f32")) return;
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    static const struct { const char *needle; size_t skip; uint64_t value; size_t bytes; const char *want; } cases[] = {
+        /* key, then its type (u32), then the value */
+        {"qwen3moe.expert_used_count", 4, 9, 4, "expert_used_count' = 9 is out of range [1, 8]"},
+        {"qwen3moe.expert_used_count", 4, 0, 4, "expert_used_count' = 0 is out of range"},
+        {"qwen3moe.expert_count", 4, 5000, 4, "expert_count' = 5000 is out of range"},
+        {"qwen3moe.expert_feed_forward_length", 4, 0, 4, "expert_feed_forward_length' = 0 is out of range"},
+        /* a tensor's name, n_dims (u32), ne[0], ne[1], then ne[2]: a stack of 7, not 8 */
+        {"blk.0.ffn_up_exps.weight", 4 + 16, 7, 8, "ffn_up_exps.weight' has shape [64, 32, 7, 1], expected [64, 32, 8]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!patched_copy(path, bad, cases[i].needle, cases[i].skip, cases[i].value, cases[i].bytes)) {
+            CHECKF(0, "cannot patch %s", cases[i].needle);
+            continue;
+        }
+        model m;
+        char err[512] = "";
+        int rc = model_load(&m, bad, err, sizeof err);
+        CHECKF(rc != 0 && strstr(err, cases[i].want), "case %zu: %s (want '%s')", i, rc ? err : "loaded", cases[i].want);
+        if (rc == 0) model_free(&m);
+    }
+    unlink(bad);
+    unlink(path);
+}
+
 int main(void) {
     RUN(qwen3moe_routing_is_recomputable);
     RUN(gpt_oss_routing_is_recomputable);
@@ -272,5 +328,6 @@ int main(void) {
     RUN(reads_only_chosen_experts);
     RUN(contributions_add_up);
     RUN(session_keeps_routing);
+    RUN(hostile_experts);
     return test_exit_code();
 }
