@@ -29,13 +29,14 @@ static int imin(int a, int b) { return a < b ? a : b; }
 
 static void vk_destroy(engine *base);
 static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
-static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens};
+static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, NULL, NULL};
 
-/* What the Vulkan backend does not compute yet, as one line, or NULL. */
-static const char *unsupported(const model *m) {
-    for (int l = 0; l < m->hp.n_layer; l++)
+const char *engine_vulkan_unsupported(const model *m) {
+    for (int l = 0; l < m->hp.n_layer; l++) {
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
-    return NULL;
+        if (m->desc[l].mixer == MIXER_DELTANET) return "Gated DeltaNet";
+    }
+    return vk_moe_unsupported(m);
 }
 
 /* Each layer's shape from its description, and the widest. */
@@ -67,7 +68,7 @@ engine *engine_vulkan_create_opts(const model *m, int n_ctx, const vk_engine_opt
         vk_fail(err, errlen, "context size must be positive (got %d)", n_ctx);
         return NULL;
     }
-    const char *gap = unsupported(m);
+    const char *gap = engine_vulkan_unsupported(m);
     if (gap) {
         vk_fail(err, errlen, "%s: %s is not supported by the Vulkan backend yet (use --backend cpu)", m->name, gap);
         return NULL;
@@ -196,7 +197,7 @@ static bool ubatch_equal(const ubatch *a, const ubatch *b) {
            a->row_len == b->row_len && a->last == b->last && a->logits == b->logits &&
            a->attention == b->attention && a->hidden == b->hidden && a->stats == b->stats &&
            a->top_k == b->top_k && a->lens_k == b->lens_k && a->lens_n_valid == b->lens_n_valid &&
-           a->lens_full == b->lens_full;
+           a->lens_full == b->lens_full && a->routing == b->routing && a->moe_out == b->moe_out;
 }
 
 /* Runs micro-batch U on TOKENS and copies its results into B. The commands come from the
@@ -255,6 +256,7 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, cons
         memcpy(b->hidden, e->hidden_rb.map, (size_t)(hp->n_layer + 1) * d * f);
     }
     if (u->lens_k) vk_read_lens(e, b, u);
+    if (u->routing || u->moe_out) vk_read_moe(e, b, u, out_base, n_out_total);
     if (stats) {
         vk_buffer_invalidate(&e->rt, &e->topk_rb);
         const float *r = e->topk_rb.map;
@@ -313,6 +315,9 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         u.hidden = b->hidden && u.last;
         u.stats = u.n_out > 0 && (b->top_k > 0 || b->logsumexp || b->entropy);
         u.top_k = u.stats && b->top_k > 0 ? b->top_k : 0;
+        const bool experts = hp->moe.n_expert > 0;
+        u.routing = experts && u.n_out > 0 && (b->route_ids || b->route_probs || b->route_weights);
+        u.moe_out = experts && u.last && b->moe_out;
         if (u.last && u.n_out > 0 && b->lens_k > 0) {
             u.lens_k = b->lens_k;
             u.lens_n_valid = b->lens_n_valid > 0 ? b->lens_n_valid : hp->n_vocab;

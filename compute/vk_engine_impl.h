@@ -27,6 +27,17 @@ typedef struct vk_use {
     VkDescriptorSet *sets;
 } vk_use;
 
+/* A mixture-of-experts layer's device copies (vk_moe.c): the router (n_expert rows, then
+ * the shared expert's gate as one more row when there is one), every expert's gate and up
+ * rows interleaved expert by expert (gate 0, up 0, gate 1, ...: the GLU pair mode), the
+ * experts' down rows, the shared expert; their biases' offsets in params. */
+typedef struct vk_moe_layer {
+    vk_weight router, gate_up, down, sh_gate_up, sh_down;
+    uint32_t router_b, gate_up_b, down_b;
+    vk_use use_router, use_gate_up, use_down, use_sh_gate_up, use_sh_down;
+    VkDescriptorSet set_route, set_combine;
+} vk_moe_layer;
+
 typedef struct vk_layer {
     /* this layer's shape (from its layer_desc) */
     uint32_t hd, qd, kvd;        /* head_dim, n_head * head_dim, n_head_kv * head_dim */
@@ -39,12 +50,28 @@ typedef struct vk_layer {
     /* offsets of the layer's vectors in the params buffer (NO_PARAM: absent) */
     uint32_t attn_norm, attn_norm_b, ffn_norm, ffn_norm_b, bq, bk, bv, bqkv, bo, up_b, down_b,
         q_norm, k_norm, post_attn_norm, post_ffw_norm, out_scale, post_norm;
+    uint32_t sinks;              /* gpt-oss: the heads' attention-sink logits */
     vk_use use_q, use_k, use_v, use_o, use_gate, use_up, use_gate_up, use_down;
     /* the decode path's uses read the residual stream x itself and normalise it on the fly */
     vk_use use_q_x, use_k_x, use_v_x, use_gate_up_x;
     vk_use use_inp_gate, use_proj; /* x -> ple_gate, ple_gate -> xn */
     VkDescriptorSet set_q_norm, set_k_norm, set_v_norm, set_rope_q, set_rope_k, set_attention;
+    vk_moe_layer moe;            /* a mixture of experts' layer (FFN_MOE) */
 } vk_layer;
+
+/* What every MoE layer shares on the device (vk_moe.c): the router's logits, the routing
+ * (ROUTE, uints: the chosen ids, their weights, the ranking, its probabilities and the
+ * shared expert's gate, each region sized for a whole micro-batch at the offsets below),
+ * the experts' hidden activations and outputs (one row per token and slot), the shared
+ * expert's output, each token's MoE output; and the readbacks of the routing per layer
+ * and output row (ranked ids, probabilities, weights) and of the MoE outputs at the last
+ * token (engine_batch.moe_out). */
+typedef struct vk_moe {
+    uint32_t n_logits, n_rank, n_used;
+    uint32_t ids_off, w_off, rank_off, prob_off, gate_off;
+    vk_buffer logits, route, h, y, shared, out;
+    vk_buffer route_rb, out_rb;
+} vk_moe;
 
 typedef struct profile_entry {
     const char *name;
@@ -66,6 +93,7 @@ typedef struct ubatch {
     int top_k;
     int lens_k, lens_n_valid; /* the logit lens (last micro-batch only) */
     bool lens_full;
+    bool routing, moe_out; /* mixture-of-experts captures (the output rows; the last token) */
 } ubatch;
 
 typedef struct vk_engine {
@@ -131,11 +159,26 @@ typedef struct vk_engine {
     profile_entry prof[MAX_PROFILE_NAMES];
     int n_prof;
     long prof_submits, prof_dispatches, prof_barriers; /* summed over profiled submits */
+
+    vk_moe moe;        /* models with experts */
 } vk_engine;
 
 int vk_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* vk_upload.c */
+/* The small f32 vectors (norm weights, biases) on their way into the params buffer. */
+typedef struct param_pack {
+    float *data;
+    size_t n, cap;
+} param_pack;
+/* Appends V (N floats; NULL: absent) and sets *OFFSET (NO_PARAM when absent); -1 when out
+ * of memory. */
+int vk_pack_vector(param_pack *p, const float *v, int n, uint32_t *offset);
+/* A use of W reading IN, writing OUT: a matrix product's (the params, the rope TABLE and
+ * the routing ROUTE bound too; NULL: placeholders) or, with TABLE NULL, a lookup's. */
+int vk_use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
+                  vk_buffer *route, char *err, size_t errlen);
+
 int vk_engine_upload(vk_engine *e, char *err, size_t errlen); /* weights, vectors, ropes */
 int vk_engine_plan(vk_engine *e, char *err, size_t errlen);   /* micro-batch and capture sizes */
 int vk_engine_buffers(vk_engine *e, char *err, size_t errlen);
@@ -145,6 +188,8 @@ void vk_engine_free_device(vk_engine *e); /* everything the four above made */
 /* vk_forward.c */
 /* Marks the end of the work recorded since the previous mark as NAME's (profiling). */
 void vk_mark(vk_engine *e, const char *name);
+/* A barrier ending a step of the pass, named for the profile. */
+void vk_step(vk_engine *e, const char *name);
 /* Records micro-batch U into command buffer SLOT, ready to launch. */
 int vk_record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t errlen);
 /* W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight (one dispatch per part). */
@@ -156,6 +201,26 @@ vk_matvec_push vk_mv(uint32_t n, uint32_t x_off, uint32_t x_stride, uint32_t y_o
 void vk_get_rows(vk_engine *e, const vk_use *u, uint32_t n, uint32_t ids_off, uint32_t flags, float scale);
 /* The final soft-cap of N rows of V logits from row 0 of the buffer SET binds. */
 void vk_head_softcap(vk_engine *e, VkDescriptorSet set, uint32_t n_values);
+
+/* vk_moe.c: a mixture of experts' layers (FFN_MOE) */
+/* What of the experts the Vulkan engine cannot hold, as one line, or NULL. */
+const char *vk_moe_unsupported(const model *m);
+/* Floats per token of the micro-batch buffers (for vk_engine_plan). */
+uint64_t vk_moe_token_bytes(const model *m);
+int vk_moe_upload(vk_engine *e, int l, char *err, size_t errlen);
+int vk_moe_pack(const vk_engine *e, int l, param_pack *p);
+int vk_moe_buffers(vk_engine *e, char *err, size_t errlen);
+uint32_t vk_moe_sets_needed(const vk_engine *e);
+int vk_moe_sets(vk_engine *e, int l, char *err, size_t errlen);
+void vk_moe_free(vk_engine *e, bool live);
+/* Layer L's mixture of experts for micro-batch U, from x (after its attention) back into
+ * x, the routing and outputs captured as U asks. */
+void vk_record_moe(vk_engine *e, int l, const ubatch *u);
+/* The last token's residual stream before the final norm, for moe_out. */
+void vk_record_moe_final(vk_engine *e, const ubatch *u);
+/* Copies the captures of U out of the readbacks into B (OUT_BASE: U's first output row
+ * among the eval's N_OUT_TOTAL). */
+void vk_read_moe(vk_engine *e, const engine_batch *b, const ubatch *u, int out_base, int n_out_total);
 
 /* vk_lens.c */
 /* The logit lens of the last output row (engine.h), recorded after its logits. */

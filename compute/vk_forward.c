@@ -16,11 +16,12 @@ void vk_mark(vk_engine *e, const char *name) {
     if (i >= 0) e->marks[i] = name;
 }
 
-/* A barrier ending a step of the pass, named for the profile. */
-static void step(vk_engine *e, const char *name) {
+void vk_step(vk_engine *e, const char *name) {
     vk_barrier(&e->rt);
     vk_mark(e, name);
 }
+
+static void step(vk_engine *e, const char *name) { vk_step(e, name); }
 
 /* Records W x for rows ROW_BEGIN .. +ROW_COUNT of U's weight, one dispatch per part the
  * range touches; P carries the vector layout and flags, and its y_off / bias_off refer
@@ -194,7 +195,7 @@ static void record_attention(vk_engine *e, int l, const ubatch *u) {
         .cap_first = capture ? u->out_first : -1, .cap_rows = capture ? (uint32_t)u->n_out : 0,
         .cap_stride = row_len, .cap_off = capture ? (uint32_t)l * n_head * (uint32_t)u->n_out * row_len : 0,
         .scale = ld->attn_scale, .window = (uint32_t)ld->window, .softcap = ld->attn_softcap,
-        .temp = ld->attn_temp, .temp_floor = (uint32_t)ld->attn_temp_floor};
+        .temp = ld->attn_temp, .temp_floor = (uint32_t)ld->attn_temp_floor, .sink_off = L->sinks};
     vk_op_attention(&e->rt, &e->k, L->set_attention, e->set_attn_merge, &pa, n, n_head);
     step(e, "attention");
 }
@@ -285,6 +286,16 @@ static void record_layer_end(vk_engine *e, int l, uint32_t n) {
     }
 }
 
+/* A mixture of experts' feed-forward sublayer (vk_moe.c), after its input norm. */
+static void record_moe_ffn(vk_engine *e, int l, const ubatch *u) {
+    vk_layer *L = &e->layers[l];
+    const uint32_t n = (uint32_t)u->n;
+    norm(e, 0, n, L->ffn_norm, L->ffn_norm_b);
+    step(e, "norm");
+    vk_record_moe(e, l, u);
+    residual(e, n, L->post_ffw_norm, "ffn post-norm");
+}
+
 /* One layer. The decode path (e->fuse and a batch the matvec kernel takes) is five steps,
  * each ending in a barrier: q/k/v (with the attention norm and rope inside), attention,
  * o (+ residual), gate/up (with the MLP norm and the GLU inside), down (+ residual).
@@ -312,7 +323,8 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     vk_matvec(e, &L->use_o, 0, d, vk_mv(n, 0, L->qd, 0, d, L->bo, !sandwich));
     step(e, "o");
     residual(e, n, L->post_attn_norm, "attn post-norm");
-    record_ffn(e, l, n, fused);
+    if (m->desc[l].ffn == FFN_MOE) record_moe_ffn(e, l, u);
+    else record_ffn(e, l, n, fused);
     record_layer_end(e, l, n);
 }
 
@@ -375,6 +387,7 @@ int vk_record_ubatch(vk_engine *e, const ubatch *u, int slot, char *err, size_t 
         if (u->lens_k) vk_copy(&e->rt, &e->x, (n - 1) * d * f, &e->hid, (VkDeviceSize)(l + 1) * d * f, d * f);
     }
 
+    if (u->moe_out) vk_record_moe_final(e, u);
     if (u->n_out > 0) {
         record_head(e, u);
         if (u->lens_k) vk_record_lens(e, u);

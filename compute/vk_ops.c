@@ -126,9 +126,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, ch
     char name[64];
     for (size_t i = 0; i < N_GPU_TYPES; i++) {
         uint32_t t = GPU_TYPES[i].type;
-        if (vk_kernel_create(rt, &k->matvec[t], typed_kernel(name, sizeof name, "matvec", i), 5, k->wg,
+        if (vk_kernel_create(rt, &k->matvec[t], typed_kernel(name, sizeof name, "matvec", i), 6, k->wg,
                              mv_spec, 2, err, errlen) ||
-            vk_kernel_create(rt, &k->matmul[t], typed_kernel(name, sizeof name, "matmul", i), 5, mm_wg,
+            vk_kernel_create(rt, &k->matmul[t], typed_kernel(name, sizeof name, "matmul", i), 6, mm_wg,
                              mm_spec, 5, err, errlen) ||
             vk_kernel_create(rt, &k->get_rows[t], typed_kernel(name, sizeof name, "get_rows", i), 3, k->wg,
                              NULL, 0, err, errlen))
@@ -137,8 +137,8 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, ch
     if (vk_kernel_create(rt, &k->rmsnorm, "rmsnorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->layernorm, "layernorm", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->rope, "rope", 2, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->attention, "attention", 7, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->attention_merge, "attention_merge", 4, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention, "attention", 8, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->attention_merge, "attention_merge", 5, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->glu, "glu", 3, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->softcap, "softcap", 1, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->ple_gate, "ple_gate", 2, k->wg, NULL, 0, err, errlen) ||
@@ -148,7 +148,9 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, ch
         vk_kernel_create(rt, &k->topk_partial, "topk_partial", 2, k->wg, &chunk, 1, err, errlen) ||
         vk_kernel_create(rt, &k->topk_merge, "topk_merge", 2, k->wg, NULL, 0, err, errlen) ||
         vk_kernel_create(rt, &k->lens, "lens", 4, k->wg, NULL, 0, err, errlen) ||
-        vk_kernel_create(rt, &k->lens_rank, "lens_rank", 3, k->wg, &chunk, 1, err, errlen))
+        vk_kernel_create(rt, &k->lens_rank, "lens_rank", 3, k->wg, &chunk, 1, err, errlen) ||
+        vk_kernel_create(rt, &k->moe_route, "moe_route", 2, k->wg, NULL, 0, err, errlen) ||
+        vk_kernel_create(rt, &k->moe_combine, "moe_combine", 5, k->wg, NULL, 0, err, errlen))
         return -1;
     return 0;
 }
@@ -160,7 +162,8 @@ void vk_kernels_destroy(vk_runtime *rt, vk_kernels *k) {
         vk_kernel_destroy(rt, &k->get_rows[t]);
     }
     vk_kernel *others[] = {&k->rmsnorm, &k->layernorm, &k->rope, &k->attention, &k->attention_merge, &k->glu, &k->softcap, &k->ple_gate, &k->scale,
-                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank};
+                           &k->add, &k->gelu, &k->topk_partial, &k->topk_merge, &k->lens, &k->lens_rank,
+                           &k->moe_route, &k->moe_combine};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) vk_kernel_destroy(rt, others[i]);
 }
 
@@ -266,7 +269,7 @@ void vk_op_matvec(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescript
                   const vk_matvec_push *p) {
     uint32_t items = p->flags & (VK_MATVEC_ROPE | VK_MATVEC_GLU) ? p->rows / 2 : p->rows;
     dispatch_folded(rt, &k->matvec[type], set, p, sizeof *p, div_up(items, k->matvec_rows),
-                    div_up(p->n, VK_MATVEC_TOKENS));
+                    p->flags & VK_MATVEC_EXPERTS ? p->n : div_up(p->n, VK_MATVEC_TOKENS));
 }
 
 void vk_op_matmul(vk_runtime *rt, const vk_kernels *k, uint32_t type, VkDescriptorSet set,
@@ -381,4 +384,13 @@ void vk_op_lens(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const 
 void vk_op_lens_rank(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_rank_push *p,
                      uint32_t n_entries) {
     vk_dispatch(rt, &k->lens_rank, set, p, sizeof *p, div_up(p->n_valid, VK_TOPK_CHUNK), n_entries, 1);
+}
+
+void vk_op_moe_route(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_route_push *p,
+                     uint32_t n_tokens) {
+    dispatch_folded(rt, &k->moe_route, set, p, sizeof *p, n_tokens, 1);
+}
+
+void vk_op_moe_combine(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_combine_push *p) {
+    dispatch_folded(rt, &k->moe_combine, set, p, sizeof *p, div_up(p->n * p->dim, k->wg), 1);
 }

@@ -35,15 +35,15 @@ typedef struct vk_matmul_tiles {
 typedef struct vk_kernels {
     uint32_t wg;                            /* workgroup size */
     uint32_t matvec_rows;                   /* matrix rows per matvec workgroup */
-    vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params, rope table */
+    vk_kernel matvec[GGML_TYPE_COUNT_];     /* W, x, y, params, rope table, routing */
     vk_kernel matmul[GGML_TYPE_COUNT_];     /* the same buffers (the table unused) */
     vk_matmul_tiles tiles;
     uint32_t matmul_min;                    /* batches of this many tokens or more use matmul */
     vk_kernel get_rows[GGML_TYPE_COUNT_];   /* W, ids, y */
     vk_kernel rmsnorm, layernorm;           /* x, params, y */
     vk_kernel rope;                         /* x, cos/sin table */
-    vk_kernel attention;                    /* q, k, v, out, scores, capture, partials */
-    vk_kernel attention_merge;              /* partials, scores, out, capture */
+    vk_kernel attention;                    /* q, k, v, out, scores, capture, partials, params */
+    vk_kernel attention_merge;              /* partials, scores, out, capture, params */
     uint32_t attn_chunk;                    /* keys per chunk when attention splits */
     vk_kernel glu, add;                     /* a, b, y */
     vk_kernel softcap;                      /* x */
@@ -54,6 +54,8 @@ typedef struct vk_kernels {
     vk_kernel topk_merge;                   /* records, out */
     vk_kernel lens;                         /* entries, candidate rows, params, out */
     vk_kernel lens_rank;                    /* logits, top-k record, ranks */
+    vk_kernel moe_route;                    /* router logits, routing */
+    vk_kernel moe_combine;                  /* routing, expert outputs, shared expert's, x, out */
 } vk_kernels;
 
 /* Tuning of the kernels for a device; all zero is the device's own choice (vk_ops.c). The
@@ -109,14 +111,18 @@ float *vk_rope_table(int n_ctx, const rope_desc *r, const float *factors);
 /* --- push constants (std430 scalars, field for field as in the shaders) ------------- */
 /* matvec.glsl's flags; the matmul kernel takes BIAS and ACCUMULATE only. */
 enum { VK_MATVEC_BIAS = 1, VK_MATVEC_ACCUMULATE = 2, VK_MATVEC_NORM = 4, VK_MATVEC_ROPE = 8, VK_MATVEC_GLU = 16,
-       VK_MATVEC_GELU = 32 };
-#define VK_MATVEC_FUSED (VK_MATVEC_NORM | VK_MATVEC_ROPE | VK_MATVEC_GLU)
+       VK_MATVEC_GELU = 32, VK_MATVEC_EXPERTS = 64, VK_MATVEC_OAI = 128 };
+#define VK_MATVEC_FUSED (VK_MATVEC_NORM | VK_MATVEC_ROPE | VK_MATVEC_GLU | VK_MATVEC_EXPERTS)
 typedef struct {
     uint32_t cols, rows, row0, n, x_off, x_stride, y_off, y_stride, row_bytes, bias_off, flags;
     uint32_t norm_off;  /* NORM: the gain's offset in params */
     float eps;          /* NORM */
     uint32_t pos0, head_dim, rope_dim, row_base; /* ROPE: position of vector 0, head layout,
                                                     index of row 0 in the output vector */
+    /* EXPERTS (matvec.glsl): n vectors, one per (token, slot) of n_slots, each reading the
+     * rows of expert route[ids_off + v] (expert_rows rows per expert), its input row the
+     * token's, or its own with x_per_slot */
+    uint32_t ids_off, n_slots, expert_rows, x_per_slot;
 } vk_matvec_push;
 enum { VK_GET_ROWS_POSITIONS = 1, VK_GET_ROWS_SCALE = 2 };
 typedef struct {
@@ -138,6 +144,7 @@ typedef struct {
     float softcap;            /* 0 = none */
     float temp;               /* attention temperature (layer_desc.attn_temp), 0 = none */
     uint32_t temp_floor;
+    uint32_t sink_off;        /* the heads' sink logits in params (gpt-oss); ~0u = none */
 } vk_attention_push;
 typedef struct { uint32_t n, a_off, b_off, y_off; } vk_binary_push; /* add */
 /* glu: act(gate i) * up i, gate i at g_off + i * in_stride, up i at u_off + i * in_stride
@@ -153,6 +160,16 @@ typedef struct { uint32_t n_vocab, row_stride, k, n_chunks, row_off; } vk_topk_p
 typedef struct { uint32_t dim, k, g_off, b_off, flags; float eps, cap; } vk_lens_push;
 typedef struct { uint32_t n_valid, row_stride, k; } vk_lens_rank_push;
 typedef struct { uint32_t k, n_chunks; } vk_topk_merge_push;
+/* moe_route.comp: routing 0 = ROUTE_SOFTMAX, 1 = ROUTE_TOPK_SOFTMAX; offsets in uints of
+ * the routing buffer */
+typedef struct {
+    uint32_t n_expert, n_logits, k, n_rank, routing, norm, shared_gate;
+    uint32_t ids_off, w_off, rank_off, prob_off, gate_off;
+} vk_moe_route_push;
+typedef struct { uint32_t n, dim, k, w_off, gate_off, shared_gate, accumulate; } vk_moe_combine_push;
+/* The most experts and ranked experts moe_route.comp handles. */
+#define VK_MOE_MAX_EXPERTS 1024
+#define VK_MOE_MAX_RANK 68
 
 /* --- recording -------------------------------------------------------------------- */
 /* Rows P->row0 .. +P->rows of weight part TYPE, for P->n vectors. */
@@ -207,5 +224,10 @@ void vk_op_lens(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const 
  * (lens_rank.comp); the ranks buffer must be zeroed first. */
 void vk_op_lens_rank(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_lens_rank_push *p,
                      uint32_t n_entries);
+/* A mixture of experts' router for N_TOKENS tokens (moe_route.comp, op_moe_route). */
+void vk_op_moe_route(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_route_push *p,
+                     uint32_t n_tokens);
+/* The weighted sum of the chosen experts' outputs (moe_combine.comp). */
+void vk_op_moe_combine(vk_runtime *rt, const vk_kernels *k, VkDescriptorSet set, const vk_moe_combine_push *p);
 
 #endif

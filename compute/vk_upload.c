@@ -13,12 +13,7 @@
 /* --- the small vectors --------------------------------------------------------------- */
 
 /* Host-side staging of the small f32 vectors (norm weights, biases) that all go into
- * one device buffer; kernels find each by its offset. */
-typedef struct param_pack {
-    float *data;
-    size_t n, cap;
-} param_pack;
-
+ * one device buffer (param_pack); kernels find each by its offset. */
 static int pack_vector(param_pack *p, const float *v, int n, uint32_t *offset) {
     if (!v) {
         *offset = NO_PARAM;
@@ -122,7 +117,8 @@ static int upload_layer_weights(vk_engine *e, int l, char *err, size_t errlen) {
     if ((lw->wq.data && upload_qk(e, l, &lw->wq, L->qd, &L->wq, err, errlen)) ||
         (lw->wk.data && upload_qk(e, l, &lw->wk, L->kvd, &L->wk, err, errlen)) ||
         (lw->wqkv.data && upload_qk(e, l, &lw->wqkv, L->qd + L->kvd, &L->wqkv, err, errlen)) ||
-        (m->hp.glu && upload_gate_up(e, lw, m->desc[l].n_ff, L, err, errlen)))
+        (m->hp.glu && m->desc[l].ffn == FFN_DENSE && upload_gate_up(e, lw, m->desc[l].n_ff, L, err, errlen)) ||
+        (m->desc[l].ffn == FFN_MOE && vk_moe_upload(e, l, err, errlen)))
         return -1;
     struct { const weight *src; vk_weight *dst; } mats[] = {
         {&lw->wv, &L->wv}, {&lw->wo, &L->wo}, {&lw->ffn_down, &L->down}, {&lw->inp_gate, &L->inp_gate},
@@ -150,7 +146,8 @@ static int pack_layer_params(param_pack *p, const vk_engine *e, int l) {
            pack_qk_vector(p, e, l, lw->q_norm, hd, hd, &L->q_norm) || pack_qk_vector(p, e, l, lw->k_norm, hd, hd, &L->k_norm) ||
            pack_vector(p, lw->post_attn_norm, d, &L->post_attn_norm) ||
            pack_vector(p, lw->post_ffw_norm, d, &L->post_ffw_norm) || pack_vector(p, lw->out_scale, 1, &L->out_scale) ||
-           pack_vector(p, lw->post_norm, d, &L->post_norm);
+           pack_vector(p, lw->post_norm, d, &L->post_norm) || pack_vector(p, lw->attn_sinks, m->desc[l].n_head, &L->sinks) ||
+           (m->desc[l].ffn == FFN_MOE && vk_moe_pack(e, l, p));
 }
 
 /* The per-layer inputs' norm gain (Gemma 4) times 1/sqrt(2): the sum of the normalised
@@ -225,10 +222,10 @@ int vk_engine_plan(vk_engine *e, char *err, size_t errlen) {
     const uint64_t limit = e->rt.max_range, n_ctx = (uint64_t)e->base.n_ctx;
     const uint64_t budget = limit < SCRATCH_BUDGET ? limit : SCRATCH_BUDGET;
     uint64_t per_token[] = {(uint64_t)hp->n_head * n_ctx * 4, (uint64_t)hp->n_vocab * 4,
-                            (uint64_t)hp->n_ff * 4 * 2, (uint64_t)e->max_qd * 4};
+                            (uint64_t)hp->n_ff * 4 * 2, (uint64_t)e->max_qd * 4, vk_moe_token_bytes(e->base.model)};
     uint64_t ub = MAX_UBATCH;
     for (size_t i = 0; i < sizeof per_token / sizeof per_token[0]; i++)
-        if (budget / per_token[i] < ub) ub = budget / per_token[i];
+        if (per_token[i] && budget / per_token[i] < ub) ub = budget / per_token[i];
     if (ub < 1 || n_ctx * (uint64_t)e->max_kvd * 4 > limit)
         return vk_fail(err, errlen, "context of %d tokens is too long for %s's buffer limit (%.0f MiB); "
                        "use a smaller context", e->base.n_ctx, e->rt.props.deviceName, limit / 1048576.0);
@@ -308,7 +305,7 @@ int vk_engine_buffers(vk_engine *e, char *err, size_t errlen) {
             vk_buffer_create(&e->rt, &e->layers[l].v_cache, n_ctx * kvd * f, VK_MEM_DEVICE, "KV cache", err, errlen))
             return -1;
     }
-    return 0;
+    return vk_moe_buffers(e, err, errlen);
 }
 
 /* --- descriptor sets ------------------------------------------------------------------ */
@@ -316,16 +313,21 @@ int vk_engine_buffers(vk_engine *e, char *err, size_t errlen) {
 /* A use of W reading IN and writing OUT: a matrix product's (the weight part, in, out,
  * the params and rope table TABLE) when TABLE, else an embedding lookup's (the weight
  * part, the ids, out). */
-static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
-                      char *err, size_t errlen) {
+int vk_use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
+                  vk_buffer *route, char *err, size_t errlen) {
     u->w = w;
     u->sets = calloc((size_t)w->n_parts, sizeof *u->sets);
     if (!u->sets) return vk_fail(err, errlen, "out of memory");
     for (int i = 0; i < w->n_parts; i++) {
-        vk_buffer *bufs[5] = {&w->parts[i].buf, in, out, &e->params, table};
-        if (vk_set_create(&e->rt, e->pool, table ? 5 : 3, bufs, &u->sets[i], err, errlen)) return -1;
+        vk_buffer *bufs[6] = {&w->parts[i].buf, in, out, &e->params, table, route ? route : &e->dummy};
+        if (vk_set_create(&e->rt, e->pool, table ? 6 : 3, bufs, &u->sets[i], err, errlen)) return -1;
     }
     return 0;
+}
+
+static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
+                      char *err, size_t errlen) {
+    return vk_use_create(e, u, w, in, out, table, NULL, err, errlen);
 }
 
 static int set_create(vk_engine *e, VkDescriptorSet *set, char *err, size_t errlen, int n, ...) {
@@ -336,6 +338,8 @@ static int set_create(vk_engine *e, VkDescriptorSet *set, char *err, size_t errl
     va_end(ap);
     return vk_set_create(&e->rt, e->pool, n, bufs, set, err, errlen);
 }
+
+int vk_pack_vector(param_pack *p, const float *v, int n, uint32_t *offset) { return pack_vector(p, v, n, offset); }
 
 /* Descriptor sets the weights' uses need (each use binds every part of its weight). */
 static int total_parts(const vk_engine *e, int n_layer) {
@@ -363,15 +367,16 @@ static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t err
     vk_buffer *down_out = L->post_ffw_norm != NO_PARAM ? &e->xn : &e->x;
     if (use_create(e, &L->use_q, wq, &e->xn, &e->q, table, err, errlen) ||
         use_create(e, &L->use_o, &L->wo, &e->att, o_out, table, err, errlen) ||
-        use_create(e, &L->use_down, &L->down, &e->ffa, down_out, table, err, errlen) ||
+        (L->down.n_parts && use_create(e, &L->use_down, &L->down, &e->ffa, down_out, table, err, errlen)) ||
         (L->up.n_parts && use_create(e, &L->use_up, &L->up, &e->xn, m->hp.glu ? &e->ffb : &e->ffa, table, err, errlen)) ||
         (L->gate.n_parts && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, table, err, errlen)) ||
         (L->gate_up.n_parts && use_create(e, &L->use_gate_up, &L->gate_up, &e->xn, &e->ffb, table, err, errlen)) ||
         set_create(e, &L->set_q_norm, err, errlen, 3, &e->q, &e->params, &e->q) ||
         set_create(e, &L->set_rope_q, err, errlen, 2, &e->q, table) ||
-        set_create(e, &L->set_attention, err, errlen, 7, &e->q, &S->k_cache, &S->v_cache, &e->att, &e->scores, cap,
-                   &e->attn_part))
+        set_create(e, &L->set_attention, err, errlen, 8, &e->q, &S->k_cache, &S->v_cache, &e->att, &e->scores, cap,
+                   &e->attn_part, &e->params))
         return -1;
+    if (m->desc[l].ffn == FFN_MOE && vk_moe_sets(e, l, err, errlen)) return -1;
     if (L->inp_gate.n_parts && (use_create(e, &L->use_inp_gate, &L->inp_gate, &e->x, &e->ple_gate, table, err, errlen) ||
                                 use_create(e, &L->use_proj, &L->proj, &e->ple_gate, &e->xn, table, err, errlen)))
         return -1;
@@ -391,7 +396,8 @@ static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t err
 int vk_engine_sets(vk_engine *e, char *err, size_t errlen) {
     const model_hparams *hp = &e->base.model->hp;
     vk_buffer *cap = e->capture ? &e->capture_buf : &e->dummy;
-    if (vk_pool_create(&e->rt, (uint32_t)(40 + 12 * hp->n_layer + total_parts(e, hp->n_layer)), &e->pool, err, errlen) ||
+    if (vk_pool_create(&e->rt, (uint32_t)(40 + 12 * hp->n_layer + total_parts(e, hp->n_layer)) + vk_moe_sets_needed(e),
+                       &e->pool, err, errlen) ||
         use_create(e, &e->use_embd, &e->token_embd, &e->ids, &e->x, NULL, err, errlen) ||
         use_create(e, &e->use_out, e->output, &e->xn, &e->logits, &e->dummy, err, errlen) ||
         use_create(e, &e->use_out_x, e->output, &e->x, &e->logits, &e->dummy, err, errlen) ||
@@ -403,7 +409,7 @@ int vk_engine_sets(vk_engine *e, char *err, size_t errlen) {
         set_create(e, &e->set_softcap, err, errlen, 1, &e->logits) ||
         set_create(e, &e->set_topk_partial, err, errlen, 2, &e->logits, &e->topk_part) ||
         set_create(e, &e->set_topk_merge, err, errlen, 2, &e->topk_part, &e->topk_out) ||
-        set_create(e, &e->set_attn_merge, err, errlen, 4, &e->attn_part, &e->scores, &e->att, cap) ||
+        set_create(e, &e->set_attn_merge, err, errlen, 5, &e->attn_part, &e->scores, &e->att, cap, &e->params) ||
         set_create(e, &e->set_lens_topk_partial, err, errlen, 2, &e->logits, &e->lens_topk_part) ||
         set_create(e, &e->set_lens_topk_merge, err, errlen, 2, &e->lens_topk_part, &e->lens_topk_out) ||
         use_create(e, &e->use_lens_rows, e->output, &e->lens_topk_out, &e->lens_cand, NULL, err, errlen) ||
@@ -462,6 +468,7 @@ void vk_engine_free_device(vk_engine *e) {
     vk_use *us[] = {&e->use_embd,      &e->use_pos,       &e->use_out,      &e->use_out_x,
                     &e->use_lens_rows, &e->use_lens_out,  &e->use_ple_rows, &e->use_ple_proj};
     for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) use_free(us[i]);
+    vk_moe_free(e, live);
     if (!live) return;
     vk_weight_free(rt, &e->token_embd);
     vk_weight_free(rt, &e->position_embd);

@@ -39,6 +39,25 @@ static const arch_desc ARCHS[] = {
     /* Phi-3 / Phi-4-mini: fused q/k/v and gate/up, LongRoPE */
     {.name = "phi3", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
      .traits = AT_FUSED_QKV | AT_FUSED_UP | AT_LONGROPE, .swa = SWA_ALL},
+    /* Qwen3.5 (dense): Gated DeltaNet layers with a gated attention layer every
+     * full_attention_interval-th; partial NEOX rope on the attention layers */
+    {.name = "qwen35", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
+     .traits = AT_QK_NORM | AT_ATTN_GATE | AT_DELTANET | AT_FFN_NORM_POST},
+    /* mixtures of experts */
+    /* gpt-oss: MXFP4 experts with biases (top-k of the raw router logits, softmax over the
+     * chosen, the clamped SwiGLU), attention sinks, q/k/v/o biases, sliding windows on
+     * even layers, YaRN (its metadata), untied output */
+    {.name = "gpt-oss", .norm = NORM_RMS, .act = ACT_SWIGLU_OAI, .rope = ROPE_NEOX,
+     .traits = AT_QKV_BIAS | AT_O_BIAS | AT_ATTN_SINKS | AT_FFN_NORM_POST | AT_MOE | AT_MOE_BIAS,
+     .swa = SWA_EVEN, .routing = ROUTE_TOPK_SOFTMAX},
+    /* Qwen3.5-MoE: Qwen3.5's hybrid with Qwen3-MoE's routing and a shared expert gated by
+     * sigmoid(ffn_gate_inp_shexp . x) */
+    {.name = "qwen35moe", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX,
+     .traits = AT_QK_NORM | AT_ATTN_GATE | AT_DELTANET | AT_FFN_NORM_POST | AT_MOE | AT_SHARED_EXPERT,
+     .routing = ROUTE_SOFTMAX, .moe_norm = true},
+    /* Qwen3-MoE: Qwen3's attention; softmax over all experts, top-k, renormalised */
+    {.name = "qwen3moe", .norm = NORM_RMS, .act = ACT_SILU, .rope = ROPE_NEOX, .traits = AT_QK_NORM | AT_MOE,
+     .routing = ROUTE_SOFTMAX, .moe_norm = true},
 };
 #define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
 
@@ -69,31 +88,59 @@ const tensor_spec ARCH_LAYER_TENSORS[] = {
     {"attn_norm.bias", LW(attn_norm_b), false, DIM_EMBD, DIM_1, AT_NORM_BIAS, 0, false, 0, false},
     {"attn_qkv.weight", LW(wqkv), true, DIM_EMBD, DIM_QKV, AT_FUSED_QKV, 0, false, 0, false},
     {"attn_qkv.bias", LW(bqkv), false, DIM_QKV, DIM_1, AT_FUSED_QKV | AT_ALL_BIASES, 0, false, 0, false},
-    {"attn_q.weight", LW(wq), true, DIM_EMBD, DIM_Q, 0, AT_FUSED_QKV, false, 0, false},
+    {"attn_q.weight", LW(wq), true, DIM_EMBD, DIM_QG, 0, AT_FUSED_QKV, false, 0, TL_ATTENTION},
     {"attn_k.weight", LW(wk), true, DIM_EMBD, DIM_KV, 0, AT_FUSED_QKV, false, 0, true},
     {"attn_v.weight", LW(wv), true, DIM_EMBD, DIM_KV, 0, AT_FUSED_QKV, false, 0, true},
     /* Qwen2 always has q/k/v biases; some llama-layout files do too */
-    {"attn_q.bias", LW(bq), false, DIM_Q, DIM_1, 0, AT_FUSED_QKV, true, AT_QKV_BIAS, false},
+    {"attn_q.bias", LW(bq), false, DIM_Q, DIM_1, 0, AT_FUSED_QKV, true, AT_QKV_BIAS, TL_ATTENTION},
     {"attn_k.bias", LW(bk), false, DIM_KV, DIM_1, 0, AT_FUSED_QKV, true, AT_QKV_BIAS, true},
     {"attn_v.bias", LW(bv), false, DIM_KV, DIM_1, 0, AT_FUSED_QKV, true, AT_QKV_BIAS, true},
-    {"attn_q_norm.weight", LW(q_norm), false, DIM_HEAD, DIM_1, AT_QK_NORM, 0, false, 0, false},
+    {"attn_q_norm.weight", LW(q_norm), false, DIM_HEAD, DIM_1, AT_QK_NORM, 0, false, 0, TL_ATTENTION},
     {"attn_k_norm.weight", LW(k_norm), false, DIM_HEAD, DIM_1, AT_QK_NORM, 0, false, 0, true},
-    {"attn_output.weight", LW(wo), true, DIM_Q, DIM_EMBD, 0, 0, false, 0, false},
-    {"attn_output.bias", LW(bo), false, DIM_EMBD, DIM_1, 0, 0, true, AT_ALL_BIASES, false},
+    {"attn_output.weight", LW(wo), true, DIM_Q, DIM_EMBD, 0, 0, false, 0, TL_ATTENTION},
+    {"attn_output.bias", LW(bo), false, DIM_EMBD, DIM_1, 0, 0, true, AT_ALL_BIASES | AT_O_BIAS, TL_ATTENTION},
+    {"attn_sinks.weight", LW(attn_sinks), false, DIM_N_HEAD, DIM_1, AT_ATTN_SINKS, 0, false, 0, TL_ATTENTION},
     {"post_attention_norm.weight", LW(post_attn_norm), false, DIM_EMBD, DIM_1, AT_SANDWICH, 0, false, 0, false},
-    {"ffn_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, 0, 0, false, 0, false},
+    {"ffn_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, 0, AT_FFN_NORM_POST, false, 0, false},
+    {"post_attention_norm.weight", LW(ffn_norm), false, DIM_EMBD, DIM_1, AT_FFN_NORM_POST, 0, false, 0, false},
     {"ffn_norm.bias", LW(ffn_norm_b), false, DIM_EMBD, DIM_1, AT_NORM_BIAS, 0, false, 0, false},
-    {"ffn_gate.weight", LW(ffn_gate), true, DIM_EMBD, DIM_FF, 0, AT_NO_GATE | AT_FUSED_UP, false, 0, false},
-    {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF, 0, AT_FUSED_UP, false, 0, false},
+    {"ffn_gate.weight", LW(ffn_gate), true, DIM_EMBD, DIM_FF, 0, AT_NO_GATE | AT_FUSED_UP | AT_MOE, false, 0, false},
+    {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF, 0, AT_FUSED_UP | AT_MOE, false, 0, false},
     {"ffn_up.weight", LW(ffn_up), true, DIM_EMBD, DIM_FF2, AT_FUSED_UP, 0, false, 0, false},
     {"ffn_up.bias", LW(ffn_up_b), false, DIM_FF, DIM_1, AT_ALL_BIASES, 0, false, 0, false},
-    {"ffn_down.weight", LW(ffn_down), true, DIM_FF, DIM_EMBD, 0, 0, false, 0, false},
+    {"ffn_down.weight", LW(ffn_down), true, DIM_FF, DIM_EMBD, 0, AT_MOE, false, 0, false},
     {"ffn_down.bias", LW(ffn_down_b), false, DIM_EMBD, DIM_1, AT_ALL_BIASES, 0, false, 0, false},
     {"post_ffw_norm.weight", LW(post_ffw_norm), false, DIM_EMBD, DIM_1, AT_SANDWICH, 0, false, 0, false},
     {"inp_gate.weight", LW(inp_gate), true, DIM_EMBD, DIM_PLE, AT_PER_LAYER_IN, 0, false, 0, false},
     {"proj.weight", LW(proj), true, DIM_PLE, DIM_EMBD, AT_PER_LAYER_IN, 0, false, 0, false},
     {"post_norm.weight", LW(post_norm), false, DIM_EMBD, DIM_1, AT_PER_LAYER_IN, 0, false, 0, false},
     {"layer_output_scale.weight", LW(out_scale), false, DIM_1, DIM_1, AT_OUT_SCALE, 0, false, 0, false},
+    /* Gated DeltaNet layers (deltanet.h): q, k, v in one matrix into the convolution, the
+     * output gate z, the convolution's taps, beta and the decay's projections, its bias
+     * and (negative) rate, the gated norm's gain, the output projection */
+    {"attn_qkv.weight", LW(ssm_qkv), true, DIM_EMBD, DIM_SSM_CONV, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"attn_gate.weight", LW(ssm_z), true, DIM_EMBD, DIM_SSM_V, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_conv1d.weight", LW(ssm_conv), true, DIM_SSM_KERNEL, DIM_SSM_CONV, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_dt.bias", LW(ssm_dt), false, DIM_SSM_HEADS, DIM_1, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_a", LW(ssm_a), false, DIM_SSM_HEADS, DIM_1, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_beta.weight", LW(ssm_beta), true, DIM_EMBD, DIM_SSM_HEADS, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_alpha.weight", LW(ssm_alpha), true, DIM_EMBD, DIM_SSM_HEADS, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_norm.weight", LW(ssm_norm), false, DIM_SSM_HEAD_V, DIM_1, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    {"ssm_out.weight", LW(ssm_out), true, DIM_SSM_V, DIM_EMBD, AT_DELTANET, 0, false, 0, TL_DELTANET},
+    /* mixtures of experts: the router, the stacked experts (ne[2] = n_expert), their biases,
+     * the shared expert and its gate */
+    {"ffn_gate_inp.weight", LW(router), true, DIM_EMBD, DIM_EXPERT, AT_MOE, 0, false, 0, false},
+    {"ffn_gate_inp.bias", LW(router_b), false, DIM_EXPERT, DIM_1, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_gate_exps.weight", LW(gate_exps), true, DIM_EMBD, DIM_FF_EXP_X, AT_MOE, 0, false, 0, false},
+    {"ffn_up_exps.weight", LW(up_exps), true, DIM_EMBD, DIM_FF_EXP_X, AT_MOE, 0, false, 0, false},
+    {"ffn_down_exps.weight", LW(down_exps), true, DIM_FF_EXP, DIM_EMBD_X, AT_MOE, 0, false, 0, false},
+    {"ffn_gate_exps.bias", LW(gate_exps_b), false, DIM_FF_EXP, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_up_exps.bias", LW(up_exps_b), false, DIM_FF_EXP, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_down_exps.bias", LW(down_exps_b), false, DIM_EMBD, DIM_EXPERT, AT_MOE | AT_MOE_BIAS, 0, false, 0, false},
+    {"ffn_gate_inp_shexp.weight", LW(shexp_gate), false, DIM_EMBD, DIM_1, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_gate_shexp.weight", LW(gate_shexp), true, DIM_EMBD, DIM_FF, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_up_shexp.weight", LW(up_shexp), true, DIM_EMBD, DIM_FF, AT_SHARED_EXPERT, 0, false, 0, false},
+    {"ffn_down_shexp.weight", LW(down_shexp), true, DIM_FF, DIM_EMBD, AT_SHARED_EXPERT, 0, false, 0, false},
 };
 const size_t ARCH_N_LAYER_TENSORS = sizeof ARCH_LAYER_TENSORS / sizeof ARCH_LAYER_TENSORS[0];
 

@@ -23,8 +23,13 @@ typedef struct engine_batch {
     /* [n_out][n_vocab] raw logits */
     float *logits;
     /* [n_layer][n_head][n_out][pos + n_tokens]: each query head's softmax attention row;
-     * entries after the query's own position are written as 0. */
+     * entries after the query's own position are written as 0, and so are the rows of
+     * heads a layer does not have (n_head is the widest layer's). A Gated DeltaNet layer's
+     * rows are its value heads' effective weights (deltanet.h): signed, not summing to 1. */
     float *attention;
+    /* [n_out][n_layer][n_head][2]: each DeltaNet value head's beta and decay (e^g) at the
+     * token, 0 for other layers and heads. */
+    float *gates;
     /* [n_layer + 1][n_embd] residual stream at the last token: [0] the embedding output,
      * [i] the output of layer i, [n_layer] the last layer's output after the final norm
      * (the convention of Hugging Face's hidden_states and of the goldens). */
@@ -65,6 +70,26 @@ typedef struct engine_batch {
     float *lens_top_logits;
     float *lens_logsumexp;
     int32_t *lens_ranks;
+    /* Mixture-of-experts routing (models with experts, moe.h), where non-NULL, for each
+     * output row (R = moe_rank_n, K = n_used):
+     *   route_ids      [n_layer][n_out][R]  the experts ranked by the router, best first,
+     *                                       the first K the chosen ones (rows of layers
+     *                                       without experts are left as they are)
+     *   route_probs    [n_layer][n_out][R]  each one's probability under a softmax over
+     *                                       every expert of the layer
+     *   route_weights  [n_layer][n_out][K]  the weights the chosen experts' outputs were
+     *                                       summed with
+     * and at the last token (like hidden):
+     *   moe_out        [n_layer + 1][n_embd] what each layer's experts (the shared one
+     *                                       included) added to the residual stream (zeros
+     *                                       in layers without experts), then the last
+     *                                       layer's output before the final norm, whose
+     *                                       scale a direct logit contribution uses
+     *                                       (head_contribution) */
+    int32_t *route_ids;
+    float *route_probs;
+    float *route_weights;
+    float *moe_out;
 } engine_batch;
 
 #define ENGINE_LENS_MAX 64
@@ -92,12 +117,26 @@ typedef struct engine_lens_query {
 
 typedef struct engine engine;
 
+/* Memory an engine holds for its recurrent (DeltaNet) layers, beyond the KV cache. */
+typedef struct engine_state_memory {
+    size_t state;        /* the live recurrent state */
+    size_t keys;         /* every token's keys, betas and decays (the effective weights) */
+    size_t checkpoints;  /* copies of the state kept for rewinding (state_ckpt.h) */
+    int n_checkpoints;
+} engine_state_memory;
+
 typedef struct engine_ops {
     int (*eval)(engine *e, const engine_batch *b, char *err, size_t errlen);
     void (*destroy)(engine *e);
     /* Optional (NULL: the caller computes the lens on the CPU, inspect.h). Returns 0, or
      * -1 with ERR filled. Does not touch the KV cache. */
     int (*lens)(engine *e, const engine_lens_query *q, char *err, size_t errlen);
+    /* Optional (NULL: a model without recurrent layers, nothing to keep). Keeps a copy of
+     * the recurrent state at the position evaluated last, so that evaluating there again
+     * (a turn's start, a probe's fork) recomputes nothing (state_ckpt.h). */
+    void (*checkpoint)(engine *e);
+    /* Optional: fills OUT (all zero without recurrent layers). */
+    void (*state_memory)(const engine *e, engine_state_memory *out);
 } engine_ops;
 
 struct engine {
@@ -117,6 +156,13 @@ static inline bool engine_has_lens(const engine *e) { return e && e->ops->lens; 
 static inline int engine_lens(engine *e, const engine_lens_query *q, char *err, size_t errlen) {
     return e->ops->lens(e, q, err, errlen);
 }
+static inline void engine_checkpoint(engine *e) {
+    if (e && e->ops->checkpoint) e->ops->checkpoint(e);
+}
+static inline void engine_get_state_memory(const engine *e, engine_state_memory *out) {
+    *out = (engine_state_memory){0};
+    if (e && e->ops->state_memory) e->ops->state_memory(e, out);
+}
 static inline void engine_destroy(engine *e) {
     if (e) e->ops->destroy(e);
 }
@@ -135,5 +181,9 @@ typedef struct cpu_engine_options {
 } cpu_engine_options;
 engine *engine_cpu_create_opts(const model *m, int n_ctx, const cpu_engine_options *opt,
                                char *err, size_t errlen);
+/* Bytes of weight matrices the CPU engine E's products have read since it was created
+ * (each product's rows once, however many tokens share them): with a mixture of experts,
+ * only the chosen experts' (bench: bytes per token against the dense equivalent). */
+uint64_t engine_cpu_weight_bytes(const engine *e);
 
 #endif

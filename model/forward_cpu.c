@@ -24,11 +24,14 @@
  * ops_fast.c, within float rounding of op_attention_head. The "reference" option runs
  * ops.c's op_matmul and op_attention_head themselves, on one thread: the judge of the
  * others. */
+#include "deltanet.h"
 #include "engine.h"
 #include "head.h"
+#include "moe.h"
 #include "ops.h"
 #include "ops_fast.h"
 #include "qdot.h"
+#include "state_ckpt.h"
 #include "workers.h"
 
 #include <math.h>
@@ -69,6 +72,15 @@ typedef struct cpu_engine {
     float *ple;           /* [MB][n_layer * n_embd_per_layer] each layer's per-layer input */
     float *ple_row;       /* [n_layer * n_embd_per_layer] one token's row of per_layer_token_embd */
     float *scores;        /* [n_threads][n_ctx] one attention row per thread */
+    moe_scratch *moe;     /* the mixture of experts' scratch (models with experts) */
+    uint64_t weight_bytes; /* bytes of weights the products have read (bench) */
+    float *q_gate;        /* [MB][2 q_dim] a gated layer's q and gate rows; then its gate */
+    /* Gated DeltaNet layers (deltanet.h): their state, and its checkpoints for rewinding
+     * (state_ckpt.h); NULL and unused without such layers */
+    dn_cpu *dn;
+    dn_host dn_host;
+    state_ckpts ckpts;
+    ckpt_host ckpt_host;
 } cpu_engine;
 
 /* N rounded up to a multiple of 64 bytes, as aligned_alloc wants. */
@@ -81,12 +93,16 @@ static void cpu_destroy(engine *base) {
         if (e->k_cache) free(e->k_cache[l]);
         if (e->v_cache) free(e->v_cache[l]);
     }
-    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->ple, e->ple_row, e->scores};
+    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->qkv, e->att, e->ff_a, e->ff_b, e->ple, e->ple_row, e->scores,
+                     e->q_gate};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e->acts);
     free(e->prod_scratch);
     free(e->k_cache);
     free(e->v_cache);
+    moe_scratch_free(e->moe);
+    dn_cpu_free(e->dn);
+    ckpts_free(&e->ckpts);
     workers_destroy(e->pool);
     free(e);
 }
@@ -139,6 +155,7 @@ static void matmul_task(void *arg, int task, int thread) {
 /* For each of the N_PRODUCTS pairs (W, Y): Y = W X for N vectors (x [n][cols], y [n][rows]). */
 static void multiply(cpu_engine *e, const float *x, int n, const product *products,
                      int n_products) {
+    for (int k = 0; k < n_products; k++) e->weight_bytes += (uint64_t)products[k].w->rows * products[k].w->row_bytes;
     if (e->reference) {
         for (int k = 0; k < n_products; k++) op_matmul(products[k].w, x, products[k].y, n);
         return;
@@ -273,6 +290,20 @@ static void per_layer_input(cpu_engine *e, int l, int n) {
 
 /* ---- attention ----------------------------------------------------------------------- */
 
+/* A gated layer's q rows hold [q | gate] per head (Qwen3.5): q into e->q, and the gate
+ * rows, packed, to the front of e->q_gate for after the attention. */
+static void split_q_gate(cpu_engine *e, const layer_desc *ld, int n) {
+    const int hd = ld->head_dim, qd = ld->n_head * hd;
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < ld->n_head; h++)
+            memcpy(e->q + (size_t)t * qd + (size_t)h * hd, e->q_gate + ((size_t)t * ld->n_head + h) * 2 * hd,
+                   (size_t)hd * sizeof(float));
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < ld->n_head; h++)
+            memmove(e->q_gate + (size_t)t * qd + (size_t)h * hd, e->q_gate + ((size_t)t * ld->n_head + h) * 2 * hd + hd,
+                    (size_t)hd * sizeof(float));
+}
+
 /* Q, K and V of layer L for N tokens of the micro-batch from the normalised input e->xb,
  * each [n][dim] in e->q, e->k, e->v. A layer that reads another's keys computes only q. */
 static void project_qkv(cpu_engine *e, int l, int n) {
@@ -297,8 +328,10 @@ static void project_qkv(cpu_engine *e, int l, int n) {
         add_bias(e->q, lw->bq, n, qd);
         return;
     }
-    const product qkv[3] = {{&lw->wq, e->q, 0, 0}, {&lw->wk, e->k, 0, 0}, {&lw->wv, e->v, 0, 0}};
+    const product qkv[3] = {{&lw->wq, ld->out_gate ? e->q_gate : e->q, 0, 0}, {&lw->wk, e->k, 0, 0},
+                            {&lw->wv, e->v, 0, 0}};
     multiply(e, e->xb, n, qkv, 3);
+    if (ld->out_gate) split_q_gate(e, ld, n);
     add_bias(e->q, lw->bq, n, qd);
     add_bias(e->k, lw->bk, n, kvd);
     add_bias(e->v, lw->bv, n, kvd);
@@ -356,9 +389,12 @@ static void attention_task(void *arg, int task, int thread) {
     const int h = task / job->n, t = task % job->n;
     const int kvh = h / (ld->n_head / ld->n_head_kv); /* query heads share kv heads */
     const int n_kv = b->pos + job->start + t + 1;   /* causal: the token itself and the past */
-    const attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
-                            .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd,
-                            .scale = ld->attn_scale * attn_temperature(ld, n_kv - 1), .softcap = ld->attn_softcap};
+    attn_span span = {.first = ld->window && n_kv > ld->window ? n_kv - ld->window : 0,
+                      .n_kv = n_kv, .head_dim = hd, .kv_stride = kvd,
+                      .scale = ld->attn_scale * attn_temperature(ld, n_kv - 1), .softcap = ld->attn_softcap};
+    const float *sinks = m->layers[job->layer].attn_sinks;
+    span.has_sink = sinks != NULL;
+    span.sink = sinks ? sinks[h] : 0.0f;
     const size_t head_off = (size_t)kvh * hd;
     float *scores = e->scores + (size_t)thread * n_ctx;
     (e->reference ? op_attention_head : fast_attention_head)(
@@ -378,8 +414,11 @@ static void attention_task(void *arg, int task, int thread) {
 
 /* Layer L's attention sublayer for the micro-batch: e->xb (normalised input) -> e->xb
  * (its output, before any post-norm). */
+static void zero_absent_heads(const cpu_engine *e, const engine_batch *b, int l, int start, int n);
+
 static void attention(cpu_engine *e, const engine_batch *b, int l, int start, int n) {
     const layer_desc *ld = &e->base.model->desc[l];
+    zero_absent_heads(e, b, l, start, n);
     const layer_weights *lw = &e->base.model->layers[l];
     project_qkv(e, l, n);
     prepare_qkv(e, l, n, b->pos + start);
@@ -387,11 +426,53 @@ static void attention(cpu_engine *e, const engine_batch *b, int l, int start, in
     /* two multiply-adds per key and value element */
     const double keys = (double)n * (b->pos + start) + (double)n * (n + 1) / 2;
     run_job(e, ld->n_head * n, attention_task, &job, 2.0 * keys * ld->n_head * ld->head_dim);
+    if (ld->out_gate) op_sigmoid_mul(e->att, e->q_gate, n * ld->n_head * ld->head_dim);
     matmul(e, &lw->wo, e->att, e->xb, n);
     add_bias(e->xb, lw->bo, n, e->base.model->hp.n_embd);
 }
 
+/* The capture rows of the heads layer L does not have (fewer than the widest layer's), for
+ * the micro-batch's output tokens: zero, as engine.h promises. */
+static void zero_absent_heads(const cpu_engine *e, const engine_batch *b, int l, int start, int n) {
+    const model_hparams *hp = &e->base.model->hp;
+    const int nh = e->base.model->desc[l].n_head;
+    if (!b->attention || nh == hp->n_head) return;
+    const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
+    for (int t = 0; t < n; t++) {
+        const int bt = start + t, out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+        for (int h = nh; out >= 0 && h < hp->n_head; h++)
+            memset(b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len, 0, (size_t)row_len * sizeof(float));
+    }
+}
+
 /* ---- the feed-forward network ---------------------------------------------------------- */
+
+/* The engine's products for moe.c (up to three of one input share a wake-up). */
+static void moe_multiply(void *ctx, const float *x, int n, const moe_product *p, int n_products) {
+    product ps[3];
+    for (int k = 0; k < n_products; k++) ps[k] = (product){p[k].w, p[k].y, 0, 0};
+    multiply(ctx, x, n, ps, n_products);
+}
+
+/* Layer L's mixture of experts for tokens [start, start+n) of batch B: e->xb (normalised
+ * input) -> e->xb, and the routing of the tokens B wants outputs for. */
+static void mixture_of_experts(cpu_engine *e, const engine_batch *b, int l, int start, int n) {
+    const model *m = e->base.model;
+    const moe_hparams *moe = &m->hp.moe;
+    const moe_multiplier mul = {moe_multiply, e};
+    moe_forward(m, l, e->xb, n, e->xb, &mul, e->moe);
+    const int R = moe_rank_n(moe), K = moe->n_used;
+    const int n_out = b->all_positions ? b->n_tokens : 1;
+    for (int t = 0; t < n; t++) {
+        const int bt = start + t, out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+        if (out < 0) continue;
+        const moe_token_route r = moe_route_of(e->moe, t);
+        const size_t row = (size_t)l * n_out + out;
+        if (b->route_ids) memcpy(b->route_ids + row * R, r.ranked, (size_t)R * sizeof(int32_t));
+        if (b->route_probs) memcpy(b->route_probs + row * R, r.probs, (size_t)R * sizeof(float));
+        if (b->route_weights) memcpy(b->route_weights + row * K, r.weights, (size_t)K * sizeof(float));
+    }
+}
 
 /* e->xb (normalised input) -> e->xb: act(gate) * up, or act(up) without a gate, then down. */
 static void feed_forward(cpu_engine *e, int l, int n) {
@@ -440,11 +521,16 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
     for (int l = 0; l < hp->n_layer; l++) {
         const layer_weights *lw = &m->layers[l];
         norm_rows(hp, e->xb, e->x, lw->attn_norm, lw->attn_norm_b, n, d);
-        attention(e, b, l, start, n);
+        if (m->desc[l].mixer == MIXER_DELTANET) dn_cpu_layer(e->dn, &e->dn_host, l, e->xb, b, start, n);
+        else attention(e, b, l, start, n);
         residual_add(e, lw->post_attn_norm, n);
 
         norm_rows(hp, e->xb, e->x, lw->ffn_norm, lw->ffn_norm_b, n, d);
-        feed_forward(e, l, n);
+        if (m->desc[l].ffn == FFN_MOE) mixture_of_experts(e, b, l, start, n);
+        else feed_forward(e, l, n);
+        if (b->moe_out && last >= 0)
+            for (int i = 0; i < d; i++) /* a dense layer's row stays 0 */
+                b->moe_out[(size_t)l * d + i] = m->desc[l].ffn == FFN_MOE ? e->xb[(size_t)last * d + i] : 0.0f;
         residual_add(e, lw->post_ffw_norm, n);
         if (lw->inp_gate.data) per_layer_input(e, l, n);
         if (lw->out_scale)
@@ -456,6 +542,7 @@ static void forward_micro_batch(cpu_engine *e, const engine_batch *b, int start,
             memcpy(b->hidden + (size_t)(l + 1) * d, e->x + (size_t)last * d, row_bytes);
     }
 
+    if (b->moe_out && last >= 0) memcpy(b->moe_out + (size_t)hp->n_layer * d, e->x + (size_t)last * d, row_bytes);
     /* The final norm and the output head (head.c's), for the positions the caller asked about. */
     for (int t = 0; t < n; t++) head_norm(m, e->xb + (size_t)t * d, e->x + (size_t)t * d);
     if (b->hidden && last >= 0) memcpy(b->hidden + (size_t)hp->n_layer * d, e->xb + (size_t)last * d, row_bytes);
@@ -496,15 +583,75 @@ static int cpu_eval(engine *base, const engine_batch *b, char *err, size_t errle
             return -1;
         }
     }
-    for (int start = 0; start < b->n_tokens; start += MICRO_BATCH) {
+    if (e->dn && ckpts_rewind(&e->ckpts, &e->ckpt_host, b->pos, err, errlen)) return -1;
+    if (b->gates)
+        memset(b->gates, 0, (size_t)(b->all_positions ? b->n_tokens : 1) * hp->n_layer * hp->n_head * 2 * sizeof(float));
+    for (int start = 0; start < b->n_tokens;) {
         int n = b->n_tokens - start < MICRO_BATCH ? b->n_tokens - start : MICRO_BATCH;
+        if (e->dn && n > ckpts_room(&e->ckpts, b->pos + start)) n = ckpts_room(&e->ckpts, b->pos + start);
         forward_micro_batch(e, b, start, n);
+        if (e->dn) { /* the recurrent state moved on: periodic checkpoints on the way */
+            ckpts_advance(&e->ckpts, b->tokens + start, b->pos + start, n);
+            if (ckpts_room(&e->ckpts, b->pos + start + n) == e->ckpts.interval) ckpts_take(&e->ckpts, &e->ckpt_host, false);
+        }
+        start += n;
     }
     e->n_filled = b->pos + b->n_tokens;
     return 0;
 }
 
-static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy, NULL};
+/* ---- the recurrent state (DeltaNet layers) ------------------------------------------------ */
+
+static void dn_matmul(void *ctx, const weight *w, const float *x, float *y, int n) { matmul(ctx, w, x, y, n); }
+
+static void dn_run(void *ctx, int n_tasks, workers_task_fn fn, void *arg, double work) {
+    run_job(ctx, n_tasks, fn, arg, work);
+}
+
+static size_t ckpt_bytes(void *ctx, int pos) { return dn_cpu_snapshot_bytes(((cpu_engine *)ctx)->dn, pos); }
+static void ckpt_save(void *ctx, int pos, void *dst) { dn_cpu_save(((cpu_engine *)ctx)->dn, pos, dst); }
+
+static int ckpt_load(void *ctx, int pos, const void *src, char *err, size_t errlen) {
+    cpu_engine *e = ctx;
+    if (src) dn_cpu_load(e->dn, pos, src);
+    else dn_cpu_reset(e->dn);
+    return 0;
+}
+
+/* Evaluates tokens again for the state alone (no outputs); their keys and values are the
+ * ones already in the cache. */
+static int ckpt_replay(void *ctx, const int32_t *tokens, int pos, int n, char *err, size_t errlen) {
+    engine_batch rb = {.tokens = tokens, .n_tokens = n, .pos = pos};
+    return cpu_eval(ctx, &rb, err, errlen);
+}
+
+static void cpu_checkpoint(engine *base) {
+    cpu_engine *e = (cpu_engine *)base;
+    if (e->dn) ckpts_take(&e->ckpts, &e->ckpt_host, true);
+}
+
+static void cpu_state_memory(const engine *base, engine_state_memory *out) {
+    const cpu_engine *e = (const cpu_engine *)base;
+    dn_cpu_memory(e->dn, &out->state, &out->keys);
+    out->checkpoints = e->ckpts.bytes;
+    out->n_checkpoints = e->ckpts.n;
+}
+
+/* The DeltaNet layers' state and its checkpoints, when the model has such layers. */
+static bool cpu_alloc_recurrent(cpu_engine *e, int n_threads) {
+    bool oom;
+    e->dn = dn_cpu_create(e->base.model, e->base.n_ctx, MICRO_BATCH, &oom);
+    if (!e->dn) return !oom;
+    e->dn_host = (dn_host){e, dn_matmul, dn_run, n_threads};
+    e->ckpt_host = (ckpt_host){e, ckpt_bytes, ckpt_save, ckpt_load, ckpt_replay};
+    return ckpts_init(&e->ckpts, e->base.n_ctx) == 0;
+}
+
+static const engine_ops CPU_OPS = {cpu_eval, cpu_destroy, NULL, cpu_checkpoint, cpu_state_memory};
+
+uint64_t engine_cpu_weight_bytes(const engine *e) {
+    return e->ops == &CPU_OPS ? ((const cpu_engine *)e)->weight_bytes : 0;
+}
 
 engine *engine_cpu_create(const model *m, int n_ctx, char *err, size_t errlen) {
     return engine_cpu_create_opts(m, n_ctx, NULL, err, errlen);
@@ -552,7 +699,10 @@ static bool cpu_alloc(cpu_engine *e, int n_threads) {
         if (!e->ple || !e->ple_row) return false;
     }
     e->scores = calloc((size_t)n_threads * n_ctx, sizeof(float));
-    return e->x && e->xb && e->q && e->k && e->v && e->qkv && e->att && e->ff_a && e->ff_b && e->scores;
+    e->q_gate = calloc(mb * 2 * q_dim, sizeof(float));
+    if (hp->moe.n_expert && !(e->moe = moe_scratch_create(m, MICRO_BATCH))) return false;
+    return e->x && e->xb && e->q && e->k && e->v && e->qkv && e->att && e->ff_a && e->ff_b && e->scores && e->q_gate &&
+           cpu_alloc_recurrent(e, n_threads);
 }
 
 /* Bytes of KV cache a context of N_CTX positions takes (for the out-of-memory message). */

@@ -19,4 +19,12 @@ void head_softcap(const model *m, float *logits, int64_t n);
 /* The logits of one final-normed vector XN: the output head, then the cap. */
 void head_logits(const model *m, const float *xn, float *logits);
 
+/* How much PART, one component of the last layer's output X_FINAL (n_embd values each: a
+ * layer's attention or experts' output), pushes the logit of TOKEN directly: the final
+ * norm linearised at X_FINAL (its scale, 1/rms or 1/std of X_FINAL, held fixed; LayerNorm
+ * also removes PART's mean), times the gain, dotted with the output head's row of TOKEN.
+ * The parts of X_FINAL add up to its logit before the cap (and a LayerNorm's shift); the
+ * cap, when the model has one, is left out. */
+float head_contribution(const model *m, const float *x_final, const float *part, int32_t token);
+
 #endif

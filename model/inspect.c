@@ -2,6 +2,7 @@
  * logit lens, the why card, probe summaries, breakpoints and distribution comparison.
  * See inspect.h for what each computes; the comments here say how. */
 #include "inspect.h"
+#include "routing.h"
 #include "head.h"
 
 #include "ops.h"
@@ -23,6 +24,7 @@ void inspect_view_session(inspect_view *v, const session *s) {
     v->n_layer = m->hp.n_layer;
     v->n_head = m->hp.n_head;
     v->n_embd = m->hp.n_embd;
+    v->desc = m->desc;
 }
 
 void inspect_view_records(inspect_view *v, const step_record *recs, size_t n, int n_layer, int n_head,
@@ -80,14 +82,34 @@ static const uint16_t *head_row(const inspect_view *v, const step_record *r, int
 
 static bool has_row(const step_record *r) { return r && r->attention && r->n_keys > 0; }
 
-/* ACC += W * (layer LAYER of R averaged over heads): from the session's averaged rows when
- * it kept them, else from every head. */
+static int layer_heads(const inspect_view *v, int layer) { return v->desc ? v->desc[layer].n_head : v->n_head; }
+
+/* Head (LAYER, HEAD)'s row of R as attention mass into OUT (r->n_keys floats): the
+ * probabilities, or a DeltaNet head's |w| normalised to sum 1 (all zero when w is). */
+static void head_mass(const inspect_view *v, const step_record *r, int layer, int head, float *out) {
+    const int n = r->n_keys;
+    fp16_to_f32_row(head_row(v, r, layer, head), out, (size_t)n);
+    if (!v->desc || v->desc[layer].mixer != MIXER_DELTANET) return;
+    double total = 0;
+    for (int k = 0; k < n; k++) total += fabsf(out[k]);
+    const float scale = total > 0 ? (float)(1.0 / total) : 0.0f;
+    for (int k = 0; k < n; k++) out[k] = fabsf(out[k]) * scale;
+}
+
+/* ACC += W * (layer LAYER of R averaged over its heads): from the session's averaged rows
+ * when it kept them, else from every head's mass. */
 static void add_layer_mean(const inspect_view *v, const step_record *r, int layer, float w, float *acc) {
     if (r->attention_mean) {
         add_row(acc, r->attention_mean + (size_t)layer * (size_t)r->n_keys, r->n_keys, w);
         return;
     }
-    for (int h = 0; h < v->n_head; h++) add_row(acc, head_row(v, r, layer, h), r->n_keys, w / (float)v->n_head);
+    const int nh = layer_heads(v, layer);
+    float *row = malloc((size_t)r->n_keys * sizeof *row);
+    for (int h = 0; row && h < nh; h++) {
+        head_mass(v, r, layer, h, row);
+        for (int k = 0; k < r->n_keys; k++) acc[k] += w / (float)nh * row[k];
+    }
+    free(row);
 }
 
 /* ---- attention sources ---- */
@@ -268,9 +290,9 @@ int inspect_head_roles(const inspect_view *v, size_t from, size_t to, head_stats
         if (n_t) n_ind++;
         const double log_n = log((double)n);
         for (int l = 0; l < v->n_layer; l++) {
-            for (int h = 0; h < v->n_head; h++) {
+            for (int h = 0; h < layer_heads(v, l); h++) {
                 size_t at = (size_t)l * (size_t)v->n_head + (size_t)h;
-                fp16_to_f32_row(head_row(v, r, l, h), row, (size_t)n);
+                head_mass(v, r, l, h, row);
                 prev[at] += row[q - 1];
                 sink[at] += row[0];
                 double hsum = 0;
@@ -596,6 +618,11 @@ int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_car
         }
         out->has_lens = true;
     }
+    if (inspect_experts(o->push_model ? o->push_model : o->m, r, v->n_layer, v->n_embd, out) < 0) {
+        why_card_free(out);
+        snprintf(err, errlen, "out of memory for the why card");
+        return -1;
+    }
     return 0;
 }
 
@@ -603,6 +630,10 @@ void why_card_free(why_card *w) {
     free(w->layer_sources);
     free(w->layer_n);
     logit_lens_free(&w->lens);
+    routing_free(w->routing);
+    free(w->expert_push);
+    w->routing = NULL;
+    w->expert_push = NULL;
     w->layer_sources = NULL;
     w->layer_n = NULL;
     w->has_attention = w->has_lens = false;
@@ -682,6 +713,7 @@ int inspect_probe_run(engine *e, const struct tokenizer *tok, const int32_t *pre
     engine_batch b = {.tokens = prefix, .n_tokens = n_prefix, .pos = 0, .logits = fork};
     if (rc == 0) rc = engine_eval(e, &b, err, errlen);
     if (rc == 0) {
+        engine_checkpoint(e); /* each continuation rewinds here (recurrent layers) */
         for (int v = n_valid; v < V; v++) fork[v] = -INFINITY;
         memcpy(hist, prefix, (size_t)n_prefix * sizeof *hist);
     }

@@ -43,6 +43,10 @@ typedef struct inspect_view {
     const step_record *recs;
     size_t n;
     int n_layer, n_head, n_embd;
+    /* each layer's recipe (its own head count, and whether its rows are a Gated DeltaNet's
+     * signed effective weights), or NULL: every layer softmax attention with n_head heads.
+     * Set from the session's model; set it on a records view when the model is known. */
+    const layer_desc *desc;
 } inspect_view;
 
 void inspect_view_session(inspect_view *v, const session *s);
@@ -51,7 +55,13 @@ void inspect_view_records(inspect_view *v, const step_record *recs, size_t n, in
 size_t inspect_n_records(const inspect_view *v);
 const step_record *inspect_record(const inspect_view *v, size_t i);
 
-/* ---- attention sources ---- */
+/* ---- attention sources ----
+ *
+ * Gated DeltaNet layers (deltanet.h) have no attention probabilities: their rows are the
+ * effective weights w_ts of each head's read-out, signed and not summing to 1. Sources,
+ * rollout, grounding and head roles take such a row as attention mass: |w_ts| normalised
+ * to sum 1 over the keys (how much of the read-out's weight each earlier token carries,
+ * whichever its sign); the session's head-averaged rows are made that way too. */
 
 typedef struct inspect_source {
     int pos;      /* an earlier token */
@@ -223,6 +233,8 @@ typedef struct why_options {
     int n_valid_vocab;          /* as for inspect_logit_lens */
     bool rollout;               /* compute the rollout (costs O(layers * heads * pos^2)) */
     grounding_params grounding;
+    const model *push_model;    /* for the experts' pushes, which cost next to nothing
+                                   (a dot product per layer); NULL: m */
 } why_options;
 
 void why_options_default(why_options *o); /* 8 sources, rollout on, default grounding */
@@ -256,6 +268,14 @@ typedef struct why_card {
 
     bool has_lens;              /* the record held hidden states and a model was given */
     logit_lens lens;
+
+    /* experts (models with experts, inspect_moe.c): the record's routing (a copy; per
+     * layer the chosen experts, their weights and the runners-up) and, where the record
+     * kept the experts' outputs (reply tokens) and a model was given, how much each
+     * layer's experts pushed the token's logit directly (head_contribution; NaN in layers
+     * without experts) */
+    struct record_routing *routing;
+    float *expert_push;         /* [n_layer], or NULL */
 } why_card;
 
 /* Everything the why card shows for record REC. Returns 0, or -1 with ERR (no such
@@ -263,6 +283,12 @@ typedef struct why_card {
 int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_card *out, char *err,
                 size_t errlen);
 void why_card_free(why_card *w);
+/* The why card's "experts" for record R (inspect_why calls it): copies R's routing and,
+ * with M and R's experts' outputs, computes the pushes. Returns 0, or -1 out of memory. */
+int inspect_experts(const model *m, const step_record *r, int n_layer, int n_embd, why_card *out);
+/* How much each layer's experts pushed record R's token's logit, into PUSH [n_layer] (NaN
+ * in layers without experts); false when R kept no experts' outputs (or out of memory). */
+bool inspect_expert_pushes(const model *m, const step_record *r, float *push);
 
 /* ---- fork and probe ---- */
 

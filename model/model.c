@@ -39,10 +39,13 @@ const char *loader_printable(gguf_str s, char *buf, size_t cap) {
 
 /* ---- one tensor ---------------------------------------------------------------------- */
 
-static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_t ne0, int64_t ne1) {
-    if (t->ne[0] == (uint64_t)ne0 && t->ne[1] == (uint64_t)ne1 && t->ne[2] == 1 && t->ne[3] == 1) return 0;
-    char want[64];
-    if (ne1 == 1) snprintf(want, sizeof want, "[%lld]", (long long)ne0);
+/* T must be NE0 x NE1 x NE2 (ne[0] first; the 3-D expert tensors have NE2 > 1). */
+static int check_shape(loader *L, const char *name, const gguf_tensor *t, int64_t ne0, int64_t ne1, int64_t ne2) {
+    if (t->ne[0] == (uint64_t)ne0 && t->ne[1] == (uint64_t)ne1 && t->ne[2] == (uint64_t)ne2 && t->ne[3] == 1)
+        return 0;
+    char want[96];
+    if (ne2 > 1) snprintf(want, sizeof want, "[%lld, %lld, %lld]", (long long)ne0, (long long)ne1, (long long)ne2);
+    else if (ne1 == 1) snprintf(want, sizeof want, "[%lld]", (long long)ne0);
     else snprintf(want, sizeof want, "[%lld, %lld]", (long long)ne0, (long long)ne1);
     return loader_fail(L, "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected %s", name,
                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)t->ne[2],
@@ -59,13 +62,17 @@ static int check_type(loader *L, const char *name, const gguf_tensor *t) {
     if (!ggml_row_bytes(t->type, t->ne[0], &row_bytes))
         return loader_fail(L, "tensor '%s': row length %llu is not a multiple of the %s block size", name,
                            (unsigned long long)t->ne[0], ggml_type_name(t->type));
-    if (row_bytes * t->ne[1] != t->nbytes) return loader_fail(L, "tensor '%s': data size does not match its shape", name);
+    if (row_bytes * t->ne[1] * t->ne[2] * t->ne[3] != t->nbytes)
+        return loader_fail(L, "tensor '%s': data size does not match its shape", name);
     return 0;
 }
 
-/* Matrix T (checked to be COLS x ROWS, ne[0] = cols, of a supported type) into *W. */
-static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows, weight *w) {
-    if (check_shape(L, name, t, cols, rows) || check_type(L, name, t)) return -1;
+/* Matrix T (checked to be COLS x ROWS x DEPTH, ne[0] = cols, of a supported type) into
+ * *W, as one matrix of ROWS * DEPTH rows (the DEPTH matrices of a 3-D tensor stacked). */
+static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows,
+                      int64_t depth, weight *w) {
+    if (check_shape(L, name, t, cols, rows, depth) || check_type(L, name, t)) return -1;
+    rows *= depth;
     w->name = gguf_str_dup(t->name);
     if (!w->name) return loader_fail(L, "out of memory");
     w->type = t->type;
@@ -76,9 +83,11 @@ static int get_matrix(loader *L, const char *name, const gguf_tensor *t, int64_t
     return 0;
 }
 
-/* Vector T of N elements converted to a new f32 array in *OUT; every value finite. */
-static int get_vector(loader *L, const char *name, const gguf_tensor *t, int64_t n, float **out) {
-    if (check_shape(L, name, t, n, 1) || check_type(L, name, t)) return -1;
+/* Vector T of COLS x ROWS elements (ROWS > 1: one vector per expert) converted to a new
+ * f32 array in *OUT; every value finite. */
+static int get_vector(loader *L, const char *name, const gguf_tensor *t, int64_t cols, int64_t rows, float **out) {
+    if (check_shape(L, name, t, cols, rows, 1) || check_type(L, name, t)) return -1;
+    const int64_t n = cols * rows;
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) return loader_fail(L, "out of memory");
     dequantize_row(t->type, t->data, v, n);
@@ -104,6 +113,7 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     case DIM_VOCAB: return hp->n_vocab;
     case DIM_CTX_TRAIN: return hp->n_ctx_train;
     case DIM_Q: return ld ? (int64_t)ld->n_head * ld->head_dim : 0;
+    case DIM_QG: return ld ? (int64_t)ld->n_head * ld->head_dim * (ld->out_gate ? 2 : 1) : 0;
     case DIM_KV: return ld ? (int64_t)ld->n_head_kv * ld->head_dim : 0;
     case DIM_QKV: return ld ? (int64_t)(ld->n_head + 2 * ld->n_head_kv) * ld->head_dim : 0;
     case DIM_HEAD: return ld ? ld->head_dim : 0;
@@ -112,6 +122,15 @@ static int64_t dim_size(const model *m, tensor_dim d, int layer) {
     case DIM_ROPE_HALF: return m->n_ropes ? m->ropes[0].dim / 2 : 0;
     case DIM_PLE: return hp->n_embd_per_layer;
     case DIM_PLE_ALL: return (int64_t)hp->n_embd_per_layer * hp->n_layer;
+    case DIM_N_HEAD: return ld ? ld->n_head : 0;
+    case DIM_EXPERT: return hp->moe.n_expert;
+    case DIM_FF_EXP: case DIM_FF_EXP_X: return hp->moe.n_ff_exp;
+    case DIM_EMBD_X: return hp->n_embd;
+    case DIM_SSM_CONV: return ld ? 2 * (int64_t)ld->n_head_kv * ld->head_dim + (int64_t)ld->n_head * ld->head_dim_v : 0;
+    case DIM_SSM_V: return ld ? (int64_t)ld->n_head * ld->head_dim_v : 0;
+    case DIM_SSM_HEADS: return ld ? ld->n_head : 0;
+    case DIM_SSM_HEAD_V: return ld ? ld->head_dim_v : 0;
+    case DIM_SSM_KERNEL: return ld ? ld->conv_kernel : 0;
     }
     return 0;
 }
@@ -122,7 +141,7 @@ static void plan_specs(const model *m, const tensor_spec *specs, size_t n, int l
         const tensor_spec *s = &specs[i];
         bool required;
         if (!tensor_spec_applies(s, m->hp.arch, &required)) continue;
-        if (s->own_kv && layer >= 0 && m->desc[layer].kv_layer != layer) continue;
+        if (layer >= 0 && !tensor_spec_in_layer(s, &m->desc[layer], layer)) continue;
         char name[128];
         if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, s->name);
         else snprintf(name, sizeof name, "%s", s->name);
@@ -147,8 +166,9 @@ static void load_one(void *arg, const char *name, const tensor_spec *s, int laye
         if (required) c->rc = loader_fail(c->L, "missing tensor '%s'", name);
         return;
     }
+    const int64_t depth = tensor_dim_stacked(s->rows) ? m->hp.moe.n_expert : 1; /* experts: ne[2] */
     void *field = (char *)(layer >= 0 ? (void *)&m->layers[layer] : (void *)m) + s->field;
-    c->rc = s->matrix ? get_matrix(c->L, name, t, cols, rows, field) : get_vector(c->L, name, t, cols, field);
+    c->rc = s->matrix ? get_matrix(c->L, name, t, cols, rows, depth, field) : get_vector(c->L, name, t, cols, rows, field);
 }
 
 /* The vocabulary size is the embedding's row count; a vocab_size key must agree. */

@@ -41,18 +41,49 @@ typedef struct layer_weights {
     weight inp_gate, proj;
     float *post_norm;
     float *out_scale;     /* [1]: the layer's output is multiplied by it */
+    /* attention sinks (AT_ATTN_SINKS): one logit per query head */
+    float *attn_sinks;
+    /* a mixture of experts (AT_MOE; model/moe.h): the router's n_expert rows, then every
+     * expert's gate, up and down matrices stacked (expert e's rows follow expert e-1's,
+     * moe_expert() gives one), their biases [n_expert][rows] (AT_MOE_BIAS), and a shared
+     * expert gated by sigmoid(shexp_gate . x) (AT_SHARED_EXPERT) */
+    weight router;
+    float *router_b;
+    weight gate_exps, up_exps, down_exps;
+    float *gate_exps_b, *up_exps_b, *down_exps_b;
+    float *shexp_gate;
+    weight gate_shexp, up_shexp, down_shexp;
+    /* Gated DeltaNet layers (deltanet.h): ssm_qkv rows q | k | v (key heads, key heads,
+     * value heads), ssm_z the output gate, ssm_conv [conv rows][taps], ssm_beta/ssm_alpha
+     * one row per value head; vectors: ssm_dt and ssm_a per value head, ssm_norm a value
+     * head's gain */
+    weight ssm_qkv, ssm_z, ssm_conv, ssm_beta, ssm_alpha, ssm_out;
+    float *ssm_dt, *ssm_a, *ssm_norm;
 } layer_weights;
+
+/* The mixture of experts every MoE layer shares (AT_MOE). */
+typedef struct moe_hparams {
+    int n_expert, n_used; /* experts, and how many the router picks per token */
+    int n_ff_exp;         /* one expert's feed-forward width */
+    moe_routing routing;
+    bool norm;            /* ROUTE_SOFTMAX: the chosen weights renormalised */
+} moe_hparams;
 
 /* Numbers every layer shares; the per-layer ones are in model.desc. */
 typedef struct model_hparams {
     const arch_desc *arch;
     char arch_name[32];
     int n_vocab, n_embd, n_layer, n_ctx_train;
-    int n_head;           /* query heads of every layer (step records keep [layer][head]) */
+    int n_head;           /* heads of the widest layer (step records keep [layer][head];
+                             a layer's own count is desc[l].n_head, the rest of its rows
+                             are zero): query heads, or a DeltaNet layer's value heads */
     int n_head_kv;        /* key/value heads (the largest over the layers) */
     int head_dim;         /* the largest head_dim over the layers */
     int n_ff;             /* the largest feed-forward width over the layers */
     int n_embd_per_layer; /* per-layer input width (AT_PER_LAYER_IN), else 0 */
+    int n_layer_nextn;    /* multi-token-prediction blocks the file appends after the
+                             n_layer layers (block_count counts them): not loaded, not run */
+    int n_deltanet;       /* layers whose mixer is a Gated DeltaNet */
     norm_kind norm;
     float norm_eps;
     activation act;
@@ -60,6 +91,7 @@ typedef struct model_hparams {
     float embed_scale;    /* token embeddings are multiplied by this (1: none) */
     float final_softcap;  /* logits become cap * tanh(logit / cap); 0 = none */
     bool tied_output;     /* output head reuses token_embd */
+    moe_hparams moe;      /* n_expert 0: no MoE layers */
 } model_hparams;
 
 typedef struct model {

@@ -17,6 +17,8 @@
 #define MAX_HEAD_DIM 1024
 #define MAX_VOCAB    (1 << 23)
 #define MAX_CTX      (1 << 24)
+#define MAX_EXPERT   4096
+#define MAX_EXPERT_USED 64
 
 typedef struct loader {
     model *m;

@@ -57,7 +57,8 @@ static int hp_int_layers(loader *L, const char *suffix, bool required, int def, 
         for (int i = 0; i < n; i++) out[i] = v;
         return 0;
     }
-    if (kv->arr_len != (uint64_t)n)
+    /* one entry per block, multi-token-prediction blocks included, is one per layer too */
+    if (kv->arr_len != (uint64_t)n && kv->arr_len != (uint64_t)(n + L->m->hp.n_layer_nextn))
         return loader_fail(L, "metadata '%s' has %llu entries for %d layers", key,
                            (unsigned long long)kv->arr_len, n);
     if (kv->arr_type == GGUF_VT_BOOL || kv->arr_type == GGUF_VT_STRING || kv->arr_type == GGUF_VT_FLOAT32 ||
@@ -88,15 +89,15 @@ static int hp_float(loader *L, const char *suffix, float def, float *out) {
 
 /* --- the architecture ------------------------------------------------------------------ */
 
-/* Families whose files exist (../shared has some) that llmscope has not built yet. */
-static const char *const PLANNED_ARCHS[] = {"qwen35",
-                                            "qwen35moe", "qwen3moe", "gpt-oss"};
+/* Families whose files exist (../shared has some) that llmscope has not built yet, NULL
+ * last (none at present: every family of ../shared is built). */
+static const char *const PLANNED_ARCHS[] = {NULL};
 
 const char *model_file_unimplemented(const gguf_file *f, char *buf, size_t cap) {
     gguf_str s;
     if (!gguf_get_str(f, "general.architecture", &s)) return NULL;
     if (!arch_find(s.ptr, (size_t)s.len)) {
-        for (size_t i = 0; i < sizeof PLANNED_ARCHS / sizeof PLANNED_ARCHS[0]; i++)
+        for (size_t i = 0; PLANNED_ARCHS[i]; i++)
             if (gguf_str_eq(s, PLANNED_ARCHS[i])) {
                 snprintf(buf, cap, "%s not implemented yet", PLANNED_ARCHS[i]);
                 return buf;
@@ -131,12 +132,23 @@ int loader_read_arch(loader *L) {
 
 /* --- the numbers every layer shares --------------------------------------------------- */
 
+/* Multi-token-prediction blocks (Qwen3.5, GLM-4.5): block_count counts them, and their
+ * tensors (blk.N.nextn.*, with attention and FFN tensors of their own) follow the last
+ * layer's. They predict a second token for speculative decoding, which llmscope does not
+ * do, so they are left out deliberately: n_layer is block_count less them. */
+static int read_nextn(loader *L) {
+    model_hparams *hp = &L->m->hp;
+    if (hp_int(L, "nextn_predict_layers", false, 0, 0, hp->n_layer - 1, &hp->n_layer_nextn)) return -1;
+    hp->n_layer -= hp->n_layer_nextn;
+    return 0;
+}
+
 static int read_shared(loader *L) {
     model_hparams *hp = &L->m->hp;
     const arch_desc *a = hp->arch;
     if (hp_int(L, "embedding_length", true, 0, 1, MAX_EMBD, &hp->n_embd) ||
         hp_int(L, "block_count", true, 0, 1, MAX_LAYER, &hp->n_layer) ||
-        hp_int(L, "context_length", true, 0, 1, MAX_CTX, &hp->n_ctx_train))
+        hp_int(L, "context_length", true, 0, 1, MAX_CTX, &hp->n_ctx_train) || read_nextn(L))
         return -1;
     hp->norm = a->norm;
     hp->act = a->act;
@@ -239,13 +251,37 @@ static float query_scale(const model_hparams *hp, int head_dim, int n_head) {
     return 1.0f / sqrtf((float)head_dim);
 }
 
+/* --- mixtures of experts ---------------------------------------------------------------- */
+
+/* The experts every MoE layer has (AT_MOE): how many, how many the router picks, one
+ * expert's width, and the shared expert's (AT_SHARED_EXPERT), which is the layer's dense
+ * width N_FF (0 without one). A MoE file's feed_forward_length, where present, describes
+ * no network the layers run, and is not read. */
+static int read_experts(loader *L, int *n_ff) {
+    model_hparams *hp = &L->m->hp;
+    const arch_desc *a = hp->arch;
+    moe_hparams *moe = &hp->moe;
+    int shared = 0;
+    if (hp_int(L, "expert_count", true, 0, 1, MAX_EXPERT, &moe->n_expert) ||
+        hp_int(L, "expert_used_count", true, 0, 1, moe->n_expert < MAX_EXPERT_USED ? moe->n_expert : MAX_EXPERT_USED,
+               &moe->n_used) ||
+        hp_int(L, "expert_feed_forward_length", true, 0, 1, MAX_FF, &moe->n_ff_exp) ||
+        (a->traits & AT_SHARED_EXPERT && hp_int(L, "expert_shared_feed_forward_length", true, 0, 1, MAX_FF, &shared)))
+        return -1;
+    moe->routing = a->routing;
+    moe->norm = a->moe_norm;
+    for (int i = 0; i < hp->n_layer; i++) n_ff[i] = shared;
+    return 0;
+}
+
 static int read_layers(loader *L, bool *slides, int *ints) {
     model *m = L->m;
     model_hparams *hp = &m->hp;
     const int n = hp->n_layer;
     int *n_head = ints, *n_head_kv = ints + n, *n_ff = ints + 2 * n, *head_dim = ints + 3 * n;
     if (hp_int_layers(L, "attention.head_count", true, 0, 1, MAX_HEAD, n_head) ||
-        hp_int_layers(L, "feed_forward_length", true, 0, 1, MAX_FF, n_ff))
+        (hp->arch->traits & AT_MOE ? read_experts(L, n_ff)
+                                   : hp_int_layers(L, "feed_forward_length", true, 0, 1, MAX_FF, n_ff)))
         return -1;
     for (int i = 0; i < n; i++)
         if (n_head[i] != n_head[0])
@@ -266,9 +302,12 @@ static int read_layers(loader *L, bool *slides, int *ints) {
         d->n_head_kv = n_head_kv[i];
         d->head_dim = head_dim[i];
         d->n_ff = n_ff[i];
+        d->ffn = hp->moe.n_expert ? FFN_MOE : FFN_DENSE;
         d->window = slides[i] ? window : 0;
         d->attn_scale = query_scale(hp, head_dim[i], n_head[i]);
         d->attn_softcap = attn_cap;
+        d->out_gate = hp->arch->traits & AT_ATTN_GATE;
+        d->head_dim_v = head_dim[i];
         if (d->n_head_kv > hp->n_head_kv) hp->n_head_kv = d->n_head_kv;
         if (d->head_dim > hp->head_dim) hp->head_dim = d->head_dim;
         if (d->n_ff > hp->n_ff) hp->n_ff = d->n_ff;
@@ -278,17 +317,22 @@ static int read_layers(loader *L, bool *slides, int *ints) {
 
 /* --- ropes ----------------------------------------------------------------------------- */
 
-/* YaRN (rope.scaling.type yarn): the angles blend interpolated and extrapolated by pair
- * (ext_factor 1, as llama.cpp sets it for yarn), between the pairs that turn beta_fast and
- * beta_slow times over the original context (defaults 32 and 1); a yarn_log_multiplier
- * divides the magnitude correction by its own (Ministral 3: their ratio). */
+/* YaRN (rope.scaling.type yarn: gpt-oss, Ministral 3): the angles blend interpolated and
+ * extrapolated by pair (rope_cos_sin), between the pairs that turn beta_fast and beta_slow
+ * times over the original context; llama.cpp's defaults where the file is silent: the
+ * blend fully on (yarn_ext_factor 1), beta_fast 32, beta_slow 1, yarn_attn_factor 1 (which
+ * multiplies rope.scaling.attn_factor, as llama.cpp multiplies them). A
+ * yarn_log_multiplier divides the magnitude correction by its own (Ministral 3: their
+ * ratio). */
 static int read_yarn(loader *L, rope_desc *r, float factor) {
-    float log_mul = 0;
-    r->ext_factor = 1.0f;
-    if (hp_float(L, "rope.scaling.yarn_beta_fast", 32.0f, &r->beta_fast) ||
+    float log_mul = 0, yarn_attn;
+    if (hp_float(L, "rope.scaling.yarn_ext_factor", 1.0f, &r->ext_factor) ||
+        hp_float(L, "rope.scaling.yarn_beta_fast", 32.0f, &r->beta_fast) ||
         hp_float(L, "rope.scaling.yarn_beta_slow", 1.0f, &r->beta_slow) ||
+        hp_float(L, "rope.scaling.yarn_attn_factor", 1.0f, &yarn_attn) ||
         hp_float(L, "rope.scaling.yarn_log_multiplier", 1.0f, &log_mul))
         return -1;
+    r->attn_factor *= yarn_attn;
     if (factor > 1.0f && log_mul != 1.0f)
         r->attn_factor *= (0.1f * logf(factor) + 1.0f) / (0.1f * log_mul * logf(factor) + 1.0f);
     return 0;
@@ -310,7 +354,7 @@ static int read_rope_scaling(loader *L, rope_desc *r) {
     }
     if (!has_type || yarn || gguf_str_eq(type, "linear")) {
         if (hp_float(L, "rope.scaling.factor", 1.0f, &factor)) return -1;
-        if (factor == 1.0f && hp_float(L, "rope.scale_linear", 1.0f, &factor)) return -1;
+        if (!yarn && factor == 1.0f && hp_float(L, "rope.scale_linear", 1.0f, &factor)) return -1;
     }
     r->freq_scale = 1.0f / factor;
     if (hp_float(L, "rope.scaling.attn_factor", 1.0f, &r->attn_factor) ||
@@ -388,6 +432,44 @@ static int read_ropes(loader *L, const bool *slides) {
     return 0;
 }
 
+/* --- Gated DeltaNet layers -------------------------------------------------------------- */
+
+/* Qwen3.5: every full_attention_interval-th layer (l + 1 a multiple of it) is a gated
+ * attention layer, the others Gated DeltaNet layers whose shape comes from the ssm.* keys:
+ * state_size is a key head's size, group_count the key heads, time_step_rank the value
+ * heads (one decay rate each), inner_size all value heads together, conv_kernel the taps
+ * of the convolution. Their rope, window and scale do not apply. */
+static int read_deltanet(loader *L) {
+    model *m = L->m;
+    model_hparams *hp = &m->hp;
+    if (!(hp->arch->traits & AT_DELTANET)) return 0;
+    int interval, d_k, n_k, n_v, inner, taps;
+    if (hp_int(L, "full_attention_interval", false, 4, 1, MAX_LAYER, &interval) ||
+        hp_int(L, "ssm.state_size", true, 0, 1, MAX_HEAD_DIM, &d_k) ||
+        hp_int(L, "ssm.group_count", true, 0, 1, MAX_HEAD, &n_k) ||
+        hp_int(L, "ssm.time_step_rank", true, 0, 1, MAX_HEAD, &n_v) ||
+        hp_int(L, "ssm.inner_size", true, 0, 1, MAX_HEAD * MAX_HEAD_DIM, &inner) ||
+        hp_int(L, "ssm.conv_kernel", true, 0, 1, 16, &taps))
+        return -1;
+    if (n_v % n_k)
+        return loader_fail(L, "ssm.time_step_rank %d (value heads) is not a multiple of ssm.group_count %d (key heads)",
+                           n_v, n_k);
+    if (inner % n_v || inner / n_v > MAX_HEAD_DIM)
+        return loader_fail(L, "ssm.inner_size %d does not split into %d value heads of at most %d", inner, n_v,
+                           MAX_HEAD_DIM);
+    hp->n_deltanet = 0;
+    for (int i = 0; i < hp->n_layer; i++) {
+        if ((i + 1) % interval == 0) continue;
+        layer_desc *d = &m->desc[i];
+        *d = (layer_desc){.mixer = MIXER_DELTANET, .n_head = n_v, .n_head_kv = n_k, .head_dim = d_k,
+                          .head_dim_v = inner / n_v, .conv_kernel = taps, .kv_layer = i, .rope = -1,
+                          .n_ff = d->n_ff, .ffn = d->ffn};
+        hp->n_deltanet++;
+        if (n_v > hp->n_head) hp->n_head = n_v;
+    }
+    return 0;
+}
+
 int loader_read_meta(loader *L) {
     model *m = L->m;
     if (read_shared(L)) return -1;
@@ -396,7 +478,8 @@ int loader_read_meta(loader *L) {
     bool *slides = calloc((size_t)n, sizeof *slides);
     int *ints = calloc((size_t)n * 4, sizeof *ints);
     int rc = !m->desc || !slides || !ints ? loader_fail(L, "out of memory")
-                                          : read_layers(L, slides, ints) || read_ropes(L, slides) || read_attn_temp(L);
+                                          : read_layers(L, slides, ints) || read_ropes(L, slides) ||
+                                                read_deltanet(L) || read_attn_temp(L);
     free(slides);
     free(ints);
     return rc ? -1 : 0;

@@ -113,6 +113,19 @@ void op_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
+void op_softmax_sink(float *x, int n, float sink) {
+    float max = sink;
+    for (int i = 0; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    sum += expf(sink - max);
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
 void op_attention_scores(const float *q, const float *k, const attn_span *a, float *scores) {
     for (int t = a->first; t < a->n_kv; t++)
         scores[t] = dot(q, k + (int64_t)t * a->kv_stride, a->head_dim) * a->scale;
@@ -123,7 +136,8 @@ void op_attention_head(const float *q, const float *k, const float *v, const att
                        float *scores_out, float *out) {
     for (int t = 0; t < a->first; t++) scores_out[t] = 0.0f;
     op_attention_scores(q, k, a, scores_out);
-    op_softmax(scores_out + a->first, a->n_kv - a->first);
+    if (a->has_sink) op_softmax_sink(scores_out + a->first, a->n_kv - a->first, a->sink);
+    else op_softmax(scores_out + a->first, a->n_kv - a->first);
     for (int i = 0; i < a->head_dim; i++) out[i] = 0.0f;
     for (int t = a->first; t < a->n_kv; t++) {
         const float *vt = v + (int64_t)t * a->kv_stride;
@@ -137,6 +151,50 @@ void op_swiglu(float *out, const float *gate, const float *up, int n) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
     }
+}
+
+void op_swiglu_oai(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = fminf(gate[i], SWIGLU_OAI_LIMIT), u = fmaxf(fminf(up[i], SWIGLU_OAI_LIMIT), -SWIGLU_OAI_LIMIT);
+        out[i] = g / (1.0f + expf(-SWIGLU_OAI_ALPHA * g)) * (u + 1.0f);
+    }
+}
+
+/* K passes, each taking the largest value not yet taken (K is small). */
+void op_top_k(const float *v, int n, int k, int32_t *ids) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            bool taken = false;
+            for (int p = 0; p < j && !taken; p++) taken = ids[p] == i;
+            if (!taken && (best < 0 || v[i] > v[best])) best = i;
+        }
+        ids[j] = best;
+    }
+}
+
+void op_moe_route(const float *logits, int n_expert, int k, moe_routing routing, bool norm, int32_t *ids,
+                  float *weights, float *probs) {
+    float max = logits[0], sum = 0.0f;
+    for (int i = 1; i < n_expert; i++)
+        if (logits[i] > max) max = logits[i];
+    for (int i = 0; i < n_expert; i++) sum += expf(logits[i] - max);
+    /* the softmax over every expert picks the same experts as the logits (it is monotone) */
+    op_top_k(logits, n_expert, k, ids);
+    if (probs)
+        for (int i = 0; i < n_expert; i++) probs[i] = expf(logits[i] - max) / sum;
+    if (routing == ROUTE_TOPK_SOFTMAX) {
+        for (int j = 0; j < k; j++) weights[j] = logits[ids[j]];
+        op_softmax(weights, k);
+        return;
+    }
+    float chosen = 0.0f;
+    for (int j = 0; j < k; j++) {
+        weights[j] = expf(logits[ids[j]] - max) / sum;
+        chosen += weights[j];
+    }
+    if (norm)
+        for (int j = 0; j < k; j++) weights[j] /= chosen;
 }
 
 static float gelu(float v) {
@@ -158,4 +216,117 @@ void op_softcap(float *x, int n, float cap) {
 
 void op_add(float *out, const float *a, const float *b, int n) {
     for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* ---- Gated DeltaNet and gated attention ---------------------------------------------- */
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void op_l2norm(float *out, const float *x, int n, float eps) {
+    float ss = dot(x, x, n);
+    float norm = sqrtf(ss);
+    float scale = 1.0f / (norm > eps ? norm : eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale;
+}
+
+void op_sigmoid_mul(float *x, const float *gate, int n) {
+    for (int i = 0; i < n; i++) x[i] *= sigmoid(gate[i]);
+}
+
+void op_gated_rmsnorm(float *out, const float *x, const float *g, const float *z, int n, float eps) {
+    op_rmsnorm(out, x, g, n, eps);
+    for (int i = 0; i < n; i++) out[i] *= z[i] * sigmoid(z[i]);
+}
+
+void op_conv_silu(float *out, const float *const *rows, const float *w, int channels, int taps) {
+    for (int c = 0; c < channels; c++) {
+        float acc = 0.0f;
+        for (int j = 0; j < taps; j++) acc += w[(size_t)c * taps + j] * rows[j][c];
+        out[c] = acc * sigmoid(acc);
+    }
+}
+
+/* log(1 + e^x), which is x itself to float precision past 20 (ggml's threshold) */
+static float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+void op_deltanet_gates(const float *b, const float *a, const float *dt_bias, const float *rate, int n_heads,
+                       float *beta, float *g) {
+    for (int h = 0; h < n_heads; h++) {
+        beta[h] = sigmoid(b[h]);
+        g[h] = softplus(a[h] + dt_bias[h]) * rate[h];
+    }
+}
+
+void op_deltanet_step(float *S, const float *q, const float *k, const float *v, float beta, float g, int d_k,
+                      int d_v, float *out) {
+    const float decay = expf(g);
+    for (int r = 0; r < d_v; r++) {
+        float *row = S + (size_t)r * d_k;
+        /* forget, then write beta (v - S k) along k: the row's value for k moves to v */
+        for (int c = 0; c < d_k; c++) row[c] *= decay;
+        float delta = beta * (v[r] - dot(row, k, d_k));
+        for (int c = 0; c < d_k; c++) row[c] += delta * k[c];
+        out[r] = dot(row, q, d_k);
+    }
+}
+
+/* The chunk is full: S0 <- e^L S0 + sum_s e^(L - L_s) u_s k_s^T, over its DN_CHUNK tokens. */
+static void deltanet_fold_chunk(const dn_head_state *st) {
+    const int d_k = st->d_k, d_v = st->d_v;
+    const float last = st->lc[(DN_CHUNK - 1) * st->stride_lc], keep = expf(last);
+    for (int r = 0; r < d_v; r++) {
+        float *row = st->S + (size_t)r * d_k;
+        for (int c = 0; c < d_k; c++) row[c] *= keep;
+        for (int s = 0; s < DN_CHUNK; s++) {
+            const float coef = expf(last - st->lc[s * st->stride_lc]) * st->u[s * st->stride_u + r];
+            const float *ks = st->k + s * st->stride_k;
+            for (int c = 0; c < d_k; c++) row[c] += coef * ks[c];
+        }
+    }
+}
+
+void op_deltanet_chunked(const dn_head_state *st, int pos, int n, const float *q, const float *k, size_t qk_stride,
+                         const float *v, size_t v_stride, const float *beta, const float *g, size_t gb_stride,
+                         float *out, size_t out_stride, float *scratch) {
+    const int d_k = st->d_k, d_v = st->d_v;
+    float *kk = scratch, *kq = scratch + DN_CHUNK, *dec = scratch + 2 * DN_CHUNK;
+    for (int i = 0; i < n; i++) {
+        const int j = (pos + i) % DN_CHUNK; /* the chunk's tokens before this one */
+        const float *qt = q + (size_t)i * qk_stride, *kt = k + (size_t)i * qk_stride, *vt = v + (size_t)i * v_stride;
+        const float lc = (j ? st->lc[(j - 1) * st->stride_lc] : 0.0f) + g[(size_t)i * gb_stride];
+        const float from_s0 = expf(lc), b = beta[(size_t)i * gb_stride];
+        for (int s = 0; s < j; s++) {
+            const float *ks = st->k + s * st->stride_k;
+            kk[s] = dot(ks, kt, d_k);
+            kq[s] = dot(ks, qt, d_k);
+            dec[s] = expf(lc - st->lc[s * st->stride_lc]);
+        }
+        const float kq_self = dot(kt, qt, d_k);
+        float *ut = st->u + j * st->stride_u, *ot = out + (size_t)i * out_stride;
+        for (int r = 0; r < d_v; r++) {
+            const float *row = st->S + (size_t)r * d_k;
+            float acc = vt[r] - from_s0 * dot(row, kt, d_k), o = from_s0 * dot(row, qt, d_k);
+            for (int s = 0; s < j; s++) {
+                const float us = st->u[s * st->stride_u + r];
+                acc -= dec[s] * kk[s] * us;
+                o += dec[s] * kq[s] * us;
+            }
+            ut[r] = b * acc;
+            ot[r] = o + kq_self * ut[r];
+        }
+        memcpy(st->k + j * st->stride_k, kt, (size_t)d_k * sizeof *kt);
+        st->lc[j * st->stride_lc] = lc;
+        if (j == DN_CHUNK - 1) deltanet_fold_chunk(st);
+    }
+}
+
+void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *g,
+                         size_t gb_stride, int t, int d_k, float *w, float *x) {
+    memcpy(x, q, (size_t)d_k * sizeof *x);
+    for (int s = t; s >= 0; s--) {
+        const float *ks = k + (size_t)s * k_stride;
+        const float ws = beta[(size_t)s * gb_stride] * dot(ks, x, d_k), decay = expf(g[(size_t)s * gb_stride]);
+        w[s] = ws;
+        for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
+    }
 }

@@ -109,6 +109,15 @@ INLINE void block32_quants(const uint8_t qs[16], const uint8_t *qh, uint8_t q[32
     for (int i = 0; i < 4; i++) word_bytes(v[i], q + 8 * i);
 }
 
+/* MXFP4: the nibbles (placed as Q4_0's) index the doubled E2M1 values of quant.c's
+ * table, times the halved power-of-two scale: the same integers and the same products.
+ * The AVX2 copy looks the sixteen values up with a byte shuffle (mxfp4_blocks_avx2). */
+INLINE void decode_mxfp4(const block_mxfp4 *b, float *w) {
+    const float d = mxfp4_scale_half(b->e);
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j] = d * MXFP4_VALUES[b->qs[j] & 0x0F];
+    for (int j = 0; j < QK_MXFP4 / 2; j++) w[j + QK_MXFP4 / 2] = d * MXFP4_VALUES[b->qs[j] >> 4];
+}
+
 INLINE void decode_q4_1(const block_q4_1 *b, float *w) {
     const float d = half_to_float(b->d), m = half_to_float(b->m);
     uint8_t q[QK4_1];
@@ -286,6 +295,7 @@ INLINE void decode_block(uint32_t type, const uint8_t *row, int64_t c0, float *w
     case GGML_TYPE_Q4_1: decode_q4_1((const block_q4_1 *)(const void *)row + c0 / QK4_1, w); break;
     case GGML_TYPE_Q5_0: decode_q5_0((const block_q5_0 *)(const void *)row + c0 / QK5_0, w); break;
     case GGML_TYPE_Q5_1: decode_q5_1((const block_q5_1 *)(const void *)row + c0 / QK5_1, w); break;
+    case GGML_TYPE_MXFP4: decode_mxfp4((const block_mxfp4 *)(const void *)row + c0 / QK_MXFP4, w); break;
     case GGML_TYPE_Q2_K: decode_q2_k((const block_q2_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q3_K: decode_q3_k((const block_q3_K *)(const void *)row + c0 / QK_K, w); break;
     case GGML_TYPE_Q4_K: decode_q4_k((const block_q4_K *)(const void *)row + c0 / QK_K, w); break;
@@ -384,6 +394,39 @@ INLINE void plain_chunks(uint32_t type, int64_t cols, const uint8_t *const row[R
     }
 }
 
+#ifdef HAVE_AVX2_COPY
+/* MXFP4 rows in the AVX2 copy: the table lookup of decode_mxfp4 as a byte shuffle (sixteen
+ * int8 values in a register, indexed by the nibbles), widened to floats and times the
+ * scale: the same values as the table, so the same products. */
+__attribute__((target("avx2"))) static void decode_mxfp4_avx2(const block_mxfp4 *b, float *w) {
+    const __m128i table = _mm_loadu_si128((const void *)MXFP4_VALUES);
+    const __m128i q = _mm_loadu_si128((const void *)b->qs), low = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_shuffle_epi8(table, _mm_and_si128(q, low));
+    const __m128i hi = _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(q, 4), low));
+    const __m256 d = _mm256_set1_ps(mxfp4_scale_half(b->e));
+    _mm256_storeu_ps(w, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+    _mm256_storeu_ps(w + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+    _mm256_storeu_ps(w + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+    _mm256_storeu_ps(w + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+}
+#endif
+
+/* MXFP4 rows block by block, decoded by the AVX2 shuffle where this is the AVX2 copy. */
+INLINE void mxfp4_blocks(int64_t cols, const uint8_t *const row[ROWS], const float *x, int n,
+                         lanes (*acc)[FAST_MAX_TOKENS], bool avx2) {
+#ifdef HAVE_AVX2_COPY
+    if (avx2) {
+        for (int64_t c0 = 0; c0 < cols; c0 += QK_MXFP4) {
+            float wb[ROWS][QK_MXFP4];
+            for (int r = 0; r < ROWS; r++) decode_mxfp4_avx2((const block_mxfp4 *)(const void *)row[r] + c0 / QK_MXFP4, wb[r]);
+            for (int r = 0; r < ROWS; r++) add_products(acc[r], wb[r], QK_MXFP4, x + c0, cols, n);
+        }
+        return;
+    }
+#endif
+    blocks_of(GGML_TYPE_MXFP4, QK_MXFP4, cols, row, x, n, acc);
+}
+
 /* ACC[r][t] = the partial sums of row ROW[r] times x_t, for ROWS rows and N <=
  * FAST_MAX_TOKENS vectors (x is [n][w->cols]). */
 INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const float *x, int n,
@@ -396,6 +439,7 @@ INLINE void row_group(const weight *w, const uint8_t *const row[ROWS], const flo
     case GGML_TYPE_Q4_1: blocks_of(GGML_TYPE_Q4_1, QK4_1, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_0: blocks_of(GGML_TYPE_Q5_0, QK5_0, cols, row, x, n, acc); break;
     case GGML_TYPE_Q5_1: blocks_of(GGML_TYPE_Q5_1, QK5_1, cols, row, x, n, acc); break;
+    case GGML_TYPE_MXFP4: mxfp4_blocks(cols, row, x, n, acc, avx2); break;
     case GGML_TYPE_Q2_K: blocks_of(GGML_TYPE_Q2_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q3_K: blocks_of(GGML_TYPE_Q3_K, QK_K, cols, row, x, n, acc); break;
     case GGML_TYPE_Q4_K: blocks_of(GGML_TYPE_Q4_K, QK_K, cols, row, x, n, acc); break;
@@ -468,7 +512,8 @@ void fast_matmul_rows(const weight *w, const float *x, float *y, int n, int64_t 
 /* ---- attention ------------------------------------------------------------------------ */
 
 /* op_attention_head's formulas, not its bits: each score is the query's dot product with a
- * key times the scale (capped as op_softcap does), the scores go through a softmax, the
+ * key times the scale (capped as op_softcap does), the scores go through a softmax (with
+ * the head's sink in the denominator where it has one, as op_softmax_sink), the
  * output sums p_t * v_t over the keys in order. Where the copy has FMA, products are fused
  * into their sums; dot products keep L partial sums (8, or 16 with AVX-512, which also
  * takes 16 keys at a time); and the softmax takes its exponentials from exp_nonpositive
@@ -543,14 +588,15 @@ INLINE void attention_head(const float *q, const float *k, const float *v, const
     }
     if (s->softcap > 0) op_softcap(scores + first, n_kv - first, s->softcap);
     /* softmax: the largest score, then exponentials and their sum in L partial sums */
-    float max = scores[first], sum[MAX_L] = {0};
-    for (int t = first + 1; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
+    float max = s->has_sink ? s->sink : scores[first], sum[MAX_L] = {0};
+    for (int t = first; t < n_kv; t++) max = scores[t] > max ? scores[t] : max;
     for (int t = first; t < n_kv; t++) scores[t] = exp_nonpositive(scores[t] - max, fma);
     const int kbody = n_kv - (n_kv - first) % L;
     for (int t = first; t < kbody; t += L)
         for (int j = 0; j < L; j++) sum[j] += scores[t + j];
     for (int t = kbody; t < n_kv; t++) sum[0] += scores[t];
-    const float total = partial_sum(sum, L);
+    float total = partial_sum(sum, L);
+    if (s->has_sink) total += exp_nonpositive(s->sink - max, fma); /* gpt-oss: op_softmax_sink */
     for (int t = first; t < n_kv; t++) scores[t] /= total;
     /* the output 64 elements at a time (one key after another, as the reference) */
     int i0 = 0;

@@ -121,9 +121,9 @@ QDOT_INLINE __m256i vec_q5_1(const void *p, float *sc, float *mn) {
     *mn = qdot_half(b->m);
     return _mm256_or_si256(nibbles32(b->qs), fifth_bits32(qdot_word(b->qh)));
 }
-/* IQ4_NL: the levels of the 32 nibble indices (a byte shuffle of the 16 levels each). */
-QDOT_INLINE __m256i iq4_levels32(const uint8_t *qs) {
-    const __m128i table = _mm_loadu_si128((const __m128i *)(const void *)IQ4_LEVELS);
+/* IQ4_NL, MXFP4: the LEVELS (16 signed bytes) of the 32 nibble indices (a byte shuffle). */
+QDOT_INLINE __m256i nibble_levels32(const int8_t *levels, const uint8_t *qs) {
+    const __m128i table = _mm_loadu_si128((const __m128i *)(const void *)levels);
     const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs), m = _mm_set1_epi8(0x0F);
     return _mm256_set_m128i(_mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(b, 4), m)),
                             _mm_shuffle_epi8(table, _mm_and_si128(b, m)));
@@ -133,7 +133,7 @@ QDOT_INLINE __m256i vec_iq4_nl(const void *p, float *sc, float *mn) {
     const block_iq4_nl *b = p;
     (void)mn;
     *sc = qdot_half(b->d);
-    return iq4_levels32(b->qs);
+    return nibble_levels32(IQ4_LEVELS, b->qs);
 }
 #define QDOT_VEC_BODY(vec) \
     do {                   \
@@ -341,15 +341,16 @@ QDOT_INLINE void dec_q6_k(const void *p, int8_t *q, float *sc, float *mn) {
     for (int s = 0; s < QK_K / 16; s++) sc[s * QDOT_SC_STRIDE] = d * b->scales[s];
 }
 
-/* IQ4_NL and IQ4_XS: 4-bit indices into IQ4_LEVELS (signed, -127..113), low nibbles
- * weights 0..15 of each 32, high nibbles 16..31 (quant.c explains). */
-QDOT_INLINE void iq4_levels(const uint8_t *qs, int8_t *q) {
+/* IQ4_NL, IQ4_XS and MXFP4: 4-bit indices into a table of 16 LEVELS (IQ4_LEVELS: -127..113;
+ * MXFP4_VALUES: E2M1 doubled, -12..12), low nibbles weights 0..15 of each 32, high nibbles
+ * 16..31 (quant.c explains). */
+QDOT_INLINE void nibble_levels(const int8_t *levels, const uint8_t *qs, int8_t *q) {
 #ifdef __AVX2__
-    store32(q, iq4_levels32(qs));
+    store32(q, nibble_levels32(levels, qs));
 #else
     for (int j = 0; j < 16; j++) {
-        q[j] = IQ4_LEVELS[qs[j] & 0x0F];
-        q[j + 16] = IQ4_LEVELS[qs[j] >> 4];
+        q[j] = levels[qs[j] & 0x0F];
+        q[j + 16] = levels[qs[j] >> 4];
     }
 #endif
 }
@@ -357,7 +358,7 @@ QDOT_INLINE void iq4_levels(const uint8_t *qs, int8_t *q) {
 QDOT_INLINE void dec_iq4_nl(const void *p, int8_t *q, float *sc, float *mn) {
     const block_iq4_nl *b = p;
     (void)mn;
-    iq4_levels(b->qs, q);
+    nibble_levels(IQ4_LEVELS, b->qs, q);
     sc[0] = qdot_half(b->d);
 }
 
@@ -369,9 +370,18 @@ QDOT_INLINE void dec_iq4_xs(const void *p, int8_t *q, float *sc, float *mn) {
     (void)mn;
     for (int s = 0; s < QK_K / 32; s++) {
         const int lo = (b->scales_l[s / 2] >> (4 * (s % 2))) & 0xF, hi = (b->scales_h >> (2 * s)) & 3;
-        iq4_levels(b->qs + 16 * s, q + 32 * s);
+        nibble_levels(IQ4_LEVELS, b->qs + 16 * s, q + 32 * s);
         sc[s * QDOT_SC_STRIDE] = d * ((lo | hi << 4) - 32);
     }
+}
+
+/* MXFP4 (gpt-oss's experts): the doubled E2M1 values and half the E8M0 scale, the bits
+ * of quant.c's dq_mxfp4 (mxfp4_scale_half is exact, subnormals included). */
+QDOT_INLINE void dec_mxfp4(const void *p, int8_t *q, float *sc, float *mn) {
+    const block_mxfp4 *b = p;
+    (void)mn;
+    nibble_levels(MXFP4_VALUES, b->qs, q);
+    sc[0] = mxfp4_scale_half(b->e);
 }
 
 /* Every type with a decoder: ggml type, block struct, weights per block, weights per
@@ -388,6 +398,7 @@ QDOT_INLINE void dec_iq4_xs(const void *p, int8_t *q, float *sc, float *mn) {
     X(GGML_TYPE_Q5_K, block_q5_K, QK_K, 32, true, dec_q5_k)     \
     X(GGML_TYPE_Q6_K, block_q6_K, QK_K, 16, false, dec_q6_k)     \
     X(GGML_TYPE_IQ4_NL, block_iq4_nl, QK4_NL, 32, false, dec_iq4_nl) \
-    X(GGML_TYPE_IQ4_XS, block_iq4_xs, QK_K, 32, false, dec_iq4_xs)
+    X(GGML_TYPE_IQ4_XS, block_iq4_xs, QK_K, 32, false, dec_iq4_xs) \
+    X(GGML_TYPE_MXFP4, block_mxfp4, QK_MXFP4, 32, false, dec_mxfp4)
 
 #endif

@@ -26,7 +26,7 @@ static const type_info TYPES[GGML_TYPE_COUNT_] = {
     [GGML_TYPE_F64] = {"f64", 1, 8, false}, [GGML_TYPE_IQ1_M] = {"iq1_m", 256, 56, false},
     [GGML_TYPE_BF16] = {"bf16", 1, 2, true}, [GGML_TYPE_TQ1_0] = {"tq1_0", 256, 54, false},
     [GGML_TYPE_TQ2_0] = {"tq2_0", 256, 66, false},
-    [39] = {"mxfp4", 32, 17, false}, /* GGML_TYPE_MXFP4 (gpt-oss): known, so errors can name it */
+    [GGML_TYPE_MXFP4] = {"mxfp4", 32, 17, true},
 };
 
 static const type_info *info(uint32_t t) {
@@ -253,6 +253,22 @@ static void dq_q5_1(const block_q5_1 *b, float *y, int64_t nb) {
     }
 }
 
+/* MXFP4: element j < 16 is the low nibble of byte j, element j + 16 the high nibble; the
+ * nibble indexes the doubled E2M1 values, and the block's E8M0 byte e gives the scale
+ * 2^(e - 127), halved for the doubling. Both factors are exact in f32, so the product is
+ * the weight exactly (only e = 255 with a large value overflows to infinity). */
+const int8_t MXFP4_VALUES[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+static void dq_mxfp4(const block_mxfp4 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_MXFP4) {
+        const float d = mxfp4_scale_half(b[i].e);
+        for (int j = 0; j < QK_MXFP4 / 2; j++) {
+            y[j] = d * MXFP4_VALUES[b[i].qs[j] & 0x0F];
+            y[j + QK_MXFP4 / 2] = d * MXFP4_VALUES[b[i].qs[j] >> 4];
+        }
+    }
+}
+
 static void dq_q8_0(const block_q8_0 *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += QK8_0) {
         float d = fp16_to_f32(b[i].d);
@@ -409,6 +425,7 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     case GGML_TYPE_Q5_0: dq_q5_0(src, dst, n / QK5_0); break;
     case GGML_TYPE_Q5_1: dq_q5_1(src, dst, n / QK5_1); break;
     case GGML_TYPE_Q8_0: dq_q8_0(src, dst, n / QK8_0); break;
+    case GGML_TYPE_MXFP4: dq_mxfp4(src, dst, n / QK_MXFP4); break;
     case GGML_TYPE_Q2_K: dq_q2_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q3_K: dq_q3_k(src, dst, n / QK_K); break;
     case GGML_TYPE_Q4_K: dq_q4_k(src, dst, n / QK_K); break;
@@ -425,6 +442,7 @@ _Static_assert(sizeof(block_q4_1) == 20, "q4_1 layout");
 _Static_assert(sizeof(block_q5_0) == 22, "q5_0 layout");
 _Static_assert(sizeof(block_q5_1) == 24, "q5_1 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(block_mxfp4) == 17, "mxfp4 layout");
 _Static_assert(sizeof(block_q2_K) == 84, "q2_K layout");
 _Static_assert(sizeof(block_q3_K) == 110, "q3_K layout");
 _Static_assert(sizeof(block_q4_K) == 144, "q4_K layout");

@@ -19,7 +19,7 @@ enum ggml_type {
     GGML_TYPE_IQ3_XXS = 18, GGML_TYPE_IQ1_S = 19, GGML_TYPE_IQ4_NL = 20, GGML_TYPE_IQ3_S = 21,
     GGML_TYPE_IQ2_S = 22, GGML_TYPE_IQ4_XS = 23, GGML_TYPE_I8 = 24, GGML_TYPE_I16 = 25,
     GGML_TYPE_I32 = 26, GGML_TYPE_I64 = 27, GGML_TYPE_F64 = 28, GGML_TYPE_IQ1_M = 29,
-    GGML_TYPE_BF16 = 30, GGML_TYPE_TQ1_0 = 34, GGML_TYPE_TQ2_0 = 35,
+    GGML_TYPE_BF16 = 30, GGML_TYPE_TQ1_0 = 34, GGML_TYPE_TQ2_0 = 35, GGML_TYPE_MXFP4 = 39,
     GGML_TYPE_COUNT_ = 40
 };
 
@@ -27,7 +27,7 @@ enum ggml_type {
  * written into a static table of names, never a mutable buffer). */
 const char *ggml_type_name(uint32_t type);
 /* True for the types llmscope can compute with: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
- * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS. */
+ * Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4. */
 bool ggml_type_supported(uint32_t type);
 /* The names of the supported types, ", "-separated in type-id order, into BUF (as many
  * whole names as fit in CAP - 1 characters; terminated when CAP > 0): for messages, so
@@ -78,6 +78,7 @@ void fp16_to_f32_row(const uint16_t *x, float *y, size_t n);
 #define QK5_1 32
 #define QK8_0 32
 #define QK4_NL 32
+#define QK_MXFP4 32
 #define QK_K 256
 #define K_SCALE_SIZE 12
 typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } block_q4_0;                  /* 18 bytes */
@@ -85,6 +86,20 @@ typedef struct { uint16_t d, m; uint8_t qs[QK4_1 / 2]; } block_q4_1;            
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;    /* 22 bytes */
 typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1; /* 24 bytes */
 typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                        /* 34 bytes */
+/* MXFP4 (OCP microscaling, gpt-oss's experts): a power-of-two scale E8M0 and 32 FP4 (E2M1)
+ * values as nibbles, placed like Q4_0's. 17 bytes, so blocks start at any byte. */
+typedef struct { uint8_t e; uint8_t qs[QK_MXFP4 / 2]; } block_mxfp4;                /* 17 bytes */
+/* The sixteen E2M1 values doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives, times
+ * two, so they are integers); mxfp4_scale_half() halves the scale to make up for it. */
+extern const int8_t MXFP4_VALUES[16];
+/* 2^(e - 127) / 2 = 2^(e - 128) exactly, as a float: for e >= 2 the exponent field e - 1;
+ * e = 0 and 1 give the subnormals 2^-128 and 2^-127 (mantissa bit 21 or 22). */
+static inline float mxfp4_scale_half(uint8_t e) {
+    uint32_t bits = e >= 2 ? (uint32_t)(e - 1) << 23 : 0x00200000u << e;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; } block_q2_K; /* 84 */
 typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[K_SCALE_SIZE]; uint16_t d; } block_q3_K; /* 110 */
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K; /* 144 */

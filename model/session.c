@@ -19,7 +19,9 @@
 #include "session.h"
 
 #include "chat_template.h"
+#include "moe.h"
 #include "quant.h"
+#include "routing.h"
 #include "tokenizer.h"
 
 #include <limits.h>
@@ -101,8 +103,9 @@ struct session {
     size_t att_bytes, att_dropped;
     int att_oldest;       /* records before this one hold no attention */
 
-    float *batch_logits, *batch_att;
-    size_t batch_logits_cap, batch_att_cap;
+    float *batch_logits, *batch_att, *batch_gates;
+    size_t batch_logits_cap, batch_att_cap, batch_gates_cap;
+    bool gates;           /* capturing, and the model has DeltaNet layers */
 
     /* The engine's own summary of each output row (engine_batch top_ids .. entropy), which
      * the Vulkan engine computes on the GPU: with it, describing a prediction needs no
@@ -117,6 +120,15 @@ struct session {
     float pred_top_logits[SAMPLER_TOP_N];
     logit_summary pred_sum;   /* of pred_logits; n_top = 0: none */
     size_t n_summarized;      /* descriptions made from a summary */
+
+    /* A mixture of experts' routing (capturing, models with experts): each eval's rows
+     * (engine_batch.route_*), and the pending prediction's, with its experts' outputs. */
+    bool want_routing;
+    int32_t *batch_route_ids;
+    float *batch_route_probs, *batch_route_weights;
+    size_t batch_route_cap;   /* rows of all layers */
+    record_routing *pred_routing;
+    float *pred_moe;          /* [n_layer + 1][n_embd] */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -192,6 +204,11 @@ static void drop_attention(session *s, step_record *r) {
         free(r->hidden);
         r->hidden = NULL;
     }
+    if (r->moe_out) {
+        s->att_bytes -= record_hidden_bytes(s);
+        free(r->moe_out);
+        r->moe_out = NULL;
+    }
     if (!r->attention) return;
     s->att_bytes -= record_att_bytes(s, r);
     free(r->attention);
@@ -204,6 +221,8 @@ static void drop_attention(session *s, step_record *r) {
 static void truncate_records(session *s, int k) {
     for (int i = k; i < s->n; i++) {
         drop_attention(s, &s->recs[i]);
+        routing_free(s->recs[i].routing);
+        free(s->recs[i].gates);
         free(s->recs[i].text);
         memset(&s->recs[i], 0, sizeof s->recs[i]);
     }
@@ -237,6 +256,31 @@ static void add_rows(float *restrict acc, const float *restrict x, size_t n) {
     for (; k < n; k++) acc[k] += x[k];
 }
 
+/* MEAN = layer L's N-key rows (head h at LAYER + h * HEAD_STRIDE) averaged over its own
+ * heads. A DeltaNet layer's effective weights are signed and do not sum to 1, so each
+ * head enters as attention mass, |w| normalised to sum 1 (ROW: scratch); a head whose
+ * weights are all zero adds nothing. */
+static void layer_mean_row(const session *s, int l, const float *layer, size_t head_stride, size_t n, float *mean,
+                           float *row) {
+    const layer_desc *d = &s->m->desc[l];
+    const int nh = d->n_head;
+    memset(mean, 0, n * sizeof *mean);
+    for (int h = 0; h < nh; h++) {
+        const float *src = layer + (size_t)h * head_stride;
+        if (d->mixer != MIXER_DELTANET) {
+            add_rows(mean, src, n);
+            continue;
+        }
+        double total = 0;
+        for (size_t k = 0; k < n; k++) total += fabsf(src[k]);
+        if (total <= 0) continue;
+        const float scale = (float)(1.0 / total);
+        for (size_t k = 0; k < n; k++) row[k] = fabsf(src[k]) * scale;
+        add_rows(mean, row, n);
+    }
+    for (size_t k = 0; k < n; k++) mean[k] *= 1.0f / (float)nh;
+}
+
 /* Stores one attention row per layer and head for R (keys 0 .. r->pos-1) as f16.
  * SRC + (layer * n_head + head) * HEAD_STRIDE is the row of that head. When the stored
  * rows exceed the budget, the oldest records give theirs up. */
@@ -247,14 +291,11 @@ static void keep_attention(session *s, step_record *r, const float *src, size_t 
     r->attention = malloc(rows * n * sizeof *r->attention);
     if (!r->attention) return; /* out of memory: this record simply has none */
     for (size_t h = 0; h < rows; h++) f32_to_fp16_row(src + h * head_stride, r->attention + h * n, n);
-    /* each layer's rows averaged over heads, from the f32 rows */
-    float *mean = malloc(n * sizeof *mean);
+    /* each layer's rows averaged over its heads, from the f32 rows */
+    float *mean = malloc(2 * n * sizeof *mean);
     r->attention_mean = mean ? malloc((size_t)s->n_layer * n * sizeof *r->attention_mean) : NULL;
     for (int l = 0; r->attention_mean && l < s->n_layer; l++) {
-        const float *layer = src + (size_t)l * (size_t)s->n_head * head_stride;
-        memcpy(mean, layer, n * sizeof *mean);
-        for (int h = 1; h < s->n_head; h++) add_rows(mean, layer + (size_t)h * head_stride, n);
-        for (size_t k = 0; k < n; k++) mean[k] *= 1.0f / (float)s->n_head;
+        layer_mean_row(s, l, src + (size_t)l * (size_t)s->n_head * head_stride, head_stride, n, mean, mean + n);
         f32_to_fp16_row(mean, r->attention_mean + (size_t)l * n, n);
     }
     free(mean);
@@ -268,20 +309,59 @@ static void keep_attention(session *s, step_record *r, const float *src, size_t 
     }
 }
 
-/* Keeps the hidden states of the pending prediction with reply record R, for the logit
- * lens: f16 (clamped to its range) and counted in the attention budget, which
- * keep_attention enforces next. */
-static void keep_hidden(session *s, step_record *r) {
-    if (!s->pred_hidden) return;
+/* A copy of SRC ([n_layer + 1][n_embd] floats) in f16 (clamped to its range: past it, its
+ * largest value rather than infinity), counted in the attention budget; NULL when out of
+ * memory (the record then simply has none). */
+static uint16_t *keep_states(session *s, float *src) {
     size_t n = record_hidden_bytes(s) / sizeof(uint16_t);
-    r->hidden = malloc(n * sizeof *r->hidden);
-    if (!r->hidden) return; /* out of memory: this record simply has none */
-    for (size_t i = 0; i < n; i++) { /* past f16's range: its largest value, not infinity */
-        float x = s->pred_hidden[i];
-        s->pred_hidden[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
+    uint16_t *out = malloc(n * sizeof *out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        float x = src[i];
+        src[i] = x > 65504.0f ? 65504.0f : x < -65504.0f ? -65504.0f : x;
     }
-    f32_to_fp16_row(s->pred_hidden, r->hidden, n);
-    s->att_bytes += n * sizeof *r->hidden;
+    f32_to_fp16_row(src, out, n);
+    s->att_bytes += n * sizeof *out;
+    return out;
+}
+
+/* Keeps the hidden states of the pending prediction with reply record R, for the logit
+ * lens, under the attention budget (which keep_attention enforces next). */
+static void keep_hidden(session *s, step_record *r) {
+    if (s->pred_hidden) r->hidden = keep_states(s, s->pred_hidden);
+}
+
+/* The experts' outputs of the pending prediction with reply record R (the why card's
+ * "experts"), like the hidden states. */
+static void keep_moe_out(session *s, step_record *r) {
+    if (s->pred_moe) r->moe_out = keep_states(s, s->pred_moe);
+}
+
+/* Room for the routing of N output rows of every layer. */
+static int grow_routing(session *s, size_t n) {
+    const size_t rows = n * (size_t)s->n_layer, R = (size_t)moe_rank_n(&s->m->hp.moe), K = (size_t)s->m->hp.moe.n_used;
+    if (rows <= s->batch_route_cap) return 0;
+    int32_t *ids = realloc(s->batch_route_ids, rows * R * sizeof *ids);
+    if (ids) s->batch_route_ids = ids;
+    float *p = realloc(s->batch_route_probs, rows * R * sizeof *p);
+    if (p) s->batch_route_probs = p;
+    float *w = realloc(s->batch_route_weights, rows * K * sizeof *w);
+    if (w) s->batch_route_weights = w;
+    if (!ids || !p || !w) return -1;
+    s->batch_route_cap = rows;
+    return 0;
+}
+
+/* Row J of the last eval's routing (N rows), as a record's. */
+static record_routing *batch_routing(const session *s, int n, int j) {
+    if (!s->want_routing) return NULL;
+    return routing_from_batch(s->m, s->batch_route_ids, s->batch_route_probs, s->batch_route_weights, n, j);
+}
+
+/* The token's DeltaNet gates (engine_batch.gates, N values) as f16 in its record. */
+static void keep_gates(step_record *r, const float *src, size_t n) {
+    if (!r->gates) r->gates = malloc(n * sizeof *r->gates);
+    if (r->gates) f32_to_fp16_row(src, r->gates, n); /* out of memory: the record has none */
 }
 
 /* Tokens the tokenizer cannot turn into text must never be chosen. */
@@ -354,7 +434,9 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         size_t stride = (size_t)(a + n); /* attention row length in this batch */
         if (grow(&s->batch_logits, &s->batch_logits_cap, (size_t)n * (size_t)s->n_vocab) < 0 ||
             (s->capture && grow(&s->batch_att, &s->batch_att_cap, rows * (size_t)n * stride) < 0) ||
-            (s->want_summary && grow_summaries(s, (size_t)n) < 0))
+            (s->want_summary && grow_summaries(s, (size_t)n) < 0) ||
+            (s->want_routing && grow_routing(s, (size_t)n) < 0) ||
+            (s->gates && grow(&s->batch_gates, &s->batch_gates_cap, (size_t)n * rows * 2) < 0))
             return fail(err, errlen, "out of memory evaluating %d tokens", n);
         if (s->want_summary)
             for (int j = 0; j < n; j++) s->batch_lse[j] = NAN; /* stays NaN: no summary */
@@ -366,7 +448,14 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             .logits = s->batch_logits,
             .attention = s->capture ? s->batch_att : NULL,
             .hidden = s->pred_hidden, /* the last token's, which becomes pred_pos */
+            .gates = s->gates ? s->batch_gates : NULL,
         };
+        if (s->want_routing) {
+            b.route_ids = s->batch_route_ids;
+            b.route_probs = s->batch_route_probs;
+            b.route_weights = s->batch_route_weights;
+            b.moe_out = s->pred_moe;
+        }
         if (s->want_summary) {
             b.top_k = SAMPLER_TOP_N;
             b.top_ids = s->batch_top_ids;
@@ -376,6 +465,8 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
         }
         if (engine_eval(s->e, &b, err, errlen) < 0) return -1;
         s->n_eval = a + n;
+        if (s->gates)
+            for (int j = 0; j < n; j++) keep_gates(&s->recs[a + j], s->batch_gates + (size_t)j * rows * 2, rows * 2);
         for (int j = 0; j < n; j++) {
             int q = a + j;
             float *logits = s->batch_logits + (size_t)j * (size_t)s->n_vocab;
@@ -384,8 +475,14 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             logit_summary sum;
             bool has_sum = batch_summary(s, j, &sum);
             if (q + 1 < end) {
-                if (q + 1 >= first_new) predict_given(s, &s->recs[q + 1], logits, has_sum ? &sum : NULL, att, head_stride);
+                if (q + 1 >= first_new) {
+                    predict_given(s, &s->recs[q + 1], logits, has_sum ? &sum : NULL, att, head_stride);
+                    routing_free(s->recs[q + 1].routing);
+                    s->recs[q + 1].routing = batch_routing(s, n, j);
+                }
             } else {
+                routing_free(s->pred_routing);
+                s->pred_routing = batch_routing(s, n, j);
                 memcpy(s->pred_logits, logits, (size_t)s->n_vocab * sizeof *logits);
                 mask_logits(s, s->pred_logits);
                 s->pred_sum.n_top = 0;
@@ -677,6 +774,8 @@ static int evaluate_from(session *s, int k, char *err, size_t errlen) {
     if (start == k && k > 0 && k < s->n) {
         step_record *r = &s->recs[k];
         predict_given(s, r, s->pred_logits, s->pred_sum.n_top ? &s->pred_sum : NULL, s->pred_att, (size_t)k);
+        routing_free(r->routing);
+        r->routing = routing_copy(s->pred_routing);
     }
     if (start < s->n && eval_positions(s, start, s->n, k, err, errlen) < 0) {
         if (s->n_eval > start) s->n_eval = start;
@@ -877,6 +976,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
     s->n_head = m->hp.n_head;
     s->chat = cfg->chat;
     s->capture = cfg->capture_attention;
+    s->gates = s->capture && m->hp.n_deltanet > 0;
     s->spm = tokenizer_get_kind(tok) == TOKENIZER_SPM;
     s->max_reply = cfg->max_reply_tokens;
     s->att_budget = cfg->attention_budget_bytes ? cfg->attention_budget_bytes : DEFAULT_ATTENTION_BUDGET;
@@ -908,8 +1008,10 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
         s->pred_logits = calloc((size_t)s->n_vocab, sizeof *s->pred_logits);
         if (s->capture) s->pred_att = calloc(rows * (size_t)s->n_ctx, sizeof *s->pred_att);
         if (s->capture) s->pred_hidden = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
+        s->want_routing = s->capture && m->hp.moe.n_expert > 0;
+        if (s->want_routing) s->pred_moe = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
         if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits ||
-            (s->capture && (!s->pred_att || !s->pred_hidden))) {
+            (s->capture && (!s->pred_att || !s->pred_hidden)) || (s->want_routing && !s->pred_moe)) {
             fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
         } else if (!s->chat) {
             return s;
@@ -943,8 +1045,14 @@ void session_free(session *s) {
     free(s->pred_logits);
     free(s->pred_att);
     free(s->pred_hidden);
+    free(s->pred_moe);
+    routing_free(s->pred_routing);
+    free(s->batch_route_ids);
+    free(s->batch_route_probs);
+    free(s->batch_route_weights);
     free(s->batch_logits);
     free(s->batch_att);
+    free(s->batch_gates);
     free(s->batch_top_ids);
     free(s->batch_top_logits);
     free(s->batch_lse);
@@ -1017,6 +1125,8 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
         pop_message(s);
         return -1;
     }
+    /* a turn boundary: rewinds into the reply (branches) start from here (state_ckpt.h) */
+    engine_checkpoint(s->e);
     if (push_message(s, "assistant", "", 0) < 0) return fail(err, errlen, "out of memory");
     s->reply_turn = (int)s->n_msgs - 1;
     s->reply_count = 0;
@@ -1053,7 +1163,9 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     r->sample = res;
     if (kept && kept_params) r->params = *kept_params;
     r->has_prediction = true;
+    r->routing = routing_copy(s->pred_routing);
     keep_hidden(s, r);
+    keep_moe_out(s, r);
     keep_attention(s, r, s->pred_att, (size_t)pos);
     s->reply_count++;
     if (tokenizer_is_eog(s->tok, id)) {

@@ -39,13 +39,28 @@ typedef struct step_record {
     sample_result sample;/* generated: full; given: the "before" half (sampler_describe) */
     sampler_params params; /* sampler settings in force (generated tokens) */
     int n_keys;          /* attention row length (= pos) */
-    uint16_t *attention; /* f16 [n_layer][n_head][n_keys], NULL when not captured */
-    uint16_t *attention_mean; /* f16 [n_layer][n_keys]: the rows averaged over heads (what
-                            rollout, grounding and "all heads" views read), with attention */
+    uint16_t *attention; /* f16 [n_layer][n_head][n_keys], NULL when not captured; a layer
+                            with fewer heads than n_head has zero rows for the rest, and a
+                            Gated DeltaNet layer's rows are its heads' effective weights
+                            (deltanet.h: signed, not summing to 1) */
+    uint16_t *attention_mean; /* f16 [n_layer][n_keys]: each layer's rows averaged over its
+                            heads (what rollout, grounding and "all heads" views read), with
+                            attention; a DeltaNet layer's as attention mass: each head's
+                            |w| normalised to sum 1, then averaged */
+    uint16_t *gates;     /* f16 [n_layer][n_head][2]: this token's beta and decay in each
+                            DeltaNet head (0 elsewhere); NULL until the token is evaluated,
+                            without DeltaNet layers, or when not captured */
     uint16_t *hidden;    /* f16 [n_layer + 1][n_embd]: the residual stream (engine_batch.hidden)
                             at the position that predicted this token, for the logit lens;
                             reply tokens only, NULL when not captured. Kept and dropped
                             together with the attention, under the same budget */
+    struct record_routing *routing; /* mixture of experts: which experts the pass that
+                            predicted this token ran, per layer (routing.h); NULL when the
+                            model has none or capture is off. Every record keeps its own */
+    uint16_t *moe_out;   /* f16 [n_layer + 1][n_embd]: what each layer's experts added at
+                            that position, then the last layer's output before the final
+                            norm (engine_batch.moe_out): the why card's "experts". Reply
+                            tokens only, kept and dropped with hidden */
 } step_record;
 
 typedef struct session_config {

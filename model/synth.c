@@ -49,6 +49,14 @@ static const synth_shape SHAPES[] = {
     {.name = "ministral3-3b", .arch = "mistral3", .n_embd = 3072, .n_layer = 26, .n_head = 32, .n_head_kv = 8,
      .head_dim = 128, .n_ff = 9216, .n_vocab = 131072, .n_ctx = 262144, .rope_base = 1000000.0f, .eps = 1e-5f,
      .tied = true, .rope_scaling = "yarn", .rope_factor = 16.0f, .rope_orig_ctx = 16384, .attn_temp = 0.1f},
+    /* a mixture of experts (Qwen3-30B-A3B), and a tiny one for the tests: small enough to
+     * write in milliseconds, with routing that varies from token to token */
+    {.name = "qwen3-30b-a3b", .arch = "qwen3moe", .n_embd = 2048, .n_layer = 48, .n_head = 32, .n_head_kv = 4,
+     .head_dim = 128, .n_ff = 6144, .n_vocab = 151936, .n_ctx = 40960, .rope_base = 1000000.0f, .eps = 1e-6f,
+     .n_expert = 128, .n_expert_used = 8, .n_ff_exp = 768},
+    {.name = "qwen3moe-tiny", .arch = "qwen3moe", .n_embd = 64, .n_layer = 3, .n_head = 4, .n_head_kv = 2,
+     .head_dim = 16, .n_ff = 96, .n_vocab = 512, .n_ctx = 512, .rope_base = 1000000.0f, .eps = 1e-6f,
+     .n_expert = 8, .n_expert_used = 3, .n_ff_exp = 32},
     {.name = "qwen3-vl-2b", .arch = "qwen3vl", .n_embd = 2048, .n_layer = 28, .n_head = 16, .n_head_kv = 8,
      .head_dim = 128, .n_ff = 6144, .n_vocab = 151936, .n_ctx = 262144, .rope_base = 5000000.0f, .eps = 1e-6f,
      .tied = true},
@@ -235,6 +243,12 @@ static void write_hparams(gguf_writer *w, const synth_shape *s, const char *ftyp
     if (s->attn_softcap) gguf_writer_add_f32(w, KEY("attn_logit_softcapping"), s->attn_softcap);
     if (s->final_softcap) gguf_writer_add_f32(w, KEY("final_logit_softcapping"), s->final_softcap);
     if (s->attn_temp) gguf_writer_add_f32(w, KEY("attention.temperature_scale"), s->attn_temp);
+    if (s->n_expert) {
+        gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)s->n_expert);
+        gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
+        gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->n_ff_exp);
+    }
+    if (s->n_ff_shexp) gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)s->n_ff_shexp);
     gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab);
 #undef KEY
 }
@@ -284,12 +298,19 @@ static void plan_tensor(void *arg, const char *name, const tensor_spec *spec, in
     char role[64];
     role_of(spec->name, role, sizeof role);
     if (!strcmp(role, "token_embd") && s->tied) snprintf(role, sizeof role, "output");
-    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
-    uint32_t type = spec->matrix ? matrix_type(c->ftype, role, layer, s, cols) : GGML_TYPE_F32;
+    /* the experts' matrices are 3-D (ne[2] = n_expert); expert biases are [n, n_expert] */
+    const int64_t depth = tensor_dim_stacked(spec->rows) ? s->n_expert : 1;
+    uint64_t ne[3] = {(uint64_t)cols, (uint64_t)rows, (uint64_t)depth};
+    char *exps = strstr(role, "_exps");
+    if (exps) *exps = 0; /* the experts' matrices follow the dense ones' rules */
+    /* routers stay f32, as llama.cpp's converters keep them */
+    uint32_t type = !spec->matrix || !strcmp(role, "ffn_gate_inp") ? GGML_TYPE_F32
+                                                                    : matrix_type(c->ftype, role, layer, s, cols);
     /* norms, scales and frequency factors 1, biases 0 */
     float value = strstr(spec->name, ".bias") ? 0.0f : 1.0f;
-    c->plan[c->n++] = (planned){gguf_writer_add_tensor(c->w, name, type, spec->matrix ? 2 : 1, ne), type, !spec->matrix,
-                                value, cols, rows};
+    const int n_dims = depth > 1 ? 3 : spec->matrix || rows > 1 ? 2 : 1;
+    c->plan[c->n++] = (planned){gguf_writer_add_tensor(c->w, name, type, n_dims, ne), type, !spec->matrix, value, cols,
+                                rows * depth};
 }
 
 /* The tensors of S's architecture, from the description the loader reads (arch.c). */
@@ -332,9 +353,10 @@ static int write_data(gguf_writer *w, FILE *out, const plan_ctx *c, uint64_t see
         free(row);
         row = malloc((size_t)p->cols * sizeof *row);
         if (!buf || !row) { rc = -1; errno = ENOMEM; break; }
-        if (p->vector) {
+        if (p->vector) { /* one row per expert for the experts' biases */
             for (int64_t k = 0; k < p->cols; k++) row[k] = p->vector_value;
-            memcpy(buf, row, (size_t)nbytes);
+            for (int64_t r = 0; r < p->rows; r++)
+                memcpy((uint8_t *)buf + (uint64_t)r * p->cols * sizeof *row, row, (size_t)p->cols * sizeof *row);
         } else {
             /* Uniform in [-a, a] with variance 1/cols keeps activations of order 1. */
             const float a = sqrtf(3.0f / (float)p->cols);

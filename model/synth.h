@@ -36,6 +36,8 @@ typedef struct synth_shape {
     float rope_factor, rope_attn_factor;
     int rope_orig_ctx;
     float attn_temp;          /* attention.temperature_scale */
+    int n_expert, n_expert_used, n_ff_exp; /* a mixture of experts (expert_count, ...) */
+    int n_ff_shexp;           /* its shared expert's width (expert_shared_feed_forward_length) */
 } synth_shape;
 
 /* The named shapes: smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, llama-3-8b, gemma3-1b, ...

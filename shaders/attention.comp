@@ -22,6 +22,10 @@
 // A sliding window (window > 0) leaves out keys before n_kv - window: chunks wholly
 // before that return at once (attention_merge skips them too), and the captured rows are
 // zero there. softcap > 0 caps each scaled score to softcap * tanh(s / softcap) (Gemma 2).
+// An attention sink (gpt-oss: sink_off != ~0, the head's logit at params[sink_off + h])
+// joins the softmax's denominator only: it raises the maximum and adds exp(sink - m) to
+// the sum, so a row's probabilities add up to less than 1; with several chunks the merge
+// pass adds it.
 #include "common.glsl"
 
 layout(binding = 0, std430) readonly buffer Qbuf { float q[]; };
@@ -31,6 +35,7 @@ layout(binding = 3, std430) writeonly buffer Obuf { float o[]; };
 layout(binding = 4, std430) coherent buffer Sbuf { float scores[]; };
 layout(binding = 5, std430) writeonly buffer Cbuf { float capture[]; };
 layout(binding = 6, std430) writeonly buffer Pbuf { float part[]; };
+layout(binding = 7, std430) readonly buffer Params { float params[]; };
 
 layout(push_constant) uniform Push {
     uint pos, head_dim, group, q_stride, kv_stride, out_stride, score_stride;
@@ -42,6 +47,7 @@ layout(push_constant) uniform Push {
     float softcap;
     float temp;      // attention temperature (layer_desc.attn_temp), 0 = none
     uint temp_floor;
+    uint sink_off;
 } pc;
 
 shared float q_sh[512]; // head_dim <= 512 (VK_MAX_HEAD_DIM), checked when the engine is created
@@ -77,6 +83,9 @@ void main() {
         m = max(m, s);
     }
     m = wg_max(m);
+    bool sink = direct && pc.sink_off != 0xffffffffu;
+    float sink_logit = sink ? params[pc.sink_off + h] : 0.0;
+    if (sink) m = max(m, sink_logit);
 
     float l = 0.0;
     for (uint j = j0 + lid; j < j1; j += WG) {
@@ -85,6 +94,7 @@ void main() {
         l += e;
     }
     l = wg_sum(l);
+    if (sink) l += exp(sink_logit - m);
 
     if (direct) {
         int crow = int(t) - pc.cap_first;

@@ -6,7 +6,8 @@
 // c (e_j = exp(s_j - m_c), left in the scores scratch by the first pass): the exact
 // softmax row, zero after the causal limit up to cap_stride.
 // Keys before a sliding window's start are left out: their chunks are skipped, their
-// captured probabilities are zero.
+// captured probabilities are zero. An attention sink (sink_off != ~0) joins M and L as
+// one more chunk with l = 1 and no output (see attention.comp).
 // Grid: x = query head, y = query token; the push constants are attention.comp's.
 #include "common.glsl"
 
@@ -14,6 +15,7 @@ layout(binding = 0, std430) readonly buffer Pbuf { float part[]; };
 layout(binding = 1, std430) readonly buffer Sbuf { float scores[]; };
 layout(binding = 2, std430) writeonly buffer Obuf { float o[]; };
 layout(binding = 3, std430) writeonly buffer Cbuf { float capture[]; };
+layout(binding = 4, std430) readonly buffer Params { float params[]; };
 
 layout(push_constant) uniform Push {
     uint pos, head_dim, group, q_stride, kv_stride, out_stride, score_stride;
@@ -25,6 +27,7 @@ layout(push_constant) uniform Push {
     float softcap;
     float temp;      // attention temperature (layer_desc.attn_temp), 0 = none
     uint temp_floor;
+    uint sink_off;
 } pc;
 
 // chunk factors f_c; the host keeps n_chunks <= 256 (VK_ATTN_MAX_CHUNKS)
@@ -41,6 +44,9 @@ void main() {
     float m = -1.0 / 0.0;
     for (uint c = c0 + lid; c < nc; c += WG) m = max(m, part[rec0 + c * rec_len]);
     float M = wg_max(m);
+    bool sink = pc.sink_off != 0xffffffffu;
+    float sink_logit = sink ? params[pc.sink_off + h] : 0.0;
+    if (sink) M = max(M, sink_logit);
     float l = 0.0;
     for (uint c = c0 + lid; c < nc; c += WG) {
         float f = exp(part[rec0 + c * rec_len] - M);
@@ -48,6 +54,7 @@ void main() {
         l += f * part[rec0 + c * rec_len + 1u];
     }
     float L = wg_sum(l); // its barriers also publish factor[]
+    if (sink) L += exp(sink_logit - M);
     float inv = 1.0 / L;
 
     uint ob = t * pc.out_stride + h * pc.head_dim;

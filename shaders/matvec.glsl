@@ -26,6 +26,13 @@
 //   16 GLU         rows in pairs (gate, up) of one interleaved matrix: y[r/2] = silu(gate)
 //                  * up. Saves the SwiGLU step.
 //   32 GELU        with GLU: gelu(gate) * up instead (GeGLU).
+//   64 EXPERTS     a mixture of experts' products (compute/vk_moe.c): W holds every
+//                  expert's rows, expert_rows each; vector v (one per workgroup of y, not
+//                  NT) is slot v % n_slots of token v / n_slots and reads the rows of expert
+//                  route[ids_off + v] (the router's choice), its bias at the same place of
+//                  the expert's biases, its input x row v / n_slots (x_per_slot: v).
+//  128 OAI         with GLU: gpt-oss's clamped SwiGLU, min(gate, 7) sigmoid(1.702 min(gate,
+//                  7)) (clamp(up, -7, 7) + 1) (op_swiglu_oai).
 layout(constant_id = 1) const uint NT = 8;
 layout(constant_id = 2) const uint ROWS = 8;
 
@@ -33,6 +40,7 @@ layout(binding = 1, std430) readonly buffer Xbuf { float x[]; };
 layout(binding = 2, std430) buffer Ybuf { float y[]; };
 layout(binding = 3, std430) readonly buffer Params { float params[]; };
 layout(binding = 4, std430) readonly buffer Table { vec2 cos_sin[]; }; // [position][rope_dim/2]
+layout(binding = 5, std430) readonly buffer Route { uint route[]; };     // EXPERTS: the chosen ids
 
 layout(push_constant) uniform Push {
     uint cols, rows, row0, n;
@@ -40,19 +48,23 @@ layout(push_constant) uniform Push {
     uint row_bytes, bias_off, flags, norm_off;
     float eps;
     uint pos0, head_dim, rope_dim, row_base;
+    uint ids_off, n_slots, expert_rows, x_per_slot;
 } pc;
 
 void main() {
     const bool bias = (pc.flags & 1u) != 0u, accumulate = (pc.flags & 2u) != 0u;
     const bool norm = (pc.flags & 4u) != 0u, rope = (pc.flags & 8u) != 0u, glu = (pc.flags & 16u) != 0u;
-    const bool pairs = rope || glu;
-    const uint t0 = gl_WorkGroupID.y * NT, nt = min(NT, pc.n - t0);
+    const bool pairs = rope || glu, experts = (pc.flags & 64u) != 0u;
+    const uint t0 = experts ? gl_WorkGroupID.y : gl_WorkGroupID.y * NT, nt = experts ? 1u : min(NT, pc.n - t0);
     const uint n_items = pairs ? pc.rows / 2u : pc.rows;
+    // EXPERTS: this vector's expert and input row (else: row 0 of W, input row t0 + t)
+    const uint expert_row0 = experts ? route[pc.ids_off + t0] * pc.expert_rows : 0u;
+    const uint x_row0 = experts && pc.x_per_slot == 0u ? t0 / pc.n_slots : t0;
     for (uint il = gl_SubgroupID; il < ROWS; il += gl_NumSubgroups) {
         uint item = folded_group() * ROWS + il;
         if (item >= n_items) break; // uniform within the subgroup
         uint r = pairs ? 2u * item : item; // the item's (first) row, from this dispatch's first
-        uint row_a = (pc.row0 + r) * pc.row_bytes, row_b = row_a + pc.row_bytes;
+        uint row_a = (pc.row0 + expert_row0 + r) * pc.row_bytes, row_b = row_a + pc.row_bytes;
         float acc[NT], acc2[NT], ss[NT];
         for (uint t = 0; t < NT; t++) acc[t] = acc2[t] = ss[t] = 0.0;
 
@@ -65,7 +77,7 @@ void main() {
             // run-time nt would put it in memory on some compilers)
             for (uint t = 0; t < NT; t++) {
                 if (t >= nt) break;
-                uint xb = pc.x_off + (t0 + t) * pc.x_stride + u * UNIT;
+                uint xb = pc.x_off + (x_row0 + t) * pc.x_stride + u * UNIT;
                 float s = 0.0, s2 = 0.0, q = 0.0;
                 for (uint i = 0; i < UNIT; i++) {
                     float xv = x[xb + i];
@@ -88,7 +100,7 @@ void main() {
             float g = norm ? params[pc.norm_off + c] : 1.0;
             for (uint t = 0; t < NT; t++) {
                 if (t >= nt) break;
-                float xv = x[pc.x_off + (t0 + t) * pc.x_stride + c];
+                float xv = x[pc.x_off + (x_row0 + t) * pc.x_stride + c];
                 ss[t] += xv * xv;
                 acc[t] += w * xv * g;
                 acc2[t] += w2 * xv * g;
@@ -106,11 +118,14 @@ void main() {
             }
             if (subgroupElect()) {
                 if (bias) {
-                    a += params[pc.bias_off + r];
-                    if (pairs) b += params[pc.bias_off + r + 1u];
+                    a += params[pc.bias_off + expert_row0 + r];
+                    if (pairs) b += params[pc.bias_off + expert_row0 + r + 1u];
                 }
                 uint yb = pc.y_off + (t0 + t) * pc.y_stride;
-                if (glu) {
+                if (glu && (pc.flags & 128u) != 0u) {
+                    float g = min(a, 7.0), u = clamp(b, -7.0, 7.0);
+                    y[yb + r / 2u] = g / (1.0 + exp(-1.702 * g)) * (u + 1.0);
+                } else if (glu) {
                     float act = (pc.flags & 32u) != 0u ? gelu_tanh(a) : a / (1.0 + exp(-a));
                     y[yb + r / 2u] = act * b;
                 } else if (rope) {

@@ -80,6 +80,11 @@ static void *random_matrix(uint32_t type, int64_t rows, int64_t cols, uint64_t *
         }
         break;
     }
+    case GGML_TYPE_MXFP4: { /* the scale byte leads: keep it to 2^-16 .. 2^4 */
+        const uint32_t bb = ggml_block_bytes(type);
+        for (size_t b = 0; b < size / bb; b++) p[b * bb] = (uint8_t)(112 + rnd() % 21);
+        break;
+    }
     case GGML_TYPE_Q2_K: { /* d and dmin are the last four bytes */
         for (size_t b = 0; b < size / sizeof(block_q2_K); b++) {
             uint16_t d = rnd_scale((int)b), dmin = rnd_scale((int)b + 1);
@@ -120,6 +125,8 @@ static const struct random_case {
     {GGML_TYPE_Q4_1, {32, 576, 2304}},
     {GGML_TYPE_Q5_0, {32, 544, 2336}},  /* 544: 17 blocks of 22 bytes, rows at odd pairs */
     {GGML_TYPE_Q5_1, {32, 896, 2304}},  /* 896: Qwen2.5-0.5B's width */
+    {GGML_TYPE_MXFP4, {32, 544, 2880}}, /* 17-byte blocks: rows start at any byte;
+                                             2880: gpt-oss-20b's width */
     {GGML_TYPE_Q2_K, {256, 768, 2304}},
     {GGML_TYPE_Q3_K, {256, 768, 2304}},
     {GGML_TYPE_Q4_K, {256, 768, 2304}},

@@ -12,6 +12,7 @@
  * Tolerances depend on what produced the golden; see tolerances_for(). Set
  * LLMSCOPE_TEST_VERBOSE=1 to print the measured errors. */
 #include "engine.h"
+#include "moe.h"
 #include "model.h"
 #include "qdot.h"
 #include "quant.h"
@@ -51,6 +52,16 @@ static const tolerances TOL_HF = {"transformers fp32", 1e-3, 0, 1e-4, 1e-4, 10, 
  * compared teacher-forced, top-1 only away from near-ties (check_errors). */
 static const tolerances TOL_IK = {"ik_llama.cpp, f16 KV cache", 2e-3, 0, 1e-2, 0, 9, false, false, false};
 
+/* ik_llama.cpp references of the MXFP4 files (gpt-oss) also round the activations to 8-bit
+ * blocks of 32 (Q8_0) inside every MXFP4 product, as README-2026.md says. Measured here:
+ * logits 1.5e-3 and 5.9e-3 of the range on the two prompts with exact f32 activations,
+ * 1.1e-3 and 1.2e-3 when the test build rounds the activations as the reference does
+ * (so the rest is that rounding, not the model); attention 1.4e-2 either way, and the
+ * README says these probabilities come from a second pass that differs from the golden's
+ * by up to 3% of the largest logit. Limits about twice the measurements. */
+static const tolerances TOL_IK_MXFP4 = {"ik_llama.cpp, f16 KV cache, Q8_0 activations in MXFP4 products", 1.2e-2, 0,
+                                        2.5e-2, 0, 9, false, false, false};
+
 /* llama.cpp (c392e509) references of the 2026 f16 files: its f16 matrix product rounds the
  * activations to fp16 and its GELU is an fp16 table; README-2026.md measures an exact
  * f32-activation implementation 0.23-0.47 logits away on these files and says to compare
@@ -74,6 +85,8 @@ static const struct { const char *name; double logit_abs; } LLAMA_CPP_F16_2026[]
  * each time the golden's 9th and 10th logits lie within 0.04 of our 10th and 11th, below
  * that noise (0.16), so it needs 8 of 10. */
 static tolerances tolerances_for(const char *model_name, bool hf, bool ik) {
+    size_t len = strlen(model_name);
+    if (ik && len > 6 && !strcmp(model_name + len - 6, "-mxfp4")) return TOL_IK_MXFP4;
     if (ik) return TOL_IK;
     if (hf) {
         tolerances t = TOL_HF;
@@ -123,7 +136,9 @@ typedef struct golden_prompt {
     const float *logsumexp;      /* [T] */
     const int32_t *top10_ids;    /* [T][10] */
     const float *top10_logits;   /* [T][10] */
-    const float *attention;      /* [L][H][T][T] or NULL */
+    const float *attention;      /* [L][H][T][T] or NULL; with att_layers, [n_att][att_heads][T][T] */
+    int n_att, att_heads;        /* 2026 goldens: the softmax layers only (golden.attention_layers), */
+    int att_layers[64];          /* their indices and heads; n_att = 0: every layer, n_head heads */
     const float *hidden;         /* [L+1][D] or NULL */
     const int32_t *greedy;       /* [16] */
 } golden_prompt;
@@ -158,6 +173,37 @@ static const void *golden_tensor(const gguf_file *g, const char *name, uint32_t 
               t->ne[3] == ne3;
     CHECKF(ok, "golden tensor %s has an unexpected type or shape", name);
     return ok ? t->data : NULL;
+}
+
+/* The 2026 goldens' attention covers only the softmax layers of hybrid models, listed in
+ * golden.attention_layers (every one with the same heads). True when the golden has that
+ * list (fx->p.n_att > 0 then; a bad list fails the test). */
+static bool read_attention_layers(fixture *fx) {
+    const gguf_kv *kv = gguf_find(&fx->golden, "golden.attention_layers");
+    golden_prompt *p = &fx->p;
+    if (!kv) return false;
+    const int n_layer = fx->m.hp.n_layer;
+    bool ok = kv->type == GGUF_VT_ARRAY && kv->arr_len >= 1 && kv->arr_len <= 64;
+    for (uint64_t i = 0; ok && i < kv->arr_len; i++) {
+        int64_t l = gguf_arr_int(kv, i);
+        ok = l >= 0 && l < n_layer && fx->m.desc[l].mixer == MIXER_ATTENTION &&
+             (i == 0 || fx->m.desc[l].n_head == p->att_heads);
+        if (ok) p->att_layers[i] = (int)l, p->att_heads = fx->m.desc[l].n_head;
+    }
+    CHECKF(ok, "golden.attention_layers does not list softmax-attention layers of the model");
+    p->n_att = ok ? (int)kv->arr_len : 0;
+    return ok;
+}
+
+/* The golden attention row of query T for layer L, head H, or NULL when it has none. */
+static const float *golden_attention_row(const fixture *fx, int l, int h, int t) {
+    const golden_prompt *p = &fx->p;
+    const int T = p->T;
+    if (!p->attention) return NULL;
+    if (p->n_att == 0) return p->attention + (((size_t)l * fx->m.hp.n_head + h) * T + t) * T;
+    for (int i = 0; i < p->n_att; i++)
+        if (p->att_layers[i] == l) return h < p->att_heads ? p->attention + (((size_t)i * p->att_heads + h) * T + t) * T : NULL;
+    return NULL;
 }
 
 /* Opens the model and golden of CURRENT_CASE. Returns 0, or -1 after SKIP/FAIL. */
@@ -223,7 +269,11 @@ static int fixture_open(fixture *fx) {
     GT(logsumexp, "logsumexp", GGML_TYPE_F32, T, 1, 1, 1, true);
     GT(top10_ids, "top10_ids", GGML_TYPE_I32, 10, T, 1, 1, true);
     GT(top10_logits, "top10_logits", GGML_TYPE_F32, 10, T, 1, 1, true);
-    GT(attention, "attention", GGML_TYPE_F32, T, T, H, L, fx->hf);
+    if (read_attention_layers(fx)) {
+        GT(attention, "attention", GGML_TYPE_F32, T, T, (uint64_t)p->att_heads, (uint64_t)p->n_att, false);
+    } else {
+        GT(attention, "attention", GGML_TYPE_F32, T, T, H, L, fx->hf);
+    }
     GT(hidden, "hidden_last", GGML_TYPE_F32, D, L + 1, 1, 1, fx->hf);
     GT(greedy, "greedy16", GGML_TYPE_I32, GREEDY_N, 1, 1, 1, true);
 #undef GT
@@ -258,6 +308,8 @@ typedef struct errors {
     double top1_tie_margin;                /* the golden's widest top-2 margin among them */
     int top1_tie_pos;
     int min_overlap, min_overlap_pos;
+    int router_ties;                       /* positions excused for a router near-tie */
+    double router_tie_logit;               /* the largest logit error among them */
 } errors;
 
 static void errors_init(errors *e) {
@@ -286,12 +338,39 @@ static void top10(const float *logits, int n, int32_t *ids) {
     }
 }
 
-/* Compares our LOGITS at prompt position T with the golden's. */
-static void compare_position(const fixture *fx, errors *err, int t, const float *logits) {
+/* A mixture of experts' router near-tie at output row ROW (of N_OUT): some layer's last
+ * chosen expert and the first runner-up have probabilities within 0.2% of each other
+ * (PROBS: engine_batch.route_probs). The references' f16 activations and KV cache move
+ * router logits by about that much, and then pick the other expert: a different FFN for
+ * that token, so different logits there (README-2026.md: "a routing flip"; qwen35moe p1
+ * position 43, layer 3: 0.12662 against 0.12658). Such positions are reported, not
+ * compared. NULL PROBS: no experts. */
+#define ROUTER_TIE 2e-3
+static bool router_near_tie(const fixture *fx, const float *probs, int n_out, int row) {
+    const moe_hparams *moe = &fx->m.hp.moe;
+    if (!probs || moe->n_used >= moe->n_expert) return false;
+    const int R = moe_rank_n(moe), K = moe->n_used;
+    for (int l = 0; l < fx->m.hp.n_layer; l++) {
+        const float *p = probs + ((size_t)l * n_out + row) * R;
+        if (fx->m.desc[l].ffn == FFN_MOE && p[K] > 0 && log((double)p[K - 1] / p[K]) < ROUTER_TIE) return true;
+    }
+    return false;
+}
+
+/* Compares our LOGITS at prompt position T with the golden's (TIE: a router near-tie
+ * there excuses it). */
+static void compare_position(const fixture *fx, errors *err, int t, const float *logits, bool tie) {
     const golden_prompt *p = &fx->p;
     const int V = fx->m.hp.n_vocab;
     const int32_t *gids = p->top10_ids + (size_t)t * 10;
     const float *glog = p->top10_logits + (size_t)t * 10;
+    if (tie && t < p->T - 1) {
+        err->router_ties++;
+        for (int k = 0; k < 10; k++)
+            if (gids[k] >= 0 && gids[k] < V)
+                err->router_tie_logit = fmax(err->router_tie_logit, fabs((double)logits[gids[k]] - glog[k]));
+        return;
+    }
     for (int k = 0; k < 10; k++) {
         if (gids[k] < 0 || gids[k] >= V) continue;
         double d = fabs((double)logits[gids[k]] - glog[k]);
@@ -328,8 +407,8 @@ static void compare_position(const fixture *fx, errors *err, int t, const float 
 static void compare_attention_row(const fixture *fx, errors *err, int l, int h, int t,
                                   const float *row, int row_len) {
     const int T = fx->p.T;
-    const float *g = fx->p.attention + (((size_t)l * fx->m.hp.n_head + h) * T + t) * T;
-    for (int j = 0; j < row_len && j < T; j++) {
+    const float *g = golden_attention_row(fx, l, h, t);
+    for (int j = 0; g && j < row_len && j < T; j++) {
         double d = fabs((double)row[j] - g[j]);
         if (d > err->attention) err->attention = d;
     }
@@ -359,11 +438,17 @@ static void check_errors(const fixture *fx, const errors *err, const char *path)
                 current_case.name, fx->p.label, path, err->logit, err->logit / fx->logit_range,
                 fx->logit_range, err->lse, err->attention, err->hidden, err->hidden_scale,
                 err->min_overlap);
+    if (verbose() && err->router_ties)
+        fprintf(stderr, "  %s: %d positions at a router near-tie not compared (their logit error up to %.3g)\n", path,
+                err->router_ties, err->router_tie_logit);
     CHECKF(err->logit <= logit_tol,
            "%s: logit error %g at position %d exceeds %g (%s: %g of the logit range %g)",
            path, err->logit, err->logit_pos, logit_tol, tol->why, tol->logit_rel, fx->logit_range);
     CHECKF(err->lse <= logit_tol, "%s: log-sum-exp error %g at position %d exceeds %g", path,
            err->lse, err->lse_pos, logit_tol);
+    /* near-ties are rare in a working router: many of them would hide a wrong one */
+    CHECKF(err->router_ties * 10 <= fx->p.T, "%s: %d of %d positions at a router near-tie", path, err->router_ties,
+           fx->p.T);
     CHECKF(err->min_overlap >= tol->top10_overlap,
            "%s: top-10 sets share only %d ids at position %d (need %d)", path, err->min_overlap,
            err->min_overlap_pos, tol->top10_overlap);
@@ -405,16 +490,18 @@ static void test_batch(void) {
     const size_t att_floats = (size_t)hp->n_layer * hp->n_head * T * T;
     float *att = fx.p.attention ? malloc(att_floats * sizeof(float)) : NULL;
     float *hidden = malloc((size_t)(hp->n_layer + 1) * hp->n_embd * sizeof(float));
+    float *probs = hp->moe.n_expert ? malloc((size_t)hp->n_layer * T * moe_rank_n(&hp->moe) * sizeof(float)) : NULL;
     char err[512];
     engine_batch b = {.tokens = fx.p.tokens, .n_tokens = T, .pos = 0, .all_positions = true,
-                      .logits = logits, .attention = att, .hidden = hidden};
+                      .logits = logits, .attention = att, .hidden = hidden, .route_probs = probs};
     if (e && logits && hidden && (!fx.p.attention || att)) {
         int rc = engine_eval(e, &b, err, sizeof err);
         CHECKF(rc == 0, "eval: %s", err);
         if (rc == 0) {
             errors er;
             errors_init(&er);
-            for (int t = 0; t < T; t++) compare_position(&fx, &er, t, logits + (size_t)t * V);
+            for (int t = 0; t < T; t++)
+                compare_position(&fx, &er, t, logits + (size_t)t * V, router_near_tie(&fx, probs, T, t));
             if (att)
                 for (int l = 0; l < hp->n_layer; l++)
                     for (int h = 0; h < hp->n_head; h++)
@@ -429,6 +516,7 @@ static void test_batch(void) {
     free(logits);
     free(att);
     free(hidden);
+    free(probs);
     engine_destroy(e);
     fixture_close(&fx);
 }
@@ -442,18 +530,19 @@ static void test_decode(void) {
     float *logits = malloc((size_t)V * sizeof(float));
     float *att = malloc((size_t)hp->n_layer * hp->n_head * T * sizeof(float));
     float *hidden = malloc((size_t)(hp->n_layer + 1) * hp->n_embd * sizeof(float));
+    float *probs = hp->moe.n_expert ? malloc((size_t)hp->n_layer * moe_rank_n(&hp->moe) * sizeof(float)) : NULL;
     char err[512];
     errors er;
     errors_init(&er);
     for (int t = 0; e && logits && att && hidden && t < T; t++) {
         engine_batch b = {.tokens = fx.p.tokens + t, .n_tokens = 1, .pos = t,
                           .all_positions = false, .logits = logits,
-                          .attention = fx.p.attention ? att : NULL, .hidden = hidden};
+                          .attention = fx.p.attention ? att : NULL, .hidden = hidden, .route_probs = probs};
         if (engine_eval(e, &b, err, sizeof err)) {
             CHECKF(0, "eval at position %d: %s", t, err);
             break;
         }
-        compare_position(&fx, &er, t, logits);
+        compare_position(&fx, &er, t, logits, router_near_tie(&fx, probs, 1, 0));
         if (fx.p.attention)
             for (int l = 0; l < hp->n_layer; l++)
                 for (int h = 0; h < hp->n_head; h++)
@@ -465,6 +554,7 @@ static void test_decode(void) {
     free(logits);
     free(att);
     free(hidden);
+    free(probs);
     engine_destroy(e);
     fixture_close(&fx);
 }

@@ -855,8 +855,8 @@ static void test_model_unsupported_type(void) {
     struct { const char *name; uint32_t type; const char *needle; } cases[] = {
         {"blk.0.attn_q.weight", GGML_TYPE_Q8_1,
          "type q8_1, which llmscope cannot compute with (supported: f32, f16, q4_0, q4_1, q5_0, q5_1, "
-         "q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16)"},
-        {"blk.0.ffn_up.weight", 39 /* mxfp4 */, "type mxfp4"},
+         "q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs, bf16, mxfp4)"},
+        {"blk.0.ffn_up.weight", GGML_TYPE_I16, "type i16"},
         {"blk.0.attn_norm.weight", GGML_TYPE_F64, "type f64"},
         {"token_embd.weight", GGML_TYPE_I32, "type i32"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

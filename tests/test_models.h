@@ -11,6 +11,7 @@
 #include "test.h"
 #include "model.h"
 #include "quant.h"
+#include "vk_engine.h"
 #include "synth.h"
 
 #include <math.h>
@@ -29,6 +30,20 @@ static inline bool test_skip_unimplemented(const char *path) {
     }
     gguf_close(&f);
     return gap != NULL;
+}
+
+/* SKIPs (returns false) when this machine has no Vulkan loader or device. */
+static inline bool test_vulkan_ready(void) {
+    char err[512];
+    FILE *null = fopen("/dev/null", "w");
+    int n = engine_vulkan_list_devices(null ? null : stderr, err, sizeof err);
+    if (null) fclose(null);
+    if (n <= 0) {
+        snprintf(test_skip_reason_, sizeof test_skip_reason_, "no Vulkan device: %.400s", n < 0 ? err : "none listed");
+        test_skipped_ = 1;
+        return false;
+    }
+    return true;
 }
 
 /* Some Hugging Face references ran in float16, which rounds transformers' rotary

@@ -255,7 +255,7 @@ static void attention_three_keys(void) {
     const float k[3 * 4] = {0, 0, 99, 99, 1, 0, 99, 99, 2, 0, 99, 99};
     const float v[3 * 4] = {1, 0, 99, 99, 0, 1, 99, 99, 1, 1, 99, 99};
     float scores[3], out[2];
-    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 4, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 4, 1.0f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 0.0900306, TOL);
     CHECK_NEAR(scores[1], 0.2447285, TOL);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
@@ -265,9 +265,9 @@ static void attention_three_keys(void) {
     /* scale 1/sqrt(2) with q = [sqrt 2, 0] gives the same scores; a causal prefix of one
      * key attends to it fully */
     const float q2[2] = {1.41421356f, 0};
-    op_attention_head(q2, k, v, &(attn_span){0, 3, 2, 4, 0.70710678f, 0}, scores, out);
+    op_attention_head(q2, k, v, &(attn_span){0, 3, 2, 4, 0.70710678f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[2], 0.6652410, TOL);
-    op_attention_head(q, k, v, &(attn_span){0, 1, 2, 4, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 1, 2, 4, 1.0f, 0, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 1, TOL);
     CHECK_NEAR(out[0], 1, TOL);
     CHECK_NEAR(out[1], 0, TOL);
@@ -282,13 +282,13 @@ static void attention_window_and_softcap(void) {
     const float k[3 * 2] = {0, 0, 1, 0, 2, 0};
     const float v[3 * 2] = {1, 0, 0, 1, 1, 1};
     float scores[3], out[2];
-    op_attention_head(q, k, v, &(attn_span){1, 3, 2, 2, 1.0f, 0}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){1, 3, 2, 2, 1.0f, 0, false, 0}, scores, out);
     CHECK(scores[0] == 0);
     CHECK_NEAR(scores[1], 0.2689414, TOL);
     CHECK_NEAR(scores[2], 0.7310586, TOL);
     CHECK_NEAR(out[0], 0.7310586, TOL);
     CHECK_NEAR(out[1], 1.0, TOL);
-    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 1.0f}, scores, out);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 1.0f, false, 0}, scores, out);
     CHECK_NEAR(scores[0], 0.1734929, TOL);
     CHECK_NEAR(scores[1], 0.3715676, TOL);
     CHECK_NEAR(scores[2], 0.4549395, TOL);
@@ -317,6 +317,258 @@ static void rope_magnitude(void) {
     op_rope(v, 1, 2, &r, NULL, 1);
     CHECK_NEAR(v[0], 1.41421356 * 0.5403023, TOL);
     CHECK_NEAR(v[1], 1.41421356 * 0.8414710, TOL);
+}
+
+/* ---- gpt-oss and the mixtures of experts ---- */
+
+/* A sink logit of 1 beside scores 0, 1, 2 joins the denominator only: e^0, e^1, e^2 over
+ * e^0 + e^1 + e^2 + e^1 = 0.0723295, 0.1966119, 0.5344466 (computed apart), which sum to
+ * 0.8033881; the sink's share is the rest. The output weighs the values by those. */
+static void attention_with_sink(void) {
+    const float q[2] = {1, 0};
+    const float k[3 * 2] = {0, 0, 1, 0, 2, 0};
+    const float v[3 * 2] = {1, 0, 0, 1, 1, 1};
+    float scores[3], out[2];
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, 1.0f}, scores, out);
+    CHECK_NEAR(scores[0], 0.0723295, TOL);
+    CHECK_NEAR(scores[1], 0.1966119, TOL);
+    CHECK_NEAR(scores[2], 0.5344466, TOL);
+    CHECK_NEAR(scores[0] + scores[1] + scores[2], 0.8033881, TOL);
+    CHECK_NEAR(out[0], 0.0723295 + 0.5344466, TOL);
+    CHECK_NEAR(out[1], 0.1966119 + 0.5344466, TOL);
+    /* a sink far below the scores changes nothing; far above, it takes the whole row */
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, -100.0f}, scores, out);
+    CHECK_NEAR(scores[2], 0.6652410, TOL);
+    op_attention_head(q, k, v, &(attn_span){0, 3, 2, 2, 1.0f, 0, true, 100.0f}, scores, out);
+    CHECK(scores[0] + scores[1] + scores[2] < 1e-30);
+}
+
+/* gpt-oss's clamped SwiGLU, g * sigmoid(1.702 g) * (u + 1) with g <= 7 and |u| <= 7:
+ * (1, 2) -> 3 sigmoid(1.702) = 2.5373873; (8, -9) clamps to (7, -7) -> -42 sigmoid(11.914)
+ * = -41.9997188; (-2, 0.5) -> -3 sigmoid(-3.404) = -0.0965121 (computed apart). */
+static void swiglu_oai_known_points(void) {
+    const float g[3] = {1, 8, -2}, u[3] = {2, -9, 0.5f};
+    float y[3];
+    op_swiglu_oai(y, g, u, 3);
+    CHECK_NEAR(y[0], 2.5373873, TOL);
+    CHECK_NEAR(y[1], -41.9997188, 1e-5);
+    CHECK_NEAR(y[2], -0.0965121, TOL);
+}
+
+/* Router logits 1, 3, 2, 0.5 have the softmax 0.0853689, 0.6307955, 0.2320567, 0.0517789.
+ * Top 2: experts 1 and 2. Qwen's routing weighs them by those probabilities (renormalised:
+ * e^3 / (e^3 + e^2) = 0.7310586 and 0.2689414); gpt-oss's by a softmax of their two
+ * logits, which is the same pair. Equal logits: the lower id first. */
+static void moe_routing_known_values(void) {
+    const float logits[4] = {1, 3, 2, 0.5f};
+    int32_t ids[2];
+    float w[2], probs[4];
+    op_moe_route(logits, 4, 2, ROUTE_SOFTMAX, false, ids, w, probs);
+    CHECK(ids[0] == 1 && ids[1] == 2);
+    CHECK_NEAR(w[0], 0.6307955, TOL);
+    CHECK_NEAR(w[1], 0.2320567, TOL);
+    CHECK_NEAR(probs[0], 0.0853689, TOL);
+    CHECK_NEAR(probs[3], 0.0517789, TOL);
+    op_moe_route(logits, 4, 2, ROUTE_SOFTMAX, true, ids, w, NULL);
+    CHECK_NEAR(w[0], 0.7310586, TOL);
+    CHECK_NEAR(w[1], 0.2689414, TOL);
+    op_moe_route(logits, 4, 2, ROUTE_TOPK_SOFTMAX, false, ids, w, probs);
+    CHECK(ids[0] == 1 && ids[1] == 2);
+    CHECK_NEAR(w[0], 0.7310586, TOL);
+    CHECK_NEAR(w[1], 0.2689414, TOL);
+    CHECK_NEAR(probs[1], 0.6307955, TOL);
+    const float ties[3] = {2, 2, 1};
+    int32_t r[3];
+    op_top_k(ties, 3, 3, r);
+    CHECK(r[0] == 0 && r[1] == 1 && r[2] == 2);
+}
+
+/* YaRN as gpt-oss configures it (64 dims, base 150000, factor 32, trained at 4096,
+ * beta_fast 32, beta_slow 1): the correction range is pairs 8 (floor of 8.09) to 18 (ceil
+ * of 17.40); pairs below turn unscaled, pairs above turn 32 times slower, pairs between
+ * blend linearly (pair 12: 60% unscaled), and cos and sin grow by 1 + 0.1 ln 32. Expected
+ * values worked out apart, in double precision:
+ *   pair 0, position 5:     ( 0.3819720, -1.2912621)
+ *   pair 12, position 100:  ( 1.0285519,  0.8691039)
+ *   pair 31, position 1000: ( 1.3465735,  0.0004071) */
+static void rope_yarn_regimes(void) {
+    const rope_desc r = {.kind = ROPE_NEOX, .dim = 64, .base = 150000.0f, .freq_scale = 1.0f / 32, .orig_ctx = 4096,
+                         .attn_factor = 1, .ext_factor = 1, .beta_fast = 32, .beta_slow = 1};
+    static const struct { int pair, pos; double c, s; } cases[] = {
+        {0, 5, 0.3819720, -1.2912621}, {12, 100, 1.0285519, 0.8691039}, {31, 1000, 1.3465735, 0.0004071}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float c, sn;
+        rope_cos_sin(&r, NULL, cases[i].pos, cases[i].pair, &c, &sn);
+        CHECK_NEAR(c, cases[i].c, 2e-6);
+        CHECK_NEAR(sn, cases[i].s, 2e-6);
+    }
+}
+
+/* ---- Gated DeltaNet ---- */
+
+static void deltanet_small_ops(void) {
+    float v[2] = {3, 4}, out[3];
+    op_l2norm(out, v, 2, 1e-6f);
+    CHECK_NEAR(out[0], 0.6, TOL);
+    CHECK_NEAR(out[1], 0.8, TOL);
+    float tiny[1] = {1e-7f}; /* below eps: divided by eps, not by its own length */
+    op_l2norm(out, tiny, 1, 1e-6f);
+    CHECK_NEAR(out[0], 0.1, TOL);
+
+    float x[2] = {2, 2}, gate[2] = {0, logf(3)};
+    op_sigmoid_mul(x, gate, 2);
+    CHECK_NEAR(x[0], 1, TOL);
+    CHECK_NEAR(x[1], 1.5, TOL);
+
+    /* rms of (1, -1) is 1; silu(1) = 0.7310586, silu(-1) = -0.2689414 */
+    const float xn[2] = {1, -1}, g[2] = {2, 1}, z[2] = {1, -1};
+    op_gated_rmsnorm(out, xn, g, z, 2, 0);
+    CHECK_NEAR(out[0], 1.4621172, 1e-6);
+    CHECK_NEAR(out[1], 0.2689414, 1e-6);
+
+    /* channel 0: 0.5*1 + 1*0 - 1*1 = -0.5, silu = -0.5 * sigmoid(-0.5) = -0.1887703;
+     * channel 1: 1*0 + 0.25*2 + 0.5*1 = 1, silu = 0.7310586 */
+    const float r0[2] = {1, 0}, r1[2] = {0, 2}, r2[2] = {1, 1}, taps[6] = {0.5f, 1, -1, 1, 0.25f, 0.5f};
+    const float *rows[3] = {r0, r1, r2};
+    op_conv_silu(out, rows, taps, 2, 3);
+    CHECK_NEAR(out[0], -0.1887703, 1e-6);
+    CHECK_NEAR(out[1], 0.7310586, 1e-6);
+
+    /* head 0: softplus(ln(e - 1)) = 1, times -0.5; head 1: softplus(30) = 30 (ggml's
+     * threshold), times -0.1 */
+    const float b[2] = {0, -1}, a[2] = {0, 29}, dt[2] = {logf(expf(1) - 1), 1}, rate[2] = {-0.5f, -0.1f};
+    float beta[2], lg[2];
+    op_deltanet_gates(b, a, dt, rate, 2, beta, lg);
+    CHECK_NEAR(beta[0], 0.5, TOL);
+    CHECK_NEAR(beta[1], 0.2689414, 1e-6);
+    CHECK_NEAR(lg[0], -0.5, 1e-6);
+    CHECK_NEAR(lg[1], -3, 1e-5);
+}
+
+/* Two tokens by hand, d_k = d_v = 2, both decays 0.5 (g = ln 0.5):
+ *   token 1: S = 0.5 * 0 + 0.5 (2, 3)^T (1, 0) = [[1, 0], [1.5, 0]]; S (1, 1) = (1, 1.5)
+ *   token 2: 0.5 S = [[0.5, 0], [0.75, 0]], (0.5 S) k = (0.3, 0.45), delta = 1 * ((1, -1) -
+ *            (0.3, 0.45)) = (0.7, -1.45), S = [[0.92, 0.56], [-0.12, -1.16]];
+ *            S (0, 2) = (1.12, -2.32)
+ * and the weights of token 2's read-out: w_2 = 1 * k2.q = 1.6; x = 0.5 (q - 1.6 k2) =
+ * (-0.48, 0.36); w_1 = 0.5 * k1.x = -0.24, so 1.6 (1, -1) - 0.24 (2, 3) = (1.12, -2.32). */
+static void deltanet_two_tokens_by_hand(void) {
+    float S[4] = {0}, out[2];
+    const float q1[2] = {1, 1}, k1[2] = {1, 0}, v1[2] = {2, 3}, q2[2] = {0, 2}, k2[2] = {0.6f, 0.8f}, v2[2] = {1, -1};
+    const float g = logf(0.5f);
+    op_deltanet_step(S, q1, k1, v1, 0.5f, g, 2, 2, out);
+    CHECK_NEAR(out[0], 1, TOL);
+    CHECK_NEAR(out[1], 1.5, TOL);
+    op_deltanet_step(S, q2, k2, v2, 1.0f, g, 2, 2, out);
+    CHECK_NEAR(S[0], 0.92, 1e-6);
+    CHECK_NEAR(S[1], 0.56, 1e-6);
+    CHECK_NEAR(S[2], -0.12, 1e-6);
+    CHECK_NEAR(S[3], -1.16, 1e-6);
+    CHECK_NEAR(out[0], 1.12, 1e-6);
+    CHECK_NEAR(out[1], -2.32, 1e-6);
+
+    const float keys[4] = {1, 0, 0.6f, 0.8f}, betas[2] = {0.5f, 1}, gs[2] = {g, g};
+    float w[2], x[2];
+    op_deltanet_weights(q2, keys, 2, betas, gs, 1, 1, 2, w, x);
+    CHECK_NEAR(w[1], 1.6, 1e-6);
+    CHECK_NEAR(w[0], -0.24, 1e-6);
+}
+
+/* Random but fixed inputs for the chunked form: unit keys, scaled queries, betas in
+ * (0, 1), decays in (0.1, 1). */
+enum { DN_T = 150, DN_DK = 8, DN_DV = 6 };
+typedef struct dn_inputs {
+    float q[DN_T][DN_DK], k[DN_T][DN_DK], v[DN_T][DN_DV], beta[DN_T], g[DN_T];
+} dn_inputs;
+
+static float lcg(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / (float)(1u << 24);
+}
+
+static void dn_fill(dn_inputs *in) {
+    uint32_t seed = 12345;
+    for (int t = 0; t < DN_T; t++) {
+        for (int c = 0; c < DN_DK; c++) in->q[t][c] = lcg(&seed) - 0.5f, in->k[t][c] = lcg(&seed) - 0.5f;
+        for (int c = 0; c < DN_DV; c++) in->v[t][c] = 4 * lcg(&seed) - 2;
+        op_l2norm(in->k[t], in->k[t], DN_DK, 1e-6f);
+        op_l2norm(in->q[t], in->q[t], DN_DK, 1e-6f);
+        for (int c = 0; c < DN_DK; c++) in->q[t][c] /= sqrtf(DN_DK);
+        in->beta[t] = 0.05f + 0.9f * lcg(&seed);
+        in->g[t] = logf(0.1f + 0.9f * lcg(&seed));
+    }
+}
+
+typedef struct dn_chunk_state {
+    float S[DN_DV * DN_DK], k[DN_CHUNK][DN_DK], u[DN_CHUNK][DN_DV], lc[DN_CHUNK];
+} dn_chunk_state;
+
+/* The chunked form over the inputs in batches of the sizes in SPLITS (0-terminated). */
+static void dn_run_chunked(const dn_inputs *in, const int *splits, dn_chunk_state *cs, float out[DN_T][DN_DV]) {
+    memset(cs, 0, sizeof *cs);
+    dn_head_state st = {cs->S, cs->k[0], cs->u[0], cs->lc, DN_DK, DN_DV, 1, DN_DK, DN_DV};
+    float scratch[3 * DN_CHUNK];
+    int pos = 0;
+    for (int i = 0; splits[i] && pos < DN_T; i++) {
+        int n = splits[i] < DN_T - pos ? splits[i] : DN_T - pos;
+        op_deltanet_chunked(&st, pos, n, in->q[pos], in->k[pos], DN_DK, in->v[pos], DN_DV, in->beta + pos, in->g + pos,
+                            1, out[pos], DN_DV, scratch);
+        pos += n;
+    }
+}
+
+/* The chunked form gives the recurrence's outputs and, at a chunk boundary, its state;
+ * and the same bits however the tokens are batched. */
+static void deltanet_chunked_is_the_recurrence(void) {
+    static dn_inputs in;
+    dn_fill(&in);
+    static float want[DN_T][DN_DV], got[DN_T][DN_DV], other[DN_T][DN_DV];
+    float S[DN_DV * DN_DK] = {0}, S_at_128[DN_DV * DN_DK];
+    for (int t = 0; t < DN_T; t++) {
+        op_deltanet_step(S, in.q[t], in.k[t], in.v[t], in.beta[t], in.g[t], DN_DK, DN_DV, want[t]);
+        if (t == 2 * DN_CHUNK - 1) memcpy(S_at_128, S, sizeof S);
+    }
+    static dn_chunk_state cs, cs2;
+    const int whole[] = {DN_T, 0};
+    dn_run_chunked(&in, whole, &cs, got);
+    double worst = 0;
+    for (int t = 0; t < DN_T; t++)
+        for (int c = 0; c < DN_DV; c++) worst = fmax(worst, fabs(got[t][c] - want[t][c]));
+    CHECKF(worst < 1e-5, "chunked outputs differ from the recurrence by %g", worst);
+    /* the state folded at 128 is S after token 127; after 150 it holds 22 tokens' records */
+    const int to_128[] = {2 * DN_CHUNK, 0};
+    dn_run_chunked(&in, to_128, &cs2, other);
+    worst = 0;
+    for (int i = 0; i < DN_DV * DN_DK; i++) worst = fmax(worst, fabs(cs2.S[i] - S_at_128[i]));
+    CHECKF(worst < 1e-5, "the state at a chunk boundary differs from the recurrence's by %g", worst);
+
+    int ones[DN_T + 1];
+    for (int t = 0; t < DN_T; t++) ones[t] = 1;
+    ones[DN_T] = 0;
+    const int *batchings[] = {ones, (const int[]){37, 100, 13, 0}, (const int[]){63, 2, 85, 0}};
+    for (size_t b = 0; b < sizeof batchings / sizeof batchings[0]; b++) {
+        dn_run_chunked(&in, batchings[b], &cs2, other);
+        CHECKF(memcmp(other, got, sizeof got) == 0 && memcmp(&cs2, &cs, sizeof cs) == 0,
+               "batching %zu changes the bits of the chunked form", b);
+    }
+}
+
+/* The effective weights reconstruct every read-out of the recurrence: sum_s w_ts v_s. */
+static void deltanet_weights_reconstruct(void) {
+    static dn_inputs in;
+    dn_fill(&in);
+    float S[DN_DV * DN_DK] = {0}, want[DN_DV], w[DN_T], x[DN_DK];
+    double worst = 0;
+    for (int t = 0; t < DN_T; t++) {
+        op_deltanet_step(S, in.q[t], in.k[t], in.v[t], in.beta[t], in.g[t], DN_DK, DN_DV, want);
+        op_deltanet_weights(in.q[t], in.k[0], DN_DK, in.beta, in.g, 1, t, DN_DK, w, x);
+        for (int c = 0; c < DN_DV; c++) {
+            double sum = 0;
+            for (int s = 0; s <= t; s++) sum += (double)w[s] * in.v[s][c];
+            worst = fmax(worst, fabs(sum - want[c]));
+        }
+    }
+    CHECKF(worst < 1e-5, "sum of w v differs from the read-out by %g", worst);
 }
 
 /* YaRN (rope_cos_sin): dim 8, base 10000, factor 4 (freq_scale 0.25), original context 16,
@@ -353,6 +605,14 @@ int main(void) {
     RUN(attention_window_and_softcap);
     RUN(geglu_and_softcap_known_points);
     RUN(rope_magnitude);
+    RUN(attention_with_sink);
+    RUN(swiglu_oai_known_points);
+    RUN(moe_routing_known_values);
+    RUN(rope_yarn_regimes);
+    RUN(deltanet_small_ops);
+    RUN(deltanet_two_tokens_by_hand);
+    RUN(deltanet_chunked_is_the_recurrence);
+    RUN(deltanet_weights_reconstruct);
     RUN(rope_yarn);
     return test_exit_code();
 }

@@ -156,7 +156,8 @@ static void shared_llama_k_tiny(void) {
 
 /* fast_attention_head against op_attention_head, for head sizes that are and are not
  * multiples of 8 and 16, in a cache whose rows hold other heads, over the whole prefix,
- * over a sliding window (the later half of the keys) and with soft-capped scores. Not the
+ * over a sliding window (the later half of the keys), with soft-capped scores and with a
+ * sink (gpt-oss: one more logit in the softmax's sum, op_softmax_sink). Not the
  * same bits (fused multiply-adds, other partial sums, its own exponential), so within what
  * rounding allows: each score is a dot product of HD terms, off by at most (HD + 16) 2^-24
  * times the sum of their magnitudes in either version (a cap only shrinks differences, and
@@ -183,10 +184,12 @@ static void attention_within_rounding(void) {
                 for (int i = 0; i < hd; i++) q[i] = rnd_float(-2, 2);
                 for (int i = 0; i < 2 * n_kv * stride; i++) kv[i] = rnd_float(-2, 2);
                 const float *k = kv + hd, *v = kv + (size_t)n_kv * stride + 2 * hd;
-                const attn_span spans[3] = {{0, n_kv, hd, stride, 0.125f, 0},
-                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0},
-                                            {0, n_kv, hd, stride, 0.125f, 3.0f}};
-                for (int a = 0; a < 3; a++) {
+                /* whole prefix, a window, a soft-cap, a window with a sink (gpt-oss) */
+                const attn_span spans[4] = {{0, n_kv, hd, stride, 0.125f, 0, false, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0, false, 0},
+                                            {0, n_kv, hd, stride, 0.125f, 3.0f, false, 0},
+                                            {n_kv / 2, n_kv, hd, stride, 0.125f, 0, true, 0.7f}};
+                for (int a = 0; a < 4; a++) {
                     const attn_span *sp = &spans[a];
                     op_attention_head(q, k, v, sp, s1, o1);
                     fast_attention_head(q, k, v, sp, s2, o2);
@@ -227,7 +230,7 @@ static void attention_within_rounding(void) {
         float qe[HDE] = {1}, *kve = calloc((size_t)2 * NE * HDE, sizeof *kve), pe1[NE], pe2[NE], oe[HDE];
         if (kve) {
             for (int t = 0; t < NE; t++) kve[(size_t)t * HDE] = -(float)t / 8;
-            const attn_span span = {0, NE, HDE, HDE, 1.0f, 0};
+            const attn_span span = {0, NE, HDE, HDE, 1.0f, 0, false, 0};
             op_attention_head(qe, kve, kve + NE * HDE, &span, pe1, oe);
             fast_attention_head(qe, kve, kve + NE * HDE, &span, pe2, oe);
             double worst_exp = 0;
@@ -245,7 +248,7 @@ static void attention_within_rounding(void) {
     float q[HD], kv[2 * N * HD], sc[N], out[HD];
     for (int i = 0; i < HD; i++) q[i] = i == 0 ? 1.0f : 0.0f;
     for (int i = 0; i < 2 * N * HD; i++) kv[i] = i < N * HD && i % HD == 0 ? 3.0f : 0.5f;
-    const attn_span span = {0, N, HD, HD, 1.0f, 0};
+    const attn_span span = {0, N, HD, HD, 1.0f, 0, false, 0};
     fast_attention_head(q, kv, kv + N * HD, &span, sc, out);
     for (int t = 0; t < N; t++) CHECK_NEAR(sc[t], 0.2, 1e-7);
     kv[2 * HD] = -200.0f;

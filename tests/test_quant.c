@@ -136,6 +136,33 @@ static void test_q5_blocks(void) {
     }
 }
 
+/* MXFP4 (17 bytes per 32): an E8M0 byte e (scale 2^(e - 127)), then 16 bytes whose low
+ * nibbles are elements 0..15 and high nibbles 16..31, each an E2M1 code: sign bit 3, then
+ * 0, 0.5, 1, 1.5, 2, 3, 4, 6 for codes 0..7. The expectations are written out by hand
+ * from the OCP format, not from the decoder's table; the scales cover the subnormal
+ * corner (e = 0, 1), 1 (e = 127) and a large one (e = 140). */
+static void test_mxfp4_block(void) {
+    static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+    static const uint8_t e[4] = {127, 0, 1, 140};
+    static const float scale[4] = {1.0f, 0x1p-127f, 0x1p-126f, 8192.0f};
+    uint8_t raw[4 * 17] = {0};
+    float want[128], got[128];
+    for (int b = 0; b < 4; b++) {
+        uint8_t *blk = raw + 17 * b;
+        blk[0] = e[b];
+        for (int j = 0; j < 32; j++) {
+            int q = (j * 7 + b * 3) % 16;
+            blk[1 + j % 16] |= (uint8_t)(j < 16 ? q : q << 4);
+            /* code 8 is "minus zero" in the format; the reference table holds +0 for it */
+            want[32 * b + j] = q == 8 ? 0.0f : e2m1[q] * scale[b];
+        }
+    }
+    dequantize_row(GGML_TYPE_MXFP4, raw, got, 128);
+    check_exact("mxfp4", got, want, 128);
+    CHECK(ggml_type_supported(GGML_TYPE_MXFP4) && ggml_block_bytes(GGML_TYPE_MXFP4) == 17 &&
+          ggml_block_elems(GGML_TYPE_MXFP4) == 32 && !strcmp(ggml_type_name(GGML_TYPE_MXFP4), "mxfp4"));
+}
+
 /* Q8_0 (34 bytes per 32): fp16 d, then 32 signed bytes; value q * d. The second block's d
  * is the smallest fp16 subnormal, 2^-24. */
 static void test_q8_0_block(void) {
@@ -400,7 +427,7 @@ static void test_supported_type_names(void) {
     char buf[256], small[12];
     CHECK(ggml_supported_type_names(buf, sizeof buf) == buf);
     CHECKF(strcmp(buf, "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, "
-                       "iq4_xs, bf16") == 0, "supported: %s", buf);
+                       "iq4_xs, bf16, mxfp4") == 0, "supported: %s", buf);
     ggml_supported_type_names(small, sizeof small);
     CHECKF(strcmp(small, "f32, f16") == 0, "truncated: %s", small);
     small[0] = 'x';
@@ -917,6 +944,7 @@ int main(void) {
     RUN(test_q4_1_block);
     RUN(test_q5_blocks);
     RUN(test_q8_0_block);
+    RUN(test_mxfp4_block);
     RUN(test_q4_k_block);
     RUN(test_q5_k_block);
     RUN(test_q2_k_block);

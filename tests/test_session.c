@@ -726,6 +726,103 @@ static void reply_shifts_at_the_end_of_the_context(void) {
     fixture_close(&f);
 }
 
+/* Every record's prediction against a fresh engine's evaluation of the session's whole
+ * token sequence, bit for bit: the CPU engine's results do not depend on batching, so the
+ * session's incremental evaluation, rewinds and branches must give the same numbers. */
+static void check_records_exact(fixture *f, const session *s) {
+    int n = (int)session_n_records(s), V = f->m.hp.n_vocab;
+    char err[512];
+    engine *e = engine_cpu_create(&f->m, n + 1, err, sizeof err);
+    int32_t *toks = malloc((size_t)n * sizeof *toks);
+    float *logits = malloc((size_t)n * V * sizeof *logits);
+    for (int i = 0; i < n; i++) toks[i] = session_record(s, (size_t)i)->token;
+    engine_batch b = {.tokens = toks, .n_tokens = n, .pos = 0, .all_positions = true, .logits = logits};
+    CHECKF(e && engine_eval(e, &b, err, sizeof err) == 0, "%s", err);
+    int bad = 0;
+    for (int p = 1; e && p < n; p++) {
+        const step_record *r = session_record(s, (size_t)p);
+        sample_result want;
+        sampler_describe(logits + (size_t)(p - 1) * V, V, r->token, &want);
+        bad += !r->has_prediction || r->sample.prob_before != want.prob_before || r->sample.rank_before != want.rank_before;
+    }
+    CHECKF(bad == 0, "%d of %d records differ from a fresh evaluation", bad, n - 1);
+    free(toks);
+    free(logits);
+    engine_destroy(e);
+}
+
+/* The tiny Qwen3.5 hybrid (Gated DeltaNet layers; completion mode, as it has no chat
+ * template): two turns, a branch inside the first reply, and the conversation rebuilt as
+ * /load does (each saved reply token forced) must all agree exactly with fresh
+ * evaluations, through the recurrent state and its checkpoints. */
+static void hybrid_rewind_branch_and_load(void) {
+    fixture f;
+    OPEN_OR_SKIP(&f, "qwen35-tiny-f16");
+    session_config cfg = greedy_config(false);
+    cfg.max_reply_tokens = 10;
+    char err[512];
+    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) {
+        fixture_close(&f);
+        return;
+    }
+    const step_record *r;
+    CHECKF(session_begin_reply(s, "Once upon a time", err, sizeof err) == 0, "%s", err);
+    size_t first = session_n_records(s);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    CHECKF(session_begin_reply(s, " and then", err, sizeof err) == 0, "%s", err);
+    size_t second = session_n_records(s);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    check_records_exact(&f, s);
+    const step_record *g = session_record(s, first + 1);
+    CHECK(g && g->gates && g->attention && g->attention_mean); /* evaluated tokens carry their gates */
+
+    /* /load: a fresh session given the same texts and forced the same reply tokens */
+    session *t = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    size_t n = session_n_records(s);
+    CHECKF(t && session_begin_reply(t, "Once upon a time", err, sizeof err) == 0, "%s", err);
+    for (size_t i = first; t && i < n && session_record(s, i)->turn == session_record(s, first)->turn; i++)
+        CHECK(session_force_next(t, session_record(s, i)->token, &r, err, sizeof err) == 1);
+    if (t) session_stop_reply(t);
+    CHECKF(t && session_begin_reply(t, " and then", err, sizeof err) == 0, "%s", err);
+    for (size_t i = second; t && i < n; i++) CHECK(session_force_next(t, session_record(s, i)->token, &r, err, sizeof err) >= 0);
+    CHECK(t && session_n_records(t) == n);
+    for (size_t i = 1; t && i < n && i < session_n_records(t); i++) {
+        const step_record *a = session_record(s, i), *b = session_record(t, i);
+        CHECKF(a->token == b->token && a->sample.prob_before == b->sample.prob_before,
+               "record %zu: the rebuilt conversation differs", i);
+    }
+    session_free(t);
+
+    /* branch: the first reply's third token replaced by the model's second choice */
+    size_t fork = first + 2;
+    const step_record *at = session_record(s, fork);
+    CHECK(at && at->generated && at->sample.n_top > 1);
+    int32_t alt = at->sample.top_before[1].id;
+    int32_t prefix[2] = {session_record(s, first)->token, session_record(s, first + 1)->token};
+    CHECKF(session_rewind(s, fork, err, sizeof err) == 0, "%s", err);
+    CHECK(session_force_next(s, alt, &r, err, sizeof err) == 1);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    check_records_exact(&f, s);
+    session *u = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
+    CHECKF(u && session_begin_reply(u, "Once upon a time", err, sizeof err) == 0, "%s", err);
+    for (int i = 0; u && i < 2; i++) CHECK(session_force_next(u, prefix[i], &r, err, sizeof err) == 1);
+    CHECK(u && session_force_next(u, alt, &r, err, sizeof err) == 1);
+    while (u && session_next(u, &r, err, sizeof err) == 1) {}
+    CHECK(u && session_n_records(u) == session_n_records(s));
+    for (size_t i = 0; u && i < session_n_records(s) && i < session_n_records(u); i++)
+        CHECKF(session_record(u, i)->token == session_record(s, i)->token, "token %zu differs", i);
+    session_free(u);
+
+    /* and the conversation goes on from the branch */
+    CHECKF(session_begin_reply(s, " The end.", err, sizeof err) == 0, "%s", err);
+    while (session_next(s, &r, err, sizeof err) == 1) {}
+    check_records_exact(&f, s);
+    session_free(s);
+    fixture_close(&f);
+}
+
 /* A reply that thinks: its reasoning tokens are reply tokens (SEG_ASSISTANT), found as
  * thinking, and in the next turn (ChatML keeps replies as they are) attention on them
  * counts as the model's own output in the grounding. The conversation as the template
@@ -830,6 +927,7 @@ int main(void) {
     RUN(attention_budget);
     RUN(records_are_complete);
     RUN(rewind_into_a_reply);
+    RUN(hybrid_rewind_branch_and_load);
     RUN(thinking_reply_is_own_output);
     RUN(empty_render_and_thinking_setting);
     RUN(chat_window_drops_oldest_turns);

@@ -77,14 +77,15 @@ static void buf_free(vk_buffer *b) {
     free(b);
 }
 
-static VkDescriptorSet set_of7(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
-                               vk_buffer *e, vk_buffer *f, vk_buffer *g) {
-    vk_buffer *bufs[7] = {a, b, c, d, e, f, g};
+static VkDescriptorSet set_of8(int n, vk_buffer *a, vk_buffer *b, vk_buffer *c, vk_buffer *d,
+                               vk_buffer *e, vk_buffer *f, vk_buffer *g, vk_buffer *h) {
+    vk_buffer *bufs[8] = {a, b, c, d, e, f, g, h};
     VkDescriptorSet s = VK_NULL_HANDLE;
     char err[512];
     CHECKF(vk_set_create(&G->rt, G->pool, n, bufs, &s, err, sizeof err) == 0, "%s", err);
     return s;
 }
+#define set_of7(n, a, b, c, d, e, f, g) set_of8(n, a, b, c, d, e, f, g, NULL)
 #define set_of(n, a, b, c, d, e, f) set_of7(n, a, b, c, d, e, f, NULL)
 
 /* Starts recording (with a fresh descriptor pool: each check allocates its few sets). */
@@ -152,7 +153,7 @@ static void check_product(const weight *w, int n, bool matmul, const matmul_vari
         vk_buffer *bp = buf(&zero, 4);
         if (bx && by && bp && begin()) {
             for (int i = 0; i < vw.n_parts; i++) {
-                VkDescriptorSet s = set_of(5, &vw.parts[i].buf, bx, by, bp, bp, NULL); /* no rope table: any buffer */
+                VkDescriptorSet s = set_of(6, &vw.parts[i].buf, bx, by, bp, bp, bp); /* no rope table, no routing: any buffer */
                 vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .row0 = 0,
                                     .n = (uint32_t)n, .x_off = 0, .x_stride = (uint32_t)cols,
                                     .y_off = vw.parts[i].row0, .y_stride = (uint32_t)rows,
@@ -257,20 +258,22 @@ static void test_matvec_real_tensors(void) {
 }
 
 /* The types no llama-k-tiny file holds: Q4_1, Q5_0, Q5_1 (what llama.cpp writes for rows
- * that K-quants cannot take), Q2_K and Q3_K; and IQ4_NL and IQ4_XS, whose files hold only
- * the quants llama.cpp's quantizer chose. Random blocks, so every quant bit pattern
- * occurs (every IQ4_XS sub-block scale too), with fp16 scales (and offsets or mins) of
- * both signs at their places in the block. Q5_0's 22-, IQ4_NL's 18- and Q3_K's 110-byte
- * blocks make every other row (of an odd number of blocks), and every other block, start
- * at a byte offset of 2 mod 4; 37 rows give partial row groups. Each product within the
- * tolerance above against op_matmul, each looked-up row against weight_row. */
+ * that K-quants cannot take), Q2_K and Q3_K; IQ4_NL and IQ4_XS, whose files hold only
+ * the quants llama.cpp's quantizer chose; and MXFP4 (gpt-oss's experts: 17-byte blocks, so
+ * rows of an odd number of blocks start at every byte offset mod 4). Random blocks, so
+ * every quant bit pattern occurs (every IQ4_XS sub-block scale too), with fp16 scales (and
+ * offsets or mins) of both signs at their places in the block. Q5_0's 22-, IQ4_NL's 18-
+ * and Q3_K's 110-byte blocks make every other row (of an odd number of blocks), and every
+ * other block, start at a byte offset of 2 mod 4; 37 rows give partial row groups. Each
+ * product within the tolerance above against op_matmul, each looked-up row against
+ * weight_row. */
 static void test_matvec_other_types(void) {
     if (!gpu_ready()) return;
     static const struct { uint32_t type; int n_halves; uint32_t halves[2]; int64_t widths[2]; } cases[] = {
         {GGML_TYPE_Q4_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q5_0, 1, {0}, {544, 896}},
         {GGML_TYPE_Q5_1, 2, {0, 2}, {544, 896}},  {GGML_TYPE_Q2_K, 2, {80, 82}, {768, 2048}},
         {GGML_TYPE_Q3_K, 1, {108}, {768, 2048}},  {GGML_TYPE_IQ4_NL, 1, {0}, {544, 896}},
-        {GGML_TYPE_IQ4_XS, 1, {0}, {768, 2048}}};
+        {GGML_TYPE_IQ4_XS, 1, {0}, {768, 2048}}, {GGML_TYPE_MXFP4, 0, {0}, {544, 2880}}};
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
         for (size_t c = 0; c < 2; c++) {
             const int64_t rows = 37, cols = cases[t].widths[c];
@@ -284,6 +287,8 @@ static void test_matvec_other_types(void) {
                     uint16_t h = f32_to_fp16(frand() * (k ? 0.5f : 0.05f));
                     memcpy(data + b * bb + cases[t].halves[k], &h, 2);
                 }
+            if (cases[t].type == GGML_TYPE_MXFP4) /* E8M0 scales 2^-10 .. 2^1 */
+                for (size_t b = 0; b < rb * rows / bb; b++) data[b * bb] = (uint8_t)(117 + (int)(frand() * 6 + 6));
             char name[32];
             snprintf(name, sizeof name, "random %lld", (long long)cols);
             weight w = {.name = name, .type = cases[t].type, .cols = cols, .rows = rows, .data = data, .row_bytes = rb};
@@ -312,7 +317,7 @@ static void test_matvec_bias_accumulate(void) {
     vk_buffer *bx = buf(x, sizeof x), *by = buf(y0, sizeof y0), *bp = buf(bias, sizeof bias);
     for (int matmul = 0; matmul < 2 && bx && by && bp && begin(); matmul++) {
         memcpy(by->map, y0, sizeof y0);
-        VkDescriptorSet s = set_of(5, &vw.parts[0].buf, bx, by, bp, bp, NULL);
+        VkDescriptorSet s = set_of(6, &vw.parts[0].buf, bx, by, bp, bp, bp);
         /* rows R0 .. R0+RN-1 only: y[t][r] += W[r] x[t] + bias[r] */
         vk_matvec_push p = {.cols = C, .rows = RN, .row0 = R0, .n = N, .x_stride = C, .y_off = R0,
                             .y_stride = R, .row_bytes = C * 4, .bias_off = R0,
@@ -409,7 +414,7 @@ static void check_fused(const weight *w, int n, uint32_t flags) {
         free(table);
         if (bx && by && bp && bt && begin()) {
             for (int i = 0; i < vw.n_parts; i++) {
-                VkDescriptorSet s = set_of(5, &vw.parts[i].buf, bx, by, bp, bt, NULL);
+                VkDescriptorSet s = set_of(6, &vw.parts[i].buf, bx, by, bp, bt, bp);
                 vk_matvec_push p = {.cols = (uint32_t)cols, .rows = vw.parts[i].rows, .n = (uint32_t)n,
                                     .x_stride = (uint32_t)cols, .y_off = glu ? vw.parts[i].row0 / 2 : vw.parts[i].row0,
                                     .y_stride = (uint32_t)out_rows, .row_bytes = vw.row_bytes,
@@ -515,7 +520,7 @@ static void test_matmul_tile_shapes(void) {
             const uint32_t spec[5] = {t->bm, t->bn, t->bk, t->tm, t->tn};
             if (type >= sizeof names / sizeof names[0] || !names[type]) {
                 CHECKF(0, "unexpected type %s", ggml_type_name(type));
-            } else if (vk_kernel_create(&G->rt, &v->kernel, names[type], 5, wg, spec, 5, err, sizeof err)) {
+            } else if (vk_kernel_create(&G->rt, &v->kernel, names[type], 6, wg, spec, 5, err, sizeof err)) {
                 CHECKF(0, "tiles %ux%ux%u/%ux%u: %s", t->bm, t->bn, t->bk, t->tm, t->tn, err);
             } else {
                 v->k.matmul[type] = v->kernel;
@@ -693,8 +698,11 @@ out:
  * is small enough to split), against op_attention_head; probabilities captured into
  * layer 2 of a 3-layer capture buffer, with zeros past each query. Scores are sharp
  * enough that the rows are far from uniform. */
-static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, float softcap) {
+static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, float softcap, bool sinks) {
     enum { H = 4, HKV = 2 };
+    /* gpt-oss's sinks: one logit per head, as params at offset 3 (heads 0..3); the sharp
+     * scores below are of the order of 10, so these take visible shares of some rows */
+    const float params[3 + H] = {9, 9, 9, 2.0f, -1.0f, 6.0f, 30.0f};
     const int NKV = POS + T, CTX = NKV + 5, QD = H * HD, KVD = HKV * HD;
     float *q = malloc((size_t)T * QD * 4), *k = malloc((size_t)CTX * KVD * 4), *v = malloc((size_t)CTX * KVD * 4);
     float *want_out = malloc((size_t)T * QD * 4), *want_p = malloc((size_t)T * H * NKV * 4), *scores = malloc((size_t)NKV * 4);
@@ -703,7 +711,8 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, 
     for (int t = 0; t < T; t++)
         for (int h = 0; h < H; h++) {
             const int n_kv = POS + t + 1;
-            const attn_span span = {window && n_kv > window ? n_kv - window : 0, n_kv, HD, KVD, scale, softcap};
+            const attn_span span = {window && n_kv > window ? n_kv - window : 0, n_kv, HD, KVD, scale, softcap, sinks,
+                                    params[3 + h]};
             op_attention_head(q + t * QD + h * HD, k + (h / 2) * HD, v + (h / 2) * HD, &span, scores,
                               want_out + t * QD + h * HD);
             for (int j = 0; j < NKV; j++) want_p[(h * T + t) * NKV + j] = j <= POS + t ? scores[j] : 0;
@@ -716,45 +725,51 @@ static void check_attention(int T, int POS, int HD, uint32_t chunk, int window, 
     vk_buffer *bo = buf(NULL, (size_t)T * QD * 4), *bs = buf(NULL, (size_t)H * T * CTX * 4);
     vk_buffer *bc = buf(NULL, (size_t)3 * H * T * NKV * 4); /* layer 2 of 3 is written */
     vk_buffer *bp = buf(NULL, vk_attention_part_floats(&kk, (uint32_t)CTX, H, (uint32_t)HD) * 4);
-    if (bq && bk && bv && bo && bs && bc && bp && begin()) {
+    vk_buffer *bpar = buf(params, sizeof params);
+    if (bq && bk && bv && bo && bs && bc && bp && bpar && begin()) {
         vk_attention_push p = {.pos = (uint32_t)POS, .head_dim = (uint32_t)HD, .group = H / HKV, .q_stride = (uint32_t)QD,
                                .kv_stride = (uint32_t)KVD, .out_stride = (uint32_t)QD, .score_stride = (uint32_t)CTX,
                                .cap_first = 0, .cap_rows = (uint32_t)T, .cap_stride = (uint32_t)NKV,
                                .cap_off = (uint32_t)(2 * H * T * NKV), .scale = scale, .window = (uint32_t)window,
-                               .softcap = softcap};
+                               .softcap = softcap, .sink_off = sinks ? 3u : ~0u};
         memset(bc->map, 0x7f, bc->size); /* so that unwritten zeros would show */
         memset(bo->map, 0x7f, bo->size);
-        vk_op_attention(&G->rt, &kk, set_of7(7, bq, bk, bv, bo, bs, bc, bp), set_of(4, bp, bs, bo, bc, NULL, NULL), &p,
-                        (uint32_t)T, H);
+        vk_op_attention(&G->rt, &kk, set_of8(8, bq, bk, bv, bo, bs, bc, bp, bpar), set_of(5, bp, bs, bo, bc, bpar, NULL),
+                        &p, (uint32_t)T, H);
         if (submit()) {
             double eo = max_err(bo->map, want_out, (size_t)T * QD);
             double ep = max_err((const float *)bc->map + 2 * H * T * NKV, want_p, (size_t)H * T * NKV);
-            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
-                   "error %g", T, POS, HD, n_chunks, c, window, softcap, eo);
-            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g): "
-                   "error %g", T, POS, HD, n_chunks, c, window, softcap, ep);
+            CHECKF(eo <= 1e-5, "attention output (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g, sinks %d): "
+                   "error %g", T, POS, HD, n_chunks, c, window, softcap, sinks, eo);
+            CHECKF(ep <= 1e-6, "attention probabilities (T %d, pos %d, head_dim %d, %u chunks of %u, window %d, cap %g, "
+                   "sinks %d): error %g", T, POS, HD, n_chunks, c, window, softcap, sinks, ep);
         }
     }
-    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp);
+    buf_free(bq), buf_free(bk), buf_free(bv), buf_free(bo), buf_free(bs), buf_free(bc), buf_free(bp), buf_free(bpar);
     free(q), free(k), free(v), free(want_out), free(want_p), free(scores);
 }
 
 static void test_attention(void) {
     if (!gpu_ready()) return;
-    check_attention(4, 3, 32, 1024, 0, 0);   /* one pass */
-    check_attention(4, 37, 32, 16, 0, 0);    /* split: 3 chunks, the early tokens' last one partial */
-    check_attention(1, 200, 64, 7, 0, 0);    /* decode, 29 chunks; head_dim as wide as the workgroup */
-    check_attention(3, 60, 128, 1, 0, 0);    /* a chunk per key */
-    check_attention(1, 600, 16, 1, 0, 0);    /* more keys than chunks allowed: the chunk grows */
-    check_attention(12, 50, 32, 8, 0, 0);    /* too many tokens to split: one pass */
+    check_attention(4, 3, 32, 1024, 0, 0, false);   /* one pass */
+    check_attention(4, 37, 32, 16, 0, 0, false);    /* split: 3 chunks, the early tokens' last one partial */
+    check_attention(1, 200, 64, 7, 0, 0, false);    /* decode, 29 chunks; head_dim as wide as the workgroup */
+    check_attention(3, 60, 128, 1, 0, 0, false);    /* a chunk per key */
+    check_attention(1, 600, 16, 1, 0, 0, false);    /* more keys than chunks allowed: the chunk grows */
+    check_attention(12, 50, 32, 8, 0, 0, false);    /* too many tokens to split: one pass */
     /* sliding windows (Gemma, gpt-oss): in one pass, split with whole chunks before the
      * window skipped, a window starting inside a chunk; soft-capped scores (Gemma 2) */
-    check_attention(12, 50, 32, 1024, 16, 0);
-    check_attention(4, 37, 32, 16, 16, 0);
-    check_attention(1, 200, 64, 7, 23, 0);
-    check_attention(4, 37, 32, 16, 0, 2.0f);
-    check_attention(3, 60, 64, 8, 16, 2.0f);
-    check_attention(2, 40, 512, 1024, 0, 0); /* Gemma 4's global head_dim */
+    check_attention(12, 50, 32, 1024, 16, 0, false);
+    check_attention(4, 37, 32, 16, 16, 0, false);
+    check_attention(1, 200, 64, 7, 23, 0, false);
+    check_attention(4, 37, 32, 16, 0, 2.0f, false);
+    check_attention(3, 60, 64, 8, 16, 2.0f, false);
+    check_attention(2, 40, 512, 1024, 0, 0, false); /* Gemma 4's global head_dim */
+    /* attention sinks (gpt-oss): one pass, split (the merge adds the sink), with windows */
+    check_attention(4, 3, 64, 1024, 0, 0, true);
+    check_attention(4, 37, 64, 16, 0, 0, true);
+    check_attention(1, 200, 64, 7, 16, 0, true);
+    check_attention(12, 50, 64, 1024, 16, 0, true);
     uint32_t c, n;
     vk_kernels kk = G->k;
     kk.attn_chunk = 16;
@@ -767,6 +782,100 @@ static void test_attention(void) {
 }
 
 /* ---- vocabulary reduction ------------------------------------------------------------ */
+
+/* ---- mixtures of experts ---------------------------------------------------------------- */
+
+/* moe_route.comp against op_moe_route and op_top_k: T tokens of E router logits (plus a
+ * shared expert's gate logit after them when SHARED), K chosen, the ranking of R. More
+ * experts than the workgroup has invocations, and equal logits (the lower id first). */
+static void check_moe_route(int T, int E, int K, int R, moe_routing routing, bool norm, bool shared) {
+    const int NL = E + (shared ? 1 : 0);
+    float *logits = malloc((size_t)T * NL * sizeof *logits), *probs = malloc((size_t)E * sizeof *probs);
+    for (int i = 0; i < T * NL; i++) logits[i] = 3 * frand();
+    for (int t = 0; t < T; t++) logits[(size_t)t * NL + 5] = logits[(size_t)t * NL + 9]; /* a tie */
+    const uint32_t ids_off = 0, w_off = (uint32_t)(T * K), rank_off = 2u * (uint32_t)(T * K),
+                   prob_off = rank_off + (uint32_t)(T * R), gate_off = prob_off + (uint32_t)(T * R);
+    vk_buffer *bl = buf(logits, (size_t)T * NL * 4), *br = buf(NULL, ((size_t)gate_off + T) * 4);
+    if (bl && br && begin()) {
+        vk_moe_route_push p = {(uint32_t)E, (uint32_t)NL, (uint32_t)K, (uint32_t)R, routing == ROUTE_TOPK_SOFTMAX,
+                               norm, shared, ids_off, w_off, rank_off, prob_off, gate_off};
+        vk_op_moe_route(&G->rt, &G->k, set_of(2, bl, br, NULL, NULL, NULL, NULL), &p, (uint32_t)T);
+        if (submit()) {
+            const uint32_t *got = br->map;
+            for (int t = 0; t < T; t++) {
+                int32_t ids[64], ranked[68];
+                float w[64];
+                op_moe_route(logits + (size_t)t * NL, E, K, routing, norm, ids, w, probs);
+                op_top_k(logits + (size_t)t * NL, E, R, ranked);
+                for (int j = 0; j < R; j++) {
+                    float gp;
+                    memcpy(&gp, &got[prob_off + t * R + j], 4);
+                    CHECKF((int32_t)got[rank_off + t * R + j] == ranked[j] && fabsf(gp - probs[ranked[j]]) <= 1e-6f,
+                           "E %d token %d rank %d: expert %u (p %g), expected %d (p %g)", E, t, j,
+                           got[rank_off + t * R + j], gp, ranked[j], probs[ranked[j]]);
+                }
+                for (int j = 0; j < K; j++) {
+                    float gw;
+                    memcpy(&gw, &got[w_off + t * K + j], 4);
+                    CHECKF((int32_t)got[ids_off + t * K + j] == ids[j] && fabsf(gw - w[j]) <= 1e-6f,
+                           "E %d token %d slot %d: expert %u weight %g, expected %d weight %g", E, t, j,
+                           got[ids_off + t * K + j], gw, ids[j], w[j]);
+                }
+                if (shared) {
+                    float g, want = 1.0f / (1.0f + expf(-logits[(size_t)t * NL + E]));
+                    memcpy(&g, &got[gate_off + t], 4);
+                    CHECKF(fabsf(g - want) <= 1e-6f, "token %d: shared gate %g, expected %g", t, g, want);
+                }
+            }
+        }
+    }
+    buf_free(bl), buf_free(br);
+    free(logits), free(probs);
+}
+
+/* moe_combine.comp: the weighted sum of T tokens' K expert outputs in the router's order
+ * (model/moe.c's additions), plus a gated shared expert, into x (accumulating) and out. */
+static void test_moe_combine(void) {
+    if (!gpu_ready()) return;
+    enum { T = 3, K = 4, D = 70 };
+    static float y[T * K * D], sh[T * D], x0[T * D], want_o[T * D];
+    fill(y, T * K * D, 1), fill(sh, T * D, 1), fill(x0, T * D, 1);
+    uint32_t route[2 * T * K + T]; /* weights at T * K, gates at 2 * T * K */
+    float w[T * K], gate[T];
+    for (int i = 0; i < T * K; i++) w[i] = 0.5f + 0.5f * frand(), memcpy(&route[T * K + i], &w[i], 4);
+    for (int t = 0; t < T; t++) gate[t] = 0.5f + 0.4f * frand(), memcpy(&route[2 * T * K + t], &gate[t], 4);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < D; i++) {
+            float o = w[t * K] * y[(t * K) * D + i];
+            for (int j = 1; j < K; j++) o += w[t * K + j] * y[(t * K + j) * D + i];
+            want_o[t * D + i] = o + gate[t] * sh[t * D + i];
+        }
+    vk_buffer *br = buf(route, sizeof route), *by = buf(y, sizeof y), *bs = buf(sh, sizeof sh), *bx = buf(x0, sizeof x0),
+              *bo = buf(NULL, sizeof x0);
+    if (br && by && bs && bx && bo && begin()) {
+        vk_moe_combine_push p = {T, D, K, T * K, 2 * T * K, 1, 1};
+        vk_op_moe_combine(&G->rt, &G->k, set_of(5, br, by, bs, bx, bo, NULL), &p);
+        if (submit()) {
+            const float *o = bo->map, *x = bx->map;
+            for (int i = 0; i < T * D; i++) {
+                CHECKF(fabsf(o[i] - want_o[i]) <= 1e-6f * (1 + fabsf(want_o[i])), "out[%d] = %g, expected %g", i, o[i],
+                       want_o[i]);
+                CHECKF(fabsf(x[i] - (x0[i] + want_o[i])) <= 1e-5f * (1 + fabsf(x0[i])), "x[%d] = %g, expected %g", i,
+                       x[i], x0[i] + want_o[i]);
+            }
+        }
+    }
+    buf_free(br), buf_free(by), buf_free(bs), buf_free(bx), buf_free(bo);
+}
+
+static void test_moe_route(void) {
+    if (!gpu_ready()) return;
+    check_moe_route(3, 8, 2, 6, ROUTE_TOPK_SOFTMAX, false, false); /* gpt-oss-tiny */
+    check_moe_route(5, 130, 8, 12, ROUTE_SOFTMAX, true, false);    /* wider than the workgroup */
+    check_moe_route(2, 256, 8, 12, ROUTE_SOFTMAX, true, true);     /* Qwen3.5-MoE: a shared gate */
+    check_moe_route(2, 16, 4, 8, ROUTE_SOFTMAX, false, false);     /* weights not renormalised */
+    check_moe_route(1, 1024, 60, 64, ROUTE_SOFTMAX, true, false);  /* the limits */
+}
 
 static void test_topk(void) {
     if (!gpu_ready()) return;
@@ -821,6 +930,8 @@ int main(void) {
     RUN(test_elementwise);
     RUN(test_attention);
     RUN(test_topk);
+    RUN(test_moe_route);
+    RUN(test_moe_combine);
     if (G) {
         G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
         vk_buffer_destroy(&G->rt, &G->staging);

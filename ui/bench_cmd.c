@@ -18,15 +18,17 @@
  * a session: decode with everything on (attention rows and hidden states kept in the step
  * records, grounding computed and breakpoints checked every token) against capture off,
  * and, at the end of a 2,000-token context, how long the why card takes and how long the
- * terminal app takes to draw its heatmap and a whole frame. */
+ * terminal app takes to draw its heatmap and a whole frame. With a mixture of experts,
+ * the weight bytes one decoded token reads and touches on the CPU (bench_moe.c). */
 #include "bench_cmd.h"
 
-#include "term_text.h"
+#include "bench_moe.h"
 #include "cli.h"
 #include "inspect.h"
 #include "tokenizer.h"
 #include "tui.h"
 #include "quant.h"
+#include "term_text.h"
 #include "vk_engine.h"
 
 #include <stdint.h>
@@ -417,6 +419,8 @@ int bench_main(int argc, char **argv) {
         }
         unsetenv("LLMSCOPE_VK_PROFILE");
     }
+    /* A mixture of experts: the weight bytes a decoded token touches on the CPU. */
+    if (rc == 0 && bench_moe(&cm.m, tokens, bo.n_decode, err, sizeof err) < 0) rc = 1;
     /* Inspection features, through a session as the app uses them. */
     if (rc == 0) {
         int ctx = bo.why_context > bo.n_decode + 64 ? bo.why_context : bo.n_decode + 64;

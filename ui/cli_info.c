@@ -6,6 +6,7 @@
  * status then says 1. */
 #include "chat_template.h"
 #include "cli.h"
+#include "deltanet.h"
 #include "term_text.h"
 #include "quant.h"
 #include "tokenizer.h"
@@ -57,21 +58,41 @@ static void print_tensors(const gguf_file *f) {
 static void print_rope(const rope_desc *r, int index) {
     static const char *const kinds[] = {"none", "normal", "neox"};
     printf("rope %d:        %s, base %g, %d dims", index, kinds[r->kind], (double)r->base, r->dim);
-    if (r->freq_scale != 1.0f) printf(", linear scale %g", (double)r->freq_scale);
+    if (r->freq_scale != 1.0f)
+        printf(r->ext_factor != 0.0f ? ", YaRN factor %g (trained at %d)" : ", linear scale %g",
+               r->ext_factor != 0.0f ? 1.0 / (double)r->freq_scale : (double)r->freq_scale, r->orig_ctx);
     if (r->factors_long) printf(", LongRoPE factors (long beyond %d positions)", r->orig_ctx);
     else if (r->factors) printf(", frequency factors");
     if (r->attn_factor != 1.0f) printf(", magnitude %g", (double)r->attn_factor);
     printf("\n");
 }
 
+/* A layer's feed-forward part in words: ", ff 128" or ", 2 of 8 experts of ff 64 + shared
+ * ff 128"; returns the length written. */
+static int describe_ffn(const model *m, const layer_desc *d, char *buf, size_t cap) {
+    if (d->ffn != FFN_MOE) return snprintf(buf, cap, ", ff %d", d->n_ff);
+    const moe_hparams *moe = &m->hp.moe;
+    int n = snprintf(buf, cap, ", %d of %d experts of ff %d", moe->n_used, moe->n_expert, moe->n_ff_exp);
+    if (d->n_ff) n += snprintf(buf + n, cap - (size_t)n, " + shared ff %d", d->n_ff);
+    return n;
+}
+
 /* One layer's kind in words: "global" or "sliding 4096", its rope, whose keys it reads. */
 static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     const layer_desc *d = &m->desc[l];
+    if (d->mixer == MIXER_DELTANET) {
+        deltanet_describe(d, buf, cap);
+        char *ff = strstr(buf, ", ff ");
+        if (ff && d->ffn == FFN_MOE) describe_ffn(m, d, ff, cap - (size_t)(ff - buf));
+        return;
+    }
     int n = d->window ? snprintf(buf, cap, "sliding %d", d->window) : snprintf(buf, cap, "global");
     if (d->rope < 0 && m->n_ropes) n += snprintf(buf + n, cap - (size_t)n, ", no rope");
     else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
     if (d->kv_layer != l) n += snprintf(buf + n, cap - (size_t)n, ", keys of layer %d", d->kv_layer);
-    snprintf(buf + n, cap - (size_t)n, ", head dim %d, ff %d", d->head_dim, d->n_ff);
+    n += snprintf(buf + n, cap - (size_t)n, ", head dim %d", d->head_dim);
+    n += describe_ffn(m, d, buf + n, cap - (size_t)n);
+    if (d->out_gate) snprintf(buf + n, cap - (size_t)n, ", gated output");
 }
 
 /* The layers grouped by kind: "0-4,6 sliding 16, rope 1, head dim 256, ff 128". */
@@ -103,7 +124,7 @@ static void print_layer_kinds(const model *m) {
 
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
-    static const char *const acts[] = {"SiLU", "GELU"};
+    static const char *const acts[] = {"SiLU", "GELU", "clamped SwiGLU"};
     char clean[512];
     printf("name:          %s\n", term_clean(m->name, clean, sizeof clean));
     printf("architecture:  %s\n", term_clean(hp->arch_name, clean, sizeof clean));
@@ -113,7 +134,13 @@ static void print_hparams(const model *m) {
     if (hp->n_embd_per_layer) printf(", per-layer inputs of %d", hp->n_embd_per_layer);
     printf("\n");
     printf("heads:         %d (kv heads %d, head dim %d)\n", hp->n_head, hp->n_head_kv, hp->head_dim);
-    printf("feed-forward:  %d (%s%s)\n", hp->n_ff, acts[hp->act], hp->glu ? " gated" : "");
+    if (hp->moe.n_expert)
+        printf("experts:       %d, %d per token (%s), ff %d, %s\n", hp->moe.n_expert, hp->moe.n_used,
+               hp->moe.routing == ROUTE_SOFTMAX ? (hp->moe.norm ? "softmax, top-k renormalised" : "softmax, top-k")
+                                                : "top-k logits, softmax over them",
+               hp->moe.n_ff_exp, acts[hp->act]);
+    else
+        printf("feed-forward:  %d (%s%s)\n", hp->n_ff, acts[hp->act], hp->glu ? " gated" : "");
     printf("context:       %d\n", hp->n_ctx_train);
     printf("vocabulary:    %d\n", hp->n_vocab);
     if (!m->n_ropes) printf("positions:     %s\n", m->position_embd.data ? "learned" : "none");

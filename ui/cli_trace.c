@@ -8,17 +8,22 @@
  *   top_before, top_after                         [{id, text, logit, prob}] likeliest first
  *   sampler                                       the settings in force
  *   why                                           the why card's attention sources, rollout,
- *                                                 grounding and logit lens, where captured
+ *                                                 grounding, logit lens and experts' pushes,
+ *                                                 where captured
+ *   routing                                       per layer the experts chosen, their weights
+ *                                                 and the runners-up (models with experts)
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
 #include "atomic_file.h"
 #include "cli.h"
 #include "inspect.h"
 #include "replay.h"
+#include "routing.h"
 #include "tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +129,52 @@ static cJSON *source_list(const inspect_source *src, int n, const session *s) {
 
 #define TRACE_SOURCES 5
 
+static cJSON *float_array(const float *v, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(short_float(v[i])));
+    return a;
+}
+
+/* The record's mixture-of-experts routing, one entry per layer with experts. */
+static cJSON *routing_array(const record_routing *r) {
+    cJSON *a = cJSON_CreateArray();
+    int ids[256];
+    float probs[256], w[256];
+    if (r->n_rank > 256) return a;
+    for (int l = 0; a && l < r->n_layer; l++) {
+        if (!routing_layer_has_experts(r, l)) continue;
+        cJSON *x = cJSON_CreateObject();
+        if (!x) break;
+        for (int j = 0; j < r->n_rank; j++) {
+            ids[j] = routing_id(r, l, j);
+            probs[j] = routing_prob(r, l, j);
+            if (j < r->n_used) w[j] = routing_weight(r, l, j);
+        }
+        cJSON_AddNumberToObject(x, "layer", l);
+        cJSON_AddItemToObject(x, "experts", cJSON_CreateIntArray(ids, r->n_used));
+        cJSON_AddItemToObject(x, "weights", float_array(w, r->n_used));
+        cJSON_AddItemToObject(x, "probs", float_array(probs, r->n_used));
+        cJSON_AddItemToObject(x, "runners_up", cJSON_CreateIntArray(ids + r->n_used, r->n_rank - r->n_used));
+        cJSON_AddItemToObject(x, "runner_probs", float_array(probs + r->n_used, r->n_rank - r->n_used));
+        cJSON_AddItemToArray(a, x);
+    }
+    return a;
+}
+
+/* The why card's experts: how much each layer's experts pushed the token's logit. */
+static cJSON *expert_push_array(const why_card *w) {
+    cJSON *a = cJSON_CreateArray();
+    for (int l = 0; a && l < w->n_layer; l++) {
+        if (isnan(w->expert_push[l])) continue;
+        cJSON *x = cJSON_CreateObject();
+        if (!x) break;
+        cJSON_AddNumberToObject(x, "layer", l);
+        cJSON_AddNumberToObject(x, "push", short_float(w->expert_push[l]));
+        cJSON_AddItemToArray(a, x);
+    }
+    return a;
+}
+
 /* The why card's parts beyond the sampler's (which the line already has). */
 static cJSON *why_object(const why_card *w, const session *s, const tokenizer *tok) {
     cJSON *o = cJSON_CreateObject();
@@ -165,6 +216,7 @@ static cJSON *why_object(const why_card *w, const session *s, const tokenizer *t
             cJSON_AddItemToArray(layers, x);
         }
     }
+    if (w->expert_push) cJSON_AddItemToObject(o, "experts", expert_push_array(w));
     return o;
 }
 
@@ -192,6 +244,7 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddItemToObject(o, "top_after", token_list(s->top_after, n_after, tok));
     cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
     if (why) cJSON_AddItemToObject(o, "why", why_object(why, sess, tok));
+    if (r->routing) cJSON_AddItemToObject(o, "routing", routing_array(r->routing));
     if (t->context) {
         cJSON_AddItemToObject(o, "context", t->context);
         t->context = NULL;
@@ -248,6 +301,7 @@ int cli_trace_record(cli_trace *t, session *s, const model *m, const tokenizer *
         wo.n_valid_vocab = tokenizer_n_vocab(tok);
         wo.lens_engine = session_lens_engine(s);
         wo.m = wo.lens_engine || lens_on_cpu ? m : NULL;
+        wo.push_model = m;
         wo.rollout = (double)m->hp.n_layer * r->n_keys * r->n_keys / 2 <= TRACE_ROLLOUT_WORK;
         char err[256];
         have = inspect_why(&v, idx, &wo, &w, err, sizeof err) == 0;

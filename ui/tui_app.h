@@ -453,6 +453,10 @@ void tui_probs_choose(tui_app *a);             /* 'b': start picking in the bars
 
 /* tui_attention.c */
 int tui_attention_layer(const tui_app *a);
+/* tui_router.c: true while the router pane stands in for the attention pane (models with
+ * experts, x while inspecting); the why card's "Experts" section. */
+bool tui_router_shown(const tui_app *a);
+void tui_why_experts(tui_app *a, const why_card *w);
 /* The key the selected head attends to most at the current record, -1 (the chat marks it). */
 long tui_attention_mark(const tui_app *a);
 

@@ -31,6 +31,7 @@
 #define MAX_COLS 512
 #define MAX_HEADS 256
 #define MAX_ZOOM 64
+#define SINK_W 5 /* " sink", then a cell and "12%" */
 #define LOG_DECADES 4.0f
 
 typedef struct columns {
@@ -60,6 +61,8 @@ typedef struct picture {
     int zoom_n, zoom_rows;
     float *zoom_vals;      /* [zoom_n][cols.n], -1: no value */
     float zoom_max;
+    int sink_w;            /* gpt-oss: cells of the sink column at the right, 0: none */
+    float sink[MAX_HEADS]; /* each shown head's sink share (1 minus what its keys got) */
 } picture;
 
 typedef struct attention {
@@ -204,6 +207,10 @@ static bool heat_picture(tui_app *a, attention *at, picture *pic, const step_rec
             pic->vals[i * pic->cols.n + c] = v;
             if (v > pic->max) pic->max = v;
         }
+        /* a sink takes its share in the softmax's denominator: the keys get less than 1 */
+        double sum = 0;
+        for (int k = 0; row && k < pic->n_keys; k++) sum += row[k];
+        pic->sink[i] = row && sum < 1 ? (float)(1 - sum) : row ? 0.0f : -1.0f;
     }
     /* the selected head's favourite key, and the key the key line names */
     const float *sel = attention_row(a, at, r, at->layer, at->head);
@@ -280,7 +287,8 @@ static void attention_update(tui_app *a, tui_pane *p) {
     if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", at->head / g);
     pic->cols.n = 0;
     pic->cols.cw = MIN_CW;
-    if (pic->n_keys > 0) choose_columns(&pic->cols, pic->n_keys, at->hide_sink, R.w - pic->lw);
+    pic->sink_w = a->m->layers[at->layer].attn_sinks ? SINK_W : 0;
+    if (pic->n_keys > 0) choose_columns(&pic->cols, pic->n_keys, at->hide_sink, R.w - pic->lw - pic->sink_w);
     int shown = 0;
     for (int c = 0; c < pic->cols.n; c++) shown += pic->cols.key[c] >= 0;
     char note[48] = "";
@@ -427,6 +435,7 @@ static void draw_zoom(const tui_app *a, const attention *at, tui_rect R, int y0)
 static void draw_keys(const tui_app *a, const picture *pic, int y, tui_rect R) {
     tui_style dim = tui_role_style(&a->pal, TC_DIM);
     tui_put_text(y, R.x, pic->lw - 1, "keys", dim);
+    if (pic->sink_w) tui_put_text(y, R.x + pic->lw + pic->cols.n * pic->cols.cw, pic->sink_w, " sink", dim);
     for (int c = 0; c < pic->cols.n; c++) {
         int x = R.x + pic->lw + c * pic->cols.cw, key = pic->cols.key[c];
         if (key < 0) {
@@ -437,6 +446,15 @@ static void draw_keys(const tui_app *a, const picture *pic, int y, tui_rect R) {
         tui_style st = tui_role_style(&a->pal, key == pic->key ? TC_CHOSEN : TC_NORMAL);
         tui_put_token(y, x, pic->cols.cw - 1, k && k->text ? k->text : "?", st);
     }
+}
+
+/* gpt-oss: a head's sink share, a heat cell and a percentage, at (Y, X). */
+static void draw_sink(const tui_app *a, int y, int x, float share) {
+    wchar_t ch;
+    tui_style st;
+    tui_heat_cell(&a->pal, share, &ch, &st);
+    tui_put_wch(y, x + 1, ch, st);
+    tui_printf(y, x + 2, 3, tui_role_style(&a->pal, TC_NORMAL), "%2.0f%%", share * 100 > 99 ? 99.0 : share * 100.0);
 }
 
 static void draw_heads(const tui_app *a, const attention *at, tui_rect R) {
@@ -454,6 +472,7 @@ static void draw_heads(const tui_app *a, const attention *at, tui_rect R) {
             if (pic->cols.key[c] < 0) continue;
             draw_value(a, at, y, x, pic->cols.cw, v, pic->max);
         }
+        if (pic->sink_w && pic->sink[i] >= 0) draw_sink(a, y, R.x + pic->lw + pic->cols.n * pic->cols.cw, pic->sink[i]);
     }
     if (pic->first > 0 || pic->first + pic->head_rows < pic->n_list)
         tui_printf(R.y + 1, R.x + pic->lw - 1, 1, dim, "%s", MB_CUR_MAX > 1 ? "\xe2\x86\x95" : "|");
@@ -554,6 +573,14 @@ static bool attention_click(tui_app *a, tui_pane *p, int y, int x, mmask_t butto
     return true;
 }
 
+/* The router pane (models with experts) takes this pane's place while it is shown. */
+static int attention_rows(const tui_app *a, const tui_pane *p, int width, int avail) {
+    (void)p;
+    (void)width;
+    (void)avail;
+    return tui_router_shown(a) ? 0 : TUI_FILL;
+}
+
 static void attention_fini(tui_app *a, tui_pane *p) {
     attention *at = p->st;
     free(at->row);
@@ -574,6 +601,7 @@ const tui_pane_class tui_pane_attention = {
     .area = TUI_RIGHT,
     .weight = 3,
     .state_size = sizeof(attention),
+    .rows = attention_rows,
     .fini = attention_fini,
     .update = attention_update,
     .draw = attention_draw,

@@ -81,6 +81,7 @@ static const char *const HELP[] = {
     "  g            go on after a breakpoint (or Enter)",
     "  n / N        the reply's least likely token, then the next / back",
     "  , .          name another key in the attention pane's key line",
+    "  x            mixtures of experts: the router pane (which experts answered) / attention",
     "Anywhere: F2/F3 layer  F4/F5 head  F6 scale  F7 sink  F8 before/after  F9 colour",
     "Commands (/help says what each does)",
 };

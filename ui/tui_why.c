@@ -344,6 +344,7 @@ static void build(tui_app *a, const step_record *r, double ms) {
         section_grounding(a, w);
         section_sources(a, w);
         section_lens(a, w);
+        tui_why_experts(a, w);
     }
     char tok[64];
     tui_piece_text(a, r->token, tok, sizeof tok);
@@ -379,6 +380,7 @@ void tui_why_open(tui_app *a) {
     /* on a GPU the lens is one batched pass there: always quick enough to wait for */
     o.lens_engine = session_lens_engine(a->s);
     o.m = o.lens_engine || lens_work(a) <= WHY_INLINE_WORK ? a->m : NULL;
+    o.push_model = a->m;
     char err[256];
     if (inspect_why(&v, idx, &o, &a->why.card, err, sizeof err) < 0) {
         tui_message(a, true, "why card: %s", err);
