@@ -64,7 +64,7 @@ vk_pass() {
             "$build/tests/$bin"
     done
 }
-vulkan_tests="test_vulkan_sync test_vulkan_ops test_vulkan_forward test_vulkan_session test_requant_forward test_inspect"
+vulkan_tests="test_vulkan_sync test_vulkan_ops test_vulkan_forward test_vulkan_session test_vulkan_moe test_requant_forward test_inspect"
 # subgroups of 4, every Vulkan test
 vk_pass subgroup4 "LP_NATIVE_VECTOR_WIDTH=128 LLMSCOPE_TEST_SUBGROUP=4" $vulkan_tests
 # the specialisation values GPUs get, forced on lavapipe: NVIDIA's workgroup of 128 with

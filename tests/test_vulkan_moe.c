@@ -62,7 +62,10 @@ static void agree_on(const char *path, const char *what) {
     }
     const model_hparams *hp = &m.hp;
     const int L = hp->n_layer, V = hp->n_vocab, K = hp->moe.n_used, R = moe_rank_n(&hp->moe);
-    engine *cpu = engine_cpu_create(&m, 64, err, sizeof err);
+    /* the CPU engine's reference products (ops.c), which the shaders mirror; its fast
+     * products round quantised weights' activations to 8 bits (qdot.h) */
+    const cpu_engine_options reference = {.n_threads = 1, .reference = true};
+    engine *cpu = engine_cpu_create_opts(&m, 64, &reference, err, sizeof err);
     engine *gpu = engine_vulkan_create(&m, 64, -1, true, err, sizeof err);
     CHECKF(cpu && gpu, "%s: %s", what, err);
     outputs a = {0}, b = {0};

@@ -119,7 +119,7 @@ EOF
     keys oss x
     if wait_for oss 'sink *$' 10 || wait_for oss ' sink' 5; then
         right oss > "$tmp/att.screen"
-        n=$(grep -cE '^h[0-9]+ .*[^0-9][0-9]{1,2}%\s*$' "$tmp/att.screen")
+        n=$(grep -cE '^(h|head )[0-9]+ .*[^0-9][0-9]{1,2}%\s*$' "$tmp/att.screen")
         if [ "$n" -eq 4 ]; then pass sink_column; else fail sink_column "$n head rows with a sink share" "$(head -8 "$tmp/att.screen")"; fi
     else
         fail sink_column "no sink column on the attention pane" "$(right oss | head -4)"
