@@ -293,7 +293,7 @@ static void change_layer(tui_app *a, int d) {
 }
 
 static void change_head(tui_app *a, int d) {
-    int n = a->m->hp.n_head;
+    int n = tui_layer_heads(a, a->layer); /* the selected layer's own */
     a->head = (a->head + d + n) % n;
 }
 

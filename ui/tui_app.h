@@ -96,6 +96,10 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *mode_name, size
 tui_style tui_role_style(const tui_palette *p, tui_role r);
 /* One heatmap cell for V in [0,1]: a character and its style. */
 void tui_heat_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st);
+/* The same for a signed V in [-1, 1] (a DeltaNet layer's effective weights): the heat
+ * ramp for positive values, a cool ramp (or, without colours, dots and rings) for
+ * negative ones. */
+void tui_diverging_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st);
 /* Style of chat text tinted by V in [0,1] (1 = confident / low entropy). */
 tui_style tui_tint_style(const tui_palette *p, float v);
 
@@ -415,6 +419,14 @@ void tui_input_draw(tui_app *a);
 
 /* tui_attention.c, tui_probs.c, tui_status.c */
 void tui_attention_draw(tui_app *a);
+/* tui_deltanet.c: a Gated DeltaNet layer in the attention pane (signed rows, a diverging
+ * scale and its legend, the selected head's decay and beta per key) */
+bool tui_layer_signed(const tui_app *a, int layer);
+int tui_layer_heads(const tui_app *a, int layer);
+void tui_deltanet_legend(tui_app *a, int y, tui_rect R, float max);
+int tui_deltanet_strips(tui_app *a, int y, tui_rect R, const int *keys, int n_cols, int cw, int lw);
+/* the why card's line on how DeltaNet layers enter sources, rollout and grounding */
+void tui_deltanet_why_note(tui_app *a);
 void tui_probs_draw(tui_app *a);
 /* The text of token ID for display; bytes that are not UTF-8 on their own as \xNN. */
 void tui_piece_text(const tui_app *a, int32_t id, char *out, size_t cap);

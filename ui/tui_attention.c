@@ -78,15 +78,33 @@ static void draw_blank(const tui_app *a, int y, int x, int cw) {
     tui_put_wch(y, x + (cw - 1) / 2, MB_CUR_MAX > 1 ? 0x00B7 : L'.', tui_role_style(&a->pal, TC_DIM));
 }
 
-static int group_size(const model_hparams *hp) {
-    int kv = hp->n_head_kv > 0 ? hp->n_head_kv : hp->n_head;
-    return kv > 0 && hp->n_head % kv == 0 ? hp->n_head / kv : 1;
+/* A cell of value V of the selected layer: shaded by V / MAX, on the diverging scale when
+ * the layer's rows are signed (DeltaNet). */
+static void draw_value(const tui_app *a, int y, int x, int cw, float v, float max) {
+    if (!tui_layer_signed(a, a->layer)) {
+        draw_cell(a, y, x, cw, scaled(a, v, max));
+        return;
+    }
+    wchar_t ch;
+    tui_style st;
+    tui_diverging_cell(&a->pal, max > 0 ? v / max : 0, &ch, &st);
+    tui_fill(y, x, cw - 1, ch, st);
+}
+
+/* The size of the largest |value| of a row entry for the scale: signed rows by magnitude. */
+static float magnitude(const tui_app *a, float v) { return tui_layer_signed(a, a->layer) && v < 0 ? -v : v; }
+
+/* Query heads per key head of the selected layer (several value heads per key head in
+ * a DeltaNet layer). */
+static int group_size(const tui_app *a) {
+    const layer_desc *d = &a->m->desc[a->layer];
+    return d->n_head_kv > 0 && d->n_head % d->n_head_kv == 0 ? d->n_head / d->n_head_kv : 1;
 }
 
 static void head_label(const tui_app *a, int h, char *buf, size_t cap) {
-    const model_hparams *hp = &a->m->hp;
-    int g = group_size(hp);
-    int n = g > 1 ? snprintf(buf, cap, "h%d kv%d", h, h / g) : snprintf(buf, cap, "h%d", h);
+    int g = group_size(a);
+    int n = g > 1 ? snprintf(buf, cap, "h%d kv%d", h, layer_key_head(&a->m->desc[a->layer], h))
+                  : snprintf(buf, cap, "h%d", h);
     const head_stats *st = tui_head_role(a, a->layer, h);
     if (st && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, " %s", tui_role_label(st->role));
 }
@@ -139,7 +157,8 @@ static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, cons
         const float *row = tui_attention_row(a, q, a->layer, a->head);
         if (!row) continue;
         for (int c = 0; c < cols->n; c++)
-            if (cols->key[c] >= 0 && cols->key[c] < q->n_keys && row[cols->key[c]] > max) max = row[cols->key[c]];
+            if (cols->key[c] >= 0 && cols->key[c] < q->n_keys && magnitude(a, row[cols->key[c]]) > max)
+                max = magnitude(a, row[cols->key[c]]);
     }
     tui_style lab = tui_role_style(&a->pal, TC_DIM);
     for (int i = 0; i < n; i++) { /* newest at the bottom, like the chat */
@@ -151,7 +170,7 @@ static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, cons
             int x = R.x + lw + c * cols->cw, key = cols->key[c];
             if (key < 0) continue;
             if (!row || key >= q->n_keys) draw_blank(a, y, x, cols->cw);
-            else draw_cell(a, y, x, cols->cw, scaled(a, row[key], max));
+            else draw_value(a, y, x, cols->cw, row[key], max);
         }
     }
 }
@@ -160,7 +179,7 @@ static void draw_zoom(tui_app *a, tui_rect R, int y0, int rows, size_t cur, cons
  * filtered role), into LIST; returns how many. */
 static int shown_heads(const tui_app *a, int *list, int cap) {
     int n = 0;
-    for (int h = 0; h < a->m->hp.n_head && n < cap; h++) {
+    for (int h = 0; h < tui_layer_heads(a, a->layer) && n < cap; h++) {
         const head_stats *st = a->role_filter >= 0 ? tui_head_role(a, a->layer, h) : NULL;
         if (a->role_filter < 0 || (st && (int)st->role == a->role_filter)) list[n++] = h;
     }
@@ -173,8 +192,9 @@ void tui_attention_draw(tui_app *a) {
     if (R.h < 4 || R.w < LABEL_W_ROLES + MIN_CW * 2) return;
     const model_hparams *hp = &a->m->hp;
     if (a->layer >= hp->n_layer) a->layer = hp->n_layer - 1;
-    if (a->head >= hp->n_head) a->head = hp->n_head - 1;
     if (a->layer < 0) a->layer = 0;
+    const int n_heads = tui_layer_heads(a, a->layer);
+    if (a->head >= n_heads) a->head = n_heads - 1;
     if (a->head < 0) a->head = 0;
     tui_heads_update(a);
     int lw = a->roles_valid ? LABEL_W_ROLES : LABEL_W;
@@ -193,9 +213,9 @@ void tui_attention_draw(tui_app *a) {
     size_t cur = 0;
     const step_record *r = tui_current_record(a, &cur);
     int n_keys = r && r->has_prediction && r->attention ? r->n_keys : 0;
-    int g = group_size(hp);
+    int g = group_size(a);
     char kv[24] = "";
-    if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", a->head / g);
+    if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", layer_key_head(&a->m->desc[a->layer], a->head));
     columns cols;
     cols.n = 0;
     cols.cw = MIN_CW;
@@ -207,8 +227,9 @@ void tui_attention_draw(tui_app *a) {
     else if (a->hide_sink && n_keys > 1) snprintf(note, sizeof note, " (sink hidden)");
     char filter[48] = "";
     if (a->role_filter >= 0) snprintf(filter, sizeof filter, "  role %s: %d", tui_role_label((head_role)a->role_filter), n_list);
-    tui_printf(R.y, R.x, R.w, title, "Attention  layer %d/%d  head %d/%d%s  %d heads x %d keys%s%s", a->layer,
-               hp->n_layer, a->head, hp->n_head, kv, hp->n_head, n_keys, note, filter);
+    tui_printf(R.y, R.x, R.w, title, "%s  layer %d/%d  head %d/%d%s  %d heads x %d keys%s%s",
+               tui_layer_signed(a, a->layer) ? "DeltaNet" : "Attention", a->layer, hp->n_layer, a->head, n_heads, kv,
+               n_heads, n_keys, note, filter);
     if (!r) {
         tui_put_text(R.y + 2, R.x, R.w, "no tokens yet", dim);
         return;
@@ -248,7 +269,7 @@ void tui_attention_draw(tui_app *a) {
     float top_p = -1;
     if (selrow)
         for (int k = a->hide_sink ? 1 : 0; k < n_keys; k++)
-            if (selrow[k] > top_p) top_p = selrow[k], top_key = k;
+            if (magnitude(a, selrow[k]) > top_p) top_p = magnitude(a, selrow[k]), top_key = k;
     for (int c = 0; c < cols.n; c++) {
         int x = R.x + lw + c * cols.cw, key = cols.key[c];
         if (key < 0) {
@@ -267,9 +288,9 @@ void tui_attention_draw(tui_app *a) {
     for (int i = 0; i < head_rows; i++) {
         const float *row = tui_attention_row(a, r, a->layer, list[first + i]);
         for (int c = 0; c < cols.n; c++) {
-            float v = row && cols.key[c] >= 0 ? row[cols.key[c]] : -1;
+            float v = row && cols.key[c] >= 0 ? row[cols.key[c]] : NAN; /* NAN: no row */
             vals[i * cols.n + c] = v;
-            if (v > max) max = v;
+            if (!isnan(v) && magnitude(a, v) > max) max = magnitude(a, v);
         }
     }
     a->heat_y0 = R.y + 2;
@@ -286,8 +307,8 @@ void tui_attention_draw(tui_app *a) {
             int x = R.x + lw + c * cols.cw;
             float v = vals[i * cols.n + c];
             if (cols.key[c] < 0) continue;
-            if (v < 0) draw_blank(a, y, x, cols.cw);
-            else draw_cell(a, y, x, cols.cw, scaled(a, v, max));
+            if (isnan(v)) draw_blank(a, y, x, cols.cw);
+            else draw_value(a, y, x, cols.cw, v, max);
         }
     }
     free(vals);
@@ -295,7 +316,9 @@ void tui_attention_draw(tui_app *a) {
         tui_printf(R.y + 1, R.x + lw - 1, 1, dim, "%s", MB_CUR_MAX > 1 ? "\xe2\x86\x95" : "|");
 
     y = R.y + 2 + head_rows;
-    if (y < R.y + R.h) draw_legend(a, y, R, max, r, top_key, top_p);
+    y += tui_deltanet_strips(a, y, R, cols.key, cols.n, cols.cw, lw);
+    if (y < R.y + R.h && tui_layer_signed(a, a->layer)) tui_deltanet_legend(a, y, R, max);
+    else if (y < R.y + R.h) draw_legend(a, y, R, max, r, top_key, top_p);
     int zoom_rows = R.y + R.h - (y + 2);
     if (zoom_rows >= 2) draw_zoom(a, R, y + 1, zoom_rows, cur, &cols, lw);
 }
