@@ -776,7 +776,7 @@ enum { DKEY = DNK * DKK, DVAL = DNV * DVV, DCONV = 2 * DKEY + DVAL };
 
 typedef struct dn_ref_state {
     float pre[DT][DCONV];            /* every input row so far */
-    float keys[DT][DKEY], beta[DT][DNV], g[DT][DNV];
+    float keys[DT][DKEY], beta[DT][DNV], g[DT][DNV], decay[DT][DNV];
     float state[(DTAPS - 1) * DCONV + DNV * DVV * DKK + DN_CHUNK * DNV * (DKK + DVV + 1)];
 } dn_ref_state;
 
@@ -796,6 +796,7 @@ static void dn_reference(dn_ref_state *r, const float *params, const float *ba, 
         for (int k = 0; k < DKEY; k++) c[k] /= sqrtf(DKK);
         memcpy(r->keys[pos], c + DKEY, sizeof r->keys[pos]);
         op_deltanet_gates(ba + (size_t)i * 2 * DNV, ba + (size_t)i * 2 * DNV + DNV, dt, rate, DNV, r->beta[pos], r->g[pos]);
+        for (int h = 0; h < DNV; h++) r->decay[pos][h] = expf(r->g[pos][h]);
     }
     const dn_shape sh = {.n_v = DNV, .n_k = DNK, .d_k = DKK, .d_v = DVV, .taps = DTAPS, .key_dim = DKEY,
                          .value_dim = DVAL, .conv_dim = DCONV, .conv_floats = (DTAPS - 1) * DCONV,
@@ -806,7 +807,7 @@ static void dn_reference(dn_ref_state *r, const float *params, const float *ba, 
         op_deltanet_chunked(&st, p0, n, conv + kh * DKK, conv + DKEY + kh * DKK, DCONV, conv + 2 * DKEY + h * DVV, DCONV,
                             r->beta[p0] + h, r->g[p0] + h, DNV, o + h * DVV, DVAL, scratch);
         for (int i = 0; i < n; i++)
-            op_deltanet_weights(conv + (size_t)i * DCONV + kh * DKK, r->keys[0] + kh * DKK, DKEY, r->beta[0] + h, r->g[0] + h,
+            op_deltanet_weights(conv + (size_t)i * DCONV + kh * DKK, r->keys[0] + kh * DKK, DKEY, r->beta[0] + h, r->decay[0] + h,
                                 DNV, p0 + i, DKK, w + ((size_t)h * n + i) * (p0 + n), x);
     }
     for (int i = 0; i < n; i++)

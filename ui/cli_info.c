@@ -7,6 +7,7 @@
 #include "chat_template.h"
 #include "cli.h"
 #include "deltanet.h"
+#include "state_ckpt.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -106,6 +107,28 @@ static void print_layer_kinds(const model *m) {
     free(done);
 }
 
+/* Multi-token-prediction blocks, and what the DeltaNet layers' recurrent state takes
+ * beside the KV cache: the state itself, each position's keys, betas and decays (for the
+ * effective weights), and the checkpoints an engine keeps to rewind (state_ckpt.h). */
+static void print_recurrent(const model *m) {
+    const model_hparams *hp = &m->hp;
+    if (hp->n_layer_nextn)
+        printf("mtp blocks:    %d after the last layer (multi-token prediction: not loaded, not run)\n", hp->n_layer_nextn);
+    if (!hp->n_deltanet) return;
+    size_t state = 0, per_pos = 0, ckpt = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        if (m->desc[l].mixer != MIXER_DELTANET) continue;
+        dn_shape s = dn_shape_of(&m->desc[l]);
+        state += dn_state_floats(&s) * sizeof(float);
+        ckpt += dn_snapshot_floats(&s, 0) * sizeof(float);
+        per_pos += (size_t)(s.key_dim + 3 * s.n_v) * sizeof(float); /* as the CPU engine keeps them */
+    }
+    printf("recurrent:     %d DeltaNet layers: state %.1f MiB, keys %.1f KiB per position, checkpoints of "
+           "%.1f to %.1f MiB (every %d positions and at turn starts, %u MiB at most)\n",
+           hp->n_deltanet, state / 1048576.0, per_pos / 1024.0, ckpt / 1048576.0, state / 1048576.0, CKPT_INTERVAL,
+           CKPT_BUDGET >> 20);
+}
+
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
     static const char *const acts[] = {"SiLU", "GELU"};
@@ -127,6 +150,7 @@ static void print_hparams(const model *m) {
            hp->arch->traits & AT_SANDWICH ? ", sandwich norms" : "",
            hp->tied_output ? "; output tied to the embedding" : "");
     if (hp->final_softcap > 0) printf("logit cap:     %g\n", (double)hp->final_softcap);
+    print_recurrent(m);
 }
 
 static void print_token(const tokenizer *tok, const char *label, int32_t id) {
