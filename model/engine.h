@@ -3,7 +3,9 @@
  * An engine owns a KV cache of n_ctx positions. eval() places BATCH->n_tokens tokens at
  * positions pos .. pos+n_tokens-1 (the cache must hold positions 0 .. pos-1 from earlier
  * calls; evaluating at an earlier pos simply overwrites, which is how branching rewinds)
- * and returns what was asked for. Outputs are written only where the pointer is non-NULL. */
+ * and returns what was asked for. Outputs are written only where the pointer is non-NULL.
+ * A model with recurrent (Gated DeltaNet) layers keeps that promise too: the engine
+ * brings the recurrent state back to pos from its nearest checkpoint (state_ckpt.h). */
 #ifndef LLMSCOPE_ENGINE_H
 #define LLMSCOPE_ENGINE_H
 
