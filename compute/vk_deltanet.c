@@ -225,22 +225,23 @@ static size_t snapshot_bytes(void *ctx, int pos) {
 /* Recording anything else may reuse the command buffer of a prerecorded decode step. */
 static void forget_prerecorded(vk_engine *e) { e->next_ready = false; }
 
-static void save(void *ctx, int pos, void *dst) {
+static bool save(void *ctx, int pos, void *dst) {
     vk_engine *e = ctx;
     vk_dn *dn = e->dn;
     char err[256];
     forget_prerecorded(e);
-    if (vk_begin(&e->rt, err, sizeof err)) return;
+    if (vk_begin(&e->rt, err, sizeof err)) return false;
     VkDeviceSize off = 0;
     for (int i = 0; i < dn->n; i++) {
         VkDeviceSize bytes = dn_snapshot_floats(&dn->layers[i].sh, pos) * sizeof(float);
         vk_copy(&e->rt, &dn->layers[i].state, 0, &dn->state_rb, off, bytes);
         off += bytes;
     }
-    /* a lost device leaves the copy short; the next eval reports the loss */
-    if (vk_submit(&e->rt, err, sizeof err)) return;
+    /* a lost device keeps no checkpoint; the next eval reports the loss */
+    if (vk_submit(&e->rt, err, sizeof err)) return false;
     vk_buffer_invalidate(&e->rt, &dn->state_rb);
     memcpy(dst, dn->state_rb.map, (size_t)off);
+    return true;
 }
 
 static int load(void *ctx, int pos, const void *src, char *err, size_t errlen) {

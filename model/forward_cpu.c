@@ -483,7 +483,10 @@ static void dn_run(void *ctx, int n_tasks, workers_task_fn fn, void *arg, double
 }
 
 static size_t ckpt_bytes(void *ctx, int pos) { return dn_cpu_snapshot_bytes(((cpu_engine *)ctx)->dn, pos); }
-static void ckpt_save(void *ctx, int pos, void *dst) { dn_cpu_save(((cpu_engine *)ctx)->dn, pos, dst); }
+static bool ckpt_save(void *ctx, int pos, void *dst) {
+    dn_cpu_save(((cpu_engine *)ctx)->dn, pos, dst);
+    return true;
+}
 
 static int ckpt_load(void *ctx, int pos, const void *src, char *err, size_t errlen) {
     cpu_engine *e = ctx;
