@@ -729,10 +729,10 @@ static int differences(const float *a, const float *b, size_t n) {
  * thread), for a prompt longer than one micro-batch and for decoding after it. Models
  * chosen to cover every code path: k-quants, f16 with biases, GELU and a fused QKV
  * matrix (gpt2), per-head Q/K norms (qwen3), f32 with a feed-forward width that is not a
- * multiple of 8 (stories260K). */
+ * multiple of 8 (stories260K), Gated DeltaNet layers and gated attention (qwen35). */
 static void threads_and_reference_agree(void) {
     static const char *names[] = {"llama-k-tiny-q4_k_m", "gpt2-tiny-f16", "qwen3-tiny-f16",
-                                  "stories260K"};
+                                  "stories260K", "qwen35-tiny-f16"};
     static const cpu_engine_options configs[] = {{1, false}, {3, false}, {4, false}};
     char path[512], rel[128], err[512];
     REQUIRE_SHARED(path, "models/stories260K.gguf");
