@@ -116,7 +116,6 @@ typedef struct vk_dn {
     int n;
     vk_use *use_q_gate;             /* [n_layer]: gated attention layers' gate rows */
     VkDescriptorSet *set_gate_mul;  /* [n_layer] */
-    bool gated;                     /* the model has gated attention layers */
     state_ckpts ckpts;
     ckpt_host host;
 } vk_dn;
@@ -330,12 +329,34 @@ static int gated_make(vk_engine *e, vk_dn *dn, char *err, size_t errlen) {
     const model *m = e->base.model;
     for (int l = 0; l < m->hp.n_layer; l++) {
         if (!m->desc[l].out_gate) continue;
-        dn->gated = true;
         if (use_make(e, dn, &dn->use_q_gate[l], &e->layers[l].wq, &e->xn, &dn->q_gate, err, errlen) ||
             set_make(e, dn, &dn->set_gate_mul[l], 2, &e->att, &dn->q_gate, NULL, NULL, NULL, err, errlen))
             return -1;
     }
     return 0;
+}
+
+/* The params and the buffers one micro-batch uses, sized for the widest layer (SIZES:
+ * conv rows, values, value heads, value head size, floats of every layer's state). */
+static int scratch_make(vk_engine *e, vk_dn *dn, const float *params, size_t n_params, const size_t sizes[5],
+                        char *err, size_t errlen) {
+    const VkDeviceSize ub = (VkDeviceSize)e->ubatch, f = sizeof(float);
+    const VkDeviceSize conv = sizes[0], value = sizes[1], heads = sizes[2], d_v = sizes[3], snapshot = sizes[4];
+    struct { vk_buffer *b; VkDeviceSize floats; vk_mem_kind kind; const char *what; } list[] = {
+        {&dn->params, n_params ? n_params : 1, VK_MEM_DEVICE, "DeltaNet params"},
+        {&dn->pre, ub * conv, VK_MEM_DEVICE, "DeltaNet inputs"},
+        {&dn->conv, ub * conv, VK_MEM_DEVICE, "DeltaNet inputs"},
+        {&dn->z, ub * value, VK_MEM_DEVICE, "DeltaNet gate"},
+        {&dn->ba, ub * 2 * heads, VK_MEM_DEVICE, "DeltaNet gates"},
+        {&dn->o, ub * value, VK_MEM_DEVICE, "DeltaNet read-out"},
+        {&dn->ab, DN_CHUNK * heads * 2 * d_v, VK_MEM_DEVICE, "DeltaNet chunk"},
+        {&dn->gram, DN_CHUNK * heads * DN_CHUNK * 2, VK_MEM_DEVICE, "DeltaNet chunk"},
+        {&dn->q_gate, ub * e->max_qd, VK_MEM_DEVICE, "attention gate"},
+        {&dn->state_rb, snapshot ? snapshot : 1, VK_MEM_READBACK, "DeltaNet checkpoints"},
+    };
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
+        if (vk_buffer_create(&e->rt, list[i].b, list[i].floats * f, list[i].kind, list[i].what, err, errlen)) return -1;
+    return n_params ? vk_upload(&e->rt, &e->staging, &dn->params, 0, params, n_params * f, err, errlen) : 0;
 }
 
 int vk_dn_create(vk_engine *e, char *err, size_t errlen) {
@@ -374,24 +395,11 @@ int vk_dn_create(vk_engine *e, char *err, size_t errlen) {
             return vk_fail(err, errlen, "out of memory");
         }
     }
-    const VkDeviceSize ub = (VkDeviceSize)e->ubatch, f = sizeof(float);
     int n_sets = 0;
     for (int l = 0; l < hp->n_layer; l++) n_sets += m->desc[l].out_gate ? e->layers[l].wq.n_parts + 1 : 0;
+    const size_t sizes[5] = {conv, value, heads, dk_v, snapshot};
     int rc = vk_dn_kernels_create(&e->rt, e->k.wg, &dn->k, err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->params, (n_params ? n_params : 1) * f, VK_MEM_DEVICE, "DeltaNet params", err,
-                              errlen) ||
-             (n_params && vk_upload(&e->rt, &e->staging, &dn->params, 0, params, n_params * f, err, errlen)) ||
-             vk_buffer_create(&e->rt, &dn->pre, ub * conv * f, VK_MEM_DEVICE, "DeltaNet inputs", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->conv, ub * conv * f, VK_MEM_DEVICE, "DeltaNet inputs", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->z, ub * value * f, VK_MEM_DEVICE, "DeltaNet gate", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->ba, ub * 2 * heads * f, VK_MEM_DEVICE, "DeltaNet gates", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->o, ub * value * f, VK_MEM_DEVICE, "DeltaNet read-out", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->ab, DN_CHUNK * heads * 2 * dk_v * f, VK_MEM_DEVICE, "DeltaNet chunk", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->gram, DN_CHUNK * heads * DN_CHUNK * 2 * f, VK_MEM_DEVICE, "DeltaNet chunk", err,
-                              errlen) ||
-             vk_buffer_create(&e->rt, &dn->q_gate, ub * e->max_qd * f, VK_MEM_DEVICE, "attention gate", err, errlen) ||
-             vk_buffer_create(&e->rt, &dn->state_rb, (snapshot ? snapshot : 1) * f, VK_MEM_READBACK, "DeltaNet checkpoints",
-                              err, errlen);
+             scratch_make(e, dn, params, n_params, sizes, err, errlen);
     free(params);
     for (int i = 0; rc == 0 && i < dn->n; i++) rc = layer_upload(e, &dn->layers[i], &n_sets, err, errlen);
     if (rc == 0) rc = vk_pool_create(&e->rt, (uint32_t)n_sets, &dn->pool, err, errlen);
