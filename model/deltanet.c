@@ -250,11 +250,6 @@ static void recur_task(void *arg, int h, int thread) {
                         (size_t)s->value_dim, job->d->work + (size_t)thread * job->d->n_work);
 }
 
-/* The output row of token T of the micro-batch in B's outputs, or -1. */
-static int output_of(const head_job *job, int t) {
-    const int bt = job->start + t;
-    return job->b->all_positions ? bt : bt == job->b->n_tokens - 1 ? 0 : -1;
-}
 
 /* Task h * n + t: the effective weights of value head h at token t, when wanted. */
 static void weights_task(void *arg, int task, int thread) {
@@ -262,7 +257,7 @@ static void weights_task(void *arg, int task, int thread) {
     const engine_batch *b = job->b;
     const dn_layer *L = job->L;
     const dn_shape *s = &L->sh;
-    const int h = task / job->n, t = task % job->n, out = output_of(job, t);
+    const int h = task / job->n, t = task % job->n, out = engine_batch_output(b, job->start + t);
     if (out < 0) return;
     const int pos = job->p0 + t, row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
     const int n_head = job->d->m->hp.n_head, kh = h % s->n_k;
@@ -279,7 +274,7 @@ static void write_gates(const head_job *job) {
     const dn_layer *L = job->L;
     const model_hparams *hp = &job->d->m->hp;
     for (int t = 0; t < job->n; t++) {
-        const int out = output_of(job, t);
+        const int out = engine_batch_output(b, job->start + t);
         if (out < 0) continue;
         const size_t at = (size_t)(job->p0 + t) * L->sh.n_v;
         float *dst = b->gates + ((size_t)out * hp->n_layer + L->l) * hp->n_head * 2;

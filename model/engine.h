@@ -76,6 +76,12 @@ typedef struct engine_batch {
 
 #define ENGINE_LENS_MAX 64
 
+/* The output row of the batch's token BT (index within the batch), or -1 when B wants no
+ * output of it. */
+static inline int engine_batch_output(const engine_batch *b, int bt) {
+    return b->all_positions ? bt : bt == b->n_tokens - 1 ? 0 : -1;
+}
+
 /* A logit lens of hidden states the caller holds (a step record's, in engine_batch.hidden's
  * convention: entry n_layer is already normalised, so it is decoded as it is), computed on
  * the engine's device long after the step that made them: what the why card asks for when

@@ -311,7 +311,7 @@ static void attention_task(void *arg, int task, int thread) {
 
     /* where this token's attention rows go, if the caller wants them */
     const int bt = job->start + t; /* index within the batch */
-    const int out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+    const int out = engine_batch_output(b, bt);
     if (b->attention && out >= 0) {
         const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
         float *dst = b->attention + (((size_t)job->layer * m->hp.n_head + h) * n_out + out) * row_len;
@@ -347,7 +347,7 @@ static void zero_absent_heads(const cpu_engine *e, const engine_batch *b, int l,
     if (!b->attention || nh == hp->n_head) return;
     const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
     for (int t = 0; t < n; t++) {
-        const int bt = start + t, out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+        const int out = engine_batch_output(b, start + t);
         for (int h = nh; out >= 0 && h < hp->n_head; h++)
             memset(b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len, 0, (size_t)row_len * sizeof(float));
     }
