@@ -63,9 +63,10 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/shaders_table.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# The CPU engine's matrix products are plain C written for the vectoriser, which at -O2
-# takes only the cheapest loops (same results either way: no -ffast-math).
-$(BUILD)/model/ops_fast.o: CFLAGS += -O3
+# The CPU engine's matrix products (and DeltaNet's effective weights) are plain C written
+# for the vectoriser, which at -O2 takes only the cheapest loops (same results either
+# way: no -ffast-math).
+$(BUILD)/model/ops_fast.o $(BUILD)/model/deltanet_fast.o: CFLAGS += -O3
 
 # qdot.h's kernels: one file per x86-64 instruction set, compiled for it; qdot.c picks the
 # widest the processor has when it runs (one binary for every x86-64). Other processors

@@ -8,6 +8,7 @@
  * activations for one micro-batch, and one descriptor set per (operation, buffers) use.
  * An eval then only records dispatches with push constants (token count, position,
  * offsets) between barriers, submits once per micro-batch and copies results out. */
+#include "vk_deltanet.h"
 #include "vk_engine_impl.h"
 
 #include <math.h>
@@ -29,12 +30,12 @@ static int imin(int a, int b) { return a < b ? a : b; }
 
 static void vk_destroy(engine *base);
 static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen);
-static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, NULL, NULL};
+static const engine_ops VK_OPS = {vk_eval, vk_destroy, vk_lens, vk_dn_checkpoint, vk_dn_state_memory};
 
 const char *engine_vulkan_unsupported(const model *m) {
+    if (vk_dn_unsupported(m)) return vk_dn_unsupported(m);
     for (int l = 0; l < m->hp.n_layer; l++) {
         if (m->desc[l].head_dim > VK_MAX_HEAD_DIM || m->desc[l].head_dim % 2) return "this head layout";
-        if (m->desc[l].mixer == MIXER_DELTANET) return "Gated DeltaNet";
     }
     return vk_moe_unsupported(m);
 }
@@ -97,7 +98,8 @@ engine *engine_vulkan_create_opts(const model *m, int n_ctx, const vk_engine_opt
     if (vk_runtime_init(&e->rt, opt->pick_device ? -1 : opt->device_index, &opt->rt, err, errlen)) goto fail;
     snprintf(e->base.device_name, sizeof e->base.device_name, "%.127s", e->rt.props.deviceName);
     if (vk_engine_plan(e, err, errlen) || vk_kernels_create(&e->rt, &e->k, &opt->tuning, err, errlen) ||
-        vk_engine_upload(e, err, errlen) || vk_engine_buffers(e, err, errlen) || vk_engine_sets(e, err, errlen))
+        vk_engine_upload(e, err, errlen) || vk_engine_buffers(e, err, errlen) || vk_engine_sets(e, err, errlen) ||
+        vk_dn_create(e, err, errlen))
         goto fail;
     return &e->base;
 
@@ -110,6 +112,7 @@ static void vk_destroy(engine *base) {
     vk_engine *e = (vk_engine *)base;
     if (!e) return;
     if (e->profile) engine_vulkan_print_profile(base, stderr);
+    vk_dn_free(e);
     vk_engine_free_device(e);
     free(e->layers);
     vk_runtime_free(&e->rt);
@@ -248,9 +251,13 @@ static int run_ubatch(vk_engine *e, const engine_batch *b, const ubatch *u, cons
         vk_buffer_invalidate(&e->rt, &e->capture_buf);
         const float *src = e->capture_buf.map;
         size_t rows = (size_t)n_out * (size_t)row_len;
-        for (int lh = 0; lh < hp->n_layer * hp->n_head; lh++)
-            memcpy(b->attention + ((size_t)lh * n_out_total + out_base) * row_len, src + lh * rows, rows * f);
+        for (int lh = 0; lh < hp->n_layer * hp->n_head; lh++) {
+            float *dst = b->attention + ((size_t)lh * n_out_total + out_base) * row_len;
+            if (lh % hp->n_head < e->base.model->desc[lh / hp->n_head].n_head) memcpy(dst, src + lh * rows, rows * f);
+            else memset(dst, 0, rows * f); /* a head this layer does not have */
+        }
     }
+    if (b->gates && n_out > 0 && e->dn) vk_dn_read_gates(e, b, u, out_base, n_out_total);
     if (hidden) {
         vk_buffer_invalidate(&e->rt, &e->hidden_rb);
         memcpy(b->hidden, e->hidden_rb.map, (size_t)(hp->n_layer + 1) * d * f);
@@ -298,10 +305,13 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
                     "candidates' lens only", e->rt.props.deviceName);
 
     const int n = b->n_tokens, row_len = b->pos + n, n_out_total = b->all_positions ? n : 1;
+    if (e->dn && vk_dn_rewind(e, b->pos, err, errlen)) return -1;
+    if (b->gates) memset(b->gates, 0, (size_t)n_out_total * hp->n_layer * hp->n_head * 2 * sizeof(float));
     /* Capturing every position's attention is bounded by the capture buffer's rows. */
     const int step = b->attention && b->all_positions ? imin(e->ubatch, e->cap_rows) : e->ubatch;
-    for (int start = 0; start < n; start += step) {
+    for (int start = 0; start < n;) {
         ubatch u = {.p0 = b->pos + start, .n = imin(step, n - start), .row_len = row_len};
+        if (e->dn) u.n = imin(u.n, vk_dn_room(e, u.p0)); /* the state's periodic checkpoints */
         u.last = start + u.n == n;
         if (b->all_positions) {
             u.out_first = 0;
@@ -325,6 +335,8 @@ static int vk_eval(engine *base, const engine_batch *b, char *err, size_t errlen
         }
         if (run_ubatch(e, b, &u, b->tokens + start, b->all_positions ? start : 0, n_out_total, err, errlen))
             return -1;
+        if (e->dn) vk_dn_advance(e, b->tokens + start, u.p0, u.n);
+        start += u.n;
     }
     return 0;
 }

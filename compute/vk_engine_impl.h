@@ -154,6 +154,9 @@ typedef struct vk_engine {
     int next_slot;
     long prerecorded;  /* steps that ran from such a recording */
 
+    /* Gated DeltaNet and gated attention layers (vk_deltanet.c); NULL without them */
+    struct vk_dn *dn;
+
     bool profile;
     const char *marks[VK_MAX_TIMESTAMPS];
     profile_entry prof[MAX_PROFILE_NAMES];

@@ -5,6 +5,7 @@
  *
  * An eval records dispatches with push constants (token count, position, offsets)
  * between barriers into one command buffer per micro-batch; vk_engine.c submits it. */
+#include "vk_deltanet.h"
 #include "vk_engine_impl.h"
 
 #include <math.h>
@@ -196,7 +197,8 @@ static void record_attention(vk_engine *e, int l, const ubatch *u) {
         .cap_stride = row_len, .cap_off = capture ? (uint32_t)l * n_head * (uint32_t)u->n_out * row_len : 0,
         .scale = ld->attn_scale, .window = (uint32_t)ld->window, .softcap = ld->attn_softcap,
         .temp = ld->attn_temp, .temp_floor = (uint32_t)ld->attn_temp_floor, .sink_off = L->sinks};
-    vk_op_attention(&e->rt, &e->k, L->set_attention, e->set_attn_merge, &pa, n, n_head);
+    /* the layer's own heads (the capture's layout keeps the widest layer's count) */
+    vk_op_attention(&e->rt, &e->k, L->set_attention, e->set_attn_merge, &pa, n, (uint32_t)ld->n_head);
     step(e, "attention");
 }
 
@@ -306,7 +308,15 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     const model *m = e->base.model;
     vk_layer *L = &e->layers[l];
     const uint32_t n = (uint32_t)u->n, p0 = (uint32_t)u->p0, d = (uint32_t)m->hp.n_embd;
-    const bool fused = e->fuse && n < e->k.matmul_min;
+    if (m->desc[l].mixer == MIXER_DELTANET) { /* vk_deltanet.c, from the normalised input */
+        norm(e, 0, n, L->attn_norm, L->attn_norm_b);
+        step(e, "norm");
+        vk_dn_record_mixer(e, l, u);
+        record_ffn(e, l, n, e->fuse && n < e->k.matmul_min);
+        return;
+    }
+    /* a gated layer's gate rows are a product of the normalised input, in xn */
+    const bool fused = e->fuse && n < e->k.matmul_min && !m->desc[l].out_gate;
     /* q/k norms come before rope, and v's norm is a step of its own */
     const bool rope_inside = fused && m->desc[l].rope >= 0 && L->q_norm == NO_PARAM;
 
@@ -315,9 +325,11 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
         step(e, "norm");
     }
     record_qkv(e, l, n, p0, fused, rope_inside);
+    if (m->desc[l].out_gate) vk_dn_record_q_gate(e, l, n);
     step(e, fused ? "qkv+norm+rope" : "qkv");
     record_qk_norms_and_rope(e, l, n, p0, rope_inside);
     record_attention(e, l, u);
+    if (m->desc[l].out_gate) vk_dn_record_gate_mul(e, l, n);
 
     const bool sandwich = L->post_attn_norm != NO_PARAM; /* x += Wo att, or into xn */
     vk_matvec(e, &L->use_o, 0, d, vk_mv(n, 0, L->qd, 0, d, L->bo, !sandwich));

@@ -71,6 +71,26 @@ static int upload_qk(vk_engine *e, int l, const weight *w, uint32_t rotated, vk_
     return rc;
 }
 
+/* A gated layer's attn_q holds [q | gate] per head (Qwen3.5). It is stored as every
+ * head's q rows (arranged for rope as upload_qk does) and then every head's gate rows, so
+ * that q is the first q_dim rows as in any layer, and the gate the next q_dim. */
+static int upload_q_gate(vk_engine *e, int l, const weight *w, vk_weight *out, char *err, size_t errlen) {
+    const rope_desc *r = permuted_rope(e, l);
+    const uint32_t hd = e->layers[l].hd, qd = e->layers[l].qd;
+    if (w->rows != 2 * (int64_t)qd) return vk_fail(err, errlen, "tensor '%s': q and gate rows do not match", w->name);
+    uint32_t *map = malloc((size_t)qd * 4 * sizeof *map);
+    if (!map) return vk_fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < 2 * qd; i++) {
+        const uint32_t gate = i >= qd, head = i % qd / hd, dim = i % hd;
+        const uint32_t src_dim = gate || !r ? dim : (uint32_t)rope_pair_source((int)dim, r->dim);
+        map[2 * i] = 0;
+        map[2 * i + 1] = head * 2 * hd + gate * hd + src_dim;
+    }
+    int rc = vk_weight_upload_rows(&e->rt, &e->staging, &w, 1, map, 2 * qd, out, err, errlen);
+    free(map);
+    return rc;
+}
+
 /* Packs layer L's vector V of N floats whose first ROTATED are heads of q or k (biases,
  * or one head's norm gains), permuted like q and k. */
 static int pack_qk_vector(param_pack *p, const vk_engine *e, int l, const float *v, int n, int rotated,
@@ -114,7 +134,8 @@ static int upload_layer_weights(vk_engine *e, int l, char *err, size_t errlen) {
     const model *m = e->base.model;
     const layer_weights *lw = &m->layers[l];
     vk_layer *L = &e->layers[l];
-    if ((lw->wq.data && upload_qk(e, l, &lw->wq, L->qd, &L->wq, err, errlen)) ||
+    if ((lw->wq.data && (m->desc[l].out_gate ? upload_q_gate(e, l, &lw->wq, &L->wq, err, errlen)
+                                             : upload_qk(e, l, &lw->wq, L->qd, &L->wq, err, errlen))) ||
         (lw->wk.data && upload_qk(e, l, &lw->wk, L->kvd, &L->wk, err, errlen)) ||
         (lw->wqkv.data && upload_qk(e, l, &lw->wqkv, L->qd + L->kvd, &L->wqkv, err, errlen)) ||
         (m->hp.glu && m->desc[l].ffn == FFN_DENSE && upload_gate_up(e, lw, m->desc[l].n_ff, L, err, errlen)) ||
@@ -300,7 +321,8 @@ int vk_engine_buffers(vk_engine *e, char *err, size_t errlen) {
         return -1;
     for (int l = 0; l < hp->n_layer; l++) {
         const VkDeviceSize kvd = e->layers[l].kvd;
-        if (m->desc[l].kv_layer != l) continue; /* reads an earlier layer's cache */
+        /* reads an earlier layer's cache, or has none (DeltaNet) */
+        if (m->desc[l].kv_layer != l || m->desc[l].mixer != MIXER_ATTENTION) continue;
         if (vk_buffer_create(&e->rt, &e->layers[l].k_cache, n_ctx * kvd * f, VK_MEM_DEVICE, "KV cache", err, errlen) ||
             vk_buffer_create(&e->rt, &e->layers[l].v_cache, n_ctx * kvd * f, VK_MEM_DEVICE, "KV cache", err, errlen))
             return -1;
@@ -356,29 +378,40 @@ static int total_parts(const vk_engine *e, int n_layer) {
 /* The sets of layer L. Its k and v (and attention) use the cache of the layer whose keys
  * it reads; the output projections write x directly (adding into the residual), or xn for
  * a sandwich norm to add afterwards. */
+/* Layer L's feed-forward sets (a dense one, or its experts'), and its per-layer input's
+ * (gemma4): the same whatever its mixer (TABLE: the layer's rope table or a dummy). */
+static int ffn_sets(vk_engine *e, int l, vk_buffer *table, char *err, size_t errlen) {
+    const model *m = e->base.model;
+    vk_layer *L = &e->layers[l];
+    vk_buffer *down_out = L->post_ffw_norm != NO_PARAM ? &e->xn : &e->x;
+    if (m->desc[l].ffn == FFN_MOE && vk_moe_sets(e, l, err, errlen)) return -1;
+    if (L->inp_gate.n_parts && (use_create(e, &L->use_inp_gate, &L->inp_gate, &e->x, &e->ple_gate, table, err, errlen) ||
+                                use_create(e, &L->use_proj, &L->proj, &e->ple_gate, &e->xn, table, err, errlen)))
+        return -1;
+    return (L->down.n_parts && use_create(e, &L->use_down, &L->down, &e->ffa, down_out, table, err, errlen)) ||
+           (L->up.n_parts && use_create(e, &L->use_up, &L->up, &e->xn, m->hp.glu ? &e->ffb : &e->ffa, table, err, errlen)) ||
+           (L->gate.n_parts && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, table, err, errlen)) ||
+           (L->gate_up.n_parts && use_create(e, &L->use_gate_up, &L->gate_up, &e->xn, &e->ffb, table, err, errlen)) ||
+           (e->fuse && L->gate_up.n_parts &&
+            use_create(e, &L->use_gate_up_x, &L->gate_up, &e->x, &e->ffa, table, err, errlen));
+}
+
 static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t errlen) {
     const model *m = e->base.model;
     vk_layer *L = &e->layers[l], *S = &e->layers[m->desc[l].kv_layer];
     const int r = m->desc[l].rope;
     vk_buffer *table = r >= 0 ? &e->rope_tables[r] : &e->dummy;
+    if (ffn_sets(e, l, table, err, errlen)) return -1;
+    if (m->desc[l].mixer == MIXER_DELTANET) return 0; /* its mixer's sets: vk_deltanet.c */
     const bool fused = L->wqkv.n_parts > 0, own_kv = L == S;
     const vk_weight *wq = fused ? &L->wqkv : &L->wq, *wk = fused ? &L->wqkv : &L->wk, *wv = fused ? &L->wqkv : &L->wv;
     vk_buffer *o_out = L->post_attn_norm != NO_PARAM ? &e->xn : &e->x;
-    vk_buffer *down_out = L->post_ffw_norm != NO_PARAM ? &e->xn : &e->x;
     if (use_create(e, &L->use_q, wq, &e->xn, &e->q, table, err, errlen) ||
         use_create(e, &L->use_o, &L->wo, &e->att, o_out, table, err, errlen) ||
-        (L->down.n_parts && use_create(e, &L->use_down, &L->down, &e->ffa, down_out, table, err, errlen)) ||
-        (L->up.n_parts && use_create(e, &L->use_up, &L->up, &e->xn, m->hp.glu ? &e->ffb : &e->ffa, table, err, errlen)) ||
-        (L->gate.n_parts && use_create(e, &L->use_gate, &L->gate, &e->xn, &e->ffa, table, err, errlen)) ||
-        (L->gate_up.n_parts && use_create(e, &L->use_gate_up, &L->gate_up, &e->xn, &e->ffb, table, err, errlen)) ||
         set_create(e, &L->set_q_norm, err, errlen, 3, &e->q, &e->params, &e->q) ||
         set_create(e, &L->set_rope_q, err, errlen, 2, &e->q, table) ||
         set_create(e, &L->set_attention, err, errlen, 8, &e->q, &S->k_cache, &S->v_cache, &e->att, &e->scores, cap,
                    &e->attn_part, &e->params))
-        return -1;
-    if (m->desc[l].ffn == FFN_MOE && vk_moe_sets(e, l, err, errlen)) return -1;
-    if (L->inp_gate.n_parts && (use_create(e, &L->use_inp_gate, &L->inp_gate, &e->x, &e->ple_gate, table, err, errlen) ||
-                                use_create(e, &L->use_proj, &L->proj, &e->ple_gate, &e->xn, table, err, errlen)))
         return -1;
     if (own_kv && (use_create(e, &L->use_k, wk, &e->xn, &L->k_cache, table, err, errlen) ||
                    use_create(e, &L->use_v, wv, &e->xn, &L->v_cache, table, err, errlen) ||
@@ -389,8 +422,7 @@ static int layer_sets(vk_engine *e, int l, vk_buffer *cap, char *err, size_t err
     if (!e->fuse) return 0;
     return use_create(e, &L->use_q_x, wq, &e->x, &e->q, table, err, errlen) ||
            (own_kv && (use_create(e, &L->use_k_x, wk, &e->x, &L->k_cache, table, err, errlen) ||
-                       use_create(e, &L->use_v_x, wv, &e->x, &L->v_cache, table, err, errlen))) ||
-           (L->gate_up.n_parts && use_create(e, &L->use_gate_up_x, &L->gate_up, &e->x, &e->ffa, table, err, errlen));
+                       use_create(e, &L->use_v_x, wv, &e->x, &L->v_cache, table, err, errlen)));
 }
 
 int vk_engine_sets(vk_engine *e, char *err, size_t errlen) {

@@ -51,6 +51,7 @@ typedef struct dn_layer {
     float *state;   /* deltanet.h's layout */
     float *keys;    /* [n_ctx][key_dim] each token's normalised keys */
     float *beta, *g;/* [n_ctx][n_v] each token's beta and log-decay */
+    float *decay;   /* [n_ctx][n_v] e^g, for the effective weights */
 } dn_layer;
 
 struct dn_cpu {
@@ -74,6 +75,7 @@ static void layer_free(dn_layer *L) {
     free(L->keys);
     free(L->beta);
     free(L->g);
+    free(L->decay);
 }
 
 void dn_cpu_free(dn_cpu *d) {
@@ -96,7 +98,8 @@ static bool layer_alloc(dn_layer *L, const model *m, int l, int n_ctx) {
     L->keys = calloc(ctx * s->key_dim, sizeof *L->keys);
     L->beta = calloc(ctx * s->n_v, sizeof *L->beta);
     L->g = calloc(ctx * s->n_v, sizeof *L->g);
-    if (!L->conv_w || !L->state || !L->keys || !L->beta || !L->g) return false;
+    L->decay = calloc(ctx * s->n_v, sizeof *L->decay);
+    if (!L->conv_w || !L->state || !L->keys || !L->beta || !L->g || !L->decay) return false;
     /* the taps, whatever their storage type, as floats */
     const weight *w = &m->layers[l].ssm_conv;
     for (int c = 0; c < s->conv_dim; c++) weight_row(w, c, L->conv_w + (size_t)c * s->taps);
@@ -178,7 +181,7 @@ void dn_cpu_memory(const dn_cpu *d, size_t *state, size_t *keys) {
     for (int i = 0; d && i < d->n; i++) {
         const dn_shape *s = &d->layers[i].sh;
         *state += dn_state_floats(s) * sizeof(float);
-        *keys += (size_t)d->n_ctx * (size_t)(s->key_dim + 2 * s->n_v) * sizeof(float);
+        *keys += (size_t)d->n_ctx * (size_t)(s->key_dim + 3 * s->n_v) * sizeof(float);
     }
 }
 
@@ -221,6 +224,7 @@ static void prepare(dn_cpu *d, dn_layer *L, int l, int n, int p0) {
         memcpy(L->keys + at * s->key_dim, row + s->key_dim, (size_t)s->key_dim * sizeof(float));
         op_deltanet_gates(d->pb + (size_t)i * s->n_v, d->pa + (size_t)i * s->n_v, lw->ssm_dt, lw->ssm_a, s->n_v,
                           L->beta + at * s->n_v, L->g + at * s->n_v);
+        for (int h = 0; h < s->n_v; h++) L->decay[at * s->n_v + h] = expf(L->g[at * s->n_v + h]);
     }
 }
 
@@ -246,11 +250,6 @@ static void recur_task(void *arg, int h, int thread) {
                         (size_t)s->value_dim, job->d->work + (size_t)thread * job->d->n_work);
 }
 
-/* The output row of token T of the micro-batch in B's outputs, or -1. */
-static int output_of(const head_job *job, int t) {
-    const int bt = job->start + t;
-    return job->b->all_positions ? bt : bt == job->b->n_tokens - 1 ? 0 : -1;
-}
 
 /* Task h * n + t: the effective weights of value head h at token t, when wanted. */
 static void weights_task(void *arg, int task, int thread) {
@@ -258,13 +257,13 @@ static void weights_task(void *arg, int task, int thread) {
     const engine_batch *b = job->b;
     const dn_layer *L = job->L;
     const dn_shape *s = &L->sh;
-    const int h = task / job->n, t = task % job->n, out = output_of(job, t);
+    const int h = task / job->n, t = task % job->n, out = engine_batch_output(b, job->start + t);
     if (out < 0) return;
     const int pos = job->p0 + t, row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
     const int n_head = job->d->m->hp.n_head, kh = h % s->n_k;
     float *dst = b->attention + (((size_t)L->l * n_head + h) * n_out + out) * row_len;
     const float *q = job->d->conv + (size_t)t * s->conv_dim + (size_t)kh * s->d_k;
-    op_deltanet_weights(q, L->keys + (size_t)kh * s->d_k, (size_t)s->key_dim, L->beta + h, L->g + h, (size_t)s->n_v,
+    fast_deltanet_weights(q, L->keys + (size_t)kh * s->d_k, (size_t)s->key_dim, L->beta + h, L->decay + h, (size_t)s->n_v,
                         pos, s->d_k, dst, job->d->work + (size_t)thread * job->d->n_work + 3 * DN_CHUNK);
     memset(dst + pos + 1, 0, (size_t)(row_len - pos - 1) * sizeof *dst);
 }
@@ -275,13 +274,13 @@ static void write_gates(const head_job *job) {
     const dn_layer *L = job->L;
     const model_hparams *hp = &job->d->m->hp;
     for (int t = 0; t < job->n; t++) {
-        const int out = output_of(job, t);
+        const int out = engine_batch_output(b, job->start + t);
         if (out < 0) continue;
         const size_t at = (size_t)(job->p0 + t) * L->sh.n_v;
         float *dst = b->gates + ((size_t)out * hp->n_layer + L->l) * hp->n_head * 2;
         for (int h = 0; h < L->sh.n_v; h++) {
             dst[2 * h] = L->beta[at + h];
-            dst[2 * h + 1] = expf(L->g[at + h]);
+            dst[2 * h + 1] = L->decay[at + h];
         }
     }
 }

@@ -88,4 +88,8 @@ void dn_cpu_load(dn_cpu *d, int pos, const void *src);
 /* Bytes held: the live states and the per-token keys, betas and decays. */
 void dn_cpu_memory(const dn_cpu *d, size_t *state, size_t *keys);
 
+/* op_deltanet_weights (ops.h), the same bits, vectorised (deltanet_fast.c). */
+void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
+                           size_t gb_stride, int t, int d_k, float *w, float *x);
+
 #endif

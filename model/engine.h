@@ -3,7 +3,9 @@
  * An engine owns a KV cache of n_ctx positions. eval() places BATCH->n_tokens tokens at
  * positions pos .. pos+n_tokens-1 (the cache must hold positions 0 .. pos-1 from earlier
  * calls; evaluating at an earlier pos simply overwrites, which is how branching rewinds)
- * and returns what was asked for. Outputs are written only where the pointer is non-NULL. */
+ * and returns what was asked for. Outputs are written only where the pointer is non-NULL.
+ * A model with recurrent (Gated DeltaNet) layers keeps that promise too: the engine
+ * brings the recurrent state back to pos from its nearest checkpoint (state_ckpt.h). */
 #ifndef LLMSCOPE_ENGINE_H
 #define LLMSCOPE_ENGINE_H
 
@@ -93,6 +95,12 @@ typedef struct engine_batch {
 } engine_batch;
 
 #define ENGINE_LENS_MAX 64
+
+/* The output row of the batch's token BT (index within the batch), or -1 when B wants no
+ * output of it. */
+static inline int engine_batch_output(const engine_batch *b, int bt) {
+    return b->all_positions ? bt : bt == b->n_tokens - 1 ? 0 : -1;
+}
 
 /* A logit lens of hidden states the caller holds (a step record's, in engine_batch.hidden's
  * convention: entry n_layer is already normalised, so it is decoded as it is), computed on

@@ -403,7 +403,7 @@ static void attention_task(void *arg, int task, int thread) {
 
     /* where this token's attention rows go, if the caller wants them */
     const int bt = job->start + t; /* index within the batch */
-    const int out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+    const int out = engine_batch_output(b, bt);
     if (b->attention && out >= 0) {
         const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
         float *dst = b->attention + (((size_t)job->layer * m->hp.n_head + h) * n_out + out) * row_len;
@@ -439,7 +439,7 @@ static void zero_absent_heads(const cpu_engine *e, const engine_batch *b, int l,
     if (!b->attention || nh == hp->n_head) return;
     const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
     for (int t = 0; t < n; t++) {
-        const int bt = start + t, out = b->all_positions ? bt : (bt == b->n_tokens - 1 ? 0 : -1);
+        const int out = engine_batch_output(b, start + t);
         for (int h = nh; out >= 0 && h < hp->n_head; h++)
             memset(b->attention + (((size_t)l * hp->n_head + h) * n_out + out) * row_len, 0, (size_t)row_len * sizeof(float));
     }
@@ -609,7 +609,10 @@ static void dn_run(void *ctx, int n_tasks, workers_task_fn fn, void *arg, double
 }
 
 static size_t ckpt_bytes(void *ctx, int pos) { return dn_cpu_snapshot_bytes(((cpu_engine *)ctx)->dn, pos); }
-static void ckpt_save(void *ctx, int pos, void *dst) { dn_cpu_save(((cpu_engine *)ctx)->dn, pos, dst); }
+static bool ckpt_save(void *ctx, int pos, void *dst) {
+    dn_cpu_save(((cpu_engine *)ctx)->dn, pos, dst);
+    return true;
+}
 
 static int ckpt_load(void *ctx, int pos, const void *src, char *err, size_t errlen) {
     cpu_engine *e = ctx;

@@ -466,6 +466,7 @@ static int read_deltanet(loader *L) {
                           .n_ff = d->n_ff, .ffn = d->ffn};
         hp->n_deltanet++;
         if (n_v > hp->n_head) hp->n_head = n_v;
+        if (n_k > hp->n_head_kv) hp->n_head_kv = n_k;
     }
     return 0;
 }

@@ -320,12 +320,12 @@ void op_deltanet_chunked(const dn_head_state *st, int pos, int n, const float *q
     }
 }
 
-void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *g,
+void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
                          size_t gb_stride, int t, int d_k, float *w, float *x) {
     memcpy(x, q, (size_t)d_k * sizeof *x);
     for (int s = t; s >= 0; s--) {
         const float *ks = k + (size_t)s * k_stride;
-        const float ws = beta[(size_t)s * gb_stride] * dot(ks, x, d_k), decay = expf(g[(size_t)s * gb_stride]);
+        const float ws = beta[(size_t)s * gb_stride] * dot(ks, x, d_k), decay = decays[(size_t)s * gb_stride];
         w[s] = ws;
         for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
     }

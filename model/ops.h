@@ -124,9 +124,9 @@ void op_deltanet_chunked(const dn_head_state *st, int pos, int n, const float *q
 /* What a DeltaNet head's read-out at token T looks at: o_T = sum_{s<=T} w_s v_s, with
  *     w_s = beta_s k_s^T A_{s+1} ... A_T q,   A_r = e^g_r (I - beta_r k_r k_r^T),
  * found by one sweep back from T: x = q; for s = T .. 0: w_s = beta_s (k_s.x), then
- * x = e^g_s (x - w_s k_s). Signed, not summing to 1. k [T+1][k_stride], beta and g
- * [T+1][gb_stride]; W gets T+1 values; X is d_k floats of scratch. */
-void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *g,
+ * x = e^g_s (x - w_s k_s). Signed, not summing to 1. k [T+1][k_stride], beta and the
+ * decays e^g [T+1][gb_stride]; W gets T+1 values; X is d_k floats of scratch. */
+void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decay,
                          size_t gb_stride, int t, int d_k, float *w, float *x);
 
 #endif

@@ -88,7 +88,10 @@ void ckpts_take(state_ckpts *c, const ckpt_host *h, bool marked) {
     }
     void *data = malloc(bytes);
     if (!data) return;
-    h->save(h->ctx, pos, data);
+    if (!h->save(h->ctx, pos, data)) {
+        free(data);
+        return;
+    }
     /* checkpoints are taken at the live state, which is past every kept one */
     c->list[c->n++] = (state_ckpt){pos, marked, bytes, data};
     c->bytes += bytes;

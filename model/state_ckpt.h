@@ -48,7 +48,7 @@ void ckpts_free(state_ckpts *c);
 typedef struct ckpt_host {
     void *ctx;
     size_t (*snapshot_bytes)(void *ctx, int pos);
-    void (*save)(void *ctx, int pos, void *dst);
+    bool (*save)(void *ctx, int pos, void *dst); /* false: nothing copied (device lost) */
     /* SRC == NULL: the state at position 0 */
     int (*load)(void *ctx, int pos, const void *src, char *err, size_t errlen);
     int (*replay)(void *ctx, const int32_t *tokens, int pos, int n, char *err, size_t errlen);

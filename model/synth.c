@@ -57,6 +57,19 @@ static const synth_shape SHAPES[] = {
     {.name = "qwen3moe-tiny", .arch = "qwen3moe", .n_embd = 64, .n_layer = 3, .n_head = 4, .n_head_kv = 2,
      .head_dim = 16, .n_ff = 96, .n_vocab = 512, .n_ctx = 512, .rope_base = 1000000.0f, .eps = 1e-6f,
      .n_expert = 8, .n_expert_used = 3, .n_ff_exp = 32},
+    /* Qwen3.5's hybrids, from the published config.json as remembered: hidden size,
+     * layers, heads and rope as published; the feed-forward widths (3584, 6144) are from
+     * memory and may be off; the vocabulary (248320) and the DeltaNet heads (16 key and 16
+     * value heads of 128) are the family's values, not checked against these files. Real
+     * files append a multi-token-prediction block that loaders skip; these do not. */
+    {.name = "qwen3.5-0.8b", .arch = "qwen35", .n_embd = 1024, .n_layer = 24, .n_head = 8, .n_head_kv = 2,
+     .head_dim = 256, .rope_dim = 64, .n_ff = 3584, .n_vocab = 248320, .n_ctx = 262144, .rope_base = 1e7f,
+     .eps = 1e-6f, .tied = true, .full_attn_interval = 4, .ssm_groups = 16, .ssm_dt_rank = 16, .ssm_state = 128,
+     .ssm_inner = 2048, .ssm_conv = 4},
+    {.name = "qwen3.5-2b", .arch = "qwen35", .n_embd = 2048, .n_layer = 24, .n_head = 8, .n_head_kv = 2,
+     .head_dim = 256, .rope_dim = 64, .n_ff = 6144, .n_vocab = 248320, .n_ctx = 262144, .rope_base = 1e7f,
+     .eps = 1e-6f, .tied = true, .full_attn_interval = 4, .ssm_groups = 16, .ssm_dt_rank = 16, .ssm_state = 128,
+     .ssm_inner = 2048, .ssm_conv = 4},
     {.name = "qwen3-vl-2b", .arch = "qwen3vl", .n_embd = 2048, .n_layer = 28, .n_head = 16, .n_head_kv = 8,
      .head_dim = 128, .n_ff = 6144, .n_vocab = 151936, .n_ctx = 262144, .rope_base = 5000000.0f, .eps = 1e-6f,
      .tied = true},
@@ -249,6 +262,14 @@ static void write_hparams(gguf_writer *w, const synth_shape *s, const char *ftyp
         gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->n_ff_exp);
     }
     if (s->n_ff_shexp) gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)s->n_ff_shexp);
+    if (s->ssm_inner) {
+        gguf_writer_add_u32(w, KEY("full_attention_interval"), (uint32_t)s->full_attn_interval);
+        gguf_writer_add_u32(w, KEY("ssm.conv_kernel"), (uint32_t)s->ssm_conv);
+        gguf_writer_add_u32(w, KEY("ssm.state_size"), (uint32_t)s->ssm_state);
+        gguf_writer_add_u32(w, KEY("ssm.group_count"), (uint32_t)s->ssm_groups);
+        gguf_writer_add_u32(w, KEY("ssm.time_step_rank"), (uint32_t)s->ssm_dt_rank);
+        gguf_writer_add_u32(w, KEY("ssm.inner_size"), (uint32_t)s->ssm_inner);
+    }
     gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)s->n_vocab);
 #undef KEY
 }
@@ -303,11 +324,14 @@ static void plan_tensor(void *arg, const char *name, const tensor_spec *spec, in
     uint64_t ne[3] = {(uint64_t)cols, (uint64_t)rows, (uint64_t)depth};
     char *exps = strstr(role, "_exps");
     if (exps) *exps = 0; /* the experts' matrices follow the dense ones' rules */
-    /* routers stay f32, as llama.cpp's converters keep them */
-    uint32_t type = !spec->matrix || !strcmp(role, "ffn_gate_inp") ? GGML_TYPE_F32
-                                                                    : matrix_type(c->ftype, role, layer, s, cols);
-    /* norms, scales and frequency factors 1, biases 0 */
-    float value = strstr(spec->name, ".bias") ? 0.0f : 1.0f;
+    /* routers, DeltaNet's convolution taps and its small beta and decay projections stay
+     * f32, as llama.cpp's converters keep them */
+    const bool f32 = !spec->matrix || !strcmp(role, "ffn_gate_inp") || !strcmp(role, "ssm_conv1d") ||
+                     !strcmp(role, "ssm_beta") || !strcmp(role, "ssm_alpha");
+    uint32_t type = f32 ? GGML_TYPE_F32 : matrix_type(c->ftype, role, layer, s, cols);
+    /* norms, scales and frequency factors 1, biases 0, DeltaNet's A -1 (a decay that
+     * forgets: e^(A softplus(.)) < 1) */
+    float value = strstr(spec->name, ".bias") ? 0.0f : !strcmp(role, "ssm_a") ? -1.0f : 1.0f;
     const int n_dims = depth > 1 ? 3 : spec->matrix || rows > 1 ? 2 : 1;
     c->plan[c->n++] = (planned){gguf_writer_add_tensor(c->w, name, type, n_dims, ne), type, !spec->matrix, value, cols,
                                 rows * depth};

@@ -38,6 +38,10 @@ typedef struct synth_shape {
     float attn_temp;          /* attention.temperature_scale */
     int n_expert, n_expert_used, n_ff_exp; /* a mixture of experts (expert_count, ...) */
     int n_ff_shexp;           /* its shared expert's width (expert_shared_feed_forward_length) */
+    /* Gated DeltaNet hybrids (Qwen3.5): every full_attn_interval-th layer attention, the
+     * rest DeltaNet layers of ssm_groups key heads and ssm_dt_rank value heads of
+     * ssm_state, ssm_inner values in all, a causal convolution of ssm_conv taps */
+    int full_attn_interval, ssm_groups, ssm_dt_rank, ssm_state, ssm_inner, ssm_conv;
 } synth_shape;
 
 /* The named shapes: smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, llama-3-8b, gemma3-1b, ...

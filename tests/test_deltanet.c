@@ -183,7 +183,26 @@ static void probe_equals_fresh_continuations(void) {
     model_free(&m);
 }
 
+/* The engine's vectorised sweep (deltanet_fast.c) gives op_deltanet_weights' bits, on
+ * keys, betas and decays like a real layer's (d_k 128, a row of 300 tokens). */
+static void fast_weights_are_the_reference(void) {
+    enum { T = 300, DK = 128 };
+    static float k[T][DK], q[DK], beta[T], decay[T], want[T], got[T], x[DK];
+    uint32_t s = 7;
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < DK; c++) s = s * 1664525u + 1013904223u, k[t][c] = (float)(s >> 8) / (1 << 24) - 0.5f;
+        op_l2norm(k[t], k[t], DK, 1e-6f);
+        s = s * 1664525u + 1013904223u, beta[t] = (float)(s >> 8) / (1 << 24);
+        s = s * 1664525u + 1013904223u, decay[t] = 0.1f + 0.9f * (float)(s >> 8) / (1 << 24);
+    }
+    memcpy(q, k[T / 2], sizeof q);
+    op_deltanet_weights(q, k[0], DK, beta, decay, 1, T - 1, DK, want, x);
+    fast_deltanet_weights(q, k[0], DK, beta, decay, 1, T - 1, DK, got, x);
+    CHECK(memcmp(got, want, sizeof got) == 0);
+}
+
 int main(void) {
+    RUN(fast_weights_are_the_reference);
     RUN(weights_reconstruct_cpu);
     RUN(rows_by_layer_kind);
     RUN(rewinds_equal_fresh_evaluation);

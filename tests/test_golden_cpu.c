@@ -813,11 +813,13 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
  * rounding noise of the queries and keys moves a probability by up to a few percent; a
  * wrong product moves them by the whole range). Models chosen to cover every code path: k-quants, f16 with biases, GELU
  * and a fused QKV matrix (gpt2), per-head Q/K norms (qwen3), f32 with a feed-forward
- * width that is not a multiple of 8 (stories260K). */
+ * width that is not a multiple of 8 (stories260K), Gated DeltaNet layers and gated attention
+ * (qwen35: f16, so float products; its DeltaNet rows are effective weights, held to the
+ * softmax rows' bound). */
 static void threads_and_reference_agree(void) {
     static const struct { const char *name; double logit_rel, attention_abs; } models[] = {
         {"llama-k-tiny-q4_k_m", 5e-2, 0.1}, {"gpt2-tiny-f16", 1e-4, 1e-5},
-        {"qwen3-tiny-f16", 1e-4, 1e-5}, {"stories260K", 1e-4, 1e-5}};
+        {"qwen3-tiny-f16", 1e-4, 1e-5}, {"stories260K", 1e-4, 1e-5}, {"qwen35-tiny-f16", 1e-4, 1e-5}};
     static const cpu_engine_options configs[] = {{.n_threads = 1}, {.n_threads = 3}, {.n_threads = 4}};
     char path[512], rel[128], err[512];
     REQUIRE_SHARED(path, "models/stories260K.gguf");

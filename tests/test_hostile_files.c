@@ -940,6 +940,76 @@ static void test_model_bad_hyperparameters(void) {
     expect_model("NaN weights in a norm", &s, "non-finite");
 }
 
+/* A tiny Qwen3.5 hybrid: one Gated DeltaNet layer (dim 32, 2 key heads of 8, 4 value
+ * heads of 8, 4 taps), so each case can break one of its ssm.* keys or tensors. */
+static model_spec tiny_qwen35(void) {
+    model_spec s = {
+        .t = {{"token_embd.weight", 2, {32, 4}, GGML_TYPE_F32},
+              {"output_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.attn_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.post_attention_norm.weight", 1, {32}, GGML_TYPE_F32},
+              {"blk.0.attn_qkv.weight", 2, {32, 64}, GGML_TYPE_F32},
+              {"blk.0.attn_gate.weight", 2, {32, 32}, GGML_TYPE_F32},
+              {"blk.0.ssm_conv1d.weight", 2, {4, 64}, GGML_TYPE_F32},
+              {"blk.0.ssm_dt.bias", 1, {4}, GGML_TYPE_F32},
+              {"blk.0.ssm_a", 1, {4}, GGML_TYPE_F32},
+              {"blk.0.ssm_beta.weight", 2, {32, 4}, GGML_TYPE_F32},
+              {"blk.0.ssm_alpha.weight", 2, {32, 4}, GGML_TYPE_F32},
+              {"blk.0.ssm_norm.weight", 1, {8}, GGML_TYPE_F32},
+              {"blk.0.ssm_out.weight", 2, {32, 32}, GGML_TYPE_F32},
+              {"blk.0.ffn_gate.weight", 2, {32, 64}, GGML_TYPE_F32},
+              {"blk.0.ffn_up.weight", 2, {32, 64}, GGML_TYPE_F32},
+              {"blk.0.ffn_down.weight", 2, {64, 32}, GGML_TYPE_F32}},
+        .nt = 16,
+        .kv = {{"general.architecture", GB_STRING, 0, 0, "qwen35"},
+               {"qwen35.embedding_length", GB_U32, 32, 0, NULL},
+               {"qwen35.block_count", GB_U32, 1, 0, NULL},
+               {"qwen35.feed_forward_length", GB_U32, 64, 0, NULL},
+               {"qwen35.context_length", GB_U32, 128, 0, NULL},
+               {"qwen35.attention.head_count", GB_U32, 2, 0, NULL},
+               {"qwen35.attention.head_count_kv", GB_U32, 1, 0, NULL},
+               {"qwen35.attention.layer_norm_rms_epsilon", GB_F32, 0, 1e-6f, NULL},
+               {"qwen35.ssm.conv_kernel", GB_U32, 4, 0, NULL},
+               {"qwen35.ssm.state_size", GB_U32, 8, 0, NULL},
+               {"qwen35.ssm.group_count", GB_U32, 2, 0, NULL},
+               {"qwen35.ssm.time_step_rank", GB_U32, 4, 0, NULL},
+               {"qwen35.ssm.inner_size", GB_U32, 32, 0, NULL}},
+        .nkv = 13,
+        .fill = 0.01f};
+    return s;
+}
+
+static void test_model_hybrid(void) {
+    model_spec s = tiny_qwen35();
+    expect_model("the baseline tiny qwen35", &s, NULL);
+    struct { const char *key; uint64_t u; const char *needle; } cases[] = {
+        {"qwen35.ssm.time_step_rank", 3, "not a multiple of ssm.group_count"},
+        {"qwen35.ssm.inner_size", 30, "does not split into"},
+        {"qwen35.ssm.conv_kernel", 0, "conv_kernel' = 0 is out of range"},
+        {"qwen35.ssm.conv_kernel", 99, "conv_kernel' = 99 is out of range"},
+        {"qwen35.ssm.state_size", 0, "state_size' = 0 is out of range"},
+        {"qwen35.nextn_predict_layers", 1, "nextn_predict_layers' = 1 is out of range"},
+        {"qwen35.full_attention_interval", 0, "full_attention_interval' = 0 is out of range"},
+        {"qwen35.ssm.group_count", 4, "missing tensor 'blk.0.attn_qkv.weight'|has shape"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s = tiny_qwen35();
+        spec_kv(&s, cases[i].key)->u = cases[i].u;
+        char label[128];
+        snprintf(label, sizeof label, "hybrid case %zu (%s)", i, cases[i].key);
+        expect_model(label, &s, cases[i].needle);
+    }
+    s = tiny_qwen35();
+    spec_drop_kv(&s, "qwen35.ssm.state_size");
+    expect_model("no ssm.state_size", &s, "missing metadata key 'qwen35.ssm.state_size'");
+    s = tiny_qwen35();
+    spec_drop_tensor(&s, "blk.0.ssm_a");
+    expect_model("no ssm_a", &s, "missing tensor 'blk.0.ssm_a'");
+    /* an attention layer (interval 1: every layer) has no DeltaNet tensors to find */
+    s = tiny_qwen35();
+    spec_kv(&s, "qwen35.full_attention_interval")->u = 1;
+    expect_model("attention where DeltaNet tensors are", &s, "missing tensor 'blk.0.attn_q.weight'");
+}
+
 /* --- tokenizer level: tokenizer_load on vocabularies that do not add up ---------------- */
 
 /* A six-token SentencePiece vocabulary, plus whatever a case adds or changes. */
@@ -1245,6 +1315,7 @@ int main(void) {
     RUN(test_model_iq4_xs_narrow_rows);
     RUN(test_model_bad_hyperparameters);
     RUN(test_model_2026_keys);
+    RUN(test_model_hybrid);
     RUN(test_tokenizer_arrays_disagree);
     RUN(test_tokenizer_bad_vocabulary);
     return test_exit_code();

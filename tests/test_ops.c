@@ -467,9 +467,9 @@ static void deltanet_two_tokens_by_hand(void) {
     CHECK_NEAR(out[0], 1.12, 1e-6);
     CHECK_NEAR(out[1], -2.32, 1e-6);
 
-    const float keys[4] = {1, 0, 0.6f, 0.8f}, betas[2] = {0.5f, 1}, gs[2] = {g, g};
+    const float keys[4] = {1, 0, 0.6f, 0.8f}, betas[2] = {0.5f, 1}, decays[2] = {0.5f, 0.5f};
     float w[2], x[2];
-    op_deltanet_weights(q2, keys, 2, betas, gs, 1, 1, 2, w, x);
+    op_deltanet_weights(q2, keys, 2, betas, decays, 1, 1, 2, w, x);
     CHECK_NEAR(w[1], 1.6, 1e-6);
     CHECK_NEAR(w[0], -0.24, 1e-6);
 }
@@ -557,11 +557,12 @@ static void deltanet_chunked_is_the_recurrence(void) {
 static void deltanet_weights_reconstruct(void) {
     static dn_inputs in;
     dn_fill(&in);
-    float S[DN_DV * DN_DK] = {0}, want[DN_DV], w[DN_T], x[DN_DK];
+    float S[DN_DV * DN_DK] = {0}, want[DN_DV], w[DN_T], x[DN_DK], decay[DN_T];
+    for (int t = 0; t < DN_T; t++) decay[t] = expf(in.g[t]);
     double worst = 0;
     for (int t = 0; t < DN_T; t++) {
         op_deltanet_step(S, in.q[t], in.k[t], in.v[t], in.beta[t], in.g[t], DN_DK, DN_DV, want);
-        op_deltanet_weights(in.q[t], in.k[0], DN_DK, in.beta, in.g, 1, t, DN_DK, w, x);
+        op_deltanet_weights(in.q[t], in.k[0], DN_DK, in.beta, decay, 1, t, DN_DK, w, x);
         for (int c = 0; c < DN_DV; c++) {
             double sum = 0;
             for (int s = 0; s <= t; s++) sum += (double)w[s] * in.v[s][c];

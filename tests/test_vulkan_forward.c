@@ -60,6 +60,10 @@ typedef struct fixture {
     const int32_t *tokens, *top10_ids, *greedy;
     const float *logsumexp, *logits_last;
     const float *attention, *hidden; /* Hugging Face references only */
+    /* the 2026 goldens' softmax attention of hybrid models: [n_att][att_heads][T][T] for
+     * the layers golden.attention_layers lists */
+    const float *softmax_att;
+    int n_att, att_heads, att_layers[64];
     double range;            /* max - min of the golden's last logits */
     engine *cpu, *gpu;
 } fixture;
@@ -88,6 +92,38 @@ static void fixture_close(fixture *fx) {
     engine_destroy(fx->cpu);
     gguf_close(&fx->g);
     model_free(&fx->m);
+}
+
+/* golden.attention_layers (the 2026 goldens of hybrid models): the softmax layers whose
+ * attention the golden holds, all with the same heads. */
+static bool read_softmax_layers(fixture *fx) {
+    const gguf_kv *kv = gguf_find(&fx->g, "golden.attention_layers");
+    if (!kv) return false;
+    bool ok = kv->type == GGUF_VT_ARRAY && kv->arr_len >= 1 && kv->arr_len <= 64;
+    for (uint64_t i = 0; ok && i < kv->arr_len; i++) {
+        int64_t l = gguf_arr_int(kv, i);
+        ok = l >= 0 && l < fx->m.hp.n_layer && fx->m.desc[l].mixer == MIXER_ATTENTION &&
+             (i == 0 || fx->m.desc[l].n_head == fx->att_heads);
+        if (ok) fx->att_layers[i] = (int)l, fx->att_heads = fx->m.desc[l].n_head;
+    }
+    CHECKF(ok, "golden.attention_layers does not list softmax-attention layers of the model");
+    fx->n_att = ok ? (int)kv->arr_len : 0;
+    return ok;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n);
+
+/* The largest difference between our attention rows GA ([L][H][T][T]) and the golden's
+ * softmax layers'. */
+static double softmax_attention_error(const fixture *fx, const float *ga) {
+    const size_t T = (size_t)fx->T;
+    double worst = 0;
+    for (int i = 0; fx->softmax_att && i < fx->n_att; i++)
+        for (int h = 0; h < fx->att_heads; h++) {
+            const float *ours = ga + ((size_t)fx->att_layers[i] * fx->H + h) * T * T;
+            worst = fmax(worst, max_abs_diff(ours, fx->softmax_att + ((size_t)i * fx->att_heads + h) * T * T, T * T));
+        }
+    return worst;
 }
 
 /* Loads the current model and prompt and creates both engines; false after SKIP/CHECK
@@ -150,7 +186,11 @@ static bool fixture_open(fixture *fx) {
     GT(greedy, "greedy16", GGML_TYPE_I32, GREEDY_N);
     GT(logsumexp, "logsumexp", GGML_TYPE_F32, T);
     GT(logits_last, "logits_last", GGML_TYPE_F32, (uint64_t)fx->V);
-    GT(attention, "attention", GGML_TYPE_F32, T * T * fx->H * fx->L);
+    if (fx->hf) {
+        GT(attention, "attention", GGML_TYPE_F32, T * T * fx->H * fx->L);
+    } else if (read_softmax_layers(fx)) {
+        GT(softmax_att, "attention", GGML_TYPE_F32, T * T * (uint64_t)fx->att_heads * (uint64_t)fx->n_att);
+    }
     GT(hidden, "hidden_last", GGML_TYPE_F32, (uint64_t)(fx->L + 1) * fx->D);
 #undef GT
     fx->T = (int)T;
@@ -303,6 +343,11 @@ static void test_batch(void) {
         if (fx.hf) {
             att_golden = max_abs_diff(ga, fx.attention, n_att);
             hid_golden = max_abs_diff(gh, fx.hidden, (size_t)(L + 1) * D);
+        }
+        /* ik_llama.cpp's softmax layers: within 1e-2 (../shared/README-2026.md) */
+        if (fx.softmax_att) {
+            att_golden = softmax_attention_error(&fx, ga);
+            CHECKF(att_golden <= 1e-2, "softmax layers' attention differs from the golden by %g", att_golden);
         }
         if (verbose())
             fprintf(stderr, "  %s p%d: vs CPU logits %.3g (range %.3g) attention %.3g hidden %.3g; "
@@ -873,7 +918,7 @@ int main(void) {
                                         "llama-k-tiny-iq4_xs", "llama-k-tiny-bf16",
                                         "llama-k-tiny-f16", "qwen2-tiny-f16", "qwen3-tiny-f16",
                                         "gpt2-tiny-f16", "stories260K", "gemma2-tiny-f16", "gemma3-tiny-f16",
-                                        "gemma4-tiny-f16", "phi3-tiny-f16"};
+                                        "gemma4-tiny-f16", "phi3-tiny-f16", "qwen35-tiny-f16"};
     for (size_t i = 0; i < sizeof long_models / sizeof long_models[0]; i++)
         if (!only || !*only || strcmp(only, long_models[i]) == 0) run_named(long_models[i], 0, "long", test_long);
     static const char *lens_models[] = {"llama-k-tiny-q4_k_m", "qwen2-tiny-f16", "qwen3-tiny-f16", "gpt2-tiny-f16",

@@ -6,11 +6,13 @@
  * in another order (and a GPU compiler may fuse a*b+c): a sum of n products is compared
  * within 1e-5 of the sum of their magnitudes, element-wise operations within a few ulp.
  * When no Vulkan device exists every test SKIPs. Any validation-layer error fails. */
+#include "deltanet.h"
 #include "model.h"
 #include "ops.h"
 #include "quant.h"
 #include "test.h"
 #include "test_vulkan.h"
+#include "vk_deltanet.h"
 #include "vk_ops.h"
 #include "vk_runtime.h"
 
@@ -21,6 +23,7 @@
 typedef struct gpu {
     vk_runtime rt;
     vk_kernels k;
+    vk_dn_kernels dk;
     vk_buffer staging;
     VkDescriptorPool pool;
 } gpu;
@@ -43,6 +46,7 @@ static bool gpu_ready(void) {
         char err[512];
         vk_engine_options vo = vk_options_from_env(-1, false);
         if (vk_runtime_init(&G->rt, -1, &vo.rt, err, sizeof err) || vk_kernels_create(&G->rt, &G->k, &vo.tuning, err, sizeof err) ||
+            vk_dn_kernels_create(&G->rt, G->k.wg, &G->dk, err, sizeof err) ||
             vk_buffer_create(&G->rt, &G->staging, 1 << 20, VK_MEM_UPLOAD, "staging", err, sizeof err) ||
             vk_pool_create(&G->rt, 256, &G->pool, err, sizeof err)) {
             snprintf(gpu_error, sizeof gpu_error, "no Vulkan device: %.480s", err);
@@ -916,6 +920,147 @@ static void test_topk(void) {
     buf_free(bl), buf_free(bp), buf_free(bo);
 }
 
+/* ---- Gated DeltaNet ------------------------------------------------------------------- */
+
+/* A DeltaNet layer's kernels in the engine's order (convolution, the state keeping its
+ * inputs with the norms and gates, the chunked recurrence, the effective weights and the
+ * gated norm), over 150 tokens in batches of 40 and 110 (the second crossing chunk
+ * boundaries, with more tokens than one chunk), against the C reference of each step
+ * (ops.h) run the same way: after each batch the convolution's output, the gates, the
+ * read-out and its gated norm, every token's effective weights and the state itself. */
+enum { DNK = 2, DKK = 128, DNV = 4, DVV = 128, DTAPS = 4, DT = 150 }; /* Qwen3.5's heads */
+enum { DKEY = DNK * DKK, DVAL = DNV * DVV, DCONV = 2 * DKEY + DVAL };
+
+typedef struct dn_ref_state {
+    float pre[DT][DCONV];            /* every input row so far */
+    float keys[DT][DKEY], beta[DT][DNV], g[DT][DNV], decay[DT][DNV];
+    float state[(DTAPS - 1) * DCONV + DNV * DVV * DKK + DN_CHUNK * DNV * (DKK + DVV + 1)];
+} dn_ref_state;
+
+/* The reference of one batch [P0, P0 + N): CONV [n][DCONV] after the norms, O [n][DVAL]
+ * gated, W [DNV][n][P0 + N] the weights. */
+static void dn_reference(dn_ref_state *r, const float *params, const float *ba, const float *z, int p0, int n,
+                         float *conv, float *o, float *w) {
+    const float *taps = params, *dt = params + DCONV * DTAPS, *rate = dt + DNV, *gain = rate + DNV;
+    float zero[DCONV] = {0}, x[DKK], scratch[3 * DN_CHUNK];
+    for (int i = 0; i < n; i++) {
+        const int pos = p0 + i;
+        const float *rows[DTAPS];
+        for (int j = 0; j < DTAPS; j++) rows[j] = pos - (DTAPS - 1) + j >= 0 ? r->pre[pos - (DTAPS - 1) + j] : zero;
+        float *c = conv + (size_t)i * DCONV;
+        op_conv_silu(c, rows, taps, DCONV, DTAPS);
+        for (int h = 0; h < 2 * DNK; h++) op_l2norm(c + h * DKK, c + h * DKK, DKK, 1e-6f);
+        for (int k = 0; k < DKEY; k++) c[k] /= sqrtf(DKK);
+        memcpy(r->keys[pos], c + DKEY, sizeof r->keys[pos]);
+        op_deltanet_gates(ba + (size_t)i * 2 * DNV, ba + (size_t)i * 2 * DNV + DNV, dt, rate, DNV, r->beta[pos], r->g[pos]);
+        for (int h = 0; h < DNV; h++) r->decay[pos][h] = expf(r->g[pos][h]);
+    }
+    const dn_shape sh = {.n_v = DNV, .n_k = DNK, .d_k = DKK, .d_v = DVV, .taps = DTAPS, .key_dim = DKEY,
+                         .value_dim = DVAL, .conv_dim = DCONV, .conv_floats = (DTAPS - 1) * DCONV,
+                         .S_floats = DNV * DVV * DKK, .record_floats = DNV * (DKK + DVV + 1)};
+    for (int h = 0; h < DNV; h++) {
+        dn_head_state st = dn_head_of(&sh, r->state, h);
+        const int kh = h % DNK;
+        op_deltanet_chunked(&st, p0, n, conv + kh * DKK, conv + DKEY + kh * DKK, DCONV, conv + 2 * DKEY + h * DVV, DCONV,
+                            r->beta[p0] + h, r->g[p0] + h, DNV, o + h * DVV, DVAL, scratch);
+        for (int i = 0; i < n; i++)
+            op_deltanet_weights(conv + (size_t)i * DCONV + kh * DKK, r->keys[0] + kh * DKK, DKEY, r->beta[0] + h, r->decay[0] + h,
+                                DNV, p0 + i, DKK, w + ((size_t)h * n + i) * (p0 + n), x);
+    }
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < DNV; h++)
+            op_gated_rmsnorm(o + (size_t)i * DVAL + h * DVV, o + (size_t)i * DVAL + h * DVV, gain,
+                             z + (size_t)i * DVAL + h * DVV, DVV, 1e-6f);
+    for (int r0 = 0; r0 < DTAPS - 1; r0++) /* the convolution's rows for the next batch */
+        memcpy(r->state + r0 * DCONV, p0 + n - (DTAPS - 1) + r0 >= 0 ? r->pre[p0 + n - (DTAPS - 1) + r0] : zero,
+               sizeof zero);
+}
+
+static void test_deltanet_kernels(void) {
+    if (!gpu_ready()) return;
+    static dn_ref_state ref;
+    memset(&ref, 0, sizeof ref);
+    enum { NP = DCONV * DTAPS + 2 * DNV + DVV };
+    float params[NP];
+    fill(params, NP, 1.0f);
+    for (int h = 0; h < DNV; h++) params[DCONV * DTAPS + DNV + h] = -0.2f - 0.3f * (float)h; /* rates < 0 */
+    static float ba[DT * 2 * DNV], z[DT * DVAL], conv[DT * DCONV], o[DT * DVAL], w[DNV * DT * DT];
+    fill(ref.pre[0], (size_t)DT * DCONV, 2.0f);
+    fill(ba, sizeof ba / sizeof *ba, 3.0f);
+    fill(z, sizeof z / sizeof *z, 2.0f);
+    vk_buffer *bp = buf(params, sizeof params), *bpre = buf(NULL, sizeof ref.pre), *bstate = buf(NULL, sizeof ref.state);
+    vk_buffer *bconv = buf(NULL, sizeof conv), *bba = buf(NULL, sizeof ba), *bz = buf(NULL, sizeof z);
+    vk_buffer *bgates = buf(NULL, (size_t)DT * DNV * 2 * sizeof(float)), *bkeys = buf(NULL, sizeof ref.keys);
+    vk_buffer *bo = buf(NULL, sizeof o), *bcap = buf(NULL, sizeof w);
+    vk_buffer *bab = buf(NULL, (size_t)DN_CHUNK * DNV * 2 * DVV * sizeof(float));
+    vk_buffer *bgram = buf(NULL, (size_t)DN_CHUNK * DNV * DN_CHUNK * 2 * sizeof(float));
+    const int batches[][2] = {{0, 40}, {40, 110}};
+    for (int bi = 0; bi < 2 && bp && bpre && bstate && bconv && bba && bz && bgates && bkeys && bo && bcap && bab && bgram;
+         bi++) {
+        const int p0 = batches[bi][0], n = batches[bi][1], row_len = p0 + n;
+        memcpy(bpre->map, ref.pre[p0], (size_t)n * DCONV * sizeof(float));
+        memcpy(bba->map, ba + p0 * 2 * DNV, (size_t)n * 2 * DNV * sizeof(float));
+        memcpy(bz->map, z + p0 * DVAL, (size_t)n * DVAL * sizeof(float));
+        if (!begin()) break;
+        VkDescriptorSet s_conv = set_of(4, bpre, bstate, bp, bconv, NULL, NULL);
+        VkDescriptorSet s_prep = set_of(5, bconv, bba, bp, bgates, bkeys, NULL);
+        VkDescriptorSet s_project = set_of(5, bconv, bgates, bstate, bab, bgram, NULL);
+        VkDescriptorSet s_solve = set_of(6, bconv, bgates, bstate, bab, bgram, bo);
+        VkDescriptorSet s_fold = set_of(1, bstate, NULL, NULL, NULL, NULL, NULL);
+        VkDescriptorSet s_w = set_of(4, bconv, bkeys, bgates, bcap, NULL, NULL);
+        VkDescriptorSet s_norm = set_of(3, bo, bz, bp, NULL, NULL, NULL);
+        vk_dn_conv_push pc = {(uint32_t)n, DCONV, DTAPS, 0, 0};
+        vk_op_dn_conv(&G->rt, &G->dk, s_conv, &pc);
+        vk_barrier(&G->rt);
+        pc.mode = 1;
+        vk_op_dn_conv(&G->rt, &G->dk, s_conv, &pc);
+        vk_dn_prep_push pp = {(uint32_t)n, (uint32_t)p0, DNK, DKK, DNV, DCONV, DCONV * DTAPS, DCONV * DTAPS + DNV, 1, 1e-6f,
+                              1.0f / sqrtf(DKK)};
+        vk_op_dn_prep(&G->rt, &G->dk, s_prep, &pp);
+        vk_barrier(&G->rt);
+        vk_dn_seg_push shape = {0, 0, DNK, DKK, DNV, DVV, DCONV, (DTAPS - 1) * DCONV, 0};
+        vk_dn_record_recurrence(&G->rt, &G->dk, s_project, s_solve, s_fold, &shape, (uint32_t)p0, (uint32_t)n);
+        vk_dn_weights_push pw = {(uint32_t)n, 0, (uint32_t)p0, DNK, DKK, DNV, DCONV, 0, (uint32_t)row_len};
+        vk_op_dn_weights(&G->rt, &G->dk, s_w, &pw);
+        vk_dn_norm_push pn = {(uint32_t)n * DNV, DVV, DCONV * DTAPS + 2 * DNV, 1e-6f};
+        vk_op_dn_gated_norm(&G->rt, &G->dk, s_norm, &pn);
+        if (!submit()) break;
+        memset(w, 0, sizeof w);
+        dn_reference(&ref, params, ba + p0 * 2 * DNV, z + p0 * DVAL, p0, n, conv, o, w);
+        const float *gates = bgates->map;
+        double e_conv = max_err(bconv->map, conv, (size_t)n * DCONV), e_o = max_err(bo->map, o, (size_t)n * DVAL);
+        double e_w = max_err(bcap->map, w, (size_t)DNV * n * row_len), e_state = max_err(bstate->map, ref.state, sizeof ref.state / sizeof(float));
+        double e_gates = 0;
+        for (int i = p0; i < p0 + n; i++)
+            for (int h = 0; h < DNV; h++)
+                e_gates = fmax(e_gates, fmax(fabs(gates[(i * DNV + h) * 2] - ref.beta[i][h]), fabs(gates[(i * DNV + h) * 2 + 1] - ref.g[i][h])));
+        CHECKF(e_conv <= 1e-5, "batch %d: convolution and norms differ by %g", bi, e_conv);
+        CHECKF(e_gates <= 1e-5, "batch %d: gates differ by %g", bi, e_gates);
+        CHECKF(e_o <= 1e-4, "batch %d: gated read-outs differ by %g", bi, e_o);
+        CHECKF(e_w <= 1e-5, "batch %d: effective weights differ by %g", bi, e_w);
+        CHECKF(e_state <= 1e-4, "batch %d: the state differs by %g", bi, e_state);
+    }
+    buf_free(bp), buf_free(bpre), buf_free(bstate), buf_free(bconv), buf_free(bba), buf_free(bz);
+    buf_free(bgates), buf_free(bkeys), buf_free(bo), buf_free(bcap), buf_free(bab), buf_free(bgram);
+}
+
+/* Gated attention's output gate. */
+static void test_sigmoid_mul(void) {
+    if (!gpu_ready()) return;
+    enum { N = 1000 };
+    static float x[N], g[N], want[N];
+    fill(x, N, 4), fill(g, N, 20);
+    memcpy(want, x, sizeof x);
+    op_sigmoid_mul(want, g, N);
+    vk_buffer *bx = buf(x, sizeof x), *bg = buf(g, sizeof g);
+    if (bx && bg && begin()) {
+        vk_sigmoid_mul_push p = {N};
+        vk_op_sigmoid_mul(&G->rt, &G->dk, set_of(2, bx, bg, NULL, NULL, NULL, NULL), &p);
+        if (submit()) CHECKF(max_err(bx->map, want, N) <= 1e-6, "x sigmoid(gate) differs by %g", max_err(bx->map, want, N));
+    }
+    buf_free(bx), buf_free(bg);
+}
+
 int main(void) {
     RUN(test_matvec_real_tensors);
     RUN(test_matvec_other_types);
@@ -932,10 +1077,13 @@ int main(void) {
     RUN(test_topk);
     RUN(test_moe_route);
     RUN(test_moe_combine);
+    RUN(test_deltanet_kernels);
+    RUN(test_sigmoid_mul);
     if (G) {
         G->rt.vk.DestroyDescriptorPool(G->rt.dev, G->pool, NULL);
         vk_buffer_destroy(&G->rt, &G->staging);
         vk_kernels_destroy(&G->rt, &G->k);
+        vk_dn_kernels_destroy(&G->rt, &G->dk);
         vk_runtime_free(&G->rt);
         free(G);
     }

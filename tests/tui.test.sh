@@ -923,4 +923,39 @@ EOF2
 else
     skip tui_shipped_model "$dict not found"
 fi
+
+# ---- a Qwen3.5 hybrid: Gated DeltaNet layers beside gated attention layers ----
+# The tiny file (shared/README-2026.md): 8 layers, 3 and 7 attention (2 query heads, 1 kv
+# head), the others DeltaNet (4 value heads over 2 key heads, value head h reading key
+# head h % 2); completion mode, as it has no chat template.
+hybrid=$shared/models/qwen35-tiny-f16.gguf
+if [ -f "$hybrid" ]; then
+    start hyb 200 50 NO_COLOR=1 -- -m "$hybrid" --temp 0 -n 12
+    wait_for hyb 'TYPE \|' 20
+    keys hyb "Once upon a time" Enter
+    wait_for hyb 'reply: 12 tokens' 30; check hybrid_replies $? "$(cap hyb | tail -3)"
+    t=$(right hyb | grep -m1 '^DeltaNet')
+    [[ $t == *"layer 0/8  head 0/4 (kv 0)  4 heads x"* ]]; check hybrid_deltanet_title $? "$t"
+    labels=$(heat_rows hyb | awk '{ print $1, $2 }' | tr '\n' ',')
+    [ "$labels" = "h0 kv0,h1 kv1,h2 kv0,h3 kv1," ]; check hybrid_deltanet_heads_tile_key_heads $? "$labels"
+    right hyb | grep -qE '^decay +.*[░▒▓█]' && right hyb | grep -qE '^beta +.*[░▒▓█]'
+    check hybrid_decay_and_beta_strips $?
+    right hyb | grep -qE '^-[0-9.e-]+ [●◎○∘ ]+░▒▓█ [0-9.e-]+ +signed weights'; check hybrid_diverging_legend $? "$(right hyb | grep signed)"
+    keys hyb F3 F3 F3
+    wait_for hyb 'Attention  layer 3/8  head 0/2 \(kv 0\)  2 heads x' 5; check hybrid_attention_layer_has_its_own_heads $?
+    [ "$(heat_rows hyb | wc -l)" = 2 ] && ! right hyb | grep -q '^decay' && right hyb | grep -q ' linear '
+    check hybrid_attention_layer_is_softmax $?
+    keys hyb F3
+    wait_for hyb 'DeltaNet  layer 4/8' 5; check hybrid_next_layer_is_deltanet $?
+    keys hyb Tab
+    wait_for hyb 'INSPECT' 5
+    keys hyb w
+    wait_for hyb 'Gated DeltaNet: their signed weights count as attention mass' 10; check hybrid_why_card_says_how $?
+    keys hyb Escape Tab "/compare $hybrid" Enter
+    wait_for hyb 'mean KL\(this model \|\| qwen35-tiny-f16.gguf\) 0.0000 nats' 30 && sheet hyb | grep -q 'no divergence'
+    check hybrid_compare_with_itself_is_zero $?
+    tm kill-session -t hyb
+else
+    skip hybrid_replies "$hybrid not found"
+fi
 exit 0

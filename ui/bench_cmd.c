@@ -305,6 +305,15 @@ static double long_context(cli_model *cm, int n_context, double *heatmap_ms, dou
     return ms;
 }
 
+/* What a model with recurrent (DeltaNet) layers holds beside the KV cache after the runs. */
+static void print_state_memory(const engine *e) {
+    engine_state_memory m;
+    engine_get_state_memory(e, &m);
+    if (!m.state) return;
+    printf("recurrent state: %.1f MiB live, %.1f MiB of per-position keys, %d checkpoints of it (%.1f MiB)\n",
+           m.state / 1048576.0, m.keys / 1048576.0, m.n_checkpoints, m.checkpoints / 1048576.0);
+}
+
 int bench_main(int argc, char **argv) {
     bench_opts bo = {NULL, CLI_BACKEND_AUTO, -1, 512, 128, 3, 2000, 0};
     for (int i = 1; i < argc; i++) {
@@ -378,6 +387,7 @@ int bench_main(int argc, char **argv) {
                cm.path, hp->arch_name, hp->n_layer, (double)params / 1e6, (double)cm.m.file.size / 1e6,
                cm.e->device_name, cm.e->backend);
         if (bench_speeds(cm.e, tokens, &bo, &o, hp->n_vocab, &prompt, &decode, err, sizeof err)) rc = 1;
+        if (rc == 0) print_state_memory(cm.e);
         if (rc == 0 && strcmp(cm.e->backend, "vulkan") == 0) {
             o.lens = true;
             lens_tps = bench_decode(cm.e, tokens, bo.context, bo.n_decode, true, bo.repeat, &o, hp->n_vocab, err, sizeof err);

@@ -7,6 +7,7 @@
 #include "chat_template.h"
 #include "cli.h"
 #include "deltanet.h"
+#include "state_ckpt.h"
 #include "term_text.h"
 #include "quant.h"
 #include "tokenizer.h"
@@ -91,6 +92,9 @@ static void layer_kind(const model *m, int l, char *buf, size_t cap) {
     else if (m->n_ropes > 1) n += snprintf(buf + n, cap - (size_t)n, ", rope %d", d->rope);
     if (d->kv_layer != l) n += snprintf(buf + n, cap - (size_t)n, ", keys of layer %d", d->kv_layer);
     n += snprintf(buf + n, cap - (size_t)n, ", head dim %d", d->head_dim);
+    /* the "heads:" line gives the widest layer's; say this layer's where it differs (hybrids) */
+    if (d->n_head != m->hp.n_head || d->n_head_kv != m->hp.n_head_kv)
+        n += snprintf(buf + n, cap - (size_t)n, ", %d heads (kv %d)", d->n_head, d->n_head_kv);
     n += describe_ffn(m, d, buf + n, cap - (size_t)n);
     if (d->out_gate) snprintf(buf + n, cap - (size_t)n, ", gated output");
 }
@@ -122,6 +126,28 @@ static void print_layer_kinds(const model *m) {
     free(done);
 }
 
+/* Multi-token-prediction blocks, and what the DeltaNet layers' recurrent state takes
+ * beside the KV cache: the state itself, each position's keys, betas and decays (for the
+ * effective weights), and the checkpoints an engine keeps to rewind (state_ckpt.h). */
+static void print_recurrent(const model *m) {
+    const model_hparams *hp = &m->hp;
+    if (hp->n_layer_nextn)
+        printf("mtp blocks:    %d after the last layer (multi-token prediction: not loaded, not run)\n", hp->n_layer_nextn);
+    if (!hp->n_deltanet) return;
+    size_t state = 0, per_pos = 0, ckpt = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        if (m->desc[l].mixer != MIXER_DELTANET) continue;
+        dn_shape s = dn_shape_of(&m->desc[l]);
+        state += dn_state_floats(&s) * sizeof(float);
+        ckpt += dn_snapshot_floats(&s, 0) * sizeof(float);
+        per_pos += (size_t)(s.key_dim + 3 * s.n_v) * sizeof(float); /* as the CPU engine keeps them */
+    }
+    printf("recurrent:     %d DeltaNet layers: state %.1f MiB, keys %.1f KiB per position, checkpoints of "
+           "%.1f to %.1f MiB (every %d positions and at turn starts, %u MiB at most)\n",
+           hp->n_deltanet, state / 1048576.0, per_pos / 1024.0, ckpt / 1048576.0, state / 1048576.0, CKPT_INTERVAL,
+           CKPT_BUDGET >> 20);
+}
+
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
     static const char *const acts[] = {"SiLU", "GELU", "clamped SwiGLU"};
@@ -133,7 +159,11 @@ static void print_hparams(const model *m) {
     if (hp->embed_scale != 1.0f) printf(" (scaled by %g)", (double)hp->embed_scale);
     if (hp->n_embd_per_layer) printf(", per-layer inputs of %d", hp->n_embd_per_layer);
     printf("\n");
-    printf("heads:         %d (kv heads %d, head dim %d)\n", hp->n_head, hp->n_head_kv, hp->head_dim);
+    bool uniform = true; /* hybrids: each layer kind's own heads are on its line below */
+    for (int l = 0; l < hp->n_layer; l++)
+        uniform = uniform && m->desc[l].n_head == hp->n_head && m->desc[l].n_head_kv == hp->n_head_kv;
+    if (uniform) printf("heads:         %d (kv heads %d, head dim %d)\n", hp->n_head, hp->n_head_kv, hp->head_dim);
+    else printf("heads:         up to %d per layer (kv heads up to %d; see the layer kinds)\n", hp->n_head, hp->n_head_kv);
     if (hp->moe.n_expert)
         printf("experts:       %d, %d per token (%s), ff %d, %s\n", hp->moe.n_expert, hp->moe.n_used,
                hp->moe.routing == ROUTE_SOFTMAX ? (hp->moe.norm ? "softmax, top-k renormalised" : "softmax, top-k")
@@ -153,6 +183,7 @@ static void print_hparams(const model *m) {
     if (m->desc[0].attn_softcap > 0) printf("score cap:     %g\n", (double)m->desc[0].attn_softcap);
     if (m->desc[0].attn_temp > 0)
         printf("temperature:   %g past every %d positions\n", (double)m->desc[0].attn_temp, m->desc[0].attn_temp_floor);
+    print_recurrent(m);
 }
 
 static void print_token(const tokenizer *tok, const char *label, int32_t id) {

@@ -64,7 +64,6 @@ int render_score(engine *e, const int32_t *tokens, int T, int n_valid, float *pr
     int l0 = 0, l1 = L, h0 = 0, h1 = H;
     if (att && spec->layer >= 0) l0 = spec->layer, l1 = spec->layer + 1;
     if (att && spec->head >= 0) h0 = spec->head, h1 = spec->head + 1;
-    const float w = 1.0f / (float)((l1 - l0) * (h1 - h0));
 
     float *logits = NULL, *abuf = NULL;
     int rc = 0;
@@ -103,11 +102,19 @@ int render_score(engine *e, const int32_t *tokens, int T, int n_valid, float *pr
             }
             if (att) {
                 float *dst = att + (size_t)q * T;
-                for (int l = l0; l < l1; l++)
-                    for (int h = h0; h < h1; h++) {
+                for (int l = l0; l < l1; l++) {
+                    /* each layer's own heads; a DeltaNet head's signed weights as attention
+                     * mass, |w| normalised (inspect.h) */
+                    const int hl1 = h1 < e->model->desc[l].n_head ? h1 : e->model->desc[l].n_head;
+                    const bool mass = e->model->desc[l].mixer == MIXER_DELTANET;
+                    for (int h = h0; h < hl1; h++) {
                         const float *src = abuf + (((size_t)l * H + h) * n + j) * (size_t)row_len;
-                        for (int k = 0; k <= q; k++) dst[k] += w * src[k];
+                        double total = 0;
+                        for (int k = 0; mass && k <= q; k++) total += fabsf(src[k]);
+                        const float w = 1.0f / (float)((l1 - l0) * (hl1 - h0)) / (mass && total > 0 ? (float)total : 1.0f);
+                        for (int k = 0; k <= q; k++) dst[k] += w * (mass ? fabsf(src[k]) : src[k]);
                     }
+                }
             }
         }
         a += n;

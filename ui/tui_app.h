@@ -99,6 +99,10 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *mode_name, size
 tui_style tui_role_style(const tui_palette *p, tui_role r);
 /* One heatmap cell for V in [0,1]: a character and its style. */
 void tui_heat_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st);
+/* The same for a signed V in [-1, 1] (a DeltaNet layer's effective weights): the heat
+ * ramp for positive values, a cool ramp (or, without colours, dots and rings) for
+ * negative ones. */
+void tui_diverging_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st);
 /* Style of chat text tinted by V in [0,1] (1 = confident / low entropy). */
 tui_style tui_tint_style(const tui_palette *p, float v);
 
@@ -459,6 +463,17 @@ bool tui_router_shown(const tui_app *a);
 void tui_why_experts(tui_app *a, const why_card *w);
 /* The key the selected head attends to most at the current record, -1 (the chat marks it). */
 long tui_attention_mark(const tui_app *a);
+
+/* tui_deltanet.c: a Gated DeltaNet layer in the attention pane (signed rows, a diverging
+ * scale and its legend, a head's decay and beta per key) */
+bool tui_layer_signed(const tui_app *a, int layer);
+int tui_layer_heads(const tui_app *a, int layer);
+void tui_deltanet_legend(const tui_app *a, int y, tui_rect R, float max);
+/* Rows drawn (0 or 2) at Y: head HEAD of LAYER's decay and beta for each column's key. */
+int tui_deltanet_strips(const tui_app *a, int layer, int head, int y, tui_rect R, const int *keys, int n_cols, int cw,
+                        int lw);
+/* the why card's line on how DeltaNet layers enter sources, rollout and grounding */
+void tui_deltanet_why_note(tui_app *a);
 
 /* Shared formatting (tui_probs.c). */
 /* The text of token ID for display; bytes that are not UTF-8 on their own as \xNN. */

@@ -50,7 +50,7 @@ typedef struct picture {
     columns cols;
     int list[MAX_HEADS], n_list; /* the heads shown (all, or the filtered role's) */
     int first, head_rows;  /* rows of the list on screen */
-    float *vals;           /* [head_rows][cols.n], -1: no value */
+    float *vals;           /* [head_rows][cols.n], NO_VALUE: none */
     float max;
     int top_key;           /* the selected head's favourite key, -1 */
     float top_p;
@@ -59,8 +59,10 @@ typedef struct picture {
     float key_p, key_mean; /* the selected head's weight on it, and the layer's mean */
     size_t zoom_rec[MAX_ZOOM];
     int zoom_n, zoom_rows;
-    float *zoom_vals;      /* [zoom_n][cols.n], -1: no value */
+    float *zoom_vals;      /* [zoom_n][cols.n], NO_VALUE: none */
     float zoom_max;
+    bool signed_rows;      /* a Gated DeltaNet layer: signed weights, a diverging scale */
+    int strips;            /* rows of its decay and beta strips under the heads */
     int sink_w;            /* gpt-oss: cells of the sink column at the right, 0: none */
     float sink[MAX_HEADS]; /* each shown head's sink share (1 minus what its keys got) */
 } picture;
@@ -136,16 +138,23 @@ static float scaled(const attention *at, float p, float max) {
     return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-static int group_size(const model_hparams *hp) {
-    int kv = hp->n_head_kv > 0 ? hp->n_head_kv : hp->n_head;
-    return kv > 0 && hp->n_head % kv == 0 ? hp->n_head / kv : 1;
+/* Query heads per key head of LAYER (value heads per key head in a DeltaNet layer). */
+static int group_size(const tui_app *a, int layer) {
+    const layer_desc *d = &a->m->desc[layer];
+    return d->n_head_kv > 0 && d->n_head % d->n_head_kv == 0 ? d->n_head / d->n_head_kv : 1;
 }
 
-/* The heads of the selected layer that the heatmap shows (every one, or those of the
- * filtered role), into LIST; returns how many. */
+/* How far a value is from nothing, for the scale: signed rows (DeltaNet) by magnitude. */
+static float magnitude(const picture *pic, float v) {
+    if (!isfinite(v)) return 0;
+    return pic->signed_rows && v < 0 ? -v : v;
+}
+
+/* The heads of the selected layer that the heatmap shows (every one of the layer's own,
+ * or those of the filtered role), into LIST; returns how many. */
 static int shown_heads(const tui_app *a, const attention *at, int *list, int cap) {
     int n = 0, filter = a->heads.filter;
-    for (int h = 0; h < a->m->hp.n_head && n < cap; h++) {
+    for (int h = 0; h < tui_layer_heads(a, at->layer) && n < cap; h++) {
         const head_stats *st = filter >= 0 ? tui_head_role(a, at->layer, h) : NULL;
         if (filter < 0 || (st && (int)st->role == filter)) list[n++] = h;
     }
@@ -161,12 +170,13 @@ static bool reserve(float **buf, size_t *cap, size_t n) {
     return true;
 }
 
-/* A cell's value: the probability of key KEY in ROW (a query that saw N_KEYS keys), -1
- * when there is none to show, OUTSIDE when the layer's sliding window left the key out
- * (drawn as such, not as zero attention). */
-#define OUTSIDE (-2.0f)
+/* A cell's value: the probability (a DeltaNet layer: the signed weight) of key KEY in ROW
+ * (a query that saw N_KEYS keys), NO_VALUE when there is none to show, OUTSIDE when the
+ * layer's sliding window left the key out (drawn as such, not as zero attention). */
+#define NO_VALUE NAN
+#define OUTSIDE (-INFINITY)
 static float cell_value(const tui_app *a, int layer, const float *row, int key, int n_keys) {
-    if (!row || key < 0 || key >= n_keys) return -1;
+    if (!row || key < 0 || key >= n_keys) return NO_VALUE;
     const int window = a->m->desc[layer].window;
     return window && key < n_keys - window ? OUTSIDE : row[key];
 }
@@ -191,7 +201,7 @@ static void zoom_picture(tui_app *a, attention *at, picture *pic, int rows) {
         for (int c = 0; c < pic->cols.n; c++) {
             float v = cell_value(a, at->layer, row, pic->cols.key[c], q->n_keys);
             pic->zoom_vals[i * pic->cols.n + c] = v;
-            if (v > pic->zoom_max) pic->zoom_max = v;
+            if (magnitude(pic, v) > pic->zoom_max) pic->zoom_max = magnitude(pic, v);
         }
     }
 }
@@ -205,7 +215,7 @@ static bool heat_picture(tui_app *a, attention *at, picture *pic, const step_rec
         for (int c = 0; c < pic->cols.n; c++) {
             float v = cell_value(a, at->layer, row, pic->cols.key[c], pic->n_keys);
             pic->vals[i * pic->cols.n + c] = v;
-            if (v > pic->max) pic->max = v;
+            if (magnitude(pic, v) > pic->max) pic->max = magnitude(pic, v);
         }
         /* a sink takes its share in the softmax's denominator: the keys get less than 1 */
         double sum = 0;
@@ -218,14 +228,15 @@ static bool heat_picture(tui_app *a, attention *at, picture *pic, const step_rec
     pic->top_p = -1;
     if (sel)
         for (int k = at->hide_sink ? 1 : 0; k < pic->n_keys; k++)
-            if (sel[k] > pic->top_p) pic->top_p = sel[k], pic->top_key = k;
+            if (magnitude(pic, sel[k]) > pic->top_p) pic->top_p = magnitude(pic, sel[k]), pic->top_key = k;
     if (at->sel_key >= pic->n_keys) at->sel_key = -1;
     pic->key = at->sel_key >= 0 ? at->sel_key : pic->top_key;
     pic->key_p = pic->key >= 0 && sel ? sel[pic->key] : 0;
     pic->key_mean = 0;
-    for (int h = 0; pic->key >= 0 && h < a->m->hp.n_head; h++) {
+    const int n_heads = tui_layer_heads(a, at->layer);
+    for (int h = 0; pic->key >= 0 && h < n_heads; h++) {
         const float *row = attention_row(a, at, r, at->layer, h);
-        if (row) pic->key_mean += row[pic->key] / (float)a->m->hp.n_head;
+        if (row) pic->key_mean += row[pic->key] / (float)n_heads;
     }
     return true;
 }
@@ -247,8 +258,8 @@ static void layer_kind(const tui_app *a, int layer, char *buf, size_t cap) {
 static void clamp_view(const tui_app *a, attention *at) {
     const model_hparams *hp = &a->m->hp;
     if (at->layer >= hp->n_layer) at->layer = hp->n_layer - 1;
-    if (at->head >= hp->n_head) at->head = hp->n_head - 1;
     if (at->layer < 0) at->layer = 0;
+    if (at->head >= tui_layer_heads(a, at->layer)) at->head = tui_layer_heads(a, at->layer) - 1;
     if (at->head < 0) at->head = 0;
 }
 
@@ -266,6 +277,7 @@ static void attention_update(tui_app *a, tui_pane *p) {
     }
     const model_hparams *hp = &a->m->hp;
     clamp_view(a, at);
+    pic->signed_rows = tui_layer_signed(a, at->layer);
     tui_heads_update(a);
     const step_record *cur_r = tui_current_record(a, NULL);
     int keys_now = cur_r && cur_r->has_prediction ? cur_r->n_keys : 0;
@@ -282,9 +294,9 @@ static void attention_update(tui_app *a, tui_pane *p) {
     }
     const step_record *r = tui_current_record(a, &pic->rec);
     pic->n_keys = r && r->has_prediction && r->attention ? r->n_keys : 0;
-    int g = group_size(hp);
+    const int g = group_size(a, at->layer), n_heads = tui_layer_heads(a, at->layer);
     char kv[24] = "";
-    if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", at->head / g);
+    if (g > 1) snprintf(kv, sizeof kv, " (kv %d)", layer_key_head(&a->m->desc[at->layer], at->head));
     pic->cols.n = 0;
     pic->cols.cw = MIN_CW;
     pic->sink_w = a->m->layers[at->layer].attn_sinks ? SINK_W : 0;
@@ -299,8 +311,9 @@ static void attention_update(tui_app *a, tui_pane *p) {
         snprintf(filter, sizeof filter, "  role %s: %d", tui_role_words((head_role)a->heads.filter), pic->n_list);
     char kind[64];
     layer_kind(a, at->layer, kind, sizeof kind);
-    snprintf(pic->title, sizeof pic->title, "Attention  layer %d/%d%s  head %d/%d%s  %d heads x %d keys%s%s", at->layer,
-             hp->n_layer, kind, at->head, hp->n_head, kv, hp->n_head, pic->n_keys, note, filter);
+    snprintf(pic->title, sizeof pic->title, "%s  layer %d/%d%s  head %d/%d%s  %d heads x %d keys%s%s",
+             pic->signed_rows ? "DeltaNet" : "Attention", at->layer, hp->n_layer, kind, at->head, n_heads, kv, n_heads,
+             pic->n_keys, note, filter);
     if (!r) pic->note = "no tokens yet";
     else if (!r->has_prediction || r->n_keys <= 0) pic->note = "the first token: nothing came before it";
     else if (!r->attention) {
@@ -310,8 +323,10 @@ static void attention_update(tui_app *a, tui_pane *p) {
     else if (pic->n_list == 0) pic->note = "no head"; /* drawn with the role's name */
     if (pic->note) return;
 
-    /* rows: title, key labels, heads, legend, key line, then the zoom if two rows are left */
-    int avail = R.h - 4;
+    /* rows: title, key labels, heads, a DeltaNet layer's decay and beta strips, legend, key
+     * line, then the zoom if two rows are left */
+    pic->strips = pic->signed_rows && R.h - 4 - 2 >= 1 ? 2 : 0;
+    int avail = R.h - 4 - pic->strips;
     pic->head_rows = pic->n_list < avail ? pic->n_list : avail;
     if (pic->head_rows < 1) {
         pic->note = "";
@@ -322,7 +337,7 @@ static void attention_update(tui_app *a, tui_pane *p) {
         pic->note = "out of memory for the heatmap";
         return;
     }
-    int legend_y = R.y + 2 + pic->head_rows;
+    int legend_y = R.y + 2 + pic->head_rows + pic->strips;
     int zoom_rows = R.y + R.h - (legend_y + 3);
     if (zoom_rows >= 2) zoom_picture(a, at, pic, zoom_rows);
 }
@@ -345,19 +360,24 @@ static void draw_outside(const tui_app *a, int y, int x, int cw) {
     tui_put_wch(y, x + (cw - 1) / 2, tui_glyph(0x00D7, L'x'), tui_role_style(&a->pal, TC_DIM));
 }
 
-/* A cell of the heatmap or the zoom: its value, nothing, or outside the window. */
+/* A cell of the heatmap or the zoom: its value (signed ones on the diverging scale),
+ * nothing, or outside the window. */
 static void draw_value(const tui_app *a, const attention *at, int y, int x, int cw, float v, float max) {
     if (v == OUTSIDE) draw_outside(a, y, x, cw);
-    else if (v < 0) draw_blank(a, y, x, cw);
-    else draw_cell(a, y, x, cw, scaled(at, v, max));
+    else if (isnan(v)) draw_blank(a, y, x, cw);
+    else if (at->pic.signed_rows) {
+        wchar_t ch;
+        tui_style st;
+        tui_diverging_cell(&a->pal, max > 0 ? v / max : 0, &ch, &st);
+        tui_fill(y, x, cw - 1, ch, st);
+    } else draw_cell(a, y, x, cw, scaled(at, v, max));
 }
 
 /* "h5 kv2 prev", or where there is room "head 5  kv 2  previous". */
 static void head_label(const tui_app *a, const attention *at, int h, char *buf, size_t cap) {
-    const model_hparams *hp = &a->m->hp;
-    int g = group_size(hp);
+    const int g = group_size(a, at->layer), kv = layer_key_head(&a->m->desc[at->layer], h);
     bool words = at->pic.words;
-    int n = g > 1 ? snprintf(buf, cap, words ? "head %d  kv %d" : "h%d kv%d", h, h / g)
+    int n = g > 1 ? snprintf(buf, cap, words ? "head %d  kv %d" : "h%d kv%d", h, kv)
                   : snprintf(buf, cap, words ? "head %d" : "h%d", h);
     const head_stats *st = tui_head_role(a, at->layer, h);
     if (st && n > 0 && (size_t)n < cap)
@@ -498,7 +518,10 @@ static void attention_draw(const tui_app *a, const tui_pane *p) {
     draw_keys(a, pic, R.y + 1, R);
     draw_heads(a, at, R);
     int y = R.y + 2 + pic->head_rows;
-    if (y < R.y + R.h) draw_legend(a, at, y, R);
+    if (pic->strips)
+        y += tui_deltanet_strips(a, at->layer, at->head, y, R, pic->cols.key, pic->cols.n, pic->cols.cw, pic->lw);
+    if (y < R.y + R.h && pic->signed_rows) tui_deltanet_legend(a, y, R, pic->max);
+    else if (y < R.y + R.h) draw_legend(a, at, y, R);
     if (y + 1 < R.y + R.h) draw_key_line(a, at, y + 1, R);
     if (pic->zoom_rows >= 2 && pic->zoom_n > 0) draw_zoom(a, at, R, y + 2);
     else if (pic->zoom_rows >= 2)
@@ -513,7 +536,7 @@ static void change_layer(tui_app *a, attention *at, int d) {
 }
 
 static void change_head(tui_app *a, attention *at, int d) {
-    int n = a->m->hp.n_head;
+    int n = tui_layer_heads(a, at->layer); /* the selected layer's own */
     at->head = (at->head + d + n) % n;
 }
 

@@ -57,7 +57,13 @@ static const rgb HEAT_ANCHORS[] = {
 /* The tint of chat text: red (unlikely / uncertain) through yellow to green. */
 static const rgb TINT_ANCHORS[] = {{235, 80, 80}, {240, 160, 70}, {220, 210, 90}, {120, 205, 120}};
 
-enum { PAIR_ROLE_BASE = 1, PAIR_HEAT_BASE = 32, PAIR_TINT_BASE = PAIR_HEAT_BASE + TUI_HEAT_LEVELS };
+/* The negative half of the diverging ramp (signed values: a DeltaNet layer's effective
+ * weights): from the heat ramp's dark end through teal to pale cyan, so that negative
+ * cells are cool where positive ones are warm. */
+static const rgb COOL_ANCHORS[] = {{22, 26, 50}, {24, 62, 100}, {28, 110, 140}, {60, 170, 190}, {190, 245, 250}};
+
+enum { PAIR_ROLE_BASE = 1, PAIR_HEAT_BASE = 32, PAIR_TINT_BASE = PAIR_HEAT_BASE + TUI_HEAT_LEVELS,
+       PAIR_COOL_BASE = PAIR_TINT_BASE + TUI_TINT_LEVELS };
 
 static rgb ramp(const rgb *anchors, int n, int i, int levels) {
     float t = levels > 1 ? (float)i / (float)(levels - 1) * (float)(n - 1) : 0;
@@ -173,12 +179,20 @@ void tui_palette_init(tui_palette *p, tui_color_mode mode, char *name, size_t ca
             init_extended_pair(PAIR_TINT_BASE + i, terminal_color(p, fg, -1, defaults),
                                defaults ? -1 : COLOR_BLACK);
         }
+        int n_cool = (int)(sizeof COOL_ANCHORS / sizeof COOL_ANCHORS[0]);
+        for (int i = 0; i < TUI_HEAT_LEVELS; i++) {
+            rgb bg = ramp(COOL_ANCHORS, n_cool, i, TUI_HEAT_LEVELS);
+            int fg = i < TUI_HEAT_LEVELS / 2 ? COLOR_WHITE : COLOR_BLACK;
+            init_extended_pair(PAIR_COOL_BASE + i, fg, terminal_color(p, bg, -1, defaults));
+        }
     } else {
         /* 8 colours: the heat ramp is shade characters in blue, cyan, yellow, white. */
         static const short heat8[4] = {COLOR_BLUE, COLOR_CYAN, COLOR_YELLOW, COLOR_WHITE};
         for (int i = 0; i < 4; i++) init_extended_pair(PAIR_HEAT_BASE + i, heat8[i], defaults ? -1 : COLOR_BLACK);
         static const short tint8[3] = {COLOR_RED, COLOR_YELLOW, COLOR_GREEN};
         for (int i = 0; i < 3; i++) init_extended_pair(PAIR_TINT_BASE + i, tint8[i], defaults ? -1 : COLOR_BLACK);
+        static const short cool8[2] = {COLOR_GREEN, COLOR_MAGENTA};
+        for (int i = 0; i < 2; i++) init_extended_pair(PAIR_COOL_BASE + i, cool8[i], defaults ? -1 : COLOR_BLACK);
     }
     snprintf(name, cap, "%s", p->colors > 256 ? "true colour" : p->colors == 256 ? "256 colours" : "8 colours");
 }
@@ -220,6 +234,25 @@ void tui_heat_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st) {
     int level = (int)(v * 4 + 0.5f);
     *ch = shades[level];
     *st = (tui_style){A_NORMAL, 0};
+}
+
+void tui_diverging_cell(const tui_palette *p, float v, wchar_t *ch, tui_style *st) {
+    if (!(v < 0)) { /* zero and positive: the heat ramp */
+        tui_heat_cell(p, v, ch, st);
+        return;
+    }
+    float m = clamp01(-v);
+    if (p->colors >= 256) {
+        *ch = L' ';
+        *st = (tui_style){A_NORMAL, (short)(PAIR_COOL_BASE + (int)(m * (TUI_HEAT_LEVELS - 1) + 0.5f))};
+        return;
+    }
+    /* without a colour per level the sign is in the glyph: dots and rings for negative */
+    static const char ascii[] = " ,;!&";
+    static const wchar_t rings[5] = {L' ', 0x2218, 0x25CB, 0x25CE, 0x25CF}; /* ∘ ○ ◎ ● (· marks no value) */
+    int level = (int)(m * 4 + 0.5f);
+    *ch = p->utf8 ? rings[level] : (wchar_t)ascii[level];
+    *st = (tui_style){level >= 3 ? A_BOLD : A_NORMAL, p->colors == 8 ? (short)(PAIR_COOL_BASE + (level >= 3)) : 0};
 }
 
 tui_style tui_tint_style(const tui_palette *p, float v) {

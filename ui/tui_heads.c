@@ -82,7 +82,7 @@ static void say_filter(tui_app *a) {
     }
     /* how many heads of this role the selected layer has */
     int count = 0;
-    for (int h = 0; h < a->m->hp.n_head; h++) {
+    for (int h = 0; h < tui_layer_heads(a, tui_attention_layer(a)); h++) {
         const head_stats *s = tui_head_role(a, tui_attention_layer(a), h);
         if (s && (int)s->role == a->heads.filter) count++;
     }

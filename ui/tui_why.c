@@ -201,6 +201,7 @@ static void section_sources(tui_app *a, const why_card *w) {
                                                : "no attention kept for this token (--no-capture, or older than the memory budget)");
         return;
     }
+    tui_deltanet_why_note(a);
     source_line(a, "all layers", w->overall, w->n_overall);
     if (a->why.later_rollout) {
         tui_sheet_line_begin(sh, -1);

@@ -1,0 +1,67 @@
+/* deltanet_fast.c — the effective weights of a DeltaNet head (ops.h, op_deltanet_weights)
+ * with ops.c's arithmetic in ops.c's order, only arranged for the vectoriser: the sweep
+ * back over the tokens is sequential (each step's dot product needs the previous step's
+ * x), so the speed is in each step's two passes over d_k numbers. Compiled at -O3, and on
+ * x86-64 twice (baseline and AVX2, picked when it runs), as ops_fast.c is; ISO C mode
+ * fuses no multiply-adds, so both copies give op_deltanet_weights' bits
+ * (tests/test_deltanet.c checks). The capture of a long prompt spends most of its time
+ * here: the same order of work per step as a softmax attention row. */
+#include "deltanet.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_COPY 1
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+#define LANES 8
+
+/* dot() of ops.c: element i into partial sum i % 8 (a tail into sum 0), combined
+ * ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). */
+INLINE float dot8(const float *a, const float *b, int n) {
+    float acc[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) acc[0] += a[i] * b[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+INLINE void sweep(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
+                  size_t gb_stride, int t, int d_k, float *w, float *x) {
+    memcpy(x, q, (size_t)d_k * sizeof *x);
+    for (int s = t; s >= 0; s--) {
+        const float *ks = k + (size_t)s * k_stride;
+        const float ws = beta[(size_t)s * gb_stride] * dot8(ks, x, d_k), decay = decays[(size_t)s * gb_stride];
+        w[s] = ws;
+        for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
+    }
+}
+
+static void sweep_portable(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
+                           size_t gb_stride, int t, int d_k, float *w, float *x) {
+    sweep(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+}
+
+#ifdef HAVE_AVX2_COPY
+__attribute__((target("avx2"))) static void sweep_avx2(const float *q, const float *k, size_t k_stride,
+                                                       const float *beta, const float *decays, size_t gb_stride,
+                                                       int t, int d_k, float *w, float *x) {
+    sweep(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+}
+#endif
+
+void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
+                           size_t gb_stride, int t, int d_k, float *w, float *x) {
+#ifdef HAVE_AVX2_COPY
+    if (__builtin_cpu_supports("avx2")) {
+        sweep_avx2(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+        return;
+    }
+#endif
+    sweep_portable(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+}
