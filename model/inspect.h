@@ -105,6 +105,17 @@ bool inspect_grounding(const inspect_view *v, size_t rec, const grounding_params
 void inspect_grounding_of_row(const float *row, const segment_kind *segments, int n, float entropy,
                               const grounding_params *p, grounding *out);
 
+/* ---- lookback ratios ---- */
+
+/* Lookback ratio of every head (Chuang et al., 2024, "Lookback Lens") for the step that
+ * chose record REC: the head's mean attention per key on the context (every key before
+ * the reply REC belongs to, template text left out) over that plus its mean attention
+ * per key on the reply so far. 1: it reads only what it was given; 0: only its own
+ * words. Means per key, not sums, so a long reply does not outweigh a short prompt by
+ * its length alone. At the reply's first token (no reply keys yet) the ratio is 1.
+ * OUT: [n_layer][n_head]. False when the record holds no per-head attention. */
+bool inspect_lookback(const inspect_view *v, size_t rec, float *out);
+
 /* ---- head roles ---- */
 
 typedef enum {
@@ -253,6 +264,8 @@ typedef struct why_card {
     double rollout_unresolved;
 
     grounding ground;
+    float *lookback;            /* [n_layer][n_head] inspect_lookback, NULL without attention */
+    int n_head;
 
     bool has_lens;              /* the record held hidden states and a model was given */
     logit_lens lens;

@@ -104,6 +104,10 @@ int cli_trace_set_context_at(cli_trace *t, const session *s, const char *model_p
 struct model;
 int cli_trace_record(cli_trace *t, session *s, const struct model *m, const struct tokenizer *tok,
                      const step_record *r, bool eog, bool lens_on_cpu);
+/* From now on every token line gets "suspicion": D's score of the reply so far (D is
+ * borrowed; NULL: none). -1 when out of memory. */
+struct detector;
+int cli_trace_set_detector(cli_trace *t, const struct detector *d);
 /* Closes the file; -1 with ERR filled if anything failed to reach it. */
 int cli_trace_close(cli_trace *t, char *err, size_t errlen);
 

@@ -7,17 +7,23 @@
  *   blame                                         the sampler stage that changed the winner
  *   top_before, top_after                         [{id, text, logit, prob}] likeliest first
  *   sampler                                       the settings in force
+ *   varentropy                                    variance of the surprisal (det_varentropy)
  *   why                                           the why card's attention sources, rollout,
- *                                                 grounding and logit lens, where captured
+ *                                                 grounding, lookback ratios per head and
+ *                                                 logit lens, where captured
+ *   suspicion                                     the model's detector's score of the reply
+ *                                                 so far, when it has one (detector.h)
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
 #include "cli.h"
+#include "detector.h"
 #include "inspect.h"
 #include "replay_cmd.h"
 #include "tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +32,42 @@ struct cli_trace {
     char *path;
     int write_errno; /* first write error, 0 if none */
     cJSON *context;  /* for the next line (cli_trace_set_context) */
+    /* the detector's running score of the reply being traced (cli_trace_set_detector) */
+    const detector *det;
+    det_accum acc;
+    int acc_turn;
+    float *lens_prob;
 };
+
+int cli_trace_set_detector(cli_trace *t, const detector *d) {
+    t->det = d;
+    t->acc_turn = -1;
+    if (!d) return 0;
+    t->lens_prob = malloc(((size_t)d->sh.n_layer + 1) * sizeof *t->lens_prob);
+    return t->lens_prob && det_accum_init(&t->acc, d->sh) == 0 ? 0 : -1;
+}
+
+/* The detector's score of the reply up to record R (with its why card W, may be NULL). */
+static double running_suspicion(cli_trace *t, const step_record *r, const why_card *w) {
+    if (r->turn != t->acc_turn) {
+        det_accum_reset(&t->acc);
+        t->acc_turn = r->turn;
+    }
+    det_token tok;
+    det_token_of_why(r, w, t->lens_prob, &tok);
+    det_accum_add(&t->acc, &tok);
+    int nf = det_n_features(t->det->sh);
+    double *x = malloc((size_t)nf * sizeof *x);
+    bool *present = malloc((size_t)nf * sizeof *present);
+    double score = NAN;
+    if (x && present) {
+        det_accum_features(&t->acc, x, present);
+        score = detector_score(t->det, x, present, NULL, 0, NULL);
+    }
+    free(x);
+    free(present);
+    return score;
+}
 
 cli_trace *cli_trace_open(const char *path, char *err, size_t errlen) {
     cli_trace *t = calloc(1, sizeof *t);
@@ -142,6 +183,15 @@ static cJSON *why_object(const why_card *w, const session *s, const tokenizer *t
             cJSON_AddBoolToObject(g, "flagged", w->ground.flagged);
         }
     }
+    if (w->lookback) { /* [layer][head], four decimals: plenty for a ratio, and short */
+        cJSON *lb = cJSON_AddArrayToObject(o, "lookback");
+        for (int l = 0; lb && l < w->n_layer; l++) {
+            cJSON *heads = cJSON_CreateArray();
+            for (int h = 0; heads && h < w->n_head; h++)
+                cJSON_AddItemToArray(heads, cJSON_CreateNumber(round(1e4 * w->lookback[l * w->n_head + h]) / 1e4));
+            cJSON_AddItemToArray(lb, heads);
+        }
+    }
     if (w->has_lens) {
         const logit_lens *L = &w->lens;
         cJSON *l = cJSON_AddObjectToObject(o, "lens");
@@ -177,6 +227,7 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddBoolToObject(o, "eog", eog);
     cJSON_AddNumberToObject(o, "prob", short_float(s->prob_before));
     cJSON_AddNumberToObject(o, "entropy", short_float(s->entropy_before));
+    cJSON_AddNumberToObject(o, "varentropy", short_float(det_varentropy(s)));
     cJSON_AddNumberToObject(o, "rank", s->rank_before + 1); /* 1: the likeliest, as on screen */
     cJSON_AddNumberToObject(o, "margin", short_float(s->margin));
     cJSON_AddNumberToObject(o, "greedy_id", s->greedy_id);
@@ -189,6 +240,10 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddItemToObject(o, "top_after", token_list(s->top_after, n_after, tok));
     cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
     if (why) cJSON_AddItemToObject(o, "why", why_object(why, sess, tok));
+    if (t->det && r->has_prediction) {
+        double score = running_suspicion(t, r, why);
+        if (isfinite(score)) cJSON_AddNumberToObject(o, "suspicion", round(1e4 * score) / 1e4);
+    }
     if (t->context) {
         cJSON_AddItemToObject(o, "context", t->context);
         t->context = NULL;
@@ -258,6 +313,8 @@ int cli_trace_record(cli_trace *t, session *s, const model *m, const tokenizer *
 int cli_trace_close(cli_trace *t, char *err, size_t errlen) {
     if (!t) return 0;
     cJSON_Delete(t->context);
+    det_accum_free(&t->acc);
+    free(t->lens_prob);
     if (fclose(t->f) != 0 && !t->write_errno) t->write_errno = errno ? errno : EIO;
     int rc = 0;
     if (t->write_errno) {
