@@ -11,9 +11,10 @@
  *                conversation holds one reply per question
  *   label        "right" or "wrong"
  *   first_wrong  optional, for a wrong answer: the index (in the reply's traced tokens,
- *                from 0) of the first token that made it wrong. The detector is then
- *                fitted on the reply up to that token, which is where a breakpoint
- *                should stop it; it is still tested on whole replies.
+ *                from 0) of the first token that made it wrong. The detector is fitted and
+ *                tested on whole replies; this says how many wrong test replies its
+ *                running score has flagged by the time that token is written (where a
+ *                breakpoint would stop them).
  *   group        optional: answers of one group land on the same side of the split (the
  *                same word asked twice, the replies of one conversation)
  *   split        optional "train" or "test": the split chosen by hand
@@ -36,9 +37,10 @@
 typedef struct cal_answer {
     double *x;           /* the whole reply's features */
     bool *present;
-    double *x_fit;       /* what it is fitted on: the reply up to its first wrong token (or
-                            the whole reply: then the same arrays as x) */
-    bool *present_fit;
+    double *x_first;     /* the reply up to and with its first wrong token, where a label
+                            names it (else the same arrays as x): is it caught by then? */
+    bool *present_first;
+    bool has_first;
     uint8_t wrong;
     int8_t split;        /* 0 train, 1 test, -1 by hash */
     uint64_t group;      /* hash of the group */
@@ -84,6 +86,8 @@ typedef struct calibrate_report {
     double auroc_cv;           /* cross-validated, training side */
     double auroc_test;         /* on the test side (NAN without one) */
     double threshold, test_detection, test_false_alarm;
+    double early_detection;    /* wrong test answers with a first_wrong, flagged by then */
+    int n_early;
     double single_test[DET_N_SCALARS]; /* each scalar feature alone (NAN: absent) */
     double rule_test, rule_detection, rule_false_alarm;
     char out[4096];            /* where the detector was written */

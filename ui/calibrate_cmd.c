@@ -71,9 +71,9 @@ static int choose_features(const cal_set *set, const int *train, int n_train, co
         double lo = INFINITY, hi = -INFINITY;
         for (int i = 0; i < n_train && all; i++) {
             const cal_answer *a = &set->a[train[i]];
-            all = a->present_fit[f];
-            if (a->x_fit[f] < lo) lo = a->x_fit[f];
-            if (a->x_fit[f] > hi) hi = a->x_fit[f];
+            all = a->present[f];
+            if (a->x[f] < lo) lo = a->x[f];
+            if (a->x[f] > hi) hi = a->x[f];
         }
         if (all && hi - lo > 1e-9 * (fabs(hi) + fabs(lo) + 1e-30)) use[n++] = f;
     }
@@ -88,12 +88,13 @@ typedef struct model_fit {
     double *mean, *scale, *w, b;
 } model_fit;
 
-/* Rows ROWS of the training matrix, standardised with FIT's mean and scale. */
-static void standardise(const cal_set *set, const int *rows, int n, const model_fit *m, bool fit_part, double *x) {
+/* Rows ROWS (whole replies, or with FIRST up to their first wrong token), standardised
+ * with M's mean and scale. */
+static void standardise(const cal_set *set, const int *rows, int n, const model_fit *m, bool first, double *x) {
     for (int i = 0; i < n; i++) {
         const cal_answer *a = &set->a[rows[i]];
-        const double *src = fit_part ? a->x_fit : a->x;
-        const bool *have = fit_part ? a->present_fit : a->present;
+        const double *src = first ? a->x_first : a->x;
+        const bool *have = first ? a->present_first : a->present;
         for (int j = 0; j < m->d; j++) {
             int f = m->use[j];
             x[(size_t)i * m->d + j] = have[f] ? (src[f] - m->mean[j]) / m->scale[j] : 0;
@@ -104,10 +105,10 @@ static void standardise(const cal_set *set, const int *rows, int n, const model_
 static void moments(const cal_set *set, const int *rows, int n, model_fit *m) {
     for (int j = 0; j < m->d; j++) {
         double s = 0, ss = 0;
-        for (int i = 0; i < n; i++) s += set->a[rows[i]].x_fit[m->use[j]];
+        for (int i = 0; i < n; i++) s += set->a[rows[i]].x[m->use[j]];
         double mean = s / n;
         for (int i = 0; i < n; i++) {
-            double v = set->a[rows[i]].x_fit[m->use[j]] - mean;
+            double v = set->a[rows[i]].x[m->use[j]] - mean;
             ss += v * v;
         }
         m->mean[j] = mean;
@@ -115,14 +116,14 @@ static void moments(const cal_set *set, const int *rows, int n, model_fit *m) {
     }
 }
 
-/* Fits M on ROWS (their fitted part) with LAMBDA. */
+/* Fits M on ROWS with LAMBDA. */
 static int fit_rows(const cal_set *set, const int *rows, int n, double lambda, model_fit *m) {
     moments(set, rows, n, m);
     double *x = malloc((size_t)n * (size_t)m->d * sizeof *x);
     uint8_t *y = malloc((size_t)n);
     int rc = -1;
     if (x && y) {
-        standardise(set, rows, n, m, true, x);
+        standardise(set, rows, n, m, false, x);
         for (int i = 0; i < n; i++) y[i] = set->a[rows[i]].wrong;
         rc = det_logreg_fit(x, y, n, m->d, lambda, m->w, &m->b);
     }
@@ -131,11 +132,11 @@ static int fit_rows(const cal_set *set, const int *rows, int n, double lambda, m
     return rc;
 }
 
-/* M's scores of ROWS: whole replies (WHOLE) or the fitted parts. */
-static int score_rows(const cal_set *set, const int *rows, int n, const model_fit *m, bool whole, double *out) {
+/* M's scores of ROWS: whole replies, or with FIRST up to their first wrong token. */
+static int score_rows(const cal_set *set, const int *rows, int n, const model_fit *m, bool first, double *out) {
     double *x = malloc(((size_t)n * (size_t)m->d + 1) * sizeof *x);
     if (!x) return -1;
-    standardise(set, rows, n, m, !whole, x);
+    standardise(set, rows, n, m, first, x);
     for (int i = 0; i < n; i++) {
         double z = m->b;
         for (int j = 0; j < m->d; j++) z += m->w[j] * x[(size_t)i * m->d + j];
@@ -160,7 +161,7 @@ static void model_release(model_fit *m) {
     free(m->w);
 }
 
-/* Cross-validated scores of the training rows (fitted parts) with LAMBDA, folds by group. */
+/* Cross-validated scores of the training rows with LAMBDA, folds by group. */
 static int cross_validate(const cal_set *set, const int *train, int n, const int *use, int d, double lambda,
                           uint64_t seed, double *oof) {
     int *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
@@ -303,6 +304,7 @@ static cJSON *detector_json(const cal_set *set, const model_fit *m, const calibr
         cJSON_AddNumberToObject(t, "wrong", r->test_wrong);
         add_number(t, "detection", r->test_detection);
         add_number(t, "false_alarm", r->test_false_alarm);
+        add_number(t, "detection_by_first_wrong_token", r->early_detection);
         add_number(t, "rule_detection", r->rule_detection);
         add_number(t, "rule_false_alarm", r->rule_false_alarm);
     }
@@ -369,6 +371,22 @@ static int check_classes(const cal_set *set, const calibrate_options *o, int n_t
     return 0;
 }
 
+/* Of the wrong test answers whose label names the first wrong token, the share the
+ * detector flags by then (the reply so far scored, as the app's running score is). */
+static void early_catches(const cal_set *set, const int *test, int n_test, const model_fit *m, calibrate_report *rep,
+                          double *s) {
+    int n = 0, hit = 0;
+    rep->early_detection = NAN;
+    for (int i = 0; i < n_test; i++) {
+        if (!set->a[test[i]].has_first) continue;
+        if (score_rows(set, &test[i], 1, m, true, s) < 0) return;
+        n++;
+        hit += s[0] >= rep->threshold;
+    }
+    rep->n_early = n;
+    if (n) rep->early_detection = (double)hit / n;
+}
+
 static void report_rule(const cal_set *set, const int *test, int n_test, calibrate_report *rep) {
     double *s = malloc(((size_t)n_test + 1) * sizeof *s);
     rep->rule_test = rep->rule_detection = rep->rule_false_alarm = NAN;
@@ -431,10 +449,11 @@ static int run_fit(const cal_set *set, const calibrate_options *o, const char *c
         goto done;
     }
     rep->auroc_test = rep->test_detection = rep->test_false_alarm = NAN;
-    if (n_test > 0 && score_rows(set, test, n_test, &m, true, s) == 0) {
+    if (n_test > 0 && score_rows(set, test, n_test, &m, false, s) == 0) {
         rep->auroc_test = auroc_rows(set, test, n_test, s);
         rates(set, test, n_test, s, rep->threshold, &rep->test_detection, &rep->test_false_alarm);
     }
+    early_catches(set, test, n_test, &m, rep, s);
     single_signals(set, train, n_train, test, n_test, rep->single_test);
     report_rule(set, test, n_test, rep);
     cJSON *j = detector_json(set, &m, o, rep, command);
@@ -484,6 +503,9 @@ static void print_report(const calibrate_options *o, const calibrate_report *r, 
     printf("threshold %.3f for %.0f%% false alarms: on the test answers it catches %.0f%% of the wrong ones with "
            "%.0f%% false alarms\n",
            r->threshold, 100 * o->false_alarm, 100 * r->test_detection, 100 * r->test_false_alarm);
+    if (r->n_early)
+        printf("of the %d wrong test answers whose first wrong token is labelled, %.0f%% are flagged by then\n",
+               r->n_early, 100 * r->early_detection);
     printf("grounding rule (< 25%% and > 2 nats on any token): AUROC %.3f, catches %.0f%% with %.0f%% false alarms\n",
            r->rule_test, 100 * r->rule_detection, 100 * r->rule_false_alarm);
     printf("single signals, AUROC on the test answers (direction from the training answers):\n");

@@ -393,11 +393,12 @@ static int add_answer(cal_set *set, const trace_file *tf, const label *l, const 
     bool prefix = l->first_wrong >= 0;
     a->x = malloc(nf * sizeof *a->x);
     a->present = malloc(nf * sizeof *a->present);
-    a->x_fit = prefix ? malloc(nf * sizeof *a->x_fit) : a->x;
-    a->present_fit = prefix ? malloc(nf * sizeof *a->present_fit) : a->present;
+    a->x_first = prefix ? malloc(nf * sizeof *a->x_first) : a->x;
+    a->present_first = prefix ? malloc(nf * sizeof *a->present_first) : a->present;
+    a->has_first = prefix;
     set->n++; /* freed with the set from here on */
-    if (!a->x || !a->present || !a->x_fit || !a->present_fit || features_of(set, tf, from, to, a->x, a->present) < 0 ||
-        (prefix && features_of(set, tf, from, from + l->first_wrong + 1, a->x_fit, a->present_fit) < 0))
+    if (!a->x || !a->present || !a->x_first || !a->present_first || features_of(set, tf, from, to, a->x, a->present) < 0 ||
+        (prefix && features_of(set, tf, from, from + l->first_wrong + 1, a->x_first, a->present_first) < 0))
         return snprintf(err, errlen, "out of memory"), -1;
     a->wrong = l->wrong;
     a->split = split >= 0 ? (int8_t)split : l->split;
@@ -445,8 +446,8 @@ int cal_read(const char *path, int split, cal_set *set, char *err, size_t errlen
 void cal_set_free(cal_set *set) {
     for (int i = 0; i < set->n; i++) {
         cal_answer *a = &set->a[i];
-        if (a->x_fit != a->x) free(a->x_fit);
-        if (a->present_fit != a->present) free(a->present_fit);
+        if (a->x_first != a->x) free(a->x_first);
+        if (a->present_first != a->present) free(a->present_first);
         free(a->x);
         free(a->present);
     }
