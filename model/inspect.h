@@ -315,6 +315,8 @@ typedef struct inspect_breakpoints {
     float entropy_above;   /* nats */
     bool on_grounding;
     float grounding_below;
+    bool on_suspicion;     /* a detector's score (detector.h), which the caller checks: */
+    float suspicion_above; /* inspect_should_break does not know the detector */
 } inspect_breakpoints;
 
 /* Should generation pause after record R? WHY (may be NULL) gets a short reason. A
