@@ -35,6 +35,8 @@ void cli_usage(FILE *f) {
           "       llmscope synth ...                       write a random-weight model (synth --help)\n"
           "       llmscope replay TRACE -m OTHER           re-score a trace with another model (replay --help)\n"
           "       llmscope render TRACE [--heatmap L:H]    draw a trace: SVG/PNG pictures (render --help)\n"
+          "       llmscope calibrate LABELS [--test L2]    a detector of wrong answers from labelled traces\n"
+          "                                               (calibrate --help)\n"
           "\n"
           "See why each token was chosen: attention per head and the next-token probabilities.\n"
           "\n"
