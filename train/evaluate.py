@@ -1,7 +1,16 @@
 """evaluate.py — how often the dictionary model is right, and whether its confidence shows it.
 
   /usr/bin/python3 train/evaluate.py --config train/configs/smoke.json \
-      [--model FILE.gguf] [--llmscope ./llmscope] [--engine llmscope|torch] [--jobs N]
+      [--model FILE.gguf] [--llmscope ./llmscope] [--engine llmscope|torch] [--jobs N] \
+      [--settings eval|app] [--conversation] [--questions eval|calib] [--keep-traces DIR]
+
+--settings app asks with what the terminal app would use (the model file's sampler
+defaults, else llmscope's: temperature 0.8 ...), a seed per question; --conversation asks
+every held-out question as one of the questions 5-10 of a conversation of 10 (the first
+four are other questions of the set, answered and not scored); --keep-traces keeps every
+trace with labels.jsonl and labels-heldout.jsonl for `llmscope calibrate` (right =
+near-exact; a wrong answer's first wrong token is where it leaves the reference sentence;
+the word is the group). Results: train/out/NAME/eval[-app][-conversation].json.
 
 Questions (train/out/NAME/data/eval.jsonl, written by prepare_data.py):
   known    a sample of the words the model was trained on, one intent each (meaning,
