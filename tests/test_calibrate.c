@@ -373,7 +373,7 @@ static void live_features_equal_the_trace(void) {
     f = fopen(labels, "w");
     if (f) fprintf(f, "{\"trace\":\"reply.jsonl\",\"label\":\"right\"}\n"), fclose(f);
     cal_set set = {0};
-    CHECKF(cal_read(labels, 0, &set, err, sizeof err) == 0, "%s", err);
+    CHECKF(cal_read(labels, 0, 0, false, &set, err, sizeof err) == 0, "%s", err);
     CHECK(set.n == 1 && set.sh.n_layer == sh.n_layer && set.sh.n_head == sh.n_head);
 
     /* the same reply in a live session, features from the records */

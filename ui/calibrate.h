@@ -11,10 +11,12 @@
  *                conversation holds one reply per question
  *   label        "right" or "wrong"
  *   first_wrong  optional, for a wrong answer: the index (in the reply's traced tokens,
- *                from 0) of the first token that made it wrong. The detector is fitted and
- *                tested on whole replies; this says how many wrong test replies its
- *                running score has flagged by the time that token is written (where a
- *                breakpoint would stop them).
+ *                from 0) of the first token that made it wrong. The detector is tested
+ *                on whole replies; this also says how many wrong test replies its running
+ *                score (the reply so far, token by token, as the app computes it) has
+ *                flagged by the time that token is written, where a breakpoint would stop
+ *                them, against how many right ones it flags anywhere (--prefixes fits on
+ *                parts of replies too).
  *   group        optional: answers of one group land on the same side of the split (the
  *                same word asked twice, the replies of one conversation)
  *   split        optional "train" or "test": the split chosen by hand
@@ -23,7 +25,9 @@
  * answer) sends about --holdout of the answers to the test side. The detector never
  * sees the test answers: the regularisation is chosen by 5-fold cross-validation on the
  * training side, and the threshold for the false-alarm rate is taken from the
- * cross-validated scores of the right training answers. */
+ * cross-validated running scores of the right training answers (the highest score of the
+ * reply so far, token by token, as the app's meter shows it): the share of right replies
+ * the app flags while they are written is the rate asked for. */
 #ifndef LLMSCOPE_CALIBRATE_H
 #define LLMSCOPE_CALIBRATE_H
 
@@ -37,11 +41,13 @@
 typedef struct cal_answer {
     double *x;           /* the whole reply's features */
     bool *present;
-    double *x_first;     /* the reply up to and with its first wrong token, where a label
-                            names it (else the same arrays as x): is it caught by then? */
-    bool *present_first;
-    bool has_first;
+    int first_wrong;     /* the label's, -1 if none */
+    int n_run;           /* prefixes kept below (0: none) */
+    double *run_x;       /* [n_run][n_features]: the reply after each of its first n_run
+                            tokens, for the running score's metrics (test replies) */
+    bool *run_present;
     uint8_t wrong;
+    bool prefix;         /* a part of a reply (cal_read's PREFIXES), not a whole one */
     int8_t split;        /* 0 train, 1 test, -1 by hash */
     uint64_t group;      /* hash of the group */
     int n_tokens;
@@ -59,8 +65,15 @@ typedef struct cal_set {
 
 /* Reads the labels at PATH and the traces they name into SET (which may already hold
  * answers: a second file adds to it). SPLIT: -1 as the labels say, 0 or 1 forces every
- * answer of this file to that side. Returns 0, or -1 with one line in ERR. */
-int cal_read(const char *path, int split, cal_set *set, char *err, size_t errlen);
+ * answer of this file to that side. RUNNING keeps the features of the reply after each
+ * token (cal_answer.run_x) for the running score's metrics. PREFIXES > 0 also adds parts
+ * of replies, cut after
+ * 1/PREFIXES, 2/PREFIXES ... of their tokens and just after the first wrong token: a
+ * part of a right reply is right, a part of a wrong one is wrong once it holds the first
+ * wrong token (wrong replies without one give no parts). Fitted on, they teach the
+ * detector what its running score is, "is the reply so far wrong?". Returns 0, or -1
+ * with one line in ERR. */
+int cal_read(const char *path, int split, int prefixes, bool running, cal_set *set, char *err, size_t errlen);
 void cal_set_free(cal_set *set);
 
 /* ---- fitting and testing (calibrate_cmd.c) ---- */
@@ -74,6 +87,7 @@ typedef struct calibrate_options {
     double false_alarm;        /* share of right answers allowed over the threshold */
     double holdout;            /* share of groups on the test side */
     uint64_t seed;
+    int prefixes;              /* fit on parts of replies too (cal_read); 0: whole replies only */
     bool quiet;                /* no table on stdout */
 } calibrate_options;
 
@@ -85,9 +99,11 @@ typedef struct calibrate_report {
     double lambda;
     double auroc_cv;           /* cross-validated, training side */
     double auroc_test;         /* on the test side (NAN without one) */
-    double threshold, test_detection, test_false_alarm;
+    double threshold;          /* for the running score (the reply so far, token by token) */
+    double test_detection, test_false_alarm; /* test replies flagged while written */
     double early_detection;    /* wrong test answers with a first_wrong, flagged by then */
     int n_early;
+
     double single_test[DET_N_SCALARS]; /* each scalar feature alone (NAN: absent) */
     double rule_test, rule_detection, rule_false_alarm;
     char out[4096];            /* where the detector was written */

@@ -4,7 +4,8 @@
  * The steps: split the answers (by group), keep the features every training answer has
  * and that vary, standardise them, choose the L2 strength by 5-fold cross-validation
  * (folds by group too), fit on the whole training side, take the threshold for the
- * false-alarm rate from the cross-validated scores of the right answers, then score the
+ * false-alarm rate from the cross-validated running scores of the right answers (the
+ * highest score of the reply so far, token by token, as the app's meter shows), then score the
  * test side. Each scalar feature alone is tested as well, its direction taken from the
  * training side, and so is the grounding rule the app used before (an answer is flagged
  * when any token has grounding below 25% and entropy above 2 nats), so that the table
@@ -88,18 +89,25 @@ typedef struct model_fit {
     double *mean, *scale, *w, b;
 } model_fit;
 
-/* Rows ROWS (whole replies, or with FIRST up to their first wrong token), standardised
- * with M's mean and scale. */
-static void standardise(const cal_set *set, const int *rows, int n, const model_fit *m, bool first, double *x) {
-    for (int i = 0; i < n; i++) {
-        const cal_answer *a = &set->a[rows[i]];
-        const double *src = first ? a->x_first : a->x;
-        const bool *have = first ? a->present_first : a->present;
-        for (int j = 0; j < m->d; j++) {
-            int f = m->use[j];
-            x[(size_t)i * m->d + j] = have[f] ? (src[f] - m->mean[j]) / m->scale[j] : 0;
-        }
+/* One feature vector standardised with M's mean and scale (absent: the mean). */
+static void standardise_one(const model_fit *m, const double *src, const bool *have, double *x) {
+    for (int j = 0; j < m->d; j++) {
+        int f = m->use[j];
+        x[j] = have[f] ? (src[f] - m->mean[j]) / m->scale[j] : 0;
     }
+}
+
+static double score_one(const model_fit *m, const double *src, const bool *have, double *scratch) {
+    standardise_one(m, src, have, scratch);
+    double z = m->b;
+    for (int j = 0; j < m->d; j++) z += m->w[j] * scratch[j];
+    return det_logistic(z);
+}
+
+/* Rows ROWS standardised with M's mean and scale. */
+static void standardise(const cal_set *set, const int *rows, int n, const model_fit *m, double *x) {
+    for (int i = 0; i < n; i++)
+        standardise_one(m, set->a[rows[i]].x, set->a[rows[i]].present, x + (size_t)i * m->d);
 }
 
 static void moments(const cal_set *set, const int *rows, int n, model_fit *m) {
@@ -123,7 +131,7 @@ static int fit_rows(const cal_set *set, const int *rows, int n, double lambda, m
     uint8_t *y = malloc((size_t)n);
     int rc = -1;
     if (x && y) {
-        standardise(set, rows, n, m, false, x);
+        standardise(set, rows, n, m, x);
         for (int i = 0; i < n; i++) y[i] = set->a[rows[i]].wrong;
         rc = det_logreg_fit(x, y, n, m->d, lambda, m->w, &m->b);
     }
@@ -132,11 +140,11 @@ static int fit_rows(const cal_set *set, const int *rows, int n, double lambda, m
     return rc;
 }
 
-/* M's scores of ROWS: whole replies, or with FIRST up to their first wrong token. */
-static int score_rows(const cal_set *set, const int *rows, int n, const model_fit *m, bool first, double *out) {
+/* M's scores of ROWS. */
+static int score_rows(const cal_set *set, const int *rows, int n, const model_fit *m, double *out) {
     double *x = malloc(((size_t)n * (size_t)m->d + 1) * sizeof *x);
     if (!x) return -1;
-    standardise(set, rows, n, m, first, x);
+    standardise(set, rows, n, m, x);
     for (int i = 0; i < n; i++) {
         double z = m->b;
         for (int j = 0; j < m->d; j++) z += m->w[j] * x[(size_t)i * m->d + j];
@@ -161,13 +169,29 @@ static void model_release(model_fit *m) {
     free(m->w);
 }
 
-/* Cross-validated scores of the training rows with LAMBDA, folds by group. */
+/* The highest running score of reply A over its first UPTO tokens (all with UPTO < 0):
+ * what the app's meter reaches while the reply is written. The whole reply's score when
+ * its prefixes were not kept. */
+static double running_max(const cal_set *set, const model_fit *m, const cal_answer *a, int upto, double *scratch) {
+    size_t nf = (size_t)set->n_features;
+    if (a->n_run == 0) return score_one(m, a->x, a->present, scratch);
+    int n = upto < 0 || upto > a->n_run ? a->n_run : upto;
+    double best = 0;
+    for (int k = 0; k < n; k++) {
+        double s = score_one(m, a->run_x + (size_t)k * nf, a->run_present + (size_t)k * nf, scratch);
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+/* Cross-validated scores of the training rows with LAMBDA, folds by group: of the whole
+ * row (OOF) and, for whole replies, the highest running score (OOF_RUN). */
 static int cross_validate(const cal_set *set, const int *train, int n, const int *use, int d, double lambda,
-                          uint64_t seed, double *oof) {
+                          uint64_t seed, double *oof, double *oof_run) {
     int *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
-    double *s = malloc((size_t)n * sizeof *s);
+    double *s = malloc((size_t)n * sizeof *s), *scratch = malloc(((size_t)d + 1) * sizeof *scratch);
     model_fit m = {0};
-    int rc = in && out && s && model_alloc(&m, d, use) ? 0 : -1;
+    int rc = in && out && s && scratch && model_alloc(&m, d, use) ? 0 : -1;
     for (int k = 0; rc == 0 && k < FOLDS; k++) {
         int ni = 0, no = 0;
         for (int i = 0; i < n; i++) {
@@ -177,14 +201,19 @@ static int cross_validate(const cal_set *set, const int *train, int n, const int
         }
         if (no == 0) continue;
         rc = fit_rows(set, in, ni, lambda, &m);
-        if (rc == 0) rc = score_rows(set, out, no, &m, false, s);
+        if (rc == 0) rc = score_rows(set, out, no, &m, s);
         for (int i = 0, o = 0; rc == 0 && i < n; i++)
-            if (o < no && train[i] == out[o]) oof[i] = s[o++];
+            if (o < no && train[i] == out[o]) {
+                const cal_answer *a = &set->a[train[i]];
+                oof_run[i] = a->prefix ? s[o] : running_max(set, &m, a, -1, scratch);
+                oof[i] = s[o++];
+            }
     }
     model_release(&m);
     free(in);
     free(out);
     free(s);
+    free(scratch);
     return rc;
 }
 
@@ -337,16 +366,23 @@ static int write_atomic(const char *path, const char *text, char *err, size_t er
 
 /* ---- the run ---- */
 
-static int split_rows(const cal_set *set, const calibrate_options *o, int *train, int *n_train, int *test,
-                      int *n_test) {
-    *n_train = *n_test = 0;
+/* The sides: whole training replies (TRAIN), what is fitted on (FIT: those and their
+ * parts), whole test replies (TEST). Parts go where their reply goes. */
+typedef struct sides {
+    int *train, *fit, *test;
+    int n_train, n_fit, n_test;
+} sides;
+
+static void split_rows(const cal_set *set, const calibrate_options *o, sides *sd) {
+    sd->n_train = sd->n_fit = sd->n_test = 0;
     for (int i = 0; i < set->n; i++) {
         const cal_answer *a = &set->a[i];
         bool t = a->split >= 0 ? a->split == 1 : !o->test_labels && unit(a->group, o->seed) < o->holdout;
-        if (t) test[(*n_test)++] = i;
-        else train[(*n_train)++] = i;
+        if (!t) sd->fit[sd->n_fit++] = i;
+        if (a->prefix) continue;
+        if (t) sd->test[sd->n_test++] = i;
+        else sd->train[sd->n_train++] = i;
     }
-    return 0;
 }
 
 static int count_wrong(const cal_set *set, const int *rows, int n) {
@@ -357,11 +393,12 @@ static int count_wrong(const cal_set *set, const int *rows, int n) {
 
 static int check_classes(const cal_set *set, const calibrate_options *o, int n_train, int train_wrong, char *err,
                          size_t errlen) {
-    int wrong = 0;
-    for (int i = 0; i < set->n; i++) wrong += set->a[i].wrong;
-    if (wrong == 0 || wrong == set->n)
+    int wrong = 0, n = 0;
+    for (int i = 0; i < set->n; i++)
+        if (!set->a[i].prefix) wrong += set->a[i].wrong, n++;
+    if (wrong == 0 || wrong == n)
         return snprintf(err, errlen, "%s: all %d answers are labelled %s: a detector learns from right and wrong "
-                                     "answers, so label some of each", o->labels, set->n, wrong ? "wrong" : "right"),
+                                     "answers, so label some of each", o->labels, n, wrong ? "wrong" : "right"),
                -1;
     if (train_wrong < MIN_PER_CLASS || n_train - train_wrong < MIN_PER_CLASS)
         return snprintf(err, errlen, "%s: the training side has %d right and %d wrong answers; at least %d of each are "
@@ -371,20 +408,29 @@ static int check_classes(const cal_set *set, const calibrate_options *o, int n_t
     return 0;
 }
 
-/* Of the wrong test answers whose label names the first wrong token, the share the
- * detector flags by then (the reply so far scored, as the app's running score is). */
-static void early_catches(const cal_set *set, const int *test, int n_test, const model_fit *m, calibrate_report *rep,
-                          double *s) {
-    int n = 0, hit = 0;
-    rep->early_detection = NAN;
-    for (int i = 0; i < n_test; i++) {
-        if (!set->a[test[i]].has_first) continue;
-        if (score_rows(set, &test[i], 1, m, true, s) < 0) return;
-        n++;
-        hit += s[0] >= rep->threshold;
+/* The running score (the reply so far, token by token, as the app computes it) of the
+ * test replies: the shares of wrong and right ones it flags while they are written
+ * (detection, false alarms), and of the wrong ones with a labelled first wrong token, the
+ * share flagged by then (where a breakpoint would stop them). */
+static void running_metrics(const cal_set *set, const int *test, int n_test, const model_fit *m,
+                            calibrate_report *rep) {
+    int n_early = 0, early = 0;
+    rep->early_detection = rep->test_detection = rep->test_false_alarm = NAN;
+    double *scratch = malloc(((size_t)m->d + 1) * sizeof *scratch), *run = calloc((size_t)n_test + 1, sizeof *run);
+    if (scratch && run) {
+        for (int i = 0; i < n_test; i++) {
+            const cal_answer *a = &set->a[test[i]];
+            run[i] = running_max(set, m, a, -1, scratch);
+            if (!a->wrong || a->first_wrong < 0 || a->n_run == 0) continue;
+            n_early++;
+            early += running_max(set, m, a, a->first_wrong + 1, scratch) >= rep->threshold;
+        }
+        rates(set, test, n_test, run, rep->threshold, &rep->test_detection, &rep->test_false_alarm);
     }
-    rep->n_early = n;
-    if (n) rep->early_detection = (double)hit / n;
+    free(scratch);
+    free(run);
+    rep->n_early = n_early;
+    if (n_early) rep->early_detection = (double)early / n_early;
 }
 
 static void report_rule(const cal_set *set, const int *test, int n_test, calibrate_report *rep) {
@@ -397,63 +443,73 @@ static void report_rule(const cal_set *set, const int *test, int n_test, calibra
     free(s);
 }
 
-/* Chooses lambda by cross-validation; fills M (fitted on every training row), the
- * cross-validated AUROC and the threshold. */
-static int fit_detector(const cal_set *set, const int *train, int n_train, int d, const int *use,
-                        const calibrate_options *o, model_fit *m, calibrate_report *rep) {
-    double *oof = malloc((size_t)n_train * sizeof *oof), *best_oof = malloc((size_t)n_train * sizeof *best_oof);
-    int rc = oof && best_oof ? 0 : -1;
+/* Chooses lambda by cross-validation (fitted on the FIT rows, judged on the whole
+ * training replies); fills M (fitted on every FIT row), the cross-validated AUROC and the
+ * threshold. */
+static int fit_detector(const cal_set *set, const sides *sd, int d, const int *use, const calibrate_options *o,
+                        model_fit *m, calibrate_report *rep) {
+    size_t nf = (size_t)sd->n_fit + 1, nt = (size_t)sd->n_train + 1;
+    double *oof = malloc(nf * sizeof *oof), *oof_run = malloc(nf * sizeof *oof_run);
+    double *whole = malloc(nt * sizeof *whole), *run = malloc(nt * sizeof *run), *best = malloc(nt * sizeof *best);
+    int rc = oof && oof_run && whole && run && best ? 0 : -1;
     rep->auroc_cv = -1;
     for (int k = 0; rc == 0 && k < N_LAMBDAS; k++) {
-        rc = cross_validate(set, train, n_train, use, d, LAMBDAS[k], o->seed, oof);
-        double a = rc == 0 ? auroc_rows(set, train, n_train, oof) : NAN;
+        rc = cross_validate(set, sd->fit, sd->n_fit, use, d, LAMBDAS[k], o->seed, oof, oof_run);
+        for (int i = 0, j = 0; rc == 0 && i < sd->n_fit; i++) /* TRAIN is FIT without the parts, in order */
+            if (j < sd->n_train && sd->fit[i] == sd->train[j]) whole[j] = oof[i], run[j++] = oof_run[i];
+        double a = rc == 0 ? auroc_rows(set, sd->train, sd->n_train, whole) : NAN;
         if (isfinite(a) && a >= rep->auroc_cv - 1e-12) { /* ties: the stronger penalty */
             rep->auroc_cv = a;
             rep->lambda = LAMBDAS[k];
-            memcpy(best_oof, oof, (size_t)n_train * sizeof *oof);
+            memcpy(best, run, (size_t)sd->n_train * sizeof *run);
         }
     }
     if (rc == 0 && rep->auroc_cv < 0) rep->auroc_cv = NAN, rep->lambda = 0.1;
-    if (rc == 0) rc = fit_rows(set, train, n_train, rep->lambda, m);
-    if (rc == 0) rep->threshold = threshold_for(set, train, n_train, best_oof, o->false_alarm);
+    if (rc == 0) rc = fit_rows(set, sd->fit, sd->n_fit, rep->lambda, m);
+    /* the threshold is for the running score: at most the false-alarm rate of the right
+     * training replies reach it at any token while they are written */
+    if (rc == 0) rep->threshold = threshold_for(set, sd->train, sd->n_train, best, o->false_alarm);
     free(oof);
-    free(best_oof);
+    free(oof_run);
+    free(whole);
+    free(run);
+    free(best);
     return rc;
 }
 
 static int run_fit(const cal_set *set, const calibrate_options *o, const char *command, calibrate_report *rep,
                    char *err, size_t errlen) {
-    int *train = malloc(((size_t)set->n + 1) * sizeof *train), *test = malloc(((size_t)set->n + 1) * sizeof *test);
+    size_t cap = (size_t)set->n + 1;
+    sides sd = {malloc(cap * sizeof(int)), malloc(cap * sizeof(int)), malloc(cap * sizeof(int)), 0, 0, 0};
     int *use = malloc(((size_t)set->n_features + 1) * sizeof *use);
-    double *s = malloc(((size_t)set->n + 1) * sizeof *s);
+    double *s = malloc(cap * sizeof *s);
     model_fit m = {0};
-    int n_train, n_test, rc = -1;
-    if (!train || !test || !use || !s) {
+    int rc = -1;
+    if (!sd.train || !sd.fit || !sd.test || !use || !s) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    split_rows(set, o, train, &n_train, test, &n_test);
+    split_rows(set, o, &sd);
+    const int *train = sd.train, *test = sd.test;
+    int n_train = sd.n_train, n_test = sd.n_test;
     rep->n_train = n_train;
     rep->n_test = n_test;
     rep->train_wrong = count_wrong(set, train, n_train);
     rep->test_wrong = count_wrong(set, test, n_test);
     if (check_classes(set, o, n_train, rep->train_wrong, err, errlen) < 0) goto done;
-    int d = choose_features(set, train, n_train, o, use);
+    int d = choose_features(set, sd.fit, sd.n_fit, o, use);
     if (d == 0) {
         snprintf(err, errlen, "%s: no feature is in every training answer and varies (check --features)", o->labels);
         goto done;
     }
     rep->n_used = d;
-    if (!model_alloc(&m, d, use) || fit_detector(set, train, n_train, d, use, o, &m, rep) < 0) {
+    if (!model_alloc(&m, d, use) || fit_detector(set, &sd, d, use, o, &m, rep) < 0) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    rep->auroc_test = rep->test_detection = rep->test_false_alarm = NAN;
-    if (n_test > 0 && score_rows(set, test, n_test, &m, false, s) == 0) {
-        rep->auroc_test = auroc_rows(set, test, n_test, s);
-        rates(set, test, n_test, s, rep->threshold, &rep->test_detection, &rep->test_false_alarm);
-    }
-    early_catches(set, test, n_test, &m, rep, s);
+    rep->auroc_test = NAN;
+    if (n_test > 0 && score_rows(set, test, n_test, &m, s) == 0) rep->auroc_test = auroc_rows(set, test, n_test, s);
+    running_metrics(set, test, n_test, &m, rep);
     single_signals(set, train, n_train, test, n_test, rep->single_test);
     report_rule(set, test, n_test, rep);
     cJSON *j = detector_json(set, &m, o, rep, command);
@@ -467,8 +523,9 @@ static int run_fit(const cal_set *set, const calibrate_options *o, const char *c
     free(text);
 done:
     model_release(&m);
-    free(train);
-    free(test);
+    free(sd.train);
+    free(sd.fit);
+    free(sd.test);
     free(use);
     free(s);
     return rc;
@@ -478,8 +535,10 @@ int calibrate_run(const calibrate_options *o, const char *command, calibrate_rep
                   size_t errlen) {
     memset(rep, 0, sizeof *rep);
     cal_set set = {0};
-    int rc = cal_read(o->labels, o->test_labels ? 0 : -1, &set, err, errlen);
-    if (rc == 0 && o->test_labels) rc = cal_read(o->test_labels, 1, &set, err, errlen);
+    /* every prefix of every reply: the running score's threshold (training replies) and
+     * its metrics (test replies) */
+    int rc = cal_read(o->labels, o->test_labels ? 0 : -1, o->prefixes, true, &set, err, errlen);
+    if (rc == 0 && o->test_labels) rc = cal_read(o->test_labels, 1, 0, true, &set, err, errlen);
     if (rc == 0) {
         if (o->out) snprintf(rep->out, sizeof rep->out, "%s", o->out);
         else if (set.model[0]) detector_path_for(set.model, rep->out, sizeof rep->out);
@@ -500,8 +559,8 @@ static void print_report(const calibrate_options *o, const calibrate_report *r, 
            r->test_wrong);
     printf("detector: %d features, L2 %.3g; AUROC %.3f cross-validated, %.3f on the test answers\n", r->n_used,
            r->lambda, r->auroc_cv, r->auroc_test);
-    printf("threshold %.3f for %.0f%% false alarms: on the test answers it catches %.0f%% of the wrong ones with "
-           "%.0f%% false alarms\n",
+    printf("threshold %.3f for the running score, %.0f%% false alarms on the training answers: while the test answers "
+           "are written it flags %.0f%% of the wrong ones and %.0f%% of the right ones\n",
            r->threshold, 100 * o->false_alarm, 100 * r->test_detection, 100 * r->test_false_alarm);
     if (r->n_early)
         printf("of the %d wrong test answers whose first wrong token is labelled, %.0f%% are flagged by then\n",
@@ -519,7 +578,7 @@ static void print_report(const calibrate_options *o, const calibrate_report *r, 
 
 static void usage(FILE *f) {
     fputs("Usage: llmscope calibrate LABELS [-o DETECTOR] [--test LABELS2] [--false-alarm F] [--holdout H]\n"
-          "                          [--seed S] [--features LIST] [--exclude LIST] [--quiet]\n"
+          "                          [--seed S] [--features LIST] [--exclude LIST] [--prefixes P] [--quiet]\n"
           "Fits a detector of wrong answers to traced answers labelled right or wrong, tests it on\n"
           "answers it never saw, and writes it as JSON beside the model (MODEL.detector.json), where\n"
           "the terminal app and --trace find it. LABELS: JSON Lines, one answer per line:\n"
@@ -532,6 +591,9 @@ static void usage(FILE *f) {
           "  --seed S           the split's seed (default 1)\n"
           "  --features LIST    only these features (comma-separated; a trailing * matches a prefix)\n"
           "  --exclude LIST     leave these out (same form)\n"
+          "  --prefixes P       fit on parts of replies too, cut every 1/P of their tokens and after\n"
+          "                     the first wrong token: the running score learns \"wrong so far?\"\n"
+          "                     (default 0: whole replies only)\n"
           "  --quiet            no table\n",
           f);
 }
@@ -550,12 +612,13 @@ static char *command_line(int argc, char **argv) {
 }
 
 int calibrate_main(int argc, char **argv) {
-    enum { O_TEST = 256, O_FA, O_HOLDOUT, O_SEED, O_FEATURES, O_EXCLUDE, O_QUIET };
+    enum { O_TEST = 256, O_FA, O_HOLDOUT, O_SEED, O_FEATURES, O_EXCLUDE, O_QUIET, O_PREFIXES };
     static const struct option opts[] = {
         {"test", required_argument, 0, O_TEST},       {"false-alarm", required_argument, 0, O_FA},
         {"holdout", required_argument, 0, O_HOLDOUT}, {"seed", required_argument, 0, O_SEED},
         {"features", required_argument, 0, O_FEATURES}, {"exclude", required_argument, 0, O_EXCLUDE},
         {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, 'h'},
+        {"prefixes", required_argument, 0, O_PREFIXES},
         {0, 0, 0, 0},
     };
     calibrate_options o;
@@ -582,6 +645,9 @@ int calibrate_main(int argc, char **argv) {
         case O_FEATURES: o.features = optarg; break;
         case O_EXCLUDE: o.exclude = optarg; break;
         case O_QUIET: o.quiet = true; break;
+        case O_PREFIXES:
+            if (cli_parse_int("--prefixes", optarg, 0, 64, &o.prefixes) < 0) return 2;
+            break;
         case 'h': usage(stdout); return 0;
         default:
             cli_error("calibrate: %s %s (see llmscope calibrate --help)",

@@ -369,8 +369,69 @@ static int features_of(const cal_set *set, const trace_file *tf, int from, int t
     return 0;
 }
 
-static int add_answer(cal_set *set, const trace_file *tf, const label *l, const char *path, int split, char *err,
-                      size_t errlen) {
+#define MAX_RUN 512 /* tokens of a reply whose running features are kept */
+
+/* The features after each of the first N tokens from FROM into A's run arrays. */
+static int running_features(const cal_set *set, const trace_file *tf, int from, int n, cal_answer *a) {
+    size_t nf = (size_t)set->n_features;
+    a->run_x = malloc((size_t)n * nf * sizeof *a->run_x);
+    a->run_present = malloc((size_t)n * nf * sizeof *a->run_present);
+    det_accum acc;
+    if (!a->run_x || !a->run_present || det_accum_init(&acc, set->sh) < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        det_token t = tf->t[from + i].s;
+        if (set->sh.n_head == 0) t.lookback = NULL;
+        det_accum_add(&acc, &t);
+        det_accum_features(&acc, a->run_x + (size_t)i * nf, a->run_present + (size_t)i * nf);
+    }
+    det_accum_free(&acc);
+    a->n_run = n;
+    return 0;
+}
+
+/* A new entry of SET: tokens FROM..TO-1 of TF (RUNNING: with the features after each). */
+static cal_answer *new_entry(cal_set *set, const trace_file *tf, int from, int to, bool running) {
+    if (set->n == set->cap) {
+        int c = set->cap ? set->cap * 2 : 256;
+        cal_answer *na = realloc(set->a, (size_t)c * sizeof *na);
+        if (!na) return NULL;
+        set->a = na;
+        set->cap = c;
+    }
+    cal_answer *a = &set->a[set->n];
+    memset(a, 0, sizeof *a);
+    size_t nf = (size_t)set->n_features;
+    a->x = malloc(nf * sizeof *a->x);
+    a->present = malloc(nf * sizeof *a->present);
+    a->first_wrong = -1;
+    set->n++; /* freed with the set from here on */
+    if (!a->x || !a->present || features_of(set, tf, from, to, a->x, a->present) < 0 ||
+        (running && running_features(set, tf, from, to - from < MAX_RUN ? to - from : MAX_RUN, a) < 0))
+        return NULL;
+    a->n_tokens = to - from;
+    for (int i = from; i < to; i++) a->flagged += tf->t[i].s.flagged;
+    return a;
+}
+
+/* The parts of a reply of N tokens (cal_read's PREFIXES): how many tokens each has. */
+static int part_lengths(int n, int prefixes, int first_wrong, int *out) {
+    int k = 0;
+    for (int j = 1; j < prefixes; j++) {
+        int len = (n * j + prefixes - 1) / prefixes;
+        if (len >= 1 && len < n && (k == 0 || out[k - 1] != len)) out[k++] = len;
+    }
+    if (first_wrong >= 0 && first_wrong + 1 < n) {
+        bool have = false;
+        for (int i = 0; i < k; i++) have |= out[i] == first_wrong + 1;
+        if (!have) out[k++] = first_wrong + 1;
+    }
+    return k;
+}
+
+#define MAX_PREFIXES 64
+
+static int add_answer(cal_set *set, const trace_file *tf, const label *l, const char *path, int split, int prefixes,
+                      bool running, char *err, size_t errlen) {
     if (l->answer >= tf->n_answers)
         return snprintf(err, errlen, "%s:%d: %s has %d answer%s, there is no answer %d (they count from 0)", path,
                         l->lineno, tf->path, tf->n_answers, tf->n_answers == 1 ? "" : "s", l->answer),
@@ -380,31 +441,24 @@ static int add_answer(cal_set *set, const trace_file *tf, const label *l, const 
         return snprintf(err, errlen, "%s:%d: first_wrong %d is past the end of answer %d (%d tokens)", path, l->lineno,
                         l->first_wrong, l->answer, to - from),
                -1;
-    if (set->n == set->cap) {
-        int c = set->cap ? set->cap * 2 : 256;
-        cal_answer *na = realloc(set->a, (size_t)c * sizeof *na);
-        if (!na) return snprintf(err, errlen, "out of memory"), -1;
-        set->a = na;
-        set->cap = c;
-    }
-    cal_answer *a = &set->a[set->n];
-    memset(a, 0, sizeof *a);
-    size_t nf = (size_t)set->n_features;
-    bool prefix = l->first_wrong >= 0;
-    a->x = malloc(nf * sizeof *a->x);
-    a->present = malloc(nf * sizeof *a->present);
-    a->x_first = prefix ? malloc(nf * sizeof *a->x_first) : a->x;
-    a->present_first = prefix ? malloc(nf * sizeof *a->present_first) : a->present;
-    a->has_first = prefix;
-    set->n++; /* freed with the set from here on */
-    if (!a->x || !a->present || !a->x_first || !a->present_first || features_of(set, tf, from, to, a->x, a->present) < 0 ||
-        (prefix && features_of(set, tf, from, from + l->first_wrong + 1, a->x_first, a->present_first) < 0))
-        return snprintf(err, errlen, "out of memory"), -1;
+    cal_answer *a = new_entry(set, tf, from, to, running);
+    if (!a) return snprintf(err, errlen, "out of memory"), -1;
+    a->first_wrong = l->first_wrong;
     a->wrong = l->wrong;
     a->split = split >= 0 ? (int8_t)split : l->split;
     a->group = l->group;
-    a->n_tokens = to - from;
-    for (int i = from; i < to; i++) a->flagged += tf->t[i].s.flagged;
+    int8_t side = a->split; /* A moves when the array grows below */
+    if (prefixes <= 0 || (l->wrong && l->first_wrong < 0)) return 0;
+    int len[MAX_PREFIXES + 1];
+    int n_parts = part_lengths(to - from, prefixes < MAX_PREFIXES ? prefixes : MAX_PREFIXES, l->first_wrong, len);
+    for (int i = 0; i < n_parts; i++) {
+        cal_answer *p = new_entry(set, tf, from, from + len[i], false);
+        if (!p) return snprintf(err, errlen, "out of memory"), -1;
+        p->prefix = true;
+        p->wrong = l->wrong && len[i] > l->first_wrong;
+        p->split = side;
+        p->group = l->group;
+    }
     return 0;
 }
 
@@ -414,7 +468,7 @@ static int by_trace(const void *a, const void *b) {
     return c ? c : (x->lineno > y->lineno) - (x->lineno < y->lineno);
 }
 
-int cal_read(const char *path, int split, cal_set *set, char *err, size_t errlen) {
+int cal_read(const char *path, int split, int prefixes, bool running, cal_set *set, char *err, size_t errlen) {
     label *ls;
     int n;
     if (read_labels(path, &ls, &n, err, errlen) < 0) return -1;
@@ -434,7 +488,7 @@ int cal_read(const char *path, int split, cal_set *set, char *err, size_t errlen
         rc = check_trace(set, tf, &ls[i], path, err, errlen);
         int j = i;
         for (; rc == 0 && j < n && strcmp(ls[j].trace, ls[i].trace) == 0; j++)
-            rc = add_answer(set, tf, &ls[j], path, split, err, errlen);
+            rc = add_answer(set, tf, &ls[j], path, split, prefixes, running, err, errlen);
         trace_free(tf);
         i = j;
     }
@@ -446,8 +500,8 @@ int cal_read(const char *path, int split, cal_set *set, char *err, size_t errlen
 void cal_set_free(cal_set *set) {
     for (int i = 0; i < set->n; i++) {
         cal_answer *a = &set->a[i];
-        if (a->x_first != a->x) free(a->x_first);
-        if (a->present_first != a->present) free(a->present_first);
+        free(a->run_x);
+        free(a->run_present);
         free(a->x);
         free(a->present);
     }
