@@ -353,7 +353,8 @@ typedef struct tui_suspicion {
     unsigned epoch;        /* the records it was computed from */
     size_t first, next;    /* the reply tracked: its first record, the next one to add */
     det_accum acc;         /* the reply's records first..next-1 */
-    float *score;          /* [cap] running score of record first + i */
+    float *score;          /* [cap] running score of every record computed (NAN: not yet),
+                              kept until the records change, whichever reply it is in */
     size_t cap;
     float *lookback;       /* scratch for one record's lookback ratios */
     double *x;             /* features of the reply so far */

@@ -8,8 +8,10 @@
  * rule (grounding below 25% with entropy above 2 nats).
  *
  * A reply's scores are computed token by token as they are asked for, from the session's
- * records (det_token_of: the signals the trace writes), and kept until the records
- * change. The logit lens is not computed here (one pass over the output head per layer
+ * records (det_token_of: the signals the trace writes), and kept per record until the
+ * records change: the summaries under old replies, drawn again with every new token, cost
+ * nothing once computed. The running sums are kept for one reply, the one last extended
+ * (the reply being written, as a rule). The logit lens is not computed here (one pass over the output head per layer
  * and token): a detector that uses lens features gets their training mean instead, and
  * the why card says so. */
 #include "tui_app.h"
@@ -47,28 +49,39 @@ static double add_record(tui_app *a, det_accum *acc, size_t rec) {
     return detector_score(a->opt->detector, t->x, t->present, NULL, 0, NULL);
 }
 
+/* Room for the scores of records 0..REC; new entries NAN (not computed). */
+static bool reserve(tui_suspicion *t, size_t rec) {
+    if (rec < t->cap) return true;
+    size_t cap = (rec + 1) * 2;
+    float *s = realloc(t->score, cap * sizeof *s);
+    if (!s) return false;
+    for (size_t i = t->cap; i < cap; i++) s[i] = NAN;
+    t->score = s;
+    t->cap = cap;
+    return true;
+}
+
 bool tui_suspicion_at(tui_app *a, size_t rec, double *out) {
     size_t first, last;
-    if (!a->opt->detector || !tui_reply_at(a, rec, &first, &last) || rec < first || rec > last || !tracker_ready(a))
-        return false;
+    if (!a->opt->detector || !tracker_ready(a)) return false;
     tui_suspicion *t = &a->susp;
-    if (t->epoch != a->epoch || t->first != first) {
-        det_accum_reset(&t->acc);
+    if (t->epoch != a->epoch) { /* records replaced: forget every score */
+        for (size_t i = 0; i < t->cap; i++) t->score[i] = NAN;
         t->epoch = a->epoch;
+        t->next = t->first = 0;
+        det_accum_reset(&t->acc);
+    }
+    if (rec < t->cap && !isnan(t->score[rec])) {
+        *out = t->score[rec];
+        return true;
+    }
+    if (!tui_reply_at(a, rec, &first, &last) || rec < first || rec > last || !reserve(t, rec)) return false;
+    if (t->first != first || t->next > rec || t->next < first) { /* another reply: start it over */
+        det_accum_reset(&t->acc);
         t->first = t->next = first;
     }
-    if (rec - first >= t->cap) {
-        size_t cap = (rec - first + 1) * 2;
-        float *s = realloc(t->score, cap * sizeof *s);
-        if (!s) return false;
-        t->score = s;
-        t->cap = cap;
-    }
-    while (t->next <= rec) {
-        t->score[t->next - first] = (float)add_record(a, &t->acc, t->next);
-        t->next++;
-    }
-    *out = t->score[rec - first];
+    for (; t->next <= rec; t->next++) t->score[t->next] = (float)add_record(a, &t->acc, t->next);
+    *out = t->score[rec];
     return true;
 }
 
