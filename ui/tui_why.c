@@ -182,17 +182,14 @@ static void section_grounding(tui_app *a, const why_card *w) {
 #define PUSH_SHOWN 4 /* features named under the suspicion */
 
 /* The detector's score of the reply up to this token and what raised it; without a
- * detector, the grounding rule's verdict (the section above) is what there is. */
+ * detector the grounding rule's verdict (the section above) is all there is, and the
+ * section is left out. */
 static void section_suspicion(tui_app *a, const why_card *w) {
     tui_sheet *sh = &a->sheet;
     const detector *d = a->opt->detector;
+    if (!d) return;
     tui_sheet_heading(sh, "Suspicion: is the answer so far wrong?");
     tui_sheet_line_begin(sh, -1);
-    if (!d) {
-        tui_sheet_text(sh, TC_DIM, "no detector for this model: the grounding rule above flags tokens instead "
-                                   "(llmscope calibrate learns a detector from labelled answers)");
-        return;
-    }
     det_contrib top[PUSH_SHOWN];
     double score;
     int missing, n = tui_suspicion_explain(a, w->rec, &score, top, PUSH_SHOWN, &missing);
