@@ -196,6 +196,8 @@ install: all
 	if [ -f assets/llmscope-dict.gguf ]; then \
 		install -Dm644 assets/llmscope-dict.gguf $(DESTDIR)$(PREFIX)/share/llmscope/llmscope-dict.gguf; \
 		install -Dm644 assets/WORDNET-LICENSE $(DESTDIR)$(PREFIX)/share/llmscope/WORDNET-LICENSE; fi
+	if [ -f assets/llmscope-dict.detector.json ]; then \
+		install -Dm644 assets/llmscope-dict.detector.json $(DESTDIR)$(PREFIX)/share/llmscope/llmscope-dict.detector.json; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/llmscope $(DESTDIR)$(PREFIX)/share/man/man1/llmscope.1

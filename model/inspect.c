@@ -231,6 +231,45 @@ bool inspect_grounding(const inspect_view *v, size_t rec, const grounding_params
     return ok && out->valid;
 }
 
+/* ---- lookback ratios ---- */
+
+bool inspect_lookback(const inspect_view *v, size_t rec, float *out) {
+    const step_record *r = inspect_record(v, rec);
+    if (!has_row(r)) return false;
+    const int n = r->n_keys;
+    /* the reply so far: the keys just before the query that are this turn's reply */
+    int start = n;
+    for (const step_record *k; start > 0; start--) {
+        k = inspect_record(v, (size_t)start - 1);
+        if (!k || k->segment != SEG_ASSISTANT || k->turn != r->turn) break;
+    }
+    bool *in_ctx = malloc((size_t)start + 1);
+    float *row = malloc((size_t)n * sizeof *row);
+    if (!in_ctx || !row) {
+        free(in_ctx);
+        free(row);
+        return false;
+    }
+    int n_ctx = 0;
+    for (int k = 0; k < start; k++) n_ctx += in_ctx[k] = inspect_record(v, (size_t)k)->segment != SEG_TEMPLATE;
+    const int n_new = n - start;
+    for (int l = 0; l < v->n_layer; l++)
+        for (int h = 0; h < v->n_head; h++) {
+            double ctx = 0, own = 0;
+            if (h < layer_heads(v, l)) { /* a hybrid's narrower layer: no head, no evidence (0.5) */
+                head_mass(v, r, l, h, row);
+                for (int k = 0; k < start; k++)
+                    if (in_ctx[k]) ctx += row[k];
+                for (int k = start; k < n; k++) own += row[k];
+            }
+            double a = n_ctx ? ctx / n_ctx : 0, b = n_new ? own / n_new : 0;
+            out[(size_t)l * (size_t)v->n_head + (size_t)h] = n_new == 0 ? 1.0f : a + b > 0 ? (float)(a / (a + b)) : 0.5f;
+        }
+    free(in_ctx);
+    free(row);
+    return true;
+}
+
 /* ---- head roles ---- */
 
 const char *head_role_name(head_role r) {
@@ -593,6 +632,12 @@ int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_car
             inspect_grounding_of_row(row, seg, n, s->entropy_before, &o->grounding, &out->ground);
             free(seg);
         }
+        out->n_head = v->n_head;
+        out->lookback = malloc((size_t)v->n_layer * (size_t)v->n_head * sizeof *out->lookback);
+        if (out->lookback && !inspect_lookback(v, rec, out->lookback)) {
+            free(out->lookback);
+            out->lookback = NULL;
+        }
         if (o->rollout && inspect_rollout(v, rec, row, &out->rollout_unresolved)) {
             out->has_rollout = true;
             out->n_rollout = inspect_top_sources(row, n, k, out->rollout);
@@ -629,6 +674,7 @@ int inspect_why(const inspect_view *v, size_t rec, const why_options *o, why_car
 void why_card_free(why_card *w) {
     free(w->layer_sources);
     free(w->layer_n);
+    free(w->lookback);
     logit_lens_free(&w->lens);
     routing_free(w->routing);
     free(w->expert_push);
@@ -636,6 +682,7 @@ void why_card_free(why_card *w) {
     w->expert_push = NULL;
     w->layer_sources = NULL;
     w->layer_n = NULL;
+    w->lookback = NULL;
     w->has_attention = w->has_lens = false;
 }
 

@@ -115,6 +115,19 @@ bool inspect_grounding(const inspect_view *v, size_t rec, const grounding_params
 void inspect_grounding_of_row(const float *row, const segment_kind *segments, int n, float entropy,
                               const grounding_params *p, grounding *out);
 
+/* ---- lookback ratios ---- */
+
+/* Lookback ratio of every head (Chuang et al., 2024, "Lookback Lens") for the step that
+ * chose record REC: the head's mean attention per key on the context (every key before
+ * the reply REC belongs to, template text left out) over that plus its mean attention
+ * per key on the reply so far. 1: it reads only what it was given; 0: only its own
+ * words. Means per key, not sums, so a long reply does not outweigh a short prompt by
+ * its length alone. At the reply's first token (no reply keys yet) the ratio is 1.
+ * DeltaNet heads count by mass (|w| normalised, as above); a head a hybrid's layer does
+ * not have is 0.5. OUT: [n_layer][n_head]. False when the record holds no per-head
+ * attention. */
+bool inspect_lookback(const inspect_view *v, size_t rec, float *out);
+
 /* ---- head roles ---- */
 
 typedef enum {
@@ -265,6 +278,8 @@ typedef struct why_card {
     double rollout_unresolved;
 
     grounding ground;
+    float *lookback;            /* [n_layer][n_head] inspect_lookback, NULL without attention */
+    int n_head;
 
     bool has_lens;              /* the record held hidden states and a model was given */
     logit_lens lens;
@@ -328,6 +343,8 @@ typedef struct inspect_breakpoints {
     float entropy_above;   /* nats */
     bool on_grounding;
     float grounding_below;
+    bool on_suspicion;     /* a detector's score (detector.h), which the caller checks: */
+    float suspicion_above; /* inspect_should_break does not know the detector */
 } inspect_breakpoints;
 
 /* Should generation pause after record R? WHY (may be NULL) gets a short reason. A

@@ -43,10 +43,10 @@ expect_error() {
 # ---- help, version, usage errors (no model needed) ----
 
 flags="-m --model -p --prompt -n --n-predict --chat --complete --temp --top-k --top-p --min-p
---repeat-penalty --repeat-last-n --seed --system --template --trace --trace-lens --backend --device --ctx
+--repeat-penalty --repeat-last-n --seed --system --template --trace --trace-lens --detector --backend --device --ctx
 --no-capture --threads --color --no-mouse -v --verbose -h --help --version --special --bos --ids
 --messages --eos --var --date --no-generation-prompt"
-commands="tokenize info template devices pull list bench synth"
+commands="tokenize info template devices pull list bench synth calibrate"
 run --help >"$tmp/help" 2>&1
 missing=""
 for f in $flags $commands; do
@@ -63,6 +63,13 @@ done
 if run --version | grep -qE '^llmscope [0-9]+\.[0-9]+'; then pass version; else fail version "$(run --version 2>&1)"; fi
 
 expect_error unknown_option "--bogus" --bogus
+# calibrate from the command line: one line for a usage error and for a bad file (the
+# library's errors are test_calibrate's)
+expect_error calibrate_needs_labels "one labels file" calibrate
+expect_error calibrate_missing_labels "cannot read the labels" calibrate "$tmp/no-such-labels.jsonl"
+printf '{"trace": "t.jsonl", "label": "right"}\n' >"$tmp/one.jsonl"
+expect_error calibrate_missing_trace "cannot read the trace" calibrate "$tmp/one.jsonl"
+expect_error detector_missing "cannot read the detector" -m assets/llmscope-dict.gguf -p hi --detector "$tmp/none.json"
 expect_error bad_number "--temp" -m x.gguf -p hi --temp warm
 expect_error missing_value "--top-k" -p hi --top-k
 expect_error stray_argument "unexpected argument" -p hi extra

@@ -59,4 +59,30 @@ else
     fail dictmodel_made_up_word "reply: $reply" "stderr: $(cat "$tmp/err")"
 fi
 
+# one conversation, several -p: each answer on its own line, each its own turn in the trace
+timeout 300 "$bin" --backend cpu --temp 0 -p "What does apple mean?" -p "What is the opposite of hot?" \
+    --trace "$tmp/conv.jsonl" >"$tmp/conv.txt" 2>"$tmp/err" </dev/null
+second=$(sed -n 2p "$tmp/conv.txt")
+turns=$(grep -o '"turn":[0-9]*' "$tmp/conv.jsonl" | sort -u | wc -l)
+if [ "$(wc -l <"$tmp/conv.txt")" = 2 ] && [[ "$second" == *"opposite of hot is cold"* ]] && [ "$turns" = 2 ]; then
+    pass dictmodel_conversation_of_two_questions
+else
+    fail dictmodel_conversation_of_two_questions "replies: $(cat "$tmp/conv.txt")" "turns traced: $turns" \
+        "stderr: $(cat "$tmp/err")"
+fi
+
+# the detector beside the model (train/detector.sh) is found and scores every traced token
+detector=assets/llmscope-dict.detector.json
+if [ -f "$detector" ]; then
+    n_tok=$(grep -c '"eog"' "$tmp/conv.jsonl")
+    n_score=$(grep -c '"suspicion":' "$tmp/conv.jsonl")
+    if [ "$n_tok" -gt 0 ] && [ "$n_score" = "$n_tok" ]; then
+        pass dictmodel_detector_scores_the_trace
+    else
+        fail dictmodel_detector_scores_the_trace "$n_score of $n_tok trace lines have a suspicion"
+    fi
+else
+    skip dictmodel_detector_scores_the_trace "$detector not found"
+fi
+
 exit $failed

@@ -109,6 +109,38 @@ static void mean_attention_and_sources(void) {
     fake_free(&f);
 }
 
+/* Lookback ratios of a hybrid: layer 0 a DeltaNet layer of 2 heads (signed rows), layer 1
+ * attention with 1 head (its second head's row is not a head's). Keys 0-1 are the user's,
+ * 2-3 the reply so far; query 3 (record 4) continues the reply.
+ *   layer 0 head 0 row [-.6 .2 .1 -.1]: by mass |w| [.6 .2 .1 .1], context per key .4,
+ *   reply per key .1: ratio .8 (the signed sums, -.2 and 0, would say nothing);
+ *   layer 1 head 1 holds [1 0 0 0], but the layer has no such head: 0.5. */
+static void lookback_of_a_hybrid(void) {
+    const segment_kind segs[5] = {SEG_USER, SEG_USER, SEG_ASSISTANT, SEG_ASSISTANT, SEG_ASSISTANT};
+    fake f;
+    fake_init(&f, 5, 2, 2, NULL, segs);
+    float dn[4] = {-0.6f, 0.2f, 0.1f, -0.1f}, sink[4] = {1, 0, 0, 0}, flat[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+    set_row(&f, 3, 0, 0, dn);
+    set_row(&f, 3, 0, 1, flat);
+    set_row(&f, 3, 1, 0, flat);
+    set_row(&f, 3, 1, 1, sink);
+    layer_desc desc[2] = {{.mixer = MIXER_DELTANET, .n_head = 2, .n_head_kv = 2},
+                          {.mixer = MIXER_ATTENTION, .n_head = 1, .n_head_kv = 1}};
+    inspect_view v;
+    view_of(&v, &f);
+    v.desc = desc;
+    float out[4];
+    CHECK(inspect_lookback(&v, 4, out));
+    CHECK_NEAR(out[0], 0.8, 1e-3); /* f16 rows */
+    CHECK_NEAR(out[1], 0.5, 1e-6);
+    CHECK_NEAR(out[2], 0.5, 1e-6);
+    CHECK(out[3] == 0.5f);
+    v.desc = NULL; /* read as plain attention, head 1 of layer 1 looks only at the context */
+    CHECK(inspect_lookback(&v, 4, out));
+    CHECK(out[3] == 1.0f);
+    fake_free(&f);
+}
+
 static void rollout_hand_built(void) {
     /* 2 layers, 1 head, query 2 (record 3).
      *   layer 1: query 2 attends to key 1;
@@ -996,6 +1028,7 @@ static void why_card_at_2000_tokens(void) {
 int main(void) {
     RUN(mean_attention_and_sources);
     RUN(rollout_hand_built);
+    RUN(lookback_of_a_hybrid);
     RUN(rollout_is_the_matrix_product);
     RUN(fp16_rows_match_scalar);
     RUN(grounding_share);

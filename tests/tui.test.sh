@@ -920,6 +920,31 @@ EOF2
     wait_for dictn 'Messages: the last' 5 && cap dictn | tr -d '\n' | tr -d ' ' | grep -qF -- "$(echo "$msg" | tr -d ' ')"
     check messages_shows_them_in_full $?
     tm kill-session -t dictn
+    # a detector of wrong answers (llmscope calibrate's file; here one written by hand):
+    # the meter shows its score, /break suspicion pauses on it, the why card explains it
+    cat >"$tmp/d.detector.json" <<'EOF2'
+{"format": "llmscope-detector", "version": 1, "model": "llmscope-dict.gguf", "n_layer": 0, "n_head": 0,
+ "features": ["min_prob", "mean_entropy"], "mean": [0.5, 1.0], "scale": [0.2, 0.5], "weights": [-1.5, 1.0],
+ "bias": 0.0, "threshold": 0.6, "false_alarm_rate": 0.1, "trained_on": "a hand-written test detector"}
+EOF2
+    start dd 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --detector "$tmp/d.detector.json"
+    wait_for dd 'TYPE \|' 20
+    keys dd "/break suspicion 0" Enter
+    wait_for dd 'breakpoints: suspicion 0.00 or more' 5
+    keys dd "What does apple mean?" Enter
+    wait_for dd 'PAUSED \(suspicion [0-9.]+ >= 0.00' 20 && chat_text dd | grep -q '^suspicion '
+    check detector_breakpoint_and_meter $? "$(cap dd | tail -1)"
+    keys dd w
+    wait_for dd 'Suspicion: is the answer so far wrong\?' 5 && right dd | grep -q 'trained on a hand-written test detector' &&
+        right dd | grep -qE '^(raised by|[0-9.]+  the detector)'
+    check detector_why_card $? "$(right dd | grep -A3 Suspicion | head -4)"
+    tm kill-session -t dd
+    start dn 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --detector none
+    wait_for dn 'TYPE \|' 20
+    keys dn "/break suspicion 0.5" Enter
+    wait_for dn 'this model has no detector' 5 && chat_text dn | grep -q '^grounding '
+    check no_detector_keeps_the_grounding_rule $? "$(cap dn | tail -2 | head -1)"
+    tm kill-session -t dn
 else
     skip tui_shipped_model "$dict not found"
 fi

@@ -50,7 +50,8 @@ def main():
     items = data.load_items(os.path.join(d, "data", "items.jsonl"))
 
     rng = random.Random(1)
-    convs = data.epoch_conversations(items, cfg["seed"], 0, cfg["train"]["max_turns"])
+    convs = data.epoch_conversations(items, cfg["seed"], 0, cfg["train"]["max_turns"],
+                                                    cfg["data"].get("extra_wordings", False))
     texts = AWKWARD + [data.conversation_text(s, t) for s, t in rng.sample(convs, min(args.n, len(convs)))]
     renderer = data.Renderer(tok)
     for s, t in convs[:args.n]:

@@ -42,7 +42,7 @@ def vary_question(wording, word, known, rng):
     return q
 
 
-def epoch_conversations(items, seed, epoch, max_turns):
+def epoch_conversations(items, seed, epoch, max_turns, extra_wordings=False):
     """Returns [(system, [(question, answer), ...]), ...] for one epoch."""
     rng = random.Random(seed * 1009 + epoch)
     expanded = []
@@ -60,7 +60,7 @@ def epoch_conversations(items, seed, epoch, max_turns):
             questions, answer = rng.choice(dialogue.SMALL_TALK)
             turns.append((rng.choice(questions), answer))
         for it in expanded[i:i + k]:
-            wording = rng.choice(dialogue.WORDINGS[it["intent"]][0])
+            wording = rng.choice(dialogue.training_wordings(it["intent"], extra_wordings))
             turns.append((vary_question(wording, it["word"], not it.get("made_up"), rng), it["answer"]))
         i += k
         system = dialogue.DEFAULT_SYSTEM if rng.random() < 0.8 else rng.choice(dialogue.OTHER_SYSTEMS)

@@ -1,7 +1,16 @@
 """evaluate.py — how often the dictionary model is right, and whether its confidence shows it.
 
   /usr/bin/python3 train/evaluate.py --config train/configs/smoke.json \
-      [--model FILE.gguf] [--llmscope ./llmscope] [--engine llmscope|torch] [--jobs N]
+      [--model FILE.gguf] [--llmscope ./llmscope] [--engine llmscope|torch] [--jobs N] \
+      [--settings eval|app] [--conversation] [--questions eval|calib] [--keep-traces DIR]
+
+--settings app asks with what the terminal app would use (the model file's sampler
+defaults, else llmscope's: temperature 0.8 ...), a seed per question; --conversation asks
+every held-out question as one of the questions 5-10 of a conversation of 10 (the first
+four are other questions of the set, answered and not scored); --keep-traces keeps every
+trace with labels.jsonl and labels-heldout.jsonl for `llmscope calibrate` (right =
+near-exact; a wrong answer's first wrong token is where it leaves the reference sentence;
+the word is the group). Results: train/out/NAME/eval[-app][-conversation].json.
 
 Questions (train/out/NAME/data/eval.jsonl, written by prepare_data.py):
   known    a sample of the words the model was trained on, one intent each (meaning,
@@ -107,17 +116,70 @@ def score(q, answer):
 
 # ---- running the model --------------------------------------------------------------
 
-def ask_llmscope(binary, model, question, max_tokens):
+# Sampler settings: "eval" decodes greedily without a repetition penalty (the model's
+# best answer); "app" passes nothing, so llmscope uses what the terminal app would: the
+# model file's own defaults (llmscope.sampler.*) where it has them, else llmscope's
+# (temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, repetition penalty 1.1), with a
+# seed per question so that the numbers can be reproduced.
+SETTINGS = {"eval": ["--temp", "0", "--repeat-penalty", "1"], "app": []}
+
+
+def ask_llmscope(binary, model, questions, max_tokens, settings="eval", seed=42, trace=None, lens=False):
+    """Asks QUESTIONS (one, or the questions of one conversation) in one llmscope run.
+    Returns [(answer, [(prob, entropy), ...]), ...], one per question, from the trace."""
     with tempfile.TemporaryDirectory() as tmp:
-        trace = os.path.join(tmp, "trace.jsonl")
-        r = subprocess.run([binary, "-m", model, "--backend", "cpu", "-p", question, "--temp", "0",
-                            "--repeat-penalty", "1", "-n", str(max_tokens), "--trace", trace],
-                           capture_output=True, text=True, timeout=600)
+        path = trace or os.path.join(tmp, "trace.jsonl")
+        cmd = [binary, "-m", model, "--backend", "cpu", "-n", str(max_tokens), "--trace", path,
+               "--seed", str(seed), "--detector", "none"] + SETTINGS[settings]
+        for q in questions:
+            cmd += ["-p", q]
+        if lens:
+            cmd.append("--trace-lens")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
-            raise RuntimeError(f"llmscope failed on {question!r}: {r.stderr.strip()}")
-        with open(trace) as f:
+            raise RuntimeError(f"llmscope failed on {questions!r}: {r.stderr.strip()}")
+        with open(path) as f:
             steps = [json.loads(line) for line in f]
-    return r.stdout.strip(), [(s["prob"], s["entropy"]) for s in steps]
+    # one reply per turn, in order; the end-of-turn token counts for confidence, not text
+    replies = []
+    for st in steps:
+        if not replies or replies[-1][0] != st["turn"]:
+            replies.append((st["turn"], [], []))
+        if not st["eog"]:
+            replies[-1][1].append(st["text"])
+        replies[-1][2].append((st["prob"], st["entropy"]))
+    out = [("".join(texts).strip(), conf) for _, texts, conf in replies]
+    while len(out) < len(questions):  # a reply of no tokens at all
+        out.append(("", []))
+    return out
+
+
+def token_texts(trace, turn_index):
+    """The token texts of the TURN_INDEX-th reply of a trace file (the end-of-turn too)."""
+    texts, turn, k = [], None, -1
+    with open(trace) as f:
+        for line in f:
+            st = json.loads(line)
+            if st["turn"] != turn:
+                turn, k = st["turn"], k + 1
+            if k == turn_index:
+                texts.append(st["text"] if not st["eog"] else "")
+    return texts
+
+
+def first_wrong_token(texts, reference):
+    """Index of the token where the answer first departs from the reference sentence (the
+    one holding the first character that differs), for a wrong answer's label."""
+    got = "".join(texts)
+    n = 0
+    while n < min(len(got), len(reference)) and got[n] == reference[n]:
+        n += 1
+    at = 0
+    for i, t in enumerate(texts):
+        if at + len(t) > n:
+            return i
+        at += len(t)
+    return max(0, len(texts) - 1)
 
 
 class TorchEngine:
@@ -130,7 +192,7 @@ class TorchEngine:
     def ask(self, question, max_tokens):
         import infer
         text, steps = infer.reply(self.model, self.tok, [{"role": "user", "content": question}], max_tokens)
-        return text.strip(), [(p, h) for _, p, h in steps]
+        return [(text.strip(), [(p, h) for _, p, h in steps])]
 
 
 # ---- statistics ----------------------------------------------------------------------
@@ -167,7 +229,7 @@ def confidence(steps):
 
 def summarize(rows):
     out = {}
-    for wordings in ("heldout", "train"):
+    for wordings in ("heldout", "train", "conversation"):
         part = [r for r in rows if r["wordings"] == wordings]
         if not part:
             continue
@@ -228,6 +290,43 @@ def sha256(path):
     return h.hexdigest()
 
 
+CONVERSATION = 10  # questions per conversation in --conversation
+WARM_UP = 4        # of which the first ones are not scored
+
+
+def conversations(questions):
+    """--conversation: every held-out question asked as one of the questions 5-10 of a
+    conversation of 10; questions 1-4 are other questions of the set (their training
+    wordings), answered by the model too, and not scored."""
+    scored = [q for q in questions if q["wordings"] == "heldout"]
+    fillers = [q for q in questions if q["wordings"] == "train"]
+    per = CONVERSATION - WARM_UP
+    convs = []
+    for c in range(0, len(scored), per):
+        warm = [fillers[(c // per * WARM_UP + k) % len(fillers)] for k in range(WARM_UP)]
+        convs.append((warm, scored[c:c + per]))
+    return convs
+
+
+def write_labels(rows, trace_dir):
+    """labels.jsonl for `llmscope calibrate` (every answer) and labels-heldout.jsonl (the
+    held-out wordings, the conversations' scored questions): right = near-exact; a wrong
+    answer's first wrong token is where it leaves the reference sentence; the group is
+    the word, so that both wordings of a word fall on one side of a split."""
+    files = {"labels.jsonl": lambda r: True, "labels-heldout.jsonl": lambda r: r["wordings"] != "train"}
+    for name, keep in files.items():
+        with open(os.path.join(trace_dir, name), "w") as f:
+            for r in rows:
+                if "trace" not in r or not keep(r):
+                    continue
+                lab = {"trace": r["trace"], "answer": r["answer_index"], "label": "right" if r["near_exact"] else "wrong",
+                       "group": r["word"], "wordings": r["wordings"], "group_kind": r["group"]}
+                if not r["near_exact"]:
+                    texts = token_texts(os.path.join(trace_dir, r["trace"]), r["answer_index"])
+                    lab["first_wrong"] = first_wrong_token(texts, r["reference"])
+                f.write(json.dumps(lab) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
@@ -237,51 +336,85 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="questions answered in parallel (llmscope)")
     ap.add_argument("--limit", type=int, help="only the first N questions (a quick look)")
     ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--questions", default="eval", help="data/NAME.jsonl: eval (default) or calib")
+    ap.add_argument("--settings", choices=sorted(SETTINGS), default="eval",
+                    help="eval: greedy, no repetition penalty; app: what the terminal app uses")
+    ap.add_argument("--conversation", action="store_true",
+                    help="the held-out questions as questions 5-10 of conversations of 10")
+    ap.add_argument("--keep-traces", metavar="DIR", help="keep every trace there, with labels for llmscope calibrate")
+    ap.add_argument("--trace-lens", action="store_true", help="the logit lens in the kept traces")
+    ap.add_argument("--out", help="result name (default: QUESTIONS, with -app and -conversation as chosen)")
     args = ap.parse_args()
     cfg = load_config(args.config)
     d = out_dir(cfg)
     model = args.model or os.path.join(d, cfg["export"]["file"])
-    with open(os.path.join(d, "data", "eval.jsonl")) as f:
+    with open(os.path.join(d, "data", args.questions + ".jsonl")) as f:
         questions = [json.loads(line) for line in f]
     if args.limit:
         questions = questions[:args.limit]
+    name = args.out or (args.questions + ("-app" if args.settings == "app" else "")
+                        + ("-conversation" if args.conversation else ""))
+    if args.keep_traces:
+        os.makedirs(args.keep_traces, exist_ok=True)
+
+    # jobs: (questions asked in one run, the indexes of those that are scored)
+    if args.conversation:
+        jobs = [([q["question"] for q in warm + scored], warm + scored, list(range(WARM_UP, WARM_UP + len(scored))))
+                for warm, scored in conversations(questions)]
+    else:
+        jobs = [([q["question"]], [q], [0]) for q in questions]
 
     t0 = time.time()
     if args.engine == "llmscope":
-        def ask(q):
-            return ask_llmscope(args.llmscope, model, q["question"], args.max_tokens)
+        def ask(item):
+            k, (texts, _, _) = item
+            trace = os.path.join(args.keep_traces, f"q{k:04d}.jsonl") if args.keep_traces else None
+            return ask_llmscope(args.llmscope, model, texts, args.max_tokens, args.settings, seed=k + 1,
+                                trace=trace, lens=args.trace_lens)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            answers = list(pool.map(ask, questions))
+            answers = list(pool.map(ask, enumerate(jobs)))
     else:
+        if args.conversation or args.settings != "eval":
+            raise SystemExit("evaluate: --engine torch answers single questions greedily only")
         engine = TorchEngine(model)
-        answers = [engine.ask(q["question"], args.max_tokens) for q in questions]
+        answers = [engine.ask(texts[0], args.max_tokens) for texts, _, _ in jobs]
 
     rows = []
-    for q, (answer, steps) in zip(questions, answers):
-        exact, near, verdict = score(q, answer)
-        rows.append({"group": q["group"], "wordings": q["wordings"], "intent": q["intent"],
-                     "word": q["word"], "question": q["question"], "answer": answer,
-                     "reference": q["reference"], "exact": exact, "near_exact": near,
-                     "verdict": verdict, "n_tokens": len(steps), "confidence": confidence(steps)})
+    for k, ((_, qs, scored), replies) in enumerate(zip(jobs, answers)):
+        for i in scored:
+            q, (answer, steps) = qs[i], replies[i]
+            exact, near, verdict = score(q, answer)
+            row = {"group": q["group"], "wordings": "conversation" if args.conversation else q["wordings"],
+                   "intent": q["intent"], "word": q["word"], "question": q["question"], "answer": answer,
+                   "reference": q["reference"], "exact": exact, "near_exact": near, "verdict": verdict,
+                   "n_tokens": len(steps), "confidence": confidence(steps)}
+            if args.conversation:
+                row["position"] = i + 1
+            if args.keep_traces:
+                row["trace"], row["answer_index"] = f"q{k:04d}.jsonl", i
+            rows.append(row)
     summary = summarize(rows)
     print_summary(summary)
+    if args.keep_traces:
+        write_labels(rows, args.keep_traces)
 
     result = {
         "config": cfg["name"],
         "command": " ".join(["/usr/bin/python3", "train/evaluate.py"] + sys.argv[1:]),
         "engine": args.engine,
+        "settings": args.settings,
         "model": os.path.relpath(model, os.path.dirname(TRAIN_DIR)),
         "model_sha256": sha256(model),
         "questions": len(rows),
         "seconds": round(time.time() - t0, 1),
         "summary": summary,
     }
-    with open(os.path.join(d, "eval.json"), "w") as f:
+    with open(os.path.join(d, name + ".json"), "w") as f:
         json.dump(result, f, indent=1)
-    with open(os.path.join(d, "eval_answers.jsonl"), "w") as f:
+    with open(os.path.join(d, name + "_answers.jsonl"), "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
-    print(f"\nevaluate: {len(rows)} questions in {result['seconds']} s -> {os.path.join(d, 'eval.json')}")
+    print(f"\nevaluate: {len(rows)} answers in {result['seconds']} s -> {os.path.join(d, name + '.json')}")
 
 
 if __name__ == "__main__":

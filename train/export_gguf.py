@@ -9,7 +9,10 @@ The file has the layout and keys of the Llama GGUF files llama.cpp writes (see
 model.py for the tensor names): llama.* hyper-parameters, a "gpt2" (byte-level BPE)
 tokenizer with the "gpt-2" pre-tokenizer, ChatML control tokens and chat template.
 Norm weights stay f32; matrices are f32, f16 or q8_0 as the config says. The output head
-is tied to token_embd, so there is no output.weight.
+is tied to token_embd, so there is no output.weight. A config with a "sampler" section
+stores it as llmscope.sampler.* (temperature, top_k, top_p, min_p, repeat_penalty,
+repeat_last_n): the defaults the terminal app and `-p` use for this model unless told
+otherwise (ui/cli_sampling.c).
 """
 
 import argparse
@@ -49,7 +52,11 @@ def tensor_names(n_layers):
     return names
 
 
-def export(checkpoint, tok, type_name, path, name):
+SAMPLER_KEYS = {"temperature": G.T_FLOAT32, "top_k": G.T_UINT32, "top_p": G.T_FLOAT32, "min_p": G.T_FLOAT32,
+                "repeat_penalty": G.T_FLOAT32, "repeat_last_n": G.T_INT32}
+
+
+def export(checkpoint, tok, type_name, path, name, sampler=None):
     mc = checkpoint["model_config"]
     ggml_type, file_type = TYPES[type_name]
     w = G.GGUFWriter()
@@ -85,6 +92,11 @@ def export(checkpoint, tok, type_name, path, name):
     w.add("tokenizer.ggml.add_bos_token", G.T_BOOL, False)
     w.add("tokenizer.ggml.add_eos_token", G.T_BOOL, False)
     w.add("tokenizer.chat_template", G.T_STRING, dialogue.CHAT_TEMPLATE)
+    for key, value in sorted((sampler or {}).items()):
+        if key not in SAMPLER_KEYS:
+            raise SystemExit(f"export_gguf: unknown sampler setting '{key}' (known: {', '.join(SAMPLER_KEYS)})")
+        kind = SAMPLER_KEYS[key]
+        w.add("llmscope.sampler." + key, kind, float(value) if kind == G.T_FLOAT32 else int(value))
 
     names = tensor_names(mc["n_layers"])
     state = checkpoint["state_dict"]
@@ -109,7 +121,7 @@ def main():
     tok = bpe.Tokenizer.load(os.path.join(d, "tokenizer.json"))
     path = os.path.join(d, cfg["export"]["file"])
     name = "llmscope-dict" if cfg["name"] == "full" else f"llmscope-dict-{cfg['name']}"
-    export(checkpoint, tok, args.type or cfg["export"]["type"], path, name)
+    export(checkpoint, tok, args.type or cfg["export"]["type"], path, name, cfg.get("sampler"))
     size = os.path.getsize(path)
     print(f"export_gguf: {path} ({size / 1e6:.2f} MB, {args.type or cfg['export']['type']})")
     if args.install:

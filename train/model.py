@@ -74,6 +74,21 @@ def apply_rope(x, cos, sin):
     return out.reshape(b, h, t, d).type_as(x)
 
 
+def causal_attention_chunked(q, k, v, chunk):
+    """Causal attention computed CHUNK queries at a time, each against only the keys up to
+    its last position: on a CPU without a fused kernel (torch 1.13) the full T x T score
+    matrix of long rows costs more than the matrix products, and half of it is masked
+    anyway. Same result as the plain form up to float rounding (shorter sums)."""
+    t, scale = q.shape[2], 1.0 / math.sqrt(q.shape[3])
+    out = []
+    for s in range(0, t, chunk):
+        e = min(t, s + chunk)
+        att = (q[:, :, s:e] @ k[:, :, :e].transpose(-2, -1)) * scale
+        mask = torch.ones(e - s, e, dtype=torch.bool, device=q.device).triu(s + 1)
+        out.append(att.masked_fill(mask, float("-inf")).softmax(-1) @ v[:, :, :e])
+    return torch.cat(out, dim=2)
+
+
 class Attention(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -82,6 +97,7 @@ class Attention(nn.Module):
         self.wk = nn.Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, bias=False)
         self.wv = nn.Linear(cfg.dim, cfg.n_kv_heads * cfg.head_dim, bias=False)
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.dim, bias=False)
+        self.chunk = 0  # see causal_attention_chunked; set by Llama.set_attention_chunk
 
     def forward(self, x, cos, sin):
         b, t, _ = x.shape
@@ -96,6 +112,8 @@ class Attention(nn.Module):
             v = v.repeat_interleave(group, dim=1)
         if hasattr(F, "scaled_dot_product_attention"):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        elif self.chunk and t > self.chunk:
+            y = causal_attention_chunked(q, k, v, self.chunk)
         else:
             att = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
             mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
@@ -151,6 +169,11 @@ class Llama(nn.Module):
             if name.endswith("attn.wo.weight") or name.endswith("ffn.down.weight"):
                 std /= math.sqrt(2 * self.cfg.n_layers)
             nn.init.normal_(p, mean=0.0, std=std)
+
+    def set_attention_chunk(self, chunk):
+        """Long rows on a CPU: attention CHUNK queries at a time (0: all at once)."""
+        for layer in self.layers:
+            layer.attn.chunk = chunk
 
     def hidden(self, tokens):
         """tokens: [B, T] int64 -> final normed hidden states [B, T, dim]."""

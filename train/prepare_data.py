@@ -168,6 +168,10 @@ def main():
     dcfg = cfg["data"]
     rng = random.Random(cfg["seed"])
 
+    for intent in dialogue.INTENTS:  # a held-out wording seen in training would not be held out
+        seen = set(dialogue.training_wordings(intent, True)) & set(dialogue.WORDINGS[intent][1])
+        if seen:
+            raise SystemExit(f"prepare_data: held-out wordings also used in training: {sorted(seen)}")
     wn = WordNet(args.wordnet)
     words = choose_words(wn, dcfg)
     entries = [word_entry(wn, w) for w in words]

@@ -3,6 +3,7 @@
 # the checks against llmscope, and the evaluation.
 #
 #   train/run.sh smoke            # CPU, ~45 min on one core
+#   train/run.sh medium           # CPU, hours (see train/README.md)
 #   train/run.sh full             # the GPU machine, see train/README.md
 #
 # Environment: PYTHON (default /usr/bin/python3), LLMSCOPE (default ./llmscope, built by
@@ -29,6 +30,12 @@ if [ -x "$llmscope" ]; then
     step "check tokenizer"; $py train/check_tokenizer.py --config "$cfg" --llmscope "$llmscope"
     step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
     step "evaluate";        $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --jobs "${EVAL_JOBS:-1}"
+    # at the app's settings (the file's own sampler defaults), alone and in conversations
+    step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app
+    step "evaluate (conversations)"
+    $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --conversation
+    step "detector";        LLMSCOPE="$llmscope" train/detector.sh "$name" "train/out/$name/llmscope-dict.gguf"
+    if [ "${INSTALL:-0}" = 1 ]; then cp "train/out/$name/llmscope-dict.detector.json" assets/; fi
 else
     echo "run.sh: $llmscope not built (make), so the checks and the evaluation use PyTorch only"
     step "evaluate";        $py train/evaluate.py --config "$cfg" --engine torch

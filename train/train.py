@@ -47,8 +47,8 @@ def _worker_init(items_path, tokenizer_path):
     _worker["renderer"] = data.Renderer(bpe.Tokenizer.load(tokenizer_path))
 
 
-def build_epoch(seed, epoch, max_turns, seq_len):
-    convs = data.epoch_conversations(_worker["items"], seed, epoch, max_turns)
+def build_epoch(seed, epoch, max_turns, seq_len, extra_wordings):
+    convs = data.epoch_conversations(_worker["items"], seed, epoch, max_turns, extra_wordings)
     tokens, learn = data.pack_epoch(_worker["renderer"], convs, seq_len)
     # rows in a seeded order, so batches mix conversations from the whole epoch
     order = np.random.default_rng(seed * 7919 + epoch).permutation(len(tokens))
@@ -61,7 +61,7 @@ class EpochStream:
 
     def __init__(self, d, cfg, batch_size, prefetch):
         t = cfg["train"]
-        self.args = (cfg["seed"], t["max_turns"], t["seq_len"])
+        self.args = (cfg["seed"], t["max_turns"], t["seq_len"], cfg["data"].get("extra_wordings", False))
         self.batch_size = batch_size
         # spawn, not fork: the parent may already hold a CUDA context
         self.pool = ProcessPoolExecutor(max_workers=prefetch, initializer=_worker_init,
@@ -76,8 +76,7 @@ class EpochStream:
 
     def _ask(self, e):
         if e not in self.futures:
-            seed, max_turns, seq_len = self.args
-            self.futures[e] = self.pool.submit(build_epoch, seed, e, max_turns, seq_len)
+            self.futures[e] = self.pool.submit(build_epoch, self.args[0], e, *self.args[1:])
 
     def seek(self, epoch, at):
         """Continue from row AT of EPOCH (as saved by a paused run)."""
@@ -171,6 +170,7 @@ def main():
     torch.manual_seed(cfg["seed"])
     mcfg = ModelConfig(vocab_size=len(tok.tokens), **cfg["model"])
     model = Llama(mcfg).to(device)
+    model.set_attention_chunk(t.get("attention_chunk", 0))
     opt = make_optimizer(model, t, device)
     # Only the transformer body is compiled (its shapes are fixed); the loss picks the
     # answer positions with a data-dependent mask, which stays eager.

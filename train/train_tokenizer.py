@@ -33,7 +33,8 @@ def main():
     special = re.compile("|".join(re.escape(s) for s in dialogue.SPECIAL_TOKENS))
     counts = Counter()
     for epoch in range(cfg["tokenizer"].get("corpus_epochs", 1)):
-        for system, turns in data.epoch_conversations(items, cfg["seed"], epoch, cfg["train"]["max_turns"]):
+        for system, turns in data.epoch_conversations(items, cfg["seed"], epoch, cfg["train"]["max_turns"],
+                                                    cfg["data"].get("extra_wordings", False)):
             text = data.conversation_text(system, turns)
             for fragment in special.split(text):
                 counts.update(bpe.pieces(fragment))

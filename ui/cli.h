@@ -21,6 +21,19 @@
 typedef enum { CLI_MODE_AUTO, CLI_MODE_CHAT, CLI_MODE_COMPLETE } cli_mode;
 typedef enum { CLI_BACKEND_AUTO, CLI_BACKEND_CPU, CLI_BACKEND_VULKAN } cli_backend;
 
+/* Sampler options given on the command line, which a model's own defaults never replace. */
+enum {
+    CLI_GIVEN_TEMP = 1u << 0,
+    CLI_GIVEN_TOP_K = 1u << 1,
+    CLI_GIVEN_TOP_P = 1u << 2,
+    CLI_GIVEN_MIN_P = 1u << 3,
+    CLI_GIVEN_REPEAT_PENALTY = 1u << 4,
+    CLI_GIVEN_REPEAT_LAST_N = 1u << 5,
+};
+
+/* -p given several times: the questions of one conversation, answered in turn */
+#define CLI_MAX_PROMPTS 64
+
 /* The main command: chat in the terminal, or answer -p TEXT on stdout. */
 typedef struct cli_options {
     const char *model;         /* -m: a file, or a pulled model's name; NULL: look it up */
@@ -32,6 +45,10 @@ typedef struct cli_options {
     const char *template_name;
     const char *trace_path;
     bool trace_lens;           /* --trace-lens: the logit lens in the trace even on the CPU */
+    const char *detector_path; /* --detector: NULL beside the model (if there), "none": off */
+    unsigned sampling_given;   /* CLI_GIVEN_*: sampler options given on the command line */
+    const char *prompts[CLI_MAX_PROMPTS]; /* every -p, in order: a conversation (chat) */
+    int n_prompts;
     cli_backend backend;
     int device;                /* Vulkan device index, -1: choose */
     int n_ctx;                 /* 0: the model's, at most 4096 */
@@ -54,6 +71,11 @@ int cli_tokenize_main(int argc, char **argv);
 int cli_info_main(int argc, char **argv);
 int cli_template_main(int argc, char **argv); /* cli_template.c */
 int cli_devices_main(int argc, char **argv);
+
+/* The sampler settings model M's file recommends (llmscope.sampler.*, cli_sampling.c)
+ * into SP, except those in GIVEN. WARN: say so on stderr when a value is out of range.
+ * Returns how many were applied. */
+int cli_model_sampling(const model *m, sampler_params *sp, unsigned given, bool warn);
 
 /* ---- finding and loading a model (cli_load.c) ---- */
 
@@ -104,6 +126,10 @@ int cli_trace_set_context_at(cli_trace *t, const session *s, const char *model_p
 struct model;
 int cli_trace_record(cli_trace *t, session *s, const struct model *m, const struct tokenizer *tok,
                      const step_record *r, bool eog, bool lens_on_cpu);
+/* From now on every token line gets "suspicion": D's score of the reply so far (D is
+ * borrowed; NULL: none). -1 when out of memory. */
+struct detector;
+int cli_trace_set_detector(cli_trace *t, const struct detector *d);
 /* Closes the file; -1 with ERR filled if anything failed to reach it. */
 int cli_trace_close(cli_trace *t, char *err, size_t errlen);
 

@@ -35,6 +35,8 @@ void cli_usage(FILE *f) {
           "       llmscope synth ...                       write a random-weight model (synth --help)\n"
           "       llmscope replay TRACE -m OTHER           re-score a trace with another model (replay --help)\n"
           "       llmscope render TRACE [--heatmap L:H]    draw a trace: SVG/PNG pictures (render --help)\n"
+          "       llmscope calibrate LABELS [--test L2]    a detector of wrong answers from labelled traces\n"
+          "                                               (calibrate --help)\n"
           "\n"
           "See why each token was chosen: attention per head and the next-token probabilities.\n"
           "\n"
@@ -51,7 +53,9 @@ void cli_usage(FILE *f) {
           "\n"
           "Prompt:\n"
           "  -p, --prompt TEXT       answer (chat) or continue (completion) TEXT and exit; without\n"
-          "                          -p and without a terminal, the prompt is read from standard input\n"
+          "                          -p and without a terminal, the prompt is read from standard input;\n"
+          "                          -p again (chat): the next question of the same conversation, each\n"
+          "                          answer on its own line\n"
           "  -n, --n-predict N       stop after N tokens (default 256 with -p; 0: until the model stops)\n"
           "      --chat              render the prompt through the model's chat template\n"
           "                          (the default when the model has one)\n"
@@ -64,7 +68,8 @@ void cli_usage(FILE *f) {
     for (const char *const *fam = chat_template_families(); *fam; fam++) fprintf(f, " %s", *fam);
     fputs("\n"
           "\n"
-          "Sampling (applied in this order):\n"
+          "Sampling (applied in this order; a model file may carry its own defaults, llmscope.sampler.*,\n"
+          "which replace the ones below but never an option given here):\n"
           "      --repeat-penalty R  divide positive, multiply negative logits of recent tokens by R\n"
           "                          (default 1.1; 1: off)\n"
           "      --repeat-last-n N   how many recent tokens the penalty looks at (default 64; -1: all)\n"
@@ -82,6 +87,9 @@ void cli_usage(FILE *f) {
           "                          in the terminal app, every reply of the conversation\n"
           "      --trace-lens        the logit lens in the trace on the CPU too (a pass over the output\n"
           "                          head per layer and token: slow with a large vocabulary)\n"
+          "      --detector FILE     the detector of wrong answers that 'llmscope calibrate' wrote (default:\n"
+          "                          MODEL.detector.json beside the model, if there; none: off): its score\n"
+          "                          goes into the trace and the terminal app\n"
           "  -v, --verbose           backend, model and timing on standard error\n"
           "\n"
           "Terminal app:\n"
@@ -103,7 +111,7 @@ void cli_usage(FILE *f) {
 
 enum {
     OPT_CHAT = 256, OPT_COMPLETE, OPT_TEMP, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT_PENALTY,
-    OPT_REPEAT_LAST_N, OPT_SEED, OPT_SYSTEM, OPT_TEMPLATE, OPT_TRACE, OPT_TRACE_LENS, OPT_BACKEND, OPT_DEVICE,
+    OPT_REPEAT_LAST_N, OPT_SEED, OPT_SYSTEM, OPT_TEMPLATE, OPT_TRACE, OPT_TRACE_LENS, OPT_DETECTOR, OPT_BACKEND, OPT_DEVICE,
     OPT_CTX, OPT_NO_CAPTURE, OPT_COLOR, OPT_NO_MOUSE, OPT_VERSION, OPT_THREADS
 };
 
@@ -124,6 +132,7 @@ static const struct option LONG_OPTIONS[] = {
     {"template", required_argument, 0, OPT_TEMPLATE},
     {"trace", required_argument, 0, OPT_TRACE},
     {"trace-lens", no_argument, 0, OPT_TRACE_LENS},
+    {"detector", required_argument, 0, OPT_DETECTOR},
     {"backend", required_argument, 0, OPT_BACKEND},
     {"device", required_argument, 0, OPT_DEVICE},
     {"ctx", required_argument, 0, OPT_CTX},
@@ -140,9 +149,24 @@ static const struct option LONG_OPTIONS[] = {
 /* One option and its value; -1 when the value is bad (the message is printed). */
 static int apply_option(cli_options *o, int c, const char *arg) {
     sampler_params *sp = &o->sampling;
+    static const struct {
+        int opt;
+        unsigned bit;
+    } given[] = {{OPT_TEMP, CLI_GIVEN_TEMP},           {OPT_TOP_K, CLI_GIVEN_TOP_K},
+                 {OPT_TOP_P, CLI_GIVEN_TOP_P},         {OPT_MIN_P, CLI_GIVEN_MIN_P},
+                 {OPT_REPEAT_PENALTY, CLI_GIVEN_REPEAT_PENALTY}, {OPT_REPEAT_LAST_N, CLI_GIVEN_REPEAT_LAST_N}};
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
+        if (c == given[i].opt) o->sampling_given |= given[i].bit;
     switch (c) {
     case 'm': o->model = arg; return 0;
-    case 'p': o->prompt = arg; return 0;
+    case 'p':
+        if (o->n_prompts == CLI_MAX_PROMPTS) {
+            cli_error("at most %d -p (questions of one conversation)", CLI_MAX_PROMPTS);
+            return -1;
+        }
+        if (!o->prompt) o->prompt = arg;
+        o->prompts[o->n_prompts++] = arg;
+        return 0;
     case 'n': return cli_parse_int("-n", arg, 0, INT_MAX, &o->n_predict);
     case OPT_CHAT: o->mode = CLI_MODE_CHAT; return 0;
     case OPT_COMPLETE: o->mode = CLI_MODE_COMPLETE; return 0;
@@ -163,6 +187,7 @@ static int apply_option(cli_options *o, int c, const char *arg) {
     case OPT_TEMPLATE: o->template_name = arg; return 0;
     case OPT_TRACE: o->trace_path = arg; return 0;
     case OPT_TRACE_LENS: o->trace_lens = true; return 0;
+    case OPT_DETECTOR: o->detector_path = arg; return 0;
     case OPT_BACKEND: return cli_parse_backend(arg, &o->backend);
     case OPT_DEVICE: return cli_parse_int("--device", arg, 0, 1024, &o->device);
     case OPT_CTX: return cli_parse_int("--ctx", arg, 2, 1 << 20, &o->n_ctx);

@@ -1,6 +1,7 @@
 /* cli_generate.c — the main command: load the model, then either the terminal app or
  * one headless reply streamed to standard output (with an optional trace file). */
 #include "cli.h"
+#include "detector.h"
 #include "inspect.h"
 #include "term_text.h"
 #include "tokenizer.h"
@@ -54,6 +55,30 @@ static void write_text(const char *text, size_t n, bool to_terminal) {
         fwrite(shown, 1, len < sizeof shown ? len : sizeof shown - 1, stdout);
         at += piece ? piece : n - at;
     }
+}
+
+/* The model's detector (detector.h): --detector FILE, or MODEL.detector.json beside the
+ * model when there is one; "none" turns it off. A file that is there but cannot be used
+ * is an error when asked for, a warning when found beside the model. */
+static int load_detector(const cli_model *cm, const cli_options *o, detector *d, bool *have, char *det_path_used,
+                         size_t cap) {
+    *have = false;
+    if (o->detector_path && strcmp(o->detector_path, "none") == 0) return 0;
+    if (o->detector_path) snprintf(det_path_used, cap, "%s", o->detector_path);
+    else detector_path_for(cm->path, det_path_used, cap);
+    det_shape sh = {cm->m.hp.n_layer, cm->m.hp.n_head};
+    char err[512];
+    int rc = detector_load(det_path_used, sh, d, err, sizeof err);
+    if (rc == 0) {
+        *have = true;
+        return 0;
+    }
+    if (o->detector_path) {
+        cli_error("%s", err);
+        return -1;
+    }
+    if (rc < 0) fprintf(stderr, "llmscope: warning: %s; going on without it\n", err);
+    return 0;
 }
 
 /* Streams the reply to PROMPT. Returns the exit status. */
@@ -175,6 +200,9 @@ int cli_run(const cli_options *o) {
     }
 
     cli_model cm = {0};
+    detector det = {0};
+    bool have_det = false;
+    char det_path_used[4200] = "";
     cli_trace *trace = NULL;
     session *s = NULL;
     int status = 1;
@@ -197,8 +225,15 @@ int cli_run(const cli_options *o) {
                  "a context of %d tokens is longer than the %d the model was trained on: past that its output may degrade",
                  n_ctx, cm.m.hp.n_ctx_train);
     if (ctx_warning[0] && !interactive) fprintf(stderr, "llmscope: warning: %s\n", ctx_warning);
+    sampler_params sampling = o->sampling; /* the model's own defaults where none were given */
+    int from_model = cli_model_sampling(&cm.m, &sampling, o->sampling_given, true);
+    if (load_detector(&cm, o, &det, &have_det, det_path_used, sizeof det_path_used) < 0) goto done;
+    if (o->n_prompts > 1 && !chat) {
+        cli_error("several -p make a conversation, which needs a chat model (or --chat)");
+        goto done;
+    }
     session_config cfg = {
-        .sampling = o->sampling,
+        .sampling = sampling,
         .n_ctx = n_ctx,
         .chat = chat,
         .template_name = o->template_name,
@@ -212,12 +247,23 @@ int cli_run(const cli_options *o) {
         goto done;
     }
     if (session_template_warning(s)) fprintf(stderr, "llmscope: warning: %s\n", session_template_warning(s));
-    if (o->verbose)
+    if (o->verbose) {
         fprintf(stderr, "llmscope: %s (%s), %s\n", term_clean(cm.m.name, err, sizeof err), cm.m.hp.arch_name,
                 chat ? session_template_name(s) : "completion");
+        if (from_model)
+            fprintf(stderr, "llmscope: %d sampler setting%s from the model file: temperature %g, top-k %d, top-p %g, "
+                            "min-p %g, repeat penalty %g\n",
+                    from_model, from_model == 1 ? "" : "s", (double)sampling.temperature, sampling.top_k,
+                    (double)sampling.top_p, (double)sampling.min_p, (double)sampling.repeat_penalty);
+        if (have_det) fprintf(stderr, "llmscope: detector of wrong answers: %s\n", det_path_used);
+    }
 
     if (o->trace_path && !(trace = cli_trace_open(o->trace_path, err, sizeof err))) {
         cli_error("%s", err);
+        goto done;
+    }
+    if (trace && have_det && cli_trace_set_detector(trace, &det) < 0) {
+        cli_error("out of memory");
         goto done;
     }
     if (interactive) {
@@ -233,9 +279,12 @@ int cli_run(const cli_options *o) {
         to.warning = ctx_warning[0] ? ctx_warning : NULL;
         to.trace = trace;
         to.trace_lens = o->trace_lens;
+        to.detector = have_det ? &det : NULL;
         status = tui_run(&to);
     } else {
+        /* one reply, or the questions of one conversation in turn */
         status = run_headless(s, &cm, o, prompt, trace);
+        for (int i = 1; i < o->n_prompts && status == 0; i++) status = run_headless(s, &cm, o, o->prompts[i], trace);
     }
     if (cli_trace_close(trace, err, sizeof err) < 0) {
         cli_error("%s", err);
@@ -244,6 +293,7 @@ int cli_run(const cli_options *o) {
     trace = NULL;
 done:
     cli_trace_close(trace, err, sizeof err);
+    detector_free(&det);
     session_free(s);
     cli_model_free(&cm);
     free(stdin_text);

@@ -7,15 +7,19 @@
  *   blame                                         the sampler stage that changed the winner
  *   top_before, top_after                         [{id, text, logit, prob}] likeliest first
  *   sampler                                       the settings in force
+ *   varentropy                                    variance of the surprisal (det_varentropy)
  *   why                                           the why card's attention sources, rollout,
- *                                                 grounding, logit lens and experts' pushes,
- *                                                 where captured
+ *                                                 grounding, lookback ratios per head, logit lens
+ *                                                 and experts' pushes, where captured
  *   routing                                       per layer the experts chosen, their weights
  *                                                 and the runners-up (models with experts)
+ *   suspicion                                     the model's detector's score of the reply
+ *                                                 so far, when it has one (detector.h)
  * Token text is written as valid UTF-8 (a token holding part of a character gets U+FFFD
  * and its exact bytes in "bytes", as hex). */
 #include "atomic_file.h"
 #include "cli.h"
+#include "detector.h"
 #include "inspect.h"
 #include "replay.h"
 #include "routing.h"
@@ -33,7 +37,42 @@ struct cli_trace {
     char *path;
     int write_errno; /* first write error, 0 if none */
     cJSON *context;  /* for the next line (cli_trace_set_context) */
+    /* the detector's running score of the reply being traced (cli_trace_set_detector) */
+    const detector *det;
+    det_accum acc;
+    int acc_turn;
+    float *lens_prob;
 };
+
+int cli_trace_set_detector(cli_trace *t, const detector *d) {
+    t->det = d;
+    t->acc_turn = -1;
+    if (!d) return 0;
+    t->lens_prob = malloc(((size_t)d->sh.n_layer + 1) * sizeof *t->lens_prob);
+    return t->lens_prob && det_accum_init(&t->acc, d->sh) == 0 ? 0 : -1;
+}
+
+/* The detector's score of the reply up to record R (with its why card W, may be NULL). */
+static double running_suspicion(cli_trace *t, const step_record *r, const why_card *w) {
+    if (r->turn != t->acc_turn) {
+        det_accum_reset(&t->acc);
+        t->acc_turn = r->turn;
+    }
+    det_token tok;
+    det_token_of_why(r, w, t->lens_prob, &tok);
+    det_accum_add(&t->acc, &tok);
+    int nf = det_n_features(t->det->sh);
+    double *x = malloc((size_t)nf * sizeof *x);
+    bool *present = malloc((size_t)nf * sizeof *present);
+    double score = NAN;
+    if (x && present) {
+        det_accum_features(&t->acc, x, present);
+        score = detector_score(t->det, x, present, NULL, 0, NULL);
+    }
+    free(x);
+    free(present);
+    return score;
+}
 
 cli_trace *cli_trace_open(const char *path, char *err, size_t errlen) {
     cli_trace *t = calloc(1, sizeof *t);
@@ -196,6 +235,15 @@ static cJSON *why_object(const why_card *w, const session *s, const tokenizer *t
             cJSON_AddBoolToObject(g, "flagged", w->ground.flagged);
         }
     }
+    if (w->lookback) { /* [layer][head], four decimals: plenty for a ratio, and short */
+        cJSON *lb = cJSON_AddArrayToObject(o, "lookback");
+        for (int l = 0; lb && l < w->n_layer; l++) {
+            cJSON *heads = cJSON_CreateArray();
+            for (int h = 0; heads && h < w->n_head; h++)
+                cJSON_AddItemToArray(heads, cJSON_CreateNumber(round(1e4 * w->lookback[l * w->n_head + h]) / 1e4));
+            cJSON_AddItemToArray(lb, heads);
+        }
+    }
     if (w->has_lens) {
         const logit_lens *L = &w->lens;
         cJSON *l = cJSON_AddObjectToObject(o, "lens");
@@ -232,6 +280,7 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddBoolToObject(o, "eog", eog);
     cJSON_AddNumberToObject(o, "prob", short_float(s->prob_before));
     cJSON_AddNumberToObject(o, "entropy", short_float(s->entropy_before));
+    cJSON_AddNumberToObject(o, "varentropy", short_float(det_varentropy(s)));
     cJSON_AddNumberToObject(o, "rank", s->rank_before + 1); /* 1: the likeliest, as on screen */
     cJSON_AddNumberToObject(o, "margin", short_float(s->margin));
     cJSON_AddNumberToObject(o, "greedy_id", s->greedy_id);
@@ -245,6 +294,10 @@ int cli_trace_write(cli_trace *t, const session *sess, const step_record *r, con
     cJSON_AddItemToObject(o, "sampler", sampler_object(&r->params));
     if (why) cJSON_AddItemToObject(o, "why", why_object(why, sess, tok));
     if (r->routing) cJSON_AddItemToObject(o, "routing", routing_array(r->routing));
+    if (t->det && r->has_prediction) {
+        double score = running_suspicion(t, r, why);
+        if (isfinite(score)) cJSON_AddNumberToObject(o, "suspicion", round(1e4 * score) / 1e4);
+    }
     if (t->context) {
         cJSON_AddItemToObject(o, "context", t->context);
         t->context = NULL;
@@ -315,6 +368,8 @@ int cli_trace_record(cli_trace *t, session *s, const model *m, const tokenizer *
 int cli_trace_close(cli_trace *t, char *err, size_t errlen) {
     if (!t) return 0;
     cJSON_Delete(t->context);
+    det_accum_free(&t->acc);
+    free(t->lens_prob);
     int rc = 0;
     char why[600];
     if (t->write_errno) {

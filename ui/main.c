@@ -1,6 +1,7 @@
 /* main.c — llmscope's entry point: a subcommand (tokenize, info, template, devices, pull,
- * list, bench, synth, replay, render) or the main command (the terminal app, or a headless reply with -p). */
+ * list, bench, synth, replay, render, calibrate) or the main command (the terminal app, or a headless reply with -p). */
 #include "bench_cmd.h"
+#include "calibrate.h"
 #include "cli.h"
 #include "pull.h"
 #include "render_cmd.h"
@@ -26,6 +27,7 @@ static const command COMMANDS[] = {
     {"synth", synth_main},
     {"replay", replay_main},
     {"render", render_main},
+    {"calibrate", calibrate_main},
 };
 
 int main(int argc, char **argv) {

@@ -419,6 +419,7 @@ void tui_app_free(tui_app *a) {
     tui_branches_free(a);
     tui_probe_free(a);
     tui_heads_free(a);
+    tui_suspicion_free(a);
     engine_destroy(a->spare);
 }
 

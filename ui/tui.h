@@ -38,6 +38,7 @@ typedef struct tui_options {
                                            the model's); may be NULL */
     struct cli_trace *trace;            /* --trace: every generated token, as headless; may be NULL */
     bool trace_lens;                    /* --trace-lens */
+    const struct detector *detector;    /* the model's detector of wrong answers; may be NULL */
 } tui_options;
 
 /* Sets every field to its default (no session: the caller fills the required ones). */

@@ -24,6 +24,7 @@
 #include <stdlib.h> /* MB_CUR_MAX: can the locale show more than ASCII? */
 #include <wchar.h>
 
+#include "detector.h"
 #include "inspect.h"
 #include "session.h"
 #include "tokenizer.h"
@@ -349,6 +350,21 @@ typedef struct tui_gen {
     bool trace_failed;  /* said once */
 } tui_gen;
 
+/* ---- the detector's running score of a reply (tui_suspicion.c) ---- */
+
+typedef struct tui_suspicion {
+    bool ready;            /* the buffers below exist */
+    unsigned epoch;        /* the records it was computed from */
+    size_t first, next;    /* the reply tracked: its first record, the next one to add */
+    det_accum acc;         /* the reply's records first..next-1 */
+    float *score;          /* [cap] running score of every record computed (NAN: not yet),
+                              kept until the records change, whichever reply it is in */
+    size_t cap;
+    float *lookback;       /* scratch for one record's lookback ratios */
+    double *x;             /* features of the reply so far */
+    bool *present;
+} tui_suspicion;
+
 /* ---- the application ---- */
 
 typedef enum { MODE_TYPE, MODE_INSPECT } tui_mode;
@@ -397,6 +413,7 @@ struct tui_app {
     tui_heads heads;
     tui_branches branches;
     tui_probe probe;
+    tui_suspicion susp;
     engine *spare;         /* a second engine of the same model (probes, /compare) */
 };
 
@@ -527,6 +544,16 @@ bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t 
 
 /* tui_ground.c: grounding of record REC (NULL when it has none). */
 const grounding *tui_grounding(tui_app *a, size_t rec);
+
+/* tui_suspicion.c: with a detector (a->opt->detector), the running score of reply token
+ * REC: the detector's probability that the reply up to it is wrong. False without a
+ * detector, or when REC is not a reply token. */
+bool tui_suspicion_at(tui_app *a, size_t rec, double *out);
+/* The same score with the features that raised it most (TOP: K entries), and how many of
+ * the detector's features the records cannot give here (*N_MISSING). Returns how many
+ * TOP holds, -1 without a detector. */
+int tui_suspicion_explain(tui_app *a, size_t rec, double *score, det_contrib *top, int k, int *n_missing);
+void tui_suspicion_free(tui_app *a);
 
 /* tui_break.c: after each generated token, whether to pause. */
 void tui_break_check(tui_app *a, size_t rec);

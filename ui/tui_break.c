@@ -5,11 +5,14 @@
  *
  *   /break entropy 2.5     pause after a token whose entropy exceeds 2.5 nats
  *   /break grounding 0.2   pause after a reply token with less than 20% grounding
+ *   /break suspicion 0.8   pause when the model's detector (llmscope calibrate) gives the
+ *                          reply so far a score of 0.8 or more (tui_suspicion.c); without
+ *                          a detector it says so, and how to get one
  *   /break off             no breakpoints
  *   /break                 show them
  *
- * The two can be set together. The decision is inspect_should_break()'s; this file
- * parses, pauses, and continues. */
+ * They can be set together. Entropy and grounding are inspect_should_break()'s decision;
+ * this file parses, checks the suspicion, pauses, and continues. */
 #include "tui_app.h"
 
 #include <errno.h>
@@ -19,7 +22,7 @@
 
 static void describe(const tui_app *a, char *buf, size_t cap) {
     const inspect_breakpoints *b = &a->gen.breaks;
-    if (!b->on_entropy && !b->on_grounding) {
+    if (!b->on_entropy && !b->on_grounding && !b->on_suspicion) {
         snprintf(buf, cap, "no breakpoints");
         return;
     }
@@ -28,6 +31,10 @@ static void describe(const tui_app *a, char *buf, size_t cap) {
     if (b->on_grounding) {
         size_t n = strlen(buf);
         snprintf(buf + n, cap - n, "%sgrounding below %.0f%%", n ? ", " : "", 100.0 * b->grounding_below);
+    }
+    if (b->on_suspicion) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%ssuspicion %.2f or more", n ? ", " : "", (double)b->suspicion_above);
     }
 }
 
@@ -80,8 +87,23 @@ void tui_cmd_break(tui_app *a, const char *name, const char *args) {
             a->gen.breaks.on_grounding = true;
             a->gen.breaks.grounding_below = (float)v;
         }
+    } else if (strcmp(what, "suspicion") == 0) {
+        if (strcmp(args, "off") == 0) {
+            a->gen.breaks.on_suspicion = false;
+        } else if (!a->opt->detector) {
+            tui_message(a, true, "this model has no detector (MODEL.detector.json, made by llmscope calibrate from "
+                                 "labelled answers); /break entropy or grounding meanwhile");
+            return;
+        } else if (!parse_number(args, &v) || v < 0 || v > 1) {
+            tui_message(a, true, "/break suspicion takes a score from 0 to 1 (or off); the detector flags from %.2f",
+                        a->opt->detector->threshold);
+            return;
+        } else {
+            a->gen.breaks.on_suspicion = true;
+            a->gen.breaks.suspicion_above = (float)v;
+        }
     } else {
-        tui_message(a, true, "/break entropy NATS, /break grounding SHARE or /break off");
+        tui_message(a, true, "/break entropy NATS, /break grounding SHARE, /break suspicion SCORE or /break off");
         return;
     }
     describe(a, desc, sizeof desc);
@@ -90,10 +112,14 @@ void tui_cmd_break(tui_app *a, const char *name, const char *args) {
 
 void tui_break_check(tui_app *a, size_t rec) {
     const inspect_breakpoints *b = &a->gen.breaks;
-    if (!b->on_entropy && !b->on_grounding) return;
+    if (!b->on_entropy && !b->on_grounding && !b->on_suspicion) return;
     const step_record *r = session_record(a->s, rec);
     const grounding *g = b->on_grounding ? tui_grounding(a, rec) : NULL;
-    if (!inspect_should_break(b, r, g, a->gen.pause_why, sizeof a->gen.pause_why)) return;
+    double score;
+    bool suspicious = b->on_suspicion && tui_suspicion_at(a, rec, &score) && score >= b->suspicion_above;
+    if (suspicious)
+        snprintf(a->gen.pause_why, sizeof a->gen.pause_why, "suspicion %.2f >= %.2f", score, (double)b->suspicion_above);
+    else if (!inspect_should_break(b, r, g, a->gen.pause_why, sizeof a->gen.pause_why)) return;
     a->gen.paused = true;
     a->gen.paused_at = tui_now();
     /* look at the token that tripped it */

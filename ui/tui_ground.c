@@ -9,7 +9,12 @@
  * The meter is the row above the conversation: a sparkline of the reply that holds the
  * token being looked at, one cell per token, the newest (or the cursor's) on the right.
  * Tokens with low grounding and high entropy — the model looked at its own words while
- * unsure — are drawn as '!' in the error colour, and the count of them is named. */
+ * unsure — are drawn as '!' in the error colour, and the count of them is named.
+ *
+ * When the model has a detector of wrong answers (tui_suspicion.c), that rule, which it
+ * was measured against, gives way: the row becomes the suspicion meter, one cell per
+ * token with the detector's score of the reply up to it, and '!' from the score at which
+ * the detector flags an answer (its threshold). */
 #include "tui_app.h"
 
 #include <stdio.h>
@@ -25,6 +30,7 @@ typedef struct ground_slot {
 
 typedef struct meter {
     bool reply;            /* a reply to show */
+    bool suspicion;        /* the detector's score, not grounding */
     size_t first, last, at;/* the reply's records, and the current one */
     size_t start;          /* the first record drawn */
     int cells;             /* cells for the sparkline */
@@ -63,23 +69,57 @@ static int meter_rows(const tui_app *a, const tui_pane *p, int width, int avail)
     return avail >= 8 ? 1 : 0; /* gives its row back on tiny screens */
 }
 
+/* The suspicion meter's figures: the current token's score and the tokens at or over
+ * the threshold. */
+static void suspicion_tail(tui_app *a, meter *m) {
+    double s, t = a->opt->detector->threshold;
+    m->flagged = 0;
+    for (size_t i = m->first; i <= m->last; i++) m->flagged += tui_suspicion_at(a, i, &s) && s >= t;
+    if (tui_suspicion_at(a, m->at, &s)) snprintf(m->tail, sizeof m->tail, " %.2f", s);
+    else snprintf(m->tail, sizeof m->tail, "  --");
+    if (m->flagged)
+        snprintf(m->tail + strlen(m->tail), sizeof m->tail - strlen(m->tail), "  ! %d at %.2f+", m->flagged, t);
+}
+
+/* One cell: -1 none, 0..7 the bar, 8 flagged. */
+static int cell_level(tui_app *a, const meter *m, size_t i) {
+    if (i > m->last) return -1;
+    if (m->suspicion) {
+        double s;
+        if (!tui_suspicion_at(a, i, &s)) return -1;
+        if (s >= a->opt->detector->threshold) return 8;
+        int level = (int)(s * 7.0 + 0.5);
+        return level < 0 ? 0 : level > 7 ? 7 : level;
+    }
+    const grounding *gi = tui_grounding(a, i);
+    if (!gi) return -1;
+    if (gi->flagged) return 8;
+    int level = (int)(gi->share * 7.0f + 0.5f);
+    return level < 0 ? 0 : level > 7 ? 7 : level;
+}
+
 static void meter_update(tui_app *a, tui_pane *p) {
     meter *m = p->st;
     tui_rect R = p->r;
     m->reply = R.w >= 20 && reply_range(a, &m->first, &m->last, &m->at);
+    m->suspicion = a->opt->detector != NULL;
     if (!m->reply) return;
     /* the figures on the right: this token's share, and the count of flagged tokens */
-    const grounding *g = tui_grounding(a, m->at);
-    m->flagged = 0;
-    for (size_t i = m->first; i <= m->last; i++) {
-        const grounding *gi = tui_grounding(a, i);
-        if (gi && gi->flagged) m->flagged++;
+    if (m->suspicion) {
+        suspicion_tail(a, m);
+    } else {
+        const grounding *g = tui_grounding(a, m->at);
+        m->flagged = 0;
+        for (size_t i = m->first; i <= m->last; i++) {
+            const grounding *gi = tui_grounding(a, i);
+            if (gi && gi->flagged) m->flagged++;
+        }
+        if (g) snprintf(m->tail, sizeof m->tail, " %3.0f%%", 100.0 * g->share);
+        else snprintf(m->tail, sizeof m->tail, "  --");
+        if (m->flagged)
+            snprintf(m->tail + strlen(m->tail), sizeof m->tail - strlen(m->tail), "  ! %d low+unsure", m->flagged);
     }
-    if (g) snprintf(m->tail, sizeof m->tail, " %3.0f%%", 100.0 * g->share);
-    else snprintf(m->tail, sizeof m->tail, "  --");
-    if (m->flagged)
-        snprintf(m->tail + strlen(m->tail), sizeof m->tail - strlen(m->tail), "  ! %d low+unsure", m->flagged);
-    int x = R.x + tui_text_width("grounding ");
+    int x = R.x + tui_text_width(m->suspicion ? "suspicion " : "grounding ");
     m->cells = R.x + R.w - x - tui_text_width(m->tail) - 1;
     if (m->cells > METER_MAX) m->cells = METER_MAX;
     if (m->cells < 4) return;
@@ -90,14 +130,7 @@ static void meter_update(tui_app *a, tui_pane *p) {
         m->start = m->last + 1 - (size_t)m->cells;
         if (m->at < m->start) m->start = m->at;
     }
-    for (int c = 0; c < m->cells; c++) {
-        size_t i = m->start + (size_t)c;
-        const grounding *gi = i <= m->last ? tui_grounding(a, i) : NULL;
-        int level = gi ? (int)(gi->share * 7.0f + 0.5f) : -1;
-        if (level > 7) level = 7;
-        if (gi && level < 0) level = 0;
-        m->level[c] = (int8_t)(gi && gi->flagged ? 8 : level);
-    }
+    for (int c = 0; c < m->cells; c++) m->level[c] = (int8_t)cell_level(a, m, m->start + (size_t)c);
 }
 
 static void meter_draw(const tui_app *a, const tui_pane *p) {
@@ -107,7 +140,7 @@ static void meter_draw(const tui_app *a, const tui_pane *p) {
     tui_style dim = tui_role_style(&a->pal, TC_DIM), norm = tui_role_style(&a->pal, TC_NORMAL),
               bad = tui_role_style(&a->pal, TC_ERROR), cur = tui_role_style(&a->pal, TC_CURSOR),
               bar = tui_role_style(&a->pal, TC_BAR);
-    int x = R.x + tui_put_text(R.y, R.x, R.w, "grounding ", dim);
+    int x = R.x + tui_put_text(R.y, R.x, R.w, m->suspicion ? "suspicion " : "grounding ", dim);
     if (!m->reply) {
         tui_put_text(R.y, x, R.x + R.w - x, "(no reply yet)", dim);
         return;

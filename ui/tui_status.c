@@ -26,12 +26,14 @@ static void status_draw(const tui_app *a, const tui_pane *p) {
     size_t o = 0;
     if (a->branches.n > 0)
         o += (size_t)snprintf(extra + o, sizeof extra - o, " | branch %d of %d", a->branches.active, a->branches.n);
-    if ((g->breaks.on_entropy || g->breaks.on_grounding) && o < sizeof extra) {
+    if ((g->breaks.on_entropy || g->breaks.on_grounding || g->breaks.on_suspicion) && o < sizeof extra) {
         o += (size_t)snprintf(extra + o, sizeof extra - o, " | break");
         if (g->breaks.on_entropy && o < sizeof extra)
             o += (size_t)snprintf(extra + o, sizeof extra - o, " H>%.2g", (double)g->breaks.entropy_above);
         if (g->breaks.on_grounding && o < sizeof extra)
             o += (size_t)snprintf(extra + o, sizeof extra - o, " G<%.0f%%", 100.0 * g->breaks.grounding_below);
+        if (g->breaks.on_suspicion && o < sizeof extra)
+            o += (size_t)snprintf(extra + o, sizeof extra - o, " S>=%.2g", (double)g->breaks.suspicion_above);
     }
     if (a->heads.filter >= 0 && o < sizeof extra)
         snprintf(extra + o, sizeof extra - o, " | heads: %s", tui_role_words((head_role)a->heads.filter));

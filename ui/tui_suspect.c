@@ -2,7 +2,9 @@
  *
  * Each finished reply gets a one-line summary in the conversation (tui_chat.c draws it):
  * its least likely token, its most uncertain one (highest entropy) and how many tokens
- * the grounding meter flags (low grounding with high entropy). `n` while inspecting (or
+ * the grounding meter flags (low grounding with high entropy), or, when the model has a
+ * detector, the detector's score of the whole reply and whether its running score
+ * reached the threshold while the reply was written. `n` while inspecting (or
  * /lowest) moves the cursor to the least likely token of the reply it is in, then to the
  * next least likely, and so on; `N` (/lowest back) goes the other way. "Likely" is the
  * model's own probability of the token (the trace's "prob"), before the sampler. */
@@ -44,8 +46,20 @@ bool tui_reply_summary(tui_app *a, size_t first, size_t last, char *out, size_t 
     tui_visible_token(lr->text, lt, sizeof lt);
     tui_visible_token(ur->text, ut, sizeof ut);
     tui_pct(p, sizeof p, lr->sample.prob_before);
-    snprintf(out, cap, "least likely %s %s at %zu, most unsure %s %.2f nats at %zu, %d flagged (n: go there)", lt, p, low,
-             ut, (double)ur->sample.entropy_before, unsure, flagged);
+    /* with a detector: the reply's score, flagged when the running score reached the
+     * threshold anywhere (a '!' in the meter), which is what the threshold is set for */
+    char verdict[64];
+    double score, peak = 0, s;
+    if (tui_suspicion_at(a, last, &score)) {
+        for (size_t i = first; i <= last; i++)
+            if (tui_suspicion_at(a, i, &s) && s > peak) peak = s;
+        snprintf(verdict, sizeof verdict, "suspicion %.2f%s", score,
+                 peak >= a->opt->detector->threshold ? " (flagged)" : "");
+    } else {
+        snprintf(verdict, sizeof verdict, "%d flagged", flagged);
+    }
+    snprintf(out, cap, "least likely %s %s at %zu, most unsure %s %.2f nats at %zu, %s (n: go there)", lt, p, low, ut,
+             (double)ur->sample.entropy_before, unsure, verdict);
     return true;
 }
 

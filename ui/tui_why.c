@@ -179,6 +179,51 @@ static void section_grounding(tui_app *a, const why_card *w) {
     }
 }
 
+#define PUSH_SHOWN 4 /* features named under the suspicion */
+
+/* The detector's score of the reply up to this token and what raised it; without a
+ * detector the grounding rule's verdict (the section above) is all there is, and the
+ * section is left out. */
+static void section_suspicion(tui_app *a, const why_card *w) {
+    tui_sheet *sh = &a->sheet;
+    const detector *d = a->opt->detector;
+    if (!d) return;
+    tui_sheet_heading(sh, "Suspicion: is the answer so far wrong?");
+    tui_sheet_line_begin(sh, -1);
+    det_contrib top[PUSH_SHOWN];
+    double score;
+    int missing, n = tui_suspicion_explain(a, w->rec, &score, top, PUSH_SHOWN, &missing);
+    if (n < 0) {
+        tui_sheet_text(sh, TC_DIM, "not a reply token: the detector scores replies");
+        return;
+    }
+    bool flagged = score >= d->threshold;
+    tui_sheet_text(sh, flagged ? TC_ERROR : TC_NORMAL, "%.2f", score);
+    tui_sheet_text(sh, TC_DIM, "  the detector's probability that the reply up to here is wrong; it flags from %.2f",
+                   d->threshold);
+    tui_sheet_line_begin(sh, -1);
+    tui_sheet_text(sh, TC_DIM, "(%.0f%% false alarms on its training answers", 100 * d->false_alarm);
+    if (isfinite(d->auroc_test)) tui_sheet_text(sh, TC_DIM, ", AUROC %.2f on answers it never saw", d->auroc_test);
+    tui_sheet_text(sh, TC_DIM, ")");
+    if (d->trained_on[0]) {
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "trained on %s", d->trained_on);
+    }
+    for (int i = 0; i < n; i++) {
+        char what[96];
+        det_feature_phrase(d->sh, d->index[top[i].feature], what, sizeof what);
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, i ? "          " : "raised by ");
+        tui_sheet_text(sh, TC_NORMAL, "%s %.3g", what, top[i].value);
+        tui_sheet_text(sh, TC_DIM, "  (+%.2f to the log-odds)", top[i].push);
+    }
+    if (missing) {
+        tui_sheet_line_begin(sh, -1);
+        tui_sheet_text(sh, TC_DIM, "%d of its %d features are not available here (no attention kept, or the logit "
+                                   "lens): counted at their training mean", missing, d->n);
+    }
+}
+
 static void source_line(tui_app *a, const char *label, const inspect_source *src, int n) {
     tui_sheet *sh = &a->sheet;
     tui_sheet_line_begin(sh, -1);
@@ -343,6 +388,7 @@ static void build(tui_app *a, const step_record *r, double ms) {
         section_candidates(a, w);
         section_sampler(a, w, r);
         section_grounding(a, w);
+        section_suspicion(a, w);
         section_sources(a, w);
         section_lens(a, w);
         tui_why_experts(a, w);

@@ -1,0 +1,53 @@
+"""common_questions.py — one question set for comparing two configurations' models.
+
+  /usr/bin/python3 train/common_questions.py --known smoke --made-up medium
+
+Each configuration's evaluation asks about its own words, so two models are compared on
+questions both can be asked fairly: the known-word questions of KNOWN's evaluation (its
+words must be trained in both: `smoke`'s are the most frequent words of SemCor, which every
+larger configuration includes) and the made-up-word questions of MADE_UP's evaluation (made
+up after every word of both training pools: the made-up words are drawn from one seeded
+stream, the larger pool holds the smaller one). Writes data/common.jsonl into both
+configurations' output folders; `evaluate.py --questions common` asks them.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from config import TRAIN_DIR, load_config, out_dir  # noqa: E402
+
+
+def read(cfg, name):
+    with open(os.path.join(out_dir(cfg), "data", name)) as f:
+        return [json.loads(line) for line in f] if name.endswith(".jsonl") else json.load(f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--known", required=True, help="the configuration whose known-word questions are asked")
+    ap.add_argument("--made-up", required=True, help="the one whose made-up-word questions are asked")
+    args = ap.parse_args()
+    ck = load_config(os.path.join(TRAIN_DIR, "configs", args.known + ".json"))
+    cm = load_config(os.path.join(TRAIN_DIR, "configs", args.made_up + ".json"))
+    known = [q for q in read(ck, "eval.jsonl") if q["group"] == "known"]
+    made_up = [q for q in read(cm, "eval.jsonl") if q["group"] == "made_up"]
+    # the checks that make the comparison fair
+    lex_k, lex_m = read(ck, "lexicon.json"), read(cm, "lexicon.json")
+    missing = {q["word"] for q in known} - set(lex_m["known"])
+    seen = {q["word"] for q in made_up} & (set(lex_k["made_up_train"]) | set(lex_m["made_up_train"]))
+    if missing or seen:
+        raise SystemExit(f"common_questions: not comparable: {len(missing)} known words untrained in "
+                         f"{args.made_up}, {len(seen)} made-up words seen in training")
+    for cfg in (ck, cm):
+        path = os.path.join(out_dir(cfg), "data", "common.jsonl")
+        with open(path, "w") as f:
+            for q in known + made_up:
+                f.write(json.dumps(q, sort_keys=True) + "\n")
+        print(f"common_questions: {len(known)} known-word and {len(made_up)} made-up-word questions -> {path}")
+
+
+if __name__ == "__main__":
+    main()
