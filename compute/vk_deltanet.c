@@ -129,17 +129,10 @@ const char *vk_dn_unsupported(const model *m) {
     return NULL;
 }
 
-/* A use of W reading IN and writing OUT (the matrix kernels' five bindings). */
+/* A use of W reading IN and writing OUT, its sets from the DeltaNet pool. */
 static int use_make(vk_engine *e, vk_dn *dn, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, char *err,
                     size_t errlen) {
-    u->w = w;
-    u->sets = calloc((size_t)w->n_parts, sizeof *u->sets);
-    if (!u->sets) return vk_fail(err, errlen, "out of memory");
-    for (int i = 0; i < w->n_parts; i++) {
-        vk_buffer *bufs[5] = {&w->parts[i].buf, in, out, &e->params, &e->dummy};
-        if (vk_set_create(&e->rt, dn->pool, 5, bufs, &u->sets[i], err, errlen)) return -1;
-    }
-    return 0;
+    return vk_use_create_in(e, dn->pool, u, w, in, out, &e->dummy, NULL, err, errlen);
 }
 
 static int set_make(vk_engine *e, vk_dn *dn, VkDescriptorSet *s, int n, vk_buffer *a, vk_buffer *b, vk_buffer *c,

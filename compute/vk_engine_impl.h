@@ -181,6 +181,9 @@ int vk_pack_vector(param_pack *p, const float *v, int n, uint32_t *offset);
  * the routing ROUTE bound too; NULL: placeholders) or, with TABLE NULL, a lookup's. */
 int vk_use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
                   vk_buffer *route, char *err, size_t errlen);
+/* The same, its sets from POOL (an operation family's own pool) instead of the engine's. */
+int vk_use_create_in(vk_engine *e, VkDescriptorPool pool, vk_use *u, const vk_weight *w, vk_buffer *in,
+                     vk_buffer *out, vk_buffer *table, vk_buffer *route, char *err, size_t errlen);
 
 int vk_engine_upload(vk_engine *e, char *err, size_t errlen); /* weights, vectors, ropes */
 int vk_engine_plan(vk_engine *e, char *err, size_t errlen);   /* micro-batch and capture sizes */

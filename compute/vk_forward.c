@@ -298,23 +298,15 @@ static void record_moe_ffn(vk_engine *e, int l, const ubatch *u) {
     residual(e, n, L->post_ffw_norm, "ffn post-norm");
 }
 
-/* One layer. The decode path (e->fuse and a batch the matvec kernel takes) is five steps,
- * each ending in a barrier: q/k/v (with the attention norm and rope inside), attention,
- * o (+ residual), gate/up (with the MLP norm and the GLU inside), down (+ residual).
- * The general path adds the norms, rope and GLU as steps of their own (LayerNorm, q/k
- * norms, plain GELU, and batches for the matrix kernel); sandwich norms add a step after
- * each output projection. */
-static void record_layer(vk_engine *e, int l, const ubatch *u) {
+/* The attention sublayer: norm, q/k/v, attention, o (+ residual). The decode path
+ * (e->fuse and a batch the matvec kernel takes) fuses the norm and rope into the q/k/v
+ * products; the general path makes the norms, rope and gates steps of their own
+ * (LayerNorm, q/k norms, gated outputs, batches for the matrix kernel); sandwich norms
+ * add a step after the output projection. Returns whether the decode path was taken. */
+static bool record_attention_sublayer(vk_engine *e, int l, const ubatch *u) {
     const model *m = e->base.model;
     vk_layer *L = &e->layers[l];
     const uint32_t n = (uint32_t)u->n, p0 = (uint32_t)u->p0, d = (uint32_t)m->hp.n_embd;
-    if (m->desc[l].mixer == MIXER_DELTANET) { /* vk_deltanet.c, from the normalised input */
-        norm(e, 0, n, L->attn_norm, L->attn_norm_b);
-        step(e, "norm");
-        vk_dn_record_mixer(e, l, u);
-        record_ffn(e, l, n, e->fuse && n < e->k.matmul_min);
-        return;
-    }
     /* a gated layer's gate rows are a product of the normalised input, in xn */
     const bool fused = e->fuse && n < e->k.matmul_min && !m->desc[l].out_gate;
     /* q/k norms come before rope, and v's norm is a step of its own */
@@ -335,6 +327,27 @@ static void record_layer(vk_engine *e, int l, const ubatch *u) {
     vk_matvec(e, &L->use_o, 0, d, vk_mv(n, 0, L->qd, 0, d, L->bo, !sandwich));
     step(e, "o");
     residual(e, n, L->post_attn_norm, "attn post-norm");
+    return fused;
+}
+
+/* One layer: its mixer (attention, or a Gated DeltaNet layer: vk_deltanet.c, from the
+ * normalised input), its feed-forward sublayer (dense, or experts), its end (per-layer
+ * inputs, output scale). The decode path is five steps, each ending in a barrier:
+ * q/k/v (with the attention norm and rope inside), attention, o (+ residual), gate/up
+ * (with the MLP norm and the GLU inside), down (+ residual). */
+static void record_layer(vk_engine *e, int l, const ubatch *u) {
+    const model *m = e->base.model;
+    vk_layer *L = &e->layers[l];
+    const uint32_t n = (uint32_t)u->n;
+    bool fused;
+    if (m->desc[l].mixer == MIXER_DELTANET) {
+        norm(e, 0, n, L->attn_norm, L->attn_norm_b);
+        step(e, "norm");
+        vk_dn_record_mixer(e, l, u);
+        fused = e->fuse && n < e->k.matmul_min;
+    } else {
+        fused = record_attention_sublayer(e, l, u);
+    }
     if (m->desc[l].ffn == FFN_MOE) record_moe_ffn(e, l, u);
     else record_ffn(e, l, n, fused);
     record_layer_end(e, l, n);

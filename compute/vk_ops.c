@@ -1,5 +1,6 @@
 /* vk_ops.c — kernels, device weights and op recording (see vk_ops.h). */
 #include "vk_ops.h"
+#include "error_msg.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -7,14 +8,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* The storage types with a GPU kernel: shaders/types.def, which the Makefile also reads to
  * generate each type's matvec_, matmul_ and get_rows_ shaders. */
@@ -100,8 +93,8 @@ int vk_kernels_create(vk_runtime *rt, vk_kernels *k, const vk_tuning *tuning, ch
     memset(k, 0, sizeof *k);
     k->wg = pick_workgroup(rt, tuning->wg);
     if (k->wg % rt->subgroup_size || k->wg / rt->subgroup_size > 64)
-        return fail(err, errlen, "%s: subgroups of %u do not fit a workgroup of %u", rt->props.deviceName,
-                    rt->subgroup_size, k->wg);
+        return err_fail(err, errlen, "%s: subgroups of %u do not fit a workgroup of %u", rt->props.deviceName,
+                        rt->subgroup_size, k->wg);
     /* One row per subgroup on GPUs, which want many workgroups in flight; a CPU device
      * (lavapipe) runs workgroups one after another per core and pays a fixed cost for
      * each, so there every subgroup takes eight rows. The tuning may say otherwise (the
@@ -174,30 +167,30 @@ int vk_weight_upload(vk_runtime *rt, vk_buffer *staging, const weight *w, vk_wei
     memset(out, 0, sizeof *out);
     uint32_t unit = vk_type_unit(w->type);
     if (!unit)
-        return fail(err, errlen, "tensor '%s': type %s has no Vulkan kernel", w->name,
-                    ggml_type_name(w->type));
+        return err_fail(err, errlen, "tensor '%s': type %s has no Vulkan kernel", w->name,
+                        ggml_type_name(w->type));
     /* Quantized rows are whole blocks (a multiple of the unit); float rows may end in a
      * partial unit, but 16-bit rows must start on a 4-byte boundary (an even length). */
     bool is_float = w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16 || w->type == GGML_TYPE_BF16;
     if (w->cols <= 0 || w->rows <= 0 || (is_float ? w->row_bytes % 4 != 0 : w->cols % unit != 0) ||
         w->cols > UINT32_MAX || w->rows > INT32_MAX || w->row_bytes > UINT32_MAX)
-        return fail(err, errlen, "tensor '%s': shape %lld x %lld (%s) is not supported by the Vulkan "
-                    "backend", w->name, (long long)w->rows, (long long)w->cols, ggml_type_name(w->type));
+        return err_fail(err, errlen, "tensor '%s': shape %lld x %lld (%s) is not supported by the Vulkan "
+                        "backend", w->name, (long long)w->rows, (long long)w->cols, ggml_type_name(w->type));
     /* A part is as many whole rows as one buffer binding (and allocation) may hold;
      * byte offsets inside a part stay below 4 GiB so the shaders' 32-bit math holds. */
     VkDeviceSize limit = rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc;
     if (limit > 0xffff0000ull) limit = 0xffff0000ull;
     uint64_t rows_per_part = limit / w->row_bytes & ~(uint64_t)1; /* even: see vk_ops.h */
     if (rows_per_part == 0)
-        return fail(err, errlen, "tensor '%s': one row (%llu bytes) exceeds the device's buffer limit",
-                    w->name, (unsigned long long)w->row_bytes);
+        return err_fail(err, errlen, "tensor '%s': one row (%llu bytes) exceeds the device's buffer limit",
+                        w->name, (unsigned long long)w->row_bytes);
     out->type = w->type;
     out->cols = (uint32_t)w->cols;
     out->rows = (uint32_t)w->rows;
     out->row_bytes = (uint32_t)w->row_bytes;
     out->n_parts = (int)((w->rows + rows_per_part - 1) / rows_per_part);
     out->parts = calloc((size_t)out->n_parts, sizeof *out->parts);
-    if (!out->parts) return fail(err, errlen, "out of memory");
+    if (!out->parts) return err_fail(err, errlen, "out of memory");
     for (int i = 0; i < out->n_parts; i++) {
         vk_weight_part *p = &out->parts[i];
         p->row0 = (uint32_t)(i * rows_per_part);
@@ -218,14 +211,14 @@ int vk_weight_upload_rows(vk_runtime *rt, vk_buffer *staging, const weight *cons
     const weight *w0 = srcs[0];
     for (int i = 1; i < n_src; i++)
         if (srcs[i]->type != w0->type || srcs[i]->cols != w0->cols || srcs[i]->row_bytes != w0->row_bytes)
-            return fail(err, errlen, "tensors '%s' and '%s' differ in type or width", w0->name, srcs[i]->name);
+            return err_fail(err, errlen, "tensors '%s' and '%s' differ in type or width", w0->name, srcs[i]->name);
     for (uint32_t r = 0; r < rows; r++)
         if (map[2 * r] >= (uint32_t)n_src || map[2 * r + 1] >= (uint64_t)srcs[map[2 * r]]->rows)
-            return fail(err, errlen, "internal error: row map of '%s' out of range", w0->name);
+            return err_fail(err, errlen, "internal error: row map of '%s' out of range", w0->name);
     /* a host copy of the assembled matrix, uploaded as one tensor */
     size_t bytes = (size_t)rows * w0->row_bytes;
     uint8_t *data = malloc(bytes ? bytes : 1);
-    if (!data) return fail(err, errlen, "out of memory assembling '%s'", w0->name);
+    if (!data) return err_fail(err, errlen, "out of memory assembling '%s'", w0->name);
     for (uint32_t r = 0; r < rows; r++)
         memcpy(data + (size_t)r * w0->row_bytes,
                (const uint8_t *)srcs[map[2 * r]]->data + (size_t)map[2 * r + 1] * w0->row_bytes, w0->row_bytes);

@@ -1,5 +1,6 @@
 /* vk_runtime.c — Vulkan loader, device, memory, pipelines and submission (see vk_runtime.h). */
 #include "vk_runtime.h"
+#include "error_msg.h"
 
 #include "spirv_blobs.h"
 
@@ -12,16 +13,6 @@
 #include <unistd.h>
 
 #define DEFAULT_FENCE_TIMEOUT_S 120
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 const char *vk_result_name(VkResult r) {
     switch (r) {
@@ -50,15 +41,15 @@ static int load_loader(vk_fns *f, char *err, size_t errlen) {
     f->lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!f->lib) f->lib = dlopen("libvulkan.so", RTLD_NOW | RTLD_LOCAL);
     if (!f->lib)
-        return fail(err, errlen, "no Vulkan loader (libvulkan.so.1 not found): install libvulkan1 "
-                    "and a Vulkan driver, or use the CPU backend");
+        return err_fail(err, errlen, "no Vulkan loader (libvulkan.so.1 not found): install libvulkan1 "
+                        "and a Vulkan driver, or use the CPU backend");
     /* dlsym returns void*; converting through memcpy avoids the object-to-function
      * pointer cast that ISO C leaves undefined. */
     void *sym = dlsym(f->lib, "vkGetInstanceProcAddr");
     if (!sym) {
         dlclose(f->lib);
         f->lib = NULL;
-        return fail(err, errlen, "the Vulkan loader has no vkGetInstanceProcAddr");
+        return err_fail(err, errlen, "the Vulkan loader has no vkGetInstanceProcAddr");
     }
     memcpy(&f->GetInstanceProcAddr, &sym, sizeof sym);
     f->CreateInstance = (PFN_vkCreateInstance)f->GetInstanceProcAddr(NULL, "vkCreateInstance");
@@ -68,14 +59,14 @@ static int load_loader(vk_fns *f, char *err, size_t errlen) {
         f->GetInstanceProcAddr(NULL, "vkEnumerateInstanceExtensionProperties");
     if (!f->CreateInstance || !f->EnumerateInstanceLayerProperties ||
         !f->EnumerateInstanceExtensionProperties)
-        return fail(err, errlen, "the Vulkan loader is missing core entry points");
+        return err_fail(err, errlen, "the Vulkan loader is missing core entry points");
     return 0;
 }
 
 static int load_instance_fns(vk_fns *f, VkInstance inst, char *err, size_t errlen) {
 #define LOAD(name)                                                                      \
     f->name = (PFN_vk##name)f->GetInstanceProcAddr(inst, "vk" #name);                   \
-    if (!f->name) return fail(err, errlen, "Vulkan entry point vk" #name " missing");
+    if (!f->name) return err_fail(err, errlen, "Vulkan entry point vk" #name " missing");
     VK_INSTANCE_FNS(LOAD)
 #undef LOAD
     f->CreateDebugUtilsMessengerEXT = (PFN_vkCreateDebugUtilsMessengerEXT)
@@ -88,7 +79,7 @@ static int load_instance_fns(vk_fns *f, VkInstance inst, char *err, size_t errle
 static int load_device_fns(vk_fns *f, VkDevice dev, char *err, size_t errlen) {
 #define LOAD(name)                                                                      \
     f->name = (PFN_vk##name)f->GetDeviceProcAddr(dev, "vk" #name);                      \
-    if (!f->name) return fail(err, errlen, "Vulkan entry point vk" #name " missing");
+    if (!f->name) return err_fail(err, errlen, "Vulkan entry point vk" #name " missing");
     VK_DEVICE_FNS(LOAD)
 #undef LOAD
     return 0;
@@ -142,8 +133,8 @@ static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, const vk
     uint32_t n_layers = 0, n_exts = 0;
     if (validation && opt->load_layer) {
         if (!has_layer(f, VALIDATION_LAYER))
-            return fail(err, errlen, "the Vulkan validation layer was asked for, but %s is not installed "
-                        "(package vulkan-validationlayers)", VALIDATION_LAYER);
+            return err_fail(err, errlen, "the Vulkan validation layer was asked for, but %s is not installed "
+                            "(package vulkan-validationlayers)", VALIDATION_LAYER);
         layers[n_layers++] = VALIDATION_LAYER;
     }
     bool debug_utils = validation && has_instance_ext(f, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -164,10 +155,10 @@ static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, const vk
     };
     VkResult r = f->CreateInstance(&ci, NULL, inst);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER) /* what the loader says when it finds no driver */
-        return fail(err, errlen, "no Vulkan driver found (install your GPU's Vulkan driver, or "
-                    "mesa-vulkan-drivers for the CPU one)");
+        return err_fail(err, errlen, "no Vulkan driver found (install your GPU's Vulkan driver, or "
+                        "mesa-vulkan-drivers for the CPU one)");
     if (r != VK_SUCCESS)
-        return fail(err, errlen, "cannot create a Vulkan instance: %s", vk_result_name(r));
+        return err_fail(err, errlen, "cannot create a Vulkan instance: %s", vk_result_name(r));
     if (load_instance_fns(f, *inst, err, errlen)) return -1;
     if (debug_utils && f->CreateDebugUtilsMessengerEXT) {
         VkDebugUtilsMessengerCreateInfoEXT mi = {
@@ -182,7 +173,7 @@ static int create_instance(vk_fns *f, VkInstance *inst, vk_runtime *rt, const vk
         };
         r = f->CreateDebugUtilsMessengerEXT(*inst, &mi, NULL, &rt->messenger);
         if (r != VK_SUCCESS)
-            return fail(err, errlen, "cannot install the validation messenger: %s", vk_result_name(r));
+            return err_fail(err, errlen, "cannot install the validation messenger: %s", vk_result_name(r));
     }
     return 0;
 }
@@ -275,14 +266,14 @@ static int type_rank(VkPhysicalDeviceType t) {
 static int enumerate(const vk_fns *f, VkInstance inst, VkPhysicalDevice **out, char *err, size_t errlen) {
     uint32_t n = 0;
     VkResult r = f->EnumeratePhysicalDevices(inst, &n, NULL);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot list Vulkan devices: %s", vk_result_name(r));
-    if (n == 0) return fail(err, errlen, "no Vulkan device found (install a driver, e.g. mesa-vulkan-drivers)");
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot list Vulkan devices: %s", vk_result_name(r));
+    if (n == 0) return err_fail(err, errlen, "no Vulkan device found (install a driver, e.g. mesa-vulkan-drivers)");
     *out = calloc(n, sizeof **out);
-    if (!*out) return fail(err, errlen, "out of memory");
+    if (!*out) return err_fail(err, errlen, "out of memory");
     r = f->EnumeratePhysicalDevices(inst, &n, *out);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
         free(*out);
-        return fail(err, errlen, "cannot list Vulkan devices: %s", vk_result_name(r));
+        return err_fail(err, errlen, "cannot list Vulkan devices: %s", vk_result_name(r));
     }
     return (int)n;
 }
@@ -395,14 +386,14 @@ static int pick_device(vk_runtime *rt, int device_index, char *err, size_t errle
     if (device_index >= 0) {
         if (device_index >= n) {
             free(pds);
-            return fail(err, errlen, "no Vulkan device %d (there %s %d; see --list-devices)",
-                        device_index, n == 1 ? "is" : "are", n);
+            return err_fail(err, errlen, "no Vulkan device %d (there %s %d; see --list-devices)",
+                            device_index, n == 1 ? "is" : "are", n);
         }
         read_facts(&rt->vk, pds[device_index], &d);
         if (d.unusable) {
             free(pds);
-            return fail(err, errlen, "Vulkan device %d (%s) is unusable: %s", device_index,
-                        d.props.deviceName, d.unusable);
+            return err_fail(err, errlen, "Vulkan device %d (%s) is unusable: %s", device_index,
+                            d.props.deviceName, d.unusable);
         }
         best = device_index;
     } else {
@@ -415,7 +406,7 @@ static int pick_device(vk_runtime *rt, int device_index, char *err, size_t errle
         }
         if (best < 0) {
             free(pds);
-            return fail(err, errlen, "no usable Vulkan device (%s)", why ? why : "none found");
+            return err_fail(err, errlen, "no usable Vulkan device (%s)", why ? why : "none found");
         }
     }
     read_facts(&rt->vk, pds[best], chosen);
@@ -452,7 +443,7 @@ int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *
                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
     VkResult r = rt->vk.CreateDevice(rt->phys, &di, NULL, &rt->dev);
     if (r != VK_SUCCESS)
-        return fail(err, errlen, "cannot open %s: %s", rt->props.deviceName, vk_result_name(r));
+        return err_fail(err, errlen, "cannot open %s: %s", rt->props.deviceName, vk_result_name(r));
     if (load_device_fns(&rt->vk, rt->dev, err, errlen)) return -1;
     rt->vk.GetDeviceQueue(rt->dev, rt->queue_family, 0, &rt->queue);
 
@@ -465,7 +456,7 @@ int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *
              .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = rt->cmd_pool,
              .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 2}, rt->cmds)) != VK_SUCCESS ||
         (r = rt->vk.CreateFence(rt->dev, &fi, NULL, &rt->fence)) != VK_SUCCESS)
-        return fail(err, errlen, "cannot create Vulkan command objects: %s", vk_result_name(r));
+        return err_fail(err, errlen, "cannot create Vulkan command objects: %s", vk_result_name(r));
 
     cache_file_path(rt, opt->cache_dir);
     size_t cache_size;
@@ -479,7 +470,7 @@ int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *
         r = rt->vk.CreatePipelineCache(rt->dev, &ci, NULL, &rt->pipeline_cache);
     }
     free(cache_data);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot create a pipeline cache: %s", vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot create a pipeline cache: %s", vk_result_name(r));
 
     /* One descriptor-set layout per binding count: every kernel binds storage buffers
      * 0..n-1 and takes the same push-constant block. */
@@ -494,12 +485,12 @@ int vk_runtime_init(vk_runtime *rt, int device_index, const vk_runtime_options *
         VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                               .bindingCount = (uint32_t)n, .pBindings = b};
         if ((r = rt->vk.CreateDescriptorSetLayout(rt->dev, &li, NULL, &rt->set_layout[n])) != VK_SUCCESS)
-            return fail(err, errlen, "cannot create a descriptor set layout: %s", vk_result_name(r));
+            return err_fail(err, errlen, "cannot create a descriptor set layout: %s", vk_result_name(r));
         VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                           .setLayoutCount = 1, .pSetLayouts = &rt->set_layout[n],
                                           .pushConstantRangeCount = 1, .pPushConstantRanges = &pc};
         if ((r = rt->vk.CreatePipelineLayout(rt->dev, &pli, NULL, &rt->pipe_layout[n])) != VK_SUCCESS)
-            return fail(err, errlen, "cannot create a pipeline layout: %s", vk_result_name(r));
+            return err_fail(err, errlen, "cannot create a pipeline layout: %s", vk_result_name(r));
     }
 
     if (d.timestamp_bits > 0 && d.props.limits.timestampPeriod > 0) {
@@ -556,15 +547,15 @@ int vk_buffer_create(vk_runtime *rt, vk_buffer *b, VkDeviceSize size, vk_mem_kin
     if (size == 0) size = 16;
     size = (size + 15) & ~(VkDeviceSize)15;
     if (size > rt->max_range || size > rt->max_alloc)
-        return fail(err, errlen, "%s needs %.1f MiB, more than %s allows in one buffer (%.1f MiB)",
-                    what, size / 1048576.0, rt->props.deviceName,
-                    (rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc) / 1048576.0);
+        return err_fail(err, errlen, "%s needs %.1f MiB, more than %s allows in one buffer (%.1f MiB)",
+                        what, size / 1048576.0, rt->props.deviceName,
+                        (rt->max_range < rt->max_alloc ? rt->max_range : rt->max_alloc) / 1048576.0);
     VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size,
                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkResult r = rt->vk.CreateBuffer(rt->dev, &bi, NULL, &b->buf);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot create %s: %s", what, vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot create %s: %s", what, vk_result_name(r));
     b->size = size;
     VkMemoryRequirements req;
     rt->vk.GetBufferMemoryRequirements(rt->dev, b->buf, &req);
@@ -585,25 +576,25 @@ int vk_buffer_create(vk_runtime *rt, vk_buffer *b, VkDeviceSize size, vk_mem_kin
     }
     if (type < 0) {
         vk_buffer_destroy(rt, b);
-        return fail(err, errlen, "no suitable memory type for %s on %s", what, rt->props.deviceName);
+        return err_fail(err, errlen, "no suitable memory type for %s on %s", what, rt->props.deviceName);
     }
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
     r = rt->vk.AllocateMemory(rt->dev, &ai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
         vk_buffer_destroy(rt, b);
-        return fail(err, errlen, "cannot allocate %.1f MiB for %s on %s: %s", size / 1048576.0, what,
-                    rt->props.deviceName, vk_result_name(r));
+        return err_fail(err, errlen, "cannot allocate %.1f MiB for %s on %s: %s", size / 1048576.0, what,
+                        rt->props.deviceName, vk_result_name(r));
     }
     if ((r = rt->vk.BindBufferMemory(rt->dev, b->buf, b->mem, 0)) != VK_SUCCESS) {
         vk_buffer_destroy(rt, b);
-        return fail(err, errlen, "cannot bind memory for %s: %s", what, vk_result_name(r));
+        return err_fail(err, errlen, "cannot bind memory for %s: %s", what, vk_result_name(r));
     }
     b->coherent = rt->mem.memoryTypes[type].propertyFlags & HC;
     if (kind != VK_MEM_DEVICE) {
         if ((r = rt->vk.MapMemory(rt->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
             vk_buffer_destroy(rt, b);
-            return fail(err, errlen, "cannot map %s: %s", what, vk_result_name(r));
+            return err_fail(err, errlen, "cannot map %s: %s", what, vk_result_name(r));
         }
     }
     return 0;
@@ -650,7 +641,7 @@ int vk_kernel_create(vk_runtime *rt, vk_kernel *k, const char *name, int n_bindi
         if (strcmp(s->name, name) == 0) blob = s;
     if (!blob) {
         memset(k, 0, sizeof *k);
-        return fail(err, errlen, "internal error: no embedded shader '%s'", name);
+        return err_fail(err, errlen, "internal error: no embedded shader '%s'", name);
     }
     return vk_kernel_create_spirv(rt, k, blob->name, (const uint32_t *)(const void *)blob->data,
                                   (size_t)(blob->end - blob->data) / 4, n_bindings, wg_size, extra, n_extra,
@@ -662,7 +653,7 @@ int vk_kernel_create_spirv(vk_runtime *rt, vk_kernel *k, const char *name, const
                            int n_extra, char *err, size_t errlen) {
     memset(k, 0, sizeof *k);
     if (n_bindings < 1 || n_bindings > VK_MAX_BINDINGS || n_extra > 7)
-        return fail(err, errlen, "internal error: bad kernel layout for '%s'", name);
+        return err_fail(err, errlen, "internal error: bad kernel layout for '%s'", name);
     /* a module the reader cannot follow counts as writing every binding: safe, only slower */
     vk_spirv_buffer_access(code, words, &k->used, &k->written);
 
@@ -670,7 +661,7 @@ int vk_kernel_create_spirv(vk_runtime *rt, vk_kernel *k, const char *name, const
                                    .codeSize = words * 4, .pCode = code};
     VkShaderModule mod;
     VkResult r = rt->vk.CreateShaderModule(rt->dev, &mi, NULL, &mod);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot load shader '%s': %s", name, vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot load shader '%s': %s", name, vk_result_name(r));
 
     uint32_t values[8] = {wg_size};
     VkSpecializationMapEntry entries[8];
@@ -691,7 +682,7 @@ int vk_kernel_create_spirv(vk_runtime *rt, vk_kernel *k, const char *name, const
     };
     r = rt->vk.CreateComputePipelines(rt->dev, rt->pipeline_cache, 1, &pi, NULL, &k->pipeline);
     rt->vk.DestroyShaderModule(rt->dev, mod, NULL);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot build kernel '%s': %s", name, vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot build kernel '%s': %s", name, vk_result_name(r));
     k->name = name;
     k->layout = rt->pipe_layout[n_bindings];
     k->n_bindings = n_bindings;
@@ -710,17 +701,17 @@ int vk_pool_create(vk_runtime *rt, uint32_t max_sets, VkDescriptorPool *out, cha
     VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                      .maxSets = max_sets, .poolSizeCount = 1, .pPoolSizes = &ps};
     VkResult r = rt->vk.CreateDescriptorPool(rt->dev, &pi, NULL, out);
-    return r == VK_SUCCESS ? 0 : fail(err, errlen, "cannot create a descriptor pool: %s", vk_result_name(r));
+    return r == VK_SUCCESS ? 0 : err_fail(err, errlen, "cannot create a descriptor pool: %s", vk_result_name(r));
 }
 
 int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const *bufs,
                   VkDescriptorSet *out, char *err, size_t errlen) {
-    if (n < 1 || n > VK_MAX_BINDINGS) return fail(err, errlen, "internal error: a set of %d buffers", n);
+    if (n < 1 || n > VK_MAX_BINDINGS) return err_fail(err, errlen, "internal error: a set of %d buffers", n);
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = pool, .descriptorSetCount = 1,
                                       .pSetLayouts = &rt->set_layout[n]};
     VkResult r = rt->vk.AllocateDescriptorSets(rt->dev, &ai, out);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot allocate a descriptor set: %s", vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot allocate a descriptor set: %s", vk_result_name(r));
     VkDescriptorBufferInfo info[VK_MAX_BINDINGS];
     VkWriteDescriptorSet w[VK_MAX_BINDINGS];
     for (int i = 0; i < n; i++) {
@@ -741,7 +732,7 @@ int vk_set_create(vk_runtime *rt, VkDescriptorPool pool, int n, vk_buffer *const
 /* --- recording --------------------------------------------------------------------- */
 
 int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
-    if (rt->lost) return fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
+    if (rt->lost) return err_fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
     rt->cmd = rt->cmds[slot & 1];
     rt->bound_pipeline = VK_NULL_HANDLE;
     rt->bound_set = VK_NULL_HANDLE;
@@ -752,7 +743,7 @@ int vk_begin_slot(vk_runtime *rt, int slot, char *err, size_t errlen) {
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     VkResult r = rt->vk.BeginCommandBuffer(rt->cmd, &bi);
-    if (r != VK_SUCCESS) return fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
+    if (r != VK_SUCCESS) return err_fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
     if (rt->timestamps) rt->vk.CmdResetQueryPool(rt->cmd, rt->timestamps, 0, VK_MAX_TIMESTAMPS);
     rt->n_timestamps = 0;
     return 0;
@@ -832,11 +823,11 @@ int vk_end(vk_runtime *rt, char *err, size_t errlen) {
     rt->vk.CmdPipelineBarrier(rt->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                               VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     VkResult r = rt->vk.EndCommandBuffer(rt->cmd);
-    return r == VK_SUCCESS ? 0 : fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
+    return r == VK_SUCCESS ? 0 : err_fail(err, errlen, "cannot record GPU commands: %s", vk_result_name(r));
 }
 
 int vk_launch(vk_runtime *rt, int slot, char *err, size_t errlen) {
-    if (rt->lost) return fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
+    if (rt->lost) return err_fail(err, errlen, "the Vulkan device was lost earlier; restart llmscope");
     rt->vk.ResetFences(rt->dev, 1, &rt->fence);
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                        .pCommandBuffers = &rt->cmds[slot & 1]};
@@ -846,7 +837,7 @@ int vk_launch(vk_runtime *rt, int slot, char *err, size_t errlen) {
         return 0;
     }
     if (r == VK_ERROR_DEVICE_LOST) rt->lost = true;
-    return fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
+    return err_fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
 }
 
 int vk_wait(vk_runtime *rt, char *err, size_t errlen) {
@@ -858,12 +849,12 @@ int vk_wait(vk_runtime *rt, char *err, size_t errlen) {
     }
     if (r == VK_TIMEOUT) {
         rt->lost = rt->hung = true;
-        return fail(err, errlen, "%s did not finish within %llu s (GPU hung? raise LLMSCOPE_VK_TIMEOUT)",
-                    rt->props.deviceName, (unsigned long long)(rt->fence_timeout_ns / 1000000000ull));
+        return err_fail(err, errlen, "%s did not finish within %llu s (GPU hung? raise LLMSCOPE_VK_TIMEOUT)",
+                        rt->props.deviceName, (unsigned long long)(rt->fence_timeout_ns / 1000000000ull));
     }
     rt->in_flight = false;
     if (r == VK_ERROR_DEVICE_LOST) rt->lost = true;
-    return fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
+    return err_fail(err, errlen, "%s: GPU work failed: %s", rt->props.deviceName, vk_result_name(r));
 }
 
 int vk_submit(vk_runtime *rt, char *err, size_t errlen) {

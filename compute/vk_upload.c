@@ -333,18 +333,23 @@ int vk_engine_buffers(vk_engine *e, char *err, size_t errlen) {
 /* --- descriptor sets ------------------------------------------------------------------ */
 
 /* A use of W reading IN and writing OUT: a matrix product's (the weight part, in, out,
- * the params and rope table TABLE) when TABLE, else an embedding lookup's (the weight
- * part, the ids, out). */
-int vk_use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
-                  vk_buffer *route, char *err, size_t errlen) {
+ * the params, the rope table TABLE and the routing ROUTE) when TABLE, else an embedding
+ * lookup's (the weight part, the ids, out); its sets come from POOL. */
+int vk_use_create_in(vk_engine *e, VkDescriptorPool pool, vk_use *u, const vk_weight *w, vk_buffer *in,
+                     vk_buffer *out, vk_buffer *table, vk_buffer *route, char *err, size_t errlen) {
     u->w = w;
     u->sets = calloc((size_t)w->n_parts, sizeof *u->sets);
     if (!u->sets) return vk_fail(err, errlen, "out of memory");
     for (int i = 0; i < w->n_parts; i++) {
         vk_buffer *bufs[6] = {&w->parts[i].buf, in, out, &e->params, table, route ? route : &e->dummy};
-        if (vk_set_create(&e->rt, e->pool, table ? 6 : 3, bufs, &u->sets[i], err, errlen)) return -1;
+        if (vk_set_create(&e->rt, pool, table ? 6 : 3, bufs, &u->sets[i], err, errlen)) return -1;
     }
     return 0;
+}
+
+int vk_use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,
+                  vk_buffer *route, char *err, size_t errlen) {
+    return vk_use_create_in(e, e->pool, u, w, in, out, table, route, err, errlen);
 }
 
 static int use_create(vk_engine *e, vk_use *u, const vk_weight *w, vk_buffer *in, vk_buffer *out, vk_buffer *table,

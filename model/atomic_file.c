@@ -1,5 +1,6 @@
 /* atomic_file.c — temporary file, fsync, rename, fsync of the folder (see atomic_file.h). */
 #include "atomic_file.h"
+#include "error_msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,16 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static const char *reason(int e) { return e == ENOSPC ? "the disk is full" : strerror(e); }
 
@@ -41,11 +32,11 @@ static bool under(const char *path, const char *folder) { return strncmp(path, f
 
 static int open_in_place(atomic_file *a, const char *path, char *err, size_t errlen) {
     a->f = fopen(path, "wb");
-    if (!a->f) return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    if (!a->f) return err_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
     a->path = strdup(path);
     if (a->path) return 0;
     atomic_file_abort(a);
-    return fail(err, errlen, "out of memory");
+    return err_fail(err, errlen, "out of memory");
 }
 
 int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen) {
@@ -70,7 +61,7 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
     if (!a->path || !dir || !a->tmp) {
         free(dir);
         atomic_file_abort(a);
-        return fail(err, errlen, "out of memory");
+        return err_fail(err, errlen, "out of memory");
     }
     snprintf(a->tmp, cap, "%s/%s.tmp-XXXXXX", dir, base);
     free(dir);
@@ -80,7 +71,7 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
         free(a->tmp);
         a->tmp = NULL;
         atomic_file_abort(a);
-        return fail(err, errlen, "cannot write %s: %s", path, reason(e));
+        return err_fail(err, errlen, "cannot write %s: %s", path, reason(e));
     }
     /* mkstemp makes the file private; give it the mode the target has, or a new file's */
     fchmod(fd, exists ? (st.st_mode & 07777) : new_file_mode());
@@ -89,7 +80,7 @@ int atomic_file_open(atomic_file *a, const char *path, char *err, size_t errlen)
         int e = errno;
         close(fd);
         atomic_file_abort(a);
-        return fail(err, errlen, "cannot write %s: %s", path, strerror(e));
+        return err_fail(err, errlen, "cannot write %s: %s", path, strerror(e));
     }
     return 0;
 }
@@ -109,7 +100,7 @@ static void sync_folder(const char *path) {
 int atomic_file_commit(atomic_file *a, char *err, size_t errlen) {
     if (!a->f) {
         atomic_file_abort(a);
-        return fail(err, errlen, "internal error: no file open");
+        return err_fail(err, errlen, "internal error: no file open");
     }
     int e = 0;
     if (fflush(a->f) != 0 || ferror(a->f)) e = errno ? errno : EIO;
@@ -118,8 +109,8 @@ int atomic_file_commit(atomic_file *a, char *err, size_t errlen) {
     a->f = NULL;
     if (!e && a->tmp && rename(a->tmp, a->path) != 0) e = errno;
     if (e) {
-        int rc = fail(err, errlen, "cannot write %s: %s%s", a->path, reason(e),
-                      a->tmp ? " (the file there is unchanged)" : "");
+        int rc = err_fail(err, errlen, "cannot write %s: %s%s", a->path, reason(e),
+                          a->tmp ? " (the file there is unchanged)" : "");
         atomic_file_abort(a);
         return rc;
     }

@@ -13,6 +13,7 @@
  * template) is recorded as a span, so the caller can tokenize message text with special
  * tokens off (typed "<|im_end|>" must not end a turn) and label tokens by turn. */
 #include "chat_template.h"
+#include "error_msg.h"
 #include "chat_jinja.h"
 
 #include <cjson/cJSON.h>
@@ -99,14 +100,6 @@ static const char WARN_NO_TEMPLATE[] =
     "the model has no chat template; using ChatML (choose another with --template NAME)";
 static const char WARN_UNKNOWN_TEMPLATE[] =
     "unrecognised chat template; using ChatML (choose another with --template NAME)";
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool has(const char *hay, const char *needle) { return hay && strstr(hay, needle); }
 
@@ -374,14 +367,14 @@ chat_template *chat_template_create_family(const char *jinja, const char *name, 
                 if (f) strncat(list, ", ", sizeof list - strlen(list) - 1);
                 strncat(list, FAMILY_NAMES[f], sizeof list - strlen(list) - 1);
             }
-            set_err(err, errlen, "unknown chat template '%s' (known: %s)", name, list);
+            err_set(err, errlen, "unknown chat template '%s' (known: %s)", name, list);
             return NULL;
         }
     }
 
     chat_template *t = calloc(1, sizeof *t);
     if (!t) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     family found = (jinja && *jinja) ? detect_family(jinja) : FAM_COUNT;
@@ -399,7 +392,7 @@ chat_template *chat_template_create_family(const char *jinja, const char *name, 
     }
     if (!ok) {
         chat_template_free(t);
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     if (warning && named == FAM_COUNT && found == FAM_COUNT)
@@ -411,7 +404,7 @@ chat_template *chat_template_create_jinja(const char *jinja, char *err, size_t e
     jinja_template *jt = jinja_parse(jinja ? jinja : "", jinja ? strlen(jinja) : 0, err, errlen);
     chat_template *t = jt ? calloc(1, sizeof *t) : NULL;
     if (!t) {
-        if (jt) set_err(err, errlen, "out of memory");
+        if (jt) err_set(err, errlen, "out of memory");
         jinja_free(jt);
         return NULL;
     }
@@ -519,7 +512,7 @@ static void put_msg(out *o, size_t msg, const char *s) { put_text(o, msg, s, str
 
 /* Makes the render fail with the template's own message. */
 static void refuse(out *o, const char *msg) {
-    if (!o->refused) set_err(o->err, o->errlen, "%s", msg);
+    if (!o->refused) err_set(o->err, o->errlen, "%s", msg);
     o->refused = true;
 }
 
@@ -961,12 +954,12 @@ char *chat_template_render_spans(const chat_template *t, const chat_message *msg
     if (spans) *spans = NULL;
     if (n_spans) *n_spans = 0;
     if (!t || (n > 0 && !msgs)) {
-        set_err(err, errlen, "chat template: no template or no messages");
+        err_set(err, errlen, "chat template: no template or no messages");
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         if (!msgs[i].role || !msgs[i].content) {
-            set_err(err, errlen, "chat message %zu has no %s", i, msgs[i].role ? "text" : "role");
+            err_set(err, errlen, "chat message %zu has no %s", i, msgs[i].role ? "text" : "role");
             return NULL;
         }
     }
@@ -984,7 +977,7 @@ char *chat_template_render_spans(const chat_template *t, const chat_message *msg
     put(&o, ""); /* an empty render is "", not NULL */
     RENDERERS[t->fam](t, &a, &o);
     if (o.oom || o.refused) {
-        if (o.oom && !o.refused) set_err(err, errlen, "out of memory");
+        if (o.oom && !o.refused) err_set(err, errlen, "out of memory");
         free(o.buf);
         free(o.spans);
         return NULL;
@@ -1006,13 +999,13 @@ char *chat_template_render(const chat_template *t, const chat_message *msgs, siz
 /* The families read role and content strings only. */
 static chat_message *messages_from_json(const cJSON *arr, size_t *n, char *err, size_t errlen) {
     if (!cJSON_IsArray(arr)) {
-        set_err(err, errlen, "messages: expected a JSON array of {\"role\": ..., \"content\": ...} objects");
+        err_set(err, errlen, "messages: expected a JSON array of {\"role\": ..., \"content\": ...} objects");
         return NULL;
     }
     *n = (size_t)cJSON_GetArraySize(arr);
     chat_message *m = calloc(*n + 1, sizeof *m);
     if (!m) {
-        set_err(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     size_t i = 0;
@@ -1021,7 +1014,7 @@ static chat_message *messages_from_json(const cJSON *arr, size_t *n, char *err, 
         m[i].role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "role"));
         m[i].content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "content"));
         if (!m[i].role || !m[i].content) {
-            set_err(err, errlen, "messages[%zu]: the built-in templates need \"role\" and \"content\" strings", i);
+            err_set(err, errlen, "messages[%zu]: the built-in templates need \"role\" and \"content\" strings", i);
             free(m);
             return NULL;
         }
@@ -1034,13 +1027,13 @@ char *chat_template_render_json(const chat_template *t, const char *messages_jso
                                 const chat_render_options *opt, size_t *len, char *err, size_t errlen) {
     if (len) *len = 0;
     if (!t || !messages_json) {
-        set_err(err, errlen, "chat template: no template or no messages");
+        err_set(err, errlen, "chat template: no template or no messages");
         return NULL;
     }
     if (t->jinja) return chat_jinja_render(t->jinja, NULL, 0, messages_json, opt, len, NULL, NULL, err, errlen);
     cJSON *root = cJSON_Parse(messages_json);
     if (!root) {
-        set_err(err, errlen, "messages: not valid JSON");
+        err_set(err, errlen, "messages: not valid JSON");
         return NULL;
     }
     size_t n = 0;

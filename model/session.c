@@ -17,6 +17,7 @@
  * the window, the system prompt stays, and what is left is evaluated again at its new
  * positions (fit_window, the one place that decides; see "the context window"). */
 #include "session.h"
+#include "error_msg.h"
 
 #include "chat_template.h"
 #include "moe.h"
@@ -130,16 +131,6 @@ struct session {
     record_routing *pred_routing;
     float *pred_moe;          /* [n_layer + 1][n_embd] */
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- messages ---- */
 
@@ -437,7 +428,7 @@ static int eval_positions(session *s, int start, int end, int first_new, char *e
             (s->want_summary && grow_summaries(s, (size_t)n) < 0) ||
             (s->want_routing && grow_routing(s, (size_t)n) < 0) ||
             (s->gates && grow(&s->batch_gates, &s->batch_gates_cap, (size_t)n * rows * 2) < 0))
-            return fail(err, errlen, "out of memory evaluating %d tokens", n);
+            return err_fail(err, errlen, "out of memory evaluating %d tokens", n);
         if (s->want_summary)
             for (int j = 0; j < n; j++) s->batch_lse[j] = NAN; /* stays NaN: no summary */
         engine_batch b = {
@@ -594,7 +585,7 @@ static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     if (!cm || !ends) {
         free(cm);
         free(ends);
-        return fail(err, errlen, "out of memory");
+        return err_fail(err, errlen, "out of memory");
     }
     chat_render_options opt = render_options(s, true);
     chat_span *cs = NULL;
@@ -613,7 +604,7 @@ static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
         pre = strlen(s->bos_text);
     p->len = pre + body_len;
     p->text = malloc(p->len + 1);
-    int rc = p->text ? 0 : fail(err, errlen, "out of memory");
+    int rc = p->text ? 0 : err_fail(err, errlen, "out of memory");
     if (rc == 0) {
         memcpy(p->text, s->bos_text ? s->bos_text : "", pre);
         memcpy(p->text + pre, body, body_len + 1);
@@ -626,17 +617,17 @@ static int render_chat(session *s, prompt *p, char *err, size_t errlen) {
     for (size_t i = 0; i < n_cs && rc == 0; i++) {
         size_t start = pre + cs[i].start, end = start + cs[i].len;
         if (start < at || end > p->len || cs[i].message >= n_msgs) {
-            rc = fail(err, errlen, "chat template %s returned an invalid message range",
-                      chat_template_name(s->tmpl));
+            rc = err_fail(err, errlen, "chat template %s returned an invalid message range",
+                          chat_template_name(s->tmpl));
             break;
         }
         int turn = (int)cs[i].message;
         if (push_template(p, &cap, at, start, ends, n_msgs) < 0 ||
             push_span(p, &cap, (span){start, end, false, role_segment(s->msgs[turn].role), turn}) < 0)
-            rc = fail(err, errlen, "out of memory");
+            rc = err_fail(err, errlen, "out of memory");
         at = end;
     }
-    if (rc == 0 && push_template(p, &cap, at, p->len, ends, n_msgs) < 0) rc = fail(err, errlen, "out of memory");
+    if (rc == 0 && push_template(p, &cap, at, p->len, ends, n_msgs) < 0) rc = err_fail(err, errlen, "out of memory");
     free(cs);
     free(ends);
     if (rc != 0) prompt_free(p);
@@ -728,7 +719,7 @@ static int tokenize_prompt(const session *s, const prompt *p, size_t from, bool 
         int n = tokenizer_encode(s->tok, p->text + a, sp->end - a, add_bos && n_all == 0, sp->special,
                                  &t, err, errlen);
         if (n < 0 || append_tokens(&all, &n_all, t, n) < 0) {
-            if (n >= 0) fail(err, errlen, "out of memory");
+            if (n >= 0) err_fail(err, errlen, "out of memory");
             free(t);
             free(all);
             return -1;
@@ -911,7 +902,7 @@ static int fit_window(session *s, int n_reply, int room, prompt *p, int *k, size
         prompt_free(p);
         free(*toks);
         *toks = NULL;
-        if (drop_oldest_turn(s, keep_from) < 0) return fail(err, errlen, "out of memory");
+        if (drop_oldest_turn(s, keep_from) < 0) return err_fail(err, errlen, "out of memory");
         dropped = true;
         room = s->n_ctx / 4;
     }
@@ -926,7 +917,7 @@ static int shift_mid_reply(session *s, char *err, size_t errlen) {
     while (r0 > 0 && s->recs[r0 - 1].segment == SEG_ASSISTANT && s->recs[r0 - 1].turn == s->reply_turn) r0--;
     int n_reply = s->n - r0;
     int32_t *ids = malloc((size_t)(n_reply ? n_reply : 1) * sizeof *ids);
-    if (!ids) return fail(err, errlen, "out of memory");
+    if (!ids) return err_fail(err, errlen, "out of memory");
     memcpy(ids, s->tokens + r0, (size_t)n_reply * sizeof *ids);
     message reply = s->msgs[--s->n_msgs]; /* set aside while the window is rendered */
     int shifts = s->win.shifts;
@@ -938,9 +929,10 @@ static int shift_mid_reply(session *s, char *err, size_t errlen) {
     int rc = m < 0 ? -1 : s->win.shifts == shifts || k + m + n_reply >= s->n_ctx ? 0 : 1;
     if (rc == 1) { /* the prompt as rendered, then the reply's tokens as they were */
         truncate_records(s, k);
-        if (add_prompt_records(s, &p, from, toks, m) < 0) rc = fail(err, errlen, "out of memory");
+        if (add_prompt_records(s, &p, from, toks, m) < 0) rc = err_fail(err, errlen, "out of memory");
         for (int i = 0; rc == 1 && i < n_reply; i++)
-            if (add_record(s, ids[i], SEG_ASSISTANT, (int)s->n_msgs, false) < 0) rc = fail(err, errlen, "out of memory");
+            if (add_record(s, ids[i], SEG_ASSISTANT, (int)s->n_msgs, false) < 0)
+                rc = err_fail(err, errlen, "out of memory");
     }
     s->msgs[s->n_msgs++] = reply;
     s->reply_turn = (int)s->n_msgs - 1;
@@ -958,12 +950,12 @@ static int shift_mid_reply(session *s, char *err, size_t errlen) {
 session *session_create(const model *m, const struct tokenizer *tok, engine *e,
                         const session_config *cfg, char *err, size_t errlen) {
     if (!m || !tok || !e || !cfg) {
-        fail(err, errlen, "session: model, tokenizer, engine and configuration are required");
+        err_fail(err, errlen, "session: model, tokenizer, engine and configuration are required");
         return NULL;
     }
     session *s = calloc(1, sizeof *s);
     if (!s) {
-        fail(err, errlen, "out of memory");
+        err_fail(err, errlen, "out of memory");
         return NULL;
     }
     s->m = m;
@@ -992,14 +984,14 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
 
     size_t bad;
     if (s->n_ctx < 2) {
-        fail(err, errlen, "context of %d tokens is too small", s->n_ctx);
+        err_fail(err, errlen, "context of %d tokens is too small", s->n_ctx);
     } else if (s->n_tok_vocab > s->n_vocab) {
-        fail(err, errlen, "the tokenizer has %d tokens but the model's output only %d", s->n_tok_vocab,
-             s->n_vocab);
+        err_fail(err, errlen, "the tokenizer has %d tokens but the model's output only %d", s->n_tok_vocab,
+                 s->n_vocab);
     } else if (cfg->system_prompt && !utf8_valid(cfg->system_prompt, strlen(cfg->system_prompt), &bad)) {
-        fail(err, errlen, "the system prompt is not valid UTF-8 (byte %zu)", bad);
+        err_fail(err, errlen, "the system prompt is not valid UTF-8 (byte %zu)", bad);
     } else if (sampler_init(&s->smp, &cfg->sampling, s->n_vocab) < 0) {
-        fail(err, errlen, "out of memory");
+        err_fail(err, errlen, "out of memory");
     } else {
         size_t rows = (size_t)s->n_layer * (size_t)s->n_head;
         s->tokens = calloc((size_t)s->n_ctx, sizeof *s->tokens);
@@ -1012,7 +1004,7 @@ session *session_create(const model *m, const struct tokenizer *tok, engine *e,
         if (s->want_routing) s->pred_moe = calloc(record_hidden_bytes(s) / sizeof(uint16_t), sizeof(float));
         if (!s->tokens || !s->recs || !s->text_len || !s->pred_logits ||
             (s->capture && (!s->pred_att || !s->pred_hidden)) || (s->want_routing && !s->pred_moe)) {
-            fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
+            err_fail(err, errlen, "out of memory for a context of %d tokens", s->n_ctx);
         } else if (!s->chat) {
             return s;
         } else {
@@ -1066,9 +1058,9 @@ void session_free(session *s) {
 int session_begin_reply(session *s, const char *user_text, char *err, size_t errlen) {
     if (!user_text) user_text = "";
     size_t len = strlen(user_text), bad;
-    if (!utf8_valid(user_text, len, &bad)) return fail(err, errlen, "the text is not valid UTF-8 (byte %zu)", bad);
+    if (!utf8_valid(user_text, len, &bad)) return err_fail(err, errlen, "the text is not valid UTF-8 (byte %zu)", bad);
     s->in_reply = false;
-    if (push_message(s, "user", user_text, len) < 0) return fail(err, errlen, "out of memory");
+    if (push_message(s, "user", user_text, len) < 0) return err_fail(err, errlen, "out of memory");
 
     /* the prompt, how much of the cache it keeps, and the tokens of the rest (a chat
      * that no longer fits drops its oldest turns here) */
@@ -1087,21 +1079,22 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
         if (!p.text || !p.spans) {
             prompt_free(&p);
             pop_message(s);
-            return fail(err, errlen, "out of memory");
+            return err_fail(err, errlen, "out of memory");
         }
         p.spans[0] = (span){0, len, false, SEG_PLAIN, (int)s->n_msgs - 1};
         m = tokenize_prompt(s, &p, from, k == 0, &toks, err, errlen);
     }
     int rc = m < 0 ? -1 : 0;
     if (rc == 0 && k + m == 0)
-        rc = fail(err, errlen, "the prompt is empty and the model has no BOS token to start from");
+        rc = err_fail(err, errlen, "the prompt is empty and the model has no BOS token to start from");
     else if (rc == 0 && k + m >= s->n_ctx)
-        rc = k == 0 ? fail(err, errlen, "the prompt is %d tokens but the context holds %d (use a larger context)",
-                           m, s->n_ctx)
-           : s->chat ? fail(err, errlen, "the message needs %d tokens with the system prompt but the context holds %d "
-                                         "(shorten it, or use a larger context)", k + m, s->n_ctx)
-                     : fail(err, errlen, "the text needs %d tokens but the context holds %d "
-                                         "(clear it or use a larger context)", k + m, s->n_ctx);
+        rc = k == 0 ? err_fail(err, errlen, "the prompt is %d tokens but the context holds %d (use a larger context)",
+                               m, s->n_ctx)
+           : s->chat ? err_fail(err, errlen,
+                                "the message needs %d tokens with the system prompt but the context holds %d "
+                                "(shorten it, or use a larger context)", k + m, s->n_ctx)
+                     : err_fail(err, errlen, "the text needs %d tokens but the context holds %d "
+                                             "(clear it or use a larger context)", k + m, s->n_ctx);
     if (rc < 0) {
         free(toks);
         prompt_free(&p);
@@ -1116,7 +1109,7 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     if (rc < 0) {
         truncate_records(s, k);
         pop_message(s);
-        return fail(err, errlen, "out of memory");
+        return err_fail(err, errlen, "out of memory");
     }
 
     /* Evaluate everything not yet in the cache. */
@@ -1127,7 +1120,7 @@ int session_begin_reply(session *s, const char *user_text, char *err, size_t err
     }
     /* a turn boundary: rewinds into the reply (branches) start from here (state_ckpt.h) */
     engine_checkpoint(s->e);
-    if (push_message(s, "assistant", "", 0) < 0) return fail(err, errlen, "out of memory");
+    if (push_message(s, "assistant", "", 0) < 0) return err_fail(err, errlen, "out of memory");
     s->reply_turn = (int)s->n_msgs - 1;
     s->reply_count = 0;
     s->in_reply = true;
@@ -1157,7 +1150,7 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     else sampler_describe_with(s->pred_logits, s->n_vocab, sum, id, &res);
     if (add_record(s, id, SEG_ASSISTANT, s->reply_turn, forced < 0 || kept) < 0) {
         s->in_reply = false;
-        return fail(err, errlen, "out of memory");
+        return err_fail(err, errlen, "out of memory");
     }
     step_record *r = &s->recs[pos];
     r->sample = res;
@@ -1178,7 +1171,7 @@ static int reply_step(session *s, int32_t forced, const sample_result *kept, con
     }
     if (append_to_message(&s->msgs[s->reply_turn], r->text, s->text_len[pos]) < 0) {
         s->in_reply = false;
-        return fail(err, errlen, "out of memory");
+        return err_fail(err, errlen, "out of memory");
     }
     if (out) *out = r;
     return 1;
@@ -1205,21 +1198,21 @@ int session_next(session *s, const step_record **out, char *err, size_t errlen) 
 
 int session_force_next(session *s, int32_t id, const step_record **out, char *err, size_t errlen) {
     if (out) *out = NULL;
-    if (!s->in_reply) return fail(err, errlen, "no reply is open");
+    if (!s->in_reply) return err_fail(err, errlen, "no reply is open");
     if (id < 0 || id >= s->n_tok_vocab)
-        return fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
-    if (s->n >= s->n_ctx) return fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
+        return err_fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
+    if (s->n >= s->n_ctx) return err_fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
     return reply_step(s, id, NULL, NULL, out, err, errlen);
 }
 
 int session_restore_next(session *s, int32_t id, const sample_result *res, const sampler_params *params,
                          const step_record **out, char *err, size_t errlen) {
     if (out) *out = NULL;
-    if (!s->in_reply) return fail(err, errlen, "no reply is open");
+    if (!s->in_reply) return err_fail(err, errlen, "no reply is open");
     if (id < 0 || id >= s->n_tok_vocab)
-        return fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
-    if (s->n >= s->n_ctx) return fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
-    if (!res || res->id != id) return fail(err, errlen, "the sampler's account is of another token");
+        return err_fail(err, errlen, "token %d is not in the vocabulary (%d tokens)", id, s->n_tok_vocab);
+    if (s->n >= s->n_ctx) return err_fail(err, errlen, "the context is full (%d tokens)", s->n_ctx);
+    if (!res || res->id != id) return err_fail(err, errlen, "the sampler's account is of another token");
     return reply_step(s, id, res, params, out, err, errlen);
 }
 
@@ -1228,7 +1221,7 @@ int session_rewind(session *s, size_t rec, char *err, size_t errlen) {
     int turn = r ? r->turn : -1;
     if (!r || r->segment != SEG_ASSISTANT || !r->has_prediction || turn < 0 || (size_t)turn >= s->n_msgs ||
         strcmp(s->msgs[turn].role, "assistant") != 0)
-        return fail(err, errlen, "position %zu is not a token of a reply", rec);
+        return err_fail(err, errlen, "position %zu is not a token of a reply", rec);
     /* The reply's text up to REC is what its earlier tokens say, exactly as reply_step
      * appended it. */
     size_t len = 0;
@@ -1236,7 +1229,7 @@ int session_rewind(session *s, size_t rec, char *err, size_t errlen) {
     for (size_t i = 0; i < rec; i++)
         if (s->recs[i].segment == SEG_ASSISTANT && s->recs[i].turn == turn) len += s->text_len[i], count++;
     char *text = malloc(len + 1);
-    if (!text) return fail(err, errlen, "out of memory");
+    if (!text) return err_fail(err, errlen, "out of memory");
     size_t o = 0;
     for (size_t i = 0; i < rec; i++)
         if (s->recs[i].segment == SEG_ASSISTANT && s->recs[i].turn == turn) {
@@ -1323,12 +1316,12 @@ char *session_render_conversation(const session *s, chat_span **spans, size_t *n
     if (spans) *spans = NULL;
     if (n_spans) *n_spans = 0;
     if (!s->chat || !s->tmpl) {
-        fail(err, errlen, "completion mode has no chat template");
+        err_fail(err, errlen, "completion mode has no chat template");
         return NULL;
     }
     chat_message *cm = chat_messages(s);
     if (!cm) {
-        fail(err, errlen, "out of memory");
+        err_fail(err, errlen, "out of memory");
         return NULL;
     }
     bool replied = s->n_msgs > 0 && strcmp(s->msgs[s->n_msgs - 1].role, "assistant") == 0;

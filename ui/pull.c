@@ -19,6 +19,7 @@
  * the redirect chain, X-Linked-Etag first, and any ETag that is not 64 hex digits is
  * ignored. */
 #include "pull.h"
+#include "error_msg.h"
 
 #include "gguf.h"
 #include "model_catalog.h"
@@ -62,15 +63,6 @@
 /* ------------------------------------------------------------------------------------
  * Small helpers: error lines, sizes for people, paths, printing untrusted names. */
 
-/* Fills an error buffer. Paths make messages long; a truncated message is still one
- * clear line, so truncation is accepted here rather than warned about at every call. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* "145.0 MB": decimal units, as Hugging Face shows file sizes. */
 static void human_size(uint64_t bytes, char *buf, size_t cap) {
     const char *unit[] = {"B", "kB", "MB", "GB", "TB"};
@@ -109,11 +101,11 @@ int pull_models_dir(char *buf, size_t cap, char *err, size_t errlen) {
     if (xdg && xdg[0] == '/') n = snprintf(buf, cap, "%s/llmscope/models", xdg);
     else if (home && home[0] == '/') n = snprintf(buf, cap, "%s/.local/share/llmscope/models", home);
     else {
-        set_err(err, errlen, "cannot find a data directory: set XDG_DATA_HOME or HOME to an absolute path");
+        err_set(err, errlen, "cannot find a data directory: set XDG_DATA_HOME or HOME to an absolute path");
         return -1;
     }
     if (n < 0 || (size_t)n >= cap) {
-        set_err(err, errlen, "the data directory path is too long");
+        err_set(err, errlen, "the data directory path is too long");
         return -1;
     }
     return 0;
@@ -143,7 +135,7 @@ static int make_dirs(const char *path, char *err, size_t errlen) {
         char saved = *p;
         *p = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            set_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+            err_set(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
             return -1;
         }
         *p = saved;
@@ -151,11 +143,11 @@ static int make_dirs(const char *path, char *err, size_t errlen) {
     }
     struct stat st;
     if (stat(path, &st) != 0) {
-        set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        err_set(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(err, errlen, "cannot create %s: a file is in the way", path);
+        err_set(err, errlen, "cannot create %s: a file is in the way", path);
         return -1;
     }
     return 0;
@@ -274,7 +266,7 @@ static bool header_is(const char *line, const char *name, const char **value) {
 static bool start_body(transfer *t) {
     if (t->status == 206) {
         if (!t->range_known || t->range_start != t->offset) {
-            set_err(t->fail, sizeof t->fail,
+            err_set(t->fail, sizeof t->fail,
                      "the server answered a request for byte %llu onwards with a different range",
                      (unsigned long long)t->offset);
             return false;
@@ -287,14 +279,14 @@ static bool start_body(transfer *t) {
             note(t->prog, "%s: the server ignored the resume request; downloading from the start",
                  t->prog->name);
             if (ftruncate(t->fd, 0) != 0) {
-                set_err(t->fail, sizeof t->fail, "cannot truncate %s: %s", t->part_path, strerror(errno));
+                err_set(t->fail, sizeof t->fail, "cannot truncate %s: %s", t->part_path, strerror(errno));
                 return false;
             }
         }
         t->base = 0;
     }
     if (lseek(t->fd, (off_t)t->base, SEEK_SET) < 0) {
-        set_err(t->fail, sizeof t->fail, "cannot seek in %s: %s", t->part_path, strerror(errno));
+        err_set(t->fail, sizeof t->fail, "cannot seek in %s: %s", t->part_path, strerror(errno));
         return false;
     }
     /* A file announced larger than the catalog says is not the file we want. */
@@ -302,7 +294,7 @@ static bool start_body(transfer *t) {
         char announced[32], expected[32];
         human_size(t->base + (uint64_t)t->content_length, announced, sizeof announced);
         human_size(t->limit, expected, sizeof expected);
-        set_err(t->fail, sizeof t->fail, "the server announces %s, more than the %s the catalog allows for "
+        err_set(t->fail, sizeof t->fail, "the server announces %s, more than the %s the catalog allows for "
                 "this model: not downloaded", announced, expected);
         t->too_big = true;
         return false;
@@ -315,7 +307,7 @@ static bool start_body(transfer *t) {
             char need[32], have[32];
             human_size((uint64_t)t->content_length, need, sizeof need);
             human_size(free_bytes, have, sizeof have);
-            set_err(t->fail, sizeof t->fail, "not enough disk space in %s: the download needs %s, %s free",
+            err_set(t->fail, sizeof t->fail, "not enough disk space in %s: the download needs %s, %s free",
                      t->dir, need, have);
             return false;
         }
@@ -391,7 +383,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
     transfer *t = user;
     size_t n = size * count;
     if (!t->body_started) {
-        set_err(t->fail, sizeof t->fail, "the server sent data before a usable response");
+        err_set(t->fail, sizeof t->fail, "the server sent data before a usable response");
         return 0;
     }
     /* An endless or oversized body: stop at the catalog's size (with its margin), and
@@ -399,7 +391,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
     if (t->limit && t->base + t->received + n > t->limit) {
         char expected[32];
         human_size(t->limit, expected, sizeof expected);
-        set_err(t->fail, sizeof t->fail, "the server sent more than the %s the catalog allows for this model: "
+        err_set(t->fail, sizeof t->fail, "the server sent more than the %s the catalog allows for this model: "
                 "stopped, and the partial download was deleted", expected);
         t->too_big = true;
         return 0;
@@ -408,12 +400,12 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
         struct statvfs vfs;
         t->next_disk_check = t->received + PULL_DISK_CHECK_EVERY;
         if (fstatvfs(t->fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize < PULL_DISK_RESERVE + n) {
-            set_err(t->fail, sizeof t->fail, "stopped: the disk holding %s is nearly full", t->part_path);
+            err_set(t->fail, sizeof t->fail, "stopped: the disk holding %s is nearly full", t->part_path);
             return 0;
         }
     }
     if (write_all(t->fd, data, n) != 0) {
-        set_err(t->fail, sizeof t->fail, "cannot write %s: %s", t->part_path,
+        err_set(t->fail, sizeof t->fail, "cannot write %s: %s", t->part_path,
                  errno == ENOSPC ? "the disk is full" : strerror(errno));
         return 0;
     }
@@ -435,7 +427,7 @@ typedef enum {
 static request_result request_once(CURL *curl, transfer *t, const char *url, char *err, size_t errlen) {
     struct stat st;
     if (fstat(t->fd, &st) != 0) {
-        set_err(err, errlen, "cannot read %s: %s", t->part_path, strerror(errno));
+        err_set(err, errlen, "cannot read %s: %s", t->part_path, strerror(errno));
         return REQ_FAILED;
     }
     t->offset = (uint64_t)st.st_size;
@@ -459,7 +451,7 @@ static request_result request_once(CURL *curl, transfer *t, const char *url, cha
     const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
 
     if (t->fail[0]) { /* one of our callbacks stopped the transfer */
-        set_err(err, errlen, "%s", t->fail);
+        err_set(err, errlen, "%s", t->fail);
         return REQ_FAILED;
     }
     if (t->http_error) {
@@ -468,24 +460,24 @@ static request_result request_once(CURL *curl, transfer *t, const char *url, cha
             /* Range Not Satisfiable: the part is as long as the file (done) or longer
              * (not this file). */
             if (t->offset > 0 && t->range_total == (int64_t)t->offset) return REQ_DONE;
-            set_err(err, errlen, "the partial download %s does not fit the file on the server",
+            err_set(err, errlen, "the partial download %s does not fit the file on the server",
                      t->part_path);
             return REQ_RESTART;
         }
         if (s == 429 || s >= 500) {
-            set_err(err, errlen, "the server is busy or failing (HTTP %s) for %s", t->status_line, url);
+            err_set(err, errlen, "the server is busy or failing (HTTP %s) for %s", t->status_line, url);
             return REQ_RETRY;
         }
         const char *hint = s == 404 ? " (the file is not there: the catalog entry may be out of date)"
                          : s == 401 || s == 403 ? " (the repository may be gated or private; pull does not log in)"
                          : "";
-        set_err(err, errlen, "HTTP %s for %s%s", t->status_line, url, hint);
+        err_set(err, errlen, "HTTP %s for %s%s", t->status_line, url, hint);
         return REQ_FAILED;
     }
     switch (rc) {
     case CURLE_OK:
         if (!t->body_started) {
-            set_err(err, errlen, "unexpected answer HTTP %s for %s", t->status_line, url);
+            err_set(err, errlen, "unexpected answer HTTP %s for %s", t->status_line, url);
             return REQ_FAILED;
         }
         return REQ_DONE;
@@ -494,32 +486,32 @@ static request_result request_once(CURL *curl, transfer *t, const char *url, cha
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_OPERATION_TIMEDOUT:
-        set_err(err, errlen, "the connection dropped: %s", why);
+        err_set(err, errlen, "the connection dropped: %s", why);
         return REQ_RETRY;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-        set_err(err, errlen, "cannot resolve the server's name (no network?): %s", why);
+        err_set(err, errlen, "cannot resolve the server's name (no network?): %s", why);
         return REQ_FAILED;
     case CURLE_COULDNT_CONNECT:
-        set_err(err, errlen, "cannot connect (no network, or the server is down): %s", why);
+        err_set(err, errlen, "cannot connect (no network, or the server is down): %s", why);
         return REQ_FAILED;
     case CURLE_TOO_MANY_REDIRECTS:
-        set_err(err, errlen, "too many redirects for %s", url);
+        err_set(err, errlen, "too many redirects for %s", url);
         return REQ_FAILED;
     case CURLE_OUT_OF_MEMORY:
         /* what curl says about a header line over its 100 kB limit, before any body */
         if (!t->body_started) {
-            set_err(err, errlen, "the server at %s sent a header too large to accept (over 100 kB): not a "
+            err_set(err, errlen, "the server at %s sent a header too large to accept (over 100 kB): not a "
                     "download server pull can use", url);
             return REQ_FAILED;
         }
-        set_err(err, errlen, "download of %s failed: out of memory", url);
+        err_set(err, errlen, "download of %s failed: out of memory", url);
         return REQ_FAILED;
     case CURLE_WEIRD_SERVER_REPLY:
-        set_err(err, errlen, "the server at %s does not answer in HTTP: %s", url, why);
+        err_set(err, errlen, "the server at %s does not answer in HTTP: %s", url, why);
         return REQ_FAILED;
     default:
-        set_err(err, errlen, "download of %s failed: %s", url, why);
+        err_set(err, errlen, "download of %s failed: %s", url, why);
         return REQ_FAILED;
     }
 }
@@ -538,11 +530,11 @@ static int download(CURL *curl, transfer *t, const char *name, const char *url, 
         request_result r = request_once(curl, t, url, why, sizeof why);
         if (r == REQ_DONE) return 0;
         if (r == REQ_FAILED) {
-            set_err(err, errlen, "%s", why);
+            err_set(err, errlen, "%s", why);
             return -1;
         }
         if (r == REQ_RESTART && ftruncate(t->fd, 0) != 0) {
-            set_err(err, errlen, "cannot truncate %s: %s", t->part_path, strerror(errno));
+            err_set(err, errlen, "cannot truncate %s: %s", t->part_path, strerror(errno));
             return -1;
         }
         if (attempt < PULL_MAX_ATTEMPTS) {
@@ -555,7 +547,7 @@ static int download(CURL *curl, transfer *t, const char *name, const char *url, 
     struct stat st;
     char have[32] = "0 B";
     if (fstat(t->fd, &st) == 0) human_size((uint64_t)st.st_size, have, sizeof have);
-    set_err(err, errlen, "gave up after %d attempts (%s); %s kept in %s: run `llmscope pull %s` "
+    err_set(err, errlen, "gave up after %d attempts (%s); %s kept in %s: run `llmscope pull %s` "
             "again to resume", PULL_MAX_ATTEMPTS, why, have, t->part_path, name);
     return -1;
 }
@@ -569,14 +561,14 @@ static int sha256_of_fd(int fd, char hex[65], char *err, size_t errlen) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = -1;
     if (!buf || !ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        set_err(err, errlen, "cannot start SHA-256 (out of memory?)");
+        err_set(err, errlen, "cannot start SHA-256 (out of memory?)");
         goto done;
     }
     for (off_t at = 0;;) {
         ssize_t n = pread(fd, buf, PULL_HASH_CHUNK, at);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            set_err(err, errlen, "cannot read back the download: %s", strerror(errno));
+            err_set(err, errlen, "cannot read back the download: %s", strerror(errno));
             goto done;
         }
         if (n == 0) break;
@@ -586,7 +578,7 @@ static int sha256_of_fd(int fd, char hex[65], char *err, size_t errlen) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32) {
-        set_err(err, errlen, "SHA-256 failed");
+        err_set(err, errlen, "SHA-256 failed");
         goto done;
     }
     for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -605,18 +597,18 @@ static int hf_endpoint(char *buf, size_t cap, char *err, size_t errlen) {
     const char *e = getenv("LLMSCOPE_HF_ENDPOINT");
     if (!e || !*e) e = HF_DEFAULT_ENDPOINT;
     if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0) {
-        set_err(err, errlen, "LLMSCOPE_HF_ENDPOINT must start with http:// or https://");
+        err_set(err, errlen, "LLMSCOPE_HF_ENDPOINT must start with http:// or https://");
         return -1;
     }
     for (const unsigned char *p = (const unsigned char *)e; *p; p++)
         if (*p <= 0x20 || *p == 0x7f) {
-            set_err(err, errlen, "LLMSCOPE_HF_ENDPOINT contains a space or control character");
+            err_set(err, errlen, "LLMSCOPE_HF_ENDPOINT contains a space or control character");
             return -1;
         }
     size_t n = strlen(e);
     while (n > 0 && e[n - 1] == '/') n--;
     if (n >= cap) {
-        set_err(err, errlen, "LLMSCOPE_HF_ENDPOINT is too long");
+        err_set(err, errlen, "LLMSCOPE_HF_ENDPOINT is too long");
         return -1;
     }
     memcpy(buf, e, n);
@@ -636,7 +628,7 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     if (pull_models_dir(dir, sizeof dir, err, errlen)) return -1;
     if (!model_path(final_path, sizeof final_path, dir, e->name, ".gguf") ||
         !model_path(part_path, sizeof part_path, dir, e->name, ".part")) {
-        set_err(err, errlen, "the data directory path is too long");
+        err_set(err, errlen, "the data directory path is too long");
         return -1;
     }
     if (hf_endpoint(endpoint, sizeof endpoint, err, errlen)) return -1;
@@ -654,12 +646,12 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
 
     int fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        set_err(err, errlen, "cannot write %s: %s", part_path, strerror(errno));
+        err_set(err, errlen, "cannot write %s: %s", part_path, strerror(errno));
         return -1;
     }
     /* Two pulls of one model would interleave their writes into one .part. */
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        set_err(err, errlen, "another `llmscope pull %s` is downloading into %s right now",
+        err_set(err, errlen, "another `llmscope pull %s` is downloading into %s right now",
                  e->name, part_path);
         close(fd);
         return -1;
@@ -673,7 +665,7 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     CURL *curl = curl_easy_init();
     int rc = -1;
     if (!curl) {
-        set_err(err, errlen, "cannot start libcurl");
+        err_set(err, errlen, "cannot start libcurl");
         goto done;
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -703,7 +695,7 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
         goto done;
     }
     if (fsync(fd) != 0) {
-        set_err(err, errlen, "cannot write %s: %s", part_path,
+        err_set(err, errlen, "cannot write %s: %s", part_path,
                  errno == ENOSPC ? "the disk is full" : strerror(errno));
         goto done;
     }
@@ -715,7 +707,7 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     if (sha256_of_fd(fd, actual, err, errlen)) goto done;
     if (expected && strcmp(expected, actual) != 0) {
         unlink(part_path);
-        set_err(err, errlen, "SHA-256 mismatch for %s: expected %s (%s), got %s; the download was "
+        err_set(err, errlen, "SHA-256 mismatch for %s: expected %s (%s), got %s; the download was "
                  "deleted, run `llmscope pull %s` to try again", e->name, expected, from, actual, e->name);
         goto done;
     }
@@ -729,14 +721,14 @@ static int pull_entry(const catalog_entry *e, char *err, size_t errlen) {
     char gerr[512];
     if (gguf_open(&g, part_path, gerr, sizeof gerr) != 0) {
         unlink(part_path);
-        set_err(err, errlen, "the download of %s is not a usable GGUF file and was deleted: %s",
+        err_set(err, errlen, "the download of %s is not a usable GGUF file and was deleted: %s",
                  e->name, gerr);
         goto done;
     }
     gguf_close(&g);
 
     if (rename(part_path, final_path) != 0) {
-        set_err(err, errlen, "cannot move %s to %s: %s", part_path, final_path, strerror(errno));
+        err_set(err, errlen, "cannot move %s to %s: %s", part_path, final_path, strerror(errno));
         goto done;
     }
     /* the rename is durable once the folder is on disk too */
@@ -840,7 +832,7 @@ static int scan_models(const char *dir, found_file **out, char *err, size_t errl
     DIR *d = opendir(dir);
     if (!d) {
         if (errno == ENOENT) return 0;
-        set_err(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+        err_set(err, errlen, "cannot read %s: %s", dir, strerror(errno));
         return -1;
     }
     found_file *files = NULL;
@@ -861,7 +853,7 @@ static int scan_models(const char *dir, found_file **out, char *err, size_t errl
             cap = cap ? 2 * cap : 16;
             found_file *grown = realloc(files, cap * sizeof *files);
             if (!grown) {
-                set_err(err, errlen, "out of memory listing %s", dir);
+                err_set(err, errlen, "out of memory listing %s", dir);
                 rc = -1;
                 break;
             }
