@@ -62,10 +62,10 @@ static void test_binding_masks_of_embedded_shaders(void) {
         {"add", 0x7, 0x4},            /* a, b readonly; y writeonly */
         {"rope", 0x3, 0x1},           /* x read-write; table readonly */
         {"topk_merge", 0x3, 0x3},     /* records (read-write), out writeonly */
-        {"attention", 0x7f, 0x78},    /* q, k, v readonly; out, scores, capture, parts written */
-        {"attention_merge", 0xf, 0xc},
+        {"attention", 0xff, 0x78},    /* q, k, v, params readonly; out, scores, capture, parts written */
+        {"attention_merge", 0x1f, 0xc}, /* parts, scores, params readonly; out, capture written */
         {"lens_rank", 0x7, 0x4},
-        {"matvec_q8_0", 0x1f, 0x4},   /* W, x, params, table readonly; y read-write */
+        {"matvec_q8_0", 0x3f, 0x4},   /* W, x, params, table, route readonly; y read-write */
         {"matmul_q4_k", 0xf, 0x4},    /* the table is not declared */
         {"get_rows_f16", 0x7, 0x4},
     };
