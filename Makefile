@@ -1,7 +1,9 @@
 # llmscope — build, test, run, bench, install.
 #
 # Sources are picked up by folder, so adding a file needs no edit here:
-#   model/*.c compute/*.c ui/*.c  -> the program (ui/main.c holds main())
+#   model/*.c compute/*.c ui/*/*.c -> the program (ui/cli/main.c holds main()); ui/ is
+#                                   tui/ (the terminal app), cli/ (the command-line
+#                                   tools), net/ (downloads)
 #   shaders/*.comp                -> SPIR-V (glslc), embedded in the binary
 #   shaders/types.def             -> the per-type kernels (generated wrappers, see below)
 #   tests/test_*.c                -> one test binary each, run by tests/run.sh
@@ -19,11 +21,11 @@ SPV_TARGET := --target-env=vulkan1.1
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. -Imodel -Icompute -Iui -I$(BUILD)/gen -MMD -MP
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. -Imodel -Icompute -Iui/tui -Iui/cli -Iui/net -I$(BUILD)/gen -MMD -MP
 LDLIBS  += -lncursesw -lpcre2-8 -lutf8proc -lcjson -lcurl -lcrypto -lpng -lm -lpthread
 
-SRC_LIB := $(sort $(wildcard model/*.c compute/*.c ui/*.c))
-SRC_LIB := $(filter-out ui/main.c,$(SRC_LIB))
+SRC_LIB := $(sort $(wildcard model/*.c compute/*.c ui/*/*.c))
+SRC_LIB := $(filter-out ui/cli/main.c,$(SRC_LIB))
 OBJ_LIB := $(SRC_LIB:%.c=$(BUILD)/%.o) $(BUILD)/gen/shaders_table.o $(BUILD)/gen/shaders_blob.o
 # The kernels that read a weight matrix exist once per storage type: for every type in
 # shaders/types.def, a wrapper that includes the kernel on that type's dequant file is
@@ -52,7 +54,7 @@ all: $(BIN) llmscope
 llmscope: $(BIN)
 	@ln -sf $(BIN) llmscope
 
-$(BIN): $(BUILD)/ui/main.o $(BUILD)/libllmscope.a
+$(BIN): $(BUILD)/ui/cli/main.o $(BUILD)/libllmscope.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libllmscope.a: $(OBJ_LIB)

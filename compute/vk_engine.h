@@ -27,7 +27,7 @@ const char *engine_vulkan_unsupported(const model *m);
 
 /* How the Vulkan engine is made and runs; all zero is the default (device chosen, no
  * capture memory). The program fills it in from its command line and environment
- * (ui/engine_options.c); nothing under compute/ reads the environment. */
+ * (ui/cli/engine_options.c); nothing under compute/ reads the environment. */
 typedef struct vk_engine_options {
     int device_index;         /* as listed by engine_vulkan_list_devices, when PICK_DEVICE */
     bool pick_device;

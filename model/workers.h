@@ -30,7 +30,7 @@ void workers_run(workers *w, int n_tasks, workers_task_fn fn, void *arg);
 
 /* Threads to use when the caller does not say: one per physical core (online processors
  * where the topology cannot be read), at most WORKERS_MAX. The environment is the
- * program's business (ui/engine_options.c), not this library's. */
+ * program's business (ui/cli/engine_options.c), not this library's. */
 #define WORKERS_MAX 256
 int workers_default_count(void);
 

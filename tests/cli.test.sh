@@ -55,7 +55,7 @@ for f in $flags $commands; do
     grep -qF -- "$(printf '%s' "$f" | sed 's/-/\\-/g')" docs/llmscope.1 || missing="$missing $f(man)"
 done
 # and every long option the program accepts is among them
-for f in $(grep -o '{"[a-z-]*", [a-z_]*_argument' ui/cli_args.c ui/cli_tokenize.c ui/cli_template.c | sed 's/.*{"\([a-z-]*\)".*/--\1/'); do
+for f in $(grep -o '{"[a-z-]*", [a-z_]*_argument' ui/cli/cli_args.c ui/cli/cli_tokenize.c ui/cli/cli_template.c | sed 's/.*{"\([a-z-]*\)".*/--\1/'); do
     case " $(echo $flags) " in *" $f "*) ;; *) missing="$missing $f(untested)" ;; esac
 done
 [ -z "$missing" ] && pass help_lists_every_flag || fail help_lists_every_flag "missing:$missing"

@@ -25,7 +25,7 @@ else
     fail gpu_check_without_gpu_says_so "exit $rc: $(head -5 "$tmp/stdout")"
 fi
 
-# the table from canned bench lines (the format of ui/bench_cmd.c)
+# the table from canned bench lines (the format of ui/cli/bench_cmd.c)
 mkdir -p "$tmp/bench"
 canned() { # NAME PROMPT_ON PROMPT_OFF DECODE_ON DECODE_OFF INSPECT_ON INSPECT_OFF
     cat >"$tmp/bench/bench-$1.txt" <<TXT

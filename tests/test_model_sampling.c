@@ -1,5 +1,5 @@
 /* test_model_sampling.c — sampler defaults a model file carries (llmscope.sampler.*,
- * ui/cli_sampling.c): they replace llmscope's own defaults, never an option given on
+ * ui/cli/cli_sampling.c): they replace llmscope's own defaults, never an option given on
  * the command line, and a value out of its option's range is not used. */
 #include "cli.h"
 #include "gguf_builder.h"

@@ -335,7 +335,7 @@ static void pool_wakes_sleeping_helpers(void) {
     workers_destroy(w);
 }
 
-/* The program (ui/engine_options.c) reads the environment; the engine only its options. */
+/* The program (ui/cli/engine_options.c) reads the environment; the engine only its options. */
 static void thread_count_from_environment(void) {
     char err[128] = "";
     cpu_engine_options o;

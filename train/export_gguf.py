@@ -12,7 +12,7 @@ Norm weights stay f32; matrices are f32, f16 or q8_0 as the config says. The out
 is tied to token_embd, so there is no output.weight. A config with a "sampler" section
 stores it as llmscope.sampler.* (temperature, top_k, top_p, min_p, repeat_penalty,
 repeat_last_n): the defaults the terminal app and `-p` use for this model unless told
-otherwise (ui/cli_sampling.c).
+otherwise (ui/cli/cli_sampling.c).
 """
 
 import argparse

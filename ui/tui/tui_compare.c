@@ -2,7 +2,7 @@
  *
  * The conversation's tokens are re-scored teacher-forced by both this model (on the
  * second engine, so the session's cache is untouched) and the other one, exactly as
- * `llmscope replay` does (replay_compare in ui/replay_cmd.c): for every token of a reply,
+ * `llmscope replay` does (replay_compare in ui/cli/replay_cmd.c): for every token of a reply,
  * the KL divergence between the two next-token distributions that chose it, each model's
  * probability of it, and their top-1 tokens. The sheet gives the summary (mean and
  * largest KL, top-1 agreement, the first position where the top-1s differ) and the

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-/* Subcommand entry points for ui/main.c: argv[0] is "pull" / "list". They print to
+/* Subcommand entry points for ui/cli/main.c: argv[0] is "pull" / "list". They print to
  * stdout/stderr and return the process exit status (0 ok, 1 failed, 2 usage error). */
 int pull_main(int argc, char **argv);
 int list_main(int argc, char **argv);
