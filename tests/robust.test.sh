@@ -28,17 +28,8 @@ for tool in tmux python3 prlimit; do
     if ! command -v "$tool" >/dev/null 2>&1; then skip robust "$tool is not installed"; exit 0; fi
 done
 
-tmp=$(mktemp -d)
-sock=llmscope-robust-test-$$
-tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
-cleanup() {
-    tm kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-tm new-session -d -s keeper sleep 3600
+. tests/tmux_lib.sh
+tmux_begin robust
 export HOME=$tmp/home XDG_DATA_HOME=$tmp/data
 unset LLMSCOPE_MODEL
 
@@ -52,18 +43,7 @@ start() {
         bash -c 'echo $$ > "$0"; exec "$@"' "$tmp/$name.pid" "$bin" --backend cpu "$@"
     tm set-option -t "$name" remain-on-exit on >/dev/null
 }
-keys() { local name=$1; shift; tm send-keys -t "$name" "$@"; }
-cap() { tm capture-pane -p -t "$1"; }
 pid_of() { cat "$tmp/$1.pid"; }
-wait_for() { # NAME REGEX [SECONDS]
-    local i=0
-    while [ "$i" -lt $((${3:-20} * 5)) ]; do
-        cap "$1" | grep -qE -- "$2" && return 0
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
 # the records of a saved conversation (id, probability, rank, sampled), one line
 ids() {
     python3 -c 'import json,sys; print([(o.get("id"), o.get("prob"), o.get("rank"), o.get("generated"), o.get("prob_after"))

@@ -32,18 +32,8 @@ for f in "$stories" "$gqa"; do
     if [ ! -f "$f" ]; then skip tui "$f not found"; exit 0; fi
 done
 
-sock=llmscope-tui-test-$$
-tmp=$(mktemp -d)
-tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
-cleanup() {
-    tm kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock" # the server leaves its socket behind
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP # the EXIT trap then cleans up
-# a session that lives as long as the test, so the server never exits between windows
-tm new-session -d -s keeper sleep 3600
+. tests/tmux_lib.sh
+tmux_begin tui
 # SGR sequences that set a colour (30-38, 40-48, 90-97, 100-107); 39/49 only reset
 colour_re=$'\e\\[([0-9;]*;)?(3[0-8]|4[0-8]|9[0-7]|10[0-7])(;[0-9;]*)?m'
 
@@ -60,37 +50,14 @@ start() {
         env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color ${ASAN_LOG:+ASAN_OPTIONS=log_path=$ASAN_LOG:detect_leaks=1} "${envs[@]}" \
         bash -c '"$@" 2>&1; echo "EXITED $?"; sleep 600' _ "$bin" --backend cpu "$@"
 }
-keys() { local name=$1; shift; tm send-keys -t "$name" "$@"; }
-cap() { tm capture-pane -p -t "$1"; }
 # the panes: left of the vertical rule is the chat, right of it attention/probabilities
 chat_text() { cap "$1" | awk -F'│' 'NF > 1 { print $1 }' | sed 's/ *$//' | tr '\n' ' ' | tr -s ' '; }
-right() { cap "$1" | awk -F'│' 'NF > 1 { print $2 }'; }
 # heatmap rows, their labels as short as the narrowest screen has them ("head 5  kv 2
 # previous" where there is room for words, "h5 kv2 prev" otherwise): "h5 kv2 previous"
 heat_rows() { right "$1" | grep -E '^(h[0-9]+ |head [0-9]+  )' | sed -E 's/^head ([0-9]+)  kv ([0-9]+)  /h\1 kv\2 /; s/^head ([0-9]+)  kv ([0-9]+)/h\1 kv\2/'; }
 zoom_rows() { right "$1" | sed -n '/zoomed/,/^├/p' | sed '1d'; }
 title() { right "$1" | grep -m1 '^Attention'; }
 chosen() { right "$1" | grep -m1 '▶'; }
-# wait_for NAME REGEX [SECONDS]: until the screen matches
-wait_for() {
-    local name=$1 re=$2 t=${3:-20} i=0
-    while [ "$i" -lt $((t * 5)) ]; do
-        cap "$name" | grep -qE -- "$re" && return 0
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
-# wait_gone NAME REGEX [SECONDS]: until the screen no longer matches
-wait_gone() {
-    local name=$1 re=$2 t=${3:-10} i=0
-    while [ "$i" -lt $((t * 5)) ]; do
-        cap "$name" | grep -qE -- "$re" || return 0
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
 # wait_until SECONDS COMMAND...: until the command succeeds
 wait_until() {
     local t=$1 i=0

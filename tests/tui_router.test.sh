@@ -20,17 +20,8 @@ if ! command -v tmux >/dev/null 2>&1; then skip tui_router "tmux is not installe
 if ! command -v python3 >/dev/null 2>&1; then skip tui_router "python3 is not installed"; exit 0; fi
 if [ ! -x "$bin" ]; then fail tui_router "$bin is not built"; exit 1; fi
 
-sock=llmscope-router-test-$$
-tmp=$(mktemp -d)
-tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
-cleanup() {
-    tm kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-tm new-session -d -s keeper sleep 3600
+. tests/tmux_lib.sh
+tmux_begin router
 
 # start NAME -- ARGS...: the app on the CPU engine in a 180x50 window, no colour
 start() {
@@ -40,18 +31,6 @@ start() {
         env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color NO_COLOR=1 \
         ${ASAN_LOG:+ASAN_OPTIONS=log_path=$ASAN_LOG:detect_leaks=1} \
         bash -c '"$@" 2>&1; echo "EXITED $?"; sleep 600' _ "$bin" --backend cpu "$@"
-}
-keys() { local name=$1; shift; tm send-keys -t "$name" "$@"; }
-cap() { tm capture-pane -p -t "$1"; }
-right() { cap "$1" | awk -F'│' 'NF > 1 { print $2 }'; }
-wait_for() {
-    local name=$1 re=$2 t=${3:-30} i=0
-    while [ "$i" -lt $((t * 5)) ]; do
-        cap "$name" | grep -qE -- "$re" && return 0
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
 }
 
 # ---- gpt-oss: the router pane against the trace ----------------------------------------
