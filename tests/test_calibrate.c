@@ -15,6 +15,7 @@
  * CPU only: it also runs under ASan/UBSan. */
 #include "calibrate.h"
 #include "cli.h"
+#include "test_cli.h"
 #include "detector.h"
 #include "test.h"
 #include "tokenizer.h"
@@ -326,15 +327,7 @@ static int trace_reply(const char *model, const char *question, const char *trac
     o.trace_path = trace;
     o.trace_lens = true;
     o.detector_path = detector_path;
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    int rc = cli_run(&o);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(null);
-    return rc;
+    return test_cli_run_quiet(&o);
 }
 
 static void live_features_equal_the_trace(void) {

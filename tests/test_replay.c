@@ -7,6 +7,7 @@
  *               the mean KL grows as bits drop (F32 = 0 < Q8_0 < Q6_K < Q4_K_M);
  *   errors      different vocabularies, and broken trace files, each one clear line. */
 #include "cli.h"
+#include "test_cli.h"
 #include "engine.h"
 #include "model.h"
 #include "replay.h"
@@ -28,15 +29,7 @@ static int write_trace(const char *model_path, const char *prompt, int n, float 
     o.sampling.seed = 7;
     o.trace_path = trace;
     o.mode = CLI_MODE_COMPLETE;
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    int rc = cli_run(&o);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(null);
-    return rc;
+    return test_cli_run_quiet(&o);
 }
 
 /* Loads a model and its CPU engine for N_CTX positions. */
