@@ -300,18 +300,24 @@ static void check_records(fixture *f, const session *s, bool exact) {
 
 static void check_records_from_scratch(fixture *f, const session *s) { check_records(f, s, false); }
 
+/* A session on F with CFG; on failure the check fails with the reason, F is closed and
+ * the result is NULL. */
+static session *session_or_close(fixture *f, const session_config *cfg) {
+    char err[512];
+    session *s = session_create(&f->m, f->tok, f->e, cfg, err, sizeof err);
+    CHECKF(s != NULL, "%s", err);
+    if (!s) fixture_close(f);
+    return s;
+}
+
 static void multi_turn_keeps_cache(void) {
     fixture f;
     OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
     session_config cfg = greedy_config(true);
     cfg.max_reply_tokens = 3;
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     CHECKF(session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
     const step_record *r;
     int made = 0;
@@ -346,12 +352,8 @@ static void rewind_when_history_renders_differently(void) {
     session_config cfg = greedy_config(true);
     cfg.template_name = "llama3";
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     CHECKF(session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
     /* the reply " Hello" + " " forced: the template will render it trimmed */
     int32_t forced[2] = {tokenizer_find(f.tok, "ĠHello"), tokenizer_find(f.tok, "Ġ")};
@@ -379,12 +381,8 @@ static void context_limits(void) {
     session_config cfg = greedy_config(false);
     cfg.n_ctx = 12;
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     CHECK(session_n_ctx(s) == 12);
     /* too long: a clear error, and the session is untouched */
     const char *lng = "Once upon a time there was a big dog who liked to run in the park";
@@ -510,12 +508,8 @@ static void rewind_into_a_reply(void) {
     session_config cfg = greedy_config(true);
     cfg.max_reply_tokens = 6;
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     const step_record *r;
     CHECKF(session_begin_reply(s, "Hi!", err, sizeof err) == 0, "%s", err);
     size_t first = session_n_records(s);
@@ -600,12 +594,8 @@ static void chat_window_drops_oldest_turns(void) {
     cfg.max_reply_tokens = 6;
     cfg.system_prompt = "Be brief.";
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     enum { TURNS = 12 };
     char users[TURNS][32];
     const char *user_ptr[TURNS];
@@ -677,12 +667,8 @@ static void reply_shifts_at_the_end_of_the_context(void) {
     session_config cfg = greedy_config(true);
     cfg.n_ctx = 64;
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     const step_record *r;
     int32_t word = tokenizer_find(f.tok, "Ġok");
     CHECK(word >= 0);
@@ -740,12 +726,8 @@ static void hybrid_rewind_branch_and_load(void) {
     session_config cfg = greedy_config(false);
     cfg.max_reply_tokens = 10;
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     const step_record *r;
     CHECKF(session_begin_reply(s, "Once upon a time", err, sizeof err) == 0, "%s", err);
     size_t first = session_n_records(s);
@@ -811,12 +793,8 @@ static void thinking_reply_is_own_output(void) {
     OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
     session_config cfg = greedy_config(true);
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     const char *reply = "<think>\nwhy not\n</think>\n\nHello";
     int32_t *ids = NULL;
     int n = tokenizer_encode(f.tok, reply, strlen(reply), false, false, &ids, err, sizeof err);
@@ -880,12 +858,8 @@ static void empty_render_and_thinking_setting(void) {
     OPEN_OR_SKIP(&f, "llama-gqa-tiny-f32");
     session_config cfg = greedy_config(true);
     char err[512];
-    session *s = session_create(&f.m, f.tok, f.e, &cfg, err, sizeof err);
-    CHECKF(s != NULL, "%s", err);
-    if (!s) {
-        fixture_close(&f);
-        return;
-    }
+    session *s = session_or_close(&f, &cfg);
+    if (!s) return;
     CHECK(session_thinking(s) == CHAT_THINK_DEFAULT);
     char *text = session_render_conversation(s, NULL, NULL, err, sizeof err);
     CHECKF(text && strcmp(text, "<|im_start|>assistant\n") == 0, "empty conversation: %s", text ? text : err);
