@@ -935,9 +935,12 @@ if [ -f "$hybrid" ]; then
     right hyb | grep -qE '^-[0-9.e-]+ [●◎○∘ ]+░▒▓█ [0-9.e-]+ +signed weights'; check hybrid_diverging_legend $? "$(right hyb | grep signed)"
     keys hyb F3 F3 F3
     wait_for hyb 'Attention  layer 3/8  head 0/2 \(kv 0\)  2 heads x' 5; check hybrid_attention_layer_has_its_own_heads $?
-    # two heads' rows, no strips, the linear legend (waited for: the title can be on the
-    # screen a moment before the rest of the frame)
-    softmax_layer_shown() { [ "$(heat_rows hyb | wc -l)" = 2 ] && ! right hyb | grep -q '^decay' && right hyb | grep -q ' linear '; }
+    # two heads' rows, no strips, the probabilities' legend, not the signed one (waited
+    # for: the title can be on the screen a moment before the rest of the frame)
+    softmax_layer_shown() {
+        [ "$(heat_rows hyb | wc -l)" = 2 ] && ! right hyb | grep -q '^decay' &&
+            right hyb | grep -qE ' linear( |$)' && ! right hyb | grep -q 'signed weights'
+    }
     wait_until 5 softmax_layer_shown; check hybrid_attention_layer_is_softmax $? "$(right hyb | head -6)"
     keys hyb F3
     wait_for hyb 'DeltaNet  layer 4/8' 5; check hybrid_next_layer_is_deltanet $?
