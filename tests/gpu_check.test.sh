@@ -29,7 +29,7 @@ fi
 mkdir -p "$tmp/bench"
 canned() { # NAME PROMPT_ON PROMPT_OFF DECODE_ON DECODE_OFF INSPECT_ON INSPECT_OFF
     cat >"$tmp/bench/bench-$1.txt" <<TXT
-llmscope bench: /tmp/m/$1.gguf — llama, 30 layers, 134M parameters, 145.0 MB file
+llmscope bench: /tmp/m/$1.gguf — llama, 30 layers, 134.5M parameters, 145.0 MB file
 device: NVIDIA H100 80GB HBM3 (vulkan)
 prompt eval (tokens/s)         $2/s  $3/s   $(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", (b - a) / b * 100 }')%
 decode (tokens/s)              $4/s  $5/s   $(awk -v a="$4" -v b="$5" 'BEGIN { printf "%.1f", (b - a) / b * 100 }')%

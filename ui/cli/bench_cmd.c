@@ -382,9 +382,11 @@ int bench_main(int argc, char **argv) {
     /* One engine for both: capture on at creation only reserves the memory for it. */
     if (cli_create_engine(&cm, bo.backend, bo.device, n_ctx, true, false, err, sizeof err)) rc = 1;
     if (rc == 0) {
-        printf("llmscope bench: %s — %s, %d layers, %.3gM parameters, %.1f MB file\n"
+        char count[32];
+        cli_format_count(params, count, sizeof count);
+        printf("llmscope bench: %s — %s, %d layers, %s parameters, %.1f MB file\n"
                "device: %s (%s)\n",
-               cm.path, hp->arch_name, hp->n_layer, (double)params / 1e6, (double)cm.m.file.size / 1e6,
+               cm.path, hp->arch_name, hp->n_layer, count, (double)cm.m.file.size / 1e6,
                cm.e->device_name, cm.e->backend);
         if (bench_speeds(cm.e, tokens, &bo, &o, hp->n_vocab, &prompt, &decode, err, sizeof err)) rc = 1;
         if (rc == 0) print_state_memory(cm.e);

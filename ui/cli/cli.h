@@ -150,6 +150,8 @@ int cli_parse_backend(const char *text, cli_backend *out);
 /* Writes LEN bytes of S with newlines, tabs, backslashes, control characters (C1 too),
  * invalid UTF-8 and QUOTE (0: none) escaped (\n, \t, \\, \xNN, \u0085, \'), so that
  * every token is visible on one line (model/term_text.h decides). */
+/* A count for people: "752.4M", "1.00B", "3.5K", "12" (parameters, elements). */
+void cli_format_count(uint64_t n, char *buf, size_t cap);
 void cli_print_escaped(FILE *f, const char *s, size_t len, char quote);
 /* S as valid UTF-8 (invalid bytes become U+FFFD), malloc'd; *CHANGED says whether any
  * byte had to be replaced. */

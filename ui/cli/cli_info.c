@@ -23,10 +23,9 @@ static void print_size(uint64_t bytes) {
 }
 
 static void print_count(uint64_t n) {
-    if (n >= 1000000000ull) printf("%.2fB", (double)n / 1e9);
-    else if (n >= 1000000ull) printf("%.1fM", (double)n / 1e6);
-    else if (n >= 1000ull) printf("%.1fK", (double)n / 1e3);
-    else printf("%llu", (unsigned long long)n);
+    char buf[32];
+    cli_format_count(n, buf, sizeof buf);
+    fputs(buf, stdout);
 }
 
 /* Tensor element counts by storage type, and the parameter total. */

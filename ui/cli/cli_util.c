@@ -149,3 +149,10 @@ char *cli_read_stdin(size_t limit, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory reading standard input");
     return NULL;
 }
+
+void cli_format_count(uint64_t n, char *buf, size_t cap) {
+    if (n >= 1000000000ull) snprintf(buf, cap, "%.2fB", (double)n / 1e9);
+    else if (n >= 1000000ull) snprintf(buf, cap, "%.1fM", (double)n / 1e6);
+    else if (n >= 1000ull) snprintf(buf, cap, "%.1fK", (double)n / 1e3);
+    else snprintf(buf, cap, "%llu", (unsigned long long)n);
+}
