@@ -130,7 +130,7 @@ dn_cpu *dn_cpu_create(const model *m, int n_ctx, int max_tokens, bool *oom) {
         if ((size_t)L->sh.d_k > d_k) d_k = (size_t)L->sh.d_k;
     }
     const size_t mb = (size_t)max_tokens;
-    d->n_work = (int)(3 * DN_CHUNK + d_k);
+    d->n_work = (int)(3 * DN_CHUNK + DN_SWEEP_QUERIES * d_k);
     d->pre = malloc(mb * conv * sizeof(float));
     d->conv = malloc(mb * conv * sizeof(float));
     d->z = malloc(mb * value * sizeof(float));
@@ -251,21 +251,34 @@ static void recur_task(void *arg, int h, int thread) {
 }
 
 
-/* Task h * n + t: the effective weights of value head h at token t, when wanted. */
+/* Task h * groups + g: the effective weights of value head h at the tokens of group g
+ * (DN_SWEEP_QUERIES consecutive ones) that B wants them of, swept together. */
+static int weight_groups(const head_job *job) { return (job->n + DN_SWEEP_QUERIES - 1) / DN_SWEEP_QUERIES; }
+
 static void weights_task(void *arg, int task, int thread) {
     const head_job *job = arg;
     const engine_batch *b = job->b;
     const dn_layer *L = job->L;
     const dn_shape *s = &L->sh;
-    const int h = task / job->n, t = task % job->n, out = engine_batch_output(b, job->start + t);
-    if (out < 0) return;
-    const int pos = job->p0 + t, row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
+    const int groups = weight_groups(job), h = task / groups, t0 = task % groups * DN_SWEEP_QUERIES;
+    const int row_len = b->pos + b->n_tokens, n_out = b->all_positions ? b->n_tokens : 1;
     const int n_head = job->d->m->hp.n_head, kh = h % s->n_k;
-    float *dst = b->attention + (((size_t)L->l * n_head + h) * n_out + out) * row_len;
-    const float *q = job->d->conv + (size_t)t * s->conv_dim + (size_t)kh * s->d_k;
-    fast_deltanet_weights(q, L->keys + (size_t)kh * s->d_k, (size_t)s->key_dim, L->beta + h, L->decay + h, (size_t)s->n_v,
-                        pos, s->d_k, dst, job->d->work + (size_t)thread * job->d->n_work + 3 * DN_CHUNK);
-    memset(dst + pos + 1, 0, (size_t)(row_len - pos - 1) * sizeof *dst);
+    const float *q[DN_SWEEP_QUERIES];
+    float *dst[DN_SWEEP_QUERIES];
+    int pos[DN_SWEEP_QUERIES], m = 0;
+    for (int t = t0; t < job->n && t < t0 + DN_SWEEP_QUERIES; t++) {
+        const int out = engine_batch_output(b, job->start + t);
+        if (out < 0) continue;
+        pos[m] = job->p0 + t;
+        q[m] = job->d->conv + (size_t)t * s->conv_dim + (size_t)kh * s->d_k;
+        dst[m] = b->attention + (((size_t)L->l * n_head + h) * n_out + out) * row_len;
+        memset(dst[m] + pos[m] + 1, 0, (size_t)(row_len - pos[m] - 1) * sizeof(float));
+        m++;
+    }
+    if (m == 0) return;
+    fast_deltanet_weights_many(m, q, L->keys + (size_t)kh * s->d_k, (size_t)s->key_dim, L->beta + h, L->decay + h,
+                               (size_t)s->n_v, pos, s->d_k, dst,
+                               job->d->work + (size_t)thread * job->d->n_work + 3 * DN_CHUNK);
 }
 
 /* Each output token's beta and decay per head into B's gates. */
@@ -301,7 +314,8 @@ void dn_cpu_layer(dn_cpu *d, const dn_host *host, int l, float *xb, const engine
     const double per_token = 3.0 * s->d_v * s->d_k + (double)DN_CHUNK * (s->d_k + s->d_v);
     host->run(host->ctx, s->n_v, recur_task, &job, per_token * n * s->n_v);
     if (b->attention)
-        host->run(host->ctx, s->n_v * n, weights_task, &job, 2.0 * s->d_k * (double)(p0 + n) * n * s->n_v);
+        host->run(host->ctx, s->n_v * weight_groups(&job), weights_task, &job,
+                  2.0 * s->d_k * (double)(p0 + n) * n * s->n_v);
     if (b->gates) write_gates(&job);
 
     /* the gated norm of each head, then back to the residual stream */

@@ -88,8 +88,15 @@ void dn_cpu_load(dn_cpu *d, int pos, const void *src);
 /* Bytes held: the live states and the per-token keys, betas and decays. */
 void dn_cpu_memory(const dn_cpu *d, size_t *state, size_t *keys);
 
-/* op_deltanet_weights (ops.h), the same bits, vectorised (deltanet_fast.c). */
+/* op_deltanet_weights (ops.h), the same bits, vectorised (deltanet_fast.c). X: d_k floats. */
 void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
                            size_t gb_stride, int t, int d_k, float *w, float *x);
+/* M (at most DN_SWEEP_QUERIES) of them at once, query Q[j] of token T[j] into W[j], each
+ * with the same bits: the sweeps share each token's key and overlap their latencies.
+ * X: M * d_k floats. */
+#define DN_SWEEP_QUERIES 4
+void fast_deltanet_weights_many(int m, const float *const *q, const float *k, size_t k_stride, const float *beta,
+                                const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w,
+                                float *x);
 
 #endif

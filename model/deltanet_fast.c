@@ -31,37 +31,55 @@ INLINE float dot8(const float *a, const float *b, int n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-INLINE void sweep(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
-                  size_t gb_stride, int t, int d_k, float *w, float *x) {
-    memcpy(x, q, (size_t)d_k * sizeof *x);
-    for (int s = t; s >= 0; s--) {
+/* M sweeps at once, query j from its token T[j] down to 0: each query's steps in the
+ * reference's order (so its bits), the queries' steps at one token side by side, which
+ * lets the processor overlap their chains (one sweep alone waits on each step's sum). */
+INLINE void sweep(int m, const float *const *q, const float *k, size_t k_stride, const float *beta,
+                  const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w, float *x) {
+    int top = 0;
+    for (int j = 0; j < m; j++) {
+        memcpy(x + (size_t)j * d_k, q[j], (size_t)d_k * sizeof *x);
+        top = t[j] > top ? t[j] : top;
+    }
+    for (int s = top; s >= 0; s--) {
         const float *ks = k + (size_t)s * k_stride;
-        const float ws = beta[(size_t)s * gb_stride] * dot8(ks, x, d_k), decay = decays[(size_t)s * gb_stride];
-        w[s] = ws;
-        for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
+        const float b = beta[(size_t)s * gb_stride], decay = decays[(size_t)s * gb_stride];
+        for (int j = 0; j < m; j++) {
+            if (t[j] < s) continue;
+            float *xj = x + (size_t)j * d_k;
+            const float ws = b * dot8(ks, xj, d_k);
+            w[j][s] = ws;
+            for (int c = 0; c < d_k; c++) xj[c] = decay * (xj[c] - ws * ks[c]);
+        }
     }
 }
 
-static void sweep_portable(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
-                           size_t gb_stride, int t, int d_k, float *w, float *x) {
-    sweep(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+static void sweep_portable(int m, const float *const *q, const float *k, size_t k_stride, const float *beta,
+                           const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w, float *x) {
+    sweep(m, q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
 }
 
 #ifdef HAVE_AVX2_COPY
-__attribute__((target("avx2"))) static void sweep_avx2(const float *q, const float *k, size_t k_stride,
+__attribute__((target("avx2"))) static void sweep_avx2(int m, const float *const *q, const float *k, size_t k_stride,
                                                        const float *beta, const float *decays, size_t gb_stride,
-                                                       int t, int d_k, float *w, float *x) {
-    sweep(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+                                                       const int *t, int d_k, float *const *w, float *x) {
+    sweep(m, q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
 }
 #endif
 
-void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
-                           size_t gb_stride, int t, int d_k, float *w, float *x) {
+void fast_deltanet_weights_many(int m, const float *const *q, const float *k, size_t k_stride, const float *beta,
+                                const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w,
+                                float *x) {
 #ifdef HAVE_AVX2_COPY
     if (__builtin_cpu_supports("avx2")) {
-        sweep_avx2(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+        sweep_avx2(m, q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
         return;
     }
 #endif
-    sweep_portable(q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+    sweep_portable(m, q, k, k_stride, beta, decays, gb_stride, t, d_k, w, x);
+}
+
+void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, const float *beta, const float *decays,
+                           size_t gb_stride, int t, int d_k, float *w, float *x) {
+    fast_deltanet_weights_many(1, &q, k, k_stride, beta, decays, gb_stride, &t, d_k, &w, x);
 }

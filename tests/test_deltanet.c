@@ -199,6 +199,25 @@ static void fast_weights_are_the_reference(void) {
     op_deltanet_weights(q, k[0], DK, beta, decay, 1, T - 1, DK, want, x);
     fast_deltanet_weights(q, k[0], DK, beta, decay, 1, T - 1, DK, got, x);
     CHECK(memcmp(got, want, sizeof got) == 0);
+
+    /* several queries swept together (a prompt's tokens), each ending at its own token
+     * and with its own bits; the last two end at the same token */
+    enum { M = DN_SWEEP_QUERIES };
+    static float many[M][T], xs[M * DK];
+    const float *qs[M];
+    float *ws[M];
+    int ts[M];
+    for (int j = 0; j < M; j++) {
+        qs[j] = k[j * 37 % T];
+        ws[j] = many[j];
+        ts[j] = j + 1 < M ? T - 1 - 50 * j : T - 1 - 50 * (j - 1);
+    }
+    fast_deltanet_weights_many(M, qs, k[0], DK, beta, decay, 1, ts, DK, ws, xs);
+    for (int j = 0; j < M; j++) {
+        op_deltanet_weights(qs[j], k[0], DK, beta, decay, 1, ts[j], DK, want, x);
+        CHECKF(memcmp(many[j], want, (size_t)(ts[j] + 1) * sizeof *want) == 0, "query %d (to token %d) differs", j,
+               ts[j]);
+    }
 }
 
 int main(void) {
