@@ -7,7 +7,9 @@
  * (tests/test_deltanet.c checks). The capture of a long prompt spends most of its time
  * here: the same order of work per step as a softmax attention row. */
 #include "deltanet.h"
+#include "ops.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -31,25 +33,39 @@ INLINE float dot8(const float *a, const float *b, int n) {
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+/* One step's update of a query's vector, x = decay (x - ws k): element by element, so
+ * vectorised it has the same bits; restrict tells the compiler that x is none of the
+ * other arrays (the weights' rows could be, for all it knows, and then it would not
+ * vectorise). */
+INLINE void update(float *restrict x, const float *restrict ks, float ws, float decay, int d_k) {
+    for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
+}
+
 /* M sweeps at once, query j from its token T[j] down to 0: each query's steps in the
  * reference's order (so its bits), the queries' steps at one token side by side, which
  * lets the processor overlap their chains (one sweep alone waits on each step's sum). */
 INLINE void sweep(int m, const float *const *q, const float *k, size_t k_stride, const float *beta,
                   const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w, float *x) {
-    int top = 0;
+    int top = 0, live = m;
+    bool done[DN_SWEEP_QUERIES] = {false};
     for (int j = 0; j < m; j++) {
         memcpy(x + (size_t)j * d_k, q[j], (size_t)d_k * sizeof *x);
         top = t[j] > top ? t[j] : top;
     }
-    for (int s = top; s >= 0; s--) {
+    for (int s = top; s >= 0 && live > 0; s--) {
         const float *ks = k + (size_t)s * k_stride;
         const float b = beta[(size_t)s * gb_stride], decay = decays[(size_t)s * gb_stride];
         for (int j = 0; j < m; j++) {
-            if (t[j] < s) continue;
+            if (t[j] < s || done[j]) continue;
             float *xj = x + (size_t)j * d_k;
             const float ws = b * dot8(ks, xj, d_k);
             w[j][s] = ws;
-            for (int c = 0; c < d_k; c++) xj[c] = decay * (xj[c] - ws * ks[c]);
+            update(xj, ks, ws, decay, d_k);
+            if (dn_below_floor(xj, d_k)) { /* as op_deltanet_weights */
+                memset(w[j], 0, (size_t)s * sizeof *w[j]);
+                done[j] = true;
+                live--;
+            }
         }
     }
 }

@@ -328,5 +328,9 @@ void op_deltanet_weights(const float *q, const float *k, size_t k_stride, const 
         const float ws = beta[(size_t)s * gb_stride] * dot(ks, x, d_k), decay = decays[(size_t)s * gb_stride];
         w[s] = ws;
         for (int c = 0; c < d_k; c++) x[c] = decay * (x[c] - ws * ks[c]);
+        if (dn_below_floor(x, d_k)) { /* the rest is below the floor: ops.h */
+            memset(w, 0, (size_t)s * sizeof *w);
+            return;
+        }
     }
 }

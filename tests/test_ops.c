@@ -553,6 +553,39 @@ static void deltanet_chunked_is_the_recurrence(void) {
     }
 }
 
+/* The sweep stops once its vector is below 2^-63 (ops.h): with strong decays (0.5 a
+ * token) a row of 300 keys ends in exact zeros, and every weight differs from the
+ * sweep run to the end by less than 2^-63 sqrt(d_k). */
+static void deltanet_weights_floor(void) {
+    enum { T = 300, DK = 64 };
+    static float k[T][DK], beta[T], decay[T], got[T], x[DK];
+    double full[T], xd[DK];
+    uint32_t r = 11;
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < DK; c++) r = r * 1664525u + 1013904223u, k[t][c] = (float)(r >> 8) / (1 << 24) - 0.5f;
+        op_l2norm(k[t], k[t], DK, 1e-6f);
+        beta[t] = 0.7f;
+        decay[t] = 0.5f;
+    }
+    op_deltanet_weights(k[T - 1], k[0], DK, beta, decay, 1, T - 1, DK, got, x);
+    for (int c = 0; c < DK; c++) xd[c] = k[T - 1][c];
+    for (int s = T - 1; s >= 0; s--) { /* the same sweep in doubles, to the end */
+        double d = 0;
+        for (int c = 0; c < DK; c++) d += (double)k[s][c] * xd[c];
+        full[s] = beta[s] * d;
+        for (int c = 0; c < DK; c++) xd[c] = decay[s] * (xd[c] - full[s] * k[s][c]);
+    }
+    int zeros = 0;
+    double worst_tail = 0;
+    for (int s = 0; s < T; s++) {
+        zeros += got[s] == 0;
+        if (got[s] == 0) worst_tail = fmax(worst_tail, fabs(full[s]));
+        else CHECK_NEAR(got[s], full[s], 1e-5 + 1e-4 * fabs(full[s]));
+    }
+    CHECKF(zeros > 100, "only %d weights cut at the floor", zeros);
+    CHECKF(worst_tail < ldexp(1.0, -63) * sqrt(DK), "a cut weight was %g", worst_tail);
+}
+
 /* The effective weights reconstruct every read-out of the recurrence: sum_s w_ts v_s. */
 static void deltanet_weights_reconstruct(void) {
     static dn_inputs in;
@@ -614,6 +647,7 @@ int main(void) {
     RUN(deltanet_two_tokens_by_hand);
     RUN(deltanet_chunked_is_the_recurrence);
     RUN(deltanet_weights_reconstruct);
+    RUN(deltanet_weights_floor);
     RUN(rope_yarn);
     return test_exit_code();
 }
