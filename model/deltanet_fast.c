@@ -2,25 +2,17 @@
  * with ops.c's arithmetic in ops.c's order, only arranged for the vectoriser: the sweep
  * back over the tokens is sequential (each step's dot product needs the previous step's
  * x), so the speed is in each step's two passes over d_k numbers. Compiled at -O3, and on
- * x86-64 twice (baseline and AVX2, picked when it runs), as ops_fast.c is; ISO C mode
+ * x86-64 twice (baseline and AVX2, picked when it runs: fast_copy.h); ISO C mode
  * fuses no multiply-adds, so both copies give op_deltanet_weights' bits
  * (tests/test_deltanet.c checks). The capture of a long prompt spends most of its time
  * here: the same order of work per step as a softmax attention row. */
 #include "deltanet.h"
+#include "fast_copy.h"
 #include "ops.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_COPY 1
-#endif
-#if defined(__GNUC__) || defined(__clang__)
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
-#define LANES 8
 
 /* dot() of ops.c: element i into partial sum i % 8 (a tail into sum 0), combined
  * ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). */

@@ -9,6 +9,7 @@
  * formulas are quant.c's dequantisation and the partial sums are ops.c's dot(): the same
  * operations in the same order, so the same bits as op_matmul. */
 #include "ops_fast.h"
+#include "fast_copy.h"
 #include "ops.h"
 #include "quant.h"
 
@@ -17,24 +18,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* On x86-64 the products and attention are compiled twice, for the baseline processor
- * (SSE2) and for AVX2, and the processor picks one when it runs: the same C and the same
- * operations in the same order (ISO C mode fuses no multiply-adds), eight floats per
- * instruction instead of four. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_AVX2_COPY 1
+/* The products and attention have an AVX2 copy on x86-64 (fast_copy.h). */
+#ifdef HAVE_AVX2_COPY
 #include <immintrin.h>
 #endif
-
-/* The helpers below must be inlined into each compiled copy, so that they are compiled
- * for its processor too. */
-#if defined(__GNUC__) || defined(__clang__)
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
-
-#define LANES 8 /* partial sums per dot product, as in ops.c */
 
 /* Rows taken at a time: their partial sums are independent chains of additions that the
  * processor overlaps, where one row's eight sums alone would wait on each addition (with
