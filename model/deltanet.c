@@ -244,10 +244,11 @@ static void recur_task(void *arg, int h, int thread) {
     dn_head_state st = dn_head_of(s, L->state, h);
     const float *row = job->d->conv;
     const size_t at = (size_t)job->p0;
-    op_deltanet_chunked(&st, job->p0, job->n, row + (size_t)kh * s->d_k, row + s->key_dim + (size_t)kh * s->d_k,
-                        (size_t)s->conv_dim, row + 2 * s->key_dim + (size_t)h * s->d_v, (size_t)s->conv_dim,
-                        L->beta + at * s->n_v + h, L->g + at * s->n_v + h, (size_t)s->n_v, job->d->o + (size_t)h * s->d_v,
-                        (size_t)s->value_dim, job->d->work + (size_t)thread * job->d->n_work);
+    fast_deltanet_chunked(&st, job->p0, job->n, row + (size_t)kh * s->d_k, row + s->key_dim + (size_t)kh * s->d_k,
+                          (size_t)s->conv_dim, row + 2 * s->key_dim + (size_t)h * s->d_v, (size_t)s->conv_dim,
+                          L->beta + at * s->n_v + h, L->g + at * s->n_v + h, (size_t)s->n_v,
+                          job->d->o + (size_t)h * s->d_v, (size_t)s->value_dim,
+                          job->d->work + (size_t)thread * job->d->n_work);
 }
 
 

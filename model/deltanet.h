@@ -99,4 +99,10 @@ void fast_deltanet_weights_many(int m, const float *const *q, const float *k, si
                                 const float *decays, size_t gb_stride, const int *t, int d_k, float *const *w,
                                 float *x);
 
+/* op_deltanet_chunked (ops.h), the same bits, vectorised and with an AVX2 copy
+ * (deltanet_fast.c): what the CPU engine runs. */
+void fast_deltanet_chunked(const dn_head_state *st, int pos, int n, const float *q, const float *k, size_t qk_stride,
+                           const float *v, size_t v_stride, const float *beta, const float *g, size_t gb_stride,
+                           float *out, size_t out_stride, float *scratch);
+
 #endif

@@ -220,8 +220,44 @@ static void fast_weights_are_the_reference(void) {
     }
 }
 
+/* The engine's chunked recurrence (deltanet_fast.c) gives op_deltanet_chunked's bits:
+ * outputs and the state after 150 tokens (two folds and a partial chunk) from a state
+ * that already held 30, fed in pieces of 37 as micro-batches are. */
+static void fast_chunked_is_the_reference(void) {
+    enum { DK = 128, DV = 128, T = 150, START = 30 };
+    static float S[2][DV * DK], kbuf[2][DN_CHUNK * DK], ubuf[2][DN_CHUNK * DV], lcbuf[2][DN_CHUNK];
+    static float q[T][DK], k[T][DK], v[T][DV], beta[T], g[T], out[2][T][DV], scratch[3 * DN_CHUNK];
+    uint32_t r = 5;
+#define RND() (r = r * 1664525u + 1013904223u, (float)(r >> 8) / (1 << 24) - 0.5f)
+    for (int i = 0; i < DV * DK; i++) S[0][i] = S[1][i] = 0.1f * RND();
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < DK; c++) q[t][c] = RND(), k[t][c] = RND();
+        for (int c = 0; c < DV; c++) v[t][c] = RND();
+        op_l2norm(q[t], q[t], DK, 1e-6f);
+        op_l2norm(k[t], k[t], DK, 1e-6f);
+        beta[t] = 0.5f + RND();
+        g[t] = -0.05f + 0.1f * RND();
+    }
+#undef RND
+    for (int e = 0; e < 2; e++) {
+        dn_head_state st = {.S = S[e], .k = kbuf[e], .u = ubuf[e], .lc = lcbuf[e], .stride_k = DK, .stride_u = DV,
+                            .stride_lc = 1, .d_k = DK, .d_v = DV};
+        memset(kbuf[e], 0, sizeof kbuf[e]);
+        memset(ubuf[e], 0, sizeof ubuf[e]);
+        memset(lcbuf[e], 0, sizeof lcbuf[e]);
+        for (int t0 = 0; t0 < T; t0 += 37) {
+            const int n = T - t0 < 37 ? T - t0 : 37;
+            (e ? fast_deltanet_chunked : op_deltanet_chunked)(&st, START + t0, n, q[t0], k[t0], DK, v[t0], DV,
+                                                              beta + t0, g + t0, 1, out[e][t0], DV, scratch);
+        }
+    }
+    CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+    CHECK(memcmp(S[0], S[1], sizeof S[0]) == 0);
+}
+
 int main(void) {
     RUN(fast_weights_are_the_reference);
+    RUN(fast_chunked_is_the_reference);
     RUN(weights_reconstruct_cpu);
     RUN(rows_by_layer_kind);
     RUN(rewinds_equal_fresh_evaluation);
