@@ -93,62 +93,16 @@ void fast_deltanet_weights(const float *q, const float *k, size_t k_stride, cons
     fast_deltanet_weights_many(1, &q, k, k_stride, beta, decays, gb_stride, &t, d_k, &w, x);
 }
 
-/* ---- the chunked recurrence (ops.c's op_deltanet_chunked and its fold, the same
- * operations in the same order; only dot() is dot8, its twin) ---- */
+/* ---- the chunked recurrence: deltanet_chunked.h with dot8, ops.c's dot() twin ---- */
 
-INLINE void fold_chunk(const dn_head_state *st) {
-    const int d_k = st->d_k, d_v = st->d_v;
-    const float last = st->lc[(DN_CHUNK - 1) * st->stride_lc], keep = expf(last);
-    for (int r = 0; r < d_v; r++) {
-        float *row = st->S + (size_t)r * d_k;
-        for (int c = 0; c < d_k; c++) row[c] *= keep;
-        for (int s = 0; s < DN_CHUNK; s++) {
-            const float coef = expf(last - st->lc[s * st->stride_lc]) * st->u[s * st->stride_u + r];
-            const float *ks = st->k + s * st->stride_k;
-            for (int c = 0; c < d_k; c++) row[c] += coef * ks[c];
-        }
-    }
-}
-
-INLINE void chunked(const dn_head_state *st, int pos, int n, const float *q, const float *k, size_t qk_stride,
-                    const float *v, size_t v_stride, const float *beta, const float *g, size_t gb_stride, float *out,
-                    size_t out_stride, float *scratch) {
-    const int d_k = st->d_k, d_v = st->d_v;
-    float *kk = scratch, *kq = scratch + DN_CHUNK, *dec = scratch + 2 * DN_CHUNK;
-    for (int i = 0; i < n; i++) {
-        const int j = (pos + i) % DN_CHUNK;
-        const float *qt = q + (size_t)i * qk_stride, *kt = k + (size_t)i * qk_stride, *vt = v + (size_t)i * v_stride;
-        const float lc = (j ? st->lc[(j - 1) * st->stride_lc] : 0.0f) + g[(size_t)i * gb_stride];
-        const float from_s0 = expf(lc), b = beta[(size_t)i * gb_stride];
-        for (int s = 0; s < j; s++) {
-            const float *ks = st->k + s * st->stride_k;
-            kk[s] = dot8(ks, kt, d_k);
-            kq[s] = dot8(ks, qt, d_k);
-            dec[s] = expf(lc - st->lc[s * st->stride_lc]);
-        }
-        const float kq_self = dot8(kt, qt, d_k);
-        float *ut = st->u + j * st->stride_u, *ot = out + (size_t)i * out_stride;
-        for (int r = 0; r < d_v; r++) {
-            const float *row = st->S + (size_t)r * d_k;
-            float acc = vt[r] - from_s0 * dot8(row, kt, d_k), o = from_s0 * dot8(row, qt, d_k);
-            for (int s = 0; s < j; s++) {
-                const float us = st->u[s * st->stride_u + r];
-                acc -= dec[s] * kk[s] * us;
-                o += dec[s] * kq[s] * us;
-            }
-            ut[r] = b * acc;
-            ot[r] = o + kq_self * ut[r];
-        }
-        memcpy(st->k + j * st->stride_k, kt, (size_t)d_k * sizeof *kt);
-        st->lc[j * st->stride_lc] = lc;
-        if (j == DN_CHUNK - 1) fold_chunk(st);
-    }
-}
+#define DN_DOT dot8
+#define DN_INLINE INLINE
+#include "deltanet_chunked.h"
 
 static void chunked_portable(const dn_head_state *st, int pos, int n, const float *q, const float *k,
                              size_t qk_stride, const float *v, size_t v_stride, const float *beta, const float *g,
                              size_t gb_stride, float *out, size_t out_stride, float *scratch) {
-    chunked(st, pos, n, q, k, qk_stride, v, v_stride, beta, g, gb_stride, out, out_stride, scratch);
+    dn_chunked(st, pos, n, q, k, qk_stride, v, v_stride, beta, g, gb_stride, out, out_stride, scratch);
 }
 
 #ifdef HAVE_AVX2_COPY
@@ -157,7 +111,7 @@ __attribute__((target("avx2"))) static void chunked_avx2(const dn_head_state *st
                                                          size_t v_stride, const float *beta, const float *g,
                                                          size_t gb_stride, float *out, size_t out_stride,
                                                          float *scratch) {
-    chunked(st, pos, n, q, k, qk_stride, v, v_stride, beta, g, gb_stride, out, out_stride, scratch);
+    dn_chunked(st, pos, n, q, k, qk_stride, v, v_stride, beta, g, gb_stride, out, out_stride, scratch);
 }
 #endif
 
