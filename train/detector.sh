@@ -21,12 +21,13 @@ cfg=train/configs/$name.json
 py=${PYTHON:-/usr/bin/python3}
 llmscope=${LLMSCOPE:-./llmscope}
 out=${LLMSCOPE_TRAIN_OUT:-train/out}/$name
+jobs=${EVAL_JOBS:-1}  # questions answered in parallel
 
 $py train/calibration_questions.py --config "$cfg"
 $py train/evaluate.py --config "$cfg" --model "$model" --llmscope "$llmscope" --questions calib \
-    --keep-traces "$out/calib_traces" >/dev/null
+    --jobs "$jobs" --keep-traces "$out/calib_traces" >/dev/null
 $py train/evaluate.py --config "$cfg" --model "$model" --llmscope "$llmscope" \
-    --keep-traces "$out/eval_traces" >/dev/null
+    --jobs "$jobs" --keep-traces "$out/eval_traces" >/dev/null
 detector=${model%.gguf}.detector.json
 "$llmscope" calibrate "$out/calib_traces/labels.jsonl" --test "$out/eval_traces/labels-heldout.jsonl" \
     --exclude 'lens_*,mean_commit,max_commit' -o "$detector" | tee "train/results/$name.detector.txt"

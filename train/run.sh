@@ -31,9 +31,9 @@ if [ -x "$llmscope" ]; then
     step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
     step "evaluate";        $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --jobs "${EVAL_JOBS:-1}"
     # at the app's settings (the file's own sampler defaults), alone and in conversations
-    step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app
+    step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --jobs "${EVAL_JOBS:-1}"
     step "evaluate (conversations)"
-    $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --conversation
+    $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --conversation --jobs "${EVAL_JOBS:-1}"
     step "detector";        LLMSCOPE="$llmscope" train/detector.sh "$name" "train/out/$name/llmscope-dict.gguf"
     if [ "${INSTALL:-0}" = 1 ]; then cp "train/out/$name/llmscope-dict.detector.json" assets/; fi
 else
