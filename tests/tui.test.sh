@@ -828,9 +828,10 @@ EOF2
     wait_for $D 'temperature 0 is the same token again' 5 && cap $D | grep -q '| branch 1 of 2'
     check branch_resample_at_temperature_0_refused $?
     tm kill-session -t $D
-    # thirty questions in a 512-token context: the oldest turns leave, the chat goes on;
-    # --trace writes every reply token, and a new context (with what left) after a shift
-    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --trace "$tmp/dict.jsonl"
+    # thirty questions in a 512-token context (set here: the model may have a longer one):
+    # the oldest turns leave, the chat goes on; --trace writes every reply token, and a new
+    # context (with what left) after a shift
+    start $D 200 50 NO_COLOR=1 -- -m "$dict" --temp 0 --ctx 512 --trace "$tmp/dict.jsonl"
     wait_for $D 'TYPE \|' 20
     words="apple dog house tree river car book stone cloud bread chair music water light city horse green table paper
            glass fire snow money friend garden window ocean mountain doctor school"

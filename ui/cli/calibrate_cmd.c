@@ -650,9 +650,7 @@ int calibrate_main(int argc, char **argv) {
             break;
         case 'h': usage(stdout); return 0;
         default:
-            cli_error("calibrate: %s %s (see llmscope calibrate --help)",
-                      c == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
-            return 2;
+            return cli_bad_option("calibrate", c, argv[optind - 1]);
         }
     }
     if (optind != argc - 1) {

@@ -145,6 +145,9 @@ int cli_parse_u64(const char *opt, const char *text, uint64_t *out);
 /* --threads N: the CPU engine's thread count, passed on as $LLMSCOPE_THREADS (which
  * cpu_options_from_env reads), 1 to WORKERS_MAX. */
 int cli_set_threads(const char *text);
+/* A subcommand's getopt_long reported C (':' a missing value, else an unknown option) for
+ * ARG: one line naming CMD and its --help; returns 2, the exit status for bad usage. */
+int cli_bad_option(const char *cmd, int c, const char *arg);
 /* --backend's value: cpu, vulkan or auto. */
 int cli_parse_backend(const char *text, cli_backend *out);
 /* Writes LEN bytes of S with newlines, tabs, backslashes, control characters (C1 too),

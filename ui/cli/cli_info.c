@@ -265,9 +265,7 @@ int cli_info_main(int argc, char **argv) {
             cli_usage(stdout);
             return 0;
         } else {
-            cli_error("info: %s %s (see llmscope --help)", c == ':' ? "missing value for" : "unknown option",
-                      argv[optind - 1]);
-            return 2;
+            return cli_bad_option("info", c, argv[optind - 1]);
         }
     }
     if (argc - optind > 1 || (model_arg && argc - optind == 1)) {

@@ -155,9 +155,7 @@ int cli_template_main(int argc, char **argv) {
             break;
         case 'h': usage(stdout); return 0;
         default:
-            cli_error("template: %s %s (llmscope template --help)", c == ':' ? "missing value for" : "unknown option",
-                      argv[optind - 1]);
-            return 2;
+            return cli_bad_option("template", c, argv[optind - 1]);
         }
     }
     if (argc - optind != 1 || !messages_path) {

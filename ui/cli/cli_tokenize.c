@@ -28,9 +28,7 @@ int cli_tokenize_main(int argc, char **argv) {
         case 'i': ids_only = true; break;
         case 'h': cli_usage(stdout); return 0;
         default:
-            cli_error("tokenize: %s %s (see llmscope --help)", c == ':' ? "missing value for" : "unknown option",
-                      argv[optind - 1]);
-            return 2;
+            return cli_bad_option("tokenize", c, argv[optind - 1]);
         }
     }
     if (argc - optind > 1) {

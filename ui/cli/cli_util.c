@@ -43,6 +43,11 @@ int cli_set_threads(const char *text) {
     return setenv("LLMSCOPE_THREADS", value, 1) == 0 ? 0 : -1;
 }
 
+int cli_bad_option(const char *cmd, int c, const char *arg) {
+    cli_error("%s: %s %s (see llmscope %s --help)", cmd, c == ':' ? "missing value for" : "unknown option", arg, cmd);
+    return 2;
+}
+
 int cli_parse_backend(const char *text, cli_backend *out) {
     if (strcmp(text, "cpu") == 0) *out = CLI_BACKEND_CPU;
     else if (strcmp(text, "vulkan") == 0) *out = CLI_BACKEND_VULKAN;

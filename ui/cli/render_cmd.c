@@ -435,9 +435,7 @@ int render_main(int argc, char **argv) {
             break;
         case 'h': usage(stdout); return 0;
         default:
-            cli_error("render: %s %s (see llmscope render --help)", c == ':' ? "missing value for" : "unknown option",
-                      argv[optind - 1]);
-            return 2;
+            return cli_bad_option("render", c, argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {

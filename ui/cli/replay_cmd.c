@@ -153,9 +153,7 @@ int replay_main(int argc, char **argv) {
             break;
         case 'h': usage(stdout); return 0;
         default:
-            cli_error("replay: %s %s (see llmscope replay --help)", c == ':' ? "missing value for" : "unknown option",
-                      argv[optind - 1]);
-            return 2;
+            return cli_bad_option("replay", c, argv[optind - 1]);
         }
     }
     if (argc - optind != 1 || !other_arg) {
