@@ -29,12 +29,14 @@ step "export";    $py train/export_gguf.py --config "$cfg" $([ "${INSTALL:-0}" =
 if [ -x "$llmscope" ]; then
     step "check tokenizer"; $py train/check_tokenizer.py --config "$cfg" --llmscope "$llmscope"
     step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
-    step "evaluate";        $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --jobs "${EVAL_JOBS:-1}"
     # at the app's settings (the file's own sampler defaults), alone and in conversations
     step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --jobs "${EVAL_JOBS:-1}"
     step "evaluate (conversations)"
     $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --conversation --jobs "${EVAL_JOBS:-1}"
-    step "detector";        LLMSCOPE="$llmscope" train/detector.sh "$name" "train/out/$name/llmscope-dict.gguf"
+    # the greedy evaluation (eval.json, the numbers of docs/dictionary-model.md) is the
+    # detector's test set: detector.sh runs it once, keeping its traces
+    step "detector and evaluation"
+    EVAL_JOBS="${EVAL_JOBS:-1}" LLMSCOPE="$llmscope" train/detector.sh "$name" "train/out/$name/llmscope-dict.gguf"
     if [ "${INSTALL:-0}" = 1 ]; then cp "train/out/$name/llmscope-dict.detector.json" assets/; fi
 else
     echo "run.sh: $llmscope not built (make), so the checks and the evaluation use PyTorch only"
