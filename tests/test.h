@@ -8,10 +8,12 @@
 #define LLMSCOPE_TEST_H
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int test_failed_, test_skipped_, test_any_failed_;
 static char test_skip_reason_[512];
@@ -37,10 +39,47 @@ static char test_skip_reason_[512];
     } while (0)
 #define RUN(fn) test_run_(#fn, fn)
 
+/* A test that crashes prints "FAIL name: crashed (signal N)" before the process dies, so
+ * that tests/run.sh names it (a loop over models names each one: test_run_'s NAME). The
+ * handler then puts back the one it replaced (a sanitizer's, which reports the fault, or
+ * the default) and returns: a fault happens again, now reported there; abort() raises
+ * again by itself. Only write(2) and sigaction(2) here: both async-signal-safe. */
+static const char *test_current_;
+static struct sigaction test_old_actions_[NSIG];
+
+static void test_crashed_(int sig) {
+    static const char fail[] = "FAIL ", crashed[] = ": crashed (signal ";
+    char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), ')', '\n'};
+    ssize_t w = write(STDOUT_FILENO, fail, sizeof fail - 1);
+    if (test_current_) w = write(STDOUT_FILENO, test_current_, strlen(test_current_));
+    w = write(STDOUT_FILENO, crashed, sizeof crashed - 1);
+    w = write(STDOUT_FILENO, num + (sig < 10), sizeof num - (sig < 10));
+    (void)w;
+    sigaction(sig, &test_old_actions_[sig], NULL);
+}
+
+static void test_catch_crashes_(void) {
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = test_crashed_;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != test_crashed_) {
+            test_old_actions_[sigs[i]] = old;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
 static void test_run_(const char *name, void (*fn)(void)) {
     test_failed_ = test_skipped_ = 0;
     fflush(stdout);
+    test_current_ = name;
+    test_catch_crashes_();
     fn();
+    test_current_ = NULL;
     if (test_failed_) {
         printf("FAIL %s\n", name);
         test_any_failed_ = 1;
