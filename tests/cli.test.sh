@@ -140,7 +140,8 @@ if have stories260K.gguf; then
     run info "$story" >"$tmp/info" 2>&1
     if grep -q '^architecture: *llama$' "$tmp/info" && grep -q '^layers: *5$' "$tmp/info" &&
         grep -q '^heads: *8 (kv heads 4' "$tmp/info" && grep -q 'SentencePiece' "$tmp/info" &&
-        grep -q 'vocabulary: *512' "$tmp/info" && grep -q 'chat template: none' "$tmp/info"; then
+        grep -q 'vocabulary: *512' "$tmp/info" && grep -q 'chat template: none' "$tmp/info" &&
+        grep -q "^sampling: *temperature 0.8, top-k 40, .*(llmscope's defaults: the file sets none)$" "$tmp/info"; then
         pass info_stories260K
     else
         fail info_stories260K "$(cat "$tmp/info")"

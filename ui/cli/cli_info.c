@@ -147,6 +147,18 @@ static void print_recurrent(const model *m) {
            CKPT_BUDGET >> 20);
 }
 
+/* The sampler settings a plain run starts from: the file's own (llmscope.sampler.*) where
+ * it has them, llmscope's defaults for the rest. */
+static void print_sampling(const model *m) {
+    sampler_params sp;
+    sampler_params_default(&sp);
+    int from_file = cli_model_sampling(m, &sp, 0, false);
+    printf("sampling:      temperature %.2g, top-k %d, top-p %.2g, min-p %.2g, repeat penalty %.2g", (double)sp.temperature,
+           sp.top_k, (double)sp.top_p, (double)sp.min_p, (double)sp.repeat_penalty);
+    if (from_file) printf(" (%d set by the file)\n", from_file);
+    else printf(" (llmscope's defaults: the file sets none)\n");
+}
+
 static void print_hparams(const model *m) {
     const model_hparams *hp = &m->hp;
     static const char *const acts[] = {"SiLU", "GELU", "clamped SwiGLU"};
@@ -294,6 +306,7 @@ int cli_info_main(int argc, char **argv) {
     char load_err[1024];
     if (model_load(&m, path, load_err, sizeof load_err) == 0) {
         print_hparams(&m);
+        print_sampling(&m);
         model_free(&m);
     } else {
         gguf_str arch;
