@@ -97,8 +97,11 @@ static inline bool dn_ref_build(const model *m, int l, const float *hidden, int 
 
 /* Runs TOKENS through E twice (the whole prompt with capture; token by token for the
  * residual stream) and checks every DeltaNet layer, head and position. Returns the worst
- * reconstruction error relative to the largest read-out of its layer. */
-static inline double dn_check_reconstruction(engine *e, const int32_t *tokens, int T, double gate_tol) {
+ * reconstruction error relative to the largest read-out of its layer. CUT_ROWS gets the
+ * number of rows whose sweep stopped at the floor (ops.h, dn_below_floor): those that
+ * start with exact zeros. The sums cover them too, so a stop that left a stale or wrong
+ * weight behind fails the check. */
+static inline double dn_check_reconstruction(engine *e, const int32_t *tokens, int T, double gate_tol, int *cut_rows) {
     const model *m = e->model;
     const model_hparams *hp = &m->hp;
     const size_t L = (size_t)hp->n_layer, H = (size_t)hp->n_head, D = (size_t)hp->n_embd;
@@ -106,6 +109,7 @@ static inline double dn_check_reconstruction(engine *e, const int32_t *tokens, i
     float *hidden = malloc((size_t)T * (L + 1) * D * sizeof *hidden);
     char err[512];
     double worst = 0;
+    *cut_rows = 0;
     if (!att || !gates || !hidden) {
         CHECKF(0, "out of memory");
         goto done;
@@ -151,6 +155,7 @@ static inline double dn_check_reconstruction(engine *e, const int32_t *tokens, i
                     err_max = fmax(err_max, fabs(sum - o[(size_t)t * s->d_v + c]));
                 }
                 for (int j = t + 1; j < T; j++) CHECKF(w[j] == 0, "layer %d head %d: weight past the query", l, h);
+                *cut_rows += t > 0 && w[0] == 0;
                 const float *gt = gates + (((size_t)t * L + l) * H + h) * 2;
                 gate_err = fmax(gate_err, fabs(gt[0] - r.beta[at]));
                 gate_err = fmax(gate_err, fabs(gt[1] - expf(r.g[at])));

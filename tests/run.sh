@@ -64,7 +64,8 @@ vk_pass() {
             "$build/tests/$bin"
     done
 }
-vulkan_tests="test_vulkan_sync test_vulkan_ops test_vulkan_forward test_vulkan_session test_vulkan_moe test_requant_forward test_inspect"
+vulkan_tests="test_vulkan_sync test_vulkan_ops test_vulkan_forward test_vulkan_session test_vulkan_moe test_vulkan_deltanet
+              test_requant_forward test_inspect"
 # subgroups of 4, every Vulkan test
 vk_pass subgroup4 "LP_NATIVE_VECTOR_WIDTH=128 LLMSCOPE_TEST_SUBGROUP=4" $vulkan_tests
 # the specialisation values GPUs get, forced on lavapipe: NVIDIA's workgroup of 128 with
@@ -73,7 +74,7 @@ vk_pass subgroup4 "LP_NATIVE_VECTOR_WIDTH=128 LLMSCOPE_TEST_SUBGROUP=4" $vulkan_
 nvidia="LLMSCOPE_VK_WG=128 LLMSCOPE_VK_MATVEC_ROWS=16 LLMSCOPE_VK_MATMUL=128,64,32,8,8 LLMSCOPE_VK_ATTN_CHUNK=1024"
 amd="LP_NATIVE_VECTOR_WIDTH=128 LLMSCOPE_VK_WG=256 LLMSCOPE_VK_MATVEC_ROWS=64 LLMSCOPE_VK_ATTN_CHUNK=32"
 shape_tests="test_vulkan_sync test_vulkan_ops test_vulkan_forward:stories260K test_vulkan_forward:qwen3-tiny-f16
-             test_vulkan_forward:gpt2-tiny-f16 test_vulkan_session"
+             test_vulkan_forward:gpt2-tiny-f16 test_vulkan_session test_vulkan_deltanet"
 vk_pass gpu-shapes-nvidia "$nvidia" $shape_tests
 vk_pass gpu-shapes-amd "$amd" $shape_tests
 # GPU-assisted validation (slow: a small set): every kernel's SPIR-V instrumented with

@@ -24,9 +24,13 @@ static void weights_reconstruct_cpu(void) {
     int32_t tokens[T];
     dn_prompt(&m, tokens, T);
     if (e) {
-        double worst = dn_check_reconstruction(e, tokens, T, 1e-6);
-        if (getenv("LLMSCOPE_TEST_VERBOSE")) fprintf(stderr, "  worst relative error %g\n", worst);
+        int cut = 0;
+        double worst = dn_check_reconstruction(e, tokens, T, 1e-6, &cut);
+        if (getenv("LLMSCOPE_TEST_VERBOSE")) fprintf(stderr, "  worst relative error %g, %d rows cut\n", worst, cut);
         CHECKF(worst < 1e-4, "sum of w v differs from the read-out by %g of its scale", worst);
+        /* 70 tokens are enough for some heads of this model to forget (measured: 182 of
+         * 1,656 rows), so the sums above cover rows cut at the floor */
+        CHECKF(cut > 0, "no row's sweep stopped at the floor");
     }
     engine_destroy(e);
     model_free(&m);
