@@ -3,7 +3,7 @@
 # the checks against llmscope, and the evaluation.
 #
 #   train/run.sh smoke            # CPU, ~45 min on one core
-#   train/run.sh medium           # CPU, hours (see train/README.md)
+#   train/run.sh medium           # CPU, ~2.5 h on 2 cores (see train/README.md)
 #   train/run.sh full             # the GPU machine, see train/README.md
 #
 # Environment: PYTHON (default /usr/bin/python3), LLMSCOPE (default ./llmscope, built by
