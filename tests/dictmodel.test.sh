@@ -50,6 +50,23 @@ else
     fail dictmodel_opposite "reply: $reply" "stderr: $(cat "$tmp/err")"
 fi
 
+# the file carries its sampler settings (greedy, no repetition penalty: the evaluation's,
+# train/configs/*.json "sampler"), and a plain run uses them: the same replies as asking
+# for greedy decoding outright (several replies, each of a few dozen draws)
+if "$bin" info "$model" 2>/dev/null | grep -q '^sampling: *temperature 0, .*repeat penalty 1 (5 set by the file)$'; then
+    pass dictmodel_sampler_settings_in_the_file
+else
+    fail dictmodel_sampler_settings_in_the_file "$("$bin" info "$model" 2>&1 | grep sampling)"
+fi
+questions=(-p "Give me a synonym of big." -p "Use dog in a sentence." -p "What kind of thing is a house?" -p "What does snarflet mean?")
+plain=$(timeout 300 "$bin" --backend cpu "${questions[@]}" 2>"$tmp/err" </dev/null)
+greedy=$(timeout 300 "$bin" --backend cpu --temp 0 --repeat-penalty 1 "${questions[@]}" 2>>"$tmp/err" </dev/null)
+if [ -n "$plain" ] && [ "$plain" = "$greedy" ]; then
+    pass dictmodel_app_uses_the_files_sampler
+else
+    fail dictmodel_app_uses_the_files_sampler "plain: $plain" "greedy: $greedy" "stderr: $(cat "$tmp/err")"
+fi
+
 # a word in no dictionary: the trained answer is to say so (the evaluation in
 # docs/dictionary-model.md measures how often; this one is among the right ones)
 reply=$(ask "What does blorvish mean?")
