@@ -103,6 +103,8 @@ if [ -f assets/llmscope-dict.gguf ] && [ -n "$trained" ]; then
     fi
     run -m assets/llmscope-dict.gguf --backend cpu --ctx "$trained" -p "hi" -n 2 >"$tmp/out" 2>"$tmp/err"
     if ! grep -q "warning" "$tmp/err"; then pass context_within_training_no_warning; else fail context_within_training_no_warning "$(cat "$tmp/err")"; fi
+elif [ -f assets/llmscope-dict.gguf ]; then
+    fail context_beyond_training_warns "llmscope info gives no 'context:' line for assets/llmscope-dict.gguf"
 else
     skip context_beyond_training_warns "assets/llmscope-dict.gguf not found"
 fi
