@@ -186,6 +186,15 @@ static void planted_signal_is_found(void) {
            rep.single_test[DET_F_MEAN_ENTROPY]);
     CHECK(rep.threshold > 0 && rep.threshold <= 1);
     CHECKF(rep.test_false_alarm < 0.25, "false alarms %.3f for a 10%% target", rep.test_false_alarm);
+    /* the grounding rule flags tokens at random here (share and entropy carry nothing), so
+     * at its own false-alarm rate it catches about as many wrong answers as right ones,
+     * and the running score, at no more false alarms, catches far more */
+    CHECKF(rep.rule_false_alarm > 0.2 && fabs(rep.rule_detection - rep.rule_false_alarm) < 0.2,
+           "rule: %.3f detection, %.3f false alarms", rep.rule_detection, rep.rule_false_alarm);
+    CHECKF(rep.equal_false_alarm <= rep.rule_false_alarm + 1e-12 && rep.equal_false_alarm > rep.rule_false_alarm - 0.05,
+           "false alarms %.3f at the rule's %.3f", rep.equal_false_alarm, rep.rule_false_alarm);
+    CHECKF(rep.equal_detection > rep.rule_detection + 0.3, "at equal false alarms %.3f against the rule's %.3f",
+           rep.equal_detection, rep.rule_detection);
 
     /* the file loads for the model's shape, and scores a wrong-looking answer higher */
     detector d;

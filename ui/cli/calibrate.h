@@ -106,6 +106,9 @@ typedef struct calibrate_report {
 
     double single_test[DET_N_SCALARS]; /* each scalar feature alone (NAN: absent) */
     double rule_test, rule_detection, rule_false_alarm;
+    /* the running score at the rule's false-alarm rate on the test replies (its threshold
+     * chosen there): the two alarms compared at equal cost */
+    double equal_detection, equal_false_alarm;
     char out[4096];            /* where the detector was written */
 } calibrate_report;
 

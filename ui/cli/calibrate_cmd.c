@@ -336,6 +336,8 @@ static cJSON *detector_json(const cal_set *set, const model_fit *m, const calibr
         add_number(t, "detection_by_first_wrong_token", r->early_detection);
         add_number(t, "rule_detection", r->rule_detection);
         add_number(t, "rule_false_alarm", r->rule_false_alarm);
+        add_number(t, "detection_at_rule_false_alarm", r->equal_detection);
+        add_number(t, "false_alarm_at_rule_false_alarm", r->equal_false_alarm);
     }
     cJSON_AddStringToObject(j, "command", command ? command : "");
     return j;
@@ -410,12 +412,14 @@ static int check_classes(const cal_set *set, const calibrate_options *o, int n_t
 
 /* The running score (the reply so far, token by token, as the app computes it) of the
  * test replies: the shares of wrong and right ones it flags while they are written
- * (detection, false alarms), and of the wrong ones with a labelled first wrong token, the
- * share flagged by then (where a breakpoint would stop them). */
+ * (detection, false alarms), the same at the grounding rule's false-alarm rate (run
+ * report_rule first), and of the wrong ones with a labelled first wrong token, the share
+ * flagged by then (where a breakpoint would stop them). */
 static void running_metrics(const cal_set *set, const int *test, int n_test, const model_fit *m,
                             calibrate_report *rep) {
     int n_early = 0, early = 0;
     rep->early_detection = rep->test_detection = rep->test_false_alarm = NAN;
+    rep->equal_detection = rep->equal_false_alarm = NAN;
     double *scratch = malloc(((size_t)m->d + 1) * sizeof *scratch), *run = calloc((size_t)n_test + 1, sizeof *run);
     if (scratch && run) {
         for (int i = 0; i < n_test; i++) {
@@ -426,6 +430,13 @@ static void running_metrics(const cal_set *set, const int *test, int n_test, con
             early += running_max(set, m, a, a->first_wrong + 1, scratch) >= rep->threshold;
         }
         rates(set, test, n_test, run, rep->threshold, &rep->test_detection, &rep->test_false_alarm);
+        /* the same alarm at the grounding rule's false-alarm rate, the threshold taken on
+         * the test replies themselves: a point of the running score's ROC curve, to compare
+         * the two alarms at equal cost (not a threshold the detector could ship with) */
+        if (isfinite(rep->rule_false_alarm)) {
+            double t = threshold_for(set, test, n_test, run, rep->rule_false_alarm);
+            rates(set, test, n_test, run, t, &rep->equal_detection, &rep->equal_false_alarm);
+        }
     }
     free(scratch);
     free(run);
@@ -509,9 +520,9 @@ static int run_fit(const cal_set *set, const calibrate_options *o, const char *c
     }
     rep->auroc_test = NAN;
     if (n_test > 0 && score_rows(set, test, n_test, &m, s) == 0) rep->auroc_test = auroc_rows(set, test, n_test, s);
+    report_rule(set, test, n_test, rep);
     running_metrics(set, test, n_test, &m, rep);
     single_signals(set, train, n_train, test, n_test, rep->single_test);
-    report_rule(set, test, n_test, rep);
     cJSON *j = detector_json(set, &m, o, rep, command);
     char *text = j ? cJSON_Print(j) : NULL;
     cJSON_Delete(j);
@@ -567,6 +578,10 @@ static void print_report(const calibrate_options *o, const calibrate_report *r, 
                r->n_early, 100 * r->early_detection);
     printf("grounding rule (< 25%% and > 2 nats on any token): AUROC %.3f, catches %.0f%% with %.0f%% false alarms\n",
            r->rule_test, 100 * r->rule_detection, 100 * r->rule_false_alarm);
+    if (isfinite(r->equal_detection))
+        printf("at the rule's false-alarm rate (threshold from the test answers, for comparison only) the running "
+               "score flags %.0f%% of the wrong ones and %.0f%% of the right ones\n",
+               100 * r->equal_detection, 100 * r->equal_false_alarm);
     printf("single signals, AUROC on the test answers (direction from the training answers):\n");
     for (int f = 0; f < DET_N_SCALARS; f++) {
         if (!isfinite(r->single_test[f])) continue;
