@@ -320,6 +320,17 @@ static void bad_inputs_say_why(void) {
     expect_error("{\"trace\":\"t000.jsonl\",\"answer\":0,\"label\":\"wrong\",\"split\":\"train\"}\n"
                  "{\"trace\":\"t000.jsonl\",\"answer\":1,\"label\":\"right\",\"split\":\"train\"}\n",
                  "at least 4 of each");
+    /* a detector that cannot be written: one line (atomic_file's tests: the old file stays) */
+    char labels[256], out[256], err[1024] = "";
+    path_in(labels, sizeof labels, "labels.jsonl");
+    path_in(out, sizeof out, "no-such-folder/detector.json");
+    calibrate_options o;
+    calibrate_options_default(&o);
+    o.labels = labels;
+    o.out = out;
+    calibrate_report rep;
+    int rc = calibrate_run(&o, "test", &rep, err, sizeof err);
+    CHECKF(rc == -1 && strstr(err, "cannot write") && !strchr(err, '\n'), "rc %d: %s", rc, err);
     remove_dir();
 }
 

@@ -12,17 +12,16 @@
  * says whether the detector beats them. */
 #include "calibrate.h"
 
+#include "atomic_file.h"
 #include "cli.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define FOLDS 5
 #define MIN_PER_CLASS 4 /* right and wrong answers each, on the training side */
@@ -343,27 +342,16 @@ static cJSON *detector_json(const cal_set *set, const model_fit *m, const calibr
     return j;
 }
 
-/* TEXT to PATH through a temporary file, synced, then renamed over it. */
+/* TEXT to PATH, never half written (atomic_file.h). */
 static int write_atomic(const char *path, const char *text, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)), -1;
-    size_t n = strlen(text), done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, text + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
+    atomic_file af;
+    if (atomic_file_open(&af, path, err, errlen) < 0) return -1;
+    size_t n = strlen(text);
+    if (fwrite(text, 1, n, af.f) != n) {
+        atomic_file_abort(&af);
+        return snprintf(err, errlen, "cannot write the detector %s: %s", path, strerror(errno ? errno : EIO)), -1;
     }
-    int e = done == n && fsync(fd) == 0 ? 0 : errno ? errno : EIO;
-    if (close(fd) != 0 && !e) e = errno;
-    if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        return snprintf(err, errlen, "cannot write the detector %s: %s", path, strerror(e)), -1;
-    }
-    return 0;
+    return atomic_file_commit(&af, err, errlen);
 }
 
 /* ---- the run ---- */
