@@ -17,18 +17,35 @@ py=${PYTHON:-/usr/bin/python3}
 llmscope=${LLMSCOPE:-./llmscope}
 # one BLAS thread per process unless told otherwise: the thread count is part of what
 # makes a CPU run reproducible (train.py sets torch's own from the config)
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 step() { echo "== $*"; }
 
 step "data";      $py train/prepare_data.py --config "$cfg"
 step "tokenizer"; $py train/train_tokenizer.py --config "$cfg"
-# shellcheck disable=SC2086
-step "train";     $py train/train.py --config "$cfg" ${TRAIN_ARGS:-}
-step "export";    $py train/export_gguf.py --config "$cfg" $([ "${INSTALL:-0}" = 1 ] && echo --install)
+step "train"
+# shellcheck disable=SC2086 # TRAIN_ARGS is a list of arguments ("--resume --max-minutes 60")
+$py train/train.py --config "$cfg" ${TRAIN_ARGS:-}
+step "export"
+if [ "${INSTALL:-0}" = 1 ]; then install=--install; else install=; fi
+# shellcheck disable=SC2086 # empty or one word
+$py train/export_gguf.py --config "$cfg" $install
 if [ -x "$llmscope" ]; then
     step "check tokenizer"; $py train/check_tokenizer.py --config "$cfg" --llmscope "$llmscope"
     step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
+    if [ "$name" != smoke ]; then
+        # the shipping decision first: against the shipped model (smoke, whose answers to
+        # the same questions are train/results/smoke.common-app*.json) on common questions
+        step "compare with the shipped model"
+        $py train/prepare_data.py --config train/configs/smoke.json >/dev/null
+        $py train/common_questions.py --known smoke --made-up "$name"
+        for conv in "" --conversation; do
+            # shellcheck disable=SC2086
+            $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --questions common --settings app \
+                $conv --jobs "${EVAL_JOBS:-1}" >/dev/null
+        done
+        $py train/compare_models.py train/results/smoke.common "train/out/$name/common" || true
+    fi
     # at the app's settings (the file's own sampler defaults), alone and in conversations
     step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --jobs "${EVAL_JOBS:-1}"
     step "evaluate (conversations)"
