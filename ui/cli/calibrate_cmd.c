@@ -347,6 +347,7 @@ static int write_atomic(const char *path, const char *text, char *err, size_t er
     atomic_file af;
     if (atomic_file_open(&af, path, err, errlen) < 0) return -1;
     size_t n = strlen(text);
+    errno = 0; /* fwrite need not set it: then the reason is EIO, not an earlier call's */
     if (fwrite(text, 1, n, af.f) != n) {
         atomic_file_abort(&af);
         return snprintf(err, errlen, "cannot write the detector %s: %s", path, strerror(errno ? errno : EIO)), -1;
