@@ -46,12 +46,13 @@ def main():
     new, new_models = rates(sys.argv[2])
     print(f"| questions | old ({', '.join(sorted(old_models))}) | new ({', '.join(sorted(new_models))}) |")
     print("|---|---|---|")
-    better = 0
+    better = worse = 0
     for (label, *_), a, b in zip(ROWS, old, new):
-        better += b > a
-        print(f"| {label} | {a:.3f} | {b:.3f}{' (better)' if b > a else ''} |")
+        better, worse = better + (b > a), worse + (b < a)
+        print(f"| {label} | {a:.3f} | {b:.3f} ({'better' if b > a else 'worse' if b < a else 'equal'}) |")
     ships = better == len(ROWS)
-    print(f"\nbetter on {better} of {len(ROWS)} rows: " + ("ship it" if ships else "do not ship it"))
+    print(f"\nbetter on {better}, equal on {len(ROWS) - better - worse}, worse on {worse} of {len(ROWS)} rows: "
+          + ("ship it" if ships else "not better on every row"))
     return 0 if ships else 1
 
 

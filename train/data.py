@@ -42,13 +42,25 @@ def vary_question(wording, word, known, rng):
     return q
 
 
-def epoch_conversations(items, seed, epoch, max_turns, extra_wordings=False):
+def item_weight(it, reweigh):
+    """The item's weight, or the fine-tuning stage's: REWEIGH (or None) holds
+    made_up_weight, replacing the made-up words' weight, and include_weight, multiplying
+    that of the everyday words the configuration includes (data.include)."""
+    if reweigh is None:
+        return it["weight"]
+    if it.get("made_up"):
+        return reweigh["made_up_weight"]
+    return it["weight"] * (reweigh["include_weight"] if it["word"] in reweigh["include"] else 1)
+
+
+def epoch_conversations(items, seed, epoch, max_turns, extra_wordings=False, reweigh=None):
     """Returns [(system, [(question, answer), ...]), ...] for one epoch."""
     rng = random.Random(seed * 1009 + epoch)
     expanded = []
     for it in items:
-        n = int(it["weight"])
-        if rng.random() < it["weight"] - n:
+        weight = item_weight(it, reweigh)
+        n = int(weight)
+        if rng.random() < weight - n:
             n += 1
         expanded += [it] * n
     rng.shuffle(expanded)

@@ -3,7 +3,7 @@
 # the checks against llmscope, and the evaluation.
 #
 #   train/run.sh smoke            # CPU, ~45 min on one core
-#   train/run.sh medium           # CPU, ~2.5 h on 2 cores (see train/README.md)
+#   train/run.sh medium           # CPU, ~3.5 h on 2 cores (see train/README.md)
 #   train/run.sh full             # the GPU machine, see train/README.md
 #
 # Environment: PYTHON (default /usr/bin/python3), LLMSCOPE (default ./llmscope, built by
@@ -26,6 +26,10 @@ step "tokenizer"; $py train/train_tokenizer.py --config "$cfg"
 step "train"
 # shellcheck disable=SC2086 # TRAIN_ARGS is a list of arguments ("--resume --max-minutes 60")
 $py train/train.py --config "$cfg" ${TRAIN_ARGS:-}
+# a configuration with a fine-tuning stage (train.finetune) runs it on the trained weights
+if $py -c 'import json, sys; sys.exit("finetune" not in json.load(open(sys.argv[1]))["train"])' "$cfg"; then
+    step "fine-tune"; $py train/train.py --config "$cfg" --finetune
+fi
 step "export"
 if [ "${INSTALL:-0}" = 1 ]; then install=--install; else install=; fi
 # shellcheck disable=SC2086 # empty or one word
@@ -38,7 +42,7 @@ if [ -x "$llmscope" ]; then
         # the same questions are train/results/smoke.common-app*.json) on common questions
         step "compare with the shipped model"
         $py train/prepare_data.py --config train/configs/smoke.json >/dev/null
-        $py train/common_questions.py --known smoke --made-up "$name"
+        $py train/common_questions.py --known smoke --made-up "$name" --more-made-up 400
         for conv in "" --conversation; do
             # shellcheck disable=SC2086
             $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --questions common --settings app \

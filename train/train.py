@@ -47,8 +47,8 @@ def _worker_init(items_path, tokenizer_path):
     _worker["renderer"] = data.Renderer(bpe.Tokenizer.load(tokenizer_path))
 
 
-def build_epoch(seed, epoch, max_turns, seq_len, extra_wordings):
-    convs = data.epoch_conversations(_worker["items"], seed, epoch, max_turns, extra_wordings)
+def build_epoch(seed, epoch, max_turns, seq_len, extra_wordings, reweigh):
+    convs = data.epoch_conversations(_worker["items"], seed, epoch, max_turns, extra_wordings, reweigh)
     tokens, learn = data.pack_epoch(_worker["renderer"], convs, seq_len)
     # rows in a seeded order, so batches mix conversations from the whole epoch
     order = np.random.default_rng(seed * 7919 + epoch).permutation(len(tokens))
@@ -59,9 +59,10 @@ class EpochStream:
     """Yields (tokens, learn) batches, epoch after epoch, with PREFETCH epochs being built
     ahead in worker processes."""
 
-    def __init__(self, d, cfg, batch_size, prefetch):
+    def __init__(self, d, cfg, batch_size, prefetch, seed=None, reweigh=None):
         t = cfg["train"]
-        self.args = (cfg["seed"], t["max_turns"], t["seq_len"], cfg["data"].get("extra_wordings", False))
+        self.args = (cfg["seed"] if seed is None else seed, t["max_turns"], t["seq_len"],
+                     cfg["data"].get("extra_wordings", False), reweigh)
         self.batch_size = batch_size
         # spawn, not fork: the parent may already hold a CUDA context
         self.pool = ProcessPoolExecutor(max_workers=prefetch, initializer=_worker_init,
@@ -132,6 +133,76 @@ def sample_replies(model, tok, log):
         log(f"  Q: {q}\n  A: {text}")
 
 
+# ---- the fine-tuning stage ----------------------------------------------------------------
+# A configuration may end with a short second stage ("train": {"finetune": {...}}): the
+# trained weights, a fresh optimizer, its own warm-up and cosine schedule, and its own
+# epochs (a stream seeded apart from the main one) in which made-up words are asked more
+# often (made_up_weight replaces data.fake_weight) and so are the everyday words of
+# data.include, the ones people try first (include_weight multiplies their weight). It reads the main stage's weights from
+# model-base.pt (moving model.pt there the first time), so rerunning it starts again from
+# the same weights, and writes model.pt.
+
+def base_weights(d):
+    path, base = os.path.join(d, "model.pt"), os.path.join(d, "model-base.pt")
+    if os.path.exists(path):
+        state = torch.load(path, map_location="cpu")
+        if "finetune" not in state:
+            os.replace(path, base)
+            return state
+    if not os.path.exists(base):
+        raise SystemExit(f"train: --finetune needs {path} from the main stage (train.py without --finetune)")
+    return torch.load(base, map_location="cpu")
+
+
+def finetune(cfg, d, device, log):
+    ft = dict(cfg["train"])
+    ft.update(cfg["train"]["finetune"])
+    state = base_weights(d)
+    if state["steps"] != cfg["train"]["steps"]:
+        raise SystemExit(f"train: the main stage ran {state['steps']} steps, the configuration "
+                         f"says {cfg['train']['steps']}: train it again before fine-tuning")
+    torch.manual_seed(cfg["seed"] + 1)
+    mcfg = ModelConfig(**state["model_config"])
+    model = Llama(mcfg).to(device)
+    model.load_state_dict(state["state_dict"])
+    model.set_attention_chunk(ft.get("attention_chunk", 0))
+    opt = make_optimizer(model, ft, device)
+    stream = EpochStream(d, cfg, ft["batch_size"], prefetch=ft.get("prefetch_epochs", 1),
+                         seed=cfg["seed"] + 1,
+                         reweigh={"made_up_weight": ft["made_up_weight"], "include_weight": ft["include_weight"],
+                                  "include": set(cfg["data"].get("include", []))})
+    stream._ask(0)
+    log(f"finetune: {ft['steps']} steps from the main stage's {state['steps']}, lr {ft['lr']:.1e} -> "
+        f"{ft['min_lr']:.1e}, made-up words' weight {ft['made_up_weight']}, included words' x{ft['include_weight']}")
+    t_start, loss_sum, loss_n = time.time(), 0.0, 0
+    model.train()
+    for step in range(ft["steps"]):
+        lr = lr_at(step, ft)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rows, learn = stream.next_batch()
+        rows = torch.from_numpy(rows.astype(np.int64)).to(device)
+        learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device)
+        loss = model.loss(rows[:, :-1], rows[:, 1:], learn, model.hidden)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), ft["grad_clip"])
+        opt.step()
+        loss_sum, loss_n = loss_sum + float(loss), loss_n + 1
+        if (step + 1) % ft.get("log_every", 50) == 0 or step + 1 == ft["steps"]:
+            log(f"finetune {step + 1:5d}/{ft['steps']}  loss {loss_sum / loss_n:.4f}  lr {lr:.2e}  "
+                f"{(time.time() - t_start) / 60:.1f} min")
+            loss_sum, loss_n = 0.0, 0
+    stream.close()
+    model.eval()
+    torch.save({"model_config": mcfg.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
+                                                               model.state_dict().items()},
+                "steps": state["steps"], "finetune": cfg["train"]["finetune"], "config": cfg},
+               os.path.join(d, "model.pt"))
+    sample_replies(model, bpe.Tokenizer.load(os.path.join(d, "tokenizer.json")), log)
+    log(f"finetune: wrote {os.path.join(d, 'model.pt')} in {(time.time() - t_start) / 60:.1f} min")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
@@ -143,6 +214,8 @@ def main():
                     help="pause after this many minutes (saves resume.pt, exits with status 3)")
     ap.add_argument("--pause-after-steps", type=int, help="pause after this many steps (tests)")
     ap.add_argument("--resume", action="store_true", help="continue a paused run from resume.pt")
+    ap.add_argument("--finetune", action="store_true",
+                    help="run the configuration's fine-tuning stage on the main stage's weights")
     args = ap.parse_args()
     cfg = load_config(args.config)
     t = dict(cfg["train"])
@@ -158,7 +231,8 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
 
     resume_path = os.path.join(d, "resume.pt")
-    log_file = None if args.benchmark else open(os.path.join(d, "train.log"), "a" if args.resume else "w")
+    log_file = None if args.benchmark else open(os.path.join(d, "train.log"),
+                                                "a" if args.resume or args.finetune else "w")
 
     def log(msg):
         print(msg, flush=True)
@@ -166,6 +240,10 @@ def main():
             log_file.write(msg + "\n")
             log_file.flush()
 
+    if args.finetune:
+        if "finetune" not in t:
+            raise SystemExit(f"train: {args.config} has no fine-tuning stage (train.finetune)")
+        return finetune(cfg, d, device, log)
     tok = bpe.Tokenizer.load(os.path.join(d, "tokenizer.json"))
     torch.manual_seed(cfg["seed"])
     mcfg = ModelConfig(vocab_size=len(tok.tokens), **cfg["model"])
@@ -193,8 +271,9 @@ def main():
             f"{elapsed_before / 60:.1f} min so far")
     else:
         stream._ask(0)
-        if os.path.exists(resume_path) and not args.benchmark:
-            os.remove(resume_path)  # a fresh run: an older pause is stale
+        for stale in ("resume.pt", "model-base.pt"):  # a fresh run: an older pause or base is stale
+            if os.path.exists(os.path.join(d, stale)) and not args.benchmark:
+                os.remove(os.path.join(d, stale))
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast(device_type="cpu", enabled=False))
     n_steps = args.benchmark or t["steps"]
