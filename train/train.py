@@ -16,6 +16,9 @@ Long runs can be cut into pieces (the GPU machine runs commands of at most 10 mi
 --max-minutes M pauses after M minutes, saving train/out/NAME/resume.pt (weights,
 optimizer state, step, position in the data stream), and exits with status 3;
 --resume continues from it. The pieces together train exactly as one run would.
+
+--finetune then runs the configuration's short last stage, if it has one (train.finetune,
+below), on the main stage's weights; run.sh does it.
 """
 
 import argparse
@@ -126,6 +129,28 @@ def make_optimizer(model, t, device):
     return torch.optim.AdamW(groups, **kwargs)
 
 
+def autocast_for(device):
+    return (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
+            else torch.autocast(device_type="cpu", enabled=False))
+
+
+def train_step(model, opt, batch, lr, t, device, autocast, hidden_fn):
+    """One optimizer step at learning rate LR on BATCH (rows, learn); returns the loss
+    (on the device, not synchronised) and the number of tokens."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    rows, learn = batch
+    rows = torch.from_numpy(rows.astype(np.int64)).to(device, non_blocking=True)
+    learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device, non_blocking=True)
+    with autocast:
+        loss = model.loss(rows[:, :-1], rows[:, 1:], learn, hidden_fn)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+    opt.step()
+    return loss.detach(), rows.shape[0] * (rows.shape[1] - 1)
+
+
 def sample_replies(model, tok, log):
     for q in ["What does apple mean?", "Give me a synonym of big.", "What is the opposite of hot?",
               "Use dog in a sentence.", "What kind of thing is an apple?", "What does blorvish mean?"]:
@@ -138,9 +163,9 @@ def sample_replies(model, tok, log):
 # trained weights, a fresh optimizer, its own warm-up and cosine schedule, and its own
 # epochs (a stream seeded apart from the main one) in which made-up words are asked more
 # often (made_up_weight replaces data.fake_weight) and so are the everyday words of
-# data.include, the ones people try first (include_weight multiplies their weight). It reads the main stage's weights from
-# model-base.pt (moving model.pt there the first time), so rerunning it starts again from
-# the same weights, and writes model.pt.
+# data.include, the ones people try first (include_weight multiplies their weight). It
+# reads the main stage's weights from model-base.pt (moving model.pt there the first
+# time), so rerunning it starts again from the same weights, and writes model.pt.
 
 def base_weights(d):
     path, base = os.path.join(d, "model.pt"), os.path.join(d, "model-base.pt")
@@ -174,23 +199,14 @@ def finetune(cfg, d, device, log):
     stream._ask(0)
     log(f"finetune: {ft['steps']} steps from the main stage's {state['steps']}, lr {ft['lr']:.1e} -> "
         f"{ft['min_lr']:.1e}, made-up words' weight {ft['made_up_weight']}, included words' x{ft['include_weight']}")
-    t_start, loss_sum, loss_n = time.time(), 0.0, 0
+    t_start, loss_sum, loss_n, autocast = time.time(), 0.0, 0, autocast_for(device)
     model.train()
     for step in range(ft["steps"]):
-        lr = lr_at(step, ft)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        rows, learn = stream.next_batch()
-        rows = torch.from_numpy(rows.astype(np.int64)).to(device)
-        learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device)
-        loss = model.loss(rows[:, :-1], rows[:, 1:], learn, model.hidden)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), ft["grad_clip"])
-        opt.step()
+        loss, _ = train_step(model, opt, stream.next_batch(), lr_at(step, ft), ft, device, autocast,
+                             model.hidden)
         loss_sum, loss_n = loss_sum + float(loss), loss_n + 1
         if (step + 1) % ft.get("log_every", 50) == 0 or step + 1 == ft["steps"]:
-            log(f"finetune {step + 1:5d}/{ft['steps']}  loss {loss_sum / loss_n:.4f}  lr {lr:.2e}  "
+            log(f"finetune {step + 1:5d}/{ft['steps']}  loss {loss_sum / loss_n:.4f}  lr {lr_at(step, ft):.2e}  "
                 f"{(time.time() - t_start) / 60:.1f} min")
             loss_sum, loss_n = 0.0, 0
     stream.close()
@@ -221,6 +237,8 @@ def main():
     t = dict(cfg["train"])
     if args.steps is not None:
         t["steps"] = args.steps
+    if args.finetune and "finetune" not in t:
+        raise SystemExit(f"train: {args.config} has no fine-tuning stage (train.finetune)")
     d = out_dir(cfg)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if args.device == "auto" else args.device))
@@ -241,8 +259,6 @@ def main():
             log_file.flush()
 
     if args.finetune:
-        if "finetune" not in t:
-            raise SystemExit(f"train: {args.config} has no fine-tuning stage (train.finetune)")
         return finetune(cfg, d, device, log)
     tok = bpe.Tokenizer.load(os.path.join(d, "tokenizer.json"))
     torch.manual_seed(cfg["seed"])
@@ -274,32 +290,21 @@ def main():
         for stale in ("resume.pt", "model-base.pt"):  # a fresh run: an older pause or base is stale
             if os.path.exists(os.path.join(d, stale)) and not args.benchmark:
                 os.remove(os.path.join(d, stale))
-    autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast(device_type="cpu", enabled=False))
+    autocast = autocast_for(device)
     n_steps = args.benchmark or t["steps"]
     t_start, tokens_seen, loss_sum, loss_n = time.time(), tokens_before, torch.zeros((), device=device), 0
     warm_steps, t_warm = min(10, n_steps // 2), None  # the benchmark times steps after these
     model.train()
     step = start_step
     for step in range(start_step, n_steps):
-        lr = lr_at(step, t)
-        for g in opt.param_groups:
-            g["lr"] = lr
         if step == warm_steps:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t_warm = time.time()
-        rows, learn = stream.next_batch()
-        rows = torch.from_numpy(rows.astype(np.int64)).to(device, non_blocking=True)
-        learn = torch.from_numpy(learn[:, 1:].astype(bool)).to(device, non_blocking=True)
-        with autocast:
-            loss = model.loss(rows[:, :-1], rows[:, 1:], learn, hidden_fn)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
-        opt.step()
-        tokens_seen += rows.shape[0] * (rows.shape[1] - 1)
-        loss_sum += loss.detach().float()  # stays on the device: no sync every step
+        lr = lr_at(step, t)
+        loss, n_tokens = train_step(model, opt, stream.next_batch(), lr, t, device, autocast, hidden_fn)
+        tokens_seen += n_tokens
+        loss_sum += loss.float()  # stays on the device: no sync every step
         loss_n += 1
         if (step + 1) % t.get("log_every", 50) == 0 or step + 1 == n_steps:
             now = time.time()
