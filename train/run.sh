@@ -20,6 +20,10 @@ llmscope=${LLMSCOPE:-./llmscope}
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 step() { echo "== $*"; }
+out=${LLMSCOPE_TRAIN_OUT:-train/out}/$name
+# the model shipped now, kept before anything (INSTALL=1 among them) replaces it: the new
+# model is compared with it
+mkdir -p "$out" && cp assets/llmscope-dict.gguf "$out/shipped.gguf"
 
 step "data";      $py train/prepare_data.py --config "$cfg"
 step "tokenizer"; $py train/train_tokenizer.py --config "$cfg"
@@ -38,8 +42,9 @@ if [ -x "$llmscope" ]; then
     step "check tokenizer"; $py train/check_tokenizer.py --config "$cfg" --llmscope "$llmscope"
     step "check export";    $py train/check_export.py --config "$cfg" --llmscope "$llmscope"
     if [ "$name" != smoke ]; then
-        # the shipping decision first: against the shipped model (smoke, whose answers to
-        # the same questions are train/results/smoke.common-app*.json) on common questions
+        # the shipping decision first: the shipped model and the new one on common questions
+        # (smoke's known words, which every larger configuration includes), each at its
+        # own app settings
         step "compare with the shipped model"
         $py train/prepare_data.py --config train/configs/smoke.json >/dev/null
         $py train/common_questions.py --known smoke --made-up "$name" --more-made-up 400
@@ -47,8 +52,12 @@ if [ -x "$llmscope" ]; then
             # shellcheck disable=SC2086
             $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --questions common --settings app \
                 $conv --jobs "${EVAL_JOBS:-1}" >/dev/null
+            # shellcheck disable=SC2086
+            $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --questions common --settings app \
+                $conv --jobs "${EVAL_JOBS:-1}" --model "$out/shipped.gguf" \
+                --out "shipped-common-app${conv:+-conversation}" >/dev/null
         done
-        $py train/compare_models.py train/results/smoke.common "train/out/$name/common" || true
+        $py train/compare_models.py "$out/shipped-common" "$out/common" || true
     fi
     # at the app's settings (the file's own sampler defaults), alone and in conversations
     step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --jobs "${EVAL_JOBS:-1}"
@@ -57,10 +66,10 @@ if [ -x "$llmscope" ]; then
     # the greedy evaluation (eval.json, the numbers of docs/dictionary-model.md) is the
     # detector's test set: detector.sh runs it once, keeping its traces
     step "detector and evaluation"
-    EVAL_JOBS="${EVAL_JOBS:-1}" LLMSCOPE="$llmscope" train/detector.sh "$name" "train/out/$name/llmscope-dict.gguf"
-    if [ "${INSTALL:-0}" = 1 ]; then cp "train/out/$name/llmscope-dict.detector.json" assets/; fi
+    EVAL_JOBS="${EVAL_JOBS:-1}" LLMSCOPE="$llmscope" train/detector.sh "$name" "$out/llmscope-dict.gguf"
+    if [ "${INSTALL:-0}" = 1 ]; then cp "$out/llmscope-dict.detector.json" assets/; fi
 else
     echo "run.sh: $llmscope not built (make), so the checks and the evaluation use PyTorch only"
     step "evaluate";        $py train/evaluate.py --config "$cfg" --engine torch
 fi
-sha256sum "train/out/$name/"*.gguf
+sha256sum "$out/"*.gguf
