@@ -32,7 +32,9 @@ step "train"
 $py train/train.py --config "$cfg" ${TRAIN_ARGS:-}
 # a configuration with a fine-tuning stage (train.finetune) runs it on the trained weights
 if $py -c 'import json, sys; sys.exit("finetune" not in json.load(open(sys.argv[1]))["train"])' "$cfg"; then
-    step "fine-tune"; $py train/train.py --config "$cfg" --finetune
+    step "fine-tune"
+    # shellcheck disable=SC2086 # as above: "--steps N" shortens this stage too
+    $py train/train.py --config "$cfg" --finetune ${TRAIN_ARGS:-}
 fi
 step "export"
 if [ "${INSTALL:-0}" = 1 ]; then install=--install; else install=; fi

@@ -179,13 +179,15 @@ def base_weights(d):
     return torch.load(base, map_location="cpu")
 
 
-def finetune(cfg, d, device, log):
+def finetune(cfg, d, device, log, steps=None):
+    """STEPS (--steps) shortens this stage as it shortens the main one, for a quick look."""
     ft = dict(cfg["train"])
     ft.update(cfg["train"]["finetune"])
+    if steps is not None:
+        ft["steps"] = steps
     state = base_weights(d)
     if state["steps"] != cfg["train"]["steps"]:
-        raise SystemExit(f"train: the main stage ran {state['steps']} steps, the configuration "
-                         f"says {cfg['train']['steps']}: train it again before fine-tuning")
+        log(f"finetune: the main stage ran {state['steps']} of the configured {cfg['train']['steps']} steps")
     torch.manual_seed(cfg["seed"] + 1)
     mcfg = ModelConfig(**state["model_config"])
     model = Llama(mcfg).to(device)
@@ -222,7 +224,7 @@ def finetune(cfg, d, device, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
-    ap.add_argument("--steps", type=int, help="override the configured number of steps")
+    ap.add_argument("--steps", type=int, help="override the configured number of steps (of either stage)")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--benchmark", type=int, metavar="N",
                     help="time N steps, print the throughput and the projected run time, save nothing")
@@ -259,7 +261,7 @@ def main():
             log_file.flush()
 
     if args.finetune:
-        return finetune(cfg, d, device, log)
+        return finetune(cfg, d, device, log, args.steps)
     tok = bpe.Tokenizer.load(os.path.join(d, "tokenizer.json"))
     torch.manual_seed(cfg["seed"])
     mcfg = ModelConfig(vocab_size=len(tok.tokens), **cfg["model"])
