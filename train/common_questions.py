@@ -24,7 +24,6 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dialogue  # noqa: E402
 import prepare_data  # noqa: E402
 from config import TRAIN_DIR, load_config, out_dir  # noqa: E402
 from wordnet import WordNet  # noqa: E402
@@ -46,17 +45,7 @@ def more_made_up(cfg, n, wordnet):
     lex = read(cfg, "lexicon.json")
     if set(words[:pool]) != set(lex["made_up_train"]) | set(lex["made_up_eval"]):
         raise SystemExit(f"common_questions: the made-up words drawn again differ from {cfg['name']}'s")
-    words = words[pool:]
-    rng = random.Random(cfg["seed"] + 2)
-    out = []
-    for i, w in enumerate(words):
-        intent = dialogue.INTENTS[i % len(dialogue.INTENTS)]
-        for split in ("heldout", "train"):
-            wording = rng.choice(dialogue.WORDINGS[intent][1 if split == "heldout" else 0])
-            out.append({"group": "made_up", "wordings": split, "intent": intent, "word": w,
-                        "question": wording.format(w=w), "reference": dialogue.answer_unknown(w),
-                        "entry": None})
-    return out
+    return prepare_data.made_up_questions(words[pool:], random.Random(cfg["seed"] + 2))
 
 
 def main():

@@ -149,6 +149,13 @@ def eval_questions(entries, fakes, cfg, rng):
             out.append({"group": "known", "wordings": split, "intent": intent, "word": e["word"],
                         "question": wording.format(w=e["word"]), "reference": answers[intent],
                         "entry": e})
+    return out + made_up_questions(fakes, rng)
+
+
+def made_up_questions(fakes, rng):
+    """Every made-up word asked once with a held-out and once with a training wording,
+    intents in turn (common_questions.py asks more the same way)."""
+    out = []
     for i, w in enumerate(fakes):
         intent = dialogue.INTENTS[i % len(dialogue.INTENTS)]
         for split in ("heldout", "train"):
