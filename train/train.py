@@ -151,6 +151,14 @@ def train_step(model, opt, batch, lr, t, device, autocast, hidden_fn):
     return loss.detach(), rows.shape[0] * (rows.shape[1] - 1)
 
 
+def save_model(model, mcfg, cfg, d, **extra):
+    """model.pt: the shape, the weights on the CPU, the configuration, and EXTRA (steps,
+    and the fine-tuning stage's settings when it made them)."""
+    torch.save({"model_config": mcfg.to_dict(),
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "config": cfg, **extra}, os.path.join(d, "model.pt"))
+
+
 def sample_replies(model, tok, log):
     for q in ["What does apple mean?", "Give me a synonym of big.", "What is the opposite of hot?",
               "Use dog in a sentence.", "What kind of thing is an apple?", "What does blorvish mean?"]:
@@ -213,10 +221,7 @@ def finetune(cfg, d, device, log, steps=None):
             loss_sum, loss_n = 0.0, 0
     stream.close()
     model.eval()
-    torch.save({"model_config": mcfg.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
-                                                               model.state_dict().items()},
-                "steps": state["steps"], "finetune": cfg["train"]["finetune"], "config": cfg},
-               os.path.join(d, "model.pt"))
+    save_model(model, mcfg, cfg, d, steps=state["steps"], finetune=cfg["train"]["finetune"])
     sample_replies(model, bpe.Tokenizer.load(os.path.join(d, "tokenizer.json")), log)
     log(f"finetune: wrote {os.path.join(d, 'model.pt')} in {(time.time() - t_start) / 60:.1f} min")
 
@@ -340,9 +345,7 @@ def main():
         return
     log(f"train: {step + 1} steps, {tokens_seen:,} tokens, {stream.epoch + 1} epochs in {elapsed / 60:.1f} min")
     model.eval()
-    torch.save({"model_config": mcfg.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
-                                                               model.state_dict().items()},
-                "steps": step + 1, "config": cfg}, os.path.join(d, "model.pt"))
+    save_model(model, mcfg, cfg, d, steps=step + 1)
     if os.path.exists(resume_path):
         os.remove(resume_path)
     sample_replies(model, tok, log)
