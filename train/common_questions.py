@@ -34,6 +34,12 @@ def read(cfg, name):
         return [json.loads(line) for line in f] if name.endswith(".jsonl") else json.load(f)
 
 
+def lookalikes(cfg):
+    """The look-alike words CFG's fine-tuning stage trains on (none without the file)."""
+    path = os.path.join(out_dir(cfg), "data", "lookalike_items.jsonl")
+    return {it["word"] for it in read(cfg, "lookalike_items.jsonl")} if os.path.exists(path) else set()
+
+
 def more_made_up(cfg, n, wordnet):
     """N made-up-word questions after CFG's whole stream (training pool and evaluation
     words), as prepare_data.py draws it."""
@@ -59,12 +65,16 @@ def main():
     cm = load_config(os.path.join(TRAIN_DIR, "configs", args.made_up + ".json"))
     known = [q for q in read(ck, "eval.jsonl") if q["group"] == "known"]
     made_up = [q for q in read(cm, "eval.jsonl") if q["group"] == "made_up"]
+    if args.more_made_up > prepare_data.EVAL_RESERVE:
+        raise SystemExit(f"common_questions: at most {prepare_data.EVAL_RESERVE} more made-up words "
+                         "(prepare_data.py keeps the look-alike words clear of that many)")
     if args.more_made_up > 0:
         made_up += more_made_up(cm, args.more_made_up, args.wordnet)
     # the checks that make the comparison fair
     lex_k, lex_m = read(ck, "lexicon.json"), read(cm, "lexicon.json")
     missing = {q["word"] for q in known} - set(lex_m["known"])
-    seen = {q["word"] for q in made_up} & (set(lex_k["made_up_train"]) | set(lex_m["made_up_train"]))
+    trained = set(lex_k["made_up_train"]) | set(lex_m["made_up_train"]) | lookalikes(ck) | lookalikes(cm)
+    seen = {q["word"] for q in made_up} & trained
     if len({q["word"] for q in made_up}) * 2 != len(made_up):
         raise SystemExit("common_questions: a made-up word is asked twice")
     if missing or seen:

@@ -1,6 +1,7 @@
 """compare_models.py — does a new dictionary model beat the shipped one? The table of docs/dictionary-model.md.
 
   /usr/bin/python3 train/compare_models.py train/results/smoke.common train/out/medium/common
+  /usr/bin/python3 train/compare_models.py --made-up-only OLD.lookalike NEW.lookalike
 
 Each argument is a prefix P of two evaluate.py results on the same common questions
 (common_questions.py) at the app's settings: P-app.json (evaluate.py --questions common
@@ -11,6 +12,8 @@ and exits 0 only when the new model is better on every row, the rule for shippin
 
 The rows: held-out wordings (known words, made-up words), the held-out questions asked as
 questions 5-10 of a conversation (known, made-up), training wordings (known, made-up).
+--made-up-only keeps the made-up rows, for question sets with no known words (the
+look-alike words of prepare_data.py, evaluate.py --questions lookalike).
 """
 
 import json
@@ -26,10 +29,10 @@ ROWS = [  # (label, file suffix, part of the summary, group)
 ]
 
 
-def rates(prefix):
+def rates(prefix, rows):
     """The near-exact rate of every row, and the model file each result was measured on."""
     out, models = [], set()
-    for _, suffix, part, group in ROWS:
+    for _, suffix, part, group in rows:
         with open(prefix + suffix) as f:
             result = json.load(f)
         if result.get("settings") != "app":
@@ -40,18 +43,22 @@ def rates(prefix):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    rows = ROWS
+    if args[:1] == ["--made-up-only"]:
+        args, rows = args[1:], [r for r in ROWS if r[3] == "made_up"]
+    if len(args) != 2:
         raise SystemExit(__doc__.split("\n\n")[1].strip())
-    old, old_models = rates(sys.argv[1])
-    new, new_models = rates(sys.argv[2])
+    old, old_models = rates(args[0], rows)
+    new, new_models = rates(args[1], rows)
     print(f"| questions | old ({', '.join(sorted(old_models))}) | new ({', '.join(sorted(new_models))}) |")
     print("|---|---|---|")
     better = worse = 0
-    for (label, *_), a, b in zip(ROWS, old, new):
+    for (label, *_), a, b in zip(rows, old, new):
         better, worse = better + (b > a), worse + (b < a)
         print(f"| {label} | {a:.3f} | {b:.3f} ({'better' if b > a else 'worse' if b < a else 'equal'}) |")
-    ships = better == len(ROWS)
-    print(f"\nbetter on {better}, equal on {len(ROWS) - better - worse}, worse on {worse} of {len(ROWS)} rows: "
+    ships = better == len(rows)
+    print(f"\nbetter on {better}, equal on {len(rows) - better - worse}, worse on {worse} of {len(rows)} rows: "
           + ("ship it" if ships else "not better on every row"))
     return 0 if ships else 1
 

@@ -44,10 +44,13 @@ def vary_question(wording, word, known, rng):
 
 def item_weight(it, reweigh):
     """The item's weight, or the fine-tuning stage's: REWEIGH (or None) holds
-    made_up_weight, replacing the made-up words' weight, and include_weight, multiplying
-    that of the everyday words the configuration includes (data.include)."""
+    made_up_weight, replacing the made-up words' weight, lookalike_weight, that of the
+    look-alike words (prepare_data.py; only that stage loads them), and include_weight,
+    multiplying that of the everyday words the configuration includes (data.include)."""
     if reweigh is None:
         return it["weight"]
+    if it.get("lookalike"):
+        return reweigh["lookalike_weight"]
     if it.get("made_up"):
         return reweigh["made_up_weight"]
     return it["weight"] * (reweigh["include_weight"] if it["word"] in reweigh["include"] else 1)

@@ -11,9 +11,14 @@ Writes into train/out/NAME/data/:
                   a held-out wording and with a training wording, plus what the dictionary
                   accepts as a right answer
   lexicon.json    the known words and the made-up words (for the README and checks)
+and, when the configuration asks for look-alike words (data.n_lookalike_train):
+  lookalike_items.jsonl  made-up words that look like known ones, as training items for
+                  the fine-tuning stage only (train.py --finetune)
+  lookalike.jsonl held-out look-alike words, asked as eval.jsonl asks made-up words
 
 Everything is a pure function of the WordNet files and the config's seed: sets are
-sorted before any random choice, and one random.Random(seed) drives every choice.
+sorted before any random choice, and one random.Random(seed) drives every choice (the
+look-alike words have a stream of their own, so the files above do not depend on them).
 """
 
 import argparse
@@ -133,6 +138,78 @@ def made_up_words(wn, n, rng, gloss_words):
     return out
 
 
+# ---- look-alike words -------------------------------------------------------------------
+# The made-up words a trained model still answers as if it knew them look like a word it
+# knows: "greatcair" (great), "gasmon" (gas), "parnent" (parent), "thapply" (apply). Those
+# of the stream above rarely do, so the fine-tuning stage is also shown words made from
+# the known ones: a syllable added at either end, one letter changed, added, dropped or
+# two swapped, or the start of one known word joined to the end of another. They pass
+# the same freshness test and never coincide with a made-up word any evaluation asks.
+
+EVAL_RESERVE = 2000  # made-up words after the evaluation's, for common_questions --more-made-up
+
+
+def syllable(rng):
+    return rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS)
+
+
+def edit_letter(w, rng):
+    """W with one letter changed (a vowel for a vowel, a consonant for a consonant),
+    added, dropped, or two neighbours swapped."""
+    vowels, consonants = "aeiou", "bcdfghklmnprstvwz"
+    i, op = rng.randrange(len(w)), rng.random()
+    if op < 0.4:
+        return w[:i] + rng.choice(vowels if w[i] in vowels else consonants) + w[i + 1:]
+    if op < 0.7:
+        return w[:i] + rng.choice(vowels + consonants) + w[i:]
+    if op < 0.85:
+        return w[:i] + w[i + 1:]
+    return w[:i] + w[i + 1:i + 2] + w[i] + w[i + 2:] if i + 1 < len(w) else w
+
+
+def lookalike_words(wn, known, n, rng, gloss_words, exclude):
+    """N (look-alike word, the known word it was made from) pairs."""
+    base = sorted(w for w in known if re.match(r"^[a-z]{3,}$", w))
+    out, seen = [], set(exclude)
+    while len(out) < n:
+        w, kind = rng.choice(base), rng.random()
+        if kind < 0.3:
+            v = w + syllable(rng)
+        elif kind < 0.45:
+            v = syllable(rng) + w
+        elif kind < 0.85:
+            v = edit_letter(w, rng)
+        else:
+            u = rng.choice(base)
+            v = w[:rng.randint(2, len(w) - 1)] + u[rng.randint(1, len(u) - 2):]
+        if 4 <= len(v) <= 12 and v not in seen and re.match(r"^[a-z]+$", v) and is_fresh(v, wn, gloss_words):
+            seen.add(v)
+            out.append((v, w))
+    return out
+
+
+def write_lookalikes(wn, cfg, words, gloss_words, d):
+    """The fine-tuning stage's look-alike items and their held-out questions."""
+    dcfg = cfg["data"]
+    n_train, n_eval = dcfg["n_lookalike_train"], dcfg.get("n_lookalike_eval", 0)
+    pool = dcfg["n_fake_train"] + dcfg["n_fake_eval"]
+    # drawn again as common_questions.py draws them: the whole stream from the seed
+    taken = made_up_words(wn, pool + EVAL_RESERVE, random.Random(cfg["seed"]), gloss_words)
+    rng = random.Random(cfg["seed"] + 3)
+    looks = lookalike_words(wn, words, n_train + n_eval, rng, gloss_words, taken)
+    train, held_out = sorted(looks[:n_train]), sorted(w for w, _ in looks[n_train:])
+    with open(os.path.join(d, "lookalike_items.jsonl"), "w") as f:
+        for i, (w, like) in enumerate(train):
+            # weight: the fine-tuning stage's lookalike_weight; like: the word it was made from
+            it = {"intent": dialogue.INTENTS[i % len(dialogue.INTENTS)], "word": w, "like": like,
+                  "answer": dialogue.answer_unknown(w), "weight": 0.0, "made_up": True, "lookalike": True}
+            f.write(json.dumps(it, sort_keys=True) + "\n")
+    with open(os.path.join(d, "lookalike.jsonl"), "w") as f:
+        for q in made_up_questions(held_out, rng):
+            f.write(json.dumps(q, sort_keys=True) + "\n")
+    print(f"prepare_data: {len(train)}+{len(held_out)} look-alike words -> {d}")
+
+
 # ---- evaluation set ------------------------------------------------------------------
 
 def eval_questions(entries, fakes, cfg, rng):
@@ -218,6 +295,8 @@ def main():
     with open(os.path.join(d, "lexicon.json"), "w") as f:
         json.dump({"known": words, "made_up_train": fake_train, "made_up_eval": fake_eval}, f,
                   indent=0, sort_keys=True)
+    if dcfg.get("n_lookalike_train", 0) > 0:
+        write_lookalikes(wn, cfg, words, gloss_words, d)
     n_weighted = sum(it["weight"] for it in items)
     print(f"prepare_data: {len(words)} words, {len(fake_train)}+{len(fake_eval)} made-up words, "
           f"{len(items)} items ({n_weighted:.0f} per epoch with repeats), {len(evals)} eval questions "

@@ -60,6 +60,20 @@ if [ -x "$llmscope" ]; then
                 --out "shipped-common-app${conv:+-conversation}" >/dev/null
         done
         $py train/compare_models.py "$out/shipped-common" "$out/common" || true
+        # made-up words that look like known ones (held out from the fine-tuning stage's)
+        if [ -f "$out/data/lookalike.jsonl" ]; then
+            step "compare on look-alike words"
+            for conv in "" --conversation; do
+                for m in new shipped; do
+                    if [ $m = new ]; then model="$out/llmscope-dict.gguf"; else model="$out/shipped.gguf"; fi
+                    # shellcheck disable=SC2086
+                    $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --questions lookalike \
+                        --settings app $conv --jobs "${EVAL_JOBS:-1}" --model "$model" \
+                        --out "$m-lookalike-app${conv:+-conversation}" >/dev/null
+                done
+            done
+            $py train/compare_models.py --made-up-only "$out/shipped-lookalike" "$out/new-lookalike" || true
+        fi
     fi
     # at the app's settings (the file's own sampler defaults), alone and in conversations
     step "evaluate (app)";  $py train/evaluate.py --config "$cfg" --llmscope "$llmscope" --settings app --jobs "${EVAL_JOBS:-1}"

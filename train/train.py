@@ -45,8 +45,8 @@ from model import Llama, ModelConfig  # noqa: E402
 _worker = {}  # per worker process: the items, the renderer and its encoding cache
 
 
-def _worker_init(items_path, tokenizer_path):
-    _worker["items"] = data.load_items(items_path)
+def _worker_init(items_paths, tokenizer_path):
+    _worker["items"] = [it for path in items_paths for it in data.load_items(path)]
     _worker["renderer"] = data.Renderer(bpe.Tokenizer.load(tokenizer_path))
 
 
@@ -62,7 +62,7 @@ class EpochStream:
     """Yields (tokens, learn) batches, epoch after epoch, with PREFETCH epochs being built
     ahead in worker processes."""
 
-    def __init__(self, d, cfg, batch_size, prefetch, seed=None, reweigh=None):
+    def __init__(self, d, cfg, batch_size, prefetch, seed=None, reweigh=None, more_items=()):
         t = cfg["train"]
         self.args = (cfg["seed"] if seed is None else seed, t["max_turns"], t["seq_len"],
                      cfg["data"].get("extra_wordings", False), reweigh)
@@ -70,7 +70,8 @@ class EpochStream:
         # spawn, not fork: the parent may already hold a CUDA context
         self.pool = ProcessPoolExecutor(max_workers=prefetch, initializer=_worker_init,
                                         mp_context=multiprocessing.get_context("spawn"),
-                                        initargs=(os.path.join(d, "data", "items.jsonl"),
+                                        initargs=([os.path.join(d, "data", name)
+                                                   for name in ("items.jsonl",) + tuple(more_items)],
                                                   os.path.join(d, "tokenizer.json")))
         self.prefetch = prefetch
         self.futures = {}
@@ -171,7 +172,8 @@ def sample_replies(model, tok, log):
 # trained weights, a fresh optimizer, its own warm-up and cosine schedule, and its own
 # epochs (a stream seeded apart from the main one) in which made-up words are asked more
 # often (made_up_weight replaces data.fake_weight) and so are the everyday words of
-# data.include, the ones people try first (include_weight multiplies their weight). It
+# data.include, the ones people try first (include_weight multiplies their weight); with
+# lookalike_weight, made-up words that look like known ones (prepare_data.py) too. It
 # reads the main stage's weights from model-base.pt (moving model.pt there the first
 # time), so rerunning it starts again from the same weights, and writes model.pt.
 
@@ -202,13 +204,19 @@ def finetune(cfg, d, device, log, steps=None):
     model.load_state_dict(state["state_dict"])
     model.set_attention_chunk(ft.get("attention_chunk", 0))
     opt = make_optimizer(model, ft, device)
+    looks = ("lookalike_items.jsonl",) if ft.get("lookalike_weight", 0) > 0 else ()
+    for name in looks:
+        if not os.path.exists(os.path.join(d, "data", name)):
+            raise SystemExit(f"train: train.finetune.lookalike_weight needs data/{name} (data.n_lookalike_train)")
     stream = EpochStream(d, cfg, ft["batch_size"], prefetch=ft.get("prefetch_epochs", 1),
-                         seed=cfg["seed"] + 1,
+                         seed=cfg["seed"] + 1, more_items=looks,
                          reweigh={"made_up_weight": ft["made_up_weight"], "include_weight": ft["include_weight"],
+                                  "lookalike_weight": ft.get("lookalike_weight", 0),
                                   "include": set(cfg["data"].get("include", []))})
     stream._ask(0)
     log(f"finetune: {ft['steps']} steps from the main stage's {state['steps']}, lr {ft['lr']:.1e} -> "
-        f"{ft['min_lr']:.1e}, made-up words' weight {ft['made_up_weight']}, included words' x{ft['include_weight']}")
+        f"{ft['min_lr']:.1e}, made-up words' weight {ft['made_up_weight']}, included words' x{ft['include_weight']}"
+        + (f", look-alike words' weight {ft['lookalike_weight']}" if looks else ""))
     t_start, loss_sum, loss_n, autocast = time.time(), 0.0, 0, autocast_for(device)
     model.train()
     for step in range(ft["steps"]):
