@@ -59,7 +59,7 @@ def main():
         print(f"| {label} | {a:.3f} | {b:.3f} ({'better' if b > a else 'worse' if b < a else 'equal'}) |")
     ships = better == len(rows)
     print(f"\nbetter on {better}, equal on {len(rows) - better - worse}, worse on {worse} of {len(rows)} rows: "
-          + ("ship it" if ships else "not better on every row"))
+          + ("not better on every row" if not ships else "ship it" if rows is ROWS else "better on every row"))
     return 0 if ships else 1
 
 
