@@ -17,7 +17,6 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data  # noqa: E402
 import prepare_data as P  # noqa: E402
 from config import load_config, out_dir  # noqa: E402
 from wordnet import WordNet  # noqa: E402
@@ -46,9 +45,7 @@ def main():
     taken = set(lexicon["made_up_train"]) | set(lexicon["made_up_eval"])
     # nor a look-alike word of the fine-tuning stage (drawn from another stream: it would
     # coincide only by chance, and the count drawn stays as it was, so does this file)
-    looks = set()
-    if os.path.exists(os.path.join(d, "lookalike_items.jsonl")):
-        looks = {it["word"] for it in data.load_items(os.path.join(d, "lookalike_items.jsonl"))}
+    looks = P.trained_lookalikes(d)
     fakes = [w for w in P.made_up_words(wn, args.n_made_up + len(taken), rng, P.gloss_vocabulary(wn))
              if w not in taken and w not in looks][:args.n_made_up]
     cal = dict(cfg["data"], n_eval_known=len(entries))

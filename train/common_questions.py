@@ -34,12 +34,6 @@ def read(cfg, name):
         return [json.loads(line) for line in f] if name.endswith(".jsonl") else json.load(f)
 
 
-def lookalikes(cfg):
-    """The look-alike words CFG's fine-tuning stage trains on (none without the file)."""
-    path = os.path.join(out_dir(cfg), "data", "lookalike_items.jsonl")
-    return {it["word"] for it in read(cfg, "lookalike_items.jsonl")} if os.path.exists(path) else set()
-
-
 def more_made_up(cfg, n, wordnet):
     """N made-up-word questions after CFG's whole stream (training pool and evaluation
     words), as prepare_data.py draws it."""
@@ -73,7 +67,9 @@ def main():
     # the checks that make the comparison fair
     lex_k, lex_m = read(ck, "lexicon.json"), read(cm, "lexicon.json")
     missing = {q["word"] for q in known} - set(lex_m["known"])
-    trained = set(lex_k["made_up_train"]) | set(lex_m["made_up_train"]) | lookalikes(ck) | lookalikes(cm)
+    trained = (set(lex_k["made_up_train"]) | set(lex_m["made_up_train"])
+               | prepare_data.trained_lookalikes(os.path.join(out_dir(ck), "data"))
+               | prepare_data.trained_lookalikes(os.path.join(out_dir(cm), "data")))
     seen = {q["word"] for q in made_up} & trained
     if len({q["word"] for q in made_up}) * 2 != len(made_up):
         raise SystemExit("common_questions: a made-up word is asked twice")

@@ -188,6 +188,16 @@ def lookalike_words(wn, known, n, rng, gloss_words, exclude):
     return out
 
 
+def trained_lookalikes(d):
+    """The look-alike words of data folder D's lookalike_items.jsonl (none without it):
+    every check that a question's made-up word was never trained reads them here."""
+    path = os.path.join(d, "lookalike_items.jsonl")
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return {json.loads(line)["word"] for line in f}
+
+
 def write_lookalikes(wn, cfg, words, gloss_words, d):
     """The fine-tuning stage's look-alike items and their held-out questions."""
     dcfg = cfg["data"]
