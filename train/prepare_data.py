@@ -168,7 +168,7 @@ def edit_letter(w, rng):
 
 
 def lookalike_words(wn, known, n, rng, gloss_words, exclude):
-    """N (look-alike word, the known word it was made from) pairs."""
+    """N look-alike words made from the KNOWN ones."""
     base = sorted(w for w in known if re.match(r"^[a-z]{3,}$", w))
     out, seen = [], set(exclude)
     while len(out) < n:
@@ -184,7 +184,7 @@ def lookalike_words(wn, known, n, rng, gloss_words, exclude):
             v = w[:rng.randint(2, len(w) - 1)] + u[rng.randint(1, len(u) - 2):]
         if 4 <= len(v) <= 12 and v not in seen and re.match(r"^[a-z]+$", v) and is_fresh(v, wn, gloss_words):
             seen.add(v)
-            out.append((v, w))
+            out.append(v)
     return out
 
 
@@ -207,11 +207,11 @@ def write_lookalikes(wn, cfg, words, gloss_words, d):
     taken = made_up_words(wn, pool + EVAL_RESERVE, random.Random(cfg["seed"]), gloss_words)
     rng = random.Random(cfg["seed"] + 3)
     looks = lookalike_words(wn, words, n_train + n_eval, rng, gloss_words, taken)
-    train, held_out = sorted(looks[:n_train]), sorted(w for w, _ in looks[n_train:])
+    train, held_out = sorted(looks[:n_train]), sorted(looks[n_train:])
     with open(os.path.join(d, "lookalike_items.jsonl"), "w") as f:
-        for i, (w, like) in enumerate(train):
-            # weight: the fine-tuning stage's lookalike_weight; like: the word it was made from
-            it = {"intent": dialogue.INTENTS[i % len(dialogue.INTENTS)], "word": w, "like": like,
+        for i, w in enumerate(train):
+            # weight: none here; the fine-tuning stage gives them its lookalike_weight
+            it = {"intent": dialogue.INTENTS[i % len(dialogue.INTENTS)], "word": w,
                   "answer": dialogue.answer_unknown(w), "weight": 0.0, "made_up": True, "lookalike": True}
             f.write(json.dumps(it, sort_keys=True) + "\n")
     with open(os.path.join(d, "lookalike.jsonl"), "w") as f:
