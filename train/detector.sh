@@ -11,6 +11,10 @@
 #    held-out wordings (known and made-up words), which it never saw. The logit-lens
 #    features are left out: the terminal app does not compute the lens for every token
 #    (measured: they add nothing here, docs/dictionary-model.md).
+#    It is fitted on parts of replies too, cut every 1/16 of their tokens (--prefixes 16):
+#    the app scores the reply so far from its first token, and a detector fitted on whole
+#    replies only can score a one-token reply at 1.0, which drove the threshold to 1.000
+#    for models that hesitate between answering and refusing (docs/dictionary-model.md).
 # Writes MODEL.detector.json beside the model (default: the one in assets/) and
 # train/results/NAME.detector.txt (the report). Greedy decoding, as the evaluation.
 set -eu
@@ -30,4 +34,4 @@ $py train/evaluate.py --config "$cfg" --model "$model" --llmscope "$llmscope" \
     --jobs "$jobs" --keep-traces "$out/eval_traces" >/dev/null
 detector=${model%.gguf}.detector.json
 "$llmscope" calibrate "$out/calib_traces/labels.jsonl" --test "$out/eval_traces/labels-heldout.jsonl" \
-    --exclude 'lens_*,mean_commit,max_commit' -o "$detector" | tee "train/results/$name.detector.txt"
+    --exclude 'lens_*,mean_commit,max_commit' --prefixes 16 -o "$detector" | tee "train/results/$name.detector.txt"
